@@ -1,0 +1,199 @@
+/** Message shapes of PROTOCOL.md v1, plus the server extensions the client relies on. */
+
+export type Role = 'shopper' | 'agent' | 'supervisor';
+export type ConversationState = 'queued' | 'assigned' | 'closed';
+export type Visibility = 'all' | 'staff';
+export type PresenceStatus = 'online' | 'away' | 'offline';
+export type AngerPhase = 'calm' | 'rising' | 'peak' | 'cooling';
+export type Severity = 'warning' | 'high' | 'critical';
+export type JoinMode = 'monitor' | 'whisper' | 'barge';
+
+export interface Party {
+  role?: Role;
+  id: string;
+  name?: string;
+}
+
+export interface ShopperInfo {
+  id: string;
+  name?: string | null;
+  language?: string | null;
+}
+
+export interface CurvePoint {
+  ts: number;
+  level: number;
+  phase?: AngerPhase;
+  cues?: string[];
+}
+
+export interface ConversationSummary {
+  conversation_id: string;
+  state: ConversationState;
+  agent_id: string | null;
+  last_seq: number;
+  created_ts: number;
+  /** staff extension */
+  shopper?: ShopperInfo;
+  /** staff extension: anger curve so far (name not fixed by the protocol) */
+  curve?: CurvePoint[];
+  anger?: CurvePoint[] | { level: number; phase?: AngerPhase; curve?: CurvePoint[] };
+  [k: string]: unknown;
+}
+
+export interface ChatMessage {
+  type?: 'chat.message';
+  conversation_id: string;
+  seq: number;
+  ts: number;
+  from: Party;
+  text: string;
+  client_msg_id?: string;
+  visibility?: Visibility;
+}
+
+export interface Welcome {
+  type: 'welcome';
+  user_id: string;
+  role: Role;
+  token?: string;
+  server_ts: number;
+  conversations: ConversationSummary[];
+  escalations?: EscalationRaised[];
+  name?: string;
+}
+
+export interface Ack {
+  type: 'ack';
+  client_msg_id: string;
+  conversation_id: string;
+  seq: number;
+}
+
+export interface ErrorMsg {
+  type: 'error';
+  code: string;
+  message?: string;
+  ref?: string;
+}
+
+export interface HistoryMsg {
+  type: 'history';
+  conversation_id: string;
+  messages: ChatMessage[];
+  more?: boolean;
+}
+
+export interface TypingMsg {
+  type: 'typing';
+  conversation_id: string;
+  state: boolean;
+  from?: Party;
+}
+
+export interface ReadMsg {
+  type: 'read';
+  conversation_id: string;
+  seq: number;
+  from?: Party;
+}
+
+export interface QueuedMsg {
+  type: 'conversation.queued';
+  conversation_id: string;
+  position: number;
+  estimated_wait_s: number;
+}
+
+export interface AssignedMsg {
+  type: 'conversation.assigned';
+  conversation_id: string;
+  agent: { id: string; name?: string };
+  shopper?: ShopperInfo;
+}
+
+export interface ClosedMsg {
+  type: 'conversation.closed';
+  conversation_id: string;
+  by?: string | Party;
+  reason?: string;
+}
+
+export interface AngerUpdate {
+  type: 'anger.update';
+  conversation_id: string;
+  ts: number;
+  level: number;
+  phase: AngerPhase;
+  trend?: number;
+  cues?: string[];
+}
+
+export interface EscalationRaised {
+  type?: 'escalation.raised';
+  escalation_id: string;
+  conversation_id: string;
+  reasons: string[];
+  severity: Severity;
+  level: number;
+  curve?: { ts: number; level: number }[];
+  transcript_tail?: ChatMessage[];
+  raised_ts: number;
+  state?: 'open' | 'acked' | 'resolved';
+  acked_by?: string;
+}
+
+export interface EscalationEvent {
+  type: 'escalation.acked' | 'escalation.resolved';
+  escalation_id: string;
+  conversation_id: string;
+  by?: string | Party;
+  note?: string;
+}
+
+export interface QueueSnapshot {
+  type: 'queue.snapshot';
+  queues: { name: string; waiting: { conversation_id: string; wait_s: number; level?: number }[] }[];
+  agents: { id: string; name: string; status: PresenceStatus | string; load: number; capacity: number }[];
+}
+
+export interface PresenceMsg {
+  type: 'presence';
+  status: PresenceStatus;
+  capacity?: number;
+}
+
+export type ServerMessage =
+  | Welcome
+  | Ack
+  | ErrorMsg
+  | HistoryMsg
+  | (ChatMessage & { type: 'chat.message' })
+  | TypingMsg
+  | ReadMsg
+  | QueuedMsg
+  | AssignedMsg
+  | ClosedMsg
+  | AngerUpdate
+  | (EscalationRaised & { type: 'escalation.raised' })
+  | EscalationEvent
+  | QueueSnapshot
+  | PresenceMsg
+  | { type: 'pong' };
+
+export type HelloMessage =
+  | { type: 'hello'; token: string; role?: Role; store?: string; name?: string; language?: string }
+  | { type: 'hello'; role: 'shopper'; store: string; name?: string; language?: string; token?: undefined };
+
+export interface OutgoingChat {
+  type: 'chat.send';
+  client_msg_id: string;
+  text: string;
+  conversation_id?: string;
+}
+
+/** Pretty-print `by` fields, which may be a string id or a party object. */
+export function partyId(by: string | Party | undefined | null): string | undefined {
+  if (by == null) return undefined;
+  return typeof by === 'string' ? by : by.id;
+}
