@@ -1,0 +1,74 @@
+// Calma's configuration: one aggregate with defaults (equal to
+// config/calma.json) and a parser that lists every problem at once.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/protocol/messages.hpp"
+#include "common/protocol/rate_limiter.hpp"
+#include "common/routing/router.hpp"
+
+namespace calma {
+
+struct server_config {
+  std::string bind = "0.0.0.0";
+  std::uint16_t port = 8080;
+  int threads = 0;                 ///< 0: as many as cores
+  std::string node_id;             ///< empty: hostname-pid
+  std::string static_dir;          ///< empty: client-web/dist found beside the sources
+  std::string users_file;          ///< empty: config/users.json found beside the sources
+  std::vector<std::string> allowed_origins;  ///< besides the server's own origin; "*" allows any
+  std::size_t http_body_limit = 64 * 1024;
+  int http_timeout_s = 30;
+  int shutdown_grace_ms = 3000;    ///< SIGTERM: how long sessions get to close
+};
+
+struct websocket_config {
+  std::size_t max_frame_bytes = 16 * 1024;     ///< over: error too_large, connection kept
+  std::size_t hard_frame_bytes = 1024 * 1024;  ///< over: connection closed (1009)
+  int hello_timeout_ms = 5000;                 ///< no hello in time: close 4401
+  int idle_timeout_s = 120;                    ///< nothing received: close 4408
+  int ping_interval_s = 30;                    ///< transport keep-alive pings
+  std::size_t send_queue_messages = 1024;      ///< over either: slow consumer, closed
+  std::size_t send_queue_bytes = 4 * 1024 * 1024;
+};
+
+struct auth_config {
+  std::string token_secret;             ///< empty: generated at start (tokens die with the process)
+  int staff_token_ttl_s = 12 * 3600;
+  int shopper_token_ttl_s = 30 * 24 * 3600;
+  int login_attempts_per_minute = 10;   ///< per username, then 429
+};
+
+struct routing_config {
+  routing::params router;
+  std::string status_on_connect = "online";  ///< agent status when its first session connects
+  int disconnect_grace_s = 30;               ///< after this, a gone agent's chats are requeued
+  std::vector<std::string> queues{"default"};
+  int queue_snapshot_interval_s = 5;
+};
+
+struct config {
+  server_config server;
+  websocket_config websocket;
+  protocol::limits limits;
+  protocol::rate_limit_params rate_limit;
+  auth_config auth;
+  routing_config routing;
+  std::size_t history_page = 500;  ///< most messages in one `history` answer
+  nlohmann::json anger = nlohmann::json::object();       ///< parsed by common/anger
+  nlohmann::json escalation = nlohmann::json::object();  ///< parsed by common/escalation
+};
+
+/// Fills `out` from `j` (missing keys keep their defaults) and appends one line
+/// to `errors` for every problem: unknown key, wrong type, value out of range.
+void parse_config(const nlohmann::json& j, config& out, std::vector<std::string>& errors);
+
+/// Checks cross-field rules on an already parsed config.
+void validate(const config& c, std::vector<std::string>& errors);
+
+}  // namespace calma

@@ -1,0 +1,74 @@
+// The domain model shared by the rules (common/) and the I/O (server/):
+// who speaks, what a conversation is, what a stored message is.
+// Plain values; no I/O, no clock.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace calma {
+
+/// Milliseconds since the Unix epoch. Every "now" in common/ is passed in as one.
+using timestamp_ms = std::int64_t;
+
+enum class role { shopper, agent, supervisor };
+std::string_view to_string(role r);
+std::optional<role> role_from_string(std::string_view s);
+inline bool is_staff(role r) { return r != role::shopper; }
+
+/// Who is acting: the authenticated identity behind a connection.
+struct participant {
+  calma::role role = role::shopper;
+  std::string id;
+  std::string name;
+};
+
+enum class conversation_state { queued, assigned, closed };
+std::string_view to_string(conversation_state s);
+std::optional<conversation_state> conversation_state_from_string(std::string_view s);
+
+enum class agent_status { online, away, offline };
+std::string_view to_string(agent_status s);
+std::optional<agent_status> agent_status_from_string(std::string_view s);
+
+/// `all`: everyone in the conversation; `staff`: a whisper, never sent to the shopper.
+enum class visibility { all, staff };
+std::string_view to_string(visibility v);
+
+struct shopper_info {
+  std::string id;
+  std::string name;
+  std::string language;
+  std::string store;
+};
+
+/// A conversation as the store keeps it. `last_seq` is maintained by the store.
+struct conversation_record {
+  std::string id;
+  shopper_info shopper;
+  conversation_state state = conversation_state::queued;
+  std::optional<std::string> agent_id;
+  std::string agent_name;
+  std::string queue = "default";
+  timestamp_ms created_ts = 0;
+  timestamp_ms updated_ts = 0;
+  std::int64_t last_seq = 0;
+  std::string closed_by;
+  std::string close_reason;
+};
+
+/// One stored chat message. `seq` is per conversation: 1, 2, 3... without gaps.
+struct chat_message {
+  std::string conversation_id;
+  std::int64_t seq = 0;
+  timestamp_ms ts = 0;
+  participant from;
+  std::string text;
+  std::string client_msg_id;
+  calma::visibility visibility = visibility::all;
+};
+
+}  // namespace calma

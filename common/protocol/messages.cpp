@@ -1,0 +1,292 @@
+#include "common/protocol/messages.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace calma::protocol {
+
+using nlohmann::json;
+
+std::string_view to_string(join_mode m) {
+  switch (m) {
+    case join_mode::monitor: return "monitor";
+    case join_mode::whisper: return "whisper";
+    case join_mode::barge: return "barge";
+  }
+  return "monitor";
+}
+
+namespace {
+
+// Field readers: each returns false and fills `err` on a problem, naming the
+// field, so a client developer sees exactly what to fix.
+struct reader {
+  const json& obj;
+  const limits& lim;
+  std::string type;
+  std::optional<error> err;
+
+  bool fail(error_code c, std::string msg) {
+    if (!err) err = error{c, std::move(msg), type};
+    return false;
+  }
+
+  const json* find(const char* key) {
+    auto it = obj.find(key);
+    if (it == obj.end() || it->is_null()) return nullptr;
+    return &*it;
+  }
+
+  bool str(const char* key, std::string& out, std::size_t max_bytes, bool required,
+           bool allow_empty = false) {
+    const json* v = find(key);
+    if (!v) return required ? fail(error_code::bad_request, std::string("missing field '") + key + "'") : true;
+    if (!v->is_string()) return fail(error_code::bad_request, std::string("field '") + key + "' must be a string");
+    const auto& s = v->get_ref<const std::string&>();
+    if (s.size() > max_bytes)
+      return fail(error_code::too_large, std::string("field '") + key + "' is longer than " +
+                                             std::to_string(max_bytes) + " bytes");
+    if (s.empty() && !allow_empty)
+      return fail(error_code::bad_request, std::string("field '") + key + "' must not be empty");
+    out = s;
+    return true;
+  }
+
+  bool id(const char* key, std::string& out, bool required = true) {
+    if (!str(key, out, lim.max_id_bytes, required)) return false;
+    if (out.empty() && !required) return true;
+    if (!valid_id(out, lim.max_id_bytes))
+      return fail(error_code::bad_request, std::string("field '") + key + "' has characters outside [A-Za-z0-9._:-]");
+    return true;
+  }
+
+  bool opt_id(const char* key, std::optional<std::string>& out) {
+    if (!find(key)) return true;
+    std::string s;
+    if (!id(key, s)) return false;
+    out = std::move(s);
+    return true;
+  }
+
+  bool integer(const char* key, std::int64_t& out, bool required, std::int64_t min,
+               std::int64_t max) {
+    const json* v = find(key);
+    if (!v) return required ? fail(error_code::bad_request, std::string("missing field '") + key + "'") : true;
+    if (!v->is_number_integer())
+      return fail(error_code::bad_request, std::string("field '") + key + "' must be an integer");
+    std::int64_t x = v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)
+                         ? INT64_MAX
+                         : v->get<std::int64_t>();
+    if (x < min || x > max)
+      return fail(error_code::bad_request, std::string("field '") + key + "' out of range [" +
+                                               std::to_string(min) + ", " + std::to_string(max) + "]");
+    out = x;
+    return true;
+  }
+
+  bool boolean(const char* key, bool& out) {
+    const json* v = find(key);
+    if (!v) return fail(error_code::bad_request, std::string("missing field '") + key + "'");
+    if (!v->is_boolean()) return fail(error_code::bad_request, std::string("field '") + key + "' must be a boolean");
+    out = v->get<bool>();
+    return true;
+  }
+};
+
+bool only_whitespace(std::string_view s) {
+  for (char c : s)
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return false;
+  return true;
+}
+
+template <class T>
+parse_result done(reader& r, T&& value) {
+  if (r.err) return parse_result{std::nullopt, std::move(r.err)};
+  return parse_result{client_message{std::forward<T>(value)}, std::nullopt};
+}
+
+}  // namespace
+
+bool valid_id(std::string_view s, std::size_t max_bytes) {
+  if (s.empty() || s.size() > max_bytes) return false;
+  for (unsigned char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string_view type_name(const client_message& m) {
+  static constexpr std::string_view names[] = {
+      "hello",   "chat.send",          "typing",             "read",
+      "history", "conversation.close", "presence.set",       "conversation.transfer",
+      "escalation.ack", "escalation.resolve", "conversation.join", "conversation.takeover",
+      "ping"};
+  return names[m.index()];
+}
+
+parse_result parse_client_message(std::string_view frame, const limits& lim) {
+  json obj = json::parse(frame.begin(), frame.end(), nullptr, /*allow_exceptions=*/false);
+  if (obj.is_discarded())
+    return {std::nullopt, error{error_code::bad_request, "invalid JSON", ""}};
+  if (!obj.is_object())
+    return {std::nullopt, error{error_code::bad_request, "a frame must be a JSON object", ""}};
+  auto t = obj.find("type");
+  if (t == obj.end() || !t->is_string())
+    return {std::nullopt, error{error_code::bad_request, "missing string field 'type'", ""}};
+  const std::string type = t->get<std::string>();
+  reader r{obj, lim, type, std::nullopt};
+
+  if (type == "chat.send") {
+    chat_send m;
+    r.str("client_msg_id", m.client_msg_id, lim.max_id_bytes, true);
+    if (!r.err && !valid_id(m.client_msg_id, lim.max_id_bytes))
+      r.fail(error_code::bad_request, "field 'client_msg_id' has characters outside [A-Za-z0-9._:-]");
+    if (!r.err) r.str("text", m.text, lim.max_text_bytes, true);
+    if (!r.err && only_whitespace(m.text)) r.fail(error_code::bad_request, "field 'text' is blank");
+    if (!r.err) r.opt_id("conversation_id", m.conversation_id);
+    // The answer to a bad chat.send names the client_msg_id, so the client
+    // can drop that one message from its outbox.
+    if (r.err && !m.client_msg_id.empty()) r.err->ref = m.client_msg_id;
+    return done(r, std::move(m));
+  }
+  if (type == "ping") return done(r, ping{});
+  if (type == "typing") {
+    typing m;
+    r.id("conversation_id", m.conversation_id) && r.boolean("state", m.state);
+    return done(r, std::move(m));
+  }
+  if (type == "read") {
+    read m;
+    r.id("conversation_id", m.conversation_id) && r.integer("seq", m.seq, true, 0, INT64_MAX);
+    return done(r, std::move(m));
+  }
+  if (type == "history") {
+    history m;
+    r.id("conversation_id", m.conversation_id) &&
+        r.integer("after_seq", m.after_seq, false, 0, INT64_MAX);
+    return done(r, std::move(m));
+  }
+  if (type == "hello") {
+    hello m;
+    std::string token, role_s;
+    r.str("token", token, lim.max_token_bytes, false);
+    if (!token.empty()) m.token = token;
+    r.str("role", role_s, 32, false);
+    if (!r.err && !role_s.empty()) {
+      m.role = role_from_string(role_s);
+      if (!m.role) r.fail(error_code::bad_request, "field 'role' must be shopper, agent or supervisor");
+    }
+    if (!r.err) r.str("store", m.store, lim.max_id_bytes, false);
+    if (!r.err && !m.store.empty() && !valid_id(m.store, lim.max_id_bytes))
+      r.fail(error_code::bad_request, "field 'store' has characters outside [A-Za-z0-9._:-]");
+    if (!r.err) r.str("name", m.name, lim.max_name_bytes, false, true);
+    if (!r.err) r.str("language", m.language, 16, false, true);
+    return done(r, std::move(m));
+  }
+  if (type == "conversation.close") {
+    conversation_close m;
+    r.id("conversation_id", m.conversation_id) &&
+        r.str("reason", m.reason, lim.max_reason_bytes, false, true);
+    return done(r, std::move(m));
+  }
+  if (type == "presence.set") {
+    presence_set m;
+    std::string s;
+    if (r.str("status", s, 16, true)) {
+      auto st = agent_status_from_string(s);
+      if (!st) r.fail(error_code::bad_request, "field 'status' must be online, away or offline");
+      else m.status = *st;
+    }
+    std::int64_t cap = 0;
+    if (!r.err && r.find("capacity")) {
+      if (r.integer("capacity", cap, true, 0, 100)) m.capacity = static_cast<int>(cap);
+    }
+    return done(r, std::move(m));
+  }
+  if (type == "conversation.transfer") {
+    conversation_transfer m;
+    r.id("conversation_id", m.conversation_id) && r.opt_id("to_agent_id", m.to_agent_id) &&
+        r.opt_id("to_queue", m.to_queue);
+    if (!r.err && m.to_agent_id.has_value() == m.to_queue.has_value())
+      r.fail(error_code::bad_request, "give exactly one of 'to_agent_id' or 'to_queue'");
+    return done(r, std::move(m));
+  }
+  if (type == "escalation.ack") {
+    escalation_ack m;
+    r.id("escalation_id", m.escalation_id);
+    return done(r, std::move(m));
+  }
+  if (type == "escalation.resolve") {
+    escalation_resolve m;
+    r.id("escalation_id", m.escalation_id) && r.str("note", m.note, lim.max_reason_bytes, false, true);
+    return done(r, std::move(m));
+  }
+  if (type == "conversation.join") {
+    conversation_join m;
+    std::string s;
+    if (r.id("conversation_id", m.conversation_id) && r.str("mode", s, 16, true)) {
+      if (s == "monitor") m.mode = join_mode::monitor;
+      else if (s == "whisper") m.mode = join_mode::whisper;
+      else if (s == "barge") m.mode = join_mode::barge;
+      else r.fail(error_code::bad_request, "field 'mode' must be monitor, whisper or barge");
+    }
+    return done(r, std::move(m));
+  }
+  if (type == "conversation.takeover") {
+    conversation_takeover m;
+    r.id("conversation_id", m.conversation_id);
+    return done(r, std::move(m));
+  }
+  std::string shown = type.size() > 40 ? type.substr(0, 40) + "..." : type;
+  return {std::nullopt, error{error_code::bad_request, "unknown type '" + shown + "'",
+                              type.size() > 64 ? type.substr(0, 64) : type}};
+}
+
+json to_json(const participant& p) {
+  return json{{"role", to_string(p.role)}, {"id", p.id}, {"name", p.name}};
+}
+
+json to_json(const chat_message& m) {
+  return json{{"type", "chat.message"},
+              {"conversation_id", m.conversation_id},
+              {"seq", m.seq},
+              {"ts", m.ts},
+              {"from", to_json(m.from)},
+              {"text", m.text},
+              {"client_msg_id", m.client_msg_id},
+              {"visibility", to_string(m.visibility)}};
+}
+
+json summary_json(const conversation_record& c, bool for_staff) {
+  json j{{"conversation_id", c.id},
+         {"state", to_string(c.state)},
+         {"agent_id", c.agent_id ? json(*c.agent_id) : json(nullptr)},
+         {"last_seq", c.last_seq},
+         {"created_ts", c.created_ts}};
+  if (c.agent_id) j["agent"] = json{{"id", *c.agent_id}, {"name", c.agent_name}};
+  if (for_staff) {
+    j["shopper"] = json{{"id", c.shopper.id}, {"name", c.shopper.name}, {"language", c.shopper.language}};
+    j["queue"] = c.queue;
+  }
+  return j;
+}
+
+std::string make_error(const error& e) {
+  json j{{"type", "error"}, {"code", to_string(e.code)}, {"message", e.message}};
+  if (!e.ref.empty()) j["ref"] = e.ref;
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string make_ack(std::string_view client_msg_id, std::string_view conversation_id,
+                     std::int64_t seq) {
+  return json{{"type", "ack"}, {"client_msg_id", client_msg_id},
+              {"conversation_id", conversation_id}, {"seq", seq}}
+      .dump();
+}
+
+std::string make_chat_message(const chat_message& m) { return to_json(m).dump(); }
+
+std::string make_pong() { return R"({"type":"pong"})"; }
+
+}  // namespace calma::protocol

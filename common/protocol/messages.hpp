@@ -1,0 +1,122 @@
+// PROTOCOL.md messages <-> C++ values.
+//
+// Client frames are parsed once, at the boundary, into a `client_message`
+// variant; every problem (bad JSON, unknown type, missing or wrong-typed
+// field, field too long) becomes a protocol::error and never travels further.
+// Server frames are built by the `make_*` functions as compact JSON text,
+// serialized once and shared between the sessions they go to.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "common/model/model.hpp"
+#include "common/protocol/errors.hpp"
+
+namespace calma::protocol {
+
+/// Size limits applied while parsing (from config).
+struct limits {
+  std::size_t max_text_bytes = 4000;  ///< chat text, UTF-8 bytes
+  std::size_t max_id_bytes = 128;     ///< client_msg_id, conversation_id, tokens' subjects
+  std::size_t max_token_bytes = 2048;
+  std::size_t max_name_bytes = 80;    ///< shopper display name
+  std::size_t max_reason_bytes = 500; ///< close reason, resolve note
+};
+
+struct hello {
+  std::optional<std::string> token;
+  std::optional<calma::role> role;  // only "shopper" is meaningful without a token
+  std::string store;
+  std::string name;
+  std::string language;
+};
+struct chat_send {
+  std::string client_msg_id;
+  std::string text;
+  std::optional<std::string> conversation_id;
+};
+struct typing {
+  std::string conversation_id;
+  bool state = false;
+};
+struct read {
+  std::string conversation_id;
+  std::int64_t seq = 0;
+};
+struct history {
+  std::string conversation_id;
+  std::int64_t after_seq = 0;
+};
+struct conversation_close {
+  std::string conversation_id;
+  std::string reason;
+};
+struct presence_set {
+  agent_status status = agent_status::online;
+  std::optional<int> capacity;
+};
+struct conversation_transfer {
+  std::string conversation_id;
+  std::optional<std::string> to_agent_id;
+  std::optional<std::string> to_queue;
+};
+struct escalation_ack {
+  std::string escalation_id;
+};
+struct escalation_resolve {
+  std::string escalation_id;
+  std::string note;
+};
+enum class join_mode { monitor, whisper, barge };
+std::string_view to_string(join_mode m);
+struct conversation_join {
+  std::string conversation_id;
+  join_mode mode = join_mode::monitor;
+};
+struct conversation_takeover {
+  std::string conversation_id;
+};
+struct ping {};
+
+using client_message =
+    std::variant<hello, chat_send, typing, read, history, conversation_close, presence_set,
+                 conversation_transfer, escalation_ack, escalation_resolve, conversation_join,
+                 conversation_takeover, ping>;
+
+/// The wire name of a parsed message ("chat.send", ...).
+std::string_view type_name(const client_message& m);
+
+/// Either a message or the error to answer with (never both).
+struct parse_result {
+  std::optional<client_message> message;
+  std::optional<error> err;
+};
+
+/// Parses one text frame. Never throws.
+parse_result parse_client_message(std::string_view frame, const limits& lim);
+
+/// True for ids we accept from clients: 1..max bytes of [A-Za-z0-9._:-].
+bool valid_id(std::string_view s, std::size_t max_bytes);
+
+// ---- server -> client ------------------------------------------------------
+
+nlohmann::json to_json(const participant& p);
+nlohmann::json to_json(const chat_message& m);
+/// Conversation summary of PROTOCOL.md plus `shopper` for staff.
+nlohmann::json summary_json(const conversation_record& c, bool for_staff);
+
+std::string make_error(const error& e);
+std::string make_ack(std::string_view client_msg_id, std::string_view conversation_id,
+                     std::int64_t seq);
+std::string make_chat_message(const chat_message& m);
+std::string make_pong();
+
+}  // namespace calma::protocol

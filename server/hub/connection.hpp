@@ -1,0 +1,25 @@
+// What the hub sees of a client connection: somewhere to send frames.
+// Implemented by net/ws_session; kept free of Beast so the hub compiles light.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace calma {
+
+using frame_ptr = std::shared_ptr<const std::string>;
+inline frame_ptr make_frame(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
+
+class connection {
+ public:
+  virtual ~connection() = default;
+  virtual std::uint64_t id() const = 0;
+  /// Queues a frame; callable from any thread. A connection over its queue
+  /// limit closes itself ("slow consumer"); the frame is then dropped.
+  virtual void send(frame_ptr frame) = 0;
+  /// Closes after the frames already queued; callable from any thread.
+  virtual void close(std::uint16_t code, std::string reason) = 0;
+};
+
+}  // namespace calma

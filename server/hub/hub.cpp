@@ -1,0 +1,810 @@
+#include "server/hub/hub.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include "common/protocol/errors.hpp"
+
+namespace calma {
+
+using nlohmann::json;
+using protocol::error_code;
+namespace asio = boost::asio;
+
+namespace {
+std::string new_id(const char* prefix) { return prefix + auth::random_token(12); }
+}  // namespace
+
+hub::hub(asio::io_context& ioc, const config& cfg, store& st, metrics& m,
+         const auth::token_signer& signer, const auth::user_table& users, clock_fn clock)
+    : ioc_(ioc),
+      strand_(asio::make_strand(ioc)),
+      cfg_(cfg),
+      store_(st),
+      metrics_(m),
+      signer_(signer),
+      users_(users),
+      clock_(std::move(clock)),
+      status_on_connect_(agent_status_from_string(cfg.routing.status_on_connect).value_or(agent_status::online)),
+      router_(cfg.routing.router),
+      snapshot_timer_(strand_) {}
+
+template <class F>
+void hub::on_strand(F&& f) {
+  asio::post(strand_, std::forward<F>(f));
+}
+
+// ---------------------------------------------------------------------------
+// start / stop
+
+void hub::start(std::function<void(std::string)> done) {
+  on_strand([self = shared_from_this(), done = std::move(done)]() mutable {
+    conversation_filter f;
+    f.open_only = true;
+    f.limit = 1'000'000;
+    self->store_.list_conversations(f, [self, done = std::move(done)](auto r) mutable {
+      self->on_strand([self, r = std::move(r), done = std::move(done)]() {
+        if (!r.ok()) return done("store: " + r.error);
+        // Restore what was open: queued ones wait again (oldest first), assigned ones
+        // keep their agent, who counts as gone until it reconnects.
+        for (auto& rec : r.value) {
+          auto& c = self->open_[rec.id];
+          c.rec = rec;
+          self->shopper_open_[rec.shopper.id] = rec.id;
+          if (rec.state == conversation_state::assigned && rec.agent_id) {
+            self->router_.upsert_agent(*rec.agent_id, rec.agent_name, agent_status::offline);
+            self->router_.assign(rec.id, *rec.agent_id, rec.updated_ts);
+          } else {
+            self->router_.enqueue(rec.id, rec.queue, rec.created_ts);
+          }
+        }
+        // Their agents count as gone until they reconnect within the grace period.
+        for (const auto& a : self->router_.agents())
+          if (a.load > 0) self->start_grace(a.id);
+        self->update_queue_gauges();
+        self->schedule_snapshot_timer();
+        done({});
+      });
+    });
+  });
+}
+
+void hub::stop() {
+  on_strand([self = shared_from_this()] {
+    self->stopped_ = true;
+    self->snapshot_timer_.cancel();
+    for (auto& [id, t] : self->grace_timers_) t->cancel();
+    for (auto& [id, s] : self->sessions_)
+      if (auto c = s.conn.lock()) c->close(static_cast<std::uint16_t>(protocol::close_code::going_away), "server shutting down");
+  });
+}
+
+// ---------------------------------------------------------------------------
+// sending
+
+void hub::send_to(std::uint64_t conn_id, const frame_ptr& f) {
+  auto it = sessions_.find(conn_id);
+  if (it == sessions_.end()) return;
+  if (auto c = it->second.conn.lock()) c->send(f);
+}
+
+void hub::send_to_user(const std::string& user_id, const frame_ptr& f, std::uint64_t except) {
+  auto it = by_user_.find(user_id);
+  if (it == by_user_.end()) return;
+  for (auto id : it->second)
+    if (id != except) send_to(id, f);
+}
+
+void hub::send_to_supervisors(const frame_ptr& f, std::uint64_t except) {
+  for (auto id : supervisor_conns_)
+    if (id != except) send_to(id, f);
+}
+
+void hub::send_to_conversation(const conv_entry& c, const frame_ptr& f, bool staff_only,
+                               std::uint64_t except, bool and_all_supervisors) {
+  if (!staff_only) send_to_user(c.rec.shopper.id, f, except);
+  if (c.rec.agent_id) send_to_user(*c.rec.agent_id, f, except);
+  if (and_all_supervisors) {
+    for (auto id : supervisor_conns_) {
+      if (id == except) continue;
+      auto it = sessions_.find(id);
+      // The assigned agent may be a supervisor (takeover): sent above already.
+      if (it != sessions_.end() && c.rec.agent_id && it->second.who.id == *c.rec.agent_id) continue;
+      send_to(id, f);
+    }
+    return;
+  }
+  for (const auto& [sup, mode] : c.joined)
+    if (!c.rec.agent_id || sup != *c.rec.agent_id) send_to_user(sup, f, except);
+}
+
+void hub::send_error(std::uint64_t conn_id, error_code code, std::string message, std::string ref) {
+  metrics_.error(code);
+  send_to(conn_id, make_frame(protocol::make_error({code, std::move(message), std::move(ref)})));
+}
+
+// ---------------------------------------------------------------------------
+// hello / welcome
+
+void hub::hello(std::shared_ptr<connection> c, protocol::hello h) {
+  on_strand([self = shared_from_this(), c = std::move(c), h = std::move(h)]() mutable {
+    self->do_hello(std::move(c), std::move(h));
+  });
+}
+
+void hub::do_hello(std::shared_ptr<connection> c, protocol::hello h) {
+  if (stopped_) return c->close(static_cast<std::uint16_t>(protocol::close_code::going_away), "server shutting down");
+  const auto now = clock_();
+  participant who;
+  std::string shopper_token;
+  std::string language, store;
+  if (h.token) {
+    auto cl = signer_.verify(*h.token, now);
+    if (!cl) {
+      ++metrics_.auth_failures;
+      return c->close(static_cast<std::uint16_t>(protocol::close_code::auth), "bad or expired token");
+    }
+    who.role = cl->r;
+    who.id = cl->sub;
+    if (is_staff(cl->r)) {
+      auto u = users_.find(cl->sub);
+      if (u == users_.end() || u->second.r != cl->r) {
+        ++metrics_.auth_failures;
+        return c->close(static_cast<std::uint16_t>(protocol::close_code::auth), "unknown user");
+      }
+      who.name = u->second.name;
+    } else {
+      who.name = cl->name;
+      shopper_token = *h.token;
+      language = cl->lang;
+      store = cl->store;
+    }
+  } else {
+    if (h.role && *h.role != role::shopper) {
+      ++metrics_.auth_failures;
+      return c->close(static_cast<std::uint16_t>(protocol::close_code::auth), "staff must send a token");
+    }
+    auth::claims cl;
+    cl.r = role::shopper;
+    cl.sub = new_id("s_");
+    cl.name = h.name.empty() ? std::string() : h.name;
+    cl.store = h.store.empty() ? "demo" : h.store;
+    cl.lang = h.language;
+    cl.exp = now + static_cast<timestamp_ms>(cfg_.auth.shopper_token_ttl_s) * 1000;
+    shopper_token = signer_.sign(cl);
+    who = participant{role::shopper, cl.sub, cl.name};
+    language = cl.lang;
+    store = cl.store;
+  }
+
+  const auto id = c->id();
+  --metrics_.connections_unauthenticated;
+  ++metrics_.connections(to_string(who.role));
+  sessions_[id] = session_entry{c, who, language, store};
+  by_user_[who.id].insert(id);
+  if (who.role == role::supervisor) supervisor_conns_.insert(id);
+
+  if (who.role == role::agent) {
+    if (auto t = grace_timers_.find(who.id); t != grace_timers_.end()) {
+      t->second->cancel();  // came back in time: keeps its status and chats
+      grace_timers_.erase(t);
+    } else {
+      const auto* a = router_.agent(who.id);
+      if (!a || a->status == agent_status::offline) router_.upsert_agent(who.id, who.name, status_on_connect_);
+    }
+  }
+  do_welcome(id, shopper_token);
+  if (who.role == role::agent) {
+    try_assign();
+    mark_snapshot_dirty();
+  }
+}
+
+void hub::do_welcome(std::uint64_t conn_id, const std::string& token) {
+  auto& s = sessions_.at(conn_id);
+  const auto who = s.who;
+  json w{{"type", "welcome"}, {"user_id", who.id}, {"role", to_string(who.role)},
+         {"name", who.name}, {"server_ts", clock_()}, {"node_id", cfg_.server.node_id}};
+  if (who.role == role::shopper) {
+    w["token"] = token;
+    conversation_filter f;
+    f.shopper_id = who.id;
+    f.open_only = false;
+    f.limit = 20;
+    store_.list_conversations(f, [self = shared_from_this(), conn_id, w = std::move(w)](auto r) mutable {
+      self->on_strand([self, conn_id, w = std::move(w), r = std::move(r)]() mutable {
+        if (!self->sessions_.count(conn_id)) return;
+        json list = json::array();
+        // The hub's copy of an open conversation is the freshest.
+        for (auto& rec : r.value) {
+          auto it = self->open_.find(rec.id);
+          list.push_back(protocol::summary_json(it != self->open_.end() ? it->second.rec : rec, false));
+        }
+        w["conversations"] = std::move(list);
+        if (!r.ok()) w["warning"] = "store unavailable: conversations not listed";
+        self->send_to(conn_id, make_frame(w.dump()));
+        const auto& who = self->sessions_.at(conn_id).who;
+        if (auto o = self->shopper_open_.find(who.id); o != self->shopper_open_.end())
+          if (auto* c = self->open_conversation(o->second); c && c->rec.state == conversation_state::queued)
+            self->send_to(conn_id, make_frame(self->queued_json(*c).dump()));
+      });
+    });
+    return;
+  }
+  json list = json::array();
+  for (const auto& [id, c] : open_) {
+    if (who.role == role::agent && c.rec.agent_id != who.id) continue;
+    auto j = protocol::summary_json(c.rec, true);
+    j["anger"] = json::array();
+    list.push_back(std::move(j));
+  }
+  w["conversations"] = std::move(list);
+  w["escalations"] = json::array();
+  if (const auto* a = router_.agent(who.id))
+    w["presence"] = json{{"status", to_string(a->status)}, {"capacity", a->capacity}};
+  send_to(conn_id, make_frame(w.dump()));
+  if (who.role == role::supervisor) send_snapshot();
+}
+
+void hub::detach(std::uint64_t conn_id) {
+  on_strand([self = shared_from_this(), conn_id] {
+    auto it = self->sessions_.find(conn_id);
+    if (it == self->sessions_.end()) {
+      --self->metrics_.connections_unauthenticated;
+      return;
+    }
+    const participant who = it->second.who;
+    --self->metrics_.connections(to_string(who.role));
+    self->sessions_.erase(it);
+    self->supervisor_conns_.erase(conn_id);
+    auto& set = self->by_user_[who.id];
+    set.erase(conn_id);
+    if (!set.empty()) return;
+    self->by_user_.erase(who.id);
+    if (who.role != role::agent || self->stopped_) return;
+    self->start_grace(who.id);
+  });
+}
+
+// The agent's last connection is gone: keep its chats for a grace period
+// (a reload, a flaky network), then hand them to others.
+void hub::start_grace(const std::string& agent_id) {
+  auto t = std::make_unique<asio::steady_timer>(strand_);
+  t->expires_after(std::chrono::seconds(cfg_.routing.disconnect_grace_s));
+  t->async_wait([self = shared_from_this(), id = agent_id](const boost::system::error_code& ec) {
+    if (ec) return;
+    self->grace_timers_.erase(id);
+    if (!self->by_user_.count(id)) self->agent_gone(id);
+  });
+  grace_timers_[agent_id] = std::move(t);
+}
+
+// ---------------------------------------------------------------------------
+// dispatch
+
+void hub::handle(std::uint64_t conn_id, protocol::client_message m) {
+  on_strand([self = shared_from_this(), conn_id, m = std::move(m)]() mutable {
+    auto it = self->sessions_.find(conn_id);
+    if (it == self->sessions_.end()) return;  // hello refused or gone
+    auto& s = it->second;
+    std::visit(
+        [&](auto&& msg) {
+          using T = std::decay_t<decltype(msg)>;
+          if constexpr (std::is_same_v<T, protocol::chat_send>) self->on_chat_send(s, conn_id, std::move(msg));
+          else if constexpr (std::is_same_v<T, protocol::typing>) self->on_typing(s, conn_id, msg);
+          else if constexpr (std::is_same_v<T, protocol::read>) self->on_read(s, conn_id, msg);
+          else if constexpr (std::is_same_v<T, protocol::history>) self->on_history(s, conn_id, msg);
+          else if constexpr (std::is_same_v<T, protocol::conversation_close>) self->on_close(s, conn_id, msg);
+          else if constexpr (std::is_same_v<T, protocol::presence_set>) self->on_presence(s, conn_id, msg);
+          else if constexpr (std::is_same_v<T, protocol::conversation_transfer>) self->on_transfer(s, conn_id, msg);
+          else if constexpr (std::is_same_v<T, protocol::conversation_join>) self->on_join(s, conn_id, msg);
+          else if constexpr (std::is_same_v<T, protocol::conversation_takeover>) self->on_takeover(s, conn_id, msg);
+          else if constexpr (std::is_same_v<T, protocol::escalation_ack> ||
+                             std::is_same_v<T, protocol::escalation_resolve>) {
+            if (s.who.role != role::supervisor)
+              return self->send_error(conn_id, error_code::forbidden, "only supervisors handle escalations",
+                                      std::string(protocol::type_name(protocol::client_message{msg})));
+            self->send_error(conn_id, error_code::not_found, "no such escalation: " + msg.escalation_id,
+                             std::string(protocol::type_name(protocol::client_message{msg})));
+          } else if constexpr (std::is_same_v<T, protocol::hello>) {
+            self->send_error(conn_id, error_code::bad_request, "already said hello", "hello");
+          } else if constexpr (std::is_same_v<T, protocol::ping>) {
+            self->send_to(conn_id, make_frame(protocol::make_pong()));
+          }
+        },
+        m);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// authorization
+
+hub::conv_entry* hub::open_conversation(const std::string& id) {
+  auto it = open_.find(id);
+  return it == open_.end() ? nullptr : &it->second;
+}
+
+bool hub::may_see(const participant& who, const conversation_record& rec) const {
+  switch (who.role) {
+    case role::shopper: return rec.shopper.id == who.id;
+    case role::agent: return rec.agent_id == who.id;
+    case role::supervisor: return true;
+  }
+  return false;
+}
+
+bool hub::may_act(const participant& who, const conv_entry& c) const { return may_see(who, c.rec); }
+
+// ---------------------------------------------------------------------------
+// chat
+
+void hub::on_chat_send(session_entry& s, std::uint64_t conn_id, protocol::chat_send m) {
+  const participant who = s.who;
+  if (!m.conversation_id) {
+    if (who.role != role::shopper)
+      return send_error(conn_id, error_code::bad_request, "missing field 'conversation_id'", m.client_msg_id);
+    if (auto o = shopper_open_.find(who.id); o != shopper_open_.end()) {
+      // A resend of the message that opened it, or the shopper writing on:
+      // either way it belongs to the open conversation.
+      return store_message(conn_id, who, o->second, std::move(m), visibility::all, true);
+    }
+    return open_conversation_for(conn_id, who, std::move(m));
+  }
+  const std::string conv_id = *m.conversation_id;
+  if (auto* c = open_conversation(conv_id)) {
+    if (who.role == role::supervisor) {
+      auto j = c->joined.find(who.id);
+      bool owns = c->rec.agent_id == who.id;
+      if (!owns && (j == c->joined.end() || j->second == protocol::join_mode::monitor))
+        return send_error(conn_id, error_code::forbidden,
+                          "join the conversation in whisper or barge mode (or take it over) to write",
+                          m.client_msg_id);
+      auto vis = !owns && j->second == protocol::join_mode::whisper ? visibility::staff : visibility::all;
+      return store_message(conn_id, who, conv_id, std::move(m), vis, true);
+    }
+    if (!may_act(who, *c))
+      return send_error(conn_id, error_code::forbidden, "not your conversation", m.client_msg_id);
+    return store_message(conn_id, who, conv_id, std::move(m), visibility::all, true);
+  }
+  // Not open: closed or unknown. A resend of a message stored before the
+  // close must still be acked with its seq; anything new is refused.
+  store_.get_conversation(conv_id, [self = shared_from_this(), conn_id, who, m = std::move(m)](auto r) mutable {
+    self->on_strand([self, conn_id, who, m = std::move(m), r = std::move(r)]() mutable {
+      if (!r.ok()) return self->send_error(conn_id, error_code::unavailable, "store unavailable: not stored, retry", m.client_msg_id);
+      if (!r.value || !self->may_see(who, *r.value))
+        return self->send_error(conn_id, error_code::not_found, "no such conversation", m.client_msg_id);
+      std::string id = r.value->id;
+      self->store_message(conn_id, who, id, std::move(m), visibility::all, false);
+    });
+  });
+}
+
+void hub::open_conversation_for(std::uint64_t conn_id, const participant& who, protocol::chat_send m) {
+  const auto now = clock_();
+  conversation_record rec;
+  rec.id = new_id("c_");
+  rec.shopper.id = who.id;
+  rec.shopper.name = who.name;
+  // The shopper's language and store come from its token.
+  if (auto s = sessions_.find(conn_id); s != sessions_.end()) {
+    rec.shopper.language = s->second.language;
+    rec.shopper.store = s->second.store;
+  }
+  rec.state = conversation_state::queued;
+  rec.queue = cfg_.routing.queues.front();
+  rec.created_ts = rec.updated_ts = now;
+  auto& entry = open_[rec.id];
+  entry.rec = rec;
+  shopper_open_[who.id] = rec.id;
+  ++metrics_.conversations_opened;
+
+  store_.create_conversation(rec, [self = shared_from_this(), id = rec.id, created = now](auto r) {
+    self->on_strand([self, id, created, r = std::move(r)] {
+      auto* c = self->open_conversation(id);
+      if (!c) return;
+      if (!r.ok()) {
+        ++self->metrics_.store_errors;
+        if (auto o = self->shopper_open_.find(c->rec.shopper.id); o != self->shopper_open_.end() && o->second == id)
+          self->shopper_open_.erase(o);
+        self->open_.erase(id);
+        return;  // the append issued after this fails too and answers `unavailable`
+      }
+      self->router_.enqueue(id, c->rec.queue, created);
+      self->send_to_user(c->rec.shopper.id, make_frame(self->queued_json(*c).dump()));
+      self->update_queue_gauges();
+      self->try_assign();
+      self->mark_snapshot_dirty();
+    });
+  });
+  store_message(conn_id, who, rec.id, std::move(m), visibility::all, true);
+}
+
+void hub::store_message(std::uint64_t conn_id, const participant& who, std::string conversation_id,
+                        protocol::chat_send m, visibility vis, bool allow_new) {
+  append_request req;
+  req.allow_new = allow_new;
+  req.message.conversation_id = std::move(conversation_id);
+  req.message.ts = clock_();
+  req.message.from = who;
+  req.message.text = std::move(m.text);
+  req.message.client_msg_id = std::move(m.client_msg_id);
+  req.message.visibility = vis;
+  store_.append_message(req, [self = shared_from_this(), conn_id, cmid = req.message.client_msg_id,
+                              conv = req.message.conversation_id](auto r) {
+    self->on_strand([self, conn_id, cmid, conv, r = std::move(r)] {
+      if (!r.ok()) {
+        ++self->metrics_.store_errors;
+        return self->send_error(conn_id, error_code::unavailable, "store unavailable: not stored, retry", cmid);
+      }
+      const auto& msg = r.value.message;
+      if (msg.seq == 0)
+        return self->send_error(conn_id, error_code::bad_request, "conversation is closed", cmid);
+      if (r.value.duplicate) {
+        ++self->metrics_.messages_duplicate;
+        return self->send_to(conn_id, make_frame(protocol::make_ack(cmid, conv, msg.seq)));
+      }
+      ++self->metrics_.messages_in;
+      // Fan out first, then ack: once the sender holds its ack, every other
+      // participant's copy is already queued ahead of anything later.
+      if (auto* c = self->open_conversation(conv)) {
+        if (msg.seq > c->rec.last_seq) c->rec.last_seq = msg.seq;
+        c->rec.updated_ts = msg.ts;
+        self->send_to_conversation(*c, make_frame(protocol::make_chat_message(msg)),
+                                   msg.visibility == visibility::staff, conn_id);
+      }
+      self->send_to(conn_id, make_frame(protocol::make_ack(cmid, conv, msg.seq)));
+    });
+  });
+}
+
+void hub::on_typing(session_entry& s, std::uint64_t conn_id, const protocol::typing& m) {
+  auto* c = open_conversation(m.conversation_id);
+  if (!c || !may_see(s.who, c->rec)) return send_error(conn_id, error_code::not_found, "no such open conversation", "typing");
+  bool whisperer = s.who.role == role::supervisor && c->rec.agent_id != s.who.id &&
+                   (!c->joined.count(s.who.id) || c->joined.at(s.who.id) != protocol::join_mode::barge);
+  json j{{"type", "typing"}, {"conversation_id", m.conversation_id}, {"state", m.state},
+         {"from", protocol::to_json(s.who)}};
+  send_to_conversation(*c, make_frame(j.dump()), whisperer, 0);
+  (void)conn_id;
+}
+
+void hub::on_read(session_entry& s, std::uint64_t conn_id, const protocol::read& m) {
+  auto* c = open_conversation(m.conversation_id);
+  if (!c || !may_see(s.who, c->rec)) return send_error(conn_id, error_code::not_found, "no such open conversation", "read");
+  if (m.seq > c->rec.last_seq) return send_error(conn_id, error_code::bad_request, "seq is beyond the last message", "read");
+  auto& mark = c->read_marks[s.who.id];
+  if (m.seq <= mark) return;  // not news
+  mark = m.seq;
+  json j{{"type", "read"}, {"conversation_id", m.conversation_id}, {"seq", m.seq}, {"from", protocol::to_json(s.who)}};
+  bool staff_only = s.who.role == role::supervisor && c->rec.agent_id != s.who.id;
+  send_to_conversation(*c, make_frame(j.dump()), staff_only, conn_id);
+}
+
+void hub::send_history(const std::string& user_id, std::uint64_t only_conn, const std::string& conv_id,
+                       std::int64_t after_seq, bool staff) {
+  const auto page = cfg_.history_page;
+  store_.read_messages(conv_id, after_seq, page, [self = shared_from_this(), user_id, only_conn, conv_id, staff, page](auto r) {
+    self->on_strand([self, user_id, only_conn, conv_id, staff, page, r = std::move(r)] {
+      if (!r.ok()) {
+        ++self->metrics_.store_errors;
+        if (only_conn) self->send_error(only_conn, error_code::unavailable, "store unavailable, retry", "history");
+        return;
+      }
+      json msgs = json::array();
+      for (const auto& m : r.value)
+        if (staff || m.visibility == visibility::all) msgs.push_back(protocol::to_json(m));
+      json j{{"type", "history"}, {"conversation_id", conv_id}, {"messages", std::move(msgs)},
+             {"more", r.value.size() >= page}};
+      auto f = make_frame(j.dump());
+      if (only_conn) self->send_to(only_conn, f);
+      else self->send_to_user(user_id, f);
+    });
+  });
+}
+
+void hub::on_history(session_entry& s, std::uint64_t conn_id, const protocol::history& m) {
+  const participant who = s.who;
+  if (auto* c = open_conversation(m.conversation_id)) {
+    if (!may_see(who, c->rec) && !(who.role == role::supervisor))
+      return send_error(conn_id, error_code::forbidden, "not your conversation", "history");
+    return send_history(who.id, conn_id, m.conversation_id, m.after_seq, is_staff(who.role));
+  }
+  store_.get_conversation(m.conversation_id, [self = shared_from_this(), conn_id, who, m](auto r) {
+    self->on_strand([self, conn_id, who, m, r = std::move(r)] {
+      if (!r.ok()) return self->send_error(conn_id, error_code::unavailable, "store unavailable, retry", "history");
+      if (!r.value) return self->send_error(conn_id, error_code::not_found, "no such conversation", "history");
+      if (!self->may_see(who, *r.value)) return self->send_error(conn_id, error_code::forbidden, "not your conversation", "history");
+      self->send_history(who.id, conn_id, m.conversation_id, m.after_seq, is_staff(who.role));
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------
+// lifecycle
+
+void hub::persist(const conversation_record& rec) {
+  store_.update_conversation(rec, [self = shared_from_this(), id = rec.id](auto r) {
+    if (!r.ok()) ++self->metrics_.store_errors;
+  });
+}
+
+json hub::queued_json(const conv_entry& c) const {
+  return json{{"type", "conversation.queued"},
+              {"conversation_id", c.rec.id},
+              {"position", router_.position(c.rec.id)},
+              {"estimated_wait_s", router_.estimated_wait_s(c.rec.id)},
+              {"queue", c.rec.queue}};
+}
+
+json hub::assigned_json(const conv_entry& c) const {
+  return json{{"type", "conversation.assigned"},
+              {"conversation_id", c.rec.id},
+              {"agent", json{{"id", c.rec.agent_id.value_or("")}, {"name", c.rec.agent_name}}},
+              {"shopper", json{{"id", c.rec.shopper.id}, {"name", c.rec.shopper.name}, {"language", c.rec.shopper.language}}},
+              {"state", to_string(c.rec.state)},
+              {"last_seq", c.rec.last_seq}};
+}
+
+void hub::on_close(session_entry& s, std::uint64_t conn_id, const protocol::conversation_close& m) {
+  auto* c = open_conversation(m.conversation_id);
+  if (!c) return send_error(conn_id, error_code::not_found, "no such open conversation", "conversation.close");
+  if (!may_act(s.who, *c)) return send_error(conn_id, error_code::forbidden, "not your conversation", "conversation.close");
+  const auto now = clock_();
+  c->rec.state = conversation_state::closed;
+  c->rec.closed_by = s.who.id;
+  c->rec.close_reason = m.reason;
+  c->rec.updated_ts = now;
+  router_.release(c->rec.id, now, true);
+  persist(c->rec);
+  ++metrics_.conversations_closed;
+  json j{{"type", "conversation.closed"}, {"conversation_id", c->rec.id}, {"by", s.who.id},
+         {"by_role", to_string(s.who.role)}, {"by_name", s.who.name}, {"reason", m.reason}};
+  send_to_conversation(*c, make_frame(j.dump()), false, 0, /*and_all_supervisors=*/true);
+  if (auto o = shopper_open_.find(c->rec.shopper.id); o != shopper_open_.end() && o->second == c->rec.id)
+    shopper_open_.erase(o);
+  open_.erase(m.conversation_id);
+  update_queue_gauges();
+  try_assign();
+  send_queue_positions();
+  mark_snapshot_dirty();
+}
+
+void hub::apply_assignment(const std::string& conv_id, const std::string& agent_id,
+                           const std::optional<std::string>& previous_agent) {
+  auto* c = open_conversation(conv_id);
+  if (!c) return;
+  const auto* a = router_.agent(agent_id);
+  c->rec.state = conversation_state::assigned;
+  c->rec.agent_id = agent_id;
+  c->rec.agent_name = a ? a->name : agent_id;
+  if (auto u = users_.find(agent_id); u != users_.end()) c->rec.agent_name = u->second.name;
+  c->rec.updated_ts = clock_();
+  persist(c->rec);
+  ++metrics_.assignments;
+  auto f = make_frame(assigned_json(*c).dump());
+  send_to_conversation(*c, f, false, 0, /*and_all_supervisors=*/true);
+  if (previous_agent && *previous_agent != agent_id) send_to_user(*previous_agent, f);
+  send_history(agent_id, 0, conv_id, 0, true);
+}
+
+void hub::try_assign() {
+  auto decided = router_.assign_waiting(clock_());
+  for (const auto& a : decided) apply_assignment(a.conversation_id, a.agent_id, std::nullopt);
+  if (!decided.empty()) {
+    update_queue_gauges();
+    send_queue_positions();
+    mark_snapshot_dirty();
+  }
+}
+
+void hub::send_queue_positions() {
+  for (const auto& e : router_.queue_order())
+    if (auto* c = open_conversation(e.conversation_id))
+      send_to_user(c->rec.shopper.id, make_frame(queued_json(*c).dump()));
+}
+
+void hub::requeue(const std::string& conv_id, const std::string& queue,
+                  const std::optional<std::string>& avoid_agent) {
+  auto* c = open_conversation(conv_id);
+  if (!c) return;
+  const auto previous = c->rec.agent_id;
+  router_.release(conv_id, clock_(), false);
+  c->rec.state = conversation_state::queued;
+  c->rec.agent_id.reset();
+  c->rec.agent_name.clear();
+  c->rec.queue = queue;
+  c->rec.updated_ts = clock_();
+  persist(c->rec);
+  // Back in line by its original arrival: it has waited already.
+  router_.enqueue(conv_id, queue, c->rec.created_ts, 0, avoid_agent.value_or(""));
+  auto f = make_frame(queued_json(*c).dump());
+  send_to_user(c->rec.shopper.id, f);
+  if (previous) send_to_user(*previous, f);
+  send_to_supervisors(f);
+}
+
+void hub::agent_gone(const std::string& agent_id) {
+  router_.set_status(agent_id, agent_status::offline);
+  for (const auto& conv : router_.conversations_of(agent_id)) requeue(conv, open_[conv].rec.queue, agent_id);
+  update_queue_gauges();
+  try_assign();
+  send_queue_positions();
+  mark_snapshot_dirty();
+}
+
+// ---------------------------------------------------------------------------
+// staff actions
+
+void hub::on_presence(session_entry& s, std::uint64_t conn_id, const protocol::presence_set& m) {
+  if (!is_staff(s.who.role)) return send_error(conn_id, error_code::forbidden, "presence is for staff", "presence.set");
+  if (s.who.role == role::agent) {
+    router_.upsert_agent(s.who.id, s.who.name, m.status);
+    if (m.capacity) router_.set_capacity(s.who.id, *m.capacity);
+  }
+  const auto* a = router_.agent(s.who.id);
+  json j{{"type", "presence"}, {"status", to_string(m.status)},
+         {"capacity", a ? json(a->capacity) : json(m.capacity.value_or(0))}};
+  send_to_user(s.who.id, make_frame(j.dump()));
+  if (s.who.role == role::agent) {
+    if (m.status == agent_status::offline) {
+      agent_gone(s.who.id);
+    } else {
+      try_assign();
+      mark_snapshot_dirty();
+    }
+  }
+}
+
+void hub::on_transfer(session_entry& s, std::uint64_t conn_id, const protocol::conversation_transfer& m) {
+  const char* ref = "conversation.transfer";
+  if (!is_staff(s.who.role)) return send_error(conn_id, error_code::forbidden, "transfers are for staff", ref);
+  auto* c = open_conversation(m.conversation_id);
+  if (!c) return send_error(conn_id, error_code::not_found, "no such open conversation", ref);
+  if (!may_act(s.who, *c)) return send_error(conn_id, error_code::forbidden, "not your conversation", ref);
+  const auto previous = c->rec.agent_id;
+  if (m.to_queue) {
+    auto& qs = cfg_.routing.queues;
+    if (std::find(qs.begin(), qs.end(), *m.to_queue) == qs.end())
+      return send_error(conn_id, error_code::not_found, "no such queue: " + *m.to_queue, ref);
+    requeue(c->rec.id, *m.to_queue, previous);
+    update_queue_gauges();
+    try_assign();
+    send_queue_positions();
+    mark_snapshot_dirty();
+    return;
+  }
+  const auto& target = *m.to_agent_id;
+  auto u = users_.find(target);
+  if (u == users_.end() || u->second.r != role::agent)
+    return send_error(conn_id, error_code::not_found, "no such agent: " + target, ref);
+  if (previous == target) return send_error(conn_id, error_code::bad_request, "already assigned to " + target, ref);
+  const auto* a = router_.agent(target);
+  if (!a || a->status != agent_status::online || !by_user_.count(target))
+    return send_error(conn_id, error_code::bad_request, "agent " + target + " is not online", ref);
+  // Supervisors may override a full agent; agents may not.
+  if (s.who.role == role::agent && a->load >= a->capacity)
+    return send_error(conn_id, error_code::bad_request, "agent " + target + " is at capacity", ref);
+  router_.assign(c->rec.id, target, clock_());
+  apply_assignment(c->rec.id, target, previous);
+  update_queue_gauges();
+  try_assign();  // the previous agent has a free slot now
+  mark_snapshot_dirty();
+}
+
+void hub::on_join(session_entry& s, std::uint64_t conn_id, const protocol::conversation_join& m) {
+  const char* ref = "conversation.join";
+  if (s.who.role != role::supervisor) return send_error(conn_id, error_code::forbidden, "only supervisors join", ref);
+  auto* c = open_conversation(m.conversation_id);
+  if (!c) return send_error(conn_id, error_code::not_found, "no such open conversation", ref);
+  c->joined[s.who.id] = m.mode;
+  json j{{"type", "conversation.joined"}, {"conversation_id", c->rec.id}, {"mode", protocol::to_string(m.mode)},
+         {"supervisor", protocol::to_json(s.who)}};
+  auto f = make_frame(j.dump());
+  send_to_user(s.who.id, f);
+  if (c->rec.agent_id && *c->rec.agent_id != s.who.id) send_to_user(*c->rec.agent_id, f);
+  send_history(s.who.id, 0, c->rec.id, 0, true);
+}
+
+void hub::on_takeover(session_entry& s, std::uint64_t conn_id, const protocol::conversation_takeover& m) {
+  const char* ref = "conversation.takeover";
+  if (s.who.role != role::supervisor) return send_error(conn_id, error_code::forbidden, "only supervisors take over", ref);
+  auto* c = open_conversation(m.conversation_id);
+  if (!c) return send_error(conn_id, error_code::not_found, "no such open conversation", ref);
+  if (c->rec.agent_id == s.who.id) return send_error(conn_id, error_code::bad_request, "already yours", ref);
+  const auto previous = c->rec.agent_id;
+  // A supervisor holds chats like an agent but is never routed new ones.
+  if (!router_.agent(s.who.id)) router_.upsert_agent(s.who.id, s.who.name, agent_status::away);
+  router_.assign(c->rec.id, s.who.id, clock_());
+  c->joined[s.who.id] = protocol::join_mode::barge;
+  apply_assignment(c->rec.id, s.who.id, previous);
+  update_queue_gauges();
+  try_assign();
+  mark_snapshot_dirty();
+}
+
+// ---------------------------------------------------------------------------
+// supervisors' view
+
+void hub::update_queue_gauges() {
+  metrics_.queue_length = static_cast<std::int64_t>(router_.queued_count());
+  metrics_.queue_oldest_enqueued_ms = router_.oldest_enqueued_ts().value_or(0);
+}
+
+void hub::mark_snapshot_dirty() {
+  if (snapshot_pending_ || supervisor_conns_.empty()) return;
+  snapshot_pending_ = true;
+  // Coalesce: every change made in this turn of the strand gives one snapshot.
+  on_strand([self = shared_from_this()] {
+    self->snapshot_pending_ = false;
+    self->send_snapshot();
+  });
+}
+
+void hub::send_snapshot() {
+  if (supervisor_conns_.empty()) return;
+  const auto now = clock_();
+  std::map<std::string, json> queues;
+  for (const auto& q : cfg_.routing.queues) queues[q] = json::array();
+  for (const auto& e : router_.queue_order()) {
+    const auto* c = open_conversation(e.conversation_id);
+    queues[e.queue].push_back(json{{"conversation_id", e.conversation_id},
+                                   {"wait_s", (now - e.enqueued_ts) / 1000},
+                                   {"level", 0},
+                                   {"shopper", c ? c->rec.shopper.name : ""}});
+  }
+  json qs = json::array();
+  for (auto& [name, waiting] : queues) qs.push_back(json{{"name", name}, {"waiting", std::move(waiting)}});
+  json agents = json::array();
+  for (const auto& a : router_.agents()) {
+    auto u = users_.find(a.id);
+    if (u != users_.end() && u->second.r != role::agent) continue;
+    agents.push_back(json{{"id", a.id}, {"name", a.name}, {"status", to_string(a.status)},
+                          {"load", a.load}, {"capacity", a.capacity}, {"connected", by_user_.count(a.id) > 0}});
+  }
+  send_to_supervisors(make_frame(json{{"type", "queue.snapshot"}, {"ts", now}, {"queues", std::move(qs)},
+                                      {"agents", std::move(agents)}}.dump()));
+}
+
+void hub::schedule_snapshot_timer() {
+  if (stopped_) return;
+  snapshot_timer_.expires_after(std::chrono::seconds(cfg_.routing.queue_snapshot_interval_s));
+  snapshot_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec || self->stopped_) return;
+    if (self->router_.queued_count() > 0) self->send_snapshot();
+    self->schedule_snapshot_timer();
+  });
+}
+
+// ---------------------------------------------------------------------------
+// HTTP
+
+void hub::conversation_detail(participant who, std::string id, std::function<void(http_answer)> done) {
+  on_strand([self = shared_from_this(), who, id, done = std::move(done)]() mutable {
+    self->store_.get_conversation(id, [self, who, id, done = std::move(done)](auto r) mutable {
+      self->on_strand([self, who, id, done = std::move(done), r = std::move(r)]() mutable {
+        auto err = [&](unsigned st, error_code c, std::string msg) {
+          done({st, json{{"error", json{{"code", protocol::to_string(c)}, {"message", std::move(msg)}}}}});
+        };
+        if (!r.ok()) return err(503, error_code::unavailable, "store unavailable");
+        if (!r.value) return err(404, error_code::not_found, "no such conversation");
+        conversation_record rec = *r.value;
+        if (auto* c = self->open_conversation(id)) rec = c->rec;
+        if (!self->may_see(who, rec)) return err(403, error_code::forbidden, "not your conversation");
+        self->store_.read_messages(id, 0, 1'000'000, [self, rec, done = std::move(done)](auto m) mutable {
+          self->on_strand([rec, done = std::move(done), m = std::move(m)]() mutable {
+            if (!m.ok())
+              return done({503, json{{"error", json{{"code", "unavailable"}, {"message", "store unavailable"}}}}});
+            json msgs = json::array();
+            for (const auto& x : m.value) msgs.push_back(protocol::to_json(x));
+            json conv = protocol::summary_json(rec, true);
+            conv["closed_by"] = rec.closed_by;
+            conv["close_reason"] = rec.close_reason;
+            done({200, json{{"conversation", std::move(conv)}, {"messages", std::move(msgs)},
+                            {"anger", json::array()}}});
+          });
+        });
+      });
+    });
+  });
+}
+
+}  // namespace calma

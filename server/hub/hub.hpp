@@ -1,0 +1,144 @@
+// The hub: applies the rules to the connected people.
+//
+// All hub state lives on one strand. Sessions hand it parsed messages (any
+// thread: every entry point posts to the strand); it asks the store, the
+// router and (later) the anger curve, and sends the resulting frames to the
+// connections concerned. It holds connections by weak pointer: a session's
+// lifetime is its own.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/config/config.hpp"
+#include "common/protocol/messages.hpp"
+#include "common/routing/router.hpp"
+#include "server/auth/crypto.hpp"
+#include "server/auth/users.hpp"
+#include "server/hub/connection.hpp"
+#include "server/metrics.hpp"
+#include "server/store/store.hpp"
+
+namespace calma {
+
+using clock_fn = std::function<timestamp_ms()>;
+
+class hub : public std::enable_shared_from_this<hub> {
+ public:
+  hub(boost::asio::io_context& ioc, const config& cfg, store& st, metrics& m,
+      const auth::token_signer& signer, const auth::user_table& users, clock_fn clock);
+
+  /// Loads the open conversations from the store, then calls `done(error)`.
+  void start(std::function<void(std::string)> done);
+  /// Closes every session with 1001 and stops the timers.
+  void stop();
+
+  // ---- from sessions (any thread)
+  /// The first frame of a connection. On a bad token the hub closes it (4401).
+  void hello(std::shared_ptr<connection> c, protocol::hello h);
+  void handle(std::uint64_t conn_id, protocol::client_message m);
+  void detach(std::uint64_t conn_id);
+
+  // ---- from HTTP (any thread); `done` runs on the hub strand
+  struct http_answer {
+    unsigned status = 200;
+    nlohmann::json body;
+  };
+  void conversation_detail(participant who, std::string id, std::function<void(http_answer)> done);
+
+ private:
+  struct session_entry {
+    std::weak_ptr<connection> conn;
+    participant who;
+    std::string language;  // shoppers
+    std::string store;     // shoppers
+  };
+  struct conv_entry {
+    conversation_record rec;
+    std::map<std::string, protocol::join_mode> joined;  // supervisor id -> mode
+    std::map<std::string, std::int64_t> read_marks;     // user id -> seq
+  };
+
+  template <class F>
+  void on_strand(F&& f);
+
+  // handlers (strand)
+  void do_hello(std::shared_ptr<connection> c, protocol::hello h);
+  void do_welcome(std::uint64_t conn_id, const std::string& token);
+  void on_chat_send(session_entry& s, std::uint64_t conn_id, protocol::chat_send m);
+  void on_typing(session_entry& s, std::uint64_t conn_id, const protocol::typing& m);
+  void on_read(session_entry& s, std::uint64_t conn_id, const protocol::read& m);
+  void on_history(session_entry& s, std::uint64_t conn_id, const protocol::history& m);
+  void on_close(session_entry& s, std::uint64_t conn_id, const protocol::conversation_close& m);
+  void on_presence(session_entry& s, std::uint64_t conn_id, const protocol::presence_set& m);
+  void on_transfer(session_entry& s, std::uint64_t conn_id, const protocol::conversation_transfer& m);
+  void on_join(session_entry& s, std::uint64_t conn_id, const protocol::conversation_join& m);
+  void on_takeover(session_entry& s, std::uint64_t conn_id, const protocol::conversation_takeover& m);
+
+  // rules applied
+  conv_entry* open_conversation(const std::string& id);
+  bool may_see(const participant& who, const conversation_record& rec) const;
+  bool may_act(const participant& who, const conv_entry& c) const;
+  void store_message(std::uint64_t conn_id, const participant& who, std::string conversation_id,
+                     protocol::chat_send m, visibility vis, bool allow_new);
+  void open_conversation_for(std::uint64_t conn_id, const participant& who, protocol::chat_send m);
+  void try_assign();
+  void apply_assignment(const std::string& conv_id, const std::string& agent_id,
+                        const std::optional<std::string>& previous_agent);
+  void requeue(const std::string& conv_id, const std::string& queue,
+               const std::optional<std::string>& avoid_agent);
+  void send_queue_positions();
+  void agent_gone(const std::string& agent_id);
+  void start_grace(const std::string& agent_id);
+  void mark_snapshot_dirty();
+  void send_snapshot();
+  void schedule_snapshot_timer();
+  void update_queue_gauges();
+  void persist(const conversation_record& rec);
+
+  // sending
+  void send_to(std::uint64_t conn_id, const frame_ptr& f);
+  void send_to_user(const std::string& user_id, const frame_ptr& f, std::uint64_t except = 0);
+  void send_to_supervisors(const frame_ptr& f, std::uint64_t except = 0);
+  /// Everyone in the conversation: shopper (unless staff-only), agent, joined supervisors.
+  void send_to_conversation(const conv_entry& c, const frame_ptr& f, bool staff_only,
+                            std::uint64_t except = 0, bool and_all_supervisors = false);
+  void send_error(std::uint64_t conn_id, protocol::error_code code, std::string message,
+                  std::string ref = {});
+  void send_history(const std::string& user_id, std::uint64_t only_conn, const std::string& conv_id,
+                    std::int64_t after_seq, bool staff);
+  nlohmann::json queued_json(const conv_entry& c) const;
+  nlohmann::json assigned_json(const conv_entry& c) const;
+
+  boost::asio::io_context& ioc_;
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  const config& cfg_;
+  store& store_;
+  metrics& metrics_;
+  const auth::token_signer& signer_;
+  const auth::user_table& users_;
+  clock_fn clock_;
+  agent_status status_on_connect_;
+
+  std::unordered_map<std::uint64_t, session_entry> sessions_;
+  std::unordered_map<std::string, std::set<std::uint64_t>> by_user_;
+  std::set<std::uint64_t> supervisor_conns_;
+  std::unordered_map<std::string, conv_entry> open_;
+  std::unordered_map<std::string, std::string> shopper_open_;  // shopper id -> open conversation
+  routing::router router_;
+  std::unordered_map<std::string, std::unique_ptr<boost::asio::steady_timer>> grace_timers_;
+  boost::asio::steady_timer snapshot_timer_;
+  bool snapshot_pending_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace calma

@@ -1,0 +1,175 @@
+// calma-server: composes the pieces and runs them. No rule lives here.
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "common/config/config.hpp"
+#include "server/auth/crypto.hpp"
+#include "server/auth/users.hpp"
+#include "server/hub/hub.hpp"
+#include "server/metrics.hpp"
+#include "server/net/http_api.hpp"
+#include "server/net/net.hpp"
+#include "server/paths.hpp"
+#include "server/store/memory_store.hpp"
+
+namespace {
+
+[[noreturn]] void die(const std::string& msg, int code = 2) {
+  std::cerr << "calma-server: " << msg << std::endl;
+  std::exit(code);
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& e : v) s += (s.empty() ? "" : "; ") + e;
+  return s;
+}
+
+int hash_password_command(int iterations) {
+  std::string pw;
+  std::getline(std::cin, pw);
+  if (!pw.empty() && pw.back() == '\r') pw.pop_back();
+  if (pw.empty()) die("hash-password: read an empty password from stdin");
+  std::cout << calma::auth::hash_password(pw, iterations) << std::endl;
+  return 0;
+}
+
+calma::timestamp_ms system_now() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Calma: live chat for online stores, with the customer's anger curve"};
+  std::string config_file, users_file, bind, redis_url, node_id;
+  int port = -1, threads = -1, iterations = calma::auth::default_pbkdf2_iterations;
+  app.add_option("--config", config_file, "configuration file (JSON; see config/calma.json)");
+  app.add_option("--port", port, "TCP port (0: any free port)")->check(CLI::Range(0, 65535));
+  app.add_option("--bind", bind, "address to listen on");
+  app.add_option("--users", users_file, "staff users file (JSON array)");
+  app.add_option("--redis", redis_url, "Redis URL redis://HOST:PORT[/DB] (default: embedded memory store)");
+  app.add_option("--node-id", node_id, "this node's name in a cluster");
+  app.add_option("--threads", threads, "I/O threads (default: one per core)")->check(CLI::Range(1, 256));
+  auto* hp = app.add_subcommand("hash-password", "read a password on stdin, print its hash for the users file");
+  hp->add_option("--iterations", iterations, "PBKDF2 iterations")->check(CLI::Range(1000, 10'000'000));
+  CLI11_PARSE(app, argc, argv);
+  if (*hp) return hash_password_command(iterations);
+
+  // ---- configuration: defaults, then the file, then the flags
+  calma::config cfg;
+  if (!config_file.empty()) {
+    std::ifstream in(config_file);
+    if (!in) die("cannot read config file " + config_file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto j = nlohmann::json::parse(ss.str(), nullptr, false);
+    if (j.is_discarded()) die("config file " + config_file + " is not valid JSON");
+    std::vector<std::string> errors;
+    calma::parse_config(j, cfg, errors);
+    if (!errors.empty()) die("bad config " + config_file + ": " + join(errors));
+  }
+  if (port >= 0) cfg.server.port = static_cast<std::uint16_t>(port);
+  if (!bind.empty()) cfg.server.bind = bind;
+  if (threads > 0) cfg.server.threads = threads;
+  if (!node_id.empty()) cfg.server.node_id = node_id;
+  if (cfg.server.node_id.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    cfg.server.node_id = std::string(host) + "-" + std::to_string(getpid());
+  }
+  if (!redis_url.empty())
+    die("--redis " + redis_url + ": the Redis store is not part of this build yet; run without --redis for the embedded store");
+
+  const std::string users_path =
+      !users_file.empty() ? users_file
+                          : (!cfg.server.users_file.empty() ? cfg.server.users_file : calma::find_default("config/users.json"));
+  calma::auth::user_table users;
+  if (!users_path.empty()) {
+    std::vector<std::string> errors;
+    users = calma::auth::load_users(users_path, errors);
+    if (!errors.empty()) die(join(errors));
+  } else {
+    std::cerr << "calma-server: warning: no users file: staff cannot log in (use --users)" << std::endl;
+  }
+  std::string static_root =
+      !cfg.server.static_dir.empty() ? cfg.server.static_dir : calma::find_default("client-web/dist");
+  if (static_root.empty()) static_root = "client-web/dist";
+
+  std::string secret = cfg.auth.token_secret;
+  if (const char* env = std::getenv("CALMA_TOKEN_SECRET"); secret.empty() && env && *env) secret = env;
+  if (secret.empty()) {
+    secret = calma::auth::random_token(32);
+    std::cerr << "calma-server: note: no auth.token_secret configured; generated one for this run "
+                 "(tokens end with the process; set auth.token_secret to keep them across restarts and nodes)"
+              << std::endl;
+  } else if (secret.size() < 32) {
+    die("the token secret must be at least 32 characters");
+  }
+
+  // ---- composition
+  const int nthreads = cfg.server.threads > 0 ? cfg.server.threads
+                                              : std::max(1u, std::thread::hardware_concurrency());
+  boost::asio::io_context ioc(nthreads);
+  calma::metrics stats;
+  calma::auth::token_signer signer(secret);
+  calma::clock_fn clock = system_now;
+  calma::memory_store store;
+  auto the_hub = std::make_shared<calma::hub>(ioc, cfg, store, stats, signer, users, clock);
+  calma::http_api api(cfg, the_hub, store, stats, signer, users, clock, static_root);
+  auto ctx = std::shared_ptr<calma::net_context>(new calma::net_context{cfg, the_hub, api, stats, clock});
+  calma::listener lst(ioc, ctx);
+  if (auto err = lst.open(cfg.server.bind, cfg.server.port); !err.empty()) die(err, 1);
+
+  std::string start_error;
+  the_hub->start([&](std::string err) {
+    if (!err.empty()) {
+      start_error = err;
+      ioc.stop();
+      return;
+    }
+    lst.start();
+    std::string shown = cfg.server.bind == "0.0.0.0" ? "127.0.0.1" : cfg.server.bind;
+    std::cout << "calma-server: listening on http://" << shown << ":" << lst.port() << " (node "
+              << cfg.server.node_id << ", store " << store.kind() << ", " << nthreads << " threads, "
+              << users.size() << " staff users)" << std::endl;
+  });
+
+  // SIGTERM/SIGINT: stop accepting, close every session with 1001, let the
+  // queued frames go out, then stop. Messages are acked only once stored, so
+  // nothing acked is lost by stopping.
+  boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  boost::asio::steady_timer grace(ioc);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    std::cout << "calma-server: signal " << sig << ", draining" << std::endl;
+    ctx->draining = true;
+    lst.stop();
+    the_hub->stop();
+    grace.expires_after(std::chrono::milliseconds(cfg.server.shutdown_grace_ms));
+    grace.async_wait([&](const boost::system::error_code&) { ioc.stop(); });
+  });
+
+  std::vector<std::thread> pool;
+  for (int i = 1; i < nthreads; ++i) pool.emplace_back([&] { ioc.run(); });
+  ioc.run();
+  ioc.stop();
+  for (auto& t : pool) t.join();
+  if (!start_error.empty()) die("cannot start: " + start_error, 1);
+  std::cout << "calma-server: stopped" << std::endl;
+  return 0;
+}

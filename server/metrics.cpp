@@ -1,0 +1,56 @@
+#include "server/metrics.hpp"
+
+#include <sstream>
+
+namespace calma {
+
+metrics::gauge& metrics::connections(std::string_view role) {
+  if (role == "shopper") return connections_shopper;
+  if (role == "agent") return connections_agent;
+  if (role == "supervisor") return connections_supervisor;
+  return connections_unauthenticated;
+}
+
+std::string metrics::render(std::int64_t now_ms) const {
+  std::ostringstream o;
+  auto one = [&](const char* name, const char* type, const char* help, auto value) {
+    o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
+      << name << ' ' << value << '\n';
+  };
+  o << "# HELP calma_connections Open WebSocket connections by role.\n"
+       "# TYPE calma_connections gauge\n"
+    << "calma_connections{role=\"shopper\"} " << connections_shopper.load() << '\n'
+    << "calma_connections{role=\"agent\"} " << connections_agent.load() << '\n'
+    << "calma_connections{role=\"supervisor\"} " << connections_supervisor.load() << '\n'
+    << "calma_connections{role=\"unauthenticated\"} " << connections_unauthenticated.load() << '\n';
+  one("calma_connections_total", "counter", "WebSocket connections accepted.", connections_total.load());
+  one("calma_messages_in_total", "counter", "Chat messages stored.", messages_in.load());
+  one("calma_messages_duplicate_total", "counter", "Resent chat messages answered with the stored copy.",
+      messages_duplicate.load());
+  one("calma_frames_in_total", "counter", "WebSocket frames received.", frames_in.load());
+  one("calma_frames_out_total", "counter", "WebSocket frames sent.", frames_out.load());
+  one("calma_bytes_out_total", "counter", "WebSocket payload bytes sent.", bytes_out.load());
+  one("calma_queue_length", "gauge", "Conversations waiting for an agent.", queue_length.load());
+  auto oldest = queue_oldest_enqueued_ms.load();
+  one("calma_queue_oldest_wait_seconds", "gauge", "Wait of the longest-waiting queued conversation.",
+      oldest == 0 ? 0.0 : (now_ms - oldest) / 1000.0);
+  one("calma_assignments_total", "counter", "Conversations assigned to an agent.", assignments.load());
+  one("calma_conversations_opened_total", "counter", "Conversations opened.", conversations_opened.load());
+  one("calma_conversations_closed_total", "counter", "Conversations closed.", conversations_closed.load());
+  o << "# HELP calma_errors_total Error frames sent, by code.\n# TYPE calma_errors_total counter\n";
+  for (std::size_t i = 0; i < errors.size(); ++i)
+    o << "calma_errors_total{code=\"" << protocol::to_string(static_cast<protocol::error_code>(i))
+      << "\"} " << errors[i].load() << '\n';
+  one("calma_slow_consumer_disconnects_total", "counter",
+      "Connections closed because they did not read their frames.", slow_disconnects.load());
+  one("calma_flood_disconnects_total", "counter", "Connections closed for flooding (4429).",
+      flood_disconnects.load());
+  one("calma_auth_failures_total", "counter", "WebSocket hellos refused (4401).", auth_failures.load());
+  one("calma_logins_total", "counter", "Successful staff logins.", logins_ok.load());
+  one("calma_login_failures_total", "counter", "Refused staff logins.", logins_failed.load());
+  one("calma_http_requests_total", "counter", "HTTP requests served.", http_requests.load());
+  one("calma_store_errors_total", "counter", "Store operations that failed.", store_errors.load());
+  return o.str();
+}
+
+}  // namespace calma

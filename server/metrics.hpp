@@ -1,0 +1,44 @@
+// Counters and gauges for /metrics (Prometheus text format). Lock-free: any
+// thread may bump them; the scrape reads them without stopping anyone.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "common/protocol/errors.hpp"
+
+namespace calma {
+
+struct metrics {
+  using counter = std::atomic<std::uint64_t>;
+  using gauge = std::atomic<std::int64_t>;
+
+  gauge connections_shopper{0}, connections_agent{0}, connections_supervisor{0};
+  gauge connections_unauthenticated{0};
+  counter connections_total{0};
+  counter messages_in{0};        ///< chat messages stored
+  counter messages_duplicate{0}; ///< resends answered from the store
+  counter frames_in{0}, frames_out{0};
+  counter bytes_out{0};
+  gauge queue_length{0};
+  gauge queue_oldest_enqueued_ms{0};  ///< 0 when empty
+  counter assignments{0};
+  counter conversations_opened{0}, conversations_closed{0};
+  std::array<counter, static_cast<std::size_t>(protocol::error_code::count_)> errors{};
+  counter slow_disconnects{0};
+  counter flood_disconnects{0};
+  counter auth_failures{0};
+  counter logins_ok{0}, logins_failed{0};
+  counter http_requests{0};
+  counter store_errors{0};
+
+  void error(protocol::error_code c) { ++errors[static_cast<std::size_t>(c)]; }
+  gauge& connections(std::string_view role);
+
+  /// Renders the Prometheus exposition text; `now_ms` for the oldest-wait gauge.
+  std::string render(std::int64_t now_ms) const;
+};
+
+}  // namespace calma

@@ -1,0 +1,212 @@
+#include "server/net/http_api.hpp"
+
+#include <boost/asio/post.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace calma {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+http_response json_response(unsigned status, const json& body) {
+  return http_response{status, "application/json", body.dump(), {}};
+}
+
+http_response error_response(unsigned status, protocol::error_code code, std::string message) {
+  return json_response(status, json{{"error", json{{"code", protocol::to_string(code)}, {"message", std::move(message)}}}});
+}
+
+std::string path_of(std::string_view target) {
+  auto q = target.find('?');
+  return std::string(target.substr(0, q));
+}
+
+int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::string mime_type(std::string_view path) {
+  auto dot = path.rfind('.');
+  std::string_view ext = dot == std::string_view::npos ? "" : path.substr(dot);
+  static const std::map<std::string_view, std::string_view> types{
+      {".html", "text/html; charset=utf-8"}, {".htm", "text/html; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"}, {".mjs", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"}, {".json", "application/json"},
+      {".map", "application/json"}, {".svg", "image/svg+xml"}, {".png", "image/png"},
+      {".jpg", "image/jpeg"}, {".jpeg", "image/jpeg"}, {".gif", "image/gif"},
+      {".webp", "image/webp"}, {".ico", "image/x-icon"}, {".woff", "font/woff"},
+      {".woff2", "font/woff2"}, {".txt", "text/plain; charset=utf-8"}, {".wav", "audio/wav"},
+      {".mp3", "audio/mpeg"}};
+  auto it = types.find(ext);
+  return std::string(it == types.end() ? "application/octet-stream" : it->second);
+}
+
+std::string resolve_static(const std::string& root, std::string_view url_path) {
+  // Percent-decode; refuse NUL, backslashes and any ".." segment.
+  std::string p;
+  for (std::size_t i = 0; i < url_path.size(); ++i) {
+    char c = url_path[i];
+    if (c == '%') {
+      if (i + 2 >= url_path.size()) return {};
+      int h = hexval(url_path[i + 1]), l = hexval(url_path[i + 2]);
+      if (h < 0 || l < 0) return {};
+      c = static_cast<char>(h * 16 + l);
+      i += 2;
+    }
+    if (c == '\0' || c == '\\') return {};
+    p.push_back(c);
+  }
+  if (p.empty() || p[0] != '/') return {};
+  std::size_t start = 1;
+  while (start <= p.size()) {
+    auto end = p.find('/', start);
+    if (end == std::string::npos) end = p.size();
+    auto seg = std::string_view(p).substr(start, end - start);
+    if (seg == ".." || seg == ".") return {};
+    start = end + 1;
+  }
+  return root + p;
+}
+
+http_api::http_api(const config& cfg, std::shared_ptr<hub> h, store& st, metrics& m,
+                   const auth::token_signer& signer, const auth::user_table& users, clock_fn clock,
+                   std::string static_root)
+    : cfg_(cfg), hub_(std::move(h)), store_(st), metrics_(m), signer_(signer), users_(users),
+      clock_(std::move(clock)), static_root_(std::move(static_root)) {}
+
+http_api::~http_api() { hash_pool_.join(); }
+
+void http_api::handle(http_request req, std::function<void(http_response)> done) {
+  ++metrics_.http_requests;
+  const std::string path = path_of(req.target);
+  const bool get = req.method == "GET" || req.method == "HEAD";
+
+  if (path == "/healthz" && get) {
+    store_.ping([this, done = std::move(done)](result<none> r) {
+      json body{{"status", r.ok() ? "ok" : "unavailable"}, {"store", std::string(store_.kind())},
+                {"node_id", cfg_.server.node_id}, {"ts", clock_()}};
+      if (!r.ok()) body["error"] = r.error;
+      done(json_response(r.ok() ? 200 : 503, body));
+    });
+    return;
+  }
+  if (path == "/metrics" && get) {
+    return done(http_response{200, "text/plain; version=0.0.4; charset=utf-8", metrics_.render(clock_()), {}});
+  }
+  if (path == "/api/v1/login") {
+    if (req.method != "POST")
+      return done(http_response{405, "application/json", R"({"error":{"code":"bad_request","message":"use POST"}})", {{"Allow", "POST"}}});
+    return login(req, std::move(done));
+  }
+  constexpr std::string_view conv_prefix = "/api/v1/conversations/";
+  if (path.rfind(conv_prefix, 0) == 0) {
+    if (!get) return done(error_response(405, protocol::error_code::bad_request, "use GET"));
+    std::string id = path.substr(conv_prefix.size());
+    if (!protocol::valid_id(id, cfg_.limits.max_id_bytes))
+      return done(error_response(404, protocol::error_code::not_found, "no such conversation"));
+    constexpr std::string_view bearer = "Bearer ";
+    if (req.authorization.rfind(bearer, 0) != 0)
+      return done(error_response(401, protocol::error_code::unauthorized, "send Authorization: Bearer <staff token>"));
+    auto cl = signer_.verify(std::string_view(req.authorization).substr(bearer.size()), clock_());
+    if (!cl || !is_staff(cl->r) || !users_.count(cl->sub))
+      return done(error_response(401, protocol::error_code::unauthorized, "bad or expired staff token"));
+    participant who{cl->r, cl->sub, users_.at(cl->sub).name};
+    hub_->conversation_detail(who, id, [done = std::move(done)](hub::http_answer a) {
+      done(json_response(a.status, a.body));
+    });
+    return;
+  }
+  if (path.rfind("/api/", 0) == 0) return done(error_response(404, protocol::error_code::not_found, "no such endpoint"));
+  if (!get) return done(error_response(405, protocol::error_code::bad_request, "method not allowed"));
+  serve_static(path, std::move(done));
+}
+
+bool http_api::login_allowed(const std::string& username) {
+  std::lock_guard lk(login_mu_);
+  const auto now = clock_();
+  if (login_attempts_.size() > 100'000) login_attempts_.clear();  // bounded memory under attack
+  auto& [start, count] = login_attempts_[username];
+  if (now - start > 60'000) {
+    start = now;
+    count = 0;
+  }
+  return ++count <= cfg_.auth.login_attempts_per_minute;
+}
+
+void http_api::login(const http_request& req, std::function<void(http_response)> done) {
+  auto j = json::parse(req.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("username") || !j.contains("password") ||
+      !j["username"].is_string() || !j["password"].is_string())
+    return done(error_response(400, protocol::error_code::bad_request,
+                               "send JSON {\"username\": \"...\", \"password\": \"...\"}"));
+  std::string username = j["username"].get<std::string>();
+  std::string password = j["password"].get<std::string>();
+  if (username.size() > 128 || password.size() > 1024)
+    return done(error_response(400, protocol::error_code::too_large, "username or password too long"));
+  if (!login_allowed(username)) {
+    ++metrics_.logins_failed;
+    return done(error_response(429, protocol::error_code::rate_limited, "too many attempts, wait a minute"));
+  }
+  boost::asio::post(hash_pool_, [this, username = std::move(username), password = std::move(password),
+                                 done = std::move(done)] {
+    auto u = users_.find(username);
+    // Unknown users cost the same time as known ones: no user enumeration by timing.
+    static const std::string dummy = auth::hash_password("calma-dummy");
+    bool ok = auth::verify_password(password, u == users_.end() ? dummy : u->second.password_hash) &&
+              u != users_.end();
+    if (!ok) {
+      ++metrics_.logins_failed;
+      return done(error_response(401, protocol::error_code::unauthorized, "wrong username or password"));
+    }
+    ++metrics_.logins_ok;
+    auth::claims cl;
+    cl.r = u->second.r;
+    cl.sub = u->second.username;
+    cl.exp = clock_() + static_cast<timestamp_ms>(cfg_.auth.staff_token_ttl_s) * 1000;
+    done(json_response(200, json{{"token", signer_.sign(cl)}, {"role", to_string(cl.r)},
+                                 {"user_id", cl.sub}, {"name", u->second.name},
+                                 {"expires_ts", cl.exp}}));
+  });
+}
+
+void http_api::serve_static(const std::string& path, std::function<void(http_response)> done) {
+  std::string p = path;
+  if (p == "/") p = "/index.html";
+  else if (p == "/console" || p == "/console/") p = "/console.html";
+  std::string file = resolve_static(static_root_, p);
+  std::error_code ec;
+  if (!file.empty() && fs::is_regular_file(file, ec)) {
+    std::ifstream in(file, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    http_response r{200, mime_type(file), ss.str(), {}};
+    // Built assets carry a hash in their names; pages and widget.js must revalidate.
+    bool hashed = p.rfind("/assets/", 0) == 0;
+    r.headers.emplace_back("Cache-Control", hashed ? "public, max-age=31536000, immutable" : "no-cache");
+    r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    return done(std::move(r));
+  }
+  if (p == "/index.html" || p == "/console.html") {
+    // The web client is not built: say so plainly instead of a bare 404.
+    return done(http_response{200, "text/html; charset=utf-8",
+                              "<!doctype html><meta charset=utf-8><title>Calma</title>"
+                              "<h1>Calma is running</h1><p>The web client is not built yet: run "
+                              "<code>scripts/calma demo</code> (or <code>npm ci && npm run build</code> in "
+                              "<code>client-web/</code>). The WebSocket endpoint is <code>/ws</code>.</p>",
+                              {}});
+  }
+  done(error_response(404, protocol::error_code::not_found, "not found"));
+}
+
+}  // namespace calma

@@ -1,0 +1,74 @@
+// The HTTP side of Calma, free of Beast: a request in, a response out (later,
+// through a callback, since login hashing and the store are asynchronous).
+// /healthz, /metrics, /api/v1/login, /api/v1/conversations/{id}, static files.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/thread_pool.hpp>
+
+#include "common/config/config.hpp"
+#include "server/auth/crypto.hpp"
+#include "server/auth/users.hpp"
+#include "server/hub/hub.hpp"
+#include "server/metrics.hpp"
+#include "server/store/store.hpp"
+
+namespace calma {
+
+struct http_request {
+  std::string method;
+  std::string target;
+  std::string authorization;
+  std::string body;
+};
+
+struct http_response {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// MIME type by file extension (".js" -> "text/javascript; charset=utf-8").
+std::string mime_type(std::string_view path);
+
+/// Maps a URL path to a file under `root`, refusing anything that would
+/// leave it ("..", encoded or not, absolute paths, NUL). Empty: refused.
+std::string resolve_static(const std::string& root, std::string_view url_path);
+
+class http_api {
+ public:
+  http_api(const config& cfg, std::shared_ptr<hub> h, store& st, metrics& m,
+           const auth::token_signer& signer, const auth::user_table& users, clock_fn clock,
+           std::string static_root);
+  ~http_api();
+
+  /// `done` may run on any thread.
+  void handle(http_request req, std::function<void(http_response)> done);
+
+ private:
+  void login(const http_request& req, std::function<void(http_response)> done);
+  void serve_static(const std::string& path, std::function<void(http_response)> done);
+  bool login_allowed(const std::string& username);
+
+  const config& cfg_;
+  std::shared_ptr<hub> hub_;
+  store& store_;
+  metrics& metrics_;
+  const auth::token_signer& signer_;
+  const auth::user_table& users_;
+  clock_fn clock_;
+  std::string static_root_;
+  boost::asio::thread_pool hash_pool_{1};  // slow password checks never block I/O threads
+  std::mutex login_mu_;
+  std::map<std::string, std::pair<timestamp_ms, int>> login_attempts_;  // per username
+};
+
+}  // namespace calma

@@ -1,0 +1,46 @@
+// The network front: a listener that accepts TCP, an HTTP session per
+// connection, and a WebSocket session once a connection upgrades on /ws.
+// Beast stays inside net/*.cpp; this header only names what main composes.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+
+#include "common/config/config.hpp"
+#include "server/hub/hub.hpp"
+#include "server/metrics.hpp"
+#include "server/net/http_api.hpp"
+
+namespace calma {
+
+/// What every session needs; built once by main, shared by pointer.
+struct net_context {
+  const config& cfg;
+  std::shared_ptr<hub> the_hub;
+  http_api& api;
+  metrics& stats;
+  clock_fn clock;
+  std::atomic<std::uint64_t> next_id{1};
+  std::atomic<bool> draining{false};
+};
+
+class listener_impl;
+
+class listener {
+ public:
+  listener(boost::asio::io_context& ioc, std::shared_ptr<net_context> ctx);
+  ~listener();
+  /// Binds and listens; returns an error message (empty on success).
+  std::string open(const std::string& address, std::uint16_t port);
+  std::uint16_t port() const;
+  void start();
+  void stop();
+
+ private:
+  std::shared_ptr<listener_impl> impl_;
+};
+
+}  // namespace calma

@@ -1,0 +1,255 @@
+#include "server/net/ws_session.hpp"
+
+#include <chrono>
+#include <deque>
+#include <optional>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include "common/protocol/messages.hpp"
+#include "common/protocol/rate_limiter.hpp"
+#include "server/hub/connection.hpp"
+
+namespace calma {
+
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+namespace http = beast::http;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using protocol::close_code;
+using protocol::error_code;
+
+namespace {
+
+// A WebSocket session: reads frames, parses them at the boundary, keeps the
+// per-connection rules (hello deadline, frame size, flood, idle) and hands
+// what is valid to the hub. Writes go through a bounded queue on the
+// session's strand; a client over the bound is closed as a slow consumer
+// (it is not reading, so a close frame could not reach it either: the TCP
+// connection is cut).
+class ws_session final : public connection, public std::enable_shared_from_this<ws_session> {
+ public:
+  ws_session(tcp::socket&& socket, std::shared_ptr<net_context> ctx)
+      : ws_(std::move(socket)),
+        ctx_(std::move(ctx)),
+        id_(ctx_->next_id++),
+        hello_timer_(ws_.get_executor()),
+        idle_timer_(ws_.get_executor()),
+        limiter_(ctx_->cfg.rate_limit) {
+    ++ctx_->stats.connections_total;
+    ++ctx_->stats.connections_unauthenticated;
+  }
+
+  void run(http::request<http::string_body> req) {
+    const auto& wc = ctx_->cfg.websocket;
+    // Frames up to hard_frame_bytes are read and answered `too_large` if over
+    // max_frame_bytes; beyond the hard limit Beast closes with 1009.
+    ws_.read_message_max(wc.hard_frame_bytes);
+    websocket::stream_base::timeout t{};
+    t.handshake_timeout = std::chrono::seconds(10);
+    t.idle_timeout = std::chrono::seconds(wc.ping_interval_s);
+    t.keep_alive_pings = true;  // dead peers are found by the transport
+    ws_.set_option(t);
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(http::field::server, "calma"); }));
+    auto r = std::make_shared<http::request<http::string_body>>(std::move(req));
+    ws_.async_accept(*r, [self = shared_from_this(), r](beast::error_code ec) { self->on_accept(ec); });
+  }
+
+  std::uint64_t id() const override { return id_; }
+
+  void send(frame_ptr frame) override {
+    asio::dispatch(ws_.get_executor(), [self = shared_from_this(), f = std::move(frame)]() mutable {
+      self->enqueue(std::move(f));
+    });
+  }
+
+  void close(std::uint16_t code, std::string reason) override {
+    asio::dispatch(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
+      self->begin_close(code, std::move(reason));
+    });
+  }
+
+ private:
+  void on_accept(beast::error_code ec) {
+    if (ec) return finish();
+    accepted_ = true;
+    if (ctx_->draining) return begin_close(static_cast<std::uint16_t>(close_code::going_away), "server shutting down");
+    hello_timer_.expires_after(std::chrono::milliseconds(ctx_->cfg.websocket.hello_timeout_ms));
+    hello_timer_.async_wait([self = shared_from_this()](beast::error_code e) {
+      if (e || self->hello_seen_) return;
+      ++self->ctx_->stats.auth_failures;
+      self->begin_close(static_cast<std::uint16_t>(close_code::auth), "no hello in time");
+    });
+    last_frame_ = std::chrono::steady_clock::now();
+    arm_idle(std::chrono::seconds(ctx_->cfg.websocket.idle_timeout_s));
+    do_read();
+  }
+
+  void arm_idle(std::chrono::steady_clock::duration in) {
+    idle_timer_.expires_after(in);
+    idle_timer_.async_wait([self = shared_from_this()](beast::error_code e) {
+      if (e || self->closing_) return;
+      // Frames push last_frame_ forward without touching the timer; check here.
+      auto limit = std::chrono::seconds(self->ctx_->cfg.websocket.idle_timeout_s);
+      auto idle = std::chrono::steady_clock::now() - self->last_frame_;
+      if (idle < limit) return self->arm_idle(limit - idle);
+      self->begin_close(static_cast<std::uint16_t>(close_code::idle), "idle");
+    });
+  }
+
+  void do_read() {
+    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      self->on_read(ec, n);
+    });
+  }
+
+  void on_read(beast::error_code ec, std::size_t bytes) {
+    if (ec) return finish();
+    ++ctx_->stats.frames_in;
+    last_frame_ = std::chrono::steady_clock::now();
+    const bool text = ws_.got_text();
+    std::string frame = beast::buffers_to_string(buffer_.data());
+    buffer_.consume(buffer_.size());
+    if (!closing_) on_frame(text, frame);
+    do_read();  // also while closing: the read completes the close handshake
+  }
+
+  void on_frame(bool text, const std::string& frame) {
+    const auto now = ctx_->clock();
+    if (hello_seen_) {
+      switch (limiter_.on_frame(now)) {
+        case protocol::rate_limiter::verdict::pass: break;
+        case protocol::rate_limiter::verdict::refuse:
+          return answer_error(error_code::rate_limited, "too many frames; slow down");
+        case protocol::rate_limiter::verdict::close:
+          ++ctx_->stats.flood_disconnects;
+          return begin_close(static_cast<std::uint16_t>(close_code::flood), "flood");
+      }
+    }
+    if (!text) return answer_error(error_code::bad_request, "binary frames are not supported; send JSON text");
+    if (frame.size() > ctx_->cfg.websocket.max_frame_bytes)
+      return answer_error(error_code::too_large, "frame over " + std::to_string(ctx_->cfg.websocket.max_frame_bytes) + " bytes");
+    auto parsed = protocol::parse_client_message(frame, ctx_->cfg.limits);
+    if (!hello_seen_) {
+      if (!parsed.message || !std::holds_alternative<protocol::hello>(*parsed.message)) {
+        ++ctx_->stats.auth_failures;
+        return begin_close(static_cast<std::uint16_t>(close_code::auth), "the first frame must be a valid hello");
+      }
+      hello_seen_ = true;
+      hello_timer_.cancel();
+      ctx_->the_hub->hello(shared_from_this(), std::get<protocol::hello>(std::move(*parsed.message)));
+      return;
+    }
+    if (parsed.err) return answer_error(parsed.err->code, parsed.err->message, parsed.err->ref);
+    if (std::holds_alternative<protocol::ping>(*parsed.message))
+      return enqueue(make_frame(protocol::make_pong()));
+    ctx_->the_hub->handle(id_, std::move(*parsed.message));
+  }
+
+  void answer_error(error_code code, std::string message, std::string ref = {}) {
+    ctx_->stats.error(code);
+    enqueue(make_frame(protocol::make_error({code, std::move(message), std::move(ref)})));
+  }
+
+  void enqueue(frame_ptr f) {
+    if (closing_ || !accepted_) return;
+    const auto& wc = ctx_->cfg.websocket;
+    if (queue_.size() + 1 > wc.send_queue_messages || queued_bytes_ + f->size() > wc.send_queue_bytes) {
+      ++ctx_->stats.slow_disconnects;
+      return abort();
+    }
+    queued_bytes_ += f->size();
+    queue_.push_back(std::move(f));
+    if (!writing_) do_write();
+  }
+
+  void do_write() {
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(asio::buffer(*queue_.front()), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      self->on_write(ec, n);
+    });
+  }
+
+  void on_write(beast::error_code ec, std::size_t bytes) {
+    writing_ = false;
+    if (ec) return abort();
+    ++ctx_->stats.frames_out;
+    ctx_->stats.bytes_out += bytes;
+    queued_bytes_ -= queue_.front()->size();
+    queue_.pop_front();
+    if (!queue_.empty()) return do_write();
+    if (pending_close_) do_close();
+  }
+
+  // Close after what is already queued (an error frame before a 4429, say).
+  void begin_close(std::uint16_t code, std::string reason) {
+    if (closing_ || pending_close_) return;
+    if (!accepted_) return abort();
+    pending_close_.emplace(code, std::move(reason));
+    if (!writing_ && queue_.empty()) do_close();
+  }
+
+  void do_close() {
+    if (closing_) return;
+    closing_ = true;
+    hello_timer_.cancel();
+    idle_timer_.cancel();
+    websocket::close_reason cr(static_cast<websocket::close_code>(pending_close_->first), pending_close_->second);
+    ws_.async_close(cr, [self = shared_from_this()](beast::error_code) {
+      // The pending read completes with `closed` and finishes the session.
+    });
+  }
+
+  void abort() {
+    closing_ = true;
+    hello_timer_.cancel();
+    idle_timer_.cancel();
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(ws_).close();
+  }
+
+  void finish() {
+    if (finished_) return;
+    finished_ = true;
+    closing_ = true;
+    hello_timer_.cancel();
+    idle_timer_.cancel();
+    queue_.clear();
+    queued_bytes_ = 0;
+    ctx_->the_hub->detach(id_);
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  beast::flat_buffer buffer_;
+  std::shared_ptr<net_context> ctx_;
+  std::uint64_t id_;
+  asio::steady_timer hello_timer_;
+  asio::steady_timer idle_timer_;
+  protocol::rate_limiter limiter_;
+  std::deque<frame_ptr> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool accepted_ = false;
+  bool writing_ = false;
+  bool hello_seen_ = false;
+  bool closing_ = false;   // close started or connection cut: nothing more is queued
+  bool finished_ = false;  // the hub has been told we are gone
+  std::optional<std::pair<std::uint16_t, std::string>> pending_close_;
+  std::chrono::steady_clock::time_point last_frame_;
+};
+
+}  // namespace
+
+void start_websocket(tcp::socket&& socket, http::request<http::string_body>&& req,
+                     std::shared_ptr<net_context> ctx) {
+  std::make_shared<ws_session>(std::move(socket), std::move(ctx))->run(std::move(req));
+}
+
+}  // namespace calma

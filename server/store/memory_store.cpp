@@ -1,0 +1,108 @@
+#include "server/store/memory_store.hpp"
+
+#include <algorithm>
+
+namespace calma {
+
+void memory_store::create_conversation(const conversation_record& c, callback<none> cb) {
+  {
+    std::lock_guard lk(mu_);
+    if (convs_.count(c.id)) {
+      cb({{}, "conversation " + c.id + " exists"});
+      return;
+    }
+    convs_[c.id].rec = c;
+  }
+  cb({});
+}
+
+void memory_store::update_conversation(const conversation_record& c, callback<none> cb) {
+  {
+    std::lock_guard lk(mu_);
+    auto it = convs_.find(c.id);
+    if (it == convs_.end()) {
+      cb({{}, "no conversation " + c.id});
+      return;
+    }
+    auto last = it->second.rec.last_seq;
+    it->second.rec = c;
+    it->second.rec.last_seq = last;
+  }
+  cb({});
+}
+
+void memory_store::get_conversation(const std::string& id,
+                                    callback<std::optional<conversation_record>> cb) {
+  std::optional<conversation_record> out;
+  {
+    std::lock_guard lk(mu_);
+    if (auto it = convs_.find(id); it != convs_.end()) out = it->second.rec;
+  }
+  cb({std::move(out), {}});
+}
+
+void memory_store::list_conversations(const conversation_filter& f,
+                                      callback<std::vector<conversation_record>> cb) {
+  std::vector<conversation_record> out;
+  {
+    std::lock_guard lk(mu_);
+    for (const auto& [id, c] : convs_) {
+      const auto& r = c.rec;
+      if (f.open_only && r.state == conversation_state::closed) continue;
+      if (f.shopper_id && r.shopper.id != *f.shopper_id) continue;
+      if (f.agent_id && r.agent_id != f.agent_id) continue;
+      out.push_back(r);
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.created_ts > b.created_ts; });
+  if (out.size() > f.limit) out.resize(f.limit);
+  cb({std::move(out), {}});
+}
+
+void memory_store::append_message(const append_request& r, callback<append_result> cb) {
+  append_result res;
+  {
+    std::lock_guard lk(mu_);
+    auto it = convs_.find(r.message.conversation_id);
+    if (it == convs_.end()) {
+      cb({{}, "no conversation " + r.message.conversation_id});
+      return;
+    }
+    conv& c = it->second;
+    std::string key = r.message.from.id + '\x1f' + r.message.client_msg_id;
+    if (auto d = c.by_client_id.find(key); d != c.by_client_id.end()) {
+      res.message = c.messages[static_cast<std::size_t>(d->second - 1)];
+      res.duplicate = true;
+    } else if (!r.allow_new) {
+      res.message = r.message;
+      res.message.seq = 0;
+    } else {
+      res.message = r.message;
+      res.message.seq = ++c.rec.last_seq;
+      c.messages.push_back(res.message);
+      c.by_client_id.emplace(std::move(key), res.message.seq);
+      c.rec.updated_ts = r.message.ts;
+    }
+  }
+  cb({std::move(res), {}});
+}
+
+void memory_store::read_messages(const std::string& conversation_id, std::int64_t after_seq,
+                                 std::size_t limit, callback<std::vector<chat_message>> cb) {
+  std::vector<chat_message> out;
+  {
+    std::lock_guard lk(mu_);
+    auto it = convs_.find(conversation_id);
+    if (it != convs_.end()) {
+      const auto& m = it->second.messages;
+      std::size_t from = static_cast<std::size_t>(std::max<std::int64_t>(after_seq, 0));
+      for (std::size_t i = from; i < m.size() && out.size() < limit; ++i) out.push_back(m[i]);
+    }
+  }
+  cb({std::move(out), {}});
+}
+
+void memory_store::ping(callback<none> cb) { cb({}); }
+
+}  // namespace calma

@@ -1,0 +1,77 @@
+// The store: where conversations and messages live.
+//
+// Asynchronous by contract so that a networked store (Redis) fits without
+// changing callers: every operation takes a completion handler that may run
+// later, on any thread, and may report a failure (`result::error` non-empty,
+// meaning "not done, safe to retry"). Callers must not assume it runs inline
+// or not inline; the hub re-posts every completion to its own strand.
+//
+// Ordering: operations issued by one caller are applied in the order issued
+// (the memory store applies them at once; the Redis store pipelines them on
+// one connection), so "create conversation, then append" needs no waiting.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/model/model.hpp"
+
+namespace calma {
+
+template <class T>
+struct result {
+  T value{};
+  std::string error;  ///< empty on success
+  bool ok() const { return error.empty(); }
+};
+struct none {};
+
+struct append_request {
+  chat_message message;  ///< seq is allocated by the store; ts, from, text, ids set by caller
+  /// False: only look for an earlier copy (a resend to a conversation closed
+  /// since); if there is none, nothing is stored and the result has seq 0.
+  bool allow_new = true;
+};
+struct append_result {
+  chat_message message;   ///< as stored, with its seq
+  bool duplicate = false; ///< (sender, client_msg_id) was already stored: this is the first copy
+};
+
+struct conversation_filter {
+  std::optional<std::string> shopper_id;
+  std::optional<std::string> agent_id;
+  bool open_only = true;
+  std::size_t limit = 200;
+};
+
+template <class T>
+using callback = std::function<void(result<T>)>;
+
+class store {
+ public:
+  virtual ~store() = default;
+  virtual std::string_view kind() const = 0;
+
+  virtual void create_conversation(const conversation_record& c, callback<none> cb) = 0;
+  /// Replaces state, agent, queue, close fields and updated_ts; keeps last_seq.
+  virtual void update_conversation(const conversation_record& c, callback<none> cb) = 0;
+  virtual void get_conversation(const std::string& id,
+                                callback<std::optional<conversation_record>> cb) = 0;
+  virtual void list_conversations(const conversation_filter& f,
+                                  callback<std::vector<conversation_record>> cb) = 0;
+
+  /// Stores a message once per (conversation, sender id, client_msg_id): a
+  /// repeat returns the first copy with duplicate=true and changes nothing.
+  virtual void append_message(const append_request& r, callback<append_result> cb) = 0;
+  /// Messages with seq > after_seq, in seq order, at most `limit`.
+  virtual void read_messages(const std::string& conversation_id, std::int64_t after_seq,
+                             std::size_t limit, callback<std::vector<chat_message>> cb) = 0;
+
+  /// Answers when the store is reachable (health checks).
+  virtual void ping(callback<none> cb) = 0;
+};
+
+}  // namespace calma
