@@ -1,0 +1,95 @@
+/** The anger curve of one conversation, drawn with uPlot; "no data" until points arrive. */
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import type { CurvePoint } from '../protocol/types';
+import { h } from '../shared/dom';
+
+export class AngerChart {
+  readonly el: HTMLElement;
+  private plot: uPlot | null = null;
+  private empty: HTMLElement;
+  private holder: HTMLElement;
+  private width = 320;
+
+  constructor(
+    private height = 150,
+    emptyText = 'No anger data yet',
+  ) {
+    this.empty = h('div', { class: 'chart-empty', 'data-testid': 'anger-nodata' }, emptyText);
+    this.holder = h('div', { class: 'chart-holder' });
+    this.el = h('div', { class: 'chart' }, this.empty, this.holder);
+  }
+
+  private ensure(width: number): uPlot {
+    if (this.plot && Math.abs(width - this.width) < 4) return this.plot;
+    this.plot?.destroy();
+    this.width = width;
+    const opts: uPlot.Options = {
+      width,
+      height: this.height,
+      legend: { show: false },
+      cursor: { drag: { x: false, y: false } },
+      scales: { x: { time: true }, y: { range: [0, 100] } },
+      axes: [
+        { stroke: '#6b7785', grid: { stroke: '#eef1f4' }, ticks: { stroke: '#e3e8ee' }, font: '11px system-ui' },
+        { stroke: '#6b7785', grid: { stroke: '#eef1f4' }, ticks: { stroke: '#e3e8ee' }, size: 34, font: '11px system-ui', splits: () => [0, 20, 40, 60, 80, 100] },
+      ],
+      series: [
+        {},
+        {
+          label: 'Anger',
+          stroke: '#dc2626',
+          width: 2,
+          fill: 'rgba(220,38,38,0.10)',
+          points: { show: false },
+        },
+      ],
+      hooks: {
+        // The escalation line (level 80) and the warning band (60).
+        draw: [
+          (u) => {
+            const ctx = u.ctx;
+            for (const [lvl, color] of [
+              [80, 'rgba(220,38,38,.55)'],
+              [60, 'rgba(234,88,12,.4)'],
+            ] as const) {
+              const y = u.valToPos(lvl, 'y', true);
+              ctx.save();
+              ctx.strokeStyle = color;
+              ctx.setLineDash([5, 4]);
+              ctx.lineWidth = 1;
+              ctx.beginPath();
+              ctx.moveTo(u.bbox.left, y);
+              ctx.lineTo(u.bbox.left + u.bbox.width, y);
+              ctx.stroke();
+              ctx.restore();
+            }
+          },
+        ],
+      },
+    };
+    this.plot = new uPlot(opts, [[], []], this.holder);
+    return this.plot;
+  }
+
+  update(points: CurvePoint[] | undefined, width: number): void {
+    const pts = points ?? [];
+    const has = pts.length > 0;
+    this.empty.hidden = has;
+    this.holder.hidden = !has;
+    if (!has) return;
+    const xs = pts.map((p) => p.ts / 1000);
+    const ys = pts.map((p) => p.level);
+    if (xs.length === 1) {
+      // A single point: draw a flat segment so something is visible.
+      xs.unshift(xs[0] - 1);
+      ys.unshift(ys[0]);
+    }
+    this.ensure(Math.max(200, Math.floor(width))).setData([xs, ys]);
+  }
+
+  destroy(): void {
+    this.plot?.destroy();
+    this.plot = null;
+  }
+}

@@ -1,0 +1,279 @@
+/**
+ * The console's view model: what the staff member knows about conversations,
+ * escalations, queues and agents, built from protocol events. No DOM here, so it
+ * can be unit-tested; the UI re-renders from it.
+ */
+import type {
+  AngerPhase,
+  ChatMessage,
+  ConversationState,
+  ConversationSummary,
+  CurvePoint,
+  EscalationRaised,
+  JoinMode,
+  QueueSnapshot,
+  ShopperInfo,
+  Severity,
+} from '../protocol/types';
+import { partyId } from '../protocol/types';
+
+export interface AngerState {
+  level: number;
+  phase: AngerPhase;
+  trend: number;
+  cues: string[];
+  curve: CurvePoint[];
+}
+
+export interface PendingMsg {
+  client_msg_id: string;
+  text: string;
+  ts: number;
+  failed?: string;
+}
+
+export interface ConvVM {
+  id: string;
+  state: ConversationState;
+  agentId: string | null;
+  agentName?: string;
+  shopper?: ShopperInfo;
+  createdTs: number;
+  queue?: string;
+  messages: Map<number, ChatMessage>;
+  pending: Map<string, PendingMsg>;
+  /** Highest seq the staff member has marked read. */
+  readSeq: number;
+  /** Highest seq the shopper has read (receipts). */
+  peerReadSeq: number;
+  typing: { name: string; until: number } | null;
+  anger: AngerState | null;
+  /** ts of the oldest shopper message not yet answered by staff. */
+  waitingSince: number | null;
+  joined?: JoinMode;
+  closedReason?: string;
+  /** Not ours any more (transferred away or requeued): shown greyed until dismissed. */
+  gone?: string;
+}
+
+export interface EscalationVM extends EscalationRaised {
+  status: 'open' | 'acked' | 'resolved';
+  ackedBy?: string;
+  resolvedBy?: string;
+  note?: string;
+}
+
+export const SEVERITY_RANK: Record<Severity, number> = { warning: 1, high: 2, critical: 3 };
+
+export class ConsoleModel {
+  convs = new Map<string, ConvVM>();
+  escalations = new Map<string, EscalationVM>();
+  snapshot: QueueSnapshot | null = null;
+  snapshotTs = 0;
+
+  constructor(
+    public userId: string,
+    public role: 'agent' | 'supervisor',
+  ) {}
+
+  conv(id: string): ConvVM {
+    let c = this.convs.get(id);
+    if (!c) {
+      c = {
+        id,
+        state: 'queued',
+        agentId: null,
+        createdTs: Date.now(),
+        messages: new Map(),
+        pending: new Map(),
+        readSeq: 0,
+        peerReadSeq: 0,
+        typing: null,
+        anger: null,
+        waitingSince: null,
+      };
+      this.convs.set(id, c);
+    }
+    return c;
+  }
+
+  applySummary(s: ConversationSummary): ConvVM {
+    const c = this.conv(s.conversation_id);
+    c.state = s.state;
+    c.agentId = s.agent_id ?? null;
+    const agent = (s as { agent?: { id: string; name?: string } }).agent;
+    if (agent?.name) c.agentName = agent.name;
+    if (s.shopper) c.shopper = s.shopper;
+    c.createdTs = s.created_ts || c.createdTs;
+    if (typeof s.queue === 'string') c.queue = s.queue;
+    const curve = extractCurve(s);
+    if (curve.length) this.setCurve(c, curve);
+    return c;
+  }
+
+  setCurve(c: ConvVM, points: CurvePoint[]): void {
+    const sorted = [...points].filter((p) => typeof p.ts === 'number' && typeof p.level === 'number').sort((a, b) => a.ts - b.ts);
+    if (!sorted.length) return;
+    const last = sorted[sorted.length - 1];
+    const prev = c.anger;
+    // Merge with points already received live.
+    const merged = new Map<number, CurvePoint>();
+    for (const p of prev?.curve ?? []) merged.set(p.ts, p);
+    for (const p of sorted) merged.set(p.ts, p);
+    const curve = [...merged.values()].sort((a, b) => a.ts - b.ts);
+    const newest = curve[curve.length - 1];
+    c.anger = {
+      level: newest.level,
+      phase: newest.phase ?? last.phase ?? prev?.phase ?? 'calm',
+      trend: prev?.trend ?? 0,
+      cues: newest.cues ?? prev?.cues ?? [],
+      curve,
+    };
+  }
+
+  addAnger(u: { conversation_id: string; ts: number; level: number; phase: AngerPhase; trend?: number; cues?: string[] }): void {
+    const c = this.conv(u.conversation_id);
+    const curve = c.anger?.curve ?? [];
+    const point = { ts: u.ts, level: u.level, phase: u.phase, cues: u.cues };
+    if (curve.length && curve[curve.length - 1].ts === u.ts) curve[curve.length - 1] = point;
+    else curve.push(point);
+    if (curve.length > 2000) curve.splice(0, curve.length - 2000);
+    c.anger = { level: u.level, phase: u.phase, trend: u.trend ?? 0, cues: u.cues ?? [], curve };
+  }
+
+  /** Adds a message; returns true if it is new and from the shopper (for unread/notifications). */
+  addMessage(m: ChatMessage): boolean {
+    const c = this.conv(m.conversation_id);
+    if (c.messages.has(m.seq)) return false;
+    c.messages.set(m.seq, m);
+    if (m.client_msg_id) c.pending.delete(m.client_msg_id);
+    const fromShopper = m.from?.role === 'shopper';
+    if (fromShopper) {
+      if (c.waitingSince === null) c.waitingSince = m.ts;
+      if (c.typing) c.typing = null;
+    } else if (m.visibility !== 'staff') {
+      c.waitingSince = null;
+    }
+    if (m.from?.id === this.userId && m.seq > c.readSeq) c.readSeq = m.seq;
+    return fromShopper;
+  }
+
+  unread(c: ConvVM): number {
+    let n = 0;
+    for (const m of c.messages.values()) if (m.seq > c.readSeq && m.from?.id !== this.userId) n++;
+    return n;
+  }
+
+  lastSeq(c: ConvVM): number {
+    let max = 0;
+    for (const s of c.messages.keys()) if (s > max) max = s;
+    return max;
+  }
+
+  sortedMessages(c: ConvVM): ChatMessage[] {
+    return [...c.messages.values()].sort((a, b) => a.seq - b.seq);
+  }
+
+  /** Conversations in the order staff should look at them: angriest, then longest waiting. */
+  ordered(now: number): ConvVM[] {
+    const openEsc = new Set([...this.escalations.values()].filter((e) => e.status !== 'resolved').map((e) => e.conversation_id));
+    const score = (c: ConvVM) => {
+      if (c.gone) return -3;
+      if (c.state === 'closed') return -2;
+      return 0;
+    };
+    return [...this.convs.values()]
+      .filter((c) => this.role === 'supervisor' || c.agentId === this.userId || c.joined || c.gone)
+      .sort((a, b) => {
+        const s = score(b) - score(a);
+        if (s) return s;
+        const e = Number(openEsc.has(b.id)) - Number(openEsc.has(a.id));
+        if (e) return e;
+        const la = a.anger?.level ?? 0;
+        const lb = b.anger?.level ?? 0;
+        if (Math.abs(la - lb) >= 1) return lb - la;
+        const wa = a.waitingSince ? now - a.waitingSince : a.state === 'queued' ? now - a.createdTs : 0;
+        const wb = b.waitingSince ? now - b.waitingSince : b.state === 'queued' ? now - b.createdTs : 0;
+        if (wa !== wb) return wb - wa;
+        return b.createdTs - a.createdTs;
+      });
+  }
+
+  raise(e: EscalationRaised): EscalationVM {
+    const prev = this.escalations.get(e.escalation_id);
+    const vm: EscalationVM = { ...prev, ...e, status: prev?.status === 'acked' ? 'acked' : 'open' };
+    if (e.state === 'acked') vm.status = 'acked';
+    if (e.state === 'resolved') vm.status = 'resolved';
+    this.escalations.set(e.escalation_id, vm);
+    const c = this.conv(e.conversation_id);
+    if (e.curve?.length) this.setCurve(c, e.curve);
+    for (const m of e.transcript_tail ?? []) if (typeof m.seq === 'number') this.addMessage({ ...m, conversation_id: e.conversation_id });
+    return vm;
+  }
+
+  escalationEvent(type: 'escalation.acked' | 'escalation.resolved', id: string, convId: string, by: unknown, note?: string): void {
+    let e = this.escalations.get(id);
+    if (!e) {
+      e = { escalation_id: id, conversation_id: convId, reasons: [], severity: 'warning', level: 0, raised_ts: Date.now(), status: 'open' };
+      this.escalations.set(id, e);
+    }
+    const who = partyId(by as string) ?? '';
+    if (type === 'escalation.acked') {
+      if (e.status === 'open') e.status = 'acked';
+      e.ackedBy = who;
+    } else {
+      e.status = 'resolved';
+      e.resolvedBy = who;
+      if (note) e.note = note;
+    }
+  }
+
+  orderedEscalations(): EscalationVM[] {
+    const rank = { open: 0, acked: 1, resolved: 2 };
+    return [...this.escalations.values()].sort(
+      (a, b) => rank[a.status] - rank[b.status] || SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || b.raised_ts - a.raised_ts,
+    );
+  }
+
+  openEscalationFor(convId: string): EscalationVM | undefined {
+    return [...this.escalations.values()].find((e) => e.conversation_id === convId && e.status !== 'resolved');
+  }
+}
+
+/** The anger curve in a staff conversation summary: the field name is not fixed by PROTOCOL.md. */
+export function extractCurve(s: Record<string, unknown>): CurvePoint[] {
+  const a = s.anger as unknown;
+  if (Array.isArray(a)) return a as CurvePoint[];
+  if (a && typeof a === 'object' && Array.isArray((a as { curve?: unknown }).curve)) return (a as { curve: CurvePoint[] }).curve;
+  for (const k of ['curve', 'anger_curve', 'anger_timeline', 'timeline']) if (Array.isArray(s[k])) return s[k] as CurvePoint[];
+  return [];
+}
+
+/** What to tell the agent in each phase (from DESIGN.md's source material). */
+export const COACHING: Record<AngerPhase, { title: string; hint: string }> = {
+  calm: { title: 'Calm', hint: 'Be friendly and precise. Confirm the order number and what they need.' },
+  rising: {
+    title: 'Rising',
+    hint: "Don't argue or justify yet. Let them vent, listen, and acknowledge the feeling: “I understand how frustrating this is.”",
+  },
+  peak: {
+    title: 'Peak',
+    hint: 'Apologise sincerely (“I’m sorry”), take ownership and offer one concrete next step with a time. Escalate if they ask for a manager.',
+  },
+  cooling: { title: 'Cooling', hint: 'Confirm the solution, summarise the next steps and check nothing else is pending.' },
+};
+
+export function levelColor(level: number): string {
+  if (level >= 80) return '#dc2626';
+  if (level >= 60) return '#ea580c';
+  if (level >= 35) return '#d97706';
+  return '#16a34a';
+}
+
+export function fmtDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
+}

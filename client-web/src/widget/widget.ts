@@ -1,0 +1,589 @@
+/**
+ * The embeddable shopper widget: one <script src=".../widget.js" data-store="demo"
+ * data-lang="es"> tag. Everything renders inside a Shadow DOM so the store's CSS
+ * cannot break it and ours cannot leak into the store.
+ *
+ * The shopper never sees anger data or staff-only messages: anger.* and escalation.*
+ * frames are ignored, and chat messages with visibility "staff" are dropped here too
+ * (defence in depth: the server must not send them in the first place).
+ */
+import { CalmaClient, type ConnState } from '../protocol/client';
+import { ErrorCode } from '../protocol/codes';
+import { safeStorage, type StorageLike } from '../protocol/storage';
+import type { ChatMessage, ConversationSummary, ServerMessage, Welcome } from '../protocol/types';
+import { wsUrlFor } from '../protocol/index';
+import { ICONS, clear, fmtTime, h, icon, initials } from '../shared/dom';
+import { STRINGS, pickLang, type Lang, type Strings } from './i18n';
+import css from './widget.css?inline';
+
+export interface WidgetConfig {
+  store: string;
+  lang: Lang;
+  /** http(s) origin of the Calma server */
+  server: string;
+  storage?: StorageLike;
+}
+
+type MsgStatus = 'pending' | 'sent' | 'read' | 'failed';
+
+interface Row {
+  el: HTMLElement;
+  meta: HTMLElement;
+  seq?: number;
+  mine: boolean;
+  status?: MsgStatus;
+}
+
+export class ChatWidget {
+  private t: Strings;
+  private storage: StorageLike;
+  private client: CalmaClient;
+  private root: ShadowRoot;
+  private host: HTMLElement;
+  private keys: { token: string; conv: string; name: string; open: string; outbox: string };
+
+  // state
+  private conversationId: string | null = null;
+  private convState: ConversationSummary['state'] | null = null;
+  private agentName: string | null = null;
+  private queue: { position: number; wait: number } | null = null;
+  private rows = new Map<string, Row>(); // key: "s:<seq>" or "c:<client_msg_id>"
+  private lastOtherSeq = 0;
+  private lastReadSent = 0;
+  private unread = 0;
+  private isOpen = false;
+  private everConnected = false;
+  private typingTimer: ReturnType<typeof setTimeout> | null = null;
+  private typingSentAt = 0;
+  private typingStopTimer: ReturnType<typeof setTimeout> | null = null;
+
+  // elements
+  private launcher!: HTMLButtonElement;
+  private badge!: HTMLElement;
+  private panel!: HTMLElement;
+  private headAvatar!: HTMLElement;
+  private headSub!: HTMLElement;
+  private status!: HTMLElement;
+  private log!: HTMLElement;
+  private typingEl!: HTMLElement;
+  private closedEl!: HTMLElement;
+  private composer!: HTMLElement;
+  private nameField!: HTMLElement;
+  private nameInput!: HTMLInputElement;
+  private input!: HTMLTextAreaElement;
+  private sendBtn!: HTMLButtonElement;
+  private endBtn!: HTMLButtonElement;
+
+  constructor(private cfg: WidgetConfig) {
+    this.t = STRINGS[cfg.lang];
+    this.storage = cfg.storage ?? safeStorage('local');
+    const p = `calma:${cfg.store}:`;
+    this.keys = { token: p + 'token', conv: p + 'conversation', name: p + 'name', open: p + 'open', outbox: p + 'outbox' };
+    this.conversationId = this.storage.getItem(this.keys.conv);
+
+    this.client = new CalmaClient({
+      url: wsUrlFor(cfg.server),
+      storage: this.storage,
+      outboxKey: this.keys.outbox,
+      syncWelcomeConversations: false,
+      hello: () => {
+        const token = this.storage.getItem(this.keys.token);
+        if (token) return { type: 'hello', role: 'shopper', token };
+        const name = this.storage.getItem(this.keys.name) || undefined;
+        return { type: 'hello', role: 'shopper', store: cfg.store, name, language: cfg.lang };
+      },
+    });
+
+    this.host = document.createElement('div');
+    this.host.id = 'calma-widget';
+    this.host.setAttribute('data-calma', 'widget');
+    this.root = this.host.attachShadow({ mode: 'open' });
+    this.build();
+    this.wire();
+  }
+
+  mount(parent: HTMLElement = document.body): void {
+    parent.appendChild(this.host);
+    // A returning shopper (token or unsent messages) reconnects at once to resume.
+    if (this.storage.getItem(this.keys.token) || this.client.outbox.size) this.client.connect();
+    if (this.storage.getItem(this.keys.open) === '1') this.open(false);
+    window.addEventListener('online', () => {
+      if (this.client.state === 'disconnected') this.client.reconnectNow();
+    });
+  }
+
+  // ---- DOM --------------------------------------------------------------------
+
+  private build(): void {
+    const t = this.t;
+    const style = document.createElement('style');
+    style.textContent = css;
+
+    this.badge = h('span', { class: 'badge', hidden: true, 'aria-hidden': 'true' });
+    this.launcher = h(
+      'button',
+      { class: 'launcher', type: 'button', 'aria-label': t.openChat, 'aria-expanded': 'false', 'aria-controls': 'calma-panel', 'data-testid': 'launcher' },
+      icon(ICONS.chat, 28),
+      this.badge,
+    );
+
+    this.headAvatar = h('div', { class: 'avatar', 'aria-hidden': 'true' }, icon(ICONS.chat, 20));
+    this.headSub = h('div', { class: 'head-sub', 'data-testid': 'subtitle' }, t.subtitleIdle);
+    this.endBtn = h('button', { class: 'icon-btn', type: 'button', 'aria-label': t.endChat, title: t.endChat, hidden: true, 'data-testid': 'end' }, icon(ICONS.end));
+    const minBtn = h('button', { class: 'icon-btn', type: 'button', 'aria-label': t.closePanel, title: t.closePanel }, icon(ICONS.minimize, 24));
+    minBtn.addEventListener('click', () => this.close());
+    this.endBtn.addEventListener('click', () => this.endChat());
+
+    const header = h(
+      'div',
+      { class: 'header' },
+      this.headAvatar,
+      h('div', { class: 'head-text' }, h('div', { class: 'head-title', id: 'calma-title' }, t.title), this.headSub),
+      this.endBtn,
+      minBtn,
+    );
+
+    this.status = h('div', { class: 'status', hidden: true, role: 'status', 'data-testid': 'status' });
+    this.log = h('div', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-label': t.title, 'data-testid': 'log' });
+    this.typingEl = h('div', { class: 'typing', 'aria-live': 'polite', 'data-testid': 'typing' });
+
+    const newBtn = h('button', { class: 'primary-btn', type: 'button', 'data-testid': 'new-chat' }, t.newChat);
+    newBtn.addEventListener('click', () => this.newChat());
+    this.closedEl = h('div', { class: 'closed', hidden: true, 'data-testid': 'closed' }, h('div', {}, t.closed), newBtn);
+
+    this.nameInput = h('input', { type: 'text', id: 'calma-name', autocomplete: 'given-name', maxlength: 60, placeholder: t.namePlaceholder });
+    this.nameInput.value = this.storage.getItem(this.keys.name) ?? '';
+    this.nameField = h('label', { class: 'name-field', for: 'calma-name' }, t.nameLabel, this.nameInput);
+    this.input = h('textarea', { rows: 1, placeholder: t.inputPlaceholder, 'aria-label': t.inputLabel, maxlength: 4000, 'data-testid': 'input' });
+    this.sendBtn = h('button', { class: 'send', type: 'submit', 'aria-label': t.send, title: t.send, disabled: true, 'data-testid': 'send' }, icon(ICONS.send));
+    const form = h('form', { class: 'composer-form' }, this.nameField, h('div', { class: 'input-row' }, this.input, this.sendBtn));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.submit();
+    });
+    this.composer = h('div', { class: 'composer' }, form, h('div', { class: 'footer' }, t.poweredBy));
+
+    this.panel = h(
+      'div',
+      { class: 'panel', id: 'calma-panel', role: 'dialog', 'aria-labelledby': 'calma-title', hidden: true, 'data-testid': 'panel', lang: this.cfg.lang },
+      header,
+      this.status,
+      this.log,
+      this.typingEl,
+      this.closedEl,
+      this.composer,
+    );
+    this.root.append(style, this.panel, this.launcher);
+    this.renderGreeting();
+    this.renderHeader();
+  }
+
+  private renderGreeting(): void {
+    clear(this.log);
+    this.rows.clear();
+    this.log.appendChild(h('div', { class: 'greeting' }, this.t.greeting));
+  }
+
+  private wire(): void {
+    this.launcher.addEventListener('click', () => (this.isOpen ? this.close() : this.open(true)));
+    this.panel.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') {
+        e.stopPropagation();
+        this.close();
+      }
+    });
+    this.input.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        this.submit();
+      }
+    });
+    this.input.addEventListener('input', () => {
+      this.sendBtn.disabled = !this.input.value.trim();
+      this.autosize();
+      this.onTypingInput();
+    });
+
+    const c = this.client;
+    c.on('state', (s) => this.onConnState(s));
+    c.on('welcome', (w) => this.onWelcome(w));
+    c.on('message', (m) => this.onMessage(m, true));
+    c.on('history', (hist) => {
+      for (const m of hist.messages) this.onMessage(m, false);
+      this.sendRead();
+    });
+    c.on('ack', ({ entry, message }) => {
+      if (!this.conversationId || this.conversationId !== message.conversation_id) {
+        this.setConversation(message.conversation_id);
+      }
+      const row = this.rows.get('c:' + entry.client_msg_id);
+      if (row) {
+        row.seq = message.seq;
+        this.rows.set('s:' + message.seq, row);
+        this.setStatus(row, 'sent');
+      } else {
+        this.addRow(message, true, 'sent');
+      }
+    });
+    c.on('sendFailed', ({ entry, code }) => {
+      const row = this.rows.get('c:' + entry.client_msg_id);
+      if (row) this.setStatus(row, 'failed', entry.text);
+      if (code === ErrorCode.TooLarge) this.flash(this.t.tooLong);
+    });
+    c.on('sendRetry', ({ code }) => this.flash(code === ErrorCode.RateLimited ? this.t.rateLimited : this.t.storeDown));
+    c.on('authFailed', () => {
+      // The token expired or is unknown: start afresh as a new shopper.
+      this.storage.removeItem(this.keys.token);
+      this.storage.removeItem(this.keys.conv);
+      this.conversationId = null;
+      this.client.reconnectNow();
+    });
+    c.on('event', (ev) => this.onEvent(ev));
+  }
+
+  // ---- open/close -------------------------------------------------------------
+
+  open(focus: boolean): void {
+    this.isOpen = true;
+    this.panel.hidden = false;
+    this.launcher.setAttribute('aria-expanded', 'true');
+    this.launcher.setAttribute('aria-label', this.t.closePanel);
+    this.storage.setItem(this.keys.open, '1');
+    this.unread = 0;
+    this.renderBadge();
+    this.scrollToEnd();
+    this.sendRead();
+    if (focus) setTimeout(() => this.input.focus(), 30);
+  }
+
+  close(): void {
+    this.isOpen = false;
+    this.panel.hidden = true;
+    this.launcher.setAttribute('aria-expanded', 'false');
+    this.launcher.setAttribute('aria-label', this.t.openChat);
+    this.storage.setItem(this.keys.open, '0');
+    this.launcher.focus();
+  }
+
+  // ---- protocol events --------------------------------------------------------
+
+  private onConnState(s: ConnState): void {
+    if (s === 'connected') {
+      this.everConnected = true;
+      this.renderStatus();
+    } else if (s === 'disconnected' && this.everConnected) {
+      this.showStatus(this.t.reconnecting, true);
+    }
+  }
+
+  private onWelcome(w: Welcome): void {
+    if (w.token) this.storage.setItem(this.keys.token, w.token);
+    const convs = [...(w.conversations ?? [])].sort((a, b) => (a.created_ts ?? 0) - (b.created_ts ?? 0));
+    let current = convs.find((c) => c.conversation_id === this.conversationId);
+    if (!current && this.conversationId === null) {
+      // Resume the latest open conversation; else show the latest closed one.
+      current = [...convs].reverse().find((c) => c.state !== 'closed') ?? convs[convs.length - 1];
+    }
+    if (current) {
+      if (current.conversation_id !== this.conversationId) this.setConversation(current.conversation_id);
+      this.convState = current.state;
+      this.client.follow(current.conversation_id);
+    } else if (this.conversationId && !this.client.outbox.size) {
+      // Our stored conversation is unknown to the server: forget it.
+      this.setConversation(null);
+    }
+    this.renderHeader();
+    this.renderStatus();
+  }
+
+  private setConversation(id: string | null): void {
+    if (id === this.conversationId) return;
+    this.conversationId = id;
+    if (id) this.storage.setItem(this.keys.conv, id);
+    else this.storage.removeItem(this.keys.conv);
+  }
+
+  private onEvent(ev: ServerMessage): void {
+    const convOf = (ev as { conversation_id?: string }).conversation_id;
+    if (convOf && this.conversationId && convOf !== this.conversationId) return;
+    switch (ev.type) {
+      case 'conversation.queued':
+        if (!this.conversationId) this.setConversation(ev.conversation_id);
+        this.convState = 'queued';
+        this.queue = { position: ev.position, wait: ev.estimated_wait_s };
+        break;
+      case 'conversation.assigned':
+        if (!this.conversationId) this.setConversation(ev.conversation_id);
+        this.convState = 'assigned';
+        this.queue = null;
+        this.agentName = ev.agent?.name || null;
+        break;
+      case 'conversation.closed':
+        this.convState = 'closed';
+        this.queue = null;
+        this.showTyping(false);
+        break;
+      case 'typing':
+        if (ev.from?.role !== 'shopper' && ev.from?.id !== this.client.userId) this.showTyping(ev.state, ev.from?.name);
+        return;
+      case 'read':
+        if (ev.from?.id !== this.client.userId) this.markRead(ev.seq);
+        return;
+      default:
+        return; // anger.*, escalation.*, queue.* are never for the shopper
+    }
+    this.renderHeader();
+    this.renderStatus();
+  }
+
+  private onMessage(m: ChatMessage, live: boolean): void {
+    if (m.visibility === 'staff') return;
+    if (this.conversationId && m.conversation_id !== this.conversationId) return;
+    if (!this.conversationId) this.setConversation(m.conversation_id);
+    const mine = m.from?.role === 'shopper' || m.from?.id === this.client.userId;
+    if (!mine) {
+      this.lastOtherSeq = Math.max(this.lastOtherSeq, m.seq);
+      if (m.from?.name && m.from.role === 'agent' && !this.agentName) this.agentName = m.from.name;
+      this.showTyping(false);
+    }
+    this.addRow(m, mine, mine ? 'sent' : undefined);
+    if (live && !mine) {
+      if (this.isOpen && document.visibilityState !== 'hidden') this.sendRead();
+      else {
+        this.unread++;
+        this.renderBadge();
+      }
+    }
+    this.renderHeader();
+  }
+
+  // ---- rendering --------------------------------------------------------------
+
+  private addRow(m: ChatMessage, mine: boolean, status?: MsgStatus, key?: string): Row {
+    const k = key ?? 's:' + m.seq;
+    const existing = this.rows.get(k);
+    if (existing) return existing;
+    const role = m.from?.role;
+    const who = mine ? null : h('div', { class: 'who' }, m.from?.name || (role === 'supervisor' ? 'Supervisor' : this.agentName || this.t.agentFallback));
+    const meta = h('div', { class: 'meta' });
+    const el = h(
+      'div',
+      { class: `row ${mine ? 'me' : 'them'}`, 'data-seq': m.seq || null, 'data-testid': mine ? 'msg-me' : 'msg-them' },
+      who,
+      h('div', { class: 'bubble' }, m.text),
+      meta,
+    );
+    const row: Row = { el, meta, seq: m.seq || undefined, mine };
+    this.rows.set(k, row);
+    if (m.client_msg_id && mine) this.rows.set('c:' + m.client_msg_id, row);
+    // Keep seq order even when history arrives after live messages.
+    let before: Element | null = null;
+    if (m.seq) {
+      for (const child of Array.from(this.log.children)) {
+        const s = Number((child as HTMLElement).dataset.seq || 0);
+        if (s && s > m.seq) {
+          before = child;
+          break;
+        }
+      }
+    }
+    this.log.insertBefore(el, before);
+    this.fillMeta(row, m.ts, status);
+    this.scrollToEnd();
+    return row;
+  }
+
+  private fillMeta(row: Row, ts: number, status?: MsgStatus): void {
+    row.status = status;
+    row.meta.dataset.ts = String(ts);
+    this.renderMeta(row);
+  }
+
+  private renderMeta(row: Row, failedText?: string): void {
+    const t = this.t;
+    clear(row.meta);
+    row.meta.className = 'meta' + (row.status === 'failed' ? ' failed' : '');
+    row.el.classList.toggle('pending', row.status === 'pending');
+    row.el.dataset.status = row.status ?? '';
+    const ts = Number(row.meta.dataset.ts || Date.now());
+    row.meta.append(fmtTime(ts, this.cfg.lang));
+    if (!row.mine || !row.status) return;
+    const label = { pending: t.pending, sent: t.sent, read: t.read, failed: t.failed }[row.status];
+    row.meta.append(' · ');
+    if (row.status === 'sent' || row.status === 'read') row.meta.append(icon(ICONS.check, 12));
+    row.meta.append(h('span', { class: 'state' }, label));
+    if (row.status === 'failed' && failedText !== undefined) {
+      const retry = h('button', { class: 'retry', type: 'button' }, t.retry);
+      retry.addEventListener('click', () => {
+        row.el.remove();
+        this.sendText(failedText);
+      });
+      row.meta.append(' ', retry);
+    }
+  }
+
+  private setStatus(row: Row, status: MsgStatus, failedText?: string): void {
+    row.status = status;
+    this.renderMeta(row, failedText);
+  }
+
+  private markRead(seq: number): void {
+    for (const row of new Set(this.rows.values())) {
+      if (row.mine && row.seq && row.seq <= seq && row.status === 'sent') this.setStatus(row, 'read');
+    }
+  }
+
+  private renderHeader(): void {
+    const t = this.t;
+    clear(this.headAvatar);
+    if (this.convState === 'assigned' && this.agentName) {
+      this.headAvatar.append(initials(this.agentName));
+      this.headSub.textContent = t.assigned(this.agentName);
+    } else {
+      this.headAvatar.append(icon(ICONS.chat, 20));
+      this.headSub.textContent = this.convState === 'queued' && this.queue ? t.queued(this.queue.position) : t.subtitleIdle;
+    }
+    const closed = this.convState === 'closed';
+    this.closedEl.hidden = !closed;
+    this.composer.hidden = closed;
+    this.endBtn.hidden = closed || !this.conversationId;
+    this.nameField.hidden = !!this.conversationId || !!this.storage.getItem(this.keys.token);
+  }
+
+  private renderStatus(): void {
+    const t = this.t;
+    if (this.client.state !== 'connected' && this.everConnected) return this.showStatus(t.reconnecting, true);
+    if (this.convState === 'queued' && this.queue) {
+      const mins = Math.ceil((this.queue.wait || 0) / 60);
+      const wait = this.queue.wait < 60 ? t.waitLessMinute : t.waitMinutes(mins);
+      clear(this.status);
+      this.status.append(icon(ICONS.clock, 18), h('div', { class: 'stack' }, h('strong', {}, t.queued(this.queue.position)), h('span', {}, wait)));
+      this.status.className = 'status';
+      this.status.hidden = false;
+      return;
+    }
+    this.status.hidden = true;
+  }
+
+  private showStatus(text: string, warn: boolean): void {
+    clear(this.status);
+    this.status.append(text);
+    this.status.className = 'status' + (warn ? ' warn' : '');
+    this.status.hidden = false;
+  }
+
+  private flash(text: string): void {
+    this.showStatus(text, true);
+    setTimeout(() => this.renderStatus(), 4000);
+  }
+
+  private showTyping(on: boolean, name?: string): void {
+    if (this.typingTimer) clearTimeout(this.typingTimer);
+    clear(this.typingEl);
+    if (!on) return;
+    const dots = h('span', { class: 'dots', 'aria-hidden': 'true' }, h('span'), h('span'), h('span'));
+    this.typingEl.append(dots, this.t.typing(name || this.agentName || this.t.agentFallback));
+    // Never leave a stale indicator if the "stopped typing" frame is lost.
+    this.typingTimer = setTimeout(() => clear(this.typingEl), 8000);
+  }
+
+  private renderBadge(): void {
+    this.badge.hidden = this.unread === 0;
+    this.badge.textContent = this.unread > 9 ? '9+' : String(this.unread);
+    this.launcher.setAttribute('aria-label', this.unread ? `${this.t.openChat} (${this.t.unread(this.unread)})` : this.isOpen ? this.t.closePanel : this.t.openChat);
+  }
+
+  private scrollToEnd(): void {
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  private autosize(): void {
+    this.input.style.height = 'auto';
+    this.input.style.height = Math.min(120, this.input.scrollHeight + 2) + 'px';
+  }
+
+  // ---- actions ----------------------------------------------------------------
+
+  private submit(): void {
+    const text = this.input.value.trim();
+    if (!text) return;
+    const name = this.nameInput.value.trim();
+    if (name && !this.storage.getItem(this.keys.token)) this.storage.setItem(this.keys.name, name);
+    this.input.value = '';
+    this.sendBtn.disabled = true;
+    this.autosize();
+    this.stopTyping();
+    this.sendText(text);
+    this.input.focus();
+  }
+
+  private sendText(text: string): void {
+    const entry = this.client.send(text, this.conversationId ?? undefined);
+    this.addRow(
+      { conversation_id: this.conversationId ?? '', seq: 0, ts: entry.created_ts, from: { id: this.client.userId ?? '', role: 'shopper' }, text, client_msg_id: entry.client_msg_id },
+      true,
+      'pending',
+      'c:' + entry.client_msg_id,
+    );
+    if (this.client.state === 'disconnected' && !this.everConnected) this.client.connect();
+    this.renderHeader();
+  }
+
+  private onTypingInput(): void {
+    if (!this.conversationId || this.convState === 'closed') return;
+    const now = Date.now();
+    if (now - this.typingSentAt > 3000) {
+      this.typingSentAt = now;
+      this.client.sendFrame({ type: 'typing', conversation_id: this.conversationId, state: true });
+    }
+    if (this.typingStopTimer) clearTimeout(this.typingStopTimer);
+    this.typingStopTimer = setTimeout(() => this.stopTyping(), 4000);
+  }
+
+  private stopTyping(): void {
+    if (this.typingStopTimer) clearTimeout(this.typingStopTimer);
+    this.typingStopTimer = null;
+    if (this.typingSentAt && this.conversationId) {
+      this.client.sendFrame({ type: 'typing', conversation_id: this.conversationId, state: false });
+    }
+    this.typingSentAt = 0;
+  }
+
+  private sendRead(): void {
+    if (!this.isOpen || !this.conversationId || this.lastOtherSeq <= this.lastReadSent) return;
+    if (this.client.sendFrame({ type: 'read', conversation_id: this.conversationId, seq: this.lastOtherSeq })) {
+      this.lastReadSent = this.lastOtherSeq;
+    }
+  }
+
+  private endChat(): void {
+    if (!this.conversationId) return;
+    this.client.sendFrame({ type: 'conversation.close', conversation_id: this.conversationId, reason: 'shopper_ended' });
+  }
+
+  private newChat(): void {
+    if (this.conversationId) this.client.unfollow(this.conversationId);
+    this.setConversation(null);
+    this.convState = null;
+    this.agentName = null;
+    this.queue = null;
+    this.lastOtherSeq = this.lastReadSent = 0;
+    this.renderGreeting();
+    this.renderHeader();
+    this.renderStatus();
+    this.input.focus();
+  }
+}
+
+/** Read the configuration from the <script> tag that loaded us. */
+export function configFromScript(script: HTMLScriptElement | null): WidgetConfig {
+  const src = script?.src || location.href;
+  const ds = script?.dataset ?? {};
+  let server = ds.server || new URL(src, location.href).origin;
+  if (!/^https?:/.test(server)) server = location.origin;
+  return {
+    store: ds.store || 'demo',
+    lang: pickLang(ds.lang, typeof navigator !== 'undefined' ? navigator.languages ?? [navigator.language] : []),
+    server,
+  };
+}

@@ -1,0 +1,30 @@
+import { resolve } from 'node:path';
+import { defineConfig } from 'vite';
+
+// Pages: the demo store (index.html, served at /) and the console (console.html,
+// served at /console). Assets go to dist/assets/ with absolute /assets/... URLs,
+// because /console has no trailing slash and the server maps paths to files in dist.
+// The widget is a separate IIFE build (vite.widget.config.ts).
+export default defineConfig({
+  base: '/',
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2020',
+    assetsDir: 'assets',
+    modulePreload: { polyfill: false },
+    rollupOptions: {
+      input: {
+        index: resolve(__dirname, 'index.html'),
+        console: resolve(__dirname, 'console.html'),
+      },
+    },
+  },
+  server: {
+    // `npm run dev` against a locally running calma-server on :8080.
+    proxy: {
+      '/ws': { target: 'ws://127.0.0.1:8080', ws: true },
+      '/api': 'http://127.0.0.1:8080',
+    },
+  },
+});
