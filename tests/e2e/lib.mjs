@@ -1,0 +1,213 @@
+// Shared helpers of the browser end-to-end tests: find playwright-core and Chromium,
+// start and stop the real calma-server, a tiny test runner that prints
+// "N passed, M failed", and DOM-wait helpers (playwright-core has no `expect`).
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const here = path.dirname(fileURLToPath(import.meta.url));
+export const repoRoot = path.resolve(here, '..', '..');
+export const clientDir = path.join(repoRoot, 'client-web');
+
+export class SetupError extends Error {}
+
+export function parseArgs(argv) {
+  const out = { server: process.env.CALMA_SERVER || '', shots: '', headed: false, keep: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--server') out.server = argv[++i];
+    else if (a === '--shots') out.shots = argv[++i];
+    else if (a === '--headed') out.headed = true;
+    else if (a === '--only') out.only = argv[++i];
+    else if (a === '--help' || a === '-h') {
+      console.log('usage: node tests/e2e/run.mjs --server /path/to/calma-server [--shots DIR] [--only SUBSTRING]');
+      process.exit(0);
+    } else throw new SetupError(`unknown argument: ${a}`);
+  }
+  return out;
+}
+
+/** playwright-core is a devDependency of client-web: resolve it from there. */
+export function loadPlaywright() {
+  const req = createRequire(path.join(clientDir, 'package.json'));
+  try {
+    return req('playwright-core');
+  } catch {
+    throw new SetupError(`playwright-core is not installed: run "npm ci" in ${clientDir}`);
+  }
+}
+
+export function findChromium() {
+  const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(Boolean);
+  for (const c of candidates) if (existsSync(c)) return c;
+  throw new SetupError('Chromium not found at /usr/bin/chromium: install Debian\'s package ("apt-get install -y chromium") or set CHROMIUM_PATH');
+}
+
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
+
+export function checkDist() {
+  for (const f of ['index.html', 'widget.js', 'console.html']) {
+    if (!existsSync(path.join(clientDir, 'dist', f))) {
+      throw new SetupError(`client-web/dist/${f} is missing: run "npm ci && npm run build" in ${clientDir}`);
+    }
+  }
+}
+
+/**
+ * Start the real server on a free port (--port 0) and wait for its
+ * "listening on http://127.0.0.1:PORT" line.
+ */
+export async function startServer(binary, extraArgs = []) {
+  if (!binary) throw new SetupError('no server binary given: pass --server /path/to/calma-server');
+  if (!existsSync(binary)) throw new SetupError(`server binary not found: ${binary}`);
+  const child = spawn(binary, ['--port', '0', ...extraArgs], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  const onData = (d) => {
+    log += d.toString();
+    if (log.length > 200000) log = log.slice(-100000);
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new SetupError(`server did not print "listening on" within 15 s; output:\n${log}`)), 15000);
+    const check = () => {
+      const m = log.match(/listening on (http:\/\/[0-9.]+:(\d+))/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    child.stdout.on('data', check);
+    child.stderr.on('data', check);
+    child.on('exit', (code, sig) => {
+      clearTimeout(timer);
+      reject(new SetupError(`server exited (${code ?? sig}) before listening; output:\n${log}`));
+    });
+  });
+  return {
+    url,
+    child,
+    log: () => log,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode) return;
+      child.kill('SIGTERM');
+      await new Promise((r) => {
+        const t = setTimeout(() => {
+          child.kill('SIGKILL');
+          r();
+        }, 5000);
+        child.on('exit', () => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    },
+  };
+}
+
+export function tempDir(prefix) {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+export function readDist(file) {
+  return readFileSync(path.join(clientDir, 'dist', file), 'utf8');
+}
+
+/** Poll fn until it returns truthy (or throw with msg after timeout). */
+export async function until(fn, msg, timeout = 10000, every = 100) {
+  const end = Date.now() + timeout;
+  let last;
+  let lastErr;
+  while (Date.now() < end) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      lastErr = e;
+    }
+    await new Promise((r) => setTimeout(r, every));
+  }
+  throw new Error(`timed out after ${timeout} ms: ${typeof msg === 'function' ? await msg() : msg}${lastErr ? ` (last error: ${lastErr.message})` : ''}`);
+}
+
+export function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+/** Texts of all elements matching a selector (pierces open shadow roots). */
+export async function texts(page, selector) {
+  return page.locator(selector).allTextContents();
+}
+
+/** Minimal sequential runner: a failing test makes later tests that depend on it fail too. */
+export class Runner {
+  constructor({ shotsDir, only }) {
+    this.tests = [];
+    this.results = [];
+    this.shotsDir = shotsDir;
+    this.only = only;
+    this.failureShots = null;
+    this.pages = [];
+  }
+  test(name, fn, { needs = [] } = {}) {
+    this.tests.push({ name, fn, needs });
+  }
+  async run() {
+    const status = new Map();
+    for (const t of this.tests) {
+      if (this.only && !t.name.includes(this.only)) continue;
+      const missing = t.needs.filter((n) => status.get(n) !== 'pass');
+      const started = Date.now();
+      if (missing.length) {
+        status.set(t.name, 'fail');
+        this.results.push({ name: t.name, ok: false, error: `not run: needs "${missing.join('", "')}"` });
+        console.log(`FAIL ${t.name}\n     not run: depends on "${missing.join('", "')}"`);
+        continue;
+      }
+      try {
+        await t.fn();
+        status.set(t.name, 'pass');
+        this.results.push({ name: t.name, ok: true });
+        console.log(`ok   ${t.name} (${Date.now() - started} ms)`);
+      } catch (e) {
+        status.set(t.name, 'fail');
+        this.results.push({ name: t.name, ok: false, error: e });
+        console.log(`FAIL ${t.name} (${Date.now() - started} ms)\n     ${String(e && e.stack ? e.stack : e).split('\n').slice(0, 6).join('\n     ')}`);
+        await this.screenshotAll(t.name);
+      }
+    }
+    const passed = this.results.filter((r) => r.ok).length;
+    const failed = this.results.length - passed;
+    return { passed, failed };
+  }
+  async screenshotAll(testName) {
+    if (!this.failureShots) this.failureShots = tempDir('calma-e2e-failure-');
+    const slug = testName.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
+    for (const { label, page } of this.pages) {
+      if (page.isClosed()) continue;
+      const file = path.join(this.failureShots, `${slug}--${label}.png`);
+      try {
+        await page.screenshot({ path: file, fullPage: false, timeout: 5000 });
+        console.log(`     screenshot: ${file}`);
+      } catch {
+        /* page gone */
+      }
+    }
+  }
+  async snap(page, name) {
+    if (!this.shotsDir) return;
+    await page.screenshot({ path: path.join(this.shotsDir, name + '.png'), timeout: 5000 });
+  }
+}

@@ -1,0 +1,240 @@
+#!/usr/bin/env node
+// Browser end-to-end tests of Calma: the real calma-server (started here on a free
+// port) and Debian's Chromium driven by playwright-core.
+//
+//   node tests/e2e/run.mjs --server build/server/calma-server [--shots DIR]
+//
+// Needs: client-web/node_modules (npm ci) and client-web/dist (npm run build),
+// /usr/bin/chromium. Anything missing is a failure, not a skip.
+// Prints "N passed, M failed" last; exits non-zero if anything failed.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import {
+  CHROMIUM_ARGS,
+  Runner,
+  SetupError,
+  assert,
+  checkDist,
+  findChromium,
+  loadPlaywright,
+  parseArgs,
+  readDist,
+  startServer,
+  texts,
+  tempDir,
+  until,
+} from './lib.mjs';
+
+const SHOPPER_NAME = 'Lucía Fernández';
+const FIRST = 'Hola, mi pedido 4521 no ha llegado todavía';
+const REPLY = 'Hola Lucía, lo siento mucho. Ahora mismo reviso el envío.';
+const WHISPER = 'Ofrécele el reenvío urgente gratis';
+const SECOND = 'Gracias, espero';
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  let server = null;
+  let browser = null;
+  const runner = new Runner({ shotsDir: args.shots, only: args.only });
+  if (args.shots) mkdirSync(args.shots, { recursive: true });
+  let result = { passed: 0, failed: 1 };
+  try {
+    const { chromium } = loadPlaywright();
+    const executablePath = findChromium();
+    checkDist();
+    server = await startServer(path.resolve(args.server || ''));
+    const base = server.url;
+    console.log(`server: ${base}`);
+    // playwright creates a fresh temporary profile (user-data dir) for every launch.
+    browser = await chromium.launch({ executablePath, headless: !args.headed, args: CHROMIUM_ARGS, timeout: 60000 });
+
+    const shopperCtx = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'es-ES' });
+    const shopper = await shopperCtx.newPage();
+    const agentCtx = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    const agent = await agentCtx.newPage();
+    const supCtx = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    const sup = await supCtx.newPage();
+    runner.pages.push({ label: 'shopper', page: shopper }, { label: 'agent', page: agent }, { label: 'supervisor', page: sup });
+    const consoleErrors = [];
+    for (const [label, p] of [['shopper', shopper], ['agent', agent], ['supervisor', sup]]) {
+      p.on('pageerror', (e) => consoleErrors.push(`${label}: ${e.message}`));
+      p.setDefaultTimeout(10000);
+    }
+
+    const widget = (sel) => shopper.locator(`#calma-widget [data-testid="${sel}"]`);
+
+    const login = async (page, user, pass) => {
+      await page.goto(base + '/console');
+      await page.locator('[data-testid="username"]').fill(user);
+      await page.locator('[data-testid="password"]').fill(pass);
+      await page.locator('[data-testid="login"]').click();
+      await page.locator('[data-testid="conn"]').filter({ hasText: 'Connected' }).waitFor();
+    };
+
+    runner.test('server serves the built client at /, /widget.js and /console', async () => {
+      for (const [p, type, file] of [
+        ['/', 'text/html', 'index.html'],
+        ['/widget.js', 'javascript', 'widget.js'],
+        ['/console', 'text/html', 'console.html'],
+      ]) {
+        const res = await fetch(base + p);
+        assert(res.status === 200, `GET ${p}: ${res.status}`);
+        assert((res.headers.get('content-type') || '').includes(type), `GET ${p}: content-type ${res.headers.get('content-type')}`);
+        const body = await res.text();
+        assert(body === readDist(file), `GET ${p} does not serve client-web/dist/${file} (stale or other static dir?)`);
+      }
+    });
+
+    runner.test('shopper opens the widget on the demo store and writes', async () => {
+      await shopper.goto(base + '/');
+      await shopper.locator('h1').waitFor();
+      const launcher = widget('launcher');
+      await launcher.waitFor();
+      assert((await launcher.getAttribute('aria-label')) === 'Abrir chat', 'launcher label should be Spanish (data-lang="es")');
+      await launcher.click();
+      await widget('panel').waitFor({ state: 'visible' });
+      await shopper.locator('#calma-widget #calma-name').fill(SHOPPER_NAME);
+      await widget('input').fill(FIRST);
+      await widget('input').press('Enter');
+      const mine = widget('msg-me').filter({ hasText: FIRST });
+      await mine.waitFor();
+      await until(async () => (await mine.getAttribute('data-status')) === 'sent' || (await mine.getAttribute('data-status')) === 'read', async () => `message never acked (status ${await mine.getAttribute('data-status')})`);
+      await runner.snap(shopper, '01-shopper-sent');
+    }, { needs: ['server serves the built client at /, /widget.js and /console'] });
+
+    runner.test('agent logs in and sees the conversation assigned', async () => {
+      await login(agent, 'agent', 'agent');
+      await agent.locator('[data-testid="me"]').filter({ hasText: 'Ana García' }).waitFor();
+      const item = agent.locator('[data-testid="conv-item"]').filter({ hasText: SHOPPER_NAME });
+      await item.waitFor({ timeout: 15000 });
+      await item.click();
+      await agent.locator('[data-testid="msg-shopper"]').filter({ hasText: FIRST }).waitFor();
+      assert((await agent.locator('[data-testid="msg-shopper"]').count()) === 1, 'shopper message shown more than once in the console');
+      await agent.locator('[data-testid="anger-card"]').waitFor();
+      await runner.snap(agent, '02-agent-assigned');
+    }, { needs: ['shopper opens the widget on the demo store and writes'] });
+
+    runner.test('agent replies and the shopper sees the reply and the agent name', async () => {
+      await agent.locator('[data-testid="reply"]').fill(REPLY);
+      await agent.locator('[data-testid="reply"]').press('Enter');
+      await agent.locator('[data-testid="msg-staff"]').filter({ hasText: REPLY }).waitFor();
+      await widget('msg-them').filter({ hasText: REPLY }).waitFor();
+      await widget('subtitle').filter({ hasText: 'Ana García' }).waitFor();
+      await runner.snap(shopper, '03-shopper-got-reply');
+      await runner.snap(agent, '03-agent-replied');
+    }, { needs: ['agent logs in and sees the conversation assigned'] });
+
+    runner.test('shopper reloads: same conversation, every message exactly once', async () => {
+      await widget('input').fill(SECOND);
+      await widget('send').click();
+      const second = widget('msg-me').filter({ hasText: SECOND });
+      await until(async () => (await second.getAttribute('data-status')) === 'sent' || (await second.getAttribute('data-status')) === 'read', 'second message never acked');
+      await agent.locator('[data-testid="msg-shopper"]').filter({ hasText: SECOND }).waitFor();
+      await shopper.reload();
+      // The panel was open before the reload, so it reopens by itself.
+      await widget('panel').waitFor({ state: 'visible' });
+      await widget('msg-them').filter({ hasText: REPLY }).waitFor({ timeout: 15000 });
+      await widget('msg-me').filter({ hasText: SECOND }).waitFor();
+      // Give late duplicates (live + history) a chance to show up.
+      await shopper.waitForTimeout(1000);
+      const mine = await texts(shopper, '#calma-widget [data-testid="msg-me"] .bubble');
+      const theirs = await texts(shopper, '#calma-widget [data-testid="msg-them"] .bubble');
+      assert(JSON.stringify(mine) === JSON.stringify([FIRST, SECOND]), `shopper messages after reload: ${JSON.stringify(mine)}`);
+      assert(JSON.stringify(theirs) === JSON.stringify([REPLY]), `agent messages after reload: ${JSON.stringify(theirs)}`);
+      await runner.snap(shopper, '04-shopper-after-reload');
+    }, { needs: ['agent replies and the shopper sees the reply and the agent name'] });
+
+    runner.test('supervisor logs in and sees the queue snapshot', async () => {
+      await login(sup, 'supervisor', 'supervisor');
+      await sup.locator('[data-testid="queue"]').first().waitFor({ timeout: 15000 });
+      await sup.locator('[data-testid="agents"]').filter({ hasText: 'Ana García' }).waitFor();
+      await sup.locator('[data-testid="conv-item"]').filter({ hasText: SHOPPER_NAME }).waitFor();
+      await runner.snap(sup, '05-supervisor');
+    }, { needs: ['server serves the built client at /, /widget.js and /console'] });
+
+    runner.test('supervisor whispers: the agent sees it marked staff-only, the shopper never', async () => {
+      await sup.locator('[data-testid="conv-item"]').filter({ hasText: SHOPPER_NAME }).click();
+      await sup.locator('[data-testid="msg-shopper"]').filter({ hasText: FIRST }).waitFor();
+      await sup.locator('[data-testid="join-whisper"]').click();
+      await sup.locator('[data-testid="join-whisper"][aria-pressed="true"]').waitFor();
+      await sup.locator('[data-testid="reply"]').fill(WHISPER);
+      await sup.locator('[data-testid="reply"]').press('Enter');
+      await sup.locator('[data-testid="msg-whisper"]').filter({ hasText: WHISPER }).waitFor();
+      await agent.locator('[data-testid="msg-whisper"]').filter({ hasText: WHISPER }).waitFor();
+      await shopper.waitForTimeout(1500);
+      const all = (await texts(shopper, '#calma-widget [data-testid="log"]')).join(' ');
+      assert(!all.includes(WHISPER), 'the shopper can see a staff-only whisper');
+      await runner.snap(agent, '06-agent-whisper');
+      await runner.snap(sup, '06-supervisor-whisper');
+    }, { needs: ['supervisor logs in and sees the queue snapshot', 'agent logs in and sees the conversation assigned'] });
+
+    runner.test('agent closes the conversation and the shopper sees it closed', async () => {
+      await agent.locator('[data-testid="conv-item"]').filter({ hasText: SHOPPER_NAME }).click();
+      await agent.locator('[data-testid="close-conv"]').click();
+      await agent.locator('[data-testid="closed-line"]').waitFor();
+      await widget('closed').waitFor({ state: 'visible' });
+      assert(await widget('input').isHidden(), 'composer still visible in a closed conversation');
+      await runner.snap(shopper, '07-shopper-closed');
+      // "Start a new chat" gives a fresh, empty conversation view.
+      await widget('new-chat').click();
+      await widget('input').waitFor({ state: 'visible' });
+      assert((await widget('msg-me').count()) === 0, 'new chat still shows the old messages');
+    }, { needs: ['shopper reloads: same conversation, every message exactly once'] });
+
+    runner.test('wrong password shows an error on the login form', async () => {
+      const ctx = await browser.newContext();
+      const p = await ctx.newPage();
+      runner.pages.push({ label: 'bad-login', page: p });
+      await p.goto(base + '/console');
+      await p.locator('[data-testid="username"]').fill('agent');
+      await p.locator('[data-testid="password"]').fill('wrong');
+      await p.locator('[data-testid="login"]').click();
+      await p.locator('[data-testid="login-error"]').filter({ hasText: 'Wrong username or password' }).waitFor();
+      await ctx.close();
+    }, { needs: ['server serves the built client at /, /widget.js and /console'] });
+
+    runner.test('widget fits a 390 px phone screen', async () => {
+      const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2, locale: 'pl-PL' });
+      const p = await ctx.newPage();
+      runner.pages.push({ label: 'phone', page: p });
+      await p.goto(base + '/');
+      await p.locator('#calma-widget [data-testid="launcher"]').click();
+      const panel = p.locator('#calma-widget [data-testid="panel"]');
+      await panel.waitFor({ state: 'visible' });
+      const box = await panel.boundingBox();
+      assert(box && box.x >= 0 && box.width <= 390 && box.width >= 380, `panel box on phone: ${JSON.stringify(box)}`);
+      const input = p.locator('#calma-widget [data-testid="input"]');
+      const ib = await input.boundingBox();
+      assert(ib && ib.y + ib.height <= 844, 'composer is off screen on a phone');
+      await input.fill('Dzień dobry, mam pytanie');
+      await runner.snap(p, '08-phone');
+      await ctx.close();
+    }, { needs: ['server serves the built client at /, /widget.js and /console'] });
+
+    result = await runner.run();
+    if (consoleErrors.length) {
+      console.log('page errors:\n  ' + consoleErrors.join('\n  '));
+      result.failed++;
+      console.log('FAIL no uncaught errors in the pages');
+    } else {
+      result.passed++;
+    }
+    if (result.failed && server) console.log('--- server output (tail) ---\n' + server.log().slice(-4000));
+  } catch (e) {
+    if (e instanceof SetupError) console.log(`FAIL setup: ${e.message}`);
+    else console.log(`FAIL unexpected: ${e && e.stack ? e.stack : e}`);
+    result = { passed: runner.results.filter((r) => r.ok).length, failed: Math.max(1, runner.results.filter((r) => !r.ok).length + 1) };
+  } finally {
+    try {
+      await browser?.close();
+    } catch {
+      /* ignore */
+    }
+    await server?.stop();
+  }
+  console.log(`${result.passed} passed, ${result.failed} failed`);
+  process.exit(result.failed ? 1 : 0);
+}
+
+void tempDir;
+main();
