@@ -1,0 +1,313 @@
+#include "common/anger/scorer.hpp"
+
+#include "common/anger/text.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace calma::anger {
+namespace {
+
+struct match {
+  std::uint32_t term;
+  std::uint32_t first, last;  // token range, inclusive
+};
+
+// Reused between calls on the same thread: after warm-up, scoring a message
+// allocates nothing but the cues it returns.
+struct scratch {
+  folded_message fm;
+  std::vector<std::int32_t> ids;
+  std::vector<std::uint32_t> id_off;
+  std::vector<std::uint8_t> used;
+  std::vector<match> matches;
+};
+
+scratch& local_scratch() {
+  thread_local scratch s;
+  return s;
+}
+
+bool token_has(const scratch& s, std::size_t tok, std::int32_t word) {
+  for (std::uint32_t k = s.id_off[tok]; k < s.id_off[tok + 1]; ++k)
+    if (s.ids[k] == word) return true;
+  return false;
+}
+
+// Matches term words [k..] against tokens from `pos`; returns the index one
+// past the last token matched, or -1. "~" matches zero or one token. A term
+// never spans a clause boundary.
+long match_words(const scratch& s, const term& t, std::size_t k, std::size_t pos) {
+  if (k == t.words.size()) return static_cast<long>(pos);
+  const auto& toks = s.fm.tokens;
+  const std::int32_t w = t.words[k];
+  if (w == gap_word) {
+    long r = match_words(s, t, k + 1, pos);
+    if (r >= 0) return r;
+    if (pos < toks.size() && !toks[pos].clause_start) return match_words(s, t, k + 1, pos + 1);
+    return -1;
+  }
+  if (pos >= toks.size() || (k > 0 && toks[pos].clause_start) || !token_has(s, pos, w)) return -1;
+  return match_words(s, t, k + 1, pos + 1);
+}
+
+std::uint32_t fnv1a(std::string_view w) {
+  std::uint32_t h = 2166136261u;
+  for (unsigned char c : w) h = (h ^ c) * 16777619u;
+  return h;
+}
+
+}  // namespace
+
+scorer::scorer(std::shared_ptr<const lexicon_set> lex, scorer_params p)
+    : lex_(std::move(lex)), p_(std::move(p)) {
+  const lang_id d = lex_->find(p_.default_language);
+  default_lang_ = d == no_lang ? 0 : d;
+}
+
+void scorer::score(std::string_view text, lang_id lang, std::int64_t ts, scorer_state* state,
+                   score_result& out) const {
+  analyse(text, lang, ts, state, true, out);
+}
+
+score_result scorer::score_staff(std::string_view text, lang_id lang) const {
+  score_result r;
+  analyse(text, lang, 0, nullptr, false, r);
+  return r;
+}
+
+void scorer::analyse(std::string_view text, lang_id lang, std::int64_t ts, scorer_state* state,
+                     bool customer, score_result& out) const {
+  out.score = 0;
+  out.apology = 0;
+  out.empathy = 0;
+  out.cues.clear();
+  scratch& s = local_scratch();
+  const lexicon_set& lex = *lex_;
+  fold_message(text, s.fm);
+  const auto& toks = s.fm.tokens;
+  const std::size_t ntok = toks.size();
+
+  // 1. Every word looked up once, for all languages.
+  s.ids.clear();
+  s.id_off.assign(ntok + 1, 0);
+  for (std::size_t i = 0; i < ntok; ++i) {
+    s.id_off[i] = static_cast<std::uint32_t>(s.ids.size());
+    lex.lookup(s.fm.word(toks[i]), s.ids);
+  }
+  s.id_off[ntok] = static_cast<std::uint32_t>(s.ids.size());
+
+  // 2. Language: given, or the one whose words and letters the message uses most.
+  if (lang >= lex.language_count()) {
+    std::array<int, max_languages> votes{};
+    for (std::size_t i = 0; i < ntok; ++i) {
+      std::uint8_t mask = 0;
+      for (std::uint32_t k = s.id_off[i]; k < s.id_off[i + 1]; ++k) {
+        const word_info& w = lex.info(s.ids[k]);
+        mask |= w.function | w.in_terms | w.negator;
+      }
+      for (std::size_t l = 0; l < max_languages; ++l) votes[l] += (mask >> l) & 1;
+    }
+    for (const auto& sc : s.fm.specials) {
+      const std::uint8_t mask = lex.letter_hint(sc.cp);
+      for (std::size_t l = 0; l < max_languages; ++l) votes[l] += 2 * ((mask >> l) & 1);
+    }
+    const lang_id fallback = state && state->last_lang != no_lang ? state->last_lang : default_lang_;
+    lang = fallback;
+    int best = 0;
+    for (std::size_t l = 0; l < lex.language_count(); ++l) {
+      if (votes[l] > best || (votes[l] == best && best > 0 && l == fallback)) {
+        best = votes[l];
+        lang = static_cast<lang_id>(l);
+      }
+    }
+    if (state && best > 0) state->last_lang = lang;
+  }
+  out.lang = lang;
+  const auto bit = static_cast<std::uint8_t>(1u << lang);
+
+  // 3. Terms: at each word the longest term of the language that matches.
+  s.used.assign(ntok, 0);
+  s.matches.clear();
+  for (std::size_t i = 0; i < ntok;) {
+    long best_end = -1;
+    std::uint32_t best_term = 0;
+    for (std::uint32_t k = s.id_off[i]; k < s.id_off[i + 1]; ++k) {
+      auto [b, e] = lex.terms_starting(s.ids[k], lang);
+      for (; b != e; ++b) {
+        const term& t = lex.get_term(*b);
+        const long end = match_words(s, t, 0, i);
+        if (end > best_end || (end == best_end && end >= 0 && t.weight > lex.get_term(best_term).weight)) {
+          best_end = end;
+          best_term = *b;
+        }
+      }
+    }
+    if (best_end > static_cast<long>(i)) {
+      s.matches.push_back({best_term, static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(best_end - 1)});
+      for (long j = static_cast<long>(i); j < best_end; ++j) s.used[static_cast<std::size_t>(j)] = 1;
+      i = static_cast<std::size_t>(best_end);
+    } else {
+      ++i;
+    }
+  }
+
+  double keep = 1.0;   // product of (1 - c) over raising cues
+  double calm = 1.0;   // product of (1 - r) over soothing cues
+  auto raise = [&](cue c) {
+    c.contribution = c.value;
+    keep *= 1.0 - std::min(1.0f, c.value);
+    out.cues.push_back(c);
+  };
+  auto soothe = [&](cue c) {
+    c.contribution = -c.value;
+    calm *= 1.0 - std::min(1.0f, c.value);
+    out.cues.push_back(c);
+  };
+
+  // 4. Each term with the words before it: negation and intensifiers.
+  const int look = std::max(p_.negation_window, p_.intensifier_window);
+  for (const match& m : s.matches) {
+    const term& t = lex.get_term(m.term);
+    float intensity = 1.0f;
+    long negator = -1, intensifier = -1;
+    int dist = 0;
+    for (long j = static_cast<long>(m.first); j > 0 && dist < look;) {
+      if (toks[static_cast<std::size_t>(j)].clause_start) break;
+      --j;
+      ++dist;
+      const auto ju = static_cast<std::size_t>(j);
+      if (s.used[ju]) break;
+      bool breaker = false;
+      for (std::uint32_t k = s.id_off[ju]; k < s.id_off[ju + 1]; ++k) {
+        const word_info& w = lex.info(s.ids[k]);
+        if (w.breaker & bit) breaker = true;
+        if ((w.negator & bit) && dist <= p_.negation_window && negator < 0) negator = j;
+        if (w.intensity[lang] > intensity && dist <= p_.intensifier_window) {
+          intensity = w.intensity[lang];
+          intensifier = j;
+        }
+      }
+      if (breaker) break;
+    }
+    cue c;
+    c.cat = t.cat;
+    c.end = toks[m.last].oend;
+    if (negator >= 0) {
+      c.begin = toks[static_cast<std::size_t>(negator)].obegin;
+      if (t.cat == category::positive && customer) {
+        // "not happy", "no estoy contento", "nie jestem zadowolony"
+        c.kind = cue_kind::lexicon;
+        c.cat = category::complaint;
+        c.value = static_cast<float>(p_.negated_positive_weight);
+        raise(c);
+      } else {
+        c.kind = cue_kind::negated;  // explained, adds nothing
+        c.value = 0;
+        out.cues.push_back(c);
+      }
+      continue;
+    }
+    c.kind = cue_kind::lexicon;
+    c.begin = toks[static_cast<std::size_t>(intensifier >= 0 ? intensifier : static_cast<long>(m.first))].obegin;
+    c.value = std::min(1.0f, t.weight * intensity);
+    if (t.cat == category::apology) out.apology = std::max(out.apology, double(c.value));
+    if (t.cat == category::empathy) out.empathy = std::max(out.empathy, double(c.value));
+    if (customer && (t.cat == category::apology || t.cat == category::empathy))
+      c.value = std::min(c.value, static_cast<float>(p_.customer_apology_weight));
+    if (is_soothing(t.cat)) soothe(c);
+    else raise(c);
+  }
+
+  // 5. Surface: shouting, punctuation, emoji.
+  const auto& fm = s.fm;
+  auto raise_measure = [&](cue_kind kind, double measure, double contribution) {
+    cue c;
+    c.kind = kind;
+    c.value = static_cast<float>(measure);
+    c.contribution = static_cast<float>(contribution);
+    keep *= 1.0 - std::min(1.0, contribution);
+    out.cues.push_back(c);
+  };
+  if (fm.caps_letters > 0 && fm.caps_upper >= static_cast<std::uint32_t>(p_.caps.min_letters)) {
+    const double share = double(fm.caps_upper) / fm.caps_letters;
+    if (share >= p_.caps.min_share)
+      raise_measure(cue_kind::caps, std::round(share * 100) / 100, p_.caps.weight * share);
+  }
+  if (fm.exclamations > static_cast<std::uint32_t>(p_.exclamation.free))
+    raise_measure(cue_kind::exclamation, fm.exclamations,
+                  std::min(p_.exclamation.max, p_.exclamation.per_mark * (fm.exclamations - p_.exclamation.free)));
+  if (fm.longest_q_run >= static_cast<std::uint32_t>(p_.question_run.min_run))
+    raise_measure(cue_kind::question_run, fm.longest_q_run,
+                  std::min(p_.question_run.max, p_.question_run.weight +
+                                                    p_.question_run.per_extra * (fm.longest_q_run - p_.question_run.min_run)));
+  int emoji_cues = 0;
+  for (const auto& sc : fm.specials) {
+    const symbol_entry* e = lex.symbol(sc.cp);
+    if (!e || emoji_cues >= 3) continue;
+    ++emoji_cues;
+    cue c;
+    c.kind = e->kind == symbol_kind::angry ? cue_kind::angry_emoji : cue_kind::friendly_emoji;
+    c.value = e->weight;
+    c.begin = sc.obegin;
+    c.end = sc.oend;
+    if (e->kind == symbol_kind::angry) raise(c);
+    else soothe(c);
+  }
+
+  // 6. The conversation: the same complaint again, many messages at once.
+  if (customer && state) {
+    scorer_state::past_message now;
+    now.ts = ts;
+    for (std::size_t i = 0; i < ntok && now.n < scorer_state::max_words; ++i) {
+      const std::string_view w = fm.word(toks[i]);
+      if (w.size() < 3) continue;
+      bool skip = false;
+      for (std::uint32_t k = s.id_off[i]; k < s.id_off[i + 1]; ++k) {
+        const word_info& wi = lex.info(s.ids[k]);
+        skip = skip || ((wi.function | wi.negator) & bit);
+      }
+      if (skip) continue;
+      // Five letters stand in for a stem: "llegado"/"llegó", "arrived"/"arrive".
+      const std::uint32_t h = fnv1a(w.substr(0, 5));
+      if (std::find(now.words.begin(), now.words.begin() + now.n, h) == now.words.begin() + now.n)
+        now.words[now.n++] = h;
+    }
+    std::sort(now.words.begin(), now.words.begin() + now.n);
+
+    double best_sim = 0;
+    int in_burst = 1;
+    const std::size_t have = std::min(state->count, scorer_state::ring);
+    for (std::size_t back = 1; back <= have; ++back) {
+      const auto& past = state->recent[(state->next + scorer_state::ring - back) % scorer_state::ring];
+      const double age_s = double(ts - past.ts) / 1000.0;
+      if (age_s <= p_.burst.window_s) ++in_burst;
+      if (back <= static_cast<std::size_t>(p_.repetition.history) && age_s <= p_.repetition.window_s &&
+          now.n >= p_.repetition.min_words && past.n >= p_.repetition.min_words) {
+        std::size_t inter = 0, a = 0, b = 0;
+        while (a < now.n && b < past.n) {
+          if (now.words[a] == past.words[b]) { ++inter; ++a; ++b; }
+          else if (now.words[a] < past.words[b]) ++a;
+          else ++b;
+        }
+        const double uni = double(now.n + past.n - inter);
+        best_sim = std::max(best_sim, uni > 0 ? inter / uni : 0.0);
+      }
+    }
+    if (best_sim >= p_.repetition.min_similarity && p_.repetition.weight > 0)
+      raise_measure(cue_kind::repeated, std::round(best_sim * 100) / 100, p_.repetition.weight * best_sim);
+    if (in_burst >= p_.burst.min_messages && p_.burst.weight > 0)
+      raise_measure(cue_kind::burst, in_burst,
+                    std::min(p_.burst.max, p_.burst.weight + p_.burst.per_extra * (in_burst - p_.burst.min_messages)));
+    state->recent[state->next] = now;
+    state->next = (state->next + 1) % scorer_state::ring;
+    state->count = std::min(state->count + 1, scorer_state::ring);
+  }
+
+  // 7. Noisy-or of the raising cues, then politeness takes off a bounded share.
+  const double raised = 1.0 - keep;
+  const double soothing = std::min(p_.max_soothing, 1.0 - calm);
+  out.score = std::clamp(raised * (1.0 - soothing), 0.0, 1.0);
+}
+
+}  // namespace calma::anger

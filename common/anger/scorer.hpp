@@ -1,0 +1,66 @@
+#pragma once
+// The cue scorer: one message in, a cue score in [0,1] and the cues that
+// fired out. Pure: no clock (the message time is an argument), no I/O, and
+// thread-safe (const, scratch buffers are per thread), so one scorer serves
+// every conversation. What a conversation remembers between messages
+// (earlier complaints, message times, its language) lives in scorer_state.
+
+#include "common/anger/lexicon.hpp"
+#include "common/anger/params.hpp"
+#include "common/anger/types.hpp"
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+namespace calma::anger {
+
+// Per conversation, customer side. Fixed size: no allocation.
+struct scorer_state {
+  static constexpr std::size_t ring = 16;
+  static constexpr std::size_t max_words = 24;
+  struct past_message {
+    std::int64_t ts = 0;
+    std::uint8_t n = 0;  // content-word hashes used
+    std::array<std::uint32_t, max_words> words{};  // sorted
+  };
+  std::array<past_message, ring> recent{};
+  std::size_t count = 0;  // messages recorded (capped at ring)
+  std::size_t next = 0;   // ring slot for the next one
+  lang_id last_lang = no_lang;  // language of the last detected message
+};
+
+class scorer {
+ public:
+  scorer(std::shared_ptr<const lexicon_set> lex, scorer_params p);
+
+  // Scores a customer message. `lang` is a language of the lexicon set, or
+  // no_lang to detect it. With a state, repetition of an earlier complaint and
+  // bursts of messages count too, and the message is recorded in it.
+  void score(std::string_view text, lang_id lang, std::int64_t ts, scorer_state* state,
+             score_result& out) const;
+  score_result score(std::string_view text, lang_id lang = no_lang, std::int64_t ts = 0,
+                     scorer_state* state = nullptr) const {
+    score_result r;
+    score(text, lang, ts, state, r);
+    return r;
+  }
+  // A staff message: the same analysis, read for apology and empathy
+  // (score_result::apology / ::empathy). Touches no conversation state.
+  score_result score_staff(std::string_view text, lang_id lang = no_lang) const;
+
+  const lexicon_set& lexicon() const noexcept { return *lex_; }
+  const scorer_params& params() const noexcept { return p_; }
+  lang_id default_language() const noexcept { return default_lang_; }
+
+ private:
+  void analyse(std::string_view text, lang_id lang, std::int64_t ts, scorer_state* state,
+               bool customer, score_result& out) const;
+
+  std::shared_ptr<const lexicon_set> lex_;
+  scorer_params p_;
+  lang_id default_lang_ = 0;
+};
+
+}  // namespace calma::anger

@@ -1,0 +1,233 @@
+#include "support.hpp"
+
+#include <nlohmann/json.hpp>
+
+using namespace calma::anger;
+using namespace calma::anger::test;
+
+TEST_CASE("every cue family fires in every language") {
+  struct row {
+    const char* lang;
+    std::string text;
+    const char* cue;
+  };
+  const row rows[] = {
+      {"en", "you useless idiots", "insult: "},
+      {"en", "this is bullshit", "profanity: bullshit"},
+      {"en", "the lid is broken", "complaint: broken"},
+      {"en", "I am furious", "negative_emotion: furious"},
+      {"en", "never again", "churn_threat: never again"},
+      {"en", "I will call my lawyer", "legal_threat: lawyer"},
+      {"en", "I'm filing a chargeback", "legal_threat: chargeback"},
+      {"en", "expect a 1 star review", "review_threat: "},
+      {"en", "get me your manager", "manager_request: manager"},
+      {"en", "I need it asap", "urgency: asap"},
+      {"en", "this is the third time", "repetition: third time"},
+      {"es", "sois unos inútiles", "insult: inútiles"},
+      {"es", "qué mierda", "profanity: mierda"},
+      {"es", "la lámpara no funciona", "complaint: no funciona"},
+      {"es", "estoy enfadadísima", "negative_emotion: enfadadísima"},
+      {"es", "nunca más", "churn_threat: nunca más"},
+      {"es", "hablaré con mi abogado", "legal_threat: abogado"},
+      {"es", "pediré un contracargo", "legal_threat: contracargo"},
+      {"es", "pondré una reseña", "review_threat: reseña"},
+      {"es", "quiero hablar con el encargado", "manager_request: encargado"},
+      {"es", "lo necesito urgentemente", "urgency: urgentemente"},
+      {"es", "otra vez lo mismo", "repetition: otra vez"},
+      {"pl", "banda złodziei", "insult: "},
+      {"pl", "co to kurwa jest", "profanity: kurwa"},
+      {"pl", "pralka nie działa", "complaint: nie działa"},
+      {"pl", "jestem wściekła", "negative_emotion: wściekła"},
+      {"pl", "nigdy więcej", "churn_threat: nigdy więcej"},
+      {"pl", "sprawa trafi do prawnika", "legal_threat: prawnika"},
+      {"pl", "zgłaszam do UOKiK", "legal_threat: "},
+      {"pl", "wystawię negatywną opinię", "review_threat: "},
+      {"pl", "proszę z kierownikiem", "manager_request: kierownikiem"},
+      {"pl", "to pilne", "urgency: pilne"},
+      {"pl", "znowu to samo", "repetition: znowu"},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.text);
+    const auto cues = cues_of(r.text, r.lang);
+    CAPTURE(cues);
+    CHECK(has_cue(cues, r.cue));
+    CHECK(score_of(r.text, r.lang) > 0.1);
+  }
+}
+
+TEST_CASE("inflected forms match their stems") {
+  CHECK(has_cue(cues_of("chcę rozmawiać z przełożonym", "pl"), "manager_request: przełożonym"));
+  CHECK(has_cue(cues_of("dajcie mi kierownika", "pl"), "manager_request: kierownika"));
+  CHECK(has_cue(cues_of("estamos hartos y cabreadísimos", "es"), "negative_emotion: cabreadísimos"));
+  CHECK(has_cue(cues_of("I am so frustrated", "en"), "negative_emotion: so frustrated"));
+}
+
+TEST_CASE("negation cancels the cue within a short window, in each language") {
+  const char* cases[][3] = {
+      {"en", "I'm not angry", "I'm angry"},
+      {"es", "no estoy enfadado", "estoy enfadado"},
+      {"pl", "nie jestem wściekły", "jestem wściekły"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c[1]);
+    const auto cues = cues_of(c[1], c[0]);
+    CHECK(has_cue(cues, "negated: "));
+    CHECK_FALSE(has_cue(cues, "negative_emotion"));
+    CHECK(score_of(c[1], c[0]) < score_of(c[2], c[0]));
+  }
+  // A clause boundary stops the negation: "No, I am angry".
+  CHECK(has_cue(cues_of("No, estoy enfadado", "es"), "negative_emotion: enfadado"));
+  // Out of the window (3 words back): still counts.
+  CHECK(has_cue(cues_of("I did not expect to be this furious", "en"), "negative_emotion"));
+}
+
+TEST_CASE("a negated positive word is a complaint") {
+  CHECK(has_cue(cues_of("I'm not happy with this", "en"), "complaint: not happy"));
+  CHECK(has_cue(cues_of("no estoy contento", "es"), "complaint: no estoy contento"));
+  CHECK(has_cue(cues_of("nie jestem zadowolona", "pl"), "complaint: nie jestem zadowolona"));
+  CHECK(score_of("I'm not happy", "en") > score_of("I'm happy", "en"));
+}
+
+TEST_CASE("intensifiers make a cue stronger") {
+  CHECK(score_of("I am very angry", "en") > score_of("I am angry", "en"));
+  CHECK(score_of("estoy muy enfadado", "es") > score_of("estoy enfadado", "es"));
+  CHECK(score_of("jestem bardzo zdenerwowany", "pl") > score_of("jestem zdenerwowany", "pl"));
+  CHECK(has_cue(cues_of("estoy muy enfadado", "es"), "negative_emotion: muy enfadado"));
+}
+
+TEST_CASE("upper-case share, but not product names or order numbers") {
+  CHECK(has_cue(cues_of("WHERE IS MY ORDER", "en"), "caps 1"));
+  CHECK_FALSE(has_cue(cues_of("Does the SONY WH1000 come with a case?", "en"), "caps"));
+  CHECK_FALSE(has_cue(cues_of("My order ABX99812 and \"PROMOCODE\" please", "en"), "caps"));
+  CHECK_FALSE(has_cue(cues_of("OK", "en"), "caps"));
+  CHECK(score_of("WHERE IS MY ORDER", "en") > score_of("where is my order", "en"));
+}
+
+TEST_CASE("runs of ! and ? raise the score; one friendly ! does not") {
+  CHECK_FALSE(has_cue(cues_of("Thanks!", "en"), "exclamations"));
+  CHECK(has_cue(cues_of("Where is it!!!", "en"), "exclamations 3"));
+  CHECK(has_cue(cues_of("¿¿Dónde está??", "es"), "question_run 2"));
+  CHECK(has_cue(cues_of("Where is it?!?!", "en"), "question_run 4"));
+  CHECK(score_of("gdzie jest paczka?!?!", "pl") > score_of("gdzie jest paczka?", "pl"));
+}
+
+TEST_CASE("angry emoji raise, friendly emoji lower") {
+  CHECK(has_cue(cues_of("ok 😡", "en"), "angry_emoji 😡"));
+  CHECK(score_of("the box is damaged 😡", "en") > score_of("the box is damaged", "en"));
+  CHECK(score_of("the box is damaged 🙂", "en") < score_of("the box is damaged", "en"));
+}
+
+TEST_CASE("politeness lowers the score in each language") {
+  CHECK(score_of("the parcel is late, please check", "en") < score_of("the parcel is late, check", "en"));
+  CHECK(score_of("el paquete llega tarde, por favor revisadlo", "es") <
+        score_of("el paquete llega tarde, revisadlo", "es"));
+  CHECK(score_of("paczka się spóźnia, proszę sprawdzić", "pl") <
+        score_of("paczka się spóźnia, sprawdzić", "pl"));
+  CHECK(score_of("Hello, could you tell me the delivery time? Thank you", "en") == 0.0);
+}
+
+TEST_CASE("the same complaint repeated and bursts of messages count with a state") {
+  const auto& s = real_scorer();
+  scorer_state st;
+  const auto first = s.score("my order 1234 has not arrived yet", no_lang, 1000, &st);
+  const auto again = s.score("order 1234 has still not arrived", no_lang, 60000, &st);
+  CHECK_FALSE(first.has(category::repetition));
+  bool repeated = false;
+  for (const auto& c : again.cues) repeated = repeated || c.kind == cue_kind::repeated;
+  CHECK(repeated);
+
+  scorer_state b;
+  s.score("hello?", no_lang, 0, &b);
+  s.score("anyone?", no_lang, 5000, &b);
+  const auto third = s.score("hello??", no_lang, 9000, &b);
+  bool burst = false;
+  for (const auto& c : third.cues) burst = burst || c.kind == cue_kind::burst;
+  CHECK(burst);
+  CHECK(describe_all(third, "hello??").back() == "burst 3");
+
+  scorer_state slow;
+  s.score("hello?", no_lang, 0, &slow);
+  s.score("anyone?", no_lang, 60000, &slow);
+  const auto later = s.score("hello?", no_lang, 120000, &slow);
+  for (const auto& c : later.cues) CHECK(c.kind != cue_kind::burst);
+}
+
+TEST_CASE("language is detected per message, or taken as given") {
+  const auto& s = real_scorer();
+  CHECK(s.score("Hola, ¿dónde está mi pedido?").lang == lang("es"));
+  CHECK(s.score("Dzień dobry, gdzie jest moja paczka?").lang == lang("pl"));
+  CHECK(s.score("Hi, where is my parcel?").lang == lang("en"));
+  CHECK(s.score("Zażółć gęślą jaźń").lang == lang("pl"));
+  CHECK(s.score("Hi, where is my parcel?", lang("es")).lang == lang("es"));
+  // No evidence: the conversation's last language, else the default.
+  scorer_state st;
+  s.score("no me ha llegado el pedido", no_lang, 0, &st);
+  CHECK(s.score("???", no_lang, 1000, &st).lang == lang("es"));
+  CHECK(s.score("???").lang == lang("en"));
+}
+
+TEST_CASE("staff apology and empathy are found in each language") {
+  const auto& s = real_scorer();
+  CHECK(s.score_staff("I'm so sorry about this").apology > 0);
+  CHECK(s.score_staff("I understand, that must be frustrating").empathy > 0);
+  CHECK(s.score_staff("Lo siento mucho, disculpe las molestias").apology > 0);
+  CHECK(s.score_staff("Entiendo perfectamente").empathy > 0);
+  CHECK(s.score_staff("Bardzo przepraszam za opóźnienie").apology > 0);
+  CHECK(s.score_staff("Rozumiem, to musi być frustrujące").empathy > 0);
+  CHECK(s.score_staff("Your parcel ships tomorrow").apology == 0);
+  CHECK(s.score_staff("Your parcel ships tomorrow").empathy == 0);
+}
+
+TEST_CASE("scores stay in [0,1] and the worst messages score high") {
+  const char* furious[] = {
+      "YOU ARE USELESS IDIOTS!!! I WANT MY MONEY BACK NOW OR I CALL MY LAWYER 😡😡",
+      "SOIS UNOS LADRONES, NUNCA MÁS, OS DENUNCIO!!!",
+      "BANDA ZŁODZIEI!!! NIGDY WIĘCEJ, SPOTKAMY SIĘ W SĄDZIE",
+  };
+  for (const char* t : furious) {
+    CAPTURE(t);
+    const double v = score_of(t);
+    CHECK(v > 0.8);
+    CHECK(v <= 1.0);
+  }
+  std::string long_text;
+  for (int i = 0; i < 200; ++i) long_text += "idiots scam lawyer never again!!! ";
+  const double v = score_of(long_text);
+  CHECK(v <= 1.0);
+  CHECK(v >= 0.0);
+}
+
+TEST_CASE("lexicon loading lists every problem") {
+  lexicon_set set;
+  std::vector<std::string> errors;
+  const auto bad = nlohmann::json::parse(R"({
+    "language": "xx",
+    "negators": ["two words"],
+    "intensifiers": {"very": 9},
+    "categories": {"nonsense": {"weight": 0.5, "terms": []},
+                   "insult": {"weight": 2, "terms": ["x"]},
+                   "complaint": {"weight": 0.3, "terms": ["~ bad", 7]}},
+    "typo": 1
+  })");
+  CHECK_FALSE(set.add_language(bad, errors, "xx.json"));
+  CHECK(errors.size() == 7);
+  for (const auto& e : errors) CHECK(e.rfind("xx.json: ", 0) == 0);
+
+  std::vector<std::string> errors2;
+  CHECK_FALSE(load_lexicons("/nonexistent", {"en"}, errors2).has_value());
+  CHECK(errors2.size() == 1);
+}
+
+TEST_CASE("params from json: defaults, overrides and every error listed") {
+  std::vector<std::string> errors;
+  const auto p = params_from_json(nlohmann::json::object(), errors);
+  CHECK(errors.empty());
+  CHECK(p.curve.gain == doctest::Approx(curve_params{}.gain));
+
+  const auto j = nlohmann::json::parse(R"({"curve": {"gain": 0.3, "half_life_s": -1, "oops": 1},
+                                            "scorer": {"caps": {"min_share": "x"}}})");
+  const auto q = params_from_json(j, errors);
+  CHECK(q.curve.gain == doctest::Approx(0.3));
+  REQUIRE(errors.size() == 3);
+  CHECK(errors[0].rfind("anger.scorer.caps.min_share: ", 0) == 0);
+}
