@@ -119,7 +119,7 @@ async function main() {
       await agent.locator('[data-testid="reply"]').press('Enter');
       await agent.locator('[data-testid="msg-staff"]').filter({ hasText: REPLY }).waitFor();
       await widget('msg-them').filter({ hasText: REPLY }).waitFor();
-      await widget('subtitle').filter({ hasText: 'Ana García' }).waitFor();
+      await widget('header').filter({ hasText: 'Ana García' }).waitFor();
       await runner.snap(shopper, '03-shopper-got-reply');
       await runner.snap(agent, '03-agent-replied');
     }, { needs: ['agent logs in and sees the conversation assigned'] });

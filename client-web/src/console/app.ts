@@ -449,6 +449,7 @@ export class ConsoleApp {
     const c = this.selected ? this.model.convs.get(this.selected) : undefined;
     const text = this.els.input.value.trim();
     if (!c || !text || !this.client || !this.canAct(c)) return;
+    if (new TextEncoder().encode(text).length > 4000) return this.toast('The message is too long (4000 bytes at most).', true);
     const entry = this.client.send(text, c.id);
     c.pending.set(entry.client_msg_id, { client_msg_id: entry.client_msg_id, text, ts: entry.created_ts });
     this.els.input.value = '';
@@ -806,7 +807,7 @@ export class ConsoleApp {
       return;
     }
     if (!a) {
-      angerStats.append(h('span', { class: 'muted', 'data-testid': 'anger-level' }, 'no data'));
+      angerStats.append(h('span', { class: 'big muted' }, '—'), h('span', { class: 'phase none', 'data-testid': 'anger-level' }, 'no data'));
       coaching.append(h('div', { class: 'hint-title' }, 'Coaching'), h('p', {}, COACHING.calm.hint));
       return;
     }

@@ -10,6 +10,7 @@
 import { CalmaClient, type ConnState } from '../protocol/client';
 import { ErrorCode } from '../protocol/codes';
 import { safeStorage, type StorageLike } from '../protocol/storage';
+import type { SocketFactory } from '../protocol/transport';
 import type { ChatMessage, ConversationSummary, ServerMessage, Welcome } from '../protocol/types';
 import { wsUrlFor } from '../protocol/index';
 import { ICONS, clear, fmtTime, h, icon, initials } from '../shared/dom';
@@ -22,6 +23,8 @@ export interface WidgetConfig {
   /** http(s) origin of the Calma server */
   server: string;
   storage?: StorageLike;
+  /** Tests inject a fake WebSocket. */
+  createSocket?: SocketFactory;
 }
 
 type MsgStatus = 'pending' | 'sent' | 'read' | 'failed';
@@ -63,6 +66,7 @@ export class ChatWidget {
   private panel!: HTMLElement;
   private headAvatar!: HTMLElement;
   private headSub!: HTMLElement;
+  private headTitle!: HTMLElement;
   private status!: HTMLElement;
   private log!: HTMLElement;
   private typingEl!: HTMLElement;
@@ -86,6 +90,7 @@ export class ChatWidget {
       storage: this.storage,
       outboxKey: this.keys.outbox,
       syncWelcomeConversations: false,
+      ...(cfg.createSocket ? { createSocket: cfg.createSocket } : {}),
       hello: () => {
         const token = this.storage.getItem(this.keys.token);
         if (token) return { type: 'hello', role: 'shopper', token };
@@ -134,11 +139,12 @@ export class ChatWidget {
     minBtn.addEventListener('click', () => this.close());
     this.endBtn.addEventListener('click', () => this.endChat());
 
+    this.headTitle = h('div', { class: 'head-title', id: 'calma-title' }, t.title);
     const header = h(
       'div',
-      { class: 'header' },
+      { class: 'header', 'data-testid': 'header' },
       this.headAvatar,
-      h('div', { class: 'head-text' }, h('div', { class: 'head-title', id: 'calma-title' }, t.title), this.headSub),
+      h('div', { class: 'head-text' }, this.headTitle, this.headSub),
       this.endBtn,
       minBtn,
     );
@@ -438,10 +444,14 @@ export class ChatWidget {
     clear(this.headAvatar);
     if (this.convState === 'assigned' && this.agentName) {
       this.headAvatar.append(initials(this.agentName));
-      this.headSub.textContent = t.assigned(this.agentName);
+      this.headTitle.textContent = this.agentName;
+      this.headSub.textContent = t.title;
+      this.headSub.title = t.assigned(this.agentName);
     } else {
       this.headAvatar.append(icon(ICONS.chat, 20));
-      this.headSub.textContent = this.convState === 'queued' && this.queue ? t.queued(this.queue.position) : t.subtitleIdle;
+      this.headTitle.textContent = t.title;
+      this.headSub.textContent = this.convState === 'queued' ? t.waiting : t.subtitleIdle;
+      this.headSub.title = '';
     }
     const closed = this.convState === 'closed';
     this.closedEl.hidden = !closed;
@@ -507,6 +517,10 @@ export class ChatWidget {
   private submit(): void {
     const text = this.input.value.trim();
     if (!text) return;
+    if (utf8Length(text) > MAX_TEXT_BYTES) {
+      this.flash(this.t.tooLong);
+      return;
+    }
     const name = this.nameInput.value.trim();
     if (name && !this.storage.getItem(this.keys.token)) this.storage.setItem(this.keys.name, name);
     this.input.value = '';
@@ -573,6 +587,13 @@ export class ChatWidget {
     this.renderStatus();
     this.input.focus();
   }
+}
+
+/** The server's limit on `text` (bytes of UTF-8, not characters). */
+export const MAX_TEXT_BYTES = 4000;
+
+export function utf8Length(s: string): number {
+  return new TextEncoder().encode(s).length;
 }
 
 /** Read the configuration from the <script> tag that loaded us. */
