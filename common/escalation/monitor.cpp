@@ -1,0 +1,47 @@
+#include "common/escalation/monitor.hpp"
+
+namespace calma::escalation {
+
+monitor::monitor(const anger::scorer& sc, const anger::curve_params& cp, const params& ep,
+                 std::int64_t start_ts, anger::lang_id lang)
+    : scorer_(&sc), lang_(lang), curve_(cp, start_ts), policy_(ep) {}
+
+output monitor::on_customer_message(std::int64_t ts, std::string_view text) {
+  output out;
+  scorer_->score(text, lang_, ts, &state_, last_);
+  out.points.push_back(curve_.on_customer_message(ts, last_, text));
+  out.decisions = policy_.on_customer_message(out.points.back().ts, last_, text,
+                                              view_of(curve_, policy_.parameters()));
+  return out;
+}
+
+output monitor::on_staff_message(std::int64_t ts, std::string_view text) {
+  output out;
+  const anger::score_result r = scorer_->score_staff(text, lang_);
+  out.points.push_back(curve_.on_staff_message(ts, r, text));
+  out.decisions = policy_.on_staff_message(out.points.back().ts, view_of(curve_, policy_.parameters()));
+  return out;
+}
+
+output monitor::on_queued(std::int64_t ts) {
+  output out;
+  out.points.push_back(curve_.advance(ts));
+  out.decisions = policy_.on_queued(out.points.back().ts, view_of(curve_, policy_.parameters()));
+  return out;
+}
+
+output monitor::on_assigned(std::int64_t ts) {
+  output out;
+  out.points.push_back(curve_.advance(ts));
+  out.decisions = policy_.on_assigned(out.points.back().ts, view_of(curve_, policy_.parameters()));
+  return out;
+}
+
+output monitor::advance(std::int64_t ts) {
+  output out;
+  out.points.push_back(curve_.advance(ts));
+  out.decisions = policy_.evaluate(out.points.back().ts, view_of(curve_, policy_.parameters()));
+  return out;
+}
+
+}  // namespace calma::escalation
