@@ -181,6 +181,85 @@ async function main() {
       assert((await widget('msg-me').count()) === 0, 'new chat still shows the old messages');
     }, { needs: ['shopper reloads: same conversation, every message exactly once'] });
 
+    runner.test('console draws anger.update and escalation.raised frames (injected into the live stream)', async () => {
+      // A second shopper opens a conversation (assigned to the agent still online).
+      const sctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+      const sp = await sctx.newPage();
+      runner.pages.push({ label: 'angry-shopper', page: sp });
+      await sp.goto(base + '/');
+      await sp.locator('#calma-widget [data-testid="launcher"]').click();
+      await sp.locator('#calma-widget #calma-name').fill('Marta Kowalska');
+      await sp.locator('#calma-widget [data-testid="input"]').fill('LLEVO UNA SEMANA ESPERANDO!!! Quiero hablar con un responsable');
+      await sp.locator('#calma-widget [data-testid="input"]').press('Enter');
+      await until(async () => ['sent', 'read'].includes(await sp.locator('#calma-widget [data-testid="msg-me"]').first().getAttribute('data-status')), 'angry message never acked');
+
+      // The server does not send anger/escalation events yet everywhere: inject them
+      // into a supervisor's real WebSocket (everything else is forwarded both ways).
+      const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+      const page = await ctx.newPage();
+      runner.pages.push({ label: 'supervisor-injected', page });
+      const fromPage = [];
+      let toPage = null;
+      await ctx.routeWebSocket(/\/ws$/, (ws) => {
+        const srv = ws.connectToServer();
+        ws.onMessage((m) => {
+          fromPage.push(m);
+          srv.send(m);
+        });
+        srv.onMessage((m) => ws.send(m));
+        toPage = (obj) => ws.send(JSON.stringify(obj));
+      });
+      await login(page, 'supervisor', 'supervisor');
+      const item = page.locator('[data-testid="conv-item"]').filter({ hasText: 'Marta Kowalska' });
+      await item.waitFor();
+      const conv = await item.getAttribute('data-conv');
+      await item.click();
+      await page.locator('[data-testid="anger-nodata"]').waitFor({ state: 'visible' });
+      const t0 = Date.now() - 120000;
+      const phases = ['calm', 'calm', 'rising', 'rising', 'rising', 'peak', 'peak'];
+      const levels = [8, 12, 35, 52, 66, 81, 86];
+      levels.forEach((level, i) =>
+        toPage({ type: 'anger.update', conversation_id: conv, ts: t0 + i * 15000, level, phase: phases[i], trend: 14.5, cues: ['caps', 'manager_request'] }),
+      );
+      await page.locator('[data-testid="anger-level"]').filter({ hasText: '86' }).waitFor();
+      await page.locator('[data-testid="anger-phase"]').filter({ hasText: 'Peak' }).waitFor();
+      await page.locator('[data-testid="anger-card"] canvas').first().waitFor();
+      assert(await page.locator('[data-testid="anger-nodata"]').isHidden(), '"no data" still shown with data');
+      await page.locator('[data-testid="coaching"]').filter({ hasText: 'Apologise' }).waitFor();
+      await item.locator('[data-testid="anger-pill"]').filter({ hasText: '86' }).waitFor();
+
+      toPage({
+        type: 'escalation.raised',
+        escalation_id: 'esc-e2e-1',
+        conversation_id: conv,
+        reasons: ['manager_request', 'level_high'],
+        severity: 'high',
+        level: 86,
+        curve: levels.map((level, i) => ({ ts: t0 + i * 15000, level })),
+        transcript_tail: [{ type: 'chat.message', conversation_id: conv, seq: 1, ts: t0, from: { role: 'shopper', id: 'x', name: 'Marta Kowalska' }, text: 'LLEVO UNA SEMANA ESPERANDO!!! Quiero hablar con un responsable', visibility: 'all' }],
+        raised_ts: Date.now() - 5000,
+      });
+      const card = page.locator('[data-testid="esc-card"]').filter({ hasText: 'manager_request' });
+      await card.waitFor();
+      await page.locator('[data-testid="esc-count"]').filter({ hasText: '1' }).waitFor();
+      await runner.snap(page, '09-supervisor-anger-escalation');
+      await card.locator('[data-testid="esc-ack"]').click();
+      await until(() => fromPage.some((m) => JSON.parse(m).type === 'escalation.ack' && JSON.parse(m).escalation_id === 'esc-e2e-1'), 'no escalation.ack sent');
+      toPage({ type: 'escalation.acked', escalation_id: 'esc-e2e-1', conversation_id: conv, by: 'supervisor' });
+      await card.filter({ hasText: 'Acked' }).waitFor();
+      await card.locator('[data-testid="esc-note"]').fill('Reenvío urgente + cupón');
+      await card.locator('[data-testid="esc-resolve"]').click();
+      await until(() => fromPage.some((m) => { const f = JSON.parse(m); return f.type === 'escalation.resolve' && f.note === 'Reenvío urgente + cupón'; }), 'no escalation.resolve with the note sent');
+      toPage({ type: 'escalation.resolved', escalation_id: 'esc-e2e-1', conversation_id: conv, by: 'supervisor', note: 'Reenvío urgente + cupón' });
+      await card.filter({ hasText: 'Resolved' }).waitFor();
+      await page.locator('[data-testid="esc-count"]').filter({ hasText: '0' }).waitFor();
+      // The shopper's widget never shows any of it.
+      const shown = (await texts(sp, '#calma-widget [data-testid="panel"]')).join(' ');
+      assert(!/86|peak|manager_request/i.test(shown), 'anger data leaked into the widget');
+      await ctx.close();
+      await sctx.close();
+    }, { needs: ['agent logs in and sees the conversation assigned'] });
+
     runner.test('wrong password shows an error on the login form', async () => {
       const ctx = await browser.newContext();
       const p = await ctx.newPage();
