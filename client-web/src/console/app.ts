@@ -599,7 +599,10 @@ export class ConsoleApp {
     const convs = this.model.ordered(now);
     const active = convs.filter((c) => !c.gone && c.state !== 'closed').length;
     this.els.listCount.textContent = String(active);
-    clear(list);
+    swapIfChanged(list, (list) => this.buildList(list, convs, now));
+  }
+
+  private buildList(list: HTMLElement, convs: ConvVM[], now: number): void {
     if (!convs.length) {
       list.append(h('li', { class: 'empty' }, this.isSupervisor ? 'No open conversations.' : 'No conversations yet. New chats will appear here when they are assigned to you.'));
       return;
@@ -659,8 +662,8 @@ export class ConsoleApp {
   private renderPane(now: number): void {
     const { paneHead, transcript, typing, composerNote, input, sendBtn } = this.els;
     const c = this.selected ? this.model.convs.get(this.selected) : undefined;
-    clear(paneHead);
     if (!c) {
+      clear(paneHead);
       clear(transcript);
       transcript.append(h('div', { class: 'placeholder' }, h('div', { class: 'placeholder-icon', 'aria-hidden': 'true' }, '💬'), h('p', {}, 'Select a conversation')));
       typing.textContent = '';
@@ -671,7 +674,7 @@ export class ConsoleApp {
     }
     const me = this.session!.user_id;
     const owner = c.agentId === me;
-    const actions = h('div', { class: 'actions' });
+    const actions = h('div', { class: 'actions', 'data-conv': c.id });
     if (c.state !== 'closed' && !c.gone && (owner || this.isSupervisor)) {
       const closeBtn = h('button', { class: 'btn', type: 'button', 'data-testid': 'close-conv' }, 'Close');
       closeBtn.addEventListener('click', () => this.act({ type: 'conversation.close', conversation_id: c.id, reason: 'resolved' }));
@@ -691,7 +694,7 @@ export class ConsoleApp {
         actions.append(take);
       }
     }
-    paneHead.append(
+    swapIfChanged(paneHead, (head) => head.append(
       h('span', { class: 'avatar lg' }, initials(this.shopperName(c))),
       h(
         'div',
@@ -711,13 +714,19 @@ export class ConsoleApp {
         ),
       ),
       actions,
-    );
+    ));
 
     // transcript
     const switched = this.lastRenderedConv !== c.id;
     this.lastRenderedConv = c.id;
     const msgs = this.model.sortedMessages(c);
-    clear(transcript);
+    const changed = swapIfChanged(transcript, (transcript) => this.buildTranscript(transcript, c, msgs));
+    if (changed && (switched || this.stickToBottom)) transcript.scrollTop = transcript.scrollHeight;
+    this.renderComposer(c, now);
+  }
+
+  private buildTranscript(transcript: HTMLElement, c: ConvVM, msgs: ChatMessage[]): void {
+    const me = this.session!.user_id;
     if (!msgs.length && !c.pending.size) transcript.append(h('div', { class: 'placeholder small' }, 'No messages yet.'));
     let lastStaffSeq = 0;
     for (const m of msgs) if (m.from?.role !== 'shopper' && m.visibility !== 'staff') lastStaffSeq = m.seq;
@@ -751,7 +760,10 @@ export class ConsoleApp {
       );
     }
     if (c.state === 'closed') transcript.append(h('div', { class: 'sysline', 'data-testid': 'closed-line' }, 'Conversation closed' + (c.closedReason ? ` — ${c.closedReason}` : '')));
-    if (switched || this.stickToBottom) transcript.scrollTop = transcript.scrollHeight;
+  }
+
+  private renderComposer(c: ConvVM, now: number): void {
+    const { typing, composerNote, input, sendBtn } = this.els;
 
     typing.textContent = c.typing && c.typing.until > now ? `${c.typing.name} is typing…` : '';
 
@@ -831,12 +843,10 @@ export class ConsoleApp {
     this.els.escCount!.className = 'pill' + (all.some((e) => e.status === 'open') ? ' alert' : '');
     // Do not rebuild while the supervisor types a note.
     if (box.contains(document.activeElement) && (document.activeElement as HTMLElement).tagName === 'INPUT') return;
-    clear(box);
-    if (!all.length) {
-      box.append(h('p', { class: 'muted' }, 'No escalations. Conversations that go bad will show up here.'));
-      return;
-    }
-    for (const e of all.slice(0, 20)) box.append(this.escalationCard(e, now));
+    swapIfChanged(box, (box) => {
+      if (!all.length) box.append(h('p', { class: 'muted' }, 'No escalations. Conversations that go bad will show up here.'));
+      for (const e of all.slice(0, 20)) box.append(this.escalationCard(e, now));
+    });
   }
 
   private escalationCard(e: EscalationVM, now: number): HTMLElement {
@@ -853,7 +863,7 @@ export class ConsoleApp {
     const spark = sparkline(curve?.map((p) => p.level) ?? []);
     return h(
       'article',
-      { class: `esc ${e.severity} ${e.status}`, 'data-testid': 'esc-card' },
+      { class: `esc ${e.severity} ${e.status}`, 'data-testid': 'esc-card', 'data-esc': e.escalation_id, 'data-conv': e.conversation_id },
       h(
         'div',
         { class: 'esc-head' },
@@ -875,13 +885,16 @@ export class ConsoleApp {
     const box = this.els.queues!;
     const snap = this.model.snapshot;
     if (!snap) return;
-    clear(box);
+    swapIfChanged(box, (box) => this.buildQueues(box, snap));
+  }
+
+  private buildQueues(box: HTMLElement, snap: NonNullable<ConsoleModel['snapshot']>): void {
     const queues = snap.queues ?? [];
     for (const q of queues) {
       const waiting = q.waiting ?? [];
       const rows = waiting.map((w) => {
         const c = this.model.convs.get(w.conversation_id);
-        const btn = h('button', { class: 'linkish', type: 'button' }, c ? this.shopperName(c) : w.conversation_id.slice(0, 8));
+        const btn = h('button', { class: 'linkish', type: 'button', 'data-conv': w.conversation_id }, c ? this.shopperName(c) : w.conversation_id.slice(0, 8));
         btn.addEventListener('click', () => this.select(w.conversation_id));
         return h(
           'li',
@@ -923,6 +936,31 @@ export class ConsoleApp {
     box.append(agents.length ? table : h('p', { class: 'muted small' }, 'No agents online'));
     box.append(h('p', { class: 'muted tiny' }, `Updated ${fmtTime(this.model.snapshotTs)}`));
   }
+}
+
+/**
+ * Build new content off-document and swap it in only if it differs, so the
+ * once-a-second refresh does not steal keyboard focus, text selection or an open
+ * <select>. Focus moves to the equivalent new element (same data-testid/data-conv).
+ * Returns whether anything changed.
+ */
+function swapIfChanged(target: HTMLElement, build: (into: HTMLElement) => void): boolean {
+  const tmp = document.createElement(target.tagName);
+  build(tmp);
+  // Reading our own generated markup to compare is safe; nothing is ever written via innerHTML.
+  if (tmp.innerHTML === target.innerHTML) return false;
+  const active = document.activeElement as HTMLElement | null;
+  const key = active && target.contains(active) ? focusKey(active) : null;
+  target.replaceChildren(...Array.from(tmp.childNodes));
+  if (key) {
+    const again = Array.from(target.querySelectorAll<HTMLElement>('[data-testid]')).find((el) => focusKey(el) === key);
+    again?.focus();
+  }
+  return true;
+}
+
+function focusKey(el: HTMLElement): string {
+  return `${el.dataset.testid ?? ''}|${el.dataset.conv ?? ''}|${el.textContent ?? ''}`;
 }
 
 /** A tiny inline SVG sparkline of levels 0–100 (numbers only, no user text). */
