@@ -166,8 +166,16 @@ export class Runner {
   }
   async run() {
     const status = new Map();
+    // --only runs the matching tests and, before them, everything they need.
+    const include = new Set();
+    const add = (name) => {
+      if (include.has(name)) return;
+      include.add(name);
+      for (const n of this.tests.find((t) => t.name === name)?.needs ?? []) add(n);
+    };
+    for (const t of this.tests) if (!this.only || t.name.includes(this.only)) add(t.name);
     for (const t of this.tests) {
-      if (this.only && !t.name.includes(this.only)) continue;
+      if (!include.has(t.name)) continue;
       const missing = t.needs.filter((n) => status.get(n) !== 'pass');
       const started = Date.now();
       if (missing.length) {

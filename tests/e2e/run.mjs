@@ -126,6 +126,7 @@ async function main() {
 
     runner.test('shopper reloads: same conversation, every message exactly once', async () => {
       await widget('input').fill(SECOND);
+      await agent.locator('[data-testid="shopper-typing"]').filter({ hasText: 'is typing' }).waitFor();
       await widget('send').click();
       const second = widget('msg-me').filter({ hasText: SECOND });
       await until(async () => (await second.getAttribute('data-status')) === 'sent' || (await second.getAttribute('data-status')) === 'read', 'second message never acked');
@@ -258,6 +259,51 @@ async function main() {
       assert(!/86|peak|manager_request/i.test(shown), 'anger data leaked into the widget');
       await ctx.close();
       await sctx.close();
+    }, { needs: ['agent logs in and sees the conversation assigned'] });
+
+    runner.test('a message written while the connection is down is delivered once after reconnect', async () => {
+      const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+      const p = await ctx.newPage();
+      runner.pages.push({ label: 'flaky-shopper', page: p });
+      // Route the widget's WebSocket through the test so it can drop frames and the connection.
+      let routes = [];
+      let blackhole = false;
+      await ctx.routeWebSocket(/\/ws$/, (ws) => {
+        const srv = ws.connectToServer();
+        ws.onMessage((m) => {
+          if (!blackhole) srv.send(m);
+        });
+        srv.onMessage((m) => ws.send(m));
+        routes.push(ws);
+      });
+      const w = (id) => p.locator(`#calma-widget [data-testid="${id}"]`);
+      await p.goto(base + '/');
+      await w('launcher').click();
+      await p.locator('#calma-widget #calma-name').fill('Piotr Zieliński');
+      await w('input').fill('Dzień dobry, pierwsza wiadomość');
+      await w('input').press('Enter');
+      await until(async () => ['sent', 'read'].includes(await w('msg-me').first().getAttribute('data-status')), 'first message never acked');
+      // The network goes silent: the next message is not acked, it stays pending.
+      blackhole = true;
+      const LOST = 'Wiadomość wysłana bez połączenia';
+      await w('input').fill(LOST);
+      await w('input').press('Enter');
+      const row = w('msg-me').filter({ hasText: LOST });
+      await p.waitForTimeout(700);
+      assert((await row.getAttribute('data-status')) === 'pending', 'unacked message not shown as pending');
+      // The connection drops; the client reconnects (backoff), resends from its outbox.
+      blackhole = false;
+      const before = routes.length;
+      await routes[routes.length - 1].close({ code: 4000, reason: 'test drop' });
+      await until(() => routes.length > before, 'widget did not reconnect', 15000);
+      await until(async () => ['sent', 'read'].includes(await row.getAttribute('data-status')), 'resent message never acked', 15000);
+      assert((await w('msg-me').filter({ hasText: LOST }).count()) === 1, 'resent message shown twice to the shopper');
+      const item = agent.locator('[data-testid="conv-item"]').filter({ hasText: 'Piotr Zieliński' });
+      await item.click();
+      await agent.locator('[data-testid="msg-shopper"]').filter({ hasText: LOST }).waitFor();
+      await agent.waitForTimeout(500);
+      assert((await agent.locator('[data-testid="msg-shopper"]').filter({ hasText: LOST }).count()) === 1, 'resent message stored or shown twice');
+      await ctx.close();
     }, { needs: ['agent logs in and sees the conversation assigned'] });
 
     runner.test('wrong password shows an error on the login form', async () => {
