@@ -306,6 +306,26 @@ async function main() {
       await ctx.close();
     }, { needs: ['agent logs in and sees the conversation assigned'] });
 
+    runner.test('agent transfers a conversation to another agent, who gets it with its history', async () => {
+      const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+      const a2 = await ctx.newPage();
+      runner.pages.push({ label: 'agent2', page: a2 });
+      await login(a2, 'agent2', 'agent2');
+      await a2.locator('[data-testid="me"]').filter({ hasText: 'Piotr Nowak' }).waitFor();
+      const item = agent.locator('[data-testid="conv-item"]').filter({ hasText: 'Piotr Zieliński' });
+      await item.click();
+      agent.once('dialog', (d) => d.accept('agent2'));
+      await agent.locator('[data-testid="transfer-select"]').selectOption('other');
+      const moved = a2.locator('[data-testid="conv-item"]').filter({ hasText: 'Piotr Zieliński' });
+      await moved.waitFor();
+      await moved.click();
+      await a2.locator('[data-testid="msg-shopper"]').filter({ hasText: 'pierwsza wiadomość' }).waitFor();
+      await item.filter({ hasText: 'Transferred to' }).waitFor();
+      assert(await agent.locator('[data-testid="reply"]').isDisabled(), 'the previous agent can still write in a transferred conversation');
+      await runner.snap(a2, '10-agent2-after-transfer');
+      await ctx.close();
+    }, { needs: ['a message written while the connection is down is delivered once after reconnect'] });
+
     runner.test('wrong password shows an error on the login form', async () => {
       const ctx = await browser.newContext();
       const p = await ctx.newPage();
