@@ -131,12 +131,13 @@ point curve::make_point(std::int64_t ts, std::vector<std::string> cues) {
   return pt;
 }
 
-point curve::on_customer_message(std::int64_t ts, const score_result& s, std::string_view text) {
+point curve::on_customer_message(std::int64_t ts, const score_result& s, std::string_view text,
+                                 bool awaits_answer) {
   evolve(ts);
   ts = std::max(ts, ts_);
   record(ts, level_);  // the level just before the jump, for the trend
   level_ = std::clamp(level_ + (100.0 - level_) * p_.gain * std::clamp(s.score, 0.0, 1.0), 0.0, 100.0);
-  if (!waiting_since_) waiting_since_ = ts;
+  if (!waiting_since_ && awaits_answer) waiting_since_ = ts;
   return make_point(ts, describe_all(s, text));
 }
 

@@ -41,8 +41,10 @@ class curve {
  public:
   explicit curve(curve_params p = {}, std::int64_t start_ts = 0);
 
-  // A scored customer message at `ts`. `text` is the message (for the cue strings).
-  point on_customer_message(std::int64_t ts, const score_result& s, std::string_view text);
+  // A scored customer message at `ts`. `text` is the message (for the cue
+  // strings). `awaits_answer` false: it does not start the wait (a "thanks").
+  point on_customer_message(std::int64_t ts, const score_result& s, std::string_view text,
+                            bool awaits_answer = true);
   // A staff message at `ts` (scored with scorer::score_staff): ends the wait;
   // apology or empathy in it soothes.
   point on_staff_message(std::int64_t ts, const score_result& s, std::string_view text);

@@ -20,6 +20,7 @@ params params_from_json(const json& j, std::vector<std::string>& errors) {
     s.number("negated_positive_weight", q.negated_positive_weight, 0, 1);
     s.number("max_soothing", q.max_soothing, 0, 1);
     s.number("customer_apology_weight", q.customer_apology_weight, 0, 1);
+    s.number("same_category_decay", q.same_category_decay, 0, 1);
     {
       auto c = s.child("caps");
       c.integer("min_letters", q.caps.min_letters, 1, 1000);
@@ -91,6 +92,7 @@ json to_json(const params& p) {
         {"negated_positive_weight", s.negated_positive_weight},
         {"max_soothing", s.max_soothing},
         {"customer_apology_weight", s.customer_apology_weight},
+        {"same_category_decay", s.same_category_decay},
         {"caps", {{"min_letters", s.caps.min_letters}, {"min_share", s.caps.min_share}, {"weight", s.caps.weight}}},
         {"exclamation", {{"free", s.exclamation.free}, {"per_mark", s.exclamation.per_mark}, {"max", s.exclamation.max}}},
         {"question_run", {{"min_run", s.question_run.min_run}, {"weight", s.question_run.weight},

@@ -15,7 +15,8 @@ struct scorer_params {
   int intensifier_window = 2;           // words looked back for "very", "muy", "bardzo"
   double negated_positive_weight = 0.3; // "not happy" counts as a complaint this strong
   double max_soothing = 0.6;            // politeness removes at most this share of the score
-  double customer_apology_weight = 0.15;  // "sorry"/"I understand" from a customer: mere politeness
+  double customer_apology_weight = 0.15;
+  double same_category_decay = 0.5;     // 2nd cue of a category counts x0.5, 3rd x0.25...  // "sorry"/"I understand" from a customer: mere politeness
 
   struct caps_t {
     int min_letters = 6;      // upper-case letters needed before caps count as shouting

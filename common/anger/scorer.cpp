@@ -59,6 +59,16 @@ std::uint32_t fnv1a(std::string_view w) {
 
 }  // namespace
 
+bool awaits_answer(const score_result& r, std::string_view text) noexcept {
+  if (r.score > 0) return true;
+  if (text.find('?') != std::string_view::npos || text.find("\xC2\xBF") != std::string_view::npos) return true;
+  for (const auto& c : r.cues)
+    if ((c.kind == cue_kind::lexicon && (c.cat == category::positive || c.cat == category::politeness)) ||
+        c.kind == cue_kind::friendly_emoji)
+      return false;
+  return true;
+}
+
 scorer::scorer(std::shared_ptr<const lexicon_set> lex, scorer_params p)
     : lex_(std::move(lex)), p_(std::move(p)) {
   const lang_id d = lex_->find(p_.default_language);
@@ -167,6 +177,13 @@ void scorer::analyse(std::string_view text, lang_id lang, std::int64_t ts, score
 
   // 4. Each term with the words before it: negation and intensifiers.
   const int look = std::max(p_.negation_window, p_.intensifier_window);
+  // Several words of one category say the same thing louder, not twice:
+  // the k-th cue of a category counts same_category_decay^(k-1).
+  std::array<int, category_count> seen{};
+  auto damp = [&](category cat, float v) {
+    const int k = seen[static_cast<std::size_t>(cat)]++;
+    return static_cast<float>(v * std::pow(p_.same_category_decay, k));
+  };
   for (const match& m : s.matches) {
     const term& t = lex.get_term(m.term);
     float intensity = 1.0f;
@@ -199,7 +216,7 @@ void scorer::analyse(std::string_view text, lang_id lang, std::int64_t ts, score
         // "not happy", "no estoy contento", "nie jestem zadowolony"
         c.kind = cue_kind::lexicon;
         c.cat = category::complaint;
-        c.value = static_cast<float>(p_.negated_positive_weight);
+        c.value = damp(category::complaint, static_cast<float>(p_.negated_positive_weight));
         raise(c);
       } else {
         c.kind = cue_kind::negated;  // explained, adds nothing
@@ -210,7 +227,7 @@ void scorer::analyse(std::string_view text, lang_id lang, std::int64_t ts, score
     }
     c.kind = cue_kind::lexicon;
     c.begin = toks[static_cast<std::size_t>(intensifier >= 0 ? intensifier : static_cast<long>(m.first))].obegin;
-    c.value = std::min(1.0f, t.weight * intensity);
+    c.value = damp(t.cat, std::min(1.0f, t.weight * intensity));
     if (t.cat == category::apology) out.apology = std::max(out.apology, double(c.value));
     if (t.cat == category::empathy) out.empathy = std::max(out.empathy, double(c.value));
     if (customer && (t.cat == category::apology || t.cat == category::empathy))

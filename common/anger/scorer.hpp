@@ -31,6 +31,11 @@ struct scorer_state {
   lang_id last_lang = no_lang;  // language of the last detected message
 };
 
+// Whether a customer message waits for an answer. One that only thanks or
+// agrees ("Perfect, thanks!", "ok 👍") and asks nothing does not start the
+// unanswered clock; everything else does.
+bool awaits_answer(const score_result& r, std::string_view text) noexcept;
+
 class scorer {
  public:
   scorer(std::shared_ptr<const lexicon_set> lex, scorer_params p);

@@ -9,15 +9,18 @@ monitor::monitor(const anger::scorer& sc, const anger::curve_params& cp, const p
 output monitor::on_customer_message(std::int64_t ts, std::string_view text) {
   output out;
   scorer_->score(text, lang_, ts, &state_, last_);
-  out.points.push_back(curve_.on_customer_message(ts, last_, text));
+  // Before any answer every message waits (a first "hello" needs one).
+  const bool awaits = !answered_once_ || anger::awaits_answer(last_, text);
+  out.points.push_back(curve_.on_customer_message(ts, last_, text, awaits));
   out.decisions = policy_.on_customer_message(out.points.back().ts, last_, text,
-                                              view_of(curve_, policy_.parameters()));
+                                              view_of(curve_, policy_.parameters()), awaits);
   return out;
 }
 
 output monitor::on_staff_message(std::int64_t ts, std::string_view text) {
   output out;
   const anger::score_result r = scorer_->score_staff(text, lang_);
+  answered_once_ = true;
   out.points.push_back(curve_.on_staff_message(ts, r, text));
   out.decisions = policy_.on_staff_message(out.points.back().ts, view_of(curve_, policy_.parameters()));
   return out;
@@ -41,6 +44,20 @@ output monitor::advance(std::int64_t ts) {
   output out;
   out.points.push_back(curve_.advance(ts));
   out.decisions = policy_.evaluate(out.points.back().ts, view_of(curve_, policy_.parameters()));
+  return out;
+}
+
+output monitor::catch_up(std::int64_t ts) {
+  output out;
+  // Each deadline is strictly later than the previous evaluation, so this
+  // ends; the bound is only a guard against a rule that would not progress.
+  for (int guard = 0; guard < 10000; ++guard) {
+    const auto d = next_deadline();
+    if (!d || *d > ts) break;
+    output o = advance(*d);
+    for (auto& p : o.points) out.points.push_back(std::move(p));
+    for (auto& x : o.decisions) out.decisions.push_back(std::move(x));
+  }
   return out;
 }
 

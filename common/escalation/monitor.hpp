@@ -39,6 +39,9 @@ class monitor {
   // Time passes: a timer at next_deadline(), or a tick. Returns one point and
   // whatever the rules decide at `ts`.
   output advance(std::int64_t ts);
+  // Fires, in order, every deadline due at or before `ts` that a timer has not
+  // fired yet (call before an event that arrives after a missed deadline).
+  output catch_up(std::int64_t ts);
 
   std::optional<std::int64_t> next_deadline() const { return policy_.next_deadline(); }
   const anger::curve& curve() const noexcept { return curve_; }
@@ -57,6 +60,7 @@ class monitor {
   anger::curve curve_;
   escalation::policy policy_;
   anger::score_result last_;
+  bool answered_once_ = false;
 };
 
 }  // namespace calma::escalation

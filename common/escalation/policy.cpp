@@ -159,10 +159,11 @@ std::vector<decision> policy::finish(std::int64_t ts, std::vector<pending>& reas
 }
 
 std::vector<decision> policy::on_customer_message(std::int64_t ts, const anger::score_result& s,
-                                                  std::string_view text, const curve_view& v) {
+                                                  std::string_view text, const curve_view& v,
+                                                  bool awaits_answer) {
   last_view_ = v;
   if (closed_) return {};
-  if (!unanswered_since_) {
+  if (!unanswered_since_ && awaits_answer) {
     unanswered_since_ = ts;
     nudged_ = false;
   }

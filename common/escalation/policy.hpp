@@ -77,8 +77,10 @@ class policy {
   explicit policy(params p = {});
 
   // A customer message, with its score and the curve just after it.
+  // `awaits_answer` false (a mere "thanks"): it does not start the wait.
   std::vector<decision> on_customer_message(std::int64_t ts, const anger::score_result& s,
-                                            std::string_view text, const curve_view& v);
+                                            std::string_view text, const curve_view& v,
+                                            bool awaits_answer = true);
   // A staff (agent or supervisor) message: the customer is answered.
   std::vector<decision> on_staff_message(std::int64_t ts, const curve_view& v);
   std::vector<decision> on_queued(std::int64_t ts, const curve_view& v);

@@ -22,6 +22,7 @@
 #include "common/anger/scorer.hpp"
 #include "common/escalation/monitor.hpp"
 #include "common/escalation/params.hpp"
+#include "common/escalation/replay.hpp"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -141,47 +142,13 @@ int replay_mode(const loaded& cfg, anger::lang_id lang, const std::string& file,
   while (std::getline(in, line)) {
     ++n;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = file + ":" + std::to_string(n) + ": ";
-    json ev;
-    try {
-      ev = json::parse(line);
-    } catch (const json::exception&) {
-      fail(where + "invalid JSON");
-    }
-    if (!ev.is_object() || !ev.contains("ts") || !ev["ts"].is_number_integer())
-      fail(where + "each line needs an integer \"ts\" (ms)");
-    std::int64_t ts = ev["ts"].get<std::int64_t>();
-    if (ts < last_ts) fail(where + "\"ts\" goes backward");
-    last_ts = ts;
-    if (!m) m = std::make_unique<esc::monitor>(sc, cfg.anger_params.curve, cfg.escalation_params, ts, lang);
-
-    // Deadlines due before (or at) this event, as the server's timer would fire them.
-    for (int guard = 0; guard < 100000; ++guard) {
-      const auto d = m->next_deadline();
-      if (!d || *d > ts) break;
-      print(m->advance(*d), all);
-    }
-
-    const std::string role = ev.value("role", "");
-    if (ev.contains("text")) {
-      if (!ev["text"].is_string()) fail(where + "\"text\" must be a string");
-      const std::string text = ev["text"].get<std::string>();
-      if (role == "shopper") print(m->on_customer_message(ts, text), all);
-      else if (role == "agent" || role == "supervisor") print(m->on_staff_message(ts, text), all);
-      else fail(where + "\"role\" must be \"shopper\", \"agent\" or \"supervisor\"");
-    } else if (ev.value("tick", false)) {
-      print(m->advance(ts), all);
-    } else if (ev.contains("event") && ev["event"].is_string()) {
-      const std::string e = ev["event"].get<std::string>();
-      if (e == "queued") print(m->on_queued(ts), all);
-      else if (e == "assigned") print(m->on_assigned(ts), all);
-      else if (e == "ack") m->on_acknowledged(ts);
-      else if (e == "resolve") m->on_resolved(ts);
-      else if (e == "closed") m->on_closed(ts);
-      else fail(where + "unknown event \"" + e + "\"");
-    } else {
-      fail(where + "expected \"text\" with \"role\", \"tick\": true or \"event\"");
-    }
+    std::string error;
+    const auto ev = esc::parse_replay_line(line, error);
+    if (!ev) fail(file + ":" + std::to_string(n) + ": " + error);
+    if (ev->ts < last_ts) fail(file + ":" + std::to_string(n) + ": \"ts\" goes backward");
+    last_ts = ev->ts;
+    if (!m) m = std::make_unique<esc::monitor>(sc, cfg.anger_params.curve, cfg.escalation_params, ev->ts, lang);
+    print(esc::apply(*m, *ev), all);
   }
   std::cout.flush();
   return 0;
