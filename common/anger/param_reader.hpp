@@ -84,7 +84,7 @@ class param_reader {
   void finish() {
     if (!j_) return;
     for (const auto& [k, v] : j_->items()) {
-      if (k == "comment") continue;
+      if (k == "comment" || (!k.empty() && k[0] == '_')) continue;  // comments
       bool known = false;
       for (const auto& s : seen_) known = known || s == k;
       if (!known) error(k, "unknown key");

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fstream>
+
 using namespace calma;
 using namespace calma::escalation;
 
@@ -239,4 +241,17 @@ TEST_CASE("escalation params from json: every error listed") {
   const auto d = params_from_json(to_json(params{}), none);
   CHECK(none.empty());
   CHECK(d.unanswered_s == 180);
+}
+
+TEST_CASE("the built-in defaults are the values of config/calma.json") {
+  std::ifstream in(std::string(CALMA_SOURCE_DIR) + "/config/calma.json");
+  REQUIRE(in.good());
+  const auto cfg = nlohmann::json::parse(in);
+  std::vector<std::string> errors;
+  const auto a = anger::params_from_json(cfg.at("anger"), errors);
+  const auto e = params_from_json(cfg.at("escalation"), errors);
+  for (const auto& x : errors) MESSAGE(x);
+  CHECK(errors.empty());
+  CHECK(anger::to_json(a) == anger::to_json(anger::params{}));
+  CHECK(to_json(e) == to_json(params{}));
 }
