@@ -326,6 +326,18 @@ async function main() {
       await ctx.close();
     }, { needs: ['a message written while the connection is down is delivered once after reconnect'] });
 
+    runner.test('supervisor takes over a conversation and talks to the shopper', async () => {
+      const item = sup.locator('[data-testid="conv-item"]').filter({ hasText: 'Piotr Zieliński' });
+      await item.click();
+      await sup.locator('[data-testid="msg-shopper"]').filter({ hasText: 'pierwsza wiadomość' }).waitFor();
+      await sup.locator('[data-testid="takeover"]').click();
+      await sup.locator('[data-testid="pane"]').filter({ hasText: 'Assigned to you' }).waitFor();
+      await sup.locator('[data-testid="reply"]').fill('Soy la supervisora, me encargo yo.');
+      await sup.locator('[data-testid="reply"]').press('Enter');
+      await sup.locator('[data-testid="msg-staff"]').filter({ hasText: 'me encargo yo' }).waitFor();
+      await sup.locator('[data-testid="msg-staff"]').filter({ hasText: 'me encargo yo' }).locator('.msg-meta').filter({ hasNotText: 'Sending' }).waitFor();
+    }, { needs: ['agent transfers a conversation to another agent, who gets it with its history', 'supervisor logs in and sees the queue snapshot'] });
+
     runner.test('wrong password shows an error on the login form', async () => {
       const ctx = await browser.newContext();
       const p = await ctx.newPage();

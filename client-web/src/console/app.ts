@@ -9,7 +9,7 @@ import { safeStorage } from '../protocol/storage';
 import type { ChatMessage, JoinMode, PresenceStatus, ServerMessage, Welcome } from '../protocol/types';
 import { partyId } from '../protocol/types';
 import { wsUrlFor } from '../protocol/index';
-import { clear, fmtTime, h, initials } from '../shared/dom';
+import { ICONS, clear, fmtTime, h, icon, initials } from '../shared/dom';
 import { LoginError, fetchConversation, login, type Session } from './api';
 import { AngerChart } from './chart';
 import { COACHING, ConsoleModel, fmtDuration, levelColor, type ConvVM, type EscalationVM } from './model';
@@ -430,7 +430,8 @@ export class ConsoleApp {
     const c = this.model.convs.get(this.selected);
     if (!c) return;
     const last = this.model.lastSeq(c);
-    if (last > c.readSeq && this.canAct(c)) {
+    // Receipts go to the shopper only from whoever is talking to them (not from a whisperer).
+    if (last > c.readSeq && this.canAct(c) && this.myVisibility(c.id) === 'all') {
       if (this.client.sendFrame({ type: 'read', conversation_id: c.id, seq: last })) c.readSeq = last;
     } else if (last > c.readSeq && this.isSupervisor) {
       c.readSeq = last; // a supervisor watching does not send receipts to the shopper
@@ -645,7 +646,7 @@ export class ConsoleApp {
               { class: 'conv-line small' },
               h('span', { class: `state ${c.state}` }, c.state),
               this.isSupervisor && c.agentName ? h('span', { class: 'muted' }, c.agentName) : null,
-              wait > 15000 && c.state !== 'closed' ? h('span', { class: 'wait', title: 'Waiting for a reply' }, '⏱ ' + fmtDuration(wait)) : null,
+              wait > 15000 && c.state !== 'closed' ? h('span', { class: 'wait', title: 'Waiting for a reply' }, icon(ICONS.clock, 12), fmtDuration(wait)) : null,
               h('span', { class: 'spacer' }),
               anger
                 ? h('span', { class: 'anger-pill', style: `background:${levelColor(anger.level)}`, 'data-testid': 'anger-pill' }, `${Math.round(anger.level)} · ${anger.phase}`)
@@ -665,7 +666,7 @@ export class ConsoleApp {
     if (!c) {
       clear(paneHead);
       clear(transcript);
-      transcript.append(h('div', { class: 'placeholder' }, h('div', { class: 'placeholder-icon', 'aria-hidden': 'true' }, '💬'), h('p', {}, 'Select a conversation')));
+      transcript.append(h('div', { class: 'placeholder' }, h('div', { class: 'placeholder-icon', 'aria-hidden': 'true' }, icon(ICONS.chat, 44)), h('p', {}, 'Select a conversation')));
       typing.textContent = '';
       composerNote.textContent = '';
       input.disabled = sendBtn.disabled = true;

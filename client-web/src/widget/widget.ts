@@ -259,7 +259,9 @@ export class ChatWidget {
     this.renderBadge();
     this.scrollToEnd();
     this.sendRead();
-    if (focus) setTimeout(() => this.input.focus(), 30);
+    // Focus now, not in a timer: a delayed focus() could yank the caret out of a field
+    // the shopper (or a test) has already started typing in.
+    if (focus) this.input.focus();
   }
 
   close(): void {
