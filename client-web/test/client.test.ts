@@ -396,3 +396,28 @@ describe('helpers', () => {
     expect(wsUrlFor('https://chat.example.com/widget.js')).toBe('wss://chat.example.com/ws');
   });
 });
+
+describe('history errors', () => {
+  it('a failed history request does not block later ones, and unavailable is retried', async () => {
+    const { c, messages } = makeClient({ syncWelcomeConversations: false });
+    c.connect();
+    await tick(1);
+    const conv = server.conversation();
+    server.agentSays(conv, 'hola', false);
+    const orig = server.receive.bind(server);
+    let fail = 1;
+    server.receive = (s, f) => {
+      if (f.type === 'history' && fail > 0) {
+        fail--;
+        s.push({ type: 'error', code: 'unavailable', message: 'store down', ref: 'history' });
+        return;
+      }
+      orig(s, f);
+    };
+    c.follow(conv);
+    await tick(1);
+    expect(messages).toHaveLength(0);
+    await tick(31000);
+    expect(messages.map((m) => m.text)).toEqual(['hola']);
+  });
+});

@@ -33,6 +33,7 @@ export class ConsoleApp {
   private seenEscalations = new Set<string>();
   private titleFlash: ReturnType<typeof setInterval> | null = null;
   private stickToBottom = true;
+  private ticks = 0;
   private lastRenderedConv: string | null = null;
 
   // persistent elements of the main view
@@ -216,7 +217,12 @@ export class ConsoleApp {
     this.els = { conn, presence, list, listCount, pane, paneHead, transcript, typing, composerNote, input, sendBtn, composer: form, anger, angerStats, coaching, escalations, escCount, queues, toast };
 
     this.connect();
-    this.ticker = setInterval(() => this.render(false), 1000);
+    this.ticker = setInterval(() => {
+      this.render(false);
+      // Live chat.message frames reach a supervisor only in conversations it joined or
+      // holds; for one it merely watches, refresh the transcript from history now and then.
+      if (++this.ticks % 5 === 0) this.refreshWatched();
+    }, 1000);
     window.addEventListener('focus', () => this.markRead());
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState === 'visible') {
@@ -419,6 +425,13 @@ export class ConsoleApp {
     }
     this.markRead();
     this.schedule();
+  }
+
+  private refreshWatched(): void {
+    if (!this.isSupervisor || !this.selected || !this.visible()) return;
+    const c = this.model.convs.get(this.selected);
+    if (!c || c.state === 'closed' || c.joined || c.agentId === this.session?.user_id) return;
+    this.client?.requestHistory(c.id);
   }
 
   private visible(): boolean {

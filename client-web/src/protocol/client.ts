@@ -363,6 +363,8 @@ export class CalmaClient extends Emitter<ClientEvents> {
   private onError(e: ErrorMsg): void {
     const entry = e.ref ? this.outbox.get(e.ref) : undefined;
     if (!entry) {
+      // The error does not say which conversation: let every pending history be asked again.
+      if (e.ref === 'history') for (const c of this.convs.values()) c.historyInFlight = false;
       if (e.ref === 'history' && isRetryable(e.code)) {
         this.scheduleRetry('history', e.code, 0, () => {
           for (const id of this.convs.keys()) this.requestHistory(id);
