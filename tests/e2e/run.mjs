@@ -8,6 +8,7 @@
 // /usr/bin/chromium. Anything missing is a failure, not a skip.
 // Prints "N passed, M failed" last; exits non-zero if anything failed.
 import { mkdirSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import {
   CHROMIUM_ARGS,
@@ -337,6 +338,39 @@ async function main() {
       await sup.locator('[data-testid="msg-staff"]').filter({ hasText: 'me encargo yo' }).waitFor();
       await sup.locator('[data-testid="msg-staff"]').filter({ hasText: 'me encargo yo' }).locator('.msg-meta').filter({ hasNotText: 'Sending' }).waitFor();
     }, { needs: ['agent transfers a conversation to another agent, who gets it with its history', 'supervisor logs in and sees the queue snapshot'] });
+
+    runner.test('widget embedded on another site talks to the server it was loaded from', async () => {
+      const ctx = await browser.newContext();
+      const p = await ctx.newPage();
+      runner.pages.push({ label: 'foreign-site', page: p });
+      // A store on another origin; the widget's script comes from the Calma server.
+      // A store on another origin (another port on loopback: a page faked by routing would
+      // count as public for Chrome's local network access rules and be refused the script).
+      const shop = http.createServer((req, res) => {
+        res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+        res.end(`<!doctype html><html><head><style>button{all:unset} *{font-family:serif!important;color:red!important}</style></head>
+                 <body><h1>Other shop</h1><script src="${base}/widget.js" data-store="demo" data-lang="pl"></script></body></html>`);
+      });
+      await new Promise((r) => shop.listen(0, '127.0.0.1', r));
+      const foreign = `http://127.0.0.1:${shop.address().port}/`;
+      ctx.on('close', () => shop.close());
+      const sockets = [];
+      p.on('websocket', (ws) => sockets.push(ws.url()));
+      await p.goto(foreign);
+      const launcher = p.locator('#calma-widget [data-testid="launcher"]');
+      await launcher.waitFor();
+      assert((await launcher.getAttribute('aria-label')) === 'Otwórz czat', 'data-lang="pl" not applied');
+      // The store's aggressive CSS must not reach into the Shadow DOM.
+      const bg = await launcher.evaluate((el) => getComputedStyle(el).backgroundColor);
+      assert(bg !== 'rgba(0, 0, 0, 0)', `store CSS leaked into the widget (launcher background ${bg})`);
+      await launcher.click();
+      await p.locator('#calma-widget [data-testid="input"]').fill('Dzień dobry');
+      await p.locator('#calma-widget [data-testid="input"]').press('Enter');
+      await until(() => sockets.length > 0, 'widget opened no WebSocket');
+      const expected = base.replace('http://', 'ws://') + '/ws';
+      assert(sockets[0] === expected, `widget connected to ${sockets[0]}, expected ${expected}`);
+      await ctx.close();
+    }, { needs: ['server serves the built client at /, /widget.js and /console'] });
 
     runner.test('wrong password shows an error on the login form', async () => {
       const ctx = await browser.newContext();
