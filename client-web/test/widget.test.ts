@@ -155,6 +155,23 @@ describe('widget', () => {
     expect(ui.$('launcher').getAttribute('aria-expanded')).toBe('false');
   });
 
+  it('counts unread agent messages on the launcher while the panel is closed', async () => {
+    const ui = mount('pl');
+    ui.$('launcher').click();
+    await type(ui, 'Dzień dobry');
+    ui.$('launcher').click(); // close
+    server.agentSays('c1', 'W czym mogę pomóc?');
+    server.agentSays('c1', 'Jestem tutaj');
+    const badge = ui.root.querySelector('.badge') as HTMLElement;
+    expect(badge.hidden).toBe(false);
+    expect(badge.textContent).toBe('2');
+    expect(ui.$('launcher').getAttribute('aria-label')).toContain('Nieprzeczytane wiadomości: 2');
+    ui.$('launcher').click();
+    expect(badge.hidden).toBe(true);
+    // Opening sends a read receipt for the last agent message.
+    expect(server.log.filter((f) => f.type === 'read').at(-1)).toEqual({ type: 'read', conversation_id: 'c1', seq: 3 });
+  });
+
   it('counts UTF-8 bytes for the 4000-byte limit', () => {
     expect(utf8Length('ñ')).toBe(2);
     expect(utf8Length('abc')).toBe(3);

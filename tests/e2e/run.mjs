@@ -154,6 +154,15 @@ async function main() {
       await runner.snap(sup, '05-supervisor');
     }, { needs: ['server serves the built client at /, /widget.js and /console'] });
 
+    runner.test('agent presence (away, back online) shows in the supervisor view', async () => {
+      const row = (status) => sup.locator('[data-testid="agents"] tr').filter({ hasText: 'Ana García' }).filter({ hasText: status });
+      await agent.locator('[data-testid="presence"]').selectOption('away');
+      await until(async () => (await agent.locator('[data-testid="presence"]').getAttribute('data-status')) === 'away', 'agent never got its presence confirmed');
+      await row('away').waitFor({ timeout: 15000 });
+      await agent.locator('[data-testid="presence"]').selectOption('online');
+      await row('online').waitFor({ timeout: 15000 });
+    }, { needs: ['supervisor logs in and sees the queue snapshot', 'agent logs in and sees the conversation assigned'] });
+
     runner.test('supervisor whispers: the agent sees it marked staff-only, the shopper never', async () => {
       await sup.locator('[data-testid="conv-item"]').filter({ hasText: SHOPPER_NAME }).click();
       await sup.locator('[data-testid="msg-shopper"]').filter({ hasText: FIRST }).waitFor();
