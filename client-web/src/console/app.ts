@@ -224,6 +224,7 @@ export class ConsoleApp {
       if (++this.ticks % 5 === 0) this.refreshWatched();
     }, 1000);
     window.addEventListener('focus', () => this.markRead());
+    window.addEventListener('resize', () => this.schedule());
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState === 'visible') {
         this.stopTitleFlash();
@@ -653,7 +654,7 @@ export class ConsoleApp {
               h('span', { class: 'spacer' }),
               unread ? h('span', { class: 'unread', 'aria-label': `${unread} unread`, 'data-testid': 'unread' }, String(unread)) : null,
             ),
-            h('span', { class: 'conv-preview' }, c.gone ?? (last ? (last.from?.role === 'shopper' ? '' : 'You: ') + last.text : c.state === 'queued' ? 'Waiting in queue' : 'No messages yet')),
+            h('span', { class: 'conv-preview' }, c.gone ?? (last ? (last.from?.id === this.session!.user_id ? 'You: ' : last.from?.role === 'shopper' ? '' : `${last.from?.name || 'Staff'}: `) + last.text : c.knownLastSeq ? `${c.knownLastSeq} message${c.knownLastSeq === 1 ? '' : 's'}` : c.state === 'queued' ? 'Waiting in queue' : 'No messages yet')),
             h(
               'span',
               { class: 'conv-line small' },

@@ -31,7 +31,17 @@ export class AngerChart {
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: [0, 100] } },
       axes: [
-        { stroke: '#6b7785', grid: { stroke: '#eef1f4' }, ticks: { stroke: '#e3e8ee' }, font: '11px system-ui' },
+        {
+          stroke: '#6b7785',
+          grid: { stroke: '#eef1f4' },
+          ticks: { stroke: '#e3e8ee' },
+          font: '11px system-ui',
+          // Plain HH:MM instead of uPlot's multi-line date labels.
+          values: (_u, splits, _axis, _space, incr) =>
+            splits.map((v) =>
+              new Date(v * 1000).toLocaleTimeString([], incr < 60 ? { hour: '2-digit', minute: '2-digit', second: '2-digit' } : { hour: '2-digit', minute: '2-digit' }),
+            ),
+        },
         { stroke: '#6b7785', grid: { stroke: '#eef1f4' }, ticks: { stroke: '#e3e8ee' }, size: 34, font: '11px system-ui', splits: () => [0, 20, 40, 60, 80, 100] },
       ],
       series: [

@@ -39,6 +39,8 @@ export interface ConvVM {
   agentName?: string;
   shopper?: ShopperInfo;
   createdTs: number;
+  /** last_seq from the summary: how many messages exist before any is loaded. */
+  knownLastSeq: number;
   queue?: string;
   messages: Map<number, ChatMessage>;
   pending: Map<string, PendingMsg>;
@@ -84,6 +86,7 @@ export class ConsoleModel {
         state: 'queued',
         agentId: null,
         createdTs: Date.now(),
+        knownLastSeq: 0,
         messages: new Map(),
         pending: new Map(),
         readSeq: 0,
@@ -105,6 +108,7 @@ export class ConsoleModel {
     if (agent?.name) c.agentName = agent.name;
     if (s.shopper) c.shopper = s.shopper;
     c.createdTs = s.created_ts || c.createdTs;
+    c.knownLastSeq = Math.max(c.knownLastSeq, s.last_seq || 0);
     if (typeof s.queue === 'string') c.queue = s.queue;
     const curve = extractCurve(s);
     if (curve.length) this.setCurve(c, curve);
