@@ -190,6 +190,13 @@ async function main() {
       await widget('new-chat').click();
       await widget('input').waitFor({ state: 'visible' });
       assert((await widget('msg-me').count()) === 0, 'new chat still shows the old messages');
+      // Writing again opens a second conversation, which reaches an agent.
+      await widget('input').fill('Otra consulta: ¿hacéis envíos a Canarias?');
+      await widget('input').press('Enter');
+      const again = widget('msg-me').filter({ hasText: 'Canarias' });
+      await until(async () => ['sent', 'read'].includes(await again.getAttribute('data-status')), 'message in the new conversation never acked');
+      await agent.locator('[data-testid="conv-item"]').filter({ hasText: 'Canarias' }).waitFor();
+      assert((await agent.locator('[data-testid="conv-item"]').filter({ hasText: SHOPPER_NAME }).count()) === 2, 'agent should list the closed and the new conversation');
     }, { needs: ['shopper reloads: same conversation, every message exactly once'] });
 
     runner.test('console draws anger.update and escalation.raised frames (injected into the live stream)', async () => {
