@@ -62,6 +62,18 @@ async function main() {
       p.setDefaultTimeout(10000);
     }
 
+    // Every frame the agent's console receives, to compare what the UI shows with what came.
+    const agentFrames = [];
+    agent.on('websocket', (ws) =>
+      ws.on('framereceived', (f) => {
+        try {
+          agentFrames.push(JSON.parse(String(f.payload)));
+        } catch {
+          /* not JSON */
+        }
+      }),
+    );
+
     const widget = (sel) => shopper.locator(`#calma-widget [data-testid="${sel}"]`);
 
     const login = async (page, user, pass) => {
@@ -277,6 +289,24 @@ async function main() {
       await ctx.close();
       await sctx.close();
     }, { needs: ['agent logs in and sees the conversation assigned'] });
+
+    runner.test("agent console shows the server's anger level for an angry shopper (or 'no data' while the server sends none)", async () => {
+      const item = agent.locator('[data-testid="conv-item"]').filter({ hasText: 'Marta Kowalska' });
+      await item.click();
+      const conv = await item.getAttribute('data-conv');
+      await agent.waitForTimeout(1500);
+      const updates = agentFrames.filter((f) => f.type === 'anger.update' && f.conversation_id === conv);
+      const level = agent.locator('[data-testid="anger-level"]');
+      if (!updates.length) {
+        console.log('     note: the server sent no anger.update for the angry conversation: the console shows "no data"');
+        await level.filter({ hasText: 'no data' }).waitFor();
+        return;
+      }
+      const last = updates[updates.length - 1];
+      await level.filter({ hasText: String(Math.round(last.level)) }).waitFor();
+      await agent.locator('[data-testid="anger-card"] canvas').first().waitFor();
+      await runner.snap(agent, '11-agent-live-anger');
+    }, { needs: ['console draws anger.update and escalation.raised frames (injected into the live stream)'] });
 
     runner.test('a message written while the connection is down is delivered once after reconnect', async () => {
       const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
