@@ -172,6 +172,22 @@ describe('widget', () => {
     expect(server.log.filter((f) => f.type === 'read').at(-1)).toEqual({ type: 'read', conversation_id: 'c1', seq: 3 });
   });
 
+  it('an expired token starts a new shopper session; a refused fresh hello is not retried in a loop', async () => {
+    storage.setItem('calma:demo:token', 'expired');
+    storage.setItem('calma:demo:conversation', 'c-old');
+    server.receive = (s, f) => {
+      if (f.type === 'hello') s.serverClose(4401, 'bad or expired token');
+    };
+    mount('en');
+    await tick(5);
+    expect(storage.getItem('calma:demo:token')).toBeNull();
+    expect(storage.getItem('calma:demo:conversation')).toBeNull();
+    await tick(10000);
+    expect(server.connects).toBe(2); // the token one, then one fresh hello, then a pause
+    await tick(25000);
+    expect(server.connects).toBe(3);
+  });
+
   it('counts UTF-8 bytes for the 4000-byte limit', () => {
     expect(utf8Length('ñ')).toBe(2);
     expect(utf8Length('abc')).toBe(3);

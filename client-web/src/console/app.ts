@@ -217,21 +217,32 @@ export class ConsoleApp {
     this.els = { conn, presence, list, listCount, pane, paneHead, transcript, typing, composerNote, input, sendBtn, composer: form, anger, angerStats, coaching, escalations, escCount, queues, toast };
 
     this.connect();
+    this.listenWindowOnce();
     this.ticker = setInterval(() => {
       this.render(false);
       // Live chat.message frames reach a supervisor only in conversations it joined or
       // holds; for one it merely watches, refresh the transcript from history now and then.
       if (++this.ticks % 5 === 0) this.refreshWatched();
     }, 1000);
-    window.addEventListener('focus', () => this.markRead());
-    window.addEventListener('resize', () => this.schedule());
+    this.render();
+  }
+
+  private windowListening = false;
+  /** Window-level listeners, added once (a logout and a new login reuse them). */
+  private listenWindowOnce(): void {
+    if (this.windowListening) return;
+    this.windowListening = true;
+    window.addEventListener('focus', () => this.session && this.markRead());
+    window.addEventListener('resize', () => this.session && this.schedule());
+    window.addEventListener('online', () => {
+      if (this.client?.state === 'disconnected') this.client.reconnectNow();
+    });
     document.addEventListener('visibilitychange', () => {
-      if (document.visibilityState === 'visible') {
+      if (document.visibilityState === 'visible' && this.session) {
         this.stopTitleFlash();
         this.markRead();
       }
     });
-    this.render();
   }
 
   private connect(): void {

@@ -238,11 +238,18 @@ export class ChatWidget {
     });
     c.on('sendRetry', ({ code }) => this.flash(code === ErrorCode.RateLimited ? this.t.rateLimited : this.t.storeDown));
     c.on('authFailed', () => {
-      // The token expired or is unknown: start afresh as a new shopper.
-      this.storage.removeItem(this.keys.token);
-      this.storage.removeItem(this.keys.conv);
-      this.conversationId = null;
-      this.client.reconnectNow();
+      if (this.storage.getItem(this.keys.token)) {
+        // The token expired or is unknown (e.g. the server's secret changed): start afresh
+        // as a new shopper, at once.
+        this.storage.removeItem(this.keys.token);
+        this.storage.removeItem(this.keys.conv);
+        this.conversationId = null;
+        this.client.reconnectNow();
+        return;
+      }
+      // Even a fresh hello was refused: do not hammer the server; try again later.
+      this.showStatus(this.t.reconnecting, true);
+      setTimeout(() => this.client.reconnectNow(), 30000);
     });
     c.on('event', (ev) => this.onEvent(ev));
   }
