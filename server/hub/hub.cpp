@@ -411,7 +411,9 @@ void hub::open_conversation_for(std::uint64_t conn_id, const participant& who, p
       self->router_.enqueue(id, c->rec.queue, created);
       self->send_to_user(c->rec.shopper.id, make_frame(self->queued_json(*c).dump()));
       self->update_queue_gauges();
-      self->try_assign();
+      // After the completions already queued (the first message's append):
+      // the agent then gets that message in its history, not twice.
+      self->on_strand([self] { self->try_assign(); });
       self->mark_snapshot_dirty();
     });
   });
@@ -480,10 +482,10 @@ void hub::on_read(session_entry& s, std::uint64_t conn_id, const protocol::read&
 }
 
 void hub::send_history(const std::string& user_id, std::uint64_t only_conn, const std::string& conv_id,
-                       std::int64_t after_seq, bool staff) {
+                       std::int64_t after_seq, bool staff, std::int64_t upto) {
   const auto page = cfg_.history_page;
-  store_.read_messages(conv_id, after_seq, page, [self = shared_from_this(), user_id, only_conn, conv_id, staff, page](auto r) {
-    self->on_strand([self, user_id, only_conn, conv_id, staff, page, r = std::move(r)] {
+  store_.read_messages(conv_id, after_seq, page, [self = shared_from_this(), user_id, only_conn, conv_id, staff, page, upto](auto r) {
+    self->on_strand([self, user_id, only_conn, conv_id, staff, page, upto, r = std::move(r)] {
       if (!r.ok()) {
         ++self->metrics_.store_errors;
         if (only_conn) self->send_error(only_conn, error_code::unavailable, "store unavailable, retry", "history");
@@ -491,7 +493,8 @@ void hub::send_history(const std::string& user_id, std::uint64_t only_conn, cons
       }
       json msgs = json::array();
       for (const auto& m : r.value)
-        if (staff || m.visibility == visibility::all) msgs.push_back(protocol::to_json(m));
+        if ((staff || m.visibility == visibility::all) && (upto < 0 || m.seq <= upto))
+          msgs.push_back(protocol::to_json(m));
       json j{{"type", "history"}, {"conversation_id", conv_id}, {"messages", std::move(msgs)},
              {"more", r.value.size() >= page}};
       auto f = make_frame(j.dump());
@@ -583,7 +586,8 @@ void hub::apply_assignment(const std::string& conv_id, const std::string& agent_
   auto f = make_frame(assigned_json(*c).dump());
   send_to_conversation(*c, f, false, 0, /*and_all_supervisors=*/true);
   if (previous_agent && *previous_agent != agent_id) send_to_user(*previous_agent, f);
-  send_history(agent_id, 0, conv_id, 0, true);
+  // Up to what was already fanned out: later messages reach the agent live.
+  send_history(agent_id, 0, conv_id, 0, true, c->rec.last_seq);
 }
 
 void hub::try_assign() {
@@ -701,7 +705,7 @@ void hub::on_join(session_entry& s, std::uint64_t conn_id, const protocol::conve
   auto f = make_frame(j.dump());
   send_to_user(s.who.id, f);
   if (c->rec.agent_id && *c->rec.agent_id != s.who.id) send_to_user(*c->rec.agent_id, f);
-  send_history(s.who.id, 0, c->rec.id, 0, true);
+  send_history(s.who.id, 0, c->rec.id, 0, true, c->rec.last_seq);
 }
 
 void hub::on_takeover(session_entry& s, std::uint64_t conn_id, const protocol::conversation_takeover& m) {

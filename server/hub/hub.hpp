@@ -115,7 +115,7 @@ class hub : public std::enable_shared_from_this<hub> {
   void send_error(std::uint64_t conn_id, protocol::error_code code, std::string message,
                   std::string ref = {});
   void send_history(const std::string& user_id, std::uint64_t only_conn, const std::string& conv_id,
-                    std::int64_t after_seq, bool staff);
+                    std::int64_t after_seq, bool staff, std::int64_t upto = -1);
   nlohmann::json queued_json(const conv_entry& c) const;
   nlohmann::json assigned_json(const conv_entry& c) const;
 

@@ -116,7 +116,7 @@ class ws_session final : public connection, public std::enable_shared_from_this<
     const bool text = ws_.got_text();
     std::string frame = beast::buffers_to_string(buffer_.data());
     buffer_.consume(buffer_.size());
-    if (!closing_) on_frame(text, frame);
+    if (!closing_ && !pending_close_) on_frame(text, frame);
     do_read();  // also while closing: the read completes the close handshake
   }
 

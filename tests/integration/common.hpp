@@ -1,0 +1,66 @@
+// Shared set-up for the integration tests.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include "tests/support/harness.hpp"
+
+namespace calma::test {
+
+/// A config file for a test server; `extra` is merged over the defaults used here.
+inline std::string test_config(const json& extra = json::object()) {
+  json j{{"auth", {{"token_secret", "integration-test-secret-0123456789abcdef"}}},
+         {"routing", {{"disconnect_grace_s", 1}}}};
+  j.merge_patch(extra);
+  return temp_file(j.dump());
+}
+
+inline std::vector<std::string> test_args(const json& extra = json::object()) {
+  return {"--config", test_config(extra), "--users", std::string(CALMA_SOURCE_DIR) + "/config/users.json",
+          "--bind", "127.0.0.1"};
+}
+
+/// A logged-in staff member's WebSocket connection, after its welcome.
+struct staff {
+  std::unique_ptr<ws_client> ws;
+  json welcome;
+  std::string token;
+  staff(std::uint16_t port, const std::string& user) {
+    token = login(port, user, user);  // demo users: password = username
+    ws = std::make_unique<ws_client>(port);
+    welcome = hello_token(*ws, token);
+  }
+  ws_client* operator->() { return ws.get(); }
+};
+
+/// A shopper who said hello; `token` is its shopper token.
+struct shopper {
+  std::unique_ptr<ws_client> ws;
+  json welcome;
+  std::string token;
+  explicit shopper(std::uint16_t port, const std::string& name = "Ana", const std::string& lang = "es") {
+    ws = std::make_unique<ws_client>(port);
+    welcome = hello_shopper(*ws, name, lang);
+    token = welcome.at("token").get<std::string>();
+  }
+  ws_client* operator->() { return ws.get(); }
+  /// Sends text (opening a conversation if none) and returns the ack.
+  json say(const std::string& text, const std::string& cmid, const std::string& conv = {}) {
+    json m{{"type", "chat.send"}, {"client_msg_id", cmid}, {"text", text}};
+    if (!conv.empty()) m["conversation_id"] = conv;
+    ws->send(m);
+    return ws->expect_if("ack", [&](const json& a) { return a["client_msg_id"] == cmid; });
+  }
+};
+
+inline json chat(const std::string& conv, const std::string& text, const std::string& cmid) {
+  return json{{"type", "chat.send"}, {"conversation_id", conv}, {"client_msg_id", cmid}, {"text", text}};
+}
+
+inline int count_type(const std::vector<json>& frames, const std::string& type) {
+  int n = 0;
+  for (const auto& f : frames) n += f.value("type", "") == type;
+  return n;
+}
+
+}  // namespace calma::test

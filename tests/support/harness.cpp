@@ -1,0 +1,342 @@
+#include "tests/support/harness.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <future>
+#include <regex>
+#include <stdexcept>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+extern char** environ;
+
+namespace calma::test {
+
+namespace beast = boost::beast;
+namespace http_ = beast::http;
+namespace websocket = beast::websocket;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+// ---------------------------------------------------------------------------
+// server_process
+
+std::string server_process::binary() {
+  if (const char* env = std::getenv("CALMA_SERVER")) return env;
+  return CALMA_SERVER_BIN;
+}
+
+server_process::server_process(std::vector<std::string> args, bool wait_listening) {
+  bool has_port = false;
+  for (const auto& a : args) has_port = has_port || a == "--port";
+  if (!has_port) {
+    args.push_back("--port");
+    args.push_back("0");
+  }
+  args.insert(args.begin(), binary());
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  if (posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ) != 0)
+    throw std::runtime_error("cannot start " + args[0]);
+  posix_spawn_file_actions_destroy(&fa);
+  close(fds[1]);
+  out_fd_ = fds[0];
+  reader_ = std::thread([this] { reader(); });
+  if (!wait_listening) return;
+  std::unique_lock lk(mu_);
+  static const std::regex re("listening on http://[^:]+:([0-9]+)");
+  std::smatch m;
+  bool ok = cv_.wait_for(lk, 20s, [&] { return std::regex_search(output_, m, re) || eof_; });
+  if (!ok || !std::regex_search(output_, m, re))
+    throw std::runtime_error("calma-server did not start listening; output:\n" + output_);
+  port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+}
+
+void server_process::reader() {
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(out_fd_, buf, sizeof buf);
+    if (n <= 0) break;
+    std::lock_guard lk(mu_);
+    output_.append(buf, static_cast<std::size_t>(n));
+    cv_.notify_all();
+  }
+  std::lock_guard lk(mu_);
+  eof_ = true;
+  cv_.notify_all();
+}
+
+std::string server_process::output() const {
+  std::lock_guard lk(mu_);
+  return output_;
+}
+
+int server_process::wait_exit(std::chrono::milliseconds timeout) {
+  if (reaped_) return status_;
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    int st = 0;
+    pid_t r = waitpid(pid_, &st, WNOHANG);
+    if (r == pid_) {
+      reaped_ = true;
+      status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      // Let the reader drain what the process printed before it exited.
+      std::unique_lock lk(mu_);
+      cv_.wait_for(lk, 2s, [&] { return eof_; });
+      return status_;
+    }
+    std::this_thread::sleep_for(10ms);  // polling a child process: no clock to inject here
+  }
+  return -1;
+}
+
+int server_process::signal_and_wait(int sig, std::chrono::milliseconds timeout) {
+  if (!reaped_) kill(pid_, sig);
+  return wait_exit(timeout);
+}
+
+server_process::~server_process() {
+  if (pid_ > 0 && !reaped_) {
+    if (signal_and_wait(SIGTERM, 5s) < 0) signal_and_wait(SIGKILL, 5s);
+  }
+  if (reader_.joinable()) reader_.join();
+  if (out_fd_ >= 0) close(out_fd_);
+}
+
+std::string temp_file(const std::string& text, const std::string& suffix) {
+  static std::atomic<int> n{0};
+  std::string path = "/tmp/calma-test-" + std::to_string(getpid()) + "-" + std::to_string(n++) + suffix;
+  std::ofstream(path) << text;
+  return path;
+}
+
+// ---------------------------------------------------------------------------
+// HTTP
+
+http_result http(std::uint16_t port, const std::string& method, const std::string& target,
+                 const std::string& body, const std::string& bearer) {
+  asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.expires_after(10s);
+  stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  http_::request<http_::string_body> req{http_::string_to_verb(method), target, 11};
+  req.set(http_::field::host, "127.0.0.1:" + std::to_string(port));
+  if (!bearer.empty()) req.set(http_::field::authorization, "Bearer " + bearer);
+  if (!body.empty()) {
+    req.set(http_::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.prepare_payload();
+  http_::write(stream, req);
+  beast::flat_buffer buf;
+  http_::response<http_::string_body> res;
+  http_::read(stream, buf, res);
+  beast::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  return http_result{res.result_int(), res.body(), std::string(res[http_::field::content_type])};
+}
+
+std::string login(std::uint16_t port, const std::string& user, const std::string& password) {
+  auto r = http(port, "POST", "/api/v1/login", json{{"username", user}, {"password", password}}.dump());
+  if (r.status != 200) throw std::runtime_error("login " + user + " failed: " + r.body);
+  return r.j().at("token").get<std::string>();
+}
+
+// ---------------------------------------------------------------------------
+// WebSocket client
+
+struct ws_client::impl {
+  asio::io_context ioc;
+  websocket::stream<beast::tcp_stream> ws{ioc};
+  beast::flat_buffer buf;
+  std::thread thread;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<json> frames;
+  bool closed = false;
+  int close_code = 0;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+
+  void read_loop() {
+    ws.async_read(buf, [this](beast::error_code ec, std::size_t) {
+      if (ec) {
+        std::lock_guard lk(mu);
+        closed = true;
+        close_code = ws.reason().code;
+        cv.notify_all();
+        return;
+      }
+      auto text = beast::buffers_to_string(buf.data());
+      buf.consume(buf.size());
+      {
+        std::lock_guard lk(mu);
+        frames.push_back(json::parse(text, nullptr, false));
+        cv.notify_all();
+      }
+      read_loop();
+    });
+  }
+
+  // Runs `fn` on the client's thread and waits for it.
+  void run_sync(const std::function<void()>& fn) {
+    std::promise<void> done;
+    asio::post(ioc, [&] {
+      try {
+        fn();
+        done.set_value();
+      } catch (...) {
+        done.set_exception(std::current_exception());
+      }
+    });
+    done.get_future().get();
+  }
+};
+
+ws_client::ws_client(std::uint16_t port, client_options opt) : p_(std::make_unique<impl>()) {
+  auto& sock = beast::get_lowest_layer(p_->ws).socket();
+  sock.open(tcp::v4());
+  if (opt.receive_buffer > 0) sock.set_option(asio::socket_base::receive_buffer_size(opt.receive_buffer));
+  beast::get_lowest_layer(p_->ws).expires_after(10s);
+  sock.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  if (!opt.origin.empty())
+    p_->ws.set_option(websocket::stream_base::decorator(
+        [o = opt.origin](websocket::request_type& r) { r.set(beast::http::field::origin, o); }));
+  p_->ws.read_message_max(64 << 20);
+  p_->ws.handshake("127.0.0.1:" + std::to_string(port), "/ws");
+  beast::get_lowest_layer(p_->ws).expires_never();
+  p_->work.emplace(p_->ioc.get_executor());
+  if (opt.read) p_->read_loop();
+  p_->thread = std::thread([this] { p_->ioc.run(); });
+}
+
+ws_client::~ws_client() {
+  try {
+    p_->run_sync([this] {
+      beast::error_code ec;
+      beast::get_lowest_layer(p_->ws).socket().shutdown(tcp::socket::shutdown_both, ec);
+      beast::get_lowest_layer(p_->ws).close();
+    });
+  } catch (...) {
+  }
+  p_->work.reset();
+  p_->ioc.stop();
+  if (p_->thread.joinable()) p_->thread.join();
+}
+
+void ws_client::send_text(const std::string& text) {
+  p_->run_sync([&] {
+    p_->ws.text(true);
+    p_->ws.write(asio::buffer(text));
+  });
+}
+
+void ws_client::send_binary(const std::string& bytes) {
+  p_->run_sync([&] {
+    p_->ws.binary(true);
+    p_->ws.write(asio::buffer(bytes));
+  });
+}
+
+void ws_client::send(const json& j) { send_text(j.dump()); }
+
+std::optional<json> ws_client::next(std::chrono::milliseconds timeout) {
+  std::unique_lock lk(p_->mu);
+  if (!p_->cv.wait_for(lk, timeout, [&] { return !p_->frames.empty(); })) return std::nullopt;
+  json j = std::move(p_->frames.front());
+  p_->frames.pop_front();
+  return j;
+}
+
+json ws_client::take_matching(const std::string& type, const std::function<bool(const json&)>& pred,
+                              std::chrono::milliseconds timeout) {
+  std::unique_lock lk(p_->mu);
+  std::optional<json> found;
+  auto scan = [&] {
+    for (auto it = p_->frames.begin(); it != p_->frames.end(); ++it) {
+      if (it->is_object() && it->value("type", "") == type && (!pred || pred(*it))) {
+        found = std::move(*it);
+        p_->frames.erase(it);
+        return true;
+      }
+    }
+    return p_->closed;
+  };
+  p_->cv.wait_for(lk, timeout, scan);
+  if (found) return *found;
+  std::string got;
+  for (const auto& f : p_->frames) got += "\n  " + f.dump();
+  throw std::runtime_error("expected a '" + type + "' frame" + (p_->closed ? " (connection closed, code " + std::to_string(p_->close_code) + ")" : "") +
+                           "; queued instead:" + (got.empty() ? " nothing" : got));
+}
+
+json ws_client::expect(const std::string& type, std::chrono::milliseconds timeout) {
+  return take_matching(type, nullptr, timeout);
+}
+
+std::vector<json> ws_client::barrier(std::chrono::milliseconds timeout) {
+  send(json{{"type", "ping"}});
+  std::vector<json> before;
+  auto until = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    auto f = next(left.count() > 0 ? left : 0ms);
+    if (!f) throw std::runtime_error("no pong");
+    if (f->value("type", "") == "pong") return before;
+    before.push_back(*f);
+  }
+}
+
+bool ws_client::wait_closed(std::chrono::milliseconds timeout) {
+  std::unique_lock lk(p_->mu);
+  return p_->cv.wait_for(lk, timeout, [&] { return p_->closed; });
+}
+
+int ws_client::close_code() const {
+  std::lock_guard lk(p_->mu);
+  return p_->close_code;
+}
+
+bool ws_client::is_closed() const {
+  std::lock_guard lk(p_->mu);
+  return p_->closed;
+}
+
+std::vector<json> ws_client::pending() {
+  std::lock_guard lk(p_->mu);
+  std::vector<json> out(p_->frames.begin(), p_->frames.end());
+  p_->frames.clear();
+  return out;
+}
+
+json hello_shopper(ws_client& c, const std::string& name, const std::string& lang) {
+  c.send(json{{"type", "hello"}, {"role", "shopper"}, {"store", "demo"}, {"name", name}, {"language", lang}});
+  return c.expect("welcome");
+}
+
+json hello_token(ws_client& c, const std::string& token) {
+  c.send(json{{"type", "hello"}, {"token", token}});
+  return c.expect("welcome");
+}
+
+}  // namespace calma::test

@@ -1,0 +1,107 @@
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/protocol/messages.hpp"
+
+using namespace calma;
+using namespace calma::protocol;
+using nlohmann::json;
+
+namespace {
+parse_result parse(const json& j, const limits& lim = {}) { return parse_client_message(j.dump(), lim); }
+error_code code_of(const parse_result& r) {
+  REQUIRE(r.err);
+  return r.err->code;
+}
+}  // namespace
+
+TEST_CASE("chat.send parses and validates") {
+  auto ok = parse(json{{"type", "chat.send"}, {"client_msg_id", "m-1"}, {"text", "Hola ¿qué tal? ñ"}});
+  REQUIRE(ok.message);
+  auto& m = std::get<chat_send>(*ok.message);
+  CHECK(m.client_msg_id == "m-1");
+  CHECK(m.text == "Hola ¿qué tal? ñ");
+  CHECK_FALSE(m.conversation_id);
+
+  auto with_conv = parse(json{{"type", "chat.send"}, {"client_msg_id", "m"}, {"text", "x"}, {"conversation_id", "c_1"}});
+  CHECK(std::get<chat_send>(*with_conv.message).conversation_id == "c_1");
+
+  SUBCASE("missing or wrong-typed fields are bad_request naming the field") {
+    auto r = parse(json{{"type", "chat.send"}, {"text", "x"}});
+    CHECK(code_of(r) == error_code::bad_request);
+    CHECK(r.err->message.find("client_msg_id") != std::string::npos);
+    auto t = parse(json{{"type", "chat.send"}, {"client_msg_id", "m9"}, {"text", 1}});
+    CHECK(code_of(t) == error_code::bad_request);
+    CHECK(t.err->ref == "m9");  // the client can drop that one message
+    CHECK(code_of(parse(json{{"type", "chat.send"}, {"client_msg_id", "m"}, {"text", " \n\t"}})) == error_code::bad_request);
+    CHECK(code_of(parse(json{{"type", "chat.send"}, {"client_msg_id", "a b"}, {"text", "x"}})) == error_code::bad_request);
+    CHECK(code_of(parse(json{{"type", "chat.send"}, {"client_msg_id", "m"}, {"text", "x"}, {"conversation_id", 7}})) == error_code::bad_request);
+  }
+  SUBCASE("too long text is too_large") {
+    limits lim;
+    lim.max_text_bytes = 10;
+    CHECK(code_of(parse(json{{"type", "chat.send"}, {"client_msg_id", "m"}, {"text", std::string(11, 'a')}}, lim)) == error_code::too_large);
+    CHECK(parse(json{{"type", "chat.send"}, {"client_msg_id", "m"}, {"text", std::string(10, 'a')}}, lim).message);
+  }
+}
+
+TEST_CASE("frames that are not objects with a type") {
+  CHECK(parse_client_message("{oops", {}).err->code == error_code::bad_request);
+  CHECK(parse_client_message("", {}).err->code == error_code::bad_request);
+  CHECK(parse_client_message("[]", {}).err->code == error_code::bad_request);
+  CHECK(parse_client_message("{\"type\":3}", {}).err->code == error_code::bad_request);
+  CHECK(parse_client_message("\"hello\"", {}).err->code == error_code::bad_request);
+  // Invalid UTF-8 inside a string is refused by the parser, not passed on.
+  CHECK(parse_client_message("{\"type\":\"chat.send\",\"client_msg_id\":\"m\",\"text\":\"\xff\xfe\"}", {}).err);
+  auto unknown = parse(json{{"type", "launch.rockets"}});
+  CHECK(unknown.err->code == error_code::bad_request);
+  CHECK(unknown.err->ref == "launch.rockets");
+}
+
+TEST_CASE("every client message type parses") {
+  CHECK(std::holds_alternative<ping>(*parse(json{{"type", "ping"}}).message));
+  auto h = parse(json{{"type", "hello"}, {"role", "shopper"}, {"store", "demo"}, {"name", "Ana"}, {"language", "pl"}});
+  CHECK(std::get<hello>(*h.message).role == role::shopper);
+  CHECK(std::get<hello>(*h.message).language == "pl");
+  CHECK(std::get<hello>(*parse(json{{"type", "hello"}, {"token", "t.x"}}).message).token == "t.x");
+  CHECK(parse(json{{"type", "hello"}, {"role", "admin"}}).err);
+  CHECK(std::get<typing>(*parse(json{{"type", "typing"}, {"conversation_id", "c"}, {"state", true}}).message).state);
+  CHECK(std::get<protocol::read>(*parse(json{{"type", "read"}, {"conversation_id", "c"}, {"seq", 5}}).message).seq == 5);
+  CHECK(parse(json{{"type", "read"}, {"conversation_id", "c"}, {"seq", -1}}).err);
+  CHECK(parse(json{{"type", "read"}, {"conversation_id", "c"}, {"seq", 1.5}}).err);
+  CHECK(std::get<history>(*parse(json{{"type", "history"}, {"conversation_id", "c"}}).message).after_seq == 0);
+  CHECK(std::get<conversation_close>(*parse(json{{"type", "conversation.close"}, {"conversation_id", "c"}, {"reason", "ok"}}).message).reason == "ok");
+  auto p = parse(json{{"type", "presence.set"}, {"status", "away"}, {"capacity", 3}});
+  CHECK(std::get<presence_set>(*p.message).status == agent_status::away);
+  CHECK(std::get<presence_set>(*p.message).capacity == 3);
+  CHECK(parse(json{{"type", "presence.set"}, {"status", "sleeping"}}).err);
+  CHECK(parse(json{{"type", "presence.set"}, {"status", "online"}, {"capacity", 1000}}).err);
+  CHECK(std::get<conversation_transfer>(*parse(json{{"type", "conversation.transfer"}, {"conversation_id", "c"}, {"to_queue", "default"}}).message).to_queue == "default");
+  CHECK(parse(json{{"type", "conversation.transfer"}, {"conversation_id", "c"}}).err);
+  CHECK(parse(json{{"type", "conversation.transfer"}, {"conversation_id", "c"}, {"to_queue", "q"}, {"to_agent_id", "a"}}).err);
+  CHECK(std::get<escalation_ack>(*parse(json{{"type", "escalation.ack"}, {"escalation_id", "e1"}}).message).escalation_id == "e1");
+  CHECK(std::get<escalation_resolve>(*parse(json{{"type", "escalation.resolve"}, {"escalation_id", "e1"}, {"note", "done"}}).message).note == "done");
+  CHECK(std::get<conversation_join>(*parse(json{{"type", "conversation.join"}, {"conversation_id", "c"}, {"mode", "whisper"}}).message).mode == join_mode::whisper);
+  CHECK(parse(json{{"type", "conversation.join"}, {"conversation_id", "c"}, {"mode", "spy"}}).err);
+  CHECK(std::holds_alternative<conversation_takeover>(*parse(json{{"type", "conversation.takeover"}, {"conversation_id", "c"}}).message));
+}
+
+TEST_CASE("server frames carry the fields PROTOCOL.md names") {
+  chat_message m{"c_1", 3, 1700000000000, participant{role::agent, "agent", "Ana"}, "hola", "cm1", visibility::staff};
+  auto j = json::parse(make_chat_message(m));
+  CHECK(j["type"] == "chat.message");
+  CHECK(j["seq"] == 3);
+  CHECK(j["from"]["role"] == "agent");
+  CHECK(j["visibility"] == "staff");
+  auto a = json::parse(make_ack("cm1", "c_1", 3));
+  CHECK(a == json{{"type", "ack"}, {"client_msg_id", "cm1"}, {"conversation_id", "c_1"}, {"seq", 3}});
+  auto e = json::parse(make_error({error_code::rate_limited, "slow down", "typing"}));
+  CHECK(e["code"] == "rate_limited");
+  CHECK(e["ref"] == "typing");
+  conversation_record rec;
+  rec.id = "c_9";
+  CHECK(summary_json(rec, false)["agent_id"].is_null());
+  CHECK_FALSE(summary_json(rec, false).contains("shopper"));
+  CHECK(summary_json(rec, true).contains("shopper"));
+}
