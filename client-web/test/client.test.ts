@@ -421,3 +421,57 @@ describe('history errors', () => {
     expect(messages.map((m) => m.text)).toEqual(['hola']);
   });
 });
+
+describe('lost and throttled sends', () => {
+  it('rate_limited without a ref: the unacked sends are resent later and acked once', async () => {
+    const { c, acks } = makeClient();
+    c.connect();
+    await tick(1);
+    c.send('uno');
+    await tick(1);
+    const orig = server.receive.bind(server);
+    // Both later sends are refused once; they come back in their original order.
+    // (Under a sustained flood order could still invert: a human does not type that fast.)
+    let limited = 2;
+    server.receive = (s, f) => {
+      if (f.type === 'chat.send' && limited > 0) {
+        limited--;
+        s.push({ type: 'error', code: 'rate_limited', message: 'too many frames; slow down' });
+        return;
+      }
+      orig(s, f);
+    };
+    c.send('dos', 'c1');
+    c.send('tres', 'c1');
+    await tick(1);
+    expect(c.outbox.size).toBe(2);
+    await tick(60000);
+    expect(c.outbox.size).toBe(0);
+    expect(acks.map((a) => a.text)).toEqual(['uno', 'dos', 'tres']);
+    expect(server.convs.get('c1')!.map((m) => m.text)).toEqual(['uno', 'dos', 'tres']);
+  });
+
+  it('a send with neither ack nor error is resent after the ack timeout', async () => {
+    const { c, acks } = makeClient({ ackTimeoutMs: 15000 });
+    c.connect();
+    await tick(1);
+    const orig = server.receive.bind(server);
+    let drop = 1;
+    let sends = 0;
+    server.receive = (s, f) => {
+      if (f.type === 'chat.send') sends++;
+      if (f.type === 'chat.send' && drop > 0) {
+        drop--;
+        return; // silently lost
+      }
+      orig(s, f);
+    };
+    const e = c.send('¿hola?');
+    await tick(10000);
+    expect(acks).toHaveLength(0);
+    await tick(11000);
+    expect(acks).toHaveLength(1);
+    expect(sends).toBe(2);
+    expect(server.log.filter((f) => f.type === 'chat.send')[0].client_msg_id).toBe(e.client_msg_id);
+  });
+});

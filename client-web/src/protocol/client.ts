@@ -49,6 +49,8 @@ export interface ClientOptions {
   pingIntervalMs?: number;
   /** Give up on a connection that has not produced `welcome` in this time. */
   helloTimeoutMs?: number;
+  /** Resend (same client_msg_id) a chat.send not acked after this long on a live connection. */
+  ackTimeoutMs?: number;
   random?: () => number;
   /** Ask history for every conversation listed in `welcome` (shopper, agent). */
   syncWelcomeConversations?: boolean;
@@ -106,6 +108,7 @@ export class CalmaClient extends Emitter<ClientEvents> {
   private attempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private pingTimer: ReturnType<typeof setInterval> | null = null;
+  private ackTimer: ReturnType<typeof setInterval> | null = null;
   private helloTimer: ReturnType<typeof setTimeout> | null = null;
   private retryTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private lastFrameAt = 0;
@@ -113,6 +116,10 @@ export class CalmaClient extends Emitter<ClientEvents> {
   /** client_msg_id of the conversation-less send on the wire (only one at a time). */
   private convlessInFlight: string | null = null;
   private sentThisConnection = new Set<string>();
+  /** When each outbox entry was last put on the wire (this connection). */
+  private sentAt = new Map<string, number>();
+  /** Consecutive transient errors not tied to a message (for their backoff). */
+  private transientErrors = 0;
   private opts: Required<Omit<ClientOptions, 'storage' | 'outboxKey'>> & ClientOptions;
   userId: string | null = null;
   role: Role | null = null;
@@ -126,6 +133,7 @@ export class CalmaClient extends Emitter<ClientEvents> {
       maxReconnectMs: 20000,
       pingIntervalMs: 25000,
       helloTimeoutMs: 10000,
+      ackTimeoutMs: 15000,
       random: Math.random,
       syncWelcomeConversations: true,
       now: () => Date.now(),
@@ -219,10 +227,12 @@ export class CalmaClient extends Emitter<ClientEvents> {
 
   private teardownConnection(): void {
     if (this.pingTimer) clearInterval(this.pingTimer);
+    if (this.ackTimer) clearInterval(this.ackTimer);
     if (this.helloTimer) clearTimeout(this.helloTimer);
-    this.pingTimer = this.helloTimer = null;
+    this.pingTimer = this.ackTimer = this.helloTimer = null;
     this.convlessInFlight = null;
     this.sentThisConnection.clear();
+    this.sentAt.clear();
     for (const c of this.convs.values()) c.historyInFlight = false;
   }
 
@@ -242,6 +252,7 @@ export class CalmaClient extends Emitter<ClientEvents> {
       }
       this.transport.send({ type: 'ping' });
     }, every);
+    this.ackTimer = setInterval(() => this.resendOverdue(), Math.max(1000, this.opts.ackTimeoutMs / 3));
   }
 
   // ---- incoming ---------------------------------------------------------------
@@ -311,6 +322,7 @@ export class CalmaClient extends Emitter<ClientEvents> {
 
   private afterSettled(entry: OutboxEntry, conversationId: string): void {
     this.clearRetry(entry.client_msg_id);
+    this.sentAt.delete(entry.client_msg_id);
     if (!entry.conversation_id || this.convlessInFlight === entry.client_msg_id) {
       if (this.convlessInFlight === entry.client_msg_id) this.convlessInFlight = null;
       // The first send opened the conversation: the held sends go into it.
@@ -340,6 +352,7 @@ export class CalmaClient extends Emitter<ClientEvents> {
     const c = this.track(a.conversation_id);
     const gapBefore = a.seq > c.lastSeq + 1;
     this.ingest(message);
+    this.transientErrors = 0;
     if (!entry) return; // duplicate ack of a resend already settled
     this.afterSettled(entry, a.conversation_id);
     this.emit('ack', { entry, message });
@@ -364,10 +377,15 @@ export class CalmaClient extends Emitter<ClientEvents> {
     const entry = e.ref ? this.outbox.get(e.ref) : undefined;
     if (!entry) {
       // The error does not say which conversation: let every pending history be asked again.
-      if (e.ref === 'history') for (const c of this.convs.values()) c.historyInFlight = false;
-      if (e.ref === 'history' && isRetryable(e.code)) {
-        this.scheduleRetry('history', e.code, 0, () => {
-          for (const id of this.convs.keys()) this.requestHistory(id);
+      const historiesPending = [...this.convs.entries()].filter(([, c]) => c.historyInFlight).map(([id]) => id);
+      if (e.ref === 'history' || (!e.ref && isRetryable(e.code))) for (const c of this.convs.values()) c.historyInFlight = false;
+      if (isRetryable(e.code) && (!e.ref || e.ref === 'history' || e.ref === 'chat.send')) {
+        // A transient error we cannot pin on one frame (e.g. rate_limited without a ref):
+        // later, resend whatever is still unacked (idempotent by client_msg_id) and ask
+        // again the histories that were pending.
+        this.scheduleRetry('transient', e.code, this.transientErrors++, () => {
+          for (const id of historiesPending) this.requestHistory(id);
+          this.resendUnacked(() => true);
         });
       }
       this.emit('serverError', e);
@@ -445,11 +463,30 @@ export class CalmaClient extends Emitter<ClientEvents> {
     if (entry.conversation_id) frame.conversation_id = entry.conversation_id;
     // Book-keeping before the send: the answer may be handled re-entrantly.
     this.sentThisConnection.add(entry.client_msg_id);
+    this.sentAt.set(entry.client_msg_id, this.opts.now());
     this.outbox.update(entry.client_msg_id, { attempts: entry.attempts + 1 });
     if (!this.transport.send(frame)) {
       this.sentThisConnection.delete(entry.client_msg_id);
       if (this.convlessInFlight === entry.client_msg_id) this.convlessInFlight = null;
     }
+  }
+
+  /** Put again on the wire the unacked entries that match (same client_msg_id: idempotent). */
+  private resendUnacked(which: (sentAt: number) => boolean): void {
+    if (!this.connected) return;
+    for (const e of this.outbox.list()) {
+      const at = this.sentAt.get(e.client_msg_id);
+      if (at === undefined || !which(at)) continue;
+      this.sentThisConnection.delete(e.client_msg_id);
+      this.sentAt.delete(e.client_msg_id);
+    }
+    this.flushOutbox();
+  }
+
+  /** A send with neither ack nor error for too long was lost somewhere: send it again. */
+  private resendOverdue(): void {
+    const limit = this.opts.now() - this.opts.ackTimeoutMs;
+    this.resendUnacked((at) => at < limit);
   }
 
   private flushOutbox(): void {

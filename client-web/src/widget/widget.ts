@@ -237,6 +237,11 @@ export class ChatWidget {
       if (code === ErrorCode.TooLarge) this.flash(this.t.tooLong);
     });
     c.on('sendRetry', ({ code }) => this.flash(code === ErrorCode.RateLimited ? this.t.rateLimited : this.t.storeDown));
+    c.on('serverError', (e) => {
+      // Transient errors without a ref are retried by the client; just tell the shopper.
+      if (e.code === ErrorCode.RateLimited) this.flash(this.t.rateLimited);
+      else if (e.code === ErrorCode.Unavailable) this.flash(this.t.storeDown);
+    });
     c.on('authFailed', () => {
       if (this.storage.getItem(this.keys.token)) {
         // The token expired or is unknown (e.g. the server's secret changed): start afresh
