@@ -129,6 +129,7 @@ async function main() {
 
     runner.test('agent replies and the shopper sees the reply and the agent name', async () => {
       await agent.locator('[data-testid="reply"]').fill(REPLY);
+      await widget('typing').filter({ hasText: 'está escribiendo' }).waitFor();
       await agent.locator('[data-testid="reply"]').press('Enter');
       await agent.locator('[data-testid="msg-staff"]').filter({ hasText: REPLY }).waitFor();
       await widget('msg-them').filter({ hasText: REPLY }).waitFor();
