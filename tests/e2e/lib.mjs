@@ -3,7 +3,7 @@
 // "N passed, M failed", and DOM-wait helpers (playwright-core has no `expect`).
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,6 +72,7 @@ export function checkDist() {
 export async function startServer(binary, extraArgs = []) {
   if (!binary) throw new SetupError('no server binary given: pass --server /path/to/calma-server');
   if (!existsSync(binary)) throw new SetupError(`server binary not found: ${binary}`);
+  if (!statSync(binary).isFile()) throw new SetupError(`server binary is not a file: ${binary}`);
   const child = spawn(binary, ['--port', '0', ...extraArgs], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   const onData = (d) => {
@@ -94,6 +95,10 @@ export async function startServer(binary, extraArgs = []) {
     child.on('exit', (code, sig) => {
       clearTimeout(timer);
       reject(new SetupError(`server exited (${code ?? sig}) before listening; output:\n${log}`));
+    });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new SetupError(`cannot start the server ${binary}: ${e.message}`));
     });
   });
   return {

@@ -43,7 +43,7 @@ async function main() {
     const { chromium } = loadPlaywright();
     const executablePath = findChromium();
     checkDist();
-    server = await startServer(path.resolve(args.server || ''));
+    server = await startServer(args.server ? path.resolve(args.server) : '');
     const base = server.url;
     console.log(`server: ${base}`);
     // playwright creates a fresh temporary profile (user-data dir) for every launch.
