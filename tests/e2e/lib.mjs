@@ -3,7 +3,7 @@
 // "N passed, M failed", and DOM-wait helpers (playwright-core has no `expect`).
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,6 +63,21 @@ export function checkDist() {
       throw new SetupError(`client-web/dist/${f} is missing: run "npm ci && npm run build" in ${clientDir}`);
     }
   }
+  // Warn (only) when the sources are newer than the build: the test would run old code.
+  const built = statSync(path.join(clientDir, 'dist', 'widget.js')).mtimeMs;
+  const newest = newestMtime([path.join(clientDir, 'src'), path.join(clientDir, 'index.html'), path.join(clientDir, 'console.html')]);
+  if (newest > built + 1000) console.log('warning: client-web sources are newer than client-web/dist: run "npm run build" in client-web');
+}
+
+function newestMtime(paths) {
+  let max = 0;
+  for (const p of paths) {
+    if (!existsSync(p)) continue;
+    const st = statSync(p);
+    if (st.isDirectory()) max = Math.max(max, newestMtime(readdirSync(p).map((n) => path.join(p, n))));
+    else max = Math.max(max, st.mtimeMs);
+  }
+  return max;
 }
 
 /**
