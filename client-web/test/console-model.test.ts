@@ -77,6 +77,31 @@ describe('console model', () => {
     expect(m.orderedEscalations().map((e) => e.escalation_id)).toEqual(['e2', 'e1']);
   });
 
+  it('flags an escalation re-sent louder (severity up or re-notified), and takes the server extras', () => {
+    const m = new ConsoleModel('sup', 'supervisor');
+    const base = { escalation_id: 'e1', conversation_id: 'a', reasons: ['queue_wait'], severity: 'warning' as const, level: 40, raised_ts: 1 };
+    expect(m.raise(base)).toMatchObject({ isNew: true, louder: false });
+    expect(m.raise({ ...base, update: true, reasons: ['queue_wait', 'manager_request'] })).toMatchObject({ isNew: false, louder: false });
+    expect(m.raise({ ...base, update: true, severity: 'high' })).toMatchObject({ louder: true });
+    expect(m.raise({ ...base, update: true, severity: 'high', renotified: 1 })).toMatchObject({ louder: true });
+    const e = m.raise({ ...base, severity: 'high', renotified: 1, acked: true, acked_by: 'sup', shopper: { id: 's1', name: 'Marta' } }).vm;
+    expect(e.status).toBe('acked');
+    expect(m.conv('a').shopper?.name).toBe('Marta');
+    m.escalationEvent('escalation.resolved', 'e1', 'a', 'sup', 'ok', 'Sofía Ruiz');
+    expect(m.escalations.get('e1')!.resolvedBy).toBe('Sofía Ruiz');
+  });
+
+  it('keeps the live curve in time order and the server coaching hint', () => {
+    const m = new ConsoleModel('agent', 'agent');
+    m.addAnger({ conversation_id: 'a', ts: 10, level: 20, phase: 'calm', coaching: 'Escucha' });
+    m.addAnger({ conversation_id: 'a', ts: 30, level: 60, phase: 'rising', eta_s: 40 });
+    m.addAnger({ conversation_id: 'a', ts: 20, level: 40, phase: 'rising' });
+    const a = m.conv('a').anger!;
+    expect(a.curve.map((p) => p.ts)).toEqual([10, 20, 30]);
+    expect(a.level).toBe(60);
+    expect(a.coaching).toBe('Escucha');
+  });
+
   it('reads the anger curve from a staff summary whatever it is called', () => {
     expect(extractCurve({ anger: [{ ts: 1, level: 5 }] })).toHaveLength(1);
     expect(extractCurve({ anger: { level: 5, curve: [{ ts: 1, level: 5 }] } })).toHaveLength(1);

@@ -38,6 +38,7 @@ export class ConsoleApp {
 
   // persistent elements of the main view
   private els!: {
+    alertBar: HTMLElement;
     conn: HTMLElement;
     presence: HTMLSelectElement;
     list: HTMLElement;
@@ -193,7 +194,8 @@ export class ConsoleApp {
       }
     });
     input.addEventListener('input', () => this.onTypingInput());
-    const pane = h('main', { class: 'pane', 'data-testid': 'pane' }, paneHead, transcript, typing, form);
+    const alertBar = h('div', { class: 'alert-bar', role: 'alert', hidden: true, 'data-testid': 'agent-alert' });
+    const pane = h('main', { class: 'pane', 'data-testid': 'pane' }, paneHead, alertBar, transcript, typing, form);
 
     const angerStats = h('div', { class: 'anger-stats', 'data-testid': 'anger-stats' });
     const coaching = h('div', { class: 'coaching', 'data-testid': 'coaching' });
@@ -214,7 +216,7 @@ export class ConsoleApp {
     }
     const toast = h('div', { class: 'toast', role: 'status', hidden: true });
     this.root.append(h('div', { class: 'app' + (this.isSupervisor ? ' supervisor' : '') }, top, side, pane, insight), toast);
-    this.els = { conn, presence, list, listCount, pane, paneHead, transcript, typing, composerNote, input, sendBtn, composer: form, anger, angerStats, coaching, escalations, escCount, queues, toast };
+    this.els = { alertBar, conn, presence, list, listCount, pane, paneHead, transcript, typing, composerNote, input, sendBtn, composer: form, anger, angerStats, coaching, escalations, escCount, queues, toast };
 
     this.connect();
     this.listenWindowOnce();
@@ -267,6 +269,8 @@ export class ConsoleApp {
       this.schedule();
     });
     c.on('ack', ({ message }) => {
+      const conv = this.model.convs.get(message.conversation_id);
+      if (conv) conv.alert = undefined;
       this.model.addMessage({ ...message, from: { id: s.user_id, role: s.role, name: s.name }, visibility: this.myVisibility(message.conversation_id) });
       this.schedule();
     });
@@ -386,16 +390,25 @@ export class ConsoleApp {
         this.model.addAnger(ev);
         break;
       case 'escalation.raised': {
-        const isNew = !this.seenEscalations.has(ev.escalation_id);
+        const seen = this.seenEscalations.has(ev.escalation_id);
         this.seenEscalations.add(ev.escalation_id);
-        this.model.raise(ev);
-        if (isNew) this.alertEscalation(ev.severity);
+        const change = this.model.raise(ev);
+        // Alert on a new escalation, and again when it gets louder (severity up, re-notified).
+        if (!seen || change.louder) this.alertEscalation(ev.severity);
         break;
       }
       case 'escalation.acked':
       case 'escalation.resolved':
-        this.model.escalationEvent(ev.type, ev.escalation_id, ev.conversation_id, ev.by, ev.note);
+        this.model.escalationEvent(ev.type, ev.escalation_id, ev.conversation_id, ev.by, ev.note, ev.by_name);
         break;
+      case 'agent.alert': {
+        const c = this.model.conv(ev.conversation_id);
+        c.alert = { kind: ev.kind, reasons: ev.reasons ?? [], ts: ev.ts ?? Date.now() };
+        const who = this.shopperName(c);
+        this.toast(ev.kind === 'nudge' ? `${who} is waiting for your reply` : `${who}: anger is rising — ${(ev.reasons ?? []).join(', ')}`, ev.kind !== 'nudge');
+        this.notifyTitle(ev.kind === 'nudge' ? 'Reply waiting' : '⚠ Anger rising');
+        break;
+      }
       case 'queue.snapshot':
         this.model.snapshot = ev;
         this.model.snapshotTs = Date.now();
@@ -662,6 +675,7 @@ export class ConsoleApp {
               h('span', { class: 'conv-name' }, this.shopperName(c)),
               c.shopper?.language ? h('span', { class: 'lang' }, c.shopper.language.toUpperCase()) : null,
               esc ? h('span', { class: `sev ${esc.severity}`, title: 'Escalated: ' + esc.reasons.join(', ') }, '⚠') : null,
+              c.alert && !c.gone && c.state !== 'closed' ? h('span', { class: `tag-alert ${c.alert.kind}` }, c.alert.kind === 'nudge' ? 'reply' : 'rising') : null,
               h('span', { class: 'spacer' }),
               unread ? h('span', { class: 'unread', 'aria-label': `${unread} unread`, 'data-testid': 'unread' }, String(unread)) : null,
             ),
@@ -690,6 +704,7 @@ export class ConsoleApp {
     const c = this.selected ? this.model.convs.get(this.selected) : undefined;
     if (!c) {
       clear(paneHead);
+      this.els.alertBar.hidden = true;
       clear(transcript);
       transcript.append(h('div', { class: 'placeholder' }, h('div', { class: 'placeholder-icon', 'aria-hidden': 'true' }, icon(ICONS.chat, 44)), h('p', {}, 'Select a conversation')));
       typing.textContent = '';
@@ -789,7 +804,15 @@ export class ConsoleApp {
   }
 
   private renderComposer(c: ConvVM, now: number): void {
-    const { typing, composerNote, input, sendBtn } = this.els;
+    const { typing, composerNote, input, sendBtn, alertBar } = this.els;
+    const alert = c.state !== 'closed' && !c.gone ? c.alert : undefined;
+    alertBar.hidden = !alert;
+    alertBar.className = 'alert-bar ' + (alert?.kind ?? '');
+    alertBar.textContent = alert
+      ? alert.kind === 'nudge'
+        ? `The customer is waiting for your reply${alert.reasons.length ? ' (' + alert.reasons.join(', ') + ')' : ''}.`
+        : `Warning: anger is rising${alert.reasons.length ? ' — ' + alert.reasons.join(', ') : ''}. Acknowledge the feeling before explaining.`
+      : '';
 
     typing.textContent = c.typing && c.typing.until > now ? `${c.typing.name} is typing…` : '';
 
@@ -855,10 +878,14 @@ export class ConsoleApp {
       h('span', { class: `phase ${a.phase}`, 'data-testid': 'anger-phase' }, COACHING[a.phase]?.title ?? a.phase),
       h('span', { class: 'trend', title: 'points per minute' }, `${trend > 0.5 ? '▲' : trend < -0.5 ? '▼' : '▬'} ${trend > 0 ? '+' : ''}${trend.toFixed(1)}/min`),
     );
+    if (typeof a.etaS === 'number' && a.etaS >= 0 && a.level < 80) {
+      angerStats.append(h('span', { class: 'eta', 'data-testid': 'anger-eta' }, `crosses 80 in ~${fmtDuration(a.etaS * 1000)}`));
+    }
     if (a.cues.length) angerStats.append(h('div', { class: 'cues' }, ...a.cues.slice(0, 6).map((cue) => h('span', { class: 'cue' }, cue))));
     const coach = COACHING[a.phase] ?? COACHING.calm;
     coaching.className = 'coaching ' + a.phase;
-    coaching.append(h('div', { class: 'hint-title' }, `Coaching · ${coach.title}`), h('p', {}, coach.hint));
+    // The server's hint is in the conversation's language; ours is the fallback.
+    coaching.append(h('div', { class: 'hint-title' }, `Coaching · ${coach.title}`), h('p', {}, a.coaching || coach.hint));
   }
 
   private renderEscalations(now: number): void {
@@ -898,7 +925,8 @@ export class ConsoleApp {
         h('span', { class: 'spacer' }),
         h('span', { class: 'muted small' }, fmtDuration(now - e.raised_ts) + ' ago'),
       ),
-      h('div', { class: 'esc-reasons' }, ...e.reasons.map((r) => h('span', { class: 'reason' }, r))),
+      h('div', { class: 'esc-reasons' }, ...e.reasons.map((r) => h('span', { class: 'reason' }, r)), e.renotified ? h('span', { class: 'reason renotified' }, `re-notified ×${e.renotified}`) : null),
+      escalationFacts(e),
       h('div', { class: 'esc-level' }, h('span', { style: `color:${levelColor(e.level)}` }, `Level ${Math.round(e.level)}`), spark),
       tail.length ? h('div', { class: 'esc-tail' }, ...tail.map((m) => h('div', {}, h('b', {}, (m.from?.name || m.from?.role || '') + ': '), m.text))) : null,
       e.status === 'resolved'
@@ -962,6 +990,18 @@ export class ConsoleApp {
     box.append(agents.length ? table : h('p', { class: 'muted small' }, 'No agents online'));
     box.append(h('p', { class: 'muted tiny' }, `Updated ${fmtTime(this.model.snapshotTs)}`));
   }
+}
+
+/** Waiting times and who handled it so far, when the server sends them. */
+function escalationFacts(e: EscalationVM): HTMLElement | null {
+  const facts: string[] = [];
+  const w = e.waiting;
+  if (w?.queued_s) facts.push(`queued ${fmtDuration(w.queued_s * 1000)}`);
+  if (w?.unanswered_s) facts.push(`unanswered ${fmtDuration(w.unanswered_s * 1000)}`);
+  if (w?.conversation_s) facts.push(`open ${fmtDuration(w.conversation_s * 1000)}`);
+  if (e.handled_by?.length) facts.push(`handled by ${e.handled_by.join(' → ')}`);
+  else if (e.agent?.name) facts.push(`agent ${e.agent.name}`);
+  return facts.length ? h('div', { class: 'muted small esc-facts' }, facts.join(' · ')) : null;
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import type {
   AngerPhase,
+  AngerUpdate,
   ChatMessage,
   ConversationState,
   ConversationSummary,
@@ -23,6 +24,10 @@ export interface AngerState {
   trend: number;
   cues: string[];
   curve: CurvePoint[];
+  /** seconds until the escalation line is crossed, when the server predicts it */
+  etaS?: number;
+  /** the server's coaching hint (in the conversation's language) */
+  coaching?: string;
 }
 
 export interface PendingMsg {
@@ -54,6 +59,8 @@ export interface ConvVM {
   waitingSince: number | null;
   joined?: JoinMode;
   closedReason?: string;
+  /** the last agent.alert (warning / nudge) for this conversation */
+  alert?: { kind: string; reasons: string[]; ts: number };
   /** Not ours any more (transferred away or requeued): shown greyed until dismissed. */
   gone?: string;
 }
@@ -63,6 +70,14 @@ export interface EscalationVM extends EscalationRaised {
   ackedBy?: string;
   resolvedBy?: string;
   note?: string;
+}
+
+export interface EscalationChange {
+  vm: EscalationVM;
+  /** first time this escalation is seen */
+  isNew: boolean;
+  /** severity went up or it was re-notified: worth another alert */
+  louder: boolean;
 }
 
 export const SEVERITY_RANK: Record<Severity, number> = { warning: 1, high: 2, critical: 3 };
@@ -135,14 +150,26 @@ export class ConsoleModel {
     };
   }
 
-  addAnger(u: { conversation_id: string; ts: number; level: number; phase: AngerPhase; trend?: number; cues?: string[] }): void {
+  addAnger(u: Omit<AngerUpdate, 'type'>): void {
     const c = this.conv(u.conversation_id);
     const curve = c.anger?.curve ?? [];
     const point = { ts: u.ts, level: u.level, phase: u.phase, cues: u.cues };
-    if (curve.length && curve[curve.length - 1].ts === u.ts) curve[curve.length - 1] = point;
-    else curve.push(point);
+    // Points arrive in order; an out-of-order one is inserted where it belongs.
+    let i = curve.length;
+    while (i > 0 && curve[i - 1].ts > u.ts) i--;
+    if (i > 0 && curve[i - 1].ts === u.ts) curve[i - 1] = point;
+    else curve.splice(i, 0, point);
     if (curve.length > 2000) curve.splice(0, curve.length - 2000);
-    c.anger = { level: u.level, phase: u.phase, trend: u.trend ?? 0, cues: u.cues ?? [], curve };
+    const last = curve[curve.length - 1];
+    c.anger = {
+      level: last.level,
+      phase: last.phase ?? u.phase,
+      trend: u.trend ?? 0,
+      cues: last.cues ?? [],
+      curve,
+      etaS: u.eta_s,
+      coaching: u.coaching || c.anger?.coaching,
+    };
   }
 
   /** Adds a message; returns true if it is new and from the shopper (for unread/notifications). */
@@ -203,25 +230,33 @@ export class ConsoleModel {
       });
   }
 
-  raise(e: EscalationRaised): EscalationVM {
+  raise(e: EscalationRaised): EscalationChange {
     const prev = this.escalations.get(e.escalation_id);
     const vm: EscalationVM = { ...prev, ...e, status: prev?.status === 'acked' ? 'acked' : 'open' };
-    if (e.state === 'acked') vm.status = 'acked';
+    if (e.state === 'acked' || e.acked) vm.status = 'acked';
+    if (e.acked_by) vm.ackedBy = e.acked_by;
     if (e.state === 'resolved') vm.status = 'resolved';
     this.escalations.set(e.escalation_id, vm);
     const c = this.conv(e.conversation_id);
+    if (e.shopper && !c.shopper) c.shopper = e.shopper;
+    if (e.agent?.id && !c.agentId) {
+      c.agentId = e.agent.id;
+      c.agentName = e.agent.name;
+    }
     if (e.curve?.length) this.setCurve(c, e.curve);
     for (const m of e.transcript_tail ?? []) if (typeof m.seq === 'number') this.addMessage({ ...m, conversation_id: e.conversation_id });
-    return vm;
+    const louder =
+      !!prev && (SEVERITY_RANK[e.severity] > SEVERITY_RANK[prev.severity] || (e.renotified ?? 0) > (prev.renotified ?? 0));
+    return { vm, isNew: !prev, louder };
   }
 
-  escalationEvent(type: 'escalation.acked' | 'escalation.resolved', id: string, convId: string, by: unknown, note?: string): void {
+  escalationEvent(type: 'escalation.acked' | 'escalation.resolved', id: string, convId: string, by: unknown, note?: string, byName?: string): void {
     let e = this.escalations.get(id);
     if (!e) {
       e = { escalation_id: id, conversation_id: convId, reasons: [], severity: 'warning', level: 0, raised_ts: Date.now(), status: 'open' };
       this.escalations.set(id, e);
     }
-    const who = partyId(by as string) ?? '';
+    const who = byName || partyId(by as string) || '';
     if (type === 'escalation.acked') {
       if (e.status === 'open') e.status = 'acked';
       e.ackedBy = who;

@@ -127,6 +127,20 @@ export interface AngerUpdate {
   phase: AngerPhase;
   trend?: number;
   cues?: string[];
+  /** server extension: predicted seconds until the escalation line is crossed */
+  eta_s?: number;
+  /** server extension: coaching hint for the agent, in the conversation's language */
+  coaching?: string;
+  coaching_stage?: string;
+}
+
+/** server extension: a private warning or nudge for the conversation's agent */
+export interface AgentAlert {
+  type: 'agent.alert';
+  conversation_id: string;
+  kind: 'warning' | 'nudge' | string;
+  reasons?: string[];
+  ts?: number;
 }
 
 export interface EscalationRaised {
@@ -141,6 +155,16 @@ export interface EscalationRaised {
   raised_ts: number;
   state?: 'open' | 'acked' | 'resolved';
   acked_by?: string;
+  // server extensions
+  /** a re-send of an open escalation (new reason, higher severity, re-notification) */
+  update?: boolean;
+  acked?: boolean;
+  renotified?: number;
+  waiting?: { conversation_s?: number; queued_s?: number; unanswered_s?: number };
+  /** agents who held the conversation, in order */
+  handled_by?: string[];
+  shopper?: ShopperInfo;
+  agent?: { id: string; name?: string } | null;
 }
 
 export interface EscalationEvent {
@@ -148,6 +172,8 @@ export interface EscalationEvent {
   escalation_id: string;
   conversation_id: string;
   by?: string | Party;
+  /** server extension */
+  by_name?: string;
   note?: string;
 }
 
@@ -179,6 +205,7 @@ export type ServerMessage =
   | EscalationEvent
   | QueueSnapshot
   | PresenceMsg
+  | AgentAlert
   | { type: 'pong' };
 
 export type HelloMessage =
