@@ -1,0 +1,442 @@
+#include "server/store/redis/connection.hpp"
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+
+#include "server/store/redis/asio_adapter.hpp"
+
+namespace calma::redis {
+
+namespace asio = boost::asio;
+using clock = std::chrono::steady_clock;
+
+// A command in flight. hiredis holds it as privdata; it holds the connection,
+// so the connection outlives every context callback that refers to it.
+struct connection::pending {
+  std::shared_ptr<connection> owner;
+  reply_handler cb;
+  clock::time_point deadline;
+};
+
+namespace {
+
+redis_value copy_reply(const redisReply* r) {
+  redis_value v;
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+      v.kind = redis_value::type::string;
+      v.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      v.kind = redis_value::type::status;
+      v.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      v.kind = redis_value::type::error;
+      v.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      v.kind = redis_value::type::integer;
+      v.integer = r->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      v.kind = redis_value::type::array;
+      v.elements.reserve(r->elements);
+      for (std::size_t i = 0; i < r->elements; ++i) v.elements.push_back(copy_reply(r->element[i]));
+      break;
+    default:
+      v.kind = redis_value::type::nil;
+  }
+  return v;
+}
+
+bool parse_int(std::string_view s, int& out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc{} && p == s.data() + s.size();
+}
+
+}  // namespace
+
+bool parse_redis_url(std::string_view url, connection_options& out, std::string& error) {
+  constexpr std::string_view scheme = "redis://";
+  if (url.substr(0, 9) == "rediss://") {
+    error = "TLS (rediss://) is not supported with hiredis 0.14";
+    return false;
+  }
+  if (url.substr(0, scheme.size()) != scheme) {
+    error = "Redis URL must start with redis://: " + std::string(url);
+    return false;
+  }
+  std::string_view rest = url.substr(scheme.size());
+  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
+    std::string_view cred = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    if (auto colon = cred.find(':'); colon != std::string_view::npos) {
+      out.username = std::string(cred.substr(0, colon));
+      out.password = std::string(cred.substr(colon + 1));
+    } else {
+      out.password = std::string(cred);
+    }
+  }
+  std::string_view hostport = rest;
+  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+    hostport = rest.substr(0, slash);
+    std::string_view db = rest.substr(slash + 1);
+    if (!db.empty() && (!parse_int(db, out.db) || out.db < 0)) {
+      error = "bad database number in Redis URL: " + std::string(db);
+      return false;
+    }
+  }
+  std::string_view host = hostport, port;
+  if (!hostport.empty() && hostport.front() == '[') {  // [v6]:port
+    auto close = hostport.find(']');
+    if (close == std::string_view::npos) {
+      error = "bad IPv6 host in Redis URL";
+      return false;
+    }
+    host = hostport.substr(1, close - 1);
+    if (close + 1 < hostport.size()) {
+      if (hostport[close + 1] != ':') {
+        error = "bad Redis URL: " + std::string(url);
+        return false;
+      }
+      port = hostport.substr(close + 2);
+    }
+  } else if (auto colon = hostport.rfind(':'); colon != std::string_view::npos) {
+    host = hostport.substr(0, colon);
+    port = hostport.substr(colon + 1);
+  }
+  if (host.empty()) {
+    error = "no host in Redis URL: " + std::string(url);
+    return false;
+  }
+  out.host = std::string(host);
+  if (!port.empty() && (!parse_int(port, out.port) || out.port <= 0 || out.port > 65535)) {
+    error = "bad port in Redis URL: " + std::string(port);
+    return false;
+  }
+  return true;
+}
+
+std::shared_ptr<connection> connection::create(asio::io_context& ioc, connection_options o) {
+  return std::shared_ptr<connection>(new connection(ioc, std::move(o)));
+}
+
+connection::connection(asio::io_context& ioc, connection_options o)
+    : opts_(std::move(o)),
+      strand_(asio::make_strand(ioc)),
+      resolver_(strand_),
+      connect_timer_(strand_),
+      command_timer_(strand_),
+      backoff_timer_(strand_),
+      rng_(std::random_device{}()) {}
+
+connection::~connection() {
+  // Normally stop() ran on the strand and ac_ is null. If the io_context never
+  // ran it (shut down first), free the context without calling back into us.
+  if (ac_) {
+    redisAsyncContext* ac = ac_;
+    ac_ = nullptr;
+    ac->data = nullptr;
+    redisAsyncFree(ac);
+  }
+}
+
+void connection::set_subscription(std::string channel, std::function<void(std::string)> on_message) {
+  sub_channel_ = std::move(channel);
+  on_message_ = std::move(on_message);
+}
+
+void connection::start() {
+  asio::post(strand_, [self = shared_from_this()] { self->do_connect(); });
+}
+
+void connection::stop() {
+  asio::post(strand_, [self = shared_from_this()] {
+    self->stopping_ = true;
+    self->on_ready_ = nullptr;
+    self->on_down_ = nullptr;
+    self->on_message_ = nullptr;
+    self->resolver_.cancel();
+    self->connect_timer_.cancel();
+    self->backoff_timer_.cancel();
+    self->command_timer_.cancel();
+    self->teardown("connection stopped");
+  });
+}
+
+std::string connection::last_error() const {
+  std::lock_guard lk(err_mu_);
+  return last_error_;
+}
+
+void connection::set_error(std::string e) {
+  std::lock_guard lk(err_mu_);
+  last_error_ = std::move(e);
+}
+
+void connection::do_connect() {
+  if (stopping_ || ac_) return;
+  const std::uint64_t gen = ++generation_;
+  teardown_reason_.clear();
+  connect_timer_.expires_after(std::chrono::milliseconds(opts_.connect_timeout_ms));
+  connect_timer_.async_wait([self = shared_from_this(), gen](boost::system::error_code ec) {
+    if (ec || gen != self->generation_ || self->stopping_ || self->ready_) return;
+    std::string why = "connect timeout after " + std::to_string(self->opts_.connect_timeout_ms) + " ms";
+    if (self->ac_) {
+      self->teardown(why);
+    } else {  // still resolving: make the resolve handler stale
+      ++self->generation_;
+      self->resolver_.cancel();
+      self->link_lost(why);
+    }
+  });
+
+  // hiredis resolves names with a blocking getaddrinfo(); give it an address.
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(opts_.host, ec);
+  if (!ec) {
+    start_hiredis(addr.to_string());
+    return;
+  }
+  resolver_.async_resolve(
+      opts_.host, std::to_string(opts_.port),
+      [self = shared_from_this(), gen](const boost::system::error_code& ec,
+                                       const asio::ip::tcp::resolver::results_type& results) {
+        if (gen != self->generation_ || self->stopping_) return;
+        self->on_resolved(ec, results);
+      });
+}
+
+void connection::on_resolved(const boost::system::error_code& ec,
+                             const asio::ip::tcp::resolver::results_type& results) {
+  if (ec || results.empty()) {
+    link_lost("cannot resolve " + opts_.host + ": " + (ec ? ec.message() : "no address"));
+    return;
+  }
+  start_hiredis(results.begin()->endpoint().address().to_string());
+}
+
+void connection::start_hiredis(const std::string& ip) {
+  redisAsyncContext* ac = redisAsyncConnect(ip.c_str(), opts_.port);
+  if (!ac) {
+    link_lost("out of memory");
+    return;
+  }
+  if (ac->err) {
+    std::string why = ac->errstr;
+    redisAsyncFree(ac);
+    link_lost(why);
+    return;
+  }
+  ac->data = this;
+  if (asio_attach(ac, strand_) != REDIS_OK) {
+    redisAsyncFree(ac);
+    link_lost("cannot attach the Redis socket to the io_context");
+    return;
+  }
+  ac_ = ac;
+  redisAsyncSetConnectCallback(ac, &connection::connect_trampoline);  // after attach
+  redisAsyncSetDisconnectCallback(ac, &connection::disconnect_trampoline);
+}
+
+void connection::connect_trampoline(const redisAsyncContext* ac, int status) {
+  auto* self = static_cast<connection*>(ac->data);
+  if (!self || self->ac_ != ac) return;
+  if (status != REDIS_OK) {
+    // hiredis frees the context right after this returns.
+    std::string why = ac->errstr[0] ? ac->errstr : "connect failed";
+    self->ac_ = nullptr;
+    self->link_lost(why);
+    return;
+  }
+  self->on_tcp_connected(status);
+}
+
+void connection::disconnect_trampoline(const redisAsyncContext* ac, int status) {
+  auto* self = static_cast<connection*>(ac->data);
+  if (!self || self->ac_ != ac) return;  // we dropped it ourselves: already handled
+  std::string why = ac->err && ac->errstr[0] ? ac->errstr : "connection closed by Redis";
+  self->ac_ = nullptr;
+  self->link_lost(why);
+}
+
+void connection::on_tcp_connected(int) {
+  tcp_up_ = true;
+  std::vector<std::vector<std::string>> hs;
+  if (!opts_.password.empty()) {
+    if (opts_.username.empty())
+      hs.push_back({"AUTH", opts_.password});
+    else
+      hs.push_back({"AUTH", opts_.username, opts_.password});
+  }
+  if (opts_.db != 0) hs.push_back({"SELECT", std::to_string(opts_.db)});
+  for (const auto& c : opts_.on_connect) hs.push_back(c);
+  handshake_left_ = hs.size() + (sub_channel_.empty() ? 0 : 1);
+  if (handshake_left_ == 0) {
+    become_ready();
+    return;
+  }
+  for (auto& c : hs) {
+    reply_handler h = [this](reply_or_error r) { handshake_reply(r); };
+    do_command(c, h);
+  }
+  if (!sub_channel_.empty()) {
+    const char* argv[2] = {"SUBSCRIBE", sub_channel_.c_str()};
+    const size_t lens[2] = {9, sub_channel_.size()};
+    redisAsyncCommandArgv(ac_, &connection::sub_trampoline, this, 2, argv, lens);
+  }
+}
+
+void connection::handshake_reply(const reply_or_error& r) {
+  if (!r.ok() || handshake_left_ == 0) return;  // link already gone
+  if (r.value.is_error()) {
+    teardown("Redis refused the connection set-up: " + r.value.str);
+    return;
+  }
+  if (--handshake_left_ == 0) become_ready();
+}
+
+void connection::become_ready() {
+  connect_timer_.cancel();
+  attempt_ = 0;
+  ready_ = true;
+  set_error("");
+  if (on_ready_) on_ready_();
+}
+
+void connection::sub_trampoline(redisAsyncContext* ac, void* r, void* privdata) {
+  auto* self = static_cast<connection*>(privdata);
+  auto* reply = static_cast<redisReply*>(r);
+  if (!reply || !self || self->ac_ != ac) return;  // disconnect: handled by the disconnect path
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3 ||
+      reply->element[0]->type != REDIS_REPLY_STRING)
+    return;
+  std::string_view kind(reply->element[0]->str, reply->element[0]->len);
+  if (kind == "subscribe") {
+    reply_or_error ok;
+    ok.value.kind = redis_value::type::status;
+    self->handshake_reply(ok);
+  } else if (kind == "message" && reply->element[2]->type == REDIS_REPLY_STRING) {
+    if (self->on_message_)
+      self->on_message_(std::string(reply->element[2]->str, reply->element[2]->len));
+  }
+}
+
+void connection::command(std::vector<std::string> args, reply_handler cb) {
+  asio::post(strand_, [self = shared_from_this(), args = std::move(args), cb = std::move(cb)]() mutable {
+    if (!self->ready_ || !self->ac_) {
+      std::string why = self->last_error();
+      cb({{}, "Redis not connected" + (why.empty() ? std::string() : ": " + why)});
+      return;
+    }
+    self->do_command(args, cb);
+  });
+}
+
+void connection::do_command(std::vector<std::string>& args, reply_handler& cb) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  argv.reserve(args.size());
+  lens.reserve(args.size());
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  auto* p = new pending{shared_from_this(), std::move(cb),
+                        clock::now() + std::chrono::milliseconds(opts_.command_timeout_ms)};
+  if (!ac_ || redisAsyncCommandArgv(ac_, &connection::reply_trampoline, p, static_cast<int>(argv.size()),
+                                    argv.data(), lens.data()) != REDIS_OK) {
+    std::unique_ptr<pending> own(p);
+    own->cb({{}, "Redis connection is closing"});
+    return;
+  }
+  inflight_.push_back(p);
+  arm_command_timer();
+}
+
+void connection::reply_trampoline(redisAsyncContext* ac, void* r, void* privdata) {
+  std::unique_ptr<pending> p(static_cast<pending*>(privdata));
+  std::shared_ptr<connection> self = p->owner;  // alive until we return
+  if (auto it = std::find(self->inflight_.begin(), self->inflight_.end(), p.get());
+      it != self->inflight_.end())
+    self->inflight_.erase(it);
+  reply_or_error out;
+  if (r) {
+    out.value = copy_reply(static_cast<redisReply*>(r));
+  } else {
+    // The context is going away with this command unanswered.
+    if (self->ac_ != ac && !self->teardown_reason_.empty())
+      out.error = self->teardown_reason_;
+    else if (ac->err && ac->errstr[0])
+      out.error = ac->errstr;
+    else
+      out.error = "Redis connection lost";
+  }
+  if (p->cb) p->cb(std::move(out));
+}
+
+void connection::arm_command_timer() {
+  if (command_timer_armed_ || inflight_.empty() || stopping_) return;
+  command_timer_armed_ = true;
+  command_timer_.expires_at(inflight_.front()->deadline);
+  command_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    self->command_timer_armed_ = false;
+    if (ec || self->stopping_) return;
+    if (!self->inflight_.empty() && self->inflight_.front()->deadline <= clock::now()) {
+      // Replies are ordered: everything behind the late one is stuck too.
+      self->teardown("Redis command timed out after " +
+                     std::to_string(self->opts_.command_timeout_ms) + " ms");
+      return;
+    }
+    self->arm_command_timer();
+  });
+}
+
+void connection::teardown(const std::string& reason) {
+  if (!ac_) return;
+  redisAsyncContext* ac = ac_;
+  ac_ = nullptr;  // disconnect_trampoline now ignores this context
+  teardown_reason_ = reason;
+  ready_ = false;
+  // Fails every command in flight (with teardown_reason_), releases the fd
+  // from the adapter, closes it. Deferred by hiredis when inside a callback.
+  redisAsyncFree(ac);
+  link_lost(reason);
+}
+
+void connection::link_lost(const std::string& reason) {
+  ready_ = false;
+  tcp_up_ = false;
+  handshake_left_ = 0;
+  set_error(reason);
+  connect_timer_.cancel();
+  if (stopping_) return;
+  if (on_down_) on_down_(reason);
+  schedule_reconnect();
+}
+
+void connection::schedule_reconnect() {
+  if (stopping_) return;
+  // Full jitter: uniform in [min, min(max, min * 2^attempt)].
+  const int shift = std::min(attempt_, 16);
+  const long long cap =
+      std::min<long long>(opts_.backoff_max_ms, static_cast<long long>(opts_.backoff_min_ms) << shift);
+  std::uniform_int_distribution<long long> dist(opts_.backoff_min_ms,
+                                                std::max<long long>(cap, opts_.backoff_min_ms));
+  ++attempt_;
+  backoff_timer_.expires_after(std::chrono::milliseconds(dist(rng_)));
+  backoff_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec || self->stopping_) return;
+    self->do_connect();
+  });
+}
+
+}  // namespace calma::redis

@@ -1,0 +1,17 @@
+# Turns the Lua scripts into C++ string constants, so the server needs no
+# files at run time. Run as: cmake -DOUT=<file.cpp> -DSCRIPTS=<a.lua;b.lua> -P embed_lua.cmake
+set(content "// Generated from server/store/redis/lua/*.lua by embed_lua.cmake. Do not edit.\n")
+string(APPEND content "#include \"server/store/redis/lua_scripts.hpp\"\n\nnamespace calma::redis::lua {\n")
+foreach(path IN LISTS SCRIPTS)
+  get_filename_component(name "${path}" NAME_WE)
+  file(READ "${path}" body)
+  string(FIND "${body}" ")calma_lua\"" bad)
+  if(NOT bad EQUAL -1)
+    message(FATAL_ERROR "${path} contains the raw-string delimiter")
+  endif()
+  string(APPEND content "const std::string_view ${name} = R\"calma_lua(${body})calma_lua\";\n")
+endforeach()
+string(APPEND content "}  // namespace calma::redis::lua\n")
+file(WRITE "${OUT}.tmp" "${content}")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)
+file(REMOVE "${OUT}.tmp")

@@ -1,0 +1,10 @@
+// The store's Lua scripts (server/store/redis/lua/*.lua), embedded at build time.
+#pragma once
+
+#include <string_view>
+
+namespace calma::redis::lua {
+extern const std::string_view append;              ///< lua/append.lua
+extern const std::string_view put_conversation;    ///< lua/put_conversation.lua
+extern const std::string_view list_conversations;  ///< lua/list_conversations.lua
+}  // namespace calma::redis::lua

@@ -1,0 +1,433 @@
+#include "server/store/redis_store.hpp"
+
+#include <openssl/evp.h>
+
+#include <atomic>
+#include <charconv>
+#include <limits>
+#include <map>
+
+#include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
+
+#include "server/store/redis/connection.hpp"
+#include "server/store/redis/lua_scripts.hpp"
+
+namespace calma {
+
+using redis::redis_value;
+using redis::reply_or_error;
+
+namespace {
+
+struct script {
+  std::string_view body;
+  std::string sha;
+};
+
+std::string sha1_hex(std::string_view s) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(s.data(), s.size(), md, &n, EVP_sha1(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < n; ++i) {
+    out += hex[md[i] >> 4];
+    out += hex[md[i] & 15];
+  }
+  return out;
+}
+
+const script& append_script() {
+  static const script s{redis::lua::append, sha1_hex(redis::lua::append)};
+  return s;
+}
+const script& put_script() {
+  static const script s{redis::lua::put_conversation, sha1_hex(redis::lua::put_conversation)};
+  return s;
+}
+const script& list_script() {
+  static const script s{redis::lua::list_conversations, sha1_hex(redis::lua::list_conversations)};
+  return s;
+}
+
+std::int64_t to_i64(std::string_view s) {
+  std::int64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+/// A Redis error reply as the store reports it (Lua error_reply texts are the
+/// memory store's texts; Redis may prefix "ERR ").
+std::string error_text(const redis_value& v) {
+  std::string s = v.str;
+  if (s.rfind("ERR ", 0) == 0) s.erase(0, 4);
+  return s.empty() ? "Redis error" : s;
+}
+
+/// The transport error, the Redis error, or "" for a usable reply.
+std::string failure(const reply_or_error& r) {
+  if (!r.ok()) return r.error;
+  if (r.value.is_error()) return error_text(r.value);
+  return {};
+}
+
+std::map<std::string, std::string> pairs(const redis_value& v) {
+  std::map<std::string, std::string> m;
+  for (std::size_t i = 0; i + 1 < v.elements.size(); i += 2) m[v.elements[i].str] = v.elements[i + 1].str;
+  return m;
+}
+
+std::optional<conversation_record> record_from(const redis_value& v) {
+  if (!v.is_array() || v.elements.empty()) return std::nullopt;
+  auto m = pairs(v);
+  conversation_record c;
+  c.id = m["id"];
+  c.shopper.id = m["shopper_id"];
+  c.shopper.name = m["shopper_name"];
+  c.shopper.language = m["shopper_language"];
+  c.shopper.store = m["shopper_store"];
+  c.state = conversation_state_from_string(m["state"]).value_or(conversation_state::queued);
+  if (auto it = m.find("agent_id"); it != m.end()) c.agent_id = it->second;
+  c.agent_name = m["agent_name"];
+  c.queue = m["queue"];
+  c.created_ts = to_i64(m["created_ts"]);
+  c.updated_ts = to_i64(m["updated_ts"]);
+  c.last_seq = to_i64(m["last_seq"]);
+  c.closed_by = m["closed_by"];
+  c.close_reason = m["close_reason"];
+  return c;
+}
+
+/// A stream entry's fields (flat array) into a message.
+chat_message message_from(const std::string& conversation_id, std::int64_t seq,
+                          const redis_value& fields) {
+  auto m = pairs(fields);
+  chat_message msg;
+  msg.conversation_id = conversation_id;
+  msg.seq = seq;
+  msg.ts = to_i64(m["ts"]);
+  msg.from.role = role_from_string(m["role"]).value_or(role::shopper);
+  msg.from.id = m["from"];
+  msg.from.name = m["name"];
+  msg.text = m["text"];
+  msg.client_msg_id = m["cmid"];
+  msg.visibility = m["vis"] == to_string(visibility::staff) ? visibility::staff : visibility::all;
+  return msg;
+}
+
+/// EVALSHA, and EVAL when Redis lost the script (SCRIPT FLUSH). Every
+/// (re)connection loads the scripts first, so the fallback is for the rare
+/// flush and does not reorder the common path.
+void eval(const std::shared_ptr<redis::connection>& conn, const script& s, std::vector<std::string> keys,
+          std::vector<std::string> args, redis::connection::reply_handler cb) {
+  auto build = [&](const char* verb, std::string first) {
+    std::vector<std::string> v;
+    v.reserve(3 + keys.size() + args.size());
+    v.push_back(verb);
+    v.push_back(std::move(first));
+    v.push_back(std::to_string(keys.size()));
+    v.insert(v.end(), keys.begin(), keys.end());
+    v.insert(v.end(), args.begin(), args.end());
+    return v;
+  };
+  auto retry = std::make_shared<std::vector<std::string>>(build("EVAL", std::string(s.body)));
+  conn->command(build("EVALSHA", s.sha),
+                [conn, retry, cb = std::move(cb)](reply_or_error r) mutable {
+                  if (r.ok() && r.value.is_error() && r.value.str.rfind("NOSCRIPT", 0) == 0) {
+                    conn->command(std::move(*retry), std::move(cb));
+                    return;
+                  }
+                  cb(std::move(r));
+                });
+}
+
+}  // namespace
+
+// Start-up waiters, shared with the connection's on_ready callback (which may
+// outlive the store until the connection's stop() has run).
+struct redis_store::ready_state {
+  std::mutex mu;
+  std::vector<std::function<void()>> waiters;
+};
+
+std::unique_ptr<redis_store> redis_store::create(boost::asio::io_context& ioc, const redis_options& o,
+                                                 std::string& error) {
+  if (o.tls) {
+    error = "Redis TLS is not supported (hiredis 0.14 has no TLS); use a TLS tunnel or a private network";
+    return nullptr;
+  }
+  if (o.connect_timeout_ms <= 0 || o.command_timeout_ms <= 0 || o.retention_s < 0) {
+    error = "Redis timeouts must be positive and retention_s not negative";
+    return nullptr;
+  }
+  redis::connection_options probe;
+  if (!redis::parse_redis_url(o.url, probe, error)) return nullptr;
+  return std::unique_ptr<redis_store>(new redis_store(ioc, o));
+}
+
+std::unique_ptr<store> make_redis_store(boost::asio::io_context& ioc, const redis_options& o,
+                                        std::string& error) {
+  return redis_store::create(ioc, o, error);
+}
+
+namespace {
+redis::connection_options connection_options_from(const redis_options& o) {
+  redis::connection_options c;
+  std::string ignored;
+  redis::parse_redis_url(o.url, c, ignored);  // validated by create()
+  if (!o.username.empty()) c.username = o.username;
+  if (!o.password.empty()) c.password = o.password;
+  c.connect_timeout_ms = o.connect_timeout_ms;
+  c.command_timeout_ms = o.command_timeout_ms;
+  return c;
+}
+}  // namespace
+
+redis_store::redis_store(boost::asio::io_context& ioc, redis_options o)
+    : ioc_(ioc), opts_(std::move(o)), channel_(opts_.key_prefix + ":wakeup"),
+      ready_(std::make_shared<ready_state>()) {
+  auto co = connection_options_from(opts_);
+  for (const script* s : {&append_script(), &put_script(), &list_script()})
+    co.on_connect.push_back({"SCRIPT", "LOAD", std::string(s->body)});
+  cmd_ = redis::connection::create(ioc, std::move(co));
+  cmd_->set_on_ready([st = ready_] {
+    std::vector<std::function<void()>> w;
+    {
+      std::lock_guard lk(st->mu);
+      w.swap(st->waiters);
+    }
+    for (auto& f : w) f();
+  });
+  cmd_->start();
+}
+
+redis_store::~redis_store() {
+  cmd_->stop();
+  std::lock_guard lk(sub_mu_);
+  if (sub_) sub_->stop();
+}
+
+bool redis_store::connected() const { return cmd_->connected(); }
+std::string redis_store::endpoint() const { return cmd_->endpoint(); }
+
+std::string redis_store::conv_key(const std::string& id) const {
+  return opts_.key_prefix + ":{c:" + id + "}:conv";
+}
+std::string redis_store::msgs_key(const std::string& id) const {
+  return opts_.key_prefix + ":{c:" + id + "}:msgs";
+}
+std::string redis_store::idem_key(const std::string& id) const {
+  return opts_.key_prefix + ":{c:" + id + "}:idem";
+}
+
+void redis_store::when_ready(std::chrono::milliseconds timeout, std::function<void(std::string)> cb) {
+  struct once {
+    std::atomic<bool> fired{false};
+    std::function<void(std::string)> cb;
+    boost::asio::steady_timer timer;
+    explicit once(boost::asio::io_context& ioc) : timer(ioc) {}
+  };
+  auto o = std::make_shared<once>(ioc_);
+  o->cb = std::move(cb);
+  {
+    std::lock_guard lk(ready_->mu);
+    if (!cmd_->connected()) {
+      ready_->waiters.push_back([o] {
+        if (o->fired.exchange(true)) return;
+        o->timer.cancel();
+        o->cb("");
+      });
+      o->timer.expires_after(timeout);
+      o->timer.async_wait([o, conn = cmd_](boost::system::error_code ec) {
+        if (ec || o->fired.exchange(true)) return;
+        o->cb("cannot reach Redis at " + conn->endpoint() + ": " + conn->last_error());
+      });
+      return;
+    }
+  }
+  o->fired = true;
+  o->cb("");
+}
+
+std::string redis_store::wait_ready(std::chrono::milliseconds timeout) {
+  std::string error;
+  bool done = false;
+  when_ready(timeout, [&](std::string e) {
+    error = std::move(e);
+    done = true;
+  });
+  if (ioc_.stopped()) ioc_.restart();
+  while (!done) {
+    // The timer and the connection keep work pending, so run_one() blocks
+    // until something happens instead of returning 0.
+    if (ioc_.run_one() == 0) ioc_.restart();
+  }
+  if (ioc_.stopped()) ioc_.restart();
+  return error;
+}
+
+void redis_store::create_conversation(const conversation_record& c, callback<none> cb) {
+  put_conversation("create", c, std::move(cb));
+}
+
+void redis_store::update_conversation(const conversation_record& c, callback<none> cb) {
+  put_conversation("update", c, std::move(cb));
+}
+
+void redis_store::put_conversation(const char* mode, const conversation_record& c, callback<none> cb) {
+  std::vector<std::string> args = {
+      mode,
+      opts_.key_prefix,
+      std::to_string(opts_.retention_s),
+      c.agent_id ? "1" : "0",
+      c.agent_id.value_or(""),
+      "id", c.id,
+      "shopper_id", c.shopper.id,
+      "shopper_name", c.shopper.name,
+      "shopper_language", c.shopper.language,
+      "shopper_store", c.shopper.store,
+      "state", std::string(to_string(c.state)),
+      "agent_name", c.agent_name,
+      "queue", c.queue,
+      "created_ts", std::to_string(c.created_ts),
+      "updated_ts", std::to_string(c.updated_ts),
+      "closed_by", c.closed_by,
+      "close_reason", c.close_reason,
+  };
+  // Create takes the record as given (like memory_store); update keeps the stored last_seq.
+  if (std::string_view(mode) == "create") {
+    args.push_back("last_seq");
+    args.push_back(std::to_string(c.last_seq));
+  }
+  eval(cmd_, put_script(), {conv_key(c.id), msgs_key(c.id), idem_key(c.id)}, std::move(args),
+       [cb = std::move(cb)](reply_or_error r) {
+         cb({{}, failure(r)});
+       });
+}
+
+void redis_store::get_conversation(const std::string& id,
+                                   callback<std::optional<conversation_record>> cb) {
+  cmd_->command({"HGETALL", conv_key(id)}, [cb = std::move(cb)](reply_or_error r) {
+    if (auto e = failure(r); !e.empty()) return cb({{}, std::move(e)});
+    cb({record_from(r.value), {}});
+  });
+}
+
+void redis_store::list_conversations(const conversation_filter& f,
+                                     callback<std::vector<conversation_record>> cb) {
+  if (f.limit == 0) {
+    // Still through the connection, so the completion is never inline and
+    // failures show as for any other call.
+    cmd_->command({"PING"}, [cb = std::move(cb)](reply_or_error r) { cb({{}, failure(r)}); });
+    return;
+  }
+  // Walk the most selective index; the script re-checks every filter.
+  std::string index = opts_.key_prefix + ":idx:";
+  if (f.shopper_id)
+    index += "shopper:" + *f.shopper_id;
+  else if (f.agent_id)
+    index += "agent:" + *f.agent_id;
+  else
+    index += f.open_only ? "open" : "all";
+  const auto limit = std::min<std::size_t>(f.limit, std::numeric_limits<std::int32_t>::max());
+  eval(cmd_, list_script(), {index},
+       {std::to_string(limit), f.open_only ? "1" : "0", f.shopper_id.value_or(""),
+        f.agent_id.value_or(""), opts_.key_prefix},
+       [cb = std::move(cb)](reply_or_error r) {
+         if (auto e = failure(r); !e.empty()) return cb({{}, std::move(e)});
+         std::vector<conversation_record> out;
+         for (const auto& h : r.value.elements)
+           if (auto c = record_from(h)) out.push_back(std::move(*c));
+         cb({std::move(out), {}});
+       });
+}
+
+void redis_store::append_message(const append_request& req, callback<append_result> cb) {
+  const chat_message& m = req.message;
+  std::vector<std::string> args = {
+      m.from.id + '\x1f' + m.client_msg_id,
+      req.allow_new ? "1" : "0",
+      std::to_string(m.ts),
+      std::string(to_string(m.from.role)),
+      m.from.id,
+      m.from.name,
+      m.text,
+      m.client_msg_id,
+      std::string(to_string(m.visibility)),
+      channel_,
+      m.conversation_id,
+  };
+  eval(cmd_, append_script(), {conv_key(m.conversation_id), msgs_key(m.conversation_id), idem_key(m.conversation_id)},
+       std::move(args), [cb = std::move(cb), m](reply_or_error r) {
+         if (auto e = failure(r); !e.empty()) return cb({{}, std::move(e)});
+         const auto& el = r.value.elements;
+         if (!r.value.is_array() || el.size() < 2) return cb({{}, "unexpected reply from append script"});
+         append_result res;
+         switch (el[0].integer) {
+           case 2:  // stored now
+             res.message = m;
+             res.message.seq = el[1].integer;
+             break;
+           case 1:  // the first copy
+             res.duplicate = true;
+             res.message = el.size() > 2 ? message_from(m.conversation_id, el[1].integer, el[2])
+                                         : m;
+             res.message.seq = el[1].integer;
+             break;
+           default:  // allow_new false and no earlier copy
+             res.message = m;
+             res.message.seq = 0;
+         }
+         cb({std::move(res), {}});
+       });
+}
+
+void redis_store::read_messages(const std::string& conversation_id, std::int64_t after_seq,
+                                std::size_t limit, callback<std::vector<chat_message>> cb) {
+  const std::int64_t from = std::max<std::int64_t>(after_seq, 0) + 1;
+  const auto count = std::min<std::size_t>(limit, std::numeric_limits<std::int32_t>::max());
+  std::vector<std::string> args = {"XRANGE", msgs_key(conversation_id), std::to_string(from) + "-0", "+"};
+  if (count == 0) {
+    cmd_->command({"PING"}, [cb = std::move(cb)](reply_or_error r) { cb({{}, failure(r)}); });
+    return;
+  }
+  args.push_back("COUNT");
+  args.push_back(std::to_string(count));
+  cmd_->command(std::move(args), [cb = std::move(cb), conversation_id](reply_or_error r) {
+    if (auto e = failure(r); !e.empty()) return cb({{}, std::move(e)});
+    std::vector<chat_message> out;
+    out.reserve(r.value.elements.size());
+    for (const auto& entry : r.value.elements) {
+      if (!entry.is_array() || entry.elements.size() < 2) continue;
+      out.push_back(message_from(conversation_id, to_i64(entry.elements[0].str), entry.elements[1]));
+    }
+    cb({std::move(out), {}});
+  });
+}
+
+void redis_store::ping(callback<none> cb) {
+  cmd_->command({"PING"}, [cb = std::move(cb)](reply_or_error r) { cb({{}, failure(r)}); });
+}
+
+void redis_store::subscribe(std::function<void(std::string, std::int64_t)> on_wakeup,
+                            std::function<void()> on_resubscribed) {
+  auto conn = redis::connection::create(ioc_, connection_options_from(opts_));
+  conn->set_subscription(channel_, [on_wakeup = std::move(on_wakeup)](std::string payload) {
+    auto j = nlohmann::json::parse(payload, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return;
+    auto id = j.find("conversation_id");
+    auto seq = j.find("seq");
+    if (id == j.end() || !id->is_string() || seq == j.end() || !seq->is_number()) return;
+    if (on_wakeup) on_wakeup(id->get<std::string>(), seq->get<std::int64_t>());
+  });
+  conn->set_on_ready([on_resubscribed = std::move(on_resubscribed)] {
+    if (on_resubscribed) on_resubscribed();
+  });
+  conn->start();
+  std::lock_guard lk(sub_mu_);
+  if (sub_) sub_->stop();
+  sub_ = std::move(conn);
+}
+
+}  // namespace calma

@@ -1,0 +1,106 @@
+// The Redis store: conversations, messages and list indexes in Redis, through
+// hiredis 0.14 on the server's io_context (see server/store/redis/README.md for
+// the data model, the scripts and the durability trade-offs).
+//
+// Same behaviour as memory_store (one test suite runs against both). Every
+// completion runs on a Redis connection's strand, never inline. A failure
+// (`result::error` non-empty) means Redis was unreachable, did not answer in
+// time, or refused: the operation may or may not have been applied, and every
+// operation is safe to retry (appends are idempotent by client_msg_id).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+
+#include "server/store/store.hpp"
+
+namespace calma {
+
+namespace redis {
+class connection;
+}
+
+struct redis_options {
+  std::string url = "redis://127.0.0.1:6379";  ///< redis://[[user]:password@]HOST[:PORT][/DB]
+  std::string username;  ///< overrides the URL's when non-empty
+  std::string password;  ///< overrides the URL's when non-empty
+  bool tls = false;      ///< refused by the factory: hiredis 0.14 has no TLS
+  int connect_timeout_ms = 2000;
+  int command_timeout_ms = 2000;
+  /// Closed conversations expire this long after closing; 0 keeps them forever.
+  std::int64_t retention_s = 0;
+  std::string key_prefix = "calma";
+};
+
+class redis_store final : public store {
+ public:
+  /// Starts connecting at once (and keeps reconnecting with backoff). Returns
+  /// null with `error` set when the options are unusable (bad URL, TLS).
+  static std::unique_ptr<redis_store> create(boost::asio::io_context& ioc, const redis_options& o,
+                                             std::string& error);
+  ~redis_store() override;
+
+  std::string_view kind() const override { return "redis"; }
+  void create_conversation(const conversation_record& c, callback<none> cb) override;
+  void update_conversation(const conversation_record& c, callback<none> cb) override;
+  void get_conversation(const std::string& id,
+                        callback<std::optional<conversation_record>> cb) override;
+  void list_conversations(const conversation_filter& f,
+                          callback<std::vector<conversation_record>> cb) override;
+  void append_message(const append_request& r, callback<append_result> cb) override;
+  void read_messages(const std::string& conversation_id, std::int64_t after_seq, std::size_t limit,
+                     callback<std::vector<chat_message>> cb) override;
+  void ping(callback<none> cb) override;
+
+  /// Cross-node wake-ups: every stored message is published as
+  /// {"conversation_id","seq"}; `on_wakeup` gets them (from every node,
+  /// including this one). `on_resubscribed` runs after every successful
+  /// subscription, the first one included: anything published while this
+  /// node was not subscribed is lost, so the caller recovers by seq from the
+  /// streams then. Both run on the subscriber connection's strand. A second
+  /// call replaces the first subscription.
+  void subscribe(std::function<void(std::string conversation_id, std::int64_t seq)> on_wakeup,
+                 std::function<void()> on_resubscribed) override;
+
+  /// `cb("")` once the command connection is up, or, after `timeout`,
+  /// `cb("cannot reach Redis at HOST:PORT: <last error>")`. Exactly once, on an
+  /// io_context thread (or inline when already connected).
+  void when_ready(std::chrono::milliseconds timeout, std::function<void(std::string error)> cb);
+
+  /// For main(), before the I/O threads start: runs `ioc` on the calling thread
+  /// until when_ready() answers; returns its error ("" when connected). Leaves
+  /// `ioc` ready to be run again.
+  std::string wait_ready(std::chrono::milliseconds timeout);
+
+  bool connected() const;
+  std::string endpoint() const;
+
+ private:
+  struct ready_state;
+  redis_store(boost::asio::io_context& ioc, redis_options o);
+
+  std::string conv_key(const std::string& id) const;
+  std::string msgs_key(const std::string& id) const;
+  std::string idem_key(const std::string& id) const;
+  void put_conversation(const char* mode, const conversation_record& c, callback<none> cb);
+
+  boost::asio::io_context& ioc_;
+  redis_options opts_;
+  std::string channel_;
+  std::shared_ptr<redis::connection> cmd_;
+  std::mutex sub_mu_;
+  std::shared_ptr<redis::connection> sub_;
+  std::shared_ptr<ready_state> ready_;
+};
+
+/// The factory main() uses: a redis_store as a `store`, or null with `error`.
+std::unique_ptr<store> make_redis_store(boost::asio::io_context& ioc, const redis_options& o,
+                                        std::string& error);
+
+}  // namespace calma
