@@ -102,6 +102,17 @@ describe('console model', () => {
     expect(a.coaching).toBe('Escucha');
   });
 
+  it('an escalation curve merged into the live one keeps phase, cues and coaching', () => {
+    const m = new ConsoleModel('agent', 'agent');
+    m.addAnger({ conversation_id: 'a', ts: 10, level: 72, phase: 'peak', cues: ['manager_request'], coaching: 'Discúlpate', eta_s: 5 });
+    m.raise({ escalation_id: 'e', conversation_id: 'a', reasons: ['manager_request'], severity: 'high', level: 72, raised_ts: 10, curve: [{ ts: 5, level: 30 }, { ts: 10, level: 72 }] });
+    const a = m.conv('a').anger!;
+    expect(a.phase).toBe('peak');
+    expect(a.cues).toEqual(['manager_request']);
+    expect(a.coaching).toBe('Discúlpate');
+    expect(a.curve.map((p) => p.ts)).toEqual([5, 10]);
+  });
+
   it('reads the anger curve from a staff summary whatever it is called', () => {
     expect(extractCurve({ anger: [{ ts: 1, level: 5 }] })).toHaveLength(1);
     expect(extractCurve({ anger: { level: 5, curve: [{ ts: 1, level: 5 }] } })).toHaveLength(1);

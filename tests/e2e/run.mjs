@@ -237,9 +237,26 @@ async function main() {
           fromPage.push(m);
           srv.send(m);
         });
-        srv.onMessage((m) => ws.send(m));
+        // The server's own anger/escalation data is held back so that the page shows
+        // exactly what the test injects.
+        srv.onMessage((m) => {
+          let f;
+          try {
+            f = JSON.parse(m);
+          } catch {
+            return ws.send(m);
+          }
+          if (f.type === 'anger.update' || f.type === 'agent.alert' || String(f.type).startsWith('escalation.')) return;
+          if (f.type === 'welcome') {
+            for (const c of f.conversations ?? []) c.anger = [];
+            f.escalations = [];
+            return ws.send(JSON.stringify(f));
+          }
+          ws.send(m);
+        });
         toPage = (obj) => ws.send(JSON.stringify(obj));
       });
+      await ctx.route('**/api/v1/conversations/**', (route) => route.fulfill({ status: 404, body: '' }));
       await login(page, 'supervisor', 'supervisor');
       const item = page.locator('[data-testid="conv-item"]').filter({ hasText: 'Marta Kowalska' });
       await item.waitFor();
@@ -303,9 +320,19 @@ async function main() {
         await level.filter({ hasText: 'no data' }).waitFor();
         return;
       }
-      const last = updates[updates.length - 1];
-      await level.filter({ hasText: String(Math.round(last.level)) }).waitFor();
+      // The UI shows the newest point (the server may add decay points meanwhile).
+      const newest = () => {
+        const u = agentFrames.filter((f) => f.type === 'anger.update' && f.conversation_id === conv);
+        return u.reduce((a, b) => (b.ts >= a.ts ? b : a));
+      };
+      await until(async () => (await level.textContent()) === String(Math.round(newest().level)), async () => `anger level shown ${await level.textContent()}, newest from the server ${newest().level}`);
       await agent.locator('[data-testid="anger-card"] canvas').first().waitFor();
+      if (newest().coaching) {
+        await until(async () => (await agent.locator('[data-testid="coaching"]').textContent()).includes(newest().coaching), 'the server coaching hint is not shown');
+      }
+      if (agentFrames.some((f) => f.type === 'escalation.raised' && f.conversation_id === conv)) {
+        await item.locator('.sev').waitFor(); // the escalation mark on the conversation
+      }
       await runner.snap(agent, '11-agent-live-anger');
     }, { needs: ['console draws anger.update and escalation.raised frames (injected into the live stream)'] });
 

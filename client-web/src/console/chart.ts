@@ -29,7 +29,20 @@ export class AngerChart {
       height: this.height,
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, y: { range: [0, 100] } },
+      scales: {
+        // At least a two-minute window, so a young conversation is not one squashed second.
+        x: {
+          time: true,
+          range: (u) => {
+            const xs = u.data[0] as number[];
+            if (!xs || !xs.length) return [0, 1];
+            const min = xs[0];
+            const max = xs[xs.length - 1];
+            return max - min < 120 ? [max - 120, max + 5] : [min, max];
+          },
+        },
+        y: { range: [0, 100] },
+      },
       axes: [
         {
           stroke: '#6b7785',
@@ -37,9 +50,10 @@ export class AngerChart {
           ticks: { stroke: '#e3e8ee' },
           font: '11px system-ui',
           // Plain HH:MM instead of uPlot's multi-line date labels.
+          space: 64,
           values: (_u, splits, _axis, _space, incr) =>
             splits.map((v) =>
-              new Date(v * 1000).toLocaleTimeString([], incr < 60 ? { hour: '2-digit', minute: '2-digit', second: '2-digit' } : { hour: '2-digit', minute: '2-digit' }),
+              new Date(v * 1000).toLocaleTimeString([], incr < 60 ? { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' } : { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }),
             ),
         },
         { stroke: '#6b7785', grid: { stroke: '#eef1f4' }, ticks: { stroke: '#e3e8ee' }, size: 34, font: '11px system-ui', splits: () => [0, 20, 40, 60, 80, 100] },
@@ -51,7 +65,8 @@ export class AngerChart {
           stroke: '#dc2626',
           width: 2,
           fill: 'rgba(220,38,38,0.10)',
-          points: { show: false },
+          // Markers while the curve is sparse (a young conversation may have one point).
+          points: { show: (_u, _si, i0, i1) => i1 - i0 < 40, size: 6, fill: '#dc2626' },
         },
       ],
       hooks: {
@@ -90,11 +105,6 @@ export class AngerChart {
     if (!has) return;
     const xs = pts.map((p) => p.ts / 1000);
     const ys = pts.map((p) => p.level);
-    if (xs.length === 1) {
-      // A single point: draw a flat segment so something is visible.
-      xs.unshift(xs[0] - 1);
-      ys.unshift(ys[0]);
-    }
     this.ensure(Math.max(200, Math.floor(width))).setData([xs, ys]);
   }
 

@@ -135,18 +135,24 @@ export class ConsoleModel {
     if (!sorted.length) return;
     const last = sorted[sorted.length - 1];
     const prev = c.anger;
-    // Merge with points already received live.
+    // Merge with points already received live; a bare {ts, level} (escalation curve)
+    // does not erase the phase and cues a live point at the same ts carried.
     const merged = new Map<number, CurvePoint>();
     for (const p of prev?.curve ?? []) merged.set(p.ts, p);
-    for (const p of sorted) merged.set(p.ts, p);
+    for (const p of sorted) {
+      const old = merged.get(p.ts);
+      merged.set(p.ts, { ts: p.ts, level: p.level, phase: p.phase ?? old?.phase, cues: p.cues ?? old?.cues });
+    }
     const curve = [...merged.values()].sort((a, b) => a.ts - b.ts);
     const newest = curve[curve.length - 1];
     c.anger = {
       level: newest.level,
-      phase: newest.phase ?? last.phase ?? prev?.phase ?? 'calm',
+      phase: newest.phase ?? prev?.phase ?? last.phase ?? 'calm',
       trend: prev?.trend ?? 0,
       cues: newest.cues ?? prev?.cues ?? [],
       curve,
+      etaS: prev?.etaS,
+      coaching: prev?.coaching,
     };
   }
 
