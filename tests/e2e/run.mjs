@@ -336,6 +336,20 @@ async function main() {
       await runner.snap(agent, '11-agent-live-anger');
     }, { needs: ['console draws anger.update and escalation.raised frames (injected into the live stream)'] });
 
+    runner.test('supervisor acknowledges and resolves the server\'s escalation of the angry conversation', async () => {
+      const card = sup.locator('[data-testid="esc-card"]').filter({ hasText: 'Marta Kowalska' });
+      await card.waitFor({ timeout: 15000 });
+      await sup.locator('[data-testid="esc-count"]').filter({ hasNotText: /^0$/ }).waitFor();
+      await runner.snap(sup, '12-supervisor-real-escalation');
+      const ack = card.locator('[data-testid="esc-ack"]');
+      if (await ack.count()) await ack.click();
+      await card.filter({ hasText: 'Acked' }).waitFor();
+      await card.locator('[data-testid="esc-note"]').fill('Llamada al cliente, reenvío urgente');
+      await card.locator('[data-testid="esc-resolve"]').click();
+      await card.filter({ hasText: 'Resolved' }).waitFor();
+      await card.filter({ hasText: 'reenvío urgente' }).waitFor();
+    }, { needs: ["agent console shows the server's anger level for an angry shopper (or 'no data' while the server sends none)", 'supervisor logs in and sees the queue snapshot'] });
+
     runner.test('a message written while the connection is down is delivered once after reconnect', async () => {
       const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
       const p = await ctx.newPage();

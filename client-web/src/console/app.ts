@@ -629,6 +629,15 @@ export class ConsoleApp {
     this.els.presence.title = this.capacity != null ? `Capacity: ${this.capacity} conversations` : '';
   }
 
+  /** A staff member's name from what this console knows (snapshot, conversations, itself). */
+  private staffName(id: string): string {
+    if (id === this.session?.user_id) return this.session.name;
+    const a = this.model.snapshot?.agents?.find((x) => x.id === id);
+    if (a?.name) return a.name;
+    for (const c of this.model.convs.values()) if (c.agentId === id && c.agentName) return c.agentName;
+    return id;
+  }
+
   private shopperName(c: ConvVM): string {
     return c.shopper?.name || `Shopper ${(c.shopper?.id ?? c.id).slice(-4)}`;
   }
@@ -649,7 +658,8 @@ export class ConsoleApp {
     for (const c of convs) {
       const msgs = this.model.sortedMessages(c).filter((m) => m.visibility !== 'staff');
       const last = msgs[msgs.length - 1];
-      const unread = this.model.unread(c);
+      // Unread counts matter to whoever answers: the holder, or a supervisor who joined.
+      const unread = c.agentId === this.session!.user_id || c.joined ? this.model.unread(c) : 0;
       const esc = this.model.openEscalationFor(c.id);
       const wait = c.waitingSince ? now - c.waitingSince : c.state === 'queued' ? now - c.createdTs : 0;
       const anger = c.anger;
@@ -679,7 +689,7 @@ export class ConsoleApp {
               h('span', { class: 'spacer' }),
               unread ? h('span', { class: 'unread', 'aria-label': `${unread} unread`, 'data-testid': 'unread' }, String(unread)) : null,
             ),
-            h('span', { class: 'conv-preview' }, c.gone ?? (last ? (last.from?.id === this.session!.user_id ? 'You: ' : last.from?.role === 'shopper' ? '' : `${last.from?.name || 'Staff'}: `) + last.text : c.knownLastSeq ? `${c.knownLastSeq} message${c.knownLastSeq === 1 ? '' : 's'}` : c.state === 'queued' ? 'Waiting in queue' : 'No messages yet')),
+            h('span', { class: 'conv-preview' }, c.gone ?? (last ? (last.from?.id === this.session!.user_id ? 'You: ' : last.from?.role === 'shopper' ? '' : `${last.from?.name || 'Staff'}: `) + last.text : c.knownLastSeq ? `${c.knownLastSeq} message${c.knownLastSeq === 1 ? '' : 's'}` : c.state === 'queued' ? 'Waiting in queue' : this.isSupervisor ? 'Open to see the messages' : 'No messages yet')),
             h(
               'span',
               { class: 'conv-line small' },
@@ -819,7 +829,7 @@ export class ConsoleApp {
     const can = this.canAct(c);
     input.disabled = sendBtn.disabled = !can;
     const vis = this.myVisibility(c.id);
-    composerNote.className = 'composer-note' + (vis === 'staff' ? ' whisper' : '');
+    composerNote.className = 'composer-note' + (vis === 'staff' && can ? ' whisper' : '');
     composerNote.textContent = c.gone
       ? c.gone
       : c.state === 'closed'
@@ -926,12 +936,12 @@ export class ConsoleApp {
         h('span', { class: 'muted small' }, fmtDuration(now - e.raised_ts) + ' ago'),
       ),
       h('div', { class: 'esc-reasons' }, ...e.reasons.map((r) => h('span', { class: 'reason' }, r)), e.renotified ? h('span', { class: 'reason renotified' }, `re-notified ×${e.renotified}`) : null),
-      escalationFacts(e),
+      escalationFacts(e, (id) => this.staffName(id)),
       h('div', { class: 'esc-level' }, h('span', { style: `color:${levelColor(e.level)}` }, `Level ${Math.round(e.level)}`), spark),
       tail.length ? h('div', { class: 'esc-tail' }, ...tail.map((m) => h('div', {}, h('b', {}, (m.from?.name || m.from?.role || '') + ': '), m.text))) : null,
       e.status === 'resolved'
-        ? h('div', { class: 'muted small' }, `Resolved${e.resolvedBy ? ' by ' + e.resolvedBy : ''}${e.note ? ': ' + e.note : ''}`)
-        : h('div', { class: 'esc-actions' }, e.status === 'acked' ? h('span', { class: 'muted small' }, `Acked${e.ackedBy ? ' by ' + e.ackedBy : ''}`) : ack, note, resolve, openBtn),
+        ? h('div', { class: 'muted small' }, `Resolved${e.resolvedBy ? ' by ' + this.staffName(e.resolvedBy) : ''}${e.note ? ': ' + e.note : ''}`)
+        : h('div', { class: 'esc-actions' }, e.status === 'acked' ? h('span', { class: 'muted small' }, `Acked${e.ackedBy ? ' by ' + this.staffName(e.ackedBy) : ''}`) : ack, note, resolve, openBtn),
     );
   }
 
@@ -993,13 +1003,13 @@ export class ConsoleApp {
 }
 
 /** Waiting times and who handled it so far, when the server sends them. */
-function escalationFacts(e: EscalationVM): HTMLElement | null {
+function escalationFacts(e: EscalationVM, nameOf: (id: string) => string): HTMLElement | null {
   const facts: string[] = [];
   const w = e.waiting;
   if (w?.queued_s) facts.push(`queued ${fmtDuration(w.queued_s * 1000)}`);
   if (w?.unanswered_s) facts.push(`unanswered ${fmtDuration(w.unanswered_s * 1000)}`);
   if (w?.conversation_s) facts.push(`open ${fmtDuration(w.conversation_s * 1000)}`);
-  if (e.handled_by?.length) facts.push(`handled by ${e.handled_by.join(' → ')}`);
+  if (e.handled_by?.length) facts.push(`handled by ${e.handled_by.map(nameOf).join(' → ')}`);
   else if (e.agent?.name) facts.push(`agent ${e.agent.name}`);
   return facts.length ? h('div', { class: 'muted small esc-facts' }, facts.join(' · ')) : null;
 }
