@@ -1,0 +1,350 @@
+// Redis-only behaviour: wake-ups, concurrent writers, Redis going away and
+// coming back, durability of acked messages, timeouts, start-up failure.
+#include <doctest/doctest.h>
+
+#include <map>
+#include <set>
+
+#include "server/store/redis/connection.hpp"
+#include "server/store/redis_store.hpp"
+#include "tests/store/support.hpp"
+
+using namespace calma;
+using calma::test::await;
+using calma::test::run_until;
+
+namespace {
+
+struct node {
+  std::unique_ptr<redis_store> s;
+  node(boost::asio::io_context& ioc, const std::string& url, int timeout_ms = 2000) {
+    redis_options o;
+    o.url = url;
+    o.command_timeout_ms = timeout_ms;
+    o.connect_timeout_ms = timeout_ms;
+    std::string error;
+    s = redis_store::create(ioc, o, error);
+    REQUIRE_MESSAGE(s, error);
+  }
+};
+
+/// Destroys the stores and drains the io_context so nothing outlives a test.
+void shut_down(boost::asio::io_context& ioc, std::vector<node*> nodes) {
+  for (auto* n : nodes) n->s.reset();
+  ioc.restart();
+  ioc.run();
+}
+
+void ready(boost::asio::io_context& ioc, redis_store& s) {
+  std::optional<std::string> err;
+  s.when_ready(std::chrono::seconds(10), [&](std::string e) { err = std::move(e); });
+  REQUIRE(run_until(ioc, [&] { return err.has_value(); }));
+  REQUIRE_MESSAGE(err->empty(), *err);
+}
+
+conversation_record conv(const std::string& id) {
+  conversation_record c;
+  c.id = id;
+  c.shopper = {"s1", "Sol", "es", "store"};
+  c.created_ts = 100;
+  return c;
+}
+
+chat_message msg(const std::string& id, const std::string& from, const std::string& cmid) {
+  chat_message m;
+  m.conversation_id = id;
+  m.from = {role::shopper, from, from};
+  m.client_msg_id = cmid;
+  m.text = "text " + cmid;
+  m.ts = 1000;
+  return m;
+}
+
+/// A raw command on its own connection (for checks the store API cannot make).
+redis::reply_or_error raw(boost::asio::io_context& ioc, const std::string& url, std::vector<std::string> args) {
+  redis::connection_options o;
+  std::string error;
+  REQUIRE(redis::parse_redis_url(url, o, error));
+  auto c = redis::connection::create(ioc, o);
+  bool up = false;
+  c->set_on_ready([&] { up = true; });
+  c->start();
+  REQUIRE(run_until(ioc, [&] { return up; }));
+  std::optional<redis::reply_or_error> out;
+  c->command(std::move(args), [&](redis::reply_or_error r) { out = std::move(r); });
+  REQUIRE(run_until(ioc, [&] { return out.has_value(); }));
+  c->stop();
+  return *out;
+}
+
+}  // namespace
+
+TEST_CASE("redis URL parsing") {
+  redis::connection_options o;
+  std::string e;
+  CHECK(redis::parse_redis_url("redis://:secret@example.com:6380/2", o, e));
+  CHECK(o.host == "example.com");
+  CHECK(o.port == 6380);
+  CHECK(o.password == "secret");
+  CHECK(o.username.empty());
+  CHECK(o.db == 2);
+  redis::connection_options p;
+  CHECK(redis::parse_redis_url("redis://bob:pw@[::1]:7000", p, e));
+  CHECK(p.host == "::1");
+  CHECK(p.port == 7000);
+  CHECK(p.username == "bob");
+  redis::connection_options q;
+  CHECK(redis::parse_redis_url("redis://localhost", q, e));
+  CHECK(q.port == 6379);
+  CHECK(q.db == 0);
+  CHECK_FALSE(redis::parse_redis_url("http://x", q, e));
+  CHECK_FALSE(redis::parse_redis_url("redis://x:notaport", q, e));
+  CHECK_FALSE(redis::parse_redis_url("redis://x:1/db", q, e));
+  CHECK_FALSE(redis::parse_redis_url("rediss://x:1", q, e));
+}
+
+TEST_CASE("the factory refuses bad options, and says why Redis is unreachable at start-up") {
+  boost::asio::io_context ioc;
+  std::string error;
+  redis_options o;
+  o.url = "nonsense";
+  CHECK(make_redis_store(ioc, o, error) == nullptr);
+  CHECK_FALSE(error.empty());
+  o.url = "redis://127.0.0.1:1";
+  o.tls = true;
+  CHECK(make_redis_store(ioc, o, error) == nullptr);
+
+  const int port = test::free_port();
+  o.tls = false;
+  o.url = "redis://127.0.0.1:" + std::to_string(port);
+  auto s = redis_store::create(ioc, o, error);
+  REQUIRE(s);
+  const std::string why = s->wait_ready(std::chrono::milliseconds(700));
+  CHECK(why.rfind("cannot reach Redis at 127.0.0.1:" + std::to_string(port) + ": ", 0) == 0);
+  MESSAGE(why);
+  auto p = await<none>(ioc, [&](auto cb) { s->ping(cb); });
+  CHECK_FALSE(p.ok());
+  s.reset();
+  ioc.restart();
+  ioc.run();
+}
+
+TEST_CASE("concurrent appends from two stores never duplicate nor skip a seq") {
+  boost::asio::io_context ioc;
+  test::redis_server redis;
+  node a(ioc, redis.url()), b(ioc, redis.url());
+  ready(ioc, *a.s);
+  ready(ioc, *b.s);
+  REQUIRE(await<none>(ioc, [&](auto cb) { a.s->create_conversation(conv("c1"), cb); }).ok());
+  constexpr int per_node = 200;
+  int answered = 0;
+  std::vector<std::string> errors;
+  std::map<std::int64_t, std::string> seqs;  // seq -> sender/cmid
+  std::set<std::int64_t> dup_seqs;
+  for (int i = 0; i < per_node; ++i) {
+    for (auto* n : {&a, &b}) {
+      const std::string who = n == &a ? "A" : "B";
+      n->s->append_message({msg("c1", who, std::to_string(i))}, [&, who, i](result<append_result> r) {
+        ++answered;
+        if (!r.ok()) return errors.push_back(r.error);
+        if (!seqs.emplace(r.value.message.seq, who + std::to_string(i)).second) dup_seqs.insert(r.value.message.seq);
+      });
+    }
+  }
+  REQUIRE(run_until(ioc, [&] { return answered == 2 * per_node; }));
+  CHECK(errors.empty());
+  CHECK(dup_seqs.empty());
+  REQUIRE(seqs.size() == 2 * per_node);
+  CHECK(seqs.begin()->first == 1);
+  CHECK(seqs.rbegin()->first == 2 * per_node);
+  auto all = await<std::vector<chat_message>>(ioc, [&](auto cb) { b.s->read_messages("c1", 0, 10000, cb); });
+  REQUIRE(all.ok());
+  REQUIRE(all.value.size() == 2 * per_node);
+  for (std::size_t i = 0; i < all.value.size(); ++i) {
+    CHECK(all.value[i].seq == static_cast<std::int64_t>(i + 1));
+    CHECK(seqs[all.value[i].seq] == all.value[i].from.id + all.value[i].client_msg_id);
+  }
+  shut_down(ioc, {&a, &b});
+}
+
+TEST_CASE("a stored message wakes up subscribers") {
+  boost::asio::io_context ioc;
+  test::redis_server redis;
+  node a(ioc, redis.url()), b(ioc, redis.url());
+  int resubscribed = 0;
+  std::vector<std::pair<std::string, std::int64_t>> wakeups;
+  b.s->subscribe([&](std::string id, std::int64_t seq) { wakeups.emplace_back(std::move(id), seq); },
+                 [&] { ++resubscribed; });
+  ready(ioc, *a.s);
+  REQUIRE(run_until(ioc, [&] { return resubscribed == 1; }));
+  REQUIRE(await<none>(ioc, [&](auto cb) { a.s->create_conversation(conv("c1"), cb); }).ok());
+  REQUIRE(await<append_result>(ioc, [&](auto cb) { a.s->append_message({msg("c1", "s1", "x")}, cb); }).ok());
+  // A duplicate publishes nothing.
+  REQUIRE(await<append_result>(ioc, [&](auto cb) { a.s->append_message({msg("c1", "s1", "x")}, cb); }).value.duplicate);
+  REQUIRE(await<append_result>(ioc, [&](auto cb) { a.s->append_message({msg("c1", "s1", "y")}, cb); }).ok());
+  REQUIRE(run_until(ioc, [&] { return wakeups.size() >= 2; }));
+  CHECK(wakeups == std::vector<std::pair<std::string, std::int64_t>>{{"c1", 1}, {"c1", 2}});
+  shut_down(ioc, {&a, &b});
+}
+
+TEST_CASE("Redis killed: operations fail fast; restarted: the store and its subscription come back") {
+  boost::asio::io_context ioc;
+  test::redis_server redis;
+  node a(ioc, redis.url(), 1000);
+  int resubscribed = 0;
+  std::vector<std::pair<std::string, std::int64_t>> wakeups;
+  a.s->subscribe([&](std::string id, std::int64_t seq) { wakeups.emplace_back(std::move(id), seq); },
+                 [&] { ++resubscribed; });
+  ready(ioc, *a.s);
+  REQUIRE(run_until(ioc, [&] { return resubscribed == 1; }));
+  REQUIRE(await<none>(ioc, [&](auto cb) { a.s->create_conversation(conv("c1"), cb); }).ok());
+  REQUIRE(await<append_result>(ioc, [&](auto cb) { a.s->append_message({msg("c1", "s1", "1")}, cb); }).ok());
+
+  // Issued before the kill, answered (with an error) after it: never lost silently.
+  std::optional<result<append_result>> in_flight;
+  a.s->append_message({msg("c1", "s1", "2")}, [&](result<append_result> r) { in_flight = std::move(r); });
+  redis.kill();
+  const auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(run_until(ioc, [&] { return in_flight.has_value(); }));
+
+  auto ping = await<none>(ioc, [&](auto cb) { a.s->ping(cb); });
+  CHECK_FALSE(ping.ok());
+  auto send = await<append_result>(ioc, [&](auto cb) { a.s->append_message({msg("c1", "s1", "3")}, cb); });
+  CHECK_FALSE(send.ok());
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(1000));
+  CHECK_FALSE(a.s->connected());
+  MESSAGE("while down: ", send.error);
+
+  redis.restart();  // no AOF: an empty Redis
+  ready(ioc, *a.s);
+  REQUIRE(run_until(ioc, [&] { return resubscribed == 2; }));
+  CHECK(await<none>(ioc, [&](auto cb) { a.s->ping(cb); }).ok());
+  REQUIRE(await<none>(ioc, [&](auto cb) { a.s->create_conversation(conv("c2"), cb); }).ok());
+  auto r = await<append_result>(ioc, [&](auto cb) { a.s->append_message({msg("c2", "s1", "1")}, cb); });
+  REQUIRE(r.ok());
+  CHECK(r.value.message.seq == 1);
+  // Wake-ups flow again after the re-subscription.
+  REQUIRE(run_until(ioc, [&] { return !wakeups.empty() && wakeups.back() == std::pair<std::string, std::int64_t>{"c2", 1}; }));
+  shut_down(ioc, {&a});
+}
+
+TEST_CASE("nothing acked is lost when Redis is killed (appendonly, appendfsync always)") {
+  boost::asio::io_context ioc;
+  test::redis_server redis({"--appendonly", "yes", "--appendfsync", "always"});
+  node a(ioc, redis.url());
+  ready(ioc, *a.s);
+  REQUIRE(await<none>(ioc, [&](auto cb) { a.s->create_conversation(conv("c1"), cb); }).ok());
+
+  constexpr int total = 100;
+  int answered = 0;
+  std::map<std::string, std::int64_t> acked;  // cmid -> seq
+  std::vector<std::string> failed;
+  for (int i = 0; i < total; ++i) {
+    const std::string cmid = std::to_string(i);
+    a.s->append_message({msg("c1", "s1", cmid)}, [&, cmid](result<append_result> r) {
+      ++answered;
+      if (r.ok()) {
+        acked[cmid] = r.value.message.seq;
+        if (acked.size() == 30) redis.kill();  // mid-stream, from a completion
+      } else {
+        failed.push_back(cmid);
+      }
+    });
+  }
+  REQUIRE(run_until(ioc, [&] { return answered == total; }));
+  MESSAGE(acked.size(), " acked before the kill, ", failed.size(), " failed");
+  CHECK(acked.size() >= 30);
+
+  redis.restart();  // replays the AOF
+  ready(ioc, *a.s);
+  auto all = await<std::vector<chat_message>>(ioc, [&](auto cb) { a.s->read_messages("c1", 0, 1000, cb); });
+  REQUIRE(all.ok());
+  std::map<std::string, std::int64_t> stored;
+  for (auto& m : all.value) stored[m.client_msg_id] = m.seq;
+  for (auto& [cmid, seq] : acked) {
+    CHECK_MESSAGE(stored.count(cmid) == 1, "acked message ", cmid, " lost");
+    CHECK(stored[cmid] == seq);
+  }
+  // The failures were "not done, safe to retry": retrying stores each once.
+  for (auto& cmid : failed) {
+    auto r = await<append_result>(ioc, [&](auto cb) { a.s->append_message({msg("c1", "s1", cmid)}, cb); });
+    REQUIRE_MESSAGE(r.ok(), r.error);
+  }
+  all = await<std::vector<chat_message>>(ioc, [&](auto cb) { a.s->read_messages("c1", 0, 1000, cb); });
+  REQUIRE(all.value.size() == total);
+  for (std::size_t i = 0; i < all.value.size(); ++i) CHECK(all.value[i].seq == static_cast<std::int64_t>(i + 1));
+  shut_down(ioc, {&a});
+}
+
+TEST_CASE("a command without a reply times out, and the connection recovers") {
+  boost::asio::io_context ioc;
+  test::redis_server redis;
+  node a(ioc, redis.url(), 300);
+  ready(ioc, *a.s);
+  redis.pause();  // the socket stays open; nothing answers
+  const auto t0 = std::chrono::steady_clock::now();
+  auto p = await<none>(ioc, [&](auto cb) { a.s->ping(cb); });
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  CHECK_FALSE(p.ok());
+  CHECK(p.error.find("timed out") != std::string::npos);
+  CHECK(waited >= std::chrono::milliseconds(250));
+  CHECK(waited < std::chrono::milliseconds(2000));
+  redis.resume();
+  ready(ioc, *a.s);
+  CHECK(await<none>(ioc, [&](auto cb) { a.s->ping(cb); }).ok());
+  shut_down(ioc, {&a});
+}
+
+TEST_CASE("retention: a closed conversation's keys expire; expired ones drop out of lists") {
+  boost::asio::io_context ioc;
+  test::redis_server redis;
+  redis_options o;
+  o.url = redis.url();
+  o.retention_s = 3600;
+  std::string error;
+  auto s = redis_store::create(ioc, o, error);
+  REQUIRE(s);
+  ready(ioc, *s);
+  REQUIRE(await<none>(ioc, [&](auto cb) { s->create_conversation(conv("c1"), cb); }).ok());
+  REQUIRE(await<append_result>(ioc, [&](auto cb) { s->append_message({msg("c1", "s1", "1")}, cb); }).ok());
+  auto c2 = conv("c2");
+  c2.created_ts = 200;
+  REQUIRE(await<none>(ioc, [&](auto cb) { s->create_conversation(c2, cb); }).ok());
+  CHECK(raw(ioc, redis.url(), {"TTL", "calma:{c:c1}:msgs"}).value.integer == -1);
+
+  auto closed = conv("c1");
+  closed.state = conversation_state::closed;
+  REQUIRE(await<none>(ioc, [&](auto cb) { s->update_conversation(closed, cb); }).ok());
+  for (const char* k : {"calma:{c:c1}:conv", "calma:{c:c1}:msgs", "calma:{c:c1}:idem"}) {
+    auto ttl = raw(ioc, redis.url(), {"TTL", k}).value.integer;
+    CHECK_MESSAGE((ttl > 3500 && ttl <= 3600), k, " ttl ", ttl);
+  }
+  // Reopened: kept again.
+  REQUIRE(await<none>(ioc, [&](auto cb) { s->update_conversation(conv("c1"), cb); }).ok());
+  CHECK(raw(ioc, redis.url(), {"TTL", "calma:{c:c1}:conv"}).value.integer == -1);
+
+  // An expired conversation (simulated: its hash is gone) is skipped by lists.
+  REQUIRE(raw(ioc, redis.url(), {"DEL", "calma:{c:c2}:conv"}).ok());
+  conversation_filter f;
+  f.open_only = false;
+  auto l = await<std::vector<conversation_record>>(ioc, [&](auto cb) { s->list_conversations(f, cb); });
+  REQUIRE(l.ok());
+  REQUIRE(l.value.size() == 1);
+  CHECK(l.value[0].id == "c1");
+  s.reset();
+  ioc.restart();
+  ioc.run();
+}
+
+TEST_CASE("a flushed script cache is reloaded (EVALSHA falls back to EVAL)") {
+  boost::asio::io_context ioc;
+  test::redis_server redis;
+  node a(ioc, redis.url());
+  ready(ioc, *a.s);
+  REQUIRE(raw(ioc, redis.url(), {"SCRIPT", "FLUSH"}).ok());
+  REQUIRE(await<none>(ioc, [&](auto cb) { a.s->create_conversation(conv("c1"), cb); }).ok());
+  auto r = await<append_result>(ioc, [&](auto cb) { a.s->append_message({msg("c1", "s1", "1")}, cb); });
+  REQUIRE_MESSAGE(r.ok(), r.error);
+  CHECK(r.value.message.seq == 1);
+  shut_down(ioc, {&a});
+}

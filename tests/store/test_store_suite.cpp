@@ -1,0 +1,341 @@
+// One store suite, written once against `calma::store` and run against both
+// implementations: the memory store and the Redis store (on its own
+// redis-server). They must behave the same.
+#include <doctest/doctest.h>
+
+#include <map>
+#include <set>
+
+#include "server/store/memory_store.hpp"
+#include "server/store/redis_store.hpp"
+#include "tests/store/support.hpp"
+
+using namespace calma;
+using calma::test::await;
+
+namespace {
+
+struct memory_fixture {
+  boost::asio::io_context ioc;
+  std::unique_ptr<store> s = std::make_unique<memory_store>();
+};
+
+struct redis_fixture {
+  boost::asio::io_context ioc;
+  test::redis_server redis;
+  std::unique_ptr<store> s;
+  redis_fixture() {
+    redis_options o;
+    o.url = redis.url();
+    std::string error;
+    auto rs = redis_store::create(ioc, o, error);
+    REQUIRE_MESSAGE(rs, error);
+    const std::string ready = rs->wait_ready(std::chrono::seconds(10));
+    REQUIRE_MESSAGE(ready.empty(), ready);
+    s = std::move(rs);
+  }
+  ~redis_fixture() {
+    s.reset();   // posts the connections' stop()
+    ioc.run();   // lets them finish: no timer or socket outlives the test
+  }
+};
+
+conversation_record conv(const std::string& id, const std::string& shopper, timestamp_ms created) {
+  conversation_record c;
+  c.id = id;
+  c.shopper = {shopper, "Name " + shopper, "es", "store-1"};
+  c.created_ts = created;
+  c.updated_ts = created;
+  return c;
+}
+
+chat_message msg(const std::string& conv_id, const std::string& from, const std::string& cmid,
+                 const std::string& text, timestamp_ms ts = 1000) {
+  chat_message m;
+  m.conversation_id = conv_id;
+  m.from = {role::shopper, from, "Name " + from};
+  m.client_msg_id = cmid;
+  m.text = text;
+  m.ts = ts;
+  return m;
+}
+
+template <class F>
+void must_create(F& f, const conversation_record& c) {
+  auto r = await<none>(f.ioc, [&](auto cb) { f.s->create_conversation(c, cb); });
+  REQUIRE_MESSAGE(r.ok(), r.error);
+}
+
+template <class F>
+append_result must_append(F& f, const chat_message& m, bool allow_new = true) {
+  auto r = await<append_result>(f.ioc, [&](auto cb) { f.s->append_message({m, allow_new}, cb); });
+  REQUIRE_MESSAGE(r.ok(), r.error);
+  return r.value;
+}
+
+template <class F>
+std::vector<chat_message> must_read(F& f, const std::string& id, std::int64_t after, std::size_t limit) {
+  auto r = await<std::vector<chat_message>>(f.ioc, [&](auto cb) { f.s->read_messages(id, after, limit, cb); });
+  REQUIRE_MESSAGE(r.ok(), r.error);
+  return r.value;
+}
+
+template <class F>
+std::optional<conversation_record> must_get(F& f, const std::string& id) {
+  auto r = await<std::optional<conversation_record>>(f.ioc, [&](auto cb) { f.s->get_conversation(id, cb); });
+  REQUIRE_MESSAGE(r.ok(), r.error);
+  return r.value;
+}
+
+template <class F>
+std::vector<std::string> list_ids(F& f, conversation_filter filter) {
+  auto r = await<std::vector<conversation_record>>(f.ioc, [&](auto cb) { f.s->list_conversations(filter, cb); });
+  REQUIRE_MESSAGE(r.ok(), r.error);
+  std::vector<std::string> ids;
+  for (auto& c : r.value) ids.push_back(c.id);
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("create, get and update a conversation; update keeps last_seq", F, memory_fixture,
+                   redis_fixture) {
+  F f;
+  CHECK_FALSE(must_get(f, "nope").has_value());
+
+  auto c = conv("c1", "s1", 100);
+  c.queue = "vip";
+  must_create(f, c);
+  auto again = await<none>(f.ioc, [&](auto cb) { f.s->create_conversation(c, cb); });
+  CHECK_FALSE(again.ok());
+
+  auto got = must_get(f, "c1");
+  REQUIRE(got.has_value());
+  CHECK(got->id == "c1");
+  CHECK(got->shopper.id == "s1");
+  CHECK(got->shopper.name == "Name s1");
+  CHECK(got->shopper.language == "es");
+  CHECK(got->shopper.store == "store-1");
+  CHECK(got->state == conversation_state::queued);
+  CHECK_FALSE(got->agent_id.has_value());
+  CHECK(got->queue == "vip");
+  CHECK(got->created_ts == 100);
+  CHECK(got->last_seq == 0);
+
+  must_append(f, msg("c1", "s1", "m1", "hola"));
+  must_append(f, msg("c1", "s1", "m2", "¿hay alguien?"));
+
+  auto u = c;
+  u.state = conversation_state::assigned;
+  u.agent_id = "a1";
+  u.agent_name = "Ana";
+  u.updated_ts = 500;
+  u.last_seq = 0;  // the caller's value is ignored: the store owns last_seq
+  auto ur = await<none>(f.ioc, [&](auto cb) { f.s->update_conversation(u, cb); });
+  REQUIRE_MESSAGE(ur.ok(), ur.error);
+  got = must_get(f, "c1");
+  REQUIRE(got.has_value());
+  CHECK(got->state == conversation_state::assigned);
+  CHECK(got->agent_id == std::optional<std::string>("a1"));
+  CHECK(got->agent_name == "Ana");
+  CHECK(got->updated_ts == 500);
+  CHECK(got->last_seq == 2);
+
+  u.state = conversation_state::closed;
+  u.agent_id.reset();
+  u.closed_by = "a1";
+  u.close_reason = "resolved";
+  ur = await<none>(f.ioc, [&](auto cb) { f.s->update_conversation(u, cb); });
+  REQUIRE_MESSAGE(ur.ok(), ur.error);
+  got = must_get(f, "c1");
+  CHECK(got->state == conversation_state::closed);
+  CHECK_FALSE(got->agent_id.has_value());
+  CHECK(got->closed_by == "a1");
+  CHECK(got->close_reason == "resolved");
+  CHECK(got->last_seq == 2);
+
+  auto missing = await<none>(f.ioc, [&](auto cb) { f.s->update_conversation(conv("zz", "s", 1), cb); });
+  CHECK_FALSE(missing.ok());
+}
+
+TEST_CASE_TEMPLATE("append allocates seq 1..N without gaps and keeps every field", F, memory_fixture,
+                   redis_fixture) {
+  F f;
+  must_create(f, conv("c1", "s1", 100));
+  for (int i = 1; i <= 20; ++i) {
+    auto m = msg("c1", "s1", "m" + std::to_string(i), "text " + std::to_string(i), 1000 + i);
+    auto r = must_append(f, m);
+    CHECK(r.message.seq == i);
+    CHECK_FALSE(r.duplicate);
+    CHECK(r.message.text == m.text);
+  }
+  auto got = must_get(f, "c1");
+  CHECK(got->last_seq == 20);
+  CHECK(got->updated_ts == 1020);
+
+  chat_message staff = msg("c1", "a1", "w1", "whisper \x1f with\nnewline, ünïcödé ✓", 2000);
+  staff.from = {role::agent, "a1", "Ana"};
+  staff.visibility = visibility::staff;
+  must_append(f, staff);
+  auto all = must_read(f, "c1", 0, 1000);
+  REQUIRE(all.size() == 21);
+  for (std::size_t i = 0; i < all.size(); ++i) CHECK(all[i].seq == static_cast<std::int64_t>(i + 1));
+  const auto& w = all.back();
+  CHECK(w.conversation_id == "c1");
+  CHECK(w.ts == 2000);
+  CHECK(w.from.role == role::agent);
+  CHECK(w.from.id == "a1");
+  CHECK(w.from.name == "Ana");
+  CHECK(w.text == staff.text);
+  CHECK(w.client_msg_id == "w1");
+  CHECK(w.visibility == visibility::staff);
+  CHECK(all[0].visibility == visibility::all);
+
+  auto none_conv = await<append_result>(f.ioc, [&](auto cb) { f.s->append_message({msg("nope", "s1", "x", "t")}, cb); });
+  CHECK_FALSE(none_conv.ok());
+}
+
+TEST_CASE_TEMPLATE("a repeated (sender, client_msg_id) returns the first copy", F, memory_fixture, redis_fixture) {
+  F f;
+  must_create(f, conv("c1", "s1", 100));
+  auto first = must_append(f, msg("c1", "s1", "m1", "first", 1000));
+  must_append(f, msg("c1", "s1", "m2", "second", 1001));
+  auto again = must_append(f, msg("c1", "s1", "m1", "changed text", 5000));
+  CHECK(again.duplicate);
+  CHECK(again.message.seq == first.message.seq);
+  CHECK(again.message.text == "first");
+  CHECK(again.message.ts == 1000);
+  CHECK(again.message.client_msg_id == "m1");
+  CHECK(must_get(f, "c1")->last_seq == 2);
+  CHECK(must_read(f, "c1", 0, 100).size() == 2);
+
+  // Another sender may use the same client id.
+  auto other = must_append(f, msg("c1", "a1", "m1", "agent"));
+  CHECK_FALSE(other.duplicate);
+  CHECK(other.message.seq == 3);
+}
+
+TEST_CASE_TEMPLATE("allow_new=false only finds an earlier copy", F, memory_fixture, redis_fixture) {
+  F f;
+  must_create(f, conv("c1", "s1", 100));
+  must_append(f, msg("c1", "s1", "m1", "before close"));
+  auto closed = conv("c1", "s1", 100);
+  closed.state = conversation_state::closed;
+  auto ur = await<none>(f.ioc, [&](auto cb) { f.s->update_conversation(closed, cb); });
+  REQUIRE(ur.ok());
+
+  auto fresh = must_append(f, msg("c1", "s1", "m2", "after close"), false);
+  CHECK(fresh.message.seq == 0);
+  CHECK_FALSE(fresh.duplicate);
+  CHECK(must_read(f, "c1", 0, 100).size() == 1);
+  CHECK(must_get(f, "c1")->last_seq == 1);
+
+  auto resend = must_append(f, msg("c1", "s1", "m1", "before close"), false);
+  CHECK(resend.duplicate);
+  CHECK(resend.message.seq == 1);
+}
+
+TEST_CASE_TEMPLATE("read_messages honours after_seq and limit", F, memory_fixture, redis_fixture) {
+  F f;
+  must_create(f, conv("c1", "s1", 100));
+  for (int i = 1; i <= 10; ++i) must_append(f, msg("c1", "s1", "m" + std::to_string(i), "t"));
+  auto page = must_read(f, "c1", 3, 4);
+  REQUIRE(page.size() == 4);
+  CHECK(page.front().seq == 4);
+  CHECK(page.back().seq == 7);
+  CHECK(must_read(f, "c1", 10, 5).empty());
+  CHECK(must_read(f, "c1", 8, 100).size() == 2);
+  CHECK(must_read(f, "c1", -5, 2).front().seq == 1);
+  CHECK(must_read(f, "c1", 0, 0).empty());
+  CHECK(must_read(f, "unknown", 0, 10).empty());
+}
+
+TEST_CASE_TEMPLATE("list_conversations filters by shopper, agent and open, newest first, with a limit", F,
+                   memory_fixture, redis_fixture) {
+  F f;
+  must_create(f, conv("c1", "s1", 100));
+  must_create(f, conv("c2", "s2", 200));
+  must_create(f, conv("c3", "s1", 300));
+  must_create(f, conv("c4", "s3", 400));
+  auto assign = [&](const std::string& id, const std::string& shopper, timestamp_ms created,
+                    std::optional<std::string> agent, conversation_state st) {
+    auto c = conv(id, shopper, created);
+    c.agent_id = std::move(agent);
+    c.state = st;
+    auto r = await<none>(f.ioc, [&](auto cb) { f.s->update_conversation(c, cb); });
+    REQUIRE_MESSAGE(r.ok(), r.error);
+  };
+  assign("c2", "s2", 200, "a1", conversation_state::assigned);
+  assign("c3", "s1", 300, "a1", conversation_state::assigned);
+  assign("c4", "s3", 400, "a2", conversation_state::closed);
+
+  using ids = std::vector<std::string>;
+  conversation_filter all_open;
+  CHECK(list_ids(f, all_open) == ids{"c3", "c2", "c1"});
+  conversation_filter everything;
+  everything.open_only = false;
+  CHECK(list_ids(f, everything) == ids{"c4", "c3", "c2", "c1"});
+  everything.limit = 2;
+  CHECK(list_ids(f, everything) == ids{"c4", "c3"});
+
+  conversation_filter by_shopper;
+  by_shopper.shopper_id = "s1";
+  CHECK(list_ids(f, by_shopper) == ids{"c3", "c1"});
+  conversation_filter by_agent;
+  by_agent.agent_id = "a1";
+  CHECK(list_ids(f, by_agent) == ids{"c3", "c2"});
+  by_agent.shopper_id = "s2";
+  CHECK(list_ids(f, by_agent) == ids{"c2"});
+
+  conversation_filter closed_agent;
+  closed_agent.agent_id = "a2";
+  CHECK(list_ids(f, closed_agent).empty());
+  closed_agent.open_only = false;
+  CHECK(list_ids(f, closed_agent) == ids{"c4"});
+
+  // Reassignment moves the conversation between agents.
+  assign("c3", "s1", 300, "a2", conversation_state::assigned);
+  by_agent = {};
+  by_agent.agent_id = "a1";
+  CHECK(list_ids(f, by_agent) == ids{"c2"});
+  by_agent.agent_id = "a2";
+  CHECK(list_ids(f, by_agent) == ids{"c3"});
+  // ... and reopening puts a closed one back in the open list.
+  assign("c4", "s3", 400, std::nullopt, conversation_state::queued);
+  CHECK(list_ids(f, all_open) == ids{"c4", "c3", "c2", "c1"});
+  conversation_filter none_left;
+  none_left.limit = 0;
+  CHECK(list_ids(f, none_left).empty());
+}
+
+TEST_CASE_TEMPLATE("operations issued back to back apply and complete in order", F, memory_fixture,
+                   redis_fixture) {
+  F f;
+  std::vector<std::string> done;
+  std::vector<std::string> errors;
+  auto note = [&](std::string what) {
+    return [&, what](auto r) {
+      done.push_back(what);
+      if (!r.ok()) errors.push_back(what + ": " + r.error);
+    };
+  };
+  // Nothing waits between these calls.
+  f.s->create_conversation(conv("c1", "s1", 100), note("create"));
+  for (int i = 1; i <= 5; ++i)
+    f.s->append_message({msg("c1", "s1", "m" + std::to_string(i), "t")}, note("append" + std::to_string(i)));
+  auto closed = conv("c1", "s1", 100);
+  closed.state = conversation_state::closed;
+  f.s->update_conversation(closed, note("update"));
+  std::optional<conversation_record> seen;
+  f.s->get_conversation("c1", [&](result<std::optional<conversation_record>> r) {
+    seen = r.value;
+    done.push_back("get");
+  });
+  REQUIRE(test::run_until(f.ioc, [&] { return done.size() == 8; }));
+  CHECK(errors.empty());
+  CHECK(done == std::vector<std::string>{"create", "append1", "append2", "append3", "append4", "append5",
+                                         "update", "get"});
+  REQUIRE(seen.has_value());
+  CHECK(seen->state == conversation_state::closed);
+  CHECK(seen->last_seq == 5);
+}
