@@ -103,7 +103,7 @@ TEST_CASE("redis URL parsing") {
   CHECK_FALSE(redis::parse_redis_url("rediss://x:1", q, e));
 }
 
-TEST_CASE("the factory refuses bad options, and says why Redis is unreachable at start-up") {
+TEST_CASE("the factory refuses bad options and says why Redis is unreachable at start-up") {
   boost::asio::io_context ioc;
   std::string error;
   redis_options o;
@@ -187,7 +187,7 @@ TEST_CASE("a stored message wakes up subscribers") {
   shut_down(ioc, {&a, &b});
 }
 
-TEST_CASE("Redis killed: operations fail fast; restarted: the store and its subscription come back") {
+TEST_CASE("Redis killed: operations fail fast - restarted: the store and its subscription come back") {
   boost::asio::io_context ioc;
   test::redis_server redis;
   node a(ioc, redis.url(), 1000);
@@ -228,7 +228,7 @@ TEST_CASE("Redis killed: operations fail fast; restarted: the store and its subs
   shut_down(ioc, {&a});
 }
 
-TEST_CASE("nothing acked is lost when Redis is killed (appendonly, appendfsync always)") {
+TEST_CASE("nothing acked is lost when Redis is killed (appendonly appendfsync always)") {
   boost::asio::io_context ioc;
   test::redis_server redis({"--appendonly", "yes", "--appendfsync", "always"});
   node a(ioc, redis.url());
@@ -276,7 +276,7 @@ TEST_CASE("nothing acked is lost when Redis is killed (appendonly, appendfsync a
   shut_down(ioc, {&a});
 }
 
-TEST_CASE("a command without a reply times out, and the connection recovers") {
+TEST_CASE("a command without a reply times out and the connection recovers") {
   boost::asio::io_context ioc;
   test::redis_server redis;
   node a(ioc, redis.url(), 300);
@@ -295,7 +295,7 @@ TEST_CASE("a command without a reply times out, and the connection recovers") {
   shut_down(ioc, {&a});
 }
 
-TEST_CASE("retention: a closed conversation's keys expire; expired ones drop out of lists") {
+TEST_CASE("retention: a closed conversation's keys expire - expired ones drop out of lists") {
   boost::asio::io_context ioc;
   test::redis_server redis;
   redis_options o;

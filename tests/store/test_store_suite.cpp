@@ -13,8 +13,7 @@
 using namespace calma;
 using calma::test::await;
 
-namespace {
-
+// Outside the anonymous namespace so the test names read "<memory_fixture>".
 struct memory_fixture {
   boost::asio::io_context ioc;
   std::unique_ptr<store> s = std::make_unique<memory_store>();
@@ -39,6 +38,10 @@ struct redis_fixture {
     ioc.run();   // lets them finish: no timer or socket outlives the test
   }
 };
+TYPE_TO_STRING(memory_fixture);
+TYPE_TO_STRING(redis_fixture);
+
+namespace {
 
 conversation_record conv(const std::string& id, const std::string& shopper, timestamp_ms created) {
   conversation_record c;
@@ -98,7 +101,7 @@ std::vector<std::string> list_ids(F& f, conversation_filter filter) {
 
 }  // namespace
 
-TEST_CASE_TEMPLATE("create, get and update a conversation; update keeps last_seq", F, memory_fixture,
+TEST_CASE_TEMPLATE("create/get/update a conversation - update keeps last_seq", F, memory_fixture,
                    redis_fixture) {
   F f;
   CHECK_FALSE(must_get(f, "nope").has_value());
@@ -195,7 +198,7 @@ TEST_CASE_TEMPLATE("append allocates seq 1..N without gaps and keeps every field
   CHECK_FALSE(none_conv.ok());
 }
 
-TEST_CASE_TEMPLATE("a repeated (sender, client_msg_id) returns the first copy", F, memory_fixture, redis_fixture) {
+TEST_CASE_TEMPLATE("a repeated sender + client_msg_id returns the first copy", F, memory_fixture, redis_fixture) {
   F f;
   must_create(f, conv("c1", "s1", 100));
   auto first = must_append(f, msg("c1", "s1", "m1", "first", 1000));
@@ -215,7 +218,7 @@ TEST_CASE_TEMPLATE("a repeated (sender, client_msg_id) returns the first copy", 
   CHECK(other.message.seq == 3);
 }
 
-TEST_CASE_TEMPLATE("allow_new=false only finds an earlier copy", F, memory_fixture, redis_fixture) {
+TEST_CASE_TEMPLATE("allow_new false only finds an earlier copy", F, memory_fixture, redis_fixture) {
   F f;
   must_create(f, conv("c1", "s1", 100));
   must_append(f, msg("c1", "s1", "m1", "before close"));
@@ -250,7 +253,7 @@ TEST_CASE_TEMPLATE("read_messages honours after_seq and limit", F, memory_fixtur
   CHECK(must_read(f, "unknown", 0, 10).empty());
 }
 
-TEST_CASE_TEMPLATE("list_conversations filters by shopper, agent and open, newest first, with a limit", F,
+TEST_CASE_TEMPLATE("list_conversations filters by shopper/agent/open - newest first - up to the limit", F,
                    memory_fixture, redis_fixture) {
   F f;
   must_create(f, conv("c1", "s1", 100));
