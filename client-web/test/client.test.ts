@@ -475,3 +475,22 @@ describe('lost and throttled sends', () => {
     expect(server.log.filter((f) => f.type === 'chat.send')[0].client_msg_id).toBe(e.client_msg_id);
   });
 });
+
+describe('give up', () => {
+  it('a send that never gets any answer is reported failed after a few ack timeouts, not resent forever', async () => {
+    const { c } = makeClient({ ackTimeoutMs: 15000 });
+    const failed = vi.fn();
+    c.on('sendFailed', failed);
+    c.connect();
+    await tick(1);
+    let sends = 0;
+    const orig = server.receive.bind(server);
+    server.receive = (s, f) => (f.type === 'chat.send' ? void sends++ : orig(s, f));
+    c.send('x');
+    await tick(200000);
+    expect(failed).toHaveBeenCalledOnce();
+    expect(failed.mock.calls[0][0].code).toBe('timeout');
+    expect(sends).toBe(1 + CalmaClient.MAX_ACK_TIMEOUTS);
+    expect(c.outbox.size).toBe(0);
+  });
+});

@@ -118,6 +118,8 @@ export class CalmaClient extends Emitter<ClientEvents> {
   private sentThisConnection = new Set<string>();
   /** When each outbox entry was last put on the wire (this connection). */
   private sentAt = new Map<string, number>();
+  /** Ack timeouts per client_msg_id (in memory: a reload starts afresh). */
+  private ackTimeouts = new Map<string, number>();
   /** Consecutive transient errors not tied to a message (for their backoff). */
   private transientErrors = 0;
   private opts: Required<Omit<ClientOptions, 'storage' | 'outboxKey'>> & ClientOptions;
@@ -323,6 +325,7 @@ export class CalmaClient extends Emitter<ClientEvents> {
   private afterSettled(entry: OutboxEntry, conversationId: string): void {
     this.clearRetry(entry.client_msg_id);
     this.sentAt.delete(entry.client_msg_id);
+    this.ackTimeouts.delete(entry.client_msg_id);
     if (!entry.conversation_id || this.convlessInFlight === entry.client_msg_id) {
       if (this.convlessInFlight === entry.client_msg_id) this.convlessInFlight = null;
       // The first send opened the conversation: the held sends go into it.
@@ -483,11 +486,31 @@ export class CalmaClient extends Emitter<ClientEvents> {
     this.flushOutbox();
   }
 
-  /** A send with neither ack nor error for too long was lost somewhere: send it again. */
+  /**
+   * A send with neither ack nor error for too long was lost somewhere: send it again.
+   * After MAX_ACK_TIMEOUTS such resends on live connections it is reported as failed
+   * (e.g. an over-size frame whose too_large error carried no ref), not resent forever.
+   */
   private resendOverdue(): void {
     const limit = this.opts.now() - this.opts.ackTimeoutMs;
+    for (const e of [...this.outbox.list()]) {
+      const at = this.sentAt.get(e.client_msg_id);
+      if (at === undefined || at >= limit) continue;
+      const n = (this.ackTimeouts.get(e.client_msg_id) ?? 0) + 1;
+      this.ackTimeouts.set(e.client_msg_id, n);
+      if (n > CalmaClient.MAX_ACK_TIMEOUTS) {
+        this.ackTimeouts.delete(e.client_msg_id);
+        this.sentAt.delete(e.client_msg_id);
+        this.sentThisConnection.delete(e.client_msg_id);
+        if (this.convlessInFlight === e.client_msg_id) this.convlessInFlight = null;
+        this.outbox.remove(e.client_msg_id);
+        this.emit('sendFailed', { entry: e, code: 'timeout', message: 'no answer from the server' });
+      }
+    }
     this.resendUnacked((at) => at < limit);
   }
+
+  static readonly MAX_ACK_TIMEOUTS = 4;
 
   private flushOutbox(): void {
     for (const e of [...this.outbox.list()]) this.transmit(e);
