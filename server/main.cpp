@@ -18,6 +18,7 @@
 #include "common/config/config.hpp"
 #include "server/auth/crypto.hpp"
 #include "server/auth/users.hpp"
+#include "server/hub/anger_engine.hpp"
 #include "server/hub/hub.hpp"
 #include "server/metrics.hpp"
 #include "server/net/http_api.hpp"
@@ -106,6 +107,18 @@ int main(int argc, char** argv) {
   } else {
     std::cerr << "calma-server: warning: no users file: staff cannot log in (use --users)" << std::endl;
   }
+  // The anger curve: its parameters and lexicons, checked before anything runs.
+  std::string lexicon_dir = cfg.server.lexicon_dir;
+  if (lexicon_dir.empty() && !config_file.empty()) {
+    auto beside = std::filesystem::path(config_file).parent_path() / "lexicons";
+    if (std::filesystem::exists(beside)) lexicon_dir = beside.string();
+  }
+  if (lexicon_dir.empty()) lexicon_dir = calma::find_default("config/lexicons");
+  if (lexicon_dir.empty()) die("no lexicons found: set server.lexicon_dir");
+  std::vector<std::string> anger_errors;
+  auto engine = calma::load_anger_engine(cfg.anger, cfg.escalation, lexicon_dir, anger_errors);
+  if (!engine) die("bad anger configuration: " + join(anger_errors));
+
   std::string static_root =
       !cfg.server.static_dir.empty() ? cfg.server.static_dir : calma::find_default("client-web/dist");
   if (static_root.empty()) static_root = "client-web/dist";
@@ -129,7 +142,7 @@ int main(int argc, char** argv) {
   calma::auth::token_signer signer(secret);
   calma::clock_fn clock = system_now;
   calma::memory_store store;
-  auto the_hub = std::make_shared<calma::hub>(ioc, cfg, store, stats, signer, users, clock);
+  auto the_hub = std::make_shared<calma::hub>(ioc, cfg, store, stats, signer, users, clock, engine);
   calma::http_api api(cfg, the_hub, store, stats, signer, users, clock, static_root);
   auto ctx = std::shared_ptr<calma::net_context>(new calma::net_context{cfg, the_hub, api, stats, clock});
   calma::listener lst(ioc, ctx);

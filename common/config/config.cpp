@@ -109,6 +109,7 @@ void parse_config(const json& j, config& c, std::vector<std::string>& errors) {
     s.string("node_id", c.server.node_id);
     s.string("static_dir", c.server.static_dir);
     s.string("users_file", c.server.users_file);
+    s.string("lexicon_dir", c.server.lexicon_dir);
     s.strings("allowed_origins", c.server.allowed_origins);
     s.integer("http_body_limit", c.server.http_body_limit, 1024, 16 << 20);
     s.integer("http_timeout_s", c.server.http_timeout_s, 1, 3600);

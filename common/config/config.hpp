@@ -21,6 +21,7 @@ struct server_config {
   std::string node_id;             ///< empty: hostname-pid
   std::string static_dir;          ///< empty: client-web/dist found beside the sources
   std::string users_file;          ///< empty: config/users.json found beside the sources
+  std::string lexicon_dir;         ///< empty: lexicons/ beside the config file, else config/lexicons
   std::vector<std::string> allowed_origins;  ///< besides the server's own origin; "*" allows any
   std::size_t http_body_limit = 64 * 1024;
   int http_timeout_s = 30;

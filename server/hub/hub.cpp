@@ -2,6 +2,9 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
+#include <cmath>
+
 #include "common/protocol/errors.hpp"
 
 namespace calma {
@@ -15,7 +18,8 @@ std::string new_id(const char* prefix) { return prefix + auth::random_token(12);
 }  // namespace
 
 hub::hub(asio::io_context& ioc, const config& cfg, store& st, metrics& m,
-         const auth::token_signer& signer, const auth::user_table& users, clock_fn clock)
+         const auth::token_signer& signer, const auth::user_table& users, clock_fn clock,
+         std::shared_ptr<const anger_engine> engine)
     : ioc_(ioc),
       strand_(asio::make_strand(ioc)),
       cfg_(cfg),
@@ -26,6 +30,7 @@ hub::hub(asio::io_context& ioc, const config& cfg, store& st, metrics& m,
       clock_(std::move(clock)),
       status_on_connect_(agent_status_from_string(cfg.routing.status_on_connect).value_or(agent_status::online)),
       router_(cfg.routing.router),
+      engine_(std::move(engine)),
       snapshot_timer_(strand_) {}
 
 template <class F>
@@ -49,6 +54,7 @@ void hub::start(std::function<void(std::string)> done) {
         for (auto& rec : r.value) {
           auto& c = self->open_[rec.id];
           c.rec = rec;
+          self->start_monitor(c);
           self->shopper_open_[rec.shopper.id] = rec.id;
           if (rec.state == conversation_state::assigned && rec.agent_id) {
             self->router_.upsert_agent(*rec.agent_id, rec.agent_name, agent_status::offline);
@@ -234,11 +240,22 @@ void hub::do_welcome(std::uint64_t conn_id, const std::string& token) {
   for (const auto& [id, c] : open_) {
     if (who.role == role::agent && c.rec.agent_id != who.id) continue;
     auto j = protocol::summary_json(c.rec, true);
-    j["anger"] = json::array();
+    j["anger"] = curve_json(c);
+    if (!c.timeline.empty()) {
+      j["level"] = point_json(c, c.timeline.back())["level"];
+      j["phase"] = anger::phase_name(c.timeline.back().phase);
+    }
     list.push_back(std::move(j));
   }
   w["conversations"] = std::move(list);
-  w["escalations"] = json::array();
+  json escs = json::array();
+  for (const auto& [eid, conv] : escalations_) {
+    const auto* c = open_conversation(conv);
+    if (!c || !c->esc) continue;
+    if (who.role == role::agent && c->rec.agent_id != who.id) continue;
+    escs.push_back(escalation_json(*c));
+  }
+  w["escalations"] = std::move(escs);
   if (const auto* a = router_.agent(who.id))
     w["presence"] = json{{"status", to_string(a->status)}, {"capacity", a->capacity}};
   send_to(conn_id, make_frame(w.dump()));
@@ -298,14 +315,9 @@ void hub::handle(std::uint64_t conn_id, protocol::client_message m) {
           else if constexpr (std::is_same_v<T, protocol::conversation_transfer>) self->on_transfer(s, conn_id, msg);
           else if constexpr (std::is_same_v<T, protocol::conversation_join>) self->on_join(s, conn_id, msg);
           else if constexpr (std::is_same_v<T, protocol::conversation_takeover>) self->on_takeover(s, conn_id, msg);
-          else if constexpr (std::is_same_v<T, protocol::escalation_ack> ||
-                             std::is_same_v<T, protocol::escalation_resolve>) {
-            if (s.who.role != role::supervisor)
-              return self->send_error(conn_id, error_code::forbidden, "only supervisors handle escalations",
-                                      std::string(protocol::type_name(protocol::client_message{msg})));
-            self->send_error(conn_id, error_code::not_found, "no such escalation: " + msg.escalation_id,
-                             std::string(protocol::type_name(protocol::client_message{msg})));
-          } else if constexpr (std::is_same_v<T, protocol::hello>) {
+          else if constexpr (std::is_same_v<T, protocol::escalation_ack>) self->on_escalation_ack(s, conn_id, msg);
+          else if constexpr (std::is_same_v<T, protocol::escalation_resolve>) self->on_escalation_resolve(s, conn_id, msg);
+          else if constexpr (std::is_same_v<T, protocol::hello>) {
             self->send_error(conn_id, error_code::bad_request, "already said hello", "hello");
           } else if constexpr (std::is_same_v<T, protocol::ping>) {
             self->send_to(conn_id, make_frame(protocol::make_pong()));
@@ -394,6 +406,7 @@ void hub::open_conversation_for(std::uint64_t conn_id, const participant& who, p
   rec.created_ts = rec.updated_ts = now;
   auto& entry = open_[rec.id];
   entry.rec = rec;
+  start_monitor(entry);
   shopper_open_[who.id] = rec.id;
   ++metrics_.conversations_opened;
 
@@ -409,6 +422,7 @@ void hub::open_conversation_for(std::uint64_t conn_id, const participant& who, p
         return;  // the append issued after this fails too and answers `unavailable`
       }
       self->router_.enqueue(id, c->rec.queue, created);
+      self->apply(*c, c->mon->on_queued(created));
       self->send_to_user(c->rec.shopper.id, make_frame(self->queued_json(*c).dump()));
       self->update_queue_gauges();
       // After the completions already queued (the first message's append):
@@ -452,6 +466,17 @@ void hub::store_message(std::uint64_t conn_id, const participant& who, std::stri
         c->rec.updated_ts = msg.ts;
         self->send_to_conversation(*c, make_frame(protocol::make_chat_message(msg)),
                                    msg.visibility == visibility::staff, conn_id);
+        // The curve moves only on what the shopper wrote and on what staff
+        // said to the shopper (a whisper does not calm anyone).
+        if (msg.from.role == role::shopper) {
+          if (!c->unanswered_since) c->unanswered_since = msg.ts;
+          self->apply(*c, c->mon->catch_up(msg.ts));
+          self->apply(*c, c->mon->on_customer_message(msg.ts, msg.text));
+        } else if (msg.visibility == visibility::all) {
+          c->unanswered_since.reset();
+          self->apply(*c, c->mon->catch_up(msg.ts));
+          self->apply(*c, c->mon->on_staff_message(msg.ts, msg.text));
+        }
       }
       self->send_to(conn_id, make_frame(protocol::make_ack(cmid, conv, msg.seq)));
     });
@@ -559,6 +584,9 @@ void hub::on_close(session_entry& s, std::uint64_t conn_id, const protocol::conv
   router_.release(c->rec.id, now, true);
   persist(c->rec);
   ++metrics_.conversations_closed;
+  if (c->esc) end_escalation(*c, s.who, "conversation closed", true);
+  c->mon->on_closed(now);
+  if (c->deadline) c->deadline->cancel();
   json j{{"type", "conversation.closed"}, {"conversation_id", c->rec.id}, {"by", s.who.id},
          {"by_role", to_string(s.who.role)}, {"by_name", s.who.name}, {"reason", m.reason}};
   send_to_conversation(*c, make_frame(j.dump()), false, 0, /*and_all_supervisors=*/true);
@@ -583,11 +611,16 @@ void hub::apply_assignment(const std::string& conv_id, const std::string& agent_
   c->rec.updated_ts = clock_();
   persist(c->rec);
   ++metrics_.assignments;
+  if (c->handled_by.empty() || c->handled_by.back() != agent_id) c->handled_by.push_back(agent_id);
   auto f = make_frame(assigned_json(*c).dump());
   send_to_conversation(*c, f, false, 0, /*and_all_supervisors=*/true);
   if (previous_agent && *previous_agent != agent_id) send_to_user(*previous_agent, f);
   // Up to what was already fanned out: later messages reach the agent live.
   send_history(agent_id, 0, conv_id, 0, true, c->rec.last_seq);
+  // The new agent learns where the curve stands and any open escalation.
+  if (!c->timeline.empty()) send_to_user(agent_id, make_frame(point_json(*c, c->timeline.back()).dump()));
+  if (c->esc) send_escalation(*c, true);
+  apply(*c, c->mon->on_assigned(clock_()));
 }
 
 void hub::try_assign() {
@@ -624,6 +657,7 @@ void hub::requeue(const std::string& conv_id, const std::string& queue,
   send_to_user(c->rec.shopper.id, f);
   if (previous) send_to_user(*previous, f);
   send_to_supervisors(f);
+  apply(*c, c->mon->on_queued(clock_()));
 }
 
 void hub::agent_gone(const std::string& agent_id) {
@@ -752,7 +786,7 @@ void hub::send_snapshot() {
     const auto* c = open_conversation(e.conversation_id);
     queues[e.queue].push_back(json{{"conversation_id", e.conversation_id},
                                    {"wait_s", (now - e.enqueued_ts) / 1000},
-                                   {"level", 0},
+                                   {"level", c ? level_of(*c) : 0.0},
                                    {"shopper", c ? c->rec.shopper.name : ""}});
   }
   json qs = json::array();
@@ -791,10 +825,17 @@ void hub::conversation_detail(participant who, std::string id, std::function<voi
         if (!r.ok()) return err(503, error_code::unavailable, "store unavailable");
         if (!r.value) return err(404, error_code::not_found, "no such conversation");
         conversation_record rec = *r.value;
-        if (auto* c = self->open_conversation(id)) rec = c->rec;
+        json timeline = json::array();
+        if (auto* c = self->open_conversation(id)) {
+          rec = c->rec;
+          for (const auto& p : c->timeline) {
+            auto pj = self->point_json(*c, p);
+            timeline.push_back(json{{"ts", p.ts}, {"level", pj["level"]}, {"phase", pj["phase"]}, {"cues", p.cues}});
+          }
+        }
         if (!self->may_see(who, rec)) return err(403, error_code::forbidden, "not your conversation");
-        self->store_.read_messages(id, 0, 1'000'000, [self, rec, done = std::move(done)](auto m) mutable {
-          self->on_strand([rec, done = std::move(done), m = std::move(m)]() mutable {
+        self->store_.read_messages(id, 0, 1'000'000, [self, rec, timeline, done = std::move(done)](auto m) mutable {
+          self->on_strand([rec, timeline, done = std::move(done), m = std::move(m)]() mutable {
             if (!m.ok())
               return done({503, json{{"error", json{{"code", "unavailable"}, {"message", "store unavailable"}}}}});
             json msgs = json::array();
@@ -803,12 +844,214 @@ void hub::conversation_detail(participant who, std::string id, std::function<voi
             conv["closed_by"] = rec.closed_by;
             conv["close_reason"] = rec.close_reason;
             done({200, json{{"conversation", std::move(conv)}, {"messages", std::move(msgs)},
-                            {"anger", json::array()}}});
+                            {"anger", std::move(timeline)}}});
           });
         });
       });
     });
   });
+}
+
+// ---------------------------------------------------------------------------
+// anger curve and escalations
+
+namespace {
+double round1(double v) { return std::round(v * 10.0) / 10.0; }
+}  // namespace
+
+void hub::start_monitor(conv_entry& c) {
+  const auto& lex = *engine_->lexicons;
+  auto lang = c.rec.shopper.language.empty() ? anger::no_lang : lex.find(c.rec.shopper.language);
+  c.mon = std::make_unique<escalation::monitor>(*engine_->scorer, engine_->anger.curve, engine_->escalation,
+                                                c.rec.created_ts, lang);
+}
+
+double hub::level_of(const conv_entry& c) const {
+  return c.timeline.empty() ? 0.0 : round1(c.timeline.back().level);
+}
+
+json hub::point_json(const conv_entry& c, const anger::point& p) const {
+  json j{{"type", "anger.update"},  {"conversation_id", c.rec.id}, {"ts", p.ts},
+         {"level", round1(p.level)}, {"phase", anger::phase_name(p.phase)}, {"trend", round1(p.trend)},
+         {"cues", p.cues}};
+  if (p.eta_ms) j["eta_s"] = *p.eta_ms / 1000;
+  // The coaching hint for the agent, in the conversation's language.
+  const auto stage = c.mon->coaching();
+  const auto& lex = *engine_->lexicons;
+  auto lang = lex.find(c.rec.shopper.language);
+  if (lang == anger::no_lang) lang = c.mon->last_score().lang;
+  j["coaching_stage"] = stage;
+  j["coaching"] = lex.coaching(lang, stage);
+  return j;
+}
+
+json hub::curve_json(const conv_entry& c) const {
+  json a = json::array();
+  for (const auto& p : c.timeline)
+    a.push_back(json{{"ts", p.ts}, {"level", round1(p.level)}, {"phase", anger::phase_name(p.phase)}, {"cues", p.cues}});
+  return a;
+}
+
+json hub::escalation_json(const conv_entry& c) const {
+  const auto& e = *c.esc;
+  const auto now = clock_();
+  json curve = json::array();
+  for (const auto& p : c.timeline) curve.push_back(json{{"ts", p.ts}, {"level", round1(p.level)}});
+  json waiting{{"conversation_s", (now - c.rec.created_ts) / 1000}};
+  if (c.rec.state == conversation_state::queued) waiting["queued_s"] = (now - c.rec.created_ts) / 1000;
+  if (c.unanswered_since) waiting["unanswered_s"] = (now - *c.unanswered_since) / 1000;
+  json j{{"type", "escalation.raised"},
+         {"escalation_id", e.id},
+         {"conversation_id", c.rec.id},
+         {"reasons", e.reasons},
+         {"severity", escalation::severity_name(e.sev)},
+         {"level", level_of(c)},
+         {"curve", std::move(curve)},
+         {"transcript_tail", json::array()},
+         {"raised_ts", e.raised_ts},
+         {"waiting", std::move(waiting)},
+         {"handled_by", c.handled_by},
+         {"shopper", json{{"id", c.rec.shopper.id}, {"name", c.rec.shopper.name}, {"language", c.rec.shopper.language}}},
+         {"agent", c.rec.agent_id ? json{{"id", *c.rec.agent_id}, {"name", c.rec.agent_name}} : json(nullptr)},
+         {"acked", !e.acked_by.empty()},
+         {"renotified", e.renotified}};
+  if (!e.acked_by.empty()) j["acked_by"] = e.acked_by;
+  return j;
+}
+
+void hub::send_escalation(conv_entry& c, bool update) {
+  if (!c.esc) return;
+  json j = escalation_json(c);
+  if (update) j["update"] = true;
+  // The supervisor needs the last messages: read them, then send.
+  const std::int64_t tail = 10;
+  store_.read_messages(c.rec.id, std::max<std::int64_t>(0, c.rec.last_seq - tail), tail,
+                       [self = shared_from_this(), id = c.rec.id, j = std::move(j)](auto r) mutable {
+    self->on_strand([self, id, j = std::move(j), r = std::move(r)]() mutable {
+      if (r.ok())
+        for (const auto& m : r.value) j["transcript_tail"].push_back(protocol::to_json(m));
+      auto f = make_frame(j.dump());
+      self->send_to_supervisors(f);
+      if (auto* c = self->open_conversation(id); c && c->rec.agent_id) {
+        // Unless the holder is a supervisor, who got it above.
+        auto u = self->users_.find(*c->rec.agent_id);
+        if (u == self->users_.end() || u->second.r != role::supervisor) self->send_to_user(*c->rec.agent_id, f);
+      }
+    });
+  });
+}
+
+void hub::raise_escalation(conv_entry& c, const escalation::decision& d) {
+  if (!c.esc) {
+    escalation_state e;
+    e.id = new_id("e_");
+    e.sev = d.sev;
+    e.reasons = d.reasons;
+    e.raised_ts = d.ts;
+    c.esc = std::move(e);
+    escalations_[c.esc->id] = c.rec.id;
+    return send_escalation(c, false);
+  }
+  // One open escalation per conversation: a new reason joins it.
+  for (const auto& r : d.reasons)
+    if (std::find(c.esc->reasons.begin(), c.esc->reasons.end(), r) == c.esc->reasons.end()) c.esc->reasons.push_back(r);
+  if (d.sev > c.esc->sev) c.esc->sev = d.sev;
+  send_escalation(c, true);
+}
+
+void hub::end_escalation(conv_entry& c, const participant& by, const std::string& note, bool closed) {
+  if (!c.esc) return;
+  json j{{"type", "escalation.resolved"}, {"escalation_id", c.esc->id}, {"conversation_id", c.rec.id},
+         {"by", by.id}, {"by_name", by.name}, {"note", note}, {"conversation_closed", closed}};
+  auto f = make_frame(j.dump());
+  send_to_supervisors(f);
+  if (c.rec.agent_id) send_to_user(*c.rec.agent_id, f);
+  escalations_.erase(c.esc->id);
+  c.esc.reset();
+  c.mon->on_resolved(clock_());
+}
+
+void hub::apply(conv_entry& c, escalation::output out) {
+  for (auto& p : out.points) {
+    // Staff only: the agent and every supervisor; never the shopper.
+    send_to_conversation(c, make_frame(point_json(c, p).dump()), /*staff_only=*/true, 0, /*and_all_supervisors=*/true);
+    c.timeline.push_back(std::move(p));
+    constexpr std::size_t max_points = 2000;  // a long chat's whole curve; older points fall off
+    while (c.timeline.size() > max_points) c.timeline.pop_front();
+    if (router_.is_queued(c.rec.id)) {
+      // The angrier the customer, the sooner an agent takes it.
+      router_.set_priority(c.rec.id, level_of(c));
+      mark_snapshot_dirty();
+    }
+  }
+  for (const auto& d : out.decisions) {
+    switch (d.kind) {
+      case escalation::decision_kind::escalate: raise_escalation(c, d); break;
+      case escalation::decision_kind::renotify:
+        if (c.esc) {
+          c.esc->sev = d.sev;
+          ++c.esc->renotified;
+          send_escalation(c, true);
+        }
+        break;
+      case escalation::decision_kind::warn_agent:
+      case escalation::decision_kind::nudge_agent:
+        if (c.rec.agent_id) {
+          json j{{"type", "agent.alert"}, {"conversation_id", c.rec.id},
+                 {"kind", d.kind == escalation::decision_kind::warn_agent ? "warning" : "nudge"},
+                 {"reasons", d.reasons}, {"ts", d.ts}};
+          send_to_user(*c.rec.agent_id, make_frame(j.dump()));
+        }
+        break;
+    }
+  }
+  schedule_deadline(c);
+}
+
+void hub::schedule_deadline(conv_entry& c) {
+  auto dl = c.mon->next_deadline();
+  if (!dl || stopped_) {
+    if (c.deadline) c.deadline->cancel();
+    return;
+  }
+  if (!c.deadline) c.deadline = std::make_shared<asio::steady_timer>(strand_);
+  c.deadline->expires_after(std::chrono::milliseconds(std::max<timestamp_ms>(0, *dl - clock_())));
+  c.deadline->async_wait([self = shared_from_this(), id = c.rec.id](const boost::system::error_code& ec) {
+    if (ec || self->stopped_) return;
+    auto* c = self->open_conversation(id);
+    if (!c) return;
+    self->apply(*c, c->mon->catch_up(self->clock_()));
+  });
+}
+
+void hub::on_escalation_ack(session_entry& s, std::uint64_t conn_id, const protocol::escalation_ack& m) {
+  const char* ref = "escalation.ack";
+  if (s.who.role != role::supervisor) return send_error(conn_id, error_code::forbidden, "only supervisors handle escalations", ref);
+  auto it = escalations_.find(m.escalation_id);
+  auto* c = it == escalations_.end() ? nullptr : open_conversation(it->second);
+  if (!c || !c->esc) return send_error(conn_id, error_code::not_found, "no such open escalation: " + m.escalation_id, ref);
+  if (c->esc->acked_by.empty()) {
+    c->esc->acked_by = s.who.id;
+    c->esc->acked_ts = clock_();
+    c->mon->on_acknowledged(c->esc->acked_ts);
+    schedule_deadline(*c);
+  }
+  json j{{"type", "escalation.acked"}, {"escalation_id", c->esc->id}, {"conversation_id", c->rec.id},
+         {"by", c->esc->acked_by}, {"by_name", users_.count(c->esc->acked_by) ? users_.at(c->esc->acked_by).name : ""},
+         {"ts", c->esc->acked_ts}};
+  auto f = make_frame(j.dump());
+  send_to_supervisors(f);
+  if (c->rec.agent_id) send_to_user(*c->rec.agent_id, f);
+}
+
+void hub::on_escalation_resolve(session_entry& s, std::uint64_t conn_id, const protocol::escalation_resolve& m) {
+  const char* ref = "escalation.resolve";
+  if (s.who.role != role::supervisor) return send_error(conn_id, error_code::forbidden, "only supervisors handle escalations", ref);
+  auto it = escalations_.find(m.escalation_id);
+  auto* c = it == escalations_.end() ? nullptr : open_conversation(it->second);
+  if (!c || !c->esc) return send_error(conn_id, error_code::not_found, "no such open escalation: " + m.escalation_id, ref);
+  end_escalation(*c, s.who, m.note, false);
+  schedule_deadline(*c);
 }
 
 }  // namespace calma

@@ -7,6 +7,7 @@
 // lifetime is its own.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -24,6 +25,8 @@
 #include "common/routing/router.hpp"
 #include "server/auth/crypto.hpp"
 #include "server/auth/users.hpp"
+#include "server/hub/anger_engine.hpp"
+#include "common/escalation/monitor.hpp"
 #include "server/hub/connection.hpp"
 #include "server/metrics.hpp"
 #include "server/store/store.hpp"
@@ -35,7 +38,8 @@ using clock_fn = std::function<timestamp_ms()>;
 class hub : public std::enable_shared_from_this<hub> {
  public:
   hub(boost::asio::io_context& ioc, const config& cfg, store& st, metrics& m,
-      const auth::token_signer& signer, const auth::user_table& users, clock_fn clock);
+      const auth::token_signer& signer, const auth::user_table& users, clock_fn clock,
+      std::shared_ptr<const anger_engine> engine);
 
   /// Loads the open conversations from the store, then calls `done(error)`.
   void start(std::function<void(std::string)> done);
@@ -62,10 +66,26 @@ class hub : public std::enable_shared_from_this<hub> {
     std::string language;  // shoppers
     std::string store;     // shoppers
   };
+  struct escalation_state {
+    std::string id;
+    escalation::severity sev = escalation::severity::warning;
+    std::vector<std::string> reasons;
+    timestamp_ms raised_ts = 0;
+    std::string acked_by;
+    timestamp_ms acked_ts = 0;
+    int renotified = 0;
+  };
   struct conv_entry {
     conversation_record rec;
     std::map<std::string, protocol::join_mode> joined;  // supervisor id -> mode
     std::map<std::string, std::int64_t> read_marks;     // user id -> seq
+    // The anger curve and the escalation rules of this conversation.
+    std::unique_ptr<escalation::monitor> mon;
+    std::deque<anger::point> timeline;  // bounded by anger.curve.history_points
+    std::shared_ptr<boost::asio::steady_timer> deadline;
+    std::optional<escalation_state> esc;
+    std::vector<std::string> handled_by;     // agents who held it, in order
+    std::optional<timestamp_ms> unanswered_since;
   };
 
   template <class F>
@@ -83,6 +103,20 @@ class hub : public std::enable_shared_from_this<hub> {
   void on_transfer(session_entry& s, std::uint64_t conn_id, const protocol::conversation_transfer& m);
   void on_join(session_entry& s, std::uint64_t conn_id, const protocol::conversation_join& m);
   void on_takeover(session_entry& s, std::uint64_t conn_id, const protocol::conversation_takeover& m);
+  void on_escalation_ack(session_entry& s, std::uint64_t conn_id, const protocol::escalation_ack& m);
+  void on_escalation_resolve(session_entry& s, std::uint64_t conn_id, const protocol::escalation_resolve& m);
+
+  // anger curve and escalations
+  void start_monitor(conv_entry& c);
+  void apply(conv_entry& c, escalation::output out);
+  void schedule_deadline(conv_entry& c);
+  void raise_escalation(conv_entry& c, const escalation::decision& d);
+  void send_escalation(conv_entry& c, bool update);
+  void end_escalation(conv_entry& c, const participant& by, const std::string& note, bool closed);
+  nlohmann::json point_json(const conv_entry& c, const anger::point& p) const;
+  nlohmann::json curve_json(const conv_entry& c) const;
+  nlohmann::json escalation_json(const conv_entry& c) const;
+  double level_of(const conv_entry& c) const;
 
   // rules applied
   conv_entry* open_conversation(const std::string& id);
@@ -136,6 +170,8 @@ class hub : public std::enable_shared_from_this<hub> {
   std::unordered_map<std::string, std::string> shopper_open_;  // shopper id -> open conversation
   routing::router router_;
   std::unordered_map<std::string, std::unique_ptr<boost::asio::steady_timer>> grace_timers_;
+  std::shared_ptr<const anger_engine> engine_;
+  std::unordered_map<std::string, std::string> escalations_;  // open escalation id -> conversation
   boost::asio::steady_timer snapshot_timer_;
   bool snapshot_pending_ = false;
   bool stopped_ = false;

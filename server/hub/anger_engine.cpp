@@ -1,0 +1,19 @@
+#include "server/hub/anger_engine.hpp"
+
+namespace calma {
+
+std::shared_ptr<anger_engine> load_anger_engine(const nlohmann::json& anger, const nlohmann::json& escalation,
+                                                const std::string& lexicon_dir, std::vector<std::string>& errors) {
+  auto e = std::make_shared<anger_engine>();
+  const auto before = errors.size();
+  e->anger = anger::params_from_json(anger, errors);
+  e->escalation = escalation::params_from_json(escalation, errors);
+  if (errors.size() != before) return nullptr;
+  auto set = anger::load_lexicons(lexicon_dir, e->anger.languages, errors);
+  if (!set || errors.size() != before) return nullptr;
+  e->lexicons = std::make_shared<const anger::lexicon_set>(std::move(*set));
+  e->scorer = std::make_unique<anger::scorer>(e->lexicons, e->anger.scorer);
+  return e;
+}
+
+}  // namespace calma

@@ -1,0 +1,30 @@
+// The anger curve and escalation rules as the server uses them: lexicons,
+// parameters and one shared scorer, loaded once at start-up.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/anger/lexicon.hpp"
+#include "common/anger/params.hpp"
+#include "common/anger/scorer.hpp"
+#include "common/escalation/params.hpp"
+
+namespace calma {
+
+struct anger_engine {
+  std::shared_ptr<const anger::lexicon_set> lexicons;
+  anger::params anger;
+  escalation::params escalation;
+  std::unique_ptr<anger::scorer> scorer;  ///< thread-safe; one for every conversation
+};
+
+/// Parses the "anger" and "escalation" config sections and loads the lexicons
+/// from `lexicon_dir`. Every problem is appended to `errors`.
+std::shared_ptr<anger_engine> load_anger_engine(const nlohmann::json& anger, const nlohmann::json& escalation,
+                                                const std::string& lexicon_dir, std::vector<std::string>& errors);
+
+}  // namespace calma
