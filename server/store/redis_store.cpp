@@ -121,25 +121,24 @@ chat_message message_from(const std::string& conversation_id, std::int64_t seq,
 /// flush and does not reorder the common path.
 void eval(const std::shared_ptr<redis::connection>& conn, const script& s, std::vector<std::string> keys,
           std::vector<std::string> args, redis::connection::reply_handler cb) {
-  auto build = [&](const char* verb, std::string first) {
-    std::vector<std::string> v;
-    v.reserve(3 + keys.size() + args.size());
-    v.push_back(verb);
-    v.push_back(std::move(first));
-    v.push_back(std::to_string(keys.size()));
-    v.insert(v.end(), keys.begin(), keys.end());
-    v.insert(v.end(), args.begin(), args.end());
-    return v;
-  };
-  auto retry = std::make_shared<std::vector<std::string>>(build("EVAL", std::string(s.body)));
-  conn->command(build("EVALSHA", s.sha),
-                [conn, retry, cb = std::move(cb)](reply_or_error r) mutable {
-                  if (r.ok() && r.value.is_error() && r.value.str.rfind("NOSCRIPT", 0) == 0) {
-                    conn->command(std::move(*retry), std::move(cb));
-                    return;
-                  }
-                  cb(std::move(r));
-                });
+  std::vector<std::string> v;
+  v.reserve(3 + keys.size() + args.size());
+  v.push_back("EVALSHA");
+  v.push_back(s.sha);
+  v.push_back(std::to_string(keys.size()));
+  for (auto& k : keys) v.push_back(std::move(k));
+  for (auto& a : args) v.push_back(std::move(a));
+  // Kept for the rare retry; the script body is only added if it happens.
+  auto again = std::make_shared<std::vector<std::string>>(v);
+  conn->command(std::move(v), [conn, again, body = s.body, cb = std::move(cb)](reply_or_error r) mutable {
+    if (r.ok() && r.value.is_error() && r.value.str.rfind("NOSCRIPT", 0) == 0) {
+      (*again)[0] = "EVAL";
+      (*again)[1] = std::string(body);
+      conn->command(std::move(*again), std::move(cb));
+      return;
+    }
+    cb(std::move(r));
+  });
 }
 
 }  // namespace

@@ -170,7 +170,8 @@ TEST_CASE("concurrent appends from two stores never duplicate nor skip a seq") {
 TEST_CASE("a stored message wakes up subscribers") {
   boost::asio::io_context ioc;
   test::redis_server redis;
-  node a(ioc, redis.url()), b(ioc, redis.url());
+  // b by name: the resolver path (hiredis itself would resolve with a blocking call).
+  node a(ioc, redis.url()), b(ioc, "redis://localhost:" + std::to_string(redis.port()));
   int resubscribed = 0;
   std::vector<std::pair<std::string, std::int64_t>> wakeups;
   b.s->subscribe([&](std::string id, std::int64_t seq) { wakeups.emplace_back(std::move(id), seq); },

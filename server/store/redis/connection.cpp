@@ -221,7 +221,14 @@ void connection::on_resolved(const boost::system::error_code& ec,
     link_lost("cannot resolve " + opts_.host + ": " + (ec ? ec.message() : "no address"));
     return;
   }
-  start_hiredis(results.begin()->endpoint().address().to_string());
+  // Prefer IPv4: "localhost" may list ::1 first while Redis binds 127.0.0.1 only.
+  auto pick = results.begin();
+  for (auto it = results.begin(); it != results.end(); ++it)
+    if (it->endpoint().address().is_v4()) {
+      pick = it;
+      break;
+    }
+  start_hiredis(pick->endpoint().address().to_string());
 }
 
 void connection::start_hiredis(const std::string& ip) {
@@ -335,6 +342,10 @@ void connection::command(std::vector<std::string> args, reply_handler cb) {
     if (!self->ready_ || !self->ac_) {
       std::string why = self->last_error();
       cb({{}, "Redis not connected" + (why.empty() ? std::string() : ": " + why)});
+      return;
+    }
+    if (self->inflight_.size() >= self->opts_.max_inflight) {
+      cb({{}, "Redis overloaded: " + std::to_string(self->inflight_.size()) + " commands in flight"});
       return;
     }
     self->do_command(args, cb);

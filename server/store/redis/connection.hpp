@@ -72,6 +72,9 @@ struct connection_options {
   int db = 0;            ///< 0: no SELECT
   int connect_timeout_ms = 2000;  ///< resolve + TCP connect + handshake
   int command_timeout_ms = 2000;  ///< per command, from issue to reply
+  /// Commands sent and not yet answered; beyond it a command fails at once
+  /// ("Redis overloaded") instead of growing hiredis's buffers without bound.
+  std::size_t max_inflight = 10000;
   int backoff_min_ms = 100;
   int backoff_max_ms = 5000;
   /// Sent after AUTH/SELECT on every (re)connection; an error reply to any of
