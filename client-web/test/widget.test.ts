@@ -58,6 +58,18 @@ describe('i18n', () => {
     s.dataset.lang = 'pl';
     expect(configFromScript(s)).toMatchObject({ server: 'https://chat.example.com', store: 'shoes', lang: 'pl' });
   });
+
+  it('reports the shopper language only when the browser agrees with the widget language', () => {
+    const s = document.createElement('script');
+    s.src = 'https://chat.example.com/widget.js';
+    s.dataset.lang = 'es';
+    const langs = vi.spyOn(navigator, 'languages', 'get');
+    langs.mockReturnValue(['es-ES', 'en']);
+    expect(configFromScript(s).shopperLanguage).toBe('es');
+    langs.mockReturnValue(['en-US']);
+    expect(configFromScript(s)).toMatchObject({ lang: 'es', shopperLanguage: undefined });
+    langs.mockRestore();
+  });
 });
 
 describe('widget', () => {

@@ -405,7 +405,8 @@ export class ConsoleApp {
         const c = this.model.conv(ev.conversation_id);
         c.alert = { kind: ev.kind, reasons: ev.reasons ?? [], ts: ev.ts ?? Date.now() };
         const who = this.shopperName(c);
-        this.toast(ev.kind === 'nudge' ? `${who} is waiting for your reply` : `${who}: anger is rising — ${(ev.reasons ?? []).join(', ')}`, ev.kind !== 'nudge');
+        const why = (ev.reasons ?? []).join('; ');
+        this.toast(ev.kind === 'nudge' ? `${who} is waiting for your reply${why ? ': ' + why : ''}` : `${who}: ${why || 'anger is rising'}`, ev.kind !== 'nudge');
         this.notifyTitle(ev.kind === 'nudge' ? 'Reply waiting' : '⚠ Anger rising');
         break;
       }
@@ -818,10 +819,11 @@ export class ConsoleApp {
     const alert = c.state !== 'closed' && !c.gone ? c.alert : undefined;
     alertBar.hidden = !alert;
     alertBar.className = 'alert-bar ' + (alert?.kind ?? '');
+    const why = alert?.reasons.join('; ');
     alertBar.textContent = alert
       ? alert.kind === 'nudge'
-        ? `The customer is waiting for your reply${alert.reasons.length ? ' (' + alert.reasons.join(', ') + ')' : ''}.`
-        : `Warning: anger is rising${alert.reasons.length ? ' — ' + alert.reasons.join(', ') : ''}. Acknowledge the feeling before explaining.`
+        ? `⏱ ${why || 'The customer is waiting for your reply.'}`
+        : `⚠ ${why || 'Anger is rising.'} Acknowledge the feeling before explaining.`
       : '';
 
     typing.textContent = c.typing && c.typing.until > now ? `${c.typing.name} is typing…` : '';

@@ -25,6 +25,13 @@ export interface WidgetConfig {
   storage?: StorageLike;
   /** Tests inject a fake WebSocket. */
   createSocket?: SocketFactory;
+  /**
+   * The language sent in hello (used by the server's anger scorer and coaching). Only
+   * when the browser's language agrees with the widget's: a store forcing data-lang="es"
+   * says nothing about what a visitor will write, and a wrong language hurts the scorer
+   * more than none (the server then detects it per message).
+   */
+  shopperLanguage?: Lang;
 }
 
 type MsgStatus = 'pending' | 'sent' | 'read' | 'failed';
@@ -95,7 +102,7 @@ export class ChatWidget {
         const token = this.storage.getItem(this.keys.token);
         if (token) return { type: 'hello', role: 'shopper', token };
         const name = this.storage.getItem(this.keys.name) || undefined;
-        return { type: 'hello', role: 'shopper', store: cfg.store, name, language: cfg.lang };
+        return { type: 'hello', role: 'shopper', store: cfg.store, name, language: cfg.shopperLanguage };
       },
     });
 
@@ -616,9 +623,13 @@ export function configFromScript(script: HTMLScriptElement | null): WidgetConfig
   const ds = script?.dataset ?? {};
   let server = ds.server || new URL(src, location.href).origin;
   if (!/^https?:/.test(server)) server = location.origin;
+  const browser = typeof navigator !== 'undefined' ? navigator.languages ?? [navigator.language] : [];
+  const lang = pickLang(ds.lang, browser);
+  const browserLang = browser.length ? pickLang(null, browser.slice(0, 1)) : null;
   return {
     store: ds.store || 'demo',
-    lang: pickLang(ds.lang, typeof navigator !== 'undefined' ? navigator.languages ?? [navigator.language] : []),
+    lang,
     server,
+    shopperLanguage: browserLang === lang && browser[0]?.toLowerCase().startsWith(lang) ? lang : undefined,
   };
 }
