@@ -386,9 +386,13 @@ export class ConsoleApp {
         if (ev.from?.role === 'shopper' || !ev.from?.role) c.peerReadSeq = Math.max(c.peerReadSeq, ev.seq);
         break;
       }
-      case 'anger.update':
+      case 'anger.update': {
         this.model.addAnger(ev);
+        // A "heading for 80" warning is stale once the line is crossed: the escalation takes over.
+        const c = this.model.conv(ev.conversation_id);
+        if (c.alert?.kind === 'warning' && ev.level >= 80) c.alert = undefined;
         break;
+      }
       case 'escalation.raised': {
         const seen = this.seenEscalations.has(ev.escalation_id);
         this.seenEscalations.add(ev.escalation_id);

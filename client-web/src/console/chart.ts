@@ -30,7 +30,7 @@ export class AngerChart {
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
       scales: {
-        // At least a two-minute window, so a young conversation is not one squashed second.
+        // At least a one-minute window, so a young conversation is not one squashed second.
         x: {
           time: true,
           range: (u) => {
@@ -38,7 +38,7 @@ export class AngerChart {
             if (!xs || !xs.length) return [0, 1];
             const min = xs[0];
             const max = xs[xs.length - 1];
-            return max - min < 120 ? [max - 120, max + 5] : [min, max];
+            return max - min < 60 ? [max - 60, max + 3] : [min, max];
           },
         },
         y: { range: [0, 100] },
