@@ -3,6 +3,7 @@
 // strand of its own; the HTTP session reads requests with a body limit and a
 // timeout, hands them to http_api, and passes /ws upgrades to ws_session.
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -126,7 +127,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
 class listener_impl : public std::enable_shared_from_this<listener_impl> {
  public:
   listener_impl(asio::io_context& ioc, std::shared_ptr<net_context> ctx)
-      : ioc_(ioc), acceptor_(asio::make_strand(ioc)), ctx_(std::move(ctx)) {}
+      : ioc_(ioc), acceptor_(asio::make_strand(ioc)), retry_(acceptor_.get_executor()), ctx_(std::move(ctx)) {}
 
   std::string open(const std::string& address, std::uint16_t port) {
     beast::error_code ec;
@@ -155,6 +156,7 @@ class listener_impl : public std::enable_shared_from_this<listener_impl> {
     asio::dispatch(acceptor_.get_executor(), [self = shared_from_this()] {
       beast::error_code ec;
       self->acceptor_.close(ec);
+      self->retry_.cancel();
     });
   }
 
@@ -162,17 +164,24 @@ class listener_impl : public std::enable_shared_from_this<listener_impl> {
   void do_accept() {
     acceptor_.async_accept(asio::make_strand(ioc_), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
       if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
-      if (!ec) {
-        beast::error_code ignored;
-        s.set_option(tcp::no_delay(true), ignored);
-        std::make_shared<http_session>(std::move(s), self->ctx_)->run();
+      if (ec) {
+        // Out of file descriptors or similar: pause instead of spinning on the error.
+        self->retry_.expires_after(std::chrono::milliseconds(100));
+        self->retry_.async_wait([self](beast::error_code e) {
+          if (!e) self->do_accept();
+        });
+        return;
       }
+      beast::error_code ignored;
+      s.set_option(tcp::no_delay(true), ignored);
+      std::make_shared<http_session>(std::move(s), self->ctx_)->run();
       self->do_accept();
     });
   }
 
   asio::io_context& ioc_;
   tcp::acceptor acceptor_;
+  asio::steady_timer retry_;
   std::shared_ptr<net_context> ctx_;
 };
 

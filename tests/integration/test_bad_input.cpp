@@ -154,3 +154,17 @@ TEST_CASE("a client that never reads is closed as a slow consumer; memory stays 
   // The agent's own session is untouched: it still answers, with no error.
   CHECK(count_type(agent->barrier(), "error") == 0);
 }
+
+TEST_CASE("a connection that sends nothing for the idle timeout is closed with 4408") {
+  server_process srv(test_args({{"websocket", {{"idle_timeout_s", 1}}}}));
+  shopper quiet(srv.port());
+  shopper chatty(srv.port());
+  // chatty pings every 300 ms and stays; quiet says nothing and is closed.
+  for (int i = 0; i < 8; ++i) {
+    chatty->barrier();
+    std::this_thread::sleep_for(300ms);  // real time is what is under test here
+  }
+  CHECK(quiet->wait_closed(3s));
+  CHECK(quiet->close_code() == 4408);
+  CHECK_FALSE(chatty->is_closed());
+}
