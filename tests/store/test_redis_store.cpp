@@ -2,8 +2,13 @@
 // coming back, durability of acked messages, timeouts, start-up failure.
 #include <doctest/doctest.h>
 
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <set>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
 
 #include "server/store/redis/connection.hpp"
 #include "server/store/redis_store.hpp"
@@ -348,4 +353,71 @@ TEST_CASE("a flushed script cache is reloaded (EVALSHA falls back to EVAL)") {
   REQUIRE_MESSAGE(r.ok(), r.error);
   CHECK(r.value.message.seq == 1);
   shut_down(ioc, {&a});
+}
+
+TEST_CASE("calls from a foreign thread with the io_context on two threads") {
+  // The server's shape: I/O threads run the io_context, callers post from
+  // anywhere, completions arrive on an I/O thread.
+  boost::asio::io_context ioc;
+  test::redis_server redis;
+  node a(ioc, redis.url()), b(ioc, redis.url());
+  auto guard = boost::asio::make_work_guard(ioc);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i) threads.emplace_back([&] { ioc.run(); });
+
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0;
+  std::vector<std::string> errors;
+  std::set<std::int64_t> seqs;
+  auto wait_for = [&](int n) {
+    std::unique_lock lk(mu);
+    return cv.wait_for(lk, std::chrono::seconds(15), [&] { return answered >= n; });
+  };
+  std::string ready_error = "pending";
+  a.s->when_ready(std::chrono::seconds(10), [&](std::string e) {
+    std::lock_guard lk(mu);
+    ready_error = std::move(e);
+    ++answered;
+    cv.notify_all();
+  });
+  REQUIRE(wait_for(1));
+  REQUIRE_MESSAGE(ready_error.empty(), ready_error);
+  answered = 0;
+  a.s->create_conversation(conv("c1"), [&](result<none> r) {
+    std::lock_guard lk(mu);
+    if (!r.ok()) errors.push_back(r.error);
+    ++answered;
+    cv.notify_all();
+  });
+  REQUIRE(wait_for(1));
+  // b may still be connecting: its failures are retried like a client would.
+  constexpr int n = 300;
+  std::function<void(redis_store*, int)> send = [&](redis_store* s, int i) {
+    s->append_message({msg("c1", s == a.s.get() ? "A" : "B", std::to_string(i))}, [&, s, i](result<append_result> r) {
+      if (!r.ok() && r.error.find("not connected") != std::string::npos) return send(s, i);
+      std::lock_guard lk(mu);
+      if (!r.ok())
+        errors.push_back(r.error);
+      else if (!seqs.insert(r.value.message.seq).second)
+        errors.push_back("duplicate seq " + std::to_string(r.value.message.seq));
+      ++answered;
+      cv.notify_all();
+    });
+  };
+  for (int i = 0; i < n; ++i) {
+    send(a.s.get(), i);
+    send(b.s.get(), i);
+  }
+  REQUIRE(wait_for(1 + 2 * n));
+  {
+    std::lock_guard lk(mu);
+    CHECK(errors.empty());
+    CHECK(seqs.size() == 2 * n);
+    CHECK(*seqs.rbegin() == 2 * n);
+  }
+  a.s.reset();
+  b.s.reset();
+  guard.reset();
+  for (auto& t : threads) t.join();  // returns once the stopped connections are idle
 }
