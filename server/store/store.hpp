@@ -72,6 +72,13 @@ class store {
 
   /// Answers when the store is reachable (health checks).
   virtual void ping(callback<none> cb) = 0;
+
+  /// Cross-node wake-ups for stored messages, (conversation id, seq), from
+  /// every node; `on_resubscribed` after each (re)subscription, when wake-ups
+  /// may have been missed and readers recover by seq. A single-node store has
+  /// none: the default does nothing.
+  virtual void subscribe(std::function<void(std::string conversation_id, std::int64_t seq)> on_wakeup,
+                         std::function<void()> on_resubscribed) {}
 };
 
 }  // namespace calma
