@@ -421,3 +421,21 @@ TEST_CASE("calls from a foreign thread with the io_context on two threads") {
   guard.reset();
   for (auto& t : threads) t.join();  // returns once the stopped connections are idle
 }
+
+TEST_CASE("password and database from the URL: AUTH and SELECT on connect") {
+  boost::asio::io_context ioc;
+  test::redis_server redis({"--requirepass", "s3cret"});
+  const std::string base = "redis://:s3cret@127.0.0.1:" + std::to_string(redis.port());
+  node a(ioc, base + "/3");
+  ready(ioc, *a.s);
+  REQUIRE(await<none>(ioc, [&](auto cb) { a.s->create_conversation(conv("c1"), cb); }).ok());
+  CHECK(raw(ioc, base + "/3", {"EXISTS", "calma:{c:c1}:conv"}).value.integer == 1);
+  CHECK(raw(ioc, base, {"EXISTS", "calma:{c:c1}:conv"}).value.integer == 0);
+
+  node wrong(ioc, "redis://:nope@127.0.0.1:" + std::to_string(redis.port()), 500);
+  const std::string why = wrong.s->wait_ready(std::chrono::milliseconds(800));
+  CHECK(why.find("cannot reach Redis at 127.0.0.1:" + std::to_string(redis.port())) == 0);
+  CHECK(why.find("refused the connection set-up") != std::string::npos);
+  MESSAGE(why);
+  shut_down(ioc, {&a, &wrong});
+}
