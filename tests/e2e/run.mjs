@@ -434,9 +434,11 @@ async function main() {
       // A store on another origin; the widget's script comes from the Calma server.
       // A store on another origin (another port on loopback: a page faked by routing would
       // count as public for Chrome's local network access rules and be refused the script).
+      // It also has a strict Content-Security-Policy: no inline styles but its own (nonce).
+      const csp = `default-src 'none'; script-src ${base}; connect-src ${base.replace('http://', 'ws://')}; style-src 'nonce-shop'; img-src data:`;
       const shop = http.createServer((req, res) => {
-        res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-        res.end(`<!doctype html><html><head><style>button{all:unset} *{font-family:serif!important;color:red!important}</style></head>
+        res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Security-Policy': csp });
+        res.end(`<!doctype html><html><head><style nonce="shop">button{all:unset} *{font-family:serif!important;color:red!important}</style></head>
                  <body><h1>Other shop</h1><script src="${base}/widget.js" data-store="demo" data-lang="pl"></script></body></html>`);
       });
       await new Promise((r) => shop.listen(0, '127.0.0.1', r));
@@ -450,7 +452,7 @@ async function main() {
       assert((await launcher.getAttribute('aria-label')) === 'Otwórz czat', 'data-lang="pl" not applied');
       // The store's aggressive CSS must not reach into the Shadow DOM.
       const bg = await launcher.evaluate((el) => getComputedStyle(el).backgroundColor);
-      assert(bg !== 'rgba(0, 0, 0, 0)', `store CSS leaked into the widget (launcher background ${bg})`);
+      assert(bg === 'rgb(15, 118, 110)', `widget styles missing (CSP?) or store CSS leaked in: launcher background ${bg}`);
       await launcher.click();
       await p.locator('#calma-widget [data-testid="input"]').fill('Dzień dobry');
       await p.locator('#calma-widget [data-testid="input"]').press('Enter');

@@ -128,8 +128,17 @@ export class ChatWidget {
 
   private build(): void {
     const t = this.t;
-    const style = document.createElement('style');
-    style.textContent = css;
+    // A constructed stylesheet where supported: a store's Content-Security-Policy without
+    // 'unsafe-inline' would block a <style> element, but not adoptedStyleSheets.
+    let style: HTMLStyleElement | null = null;
+    try {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(css);
+      this.root.adoptedStyleSheets = [sheet];
+    } catch {
+      style = document.createElement('style');
+      style.textContent = css;
+    }
 
     this.badge = h('span', { class: 'badge', hidden: true, 'aria-hidden': 'true' });
     this.launcher = h(
@@ -186,7 +195,8 @@ export class ChatWidget {
       this.closedEl,
       this.composer,
     );
-    this.root.append(style, this.panel, this.launcher);
+    if (style) this.root.append(style);
+    this.root.append(this.panel, this.launcher);
     this.renderGreeting();
     this.renderHeader();
   }
