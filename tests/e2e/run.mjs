@@ -22,7 +22,6 @@ import {
   readDist,
   startServer,
   texts,
-  tempDir,
   until,
 } from './lib.mjs';
 
@@ -517,5 +516,4 @@ async function main() {
   process.exit(result.failed ? 1 : 0);
 }
 
-void tempDir;
 main();
