@@ -381,13 +381,16 @@ describe('helpers', () => {
   it('client_msg_id is unique and UUID-shaped, also without randomUUID', () => {
     const ids = new Set(Array.from({ length: 1000 }, newClientMsgId));
     expect(ids.size).toBe(1000);
-    const orig = globalThis.crypto.randomUUID;
-    // @ts-expect-error simulate an insecure context
-    globalThis.crypto.randomUUID = undefined;
+    // An insecure context (no randomUUID), and no Web Crypto at all (Node 18 without flags).
+    const shape = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
     try {
-      expect(newClientMsgId()).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      vi.stubGlobal('crypto', { getRandomValues: (a: Uint8Array) => a.fill(7) });
+      expect(newClientMsgId()).toMatch(shape);
+      vi.stubGlobal('crypto', undefined);
+      expect(newClientMsgId()).toMatch(shape);
+      expect(newClientMsgId()).not.toBe(newClientMsgId());
     } finally {
-      globalThis.crypto.randomUUID = orig;
+      vi.unstubAllGlobals();
     }
   });
 
