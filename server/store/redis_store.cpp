@@ -250,20 +250,29 @@ void redis_store::when_ready(std::chrono::milliseconds timeout, std::function<vo
 }
 
 std::string redis_store::wait_ready(std::chrono::milliseconds timeout) {
-  std::string error;
-  bool done = false;
-  when_ready(timeout, [&](std::string e) {
-    error = std::move(e);
-    done = true;
+  struct outcome {
+    std::mutex mu;
+    std::string error;
+    std::atomic<bool> done{false};
+  };
+  auto out = std::make_shared<outcome>();
+  when_ready(timeout, [out](std::string e) {
+    {
+      std::lock_guard lk(out->mu);
+      out->error = std::move(e);
+    }
+    out->done = true;
   });
   if (ioc_.stopped()) ioc_.restart();
-  while (!done) {
-    // The timer and the connection keep work pending, so run_one() blocks
-    // until something happens instead of returning 0.
-    if (ioc_.run_one() == 0) ioc_.restart();
+  while (!out->done) {
+    // Bounded waits: correct even if other threads also run ioc_ and take
+    // the completion (it is meant for main() before they start, though).
+    ioc_.run_one_for(std::chrono::milliseconds(50));
+    if (ioc_.stopped() && !out->done) ioc_.restart();
   }
   if (ioc_.stopped()) ioc_.restart();
-  return error;
+  std::lock_guard lk(out->mu);
+  return out->error;
 }
 
 void redis_store::create_conversation(const conversation_record& c, callback<none> cb) {

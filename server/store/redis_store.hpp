@@ -73,9 +73,10 @@ class redis_store final : public store {
   /// io_context thread (or inline when already connected).
   void when_ready(std::chrono::milliseconds timeout, std::function<void(std::string error)> cb);
 
-  /// For main(), before the I/O threads start: runs `ioc` on the calling thread
-  /// until when_ready() answers; returns its error ("" when connected). Leaves
-  /// `ioc` ready to be run again.
+  /// For main(), before the I/O threads start (never on an I/O thread: it
+  /// blocks): runs the io_context on the calling thread until when_ready()
+  /// answers; returns its error ("" when connected). Leaves the io_context
+  /// ready to be run again. Runs whatever else is queued on it meanwhile.
   std::string wait_ready(std::chrono::milliseconds timeout);
 
   bool connected() const;
