@@ -1,12 +1,26 @@
 import { resolve } from 'node:path';
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 
 // Pages: the demo store (index.html, served at /) and the console (console.html,
 // served at /console). Assets go to dist/assets/ with absolute /assets/... URLs,
 // because /console has no trailing slash and the server maps paths to files in dist.
 // The widget is a separate IIFE build (vite.widget.config.ts).
+// In `npm run dev` there is no built widget.js: serve a classic-script shim that loads
+// the widget's module source, passing on its <script> tag (for data-store/data-lang).
+const devWidget: Plugin = {
+  name: 'calma-dev-widget',
+  apply: 'serve',
+  configureServer(server) {
+    server.middlewares.use('/widget.js', (_req, res) => {
+      res.setHeader('Content-Type', 'text/javascript');
+      res.end("window.__calmaWidgetScript = document.currentScript; import('/src/widget/main.ts');");
+    });
+  },
+};
+
 export default defineConfig({
   base: '/',
+  plugins: [devWidget],
   build: {
     outDir: 'dist',
     emptyOutDir: true,
