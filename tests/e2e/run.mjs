@@ -158,6 +158,18 @@ async function main() {
       await runner.snap(shopper, '04-shopper-after-reload');
     }, { needs: ['agent replies and the shopper sees the reply and the agent name'] });
 
+    runner.test('agent reloads the console: still signed in, same conversation, every message once', async () => {
+      await agent.reload();
+      await agent.locator('[data-testid="conn"]').filter({ hasText: 'Connected' }).waitFor();
+      const item = agent.locator('[data-testid="conv-item"]').filter({ hasText: SHOPPER_NAME });
+      await item.click();
+      await agent.locator('[data-testid="msg-shopper"]').filter({ hasText: SECOND }).waitFor();
+      await agent.waitForTimeout(800);
+      const all = await texts(agent, '[data-testid="transcript"] .bubble');
+      assert(JSON.stringify(all) === JSON.stringify([FIRST, REPLY, SECOND]), `console transcript after reload: ${JSON.stringify(all)}`);
+      assert(!(await agent.locator('[data-testid="reply"]').isDisabled()), 'cannot reply after a reload');
+    }, { needs: ['shopper reloads: same conversation, every message exactly once'] });
+
     runner.test('supervisor logs in and sees the queue snapshot', async () => {
       await login(sup, 'supervisor', 'supervisor');
       await sup.locator('[data-testid="queue"]').first().waitFor({ timeout: 15000 });
