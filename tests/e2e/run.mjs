@@ -223,6 +223,21 @@ async function main() {
       assert((await agent.locator('[data-testid="conv-item"]').filter({ hasText: SHOPPER_NAME }).count()) === 2, 'agent should list the closed and the new conversation');
     }, { needs: ['shopper reloads: same conversation, every message exactly once'] });
 
+    runner.test('supervisor barges in: the shopper sees the supervisor\'s message', async () => {
+      const item = sup.locator('[data-testid="conv-item"]:not(.dim)').filter({ hasText: SHOPPER_NAME });
+      await item.first().click();
+      await sup.locator('[data-testid="msg-shopper"]').filter({ hasText: 'Canarias' }).waitFor();
+      await sup.locator('[data-testid="join-barge"]').click();
+      await sup.locator('[data-testid="join-barge"][aria-pressed="true"]').waitFor();
+      const BARGE = 'Hola Lucía, soy Sofía, la supervisora: sí, enviamos a Canarias.';
+      await sup.locator('[data-testid="reply"]').fill(BARGE);
+      await sup.locator('[data-testid="reply"]').press('Enter');
+      const seen = widget('msg-them').filter({ hasText: 'enviamos a Canarias' });
+      await seen.waitFor();
+      assert((await seen.locator('.who').textContent()) === 'Sofía Ruiz', 'the barge message is not shown with the supervisor name');
+      await agent.locator('[data-testid="conv-item"]').filter({ hasText: 'enviamos a Canarias' }).waitFor();
+    }, { needs: ['agent closes the conversation and the shopper sees it closed', 'supervisor logs in and sees the queue snapshot'] });
+
     runner.test('console draws anger.update and escalation.raised frames (injected into the live stream)', async () => {
       // A second shopper opens a conversation (assigned to the agent still online).
       const sctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
