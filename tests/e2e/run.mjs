@@ -238,6 +238,20 @@ async function main() {
       await agent.locator('[data-testid="conv-item"]').filter({ hasText: 'enviamos a Canarias' }).waitFor();
     }, { needs: ['agent closes the conversation and the shopper sees it closed', 'supervisor logs in and sees the queue snapshot'] });
 
+    runner.test('markup typed by a shopper is shown as text everywhere, never run', async () => {
+      const EVIL = '<b>negrita</b><img src=x onerror="window.__pwned=1">';
+      await widget('input').fill(EVIL);
+      await widget('input').press('Enter');
+      await widget('msg-me').filter({ hasText: '<b>negrita</b>' }).waitFor();
+      const item = agent.locator('[data-testid="conv-item"]:not(.dim)').filter({ hasText: SHOPPER_NAME });
+      await item.first().click();
+      await agent.locator('[data-testid="msg-shopper"]').filter({ hasText: '<b>negrita</b>' }).waitFor();
+      for (const [label, page, root] of [['agent', agent, '[data-testid="transcript"]'], ['shopper', shopper, '#calma-widget [data-testid="log"]']]) {
+        assert((await page.locator(`${root} b, ${root} img`).count()) === 0, `${label}: the text became markup`);
+        assert(!(await page.evaluate(() => window.__pwned)), `${label}: the script ran`);
+      }
+    }, { needs: ['supervisor barges in: the shopper sees the supervisor\'s message'] });
+
     runner.test('console draws anger.update and escalation.raised frames (injected into the live stream)', async () => {
       // A second shopper opens a conversation (assigned to the agent still online).
       const sctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
