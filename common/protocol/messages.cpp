@@ -106,6 +106,16 @@ parse_result done(reader& r, T&& value) {
 
 }  // namespace
 
+std::string guess_ref(std::string_view frame) {
+  json obj = json::parse(frame.begin(), frame.end(), nullptr, false);
+  if (!obj.is_object()) return {};
+  for (const char* key : {"client_msg_id", "type"}) {
+    auto it = obj.find(key);
+    if (it != obj.end() && it->is_string() && it->get_ref<const std::string&>().size() <= 128) return it->get<std::string>();
+  }
+  return {};
+}
+
 bool valid_id(std::string_view s, std::size_t max_bytes) {
   if (s.empty() || s.size() > max_bytes) return false;
   for (unsigned char c : s) {

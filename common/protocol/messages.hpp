@@ -103,6 +103,10 @@ struct parse_result {
 /// Parses one text frame. Never throws.
 parse_result parse_client_message(std::string_view frame, const limits& lim);
 
+/// For a frame refused before parsing (rate_limited, too_large): the
+/// client_msg_id it carries, else its type, else "". Never throws.
+std::string guess_ref(std::string_view frame);
+
 /// True for ids we accept from clients: 1..max bytes of [A-Za-z0-9._:-].
 bool valid_id(std::string_view s, std::size_t max_bytes);
 

@@ -126,7 +126,8 @@ class ws_session final : public connection, public std::enable_shared_from_this<
       switch (limiter_.on_frame(now)) {
         case protocol::rate_limiter::verdict::pass: break;
         case protocol::rate_limiter::verdict::refuse:
-          return answer_error(error_code::rate_limited, "too many frames; slow down");
+          // Name the refused message so the client can resend exactly that one.
+          return answer_error(error_code::rate_limited, "too many frames; slow down", protocol::guess_ref(frame));
         case protocol::rate_limiter::verdict::close:
           ++ctx_->stats.flood_disconnects;
           return begin_close(static_cast<std::uint16_t>(close_code::flood), "flood");
@@ -134,7 +135,8 @@ class ws_session final : public connection, public std::enable_shared_from_this<
     }
     if (!text) return answer_error(error_code::bad_request, "binary frames are not supported; send JSON text");
     if (frame.size() > ctx_->cfg.websocket.max_frame_bytes)
-      return answer_error(error_code::too_large, "frame over " + std::to_string(ctx_->cfg.websocket.max_frame_bytes) + " bytes");
+      return answer_error(error_code::too_large, "frame over " + std::to_string(ctx_->cfg.websocket.max_frame_bytes) + " bytes",
+                          protocol::guess_ref(frame));
     auto parsed = protocol::parse_client_message(frame, ctx_->cfg.limits);
     if (!hello_seen_) {
       if (!parsed.message || !std::holds_alternative<protocol::hello>(*parsed.message)) {

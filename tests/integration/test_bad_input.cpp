@@ -54,7 +54,9 @@ TEST_CASE("frames over the size limit") {
   shopper s(srv.port());
   SUBCASE("over the limit: too_large, still connected") {
     s->send(json{{"type", "chat.send"}, {"client_msg_id", "big"}, {"text", std::string(20'000, 'a')}});
-    CHECK(s->expect("error")["code"] == "too_large");
+    auto big = s->expect("error");
+    CHECK(big["code"] == "too_large");
+    CHECK(big["ref"] == "big");
     still_fine(*s.ws);
     s->send(json{{"type", "chat.send"}, {"client_msg_id", "long"}, {"text", std::string(5'000, 'a')}});
     auto e = s->expect("error");
@@ -124,7 +126,10 @@ TEST_CASE("a flood gets rate_limited, then close 4429; others are untouched") {
   CHECK(flood->wait_closed());
   CHECK(flood->close_code() == 4429);
   int limited = 0;
-  for (const auto& f : flood->pending()) limited += f.value("code", "") == "rate_limited";
+  for (const auto& f : flood->pending()) {
+    limited += f.value("code", "") == "rate_limited";
+    if (f.value("code", "") == "rate_limited") CHECK(f["ref"] == "typing");
+  }
   CHECK(limited >= 1);
   CHECK(calm.say("hola", "1")["seq"] == 1);
   auto m = http(srv.port(), "GET", "/metrics").body;

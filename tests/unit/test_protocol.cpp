@@ -105,3 +105,10 @@ TEST_CASE("server frames carry the fields PROTOCOL.md names") {
   CHECK_FALSE(summary_json(rec, false).contains("shopper"));
   CHECK(summary_json(rec, true).contains("shopper"));
 }
+
+TEST_CASE("guess_ref names a refused frame") {
+  CHECK(guess_ref(R"({"type":"chat.send","client_msg_id":"m7","text":"x"})") == "m7");
+  CHECK(guess_ref(R"({"type":"typing"})") == "typing");
+  CHECK(guess_ref("{bad") == "");
+  CHECK(guess_ref(R"({"client_msg_id":5})") == "");
+}
