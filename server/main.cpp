@@ -25,6 +25,7 @@
 #include "server/net/net.hpp"
 #include "server/paths.hpp"
 #include "server/store/memory_store.hpp"
+#include "server/store/redis_store.hpp"
 
 namespace {
 
@@ -93,8 +94,7 @@ int main(int argc, char** argv) {
     gethostname(host, sizeof host - 1);
     cfg.server.node_id = std::string(host) + "-" + std::to_string(getpid());
   }
-  if (!redis_url.empty())
-    die("--redis " + redis_url + ": the Redis store is not part of this build yet; run without --redis for the embedded store");
+  if (!redis_url.empty()) cfg.redis.url = redis_url;
 
   const std::string users_path =
       !users_file.empty() ? users_file
@@ -124,12 +124,11 @@ int main(int argc, char** argv) {
   if (static_root.empty()) static_root = "client-web/dist";
 
   std::string secret = cfg.auth.token_secret;
+  bool generated_secret = false;
   if (const char* env = std::getenv("CALMA_TOKEN_SECRET"); secret.empty() && env && *env) secret = env;
   if (secret.empty()) {
     secret = calma::auth::random_token(32);
-    std::cerr << "calma-server: note: no auth.token_secret configured; generated one for this run "
-                 "(tokens end with the process; set auth.token_secret to keep them across restarts and nodes)"
-              << std::endl;
+    generated_secret = true;
   } else if (secret.size() < 32) {
     die("the token secret must be at least 32 characters");
   }
@@ -141,7 +140,26 @@ int main(int argc, char** argv) {
   calma::metrics stats;
   calma::auth::token_signer signer(secret);
   calma::clock_fn clock = system_now;
-  calma::memory_store store;
+  std::unique_ptr<calma::store> store_ptr;
+  if (cfg.redis.url.empty()) {
+    store_ptr = std::make_unique<calma::memory_store>();
+  } else {
+    calma::redis_options ro;
+    ro.url = cfg.redis.url;
+    ro.password = cfg.redis.password;
+    ro.connect_timeout_ms = cfg.redis.connect_timeout_ms;
+    ro.command_timeout_ms = cfg.redis.command_timeout_ms;
+    ro.retention_s = cfg.redis.retention_s;
+    ro.key_prefix = cfg.redis.key_prefix;
+    std::string err;
+    auto rs = calma::redis_store::create(ioc, ro, err);
+    if (!rs) die("--redis: " + err);
+    // Before the I/O threads start: a store that cannot be reached is a start-up error.
+    err = rs->wait_ready(std::chrono::milliseconds(cfg.redis.startup_timeout_ms));
+    if (!err.empty()) die(err, 1);
+    store_ptr = std::move(rs);
+  }
+  calma::store& store = *store_ptr;
   auto the_hub = std::make_shared<calma::hub>(ioc, cfg, store, stats, signer, users, clock, engine);
   calma::http_api api(cfg, the_hub, store, stats, signer, users, clock, static_root);
   auto ctx = std::shared_ptr<calma::net_context>(new calma::net_context{cfg, the_hub, api, stats, clock});
@@ -156,6 +174,10 @@ int main(int argc, char** argv) {
       return;
     }
     lst.start();
+    if (generated_secret)
+      std::cerr << "calma-server: note: no auth.token_secret configured; generated one for this run "
+                   "(tokens end with the process; set auth.token_secret to keep them across restarts and nodes)"
+                << std::endl;
     std::string shown = cfg.server.bind == "0.0.0.0" ? "127.0.0.1" : cfg.server.bind;
     std::cout << "calma-server: listening on http://" << shown << ":" << lst.port() << " (node "
               << cfg.server.node_id << ", store " << store.kind() << ", " << nthreads << " threads, "

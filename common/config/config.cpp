@@ -159,6 +159,16 @@ void parse_config(const json& j, config& c, std::vector<std::string>& errors) {
     s.strings("queues", c.routing.queues);
     s.integer("queue_snapshot_interval_s", c.routing.queue_snapshot_interval_s, 1, 3600);
   });
+  root.sub("redis", [&](section& s) {
+    s.allow_comments();
+    s.string("url", c.redis.url);
+    s.string("password", c.redis.password);
+    s.integer("connect_timeout_ms", c.redis.connect_timeout_ms, 10, 600'000);
+    s.integer("command_timeout_ms", c.redis.command_timeout_ms, 10, 600'000);
+    s.integer("retention_s", c.redis.retention_s, 0, 100LL * 365 * 86'400);
+    s.string("key_prefix", c.redis.key_prefix);
+    s.integer("startup_timeout_ms", c.redis.startup_timeout_ms, 100, 600'000);
+  });
   root.raw("anger", c.anger);
   root.raw("escalation", c.escalation);
   validate(c, errors);
@@ -176,6 +186,8 @@ void validate(const config& c, std::vector<std::string>& errors) {
     if (!protocol::valid_id(q, 64)) errors.push_back("config.routing.queues: bad queue name '" + q + "'");
   if (!c.auth.token_secret.empty() && c.auth.token_secret.size() < 32)
     errors.push_back("config.auth.token_secret: must be at least 32 characters");
+  if (!protocol::valid_id(c.redis.key_prefix, 64))
+    errors.push_back("config.redis.key_prefix: must be 1-64 characters of [A-Za-z0-9._:-]");
   if (c.rate_limit.burst < 1) errors.push_back("config.rate_limit.burst: must be >= 1");
 }
 

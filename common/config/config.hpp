@@ -53,6 +53,17 @@ struct routing_config {
   int queue_snapshot_interval_s = 5;
 };
 
+/// The Redis store (`--redis URL` selects it; these are its options).
+struct redis_config {
+  std::string url;                 ///< empty: the embedded memory store
+  std::string password;            ///< overrides the URL's
+  int connect_timeout_ms = 2000;
+  int command_timeout_ms = 2000;
+  std::int64_t retention_s = 0;    ///< closed conversations expire after this; 0 keeps them
+  std::string key_prefix = "calma";
+  int startup_timeout_ms = 5000;   ///< Redis unreachable this long at start: exit non-zero
+};
+
 struct config {
   server_config server;
   websocket_config websocket;
@@ -60,6 +71,7 @@ struct config {
   protocol::rate_limit_params rate_limit;
   auth_config auth;
   routing_config routing;
+  redis_config redis;
   std::size_t history_page = 500;  ///< most messages in one `history` answer
   nlohmann::json anger = nlohmann::json::object();       ///< parsed by common/anger
   nlohmann::json escalation = nlohmann::json::object();  ///< parsed by common/escalation
