@@ -1,0 +1,1403 @@
+// calma-load: a load generator for calma-server that speaks PROTOCOL.md over
+// real WebSockets. One io_context on one thread drives every connection
+// (no thread per connection); every run is bounded in time and in count.
+// It only ever connects to 127.0.0.1.
+//
+// Scenarios:
+//   chat        A agents and S shoppers; each shopper opens a conversation and
+//               is assigned; then both sides exchange messages at a target total
+//               rate for D seconds. Throughput, ack and delivery latency, errors,
+//               and correctness (exactly-once delivery, seq order without gaps).
+//   idle        N shoppers connect and say hello; server memory per connection
+//               (VmRSS of the server process, when calma-load started it).
+//   escalation  S shoppers each ask for a manager while one supervisor is
+//               connected; latency from send to escalation.raised at the supervisor.
+//
+// See README.md next to this file for usage and results.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <nlohmann/json.hpp>
+
+extern char** environ;
+
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using json = nlohmann::json;
+using sclock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+const sclock::time_point t0 = sclock::now();
+/// Microseconds on the monotonic clock since the program started.
+std::int64_t now_us() { return std::chrono::duration_cast<std::chrono::microseconds>(sclock::now() - t0).count(); }
+
+void log(const std::string& s) { std::cerr << "[calma-load " << std::fixed << std::setprecision(1) << now_us() / 1e6 << "s] " << s << std::endl; }
+
+// Fatal errors unwind to main, which stops a server we started before exiting.
+[[noreturn]] void die(const std::string& s) { throw std::runtime_error(s); }
+
+// ---------------------------------------------------------------------------
+// options
+
+struct options {
+  std::string scenario = "chat";
+  std::string server;  // path to calma-server
+  std::string url;     // http://127.0.0.1:PORT of a running server
+  int agents = 20;
+  int shoppers = 200;
+  double rate = -1;  // messages/s; default per scenario
+  double duration = 10;
+  int connections = 2000;
+  int server_threads = 0;  // 0: the server's default
+  double setup_timeout = 30;
+  double drain_timeout = 5;
+  int max_inflight = 50000;
+  int connect_parallel = 200;
+  std::string agent_prefix = "loadagent";
+  std::string supervisor_user = "loadsup";
+  std::string password = "loadpass";
+  bool json_out = false;
+  bool keep_files = false;
+  unsigned seed = 42;
+};
+
+void usage() {
+  std::cout << R"(calma-load: load generator for calma-server (127.0.0.1 only)
+
+  --scenario chat|idle|escalation   (default chat)
+  --server PATH       calma-server to start (default: <build>/server/calma-server)
+  --url URL           use a running server at http://127.0.0.1:PORT instead; it must
+                      know users <agent-prefix>1..A and <supervisor> with --password
+  --agents A          agents (chat, escalation; default 20)
+  --shoppers S        shoppers (chat, escalation; default 200)
+  --rate R            chat: total messages/s (default 2000);
+                      escalation: angry messages/s (default 200)
+  --duration D        chat: seconds of traffic (default 10)
+  --connections N     idle: connections (default 2000)
+  --server-threads T  pass --threads T to the started server
+  --setup-timeout S   seconds allowed for connecting and assigning (default 30)
+  --drain-timeout S   seconds to wait for outstanding acks/deliveries (default 5)
+  --max-inflight N    chat: unacked messages beyond which sends are skipped (default 50000)
+  --agent-prefix P --supervisor USER --password PW   credentials (with --url)
+  --seed N            random seed (default 42)
+  --keep-files        keep the temporary config and users files
+  --json              print one JSON object on stdout (the readable report goes to stderr)
+)";
+}
+
+options parse_args(int argc, char** argv) {
+  options o;
+  auto need = [&](int& i) -> std::string {
+    if (i + 1 >= argc) die(std::string("missing value for ") + argv[i]);
+    return argv[++i];
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    try {
+      if (a == "--scenario") o.scenario = need(i);
+      else if (a == "--server") o.server = need(i);
+      else if (a == "--url") o.url = need(i);
+      else if (a == "--agents") o.agents = std::stoi(need(i));
+      else if (a == "--shoppers") o.shoppers = std::stoi(need(i));
+      else if (a == "--rate") o.rate = std::stod(need(i));
+      else if (a == "--duration") o.duration = std::stod(need(i));
+      else if (a == "--connections") o.connections = std::stoi(need(i));
+      else if (a == "--server-threads") o.server_threads = std::stoi(need(i));
+      else if (a == "--setup-timeout") o.setup_timeout = std::stod(need(i));
+      else if (a == "--drain-timeout") o.drain_timeout = std::stod(need(i));
+      else if (a == "--max-inflight") o.max_inflight = std::stoi(need(i));
+      else if (a == "--agent-prefix") o.agent_prefix = need(i);
+      else if (a == "--supervisor") o.supervisor_user = need(i);
+      else if (a == "--password") o.password = need(i);
+      else if (a == "--seed") o.seed = static_cast<unsigned>(std::stoul(need(i)));
+      else if (a == "--json") o.json_out = true;
+      else if (a == "--keep-files") o.keep_files = true;
+      else if (a == "-h" || a == "--help") { usage(); std::exit(0); }
+      else die("unknown option " + a + " (see --help)");
+    } catch (const std::invalid_argument&) {
+      die("bad value for " + a);
+    }
+  }
+  if (o.scenario != "chat" && o.scenario != "idle" && o.scenario != "escalation") die("unknown scenario " + o.scenario);
+  if (o.rate < 0) o.rate = o.scenario == "escalation" ? 200 : 2000;
+  // Bounded: every knob has a ceiling so that a typo cannot run for hours.
+  if (o.agents < 1 || o.agents > 1000) die("--agents must be in 1..1000");
+  if (o.shoppers < 1 || o.shoppers > 50000) die("--shoppers must be in 1..50000");
+  if (o.connections < 1 || o.connections > 100000) die("--connections must be in 1..100000");
+  if (o.duration <= 0 || o.duration > 600) die("--duration must be in (0, 600]");
+  if (o.rate <= 0 || o.rate > 1e6) die("--rate must be in (0, 1e6]");
+  if (o.setup_timeout <= 0 || o.setup_timeout > 300) die("--setup-timeout must be in (0, 300]");
+  if (o.drain_timeout < 0 || o.drain_timeout > 60) die("--drain-timeout must be in [0, 60]");
+  return o;
+}
+
+// ---------------------------------------------------------------------------
+// statistics
+
+struct dist {
+  std::vector<double> v;  // milliseconds
+  void add(double ms) { v.push_back(ms); }
+  double pct(double p) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    auto i = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size()))) ;
+    if (i > 0) --i;
+    return v[std::min(i, v.size() - 1)];
+  }
+  double max() { return v.empty() ? 0 : *std::max_element(v.begin(), v.end()); }
+  double mean() {
+    if (v.empty()) return 0;
+    double s = 0;
+    for (double x : v) s += x;
+    return s / static_cast<double>(v.size());
+  }
+  json to_json() {
+    return json{{"count", v.size()}, {"p50_ms", r3(pct(50))}, {"p90_ms", r3(pct(90))}, {"p99_ms", r3(pct(99))},
+                {"max_ms", r3(max())}, {"mean_ms", r3(mean())}};
+  }
+  std::string line() {
+    std::ostringstream o;
+    o << std::fixed << std::setprecision(2) << "p50 " << pct(50) << " ms, p90 " << pct(90) << " ms, p99 " << pct(99)
+      << " ms, max " << max() << " ms (n=" << v.size() << ")";
+    return o.str();
+  }
+  static double r3(double x) { return std::round(x * 1000) / 1000; }
+};
+
+// ---------------------------------------------------------------------------
+// the server process (when we start it) and /proc readings
+
+struct server_proc {
+  pid_t pid = -1;
+  int out_fd = -1;
+  std::uint16_t port = 0;
+  std::thread reader;
+  std::mutex mu;
+  std::string output;  // last 64 KiB
+  bool eof = false;
+  std::vector<std::string> temp_files;
+  bool keep_files = false;
+
+  void start(const std::string& bin, std::vector<std::string> args) {
+    args.insert(args.begin(), bin);
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) die("pipe failed");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) != 0) die("cannot start " + bin);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    out_fd = fds[0];
+    reader = std::thread([this] {
+      char buf[4096];
+      for (;;) {
+        ssize_t n = ::read(out_fd, buf, sizeof buf);
+        if (n <= 0) break;
+        std::lock_guard lk(mu);
+        output.append(buf, static_cast<std::size_t>(n));
+        if (output.size() > 65536) output.erase(0, output.size() - 65536);
+      }
+      std::lock_guard lk(mu);
+      eof = true;
+    });
+    static const std::regex re("listening on http://[^:]+:([0-9]+)");
+    auto until = sclock::now() + 20s;
+    while (sclock::now() < until) {
+      {
+        std::lock_guard lk(mu);
+        std::smatch m;
+        if (std::regex_search(output, m, re)) {
+          port = static_cast<std::uint16_t>(std::stoi(m[1]));
+          return;
+        }
+        if (eof) break;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    std::string out;
+    {
+      std::lock_guard lk(mu);
+      out = output;
+    }
+    stop();
+    die("calma-server did not start listening; output:\n" + out);
+  }
+
+  // SIGTERM, then SIGKILL; returns the exit status description.
+  std::string stop() {
+    std::string result = "not started";
+    if (pid > 0) {
+      kill(pid, SIGTERM);
+      int st = 0;
+      auto until = sclock::now() + 10s;
+      bool reaped = false;
+      while (sclock::now() < until) {
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+          reaped = true;
+          break;
+        }
+        std::this_thread::sleep_for(20ms);
+      }
+      if (!reaped) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        result = "killed after 10 s (did not stop on SIGTERM)";
+      } else if (WIFEXITED(st)) {
+        result = "exit " + std::to_string(WEXITSTATUS(st));
+      } else {
+        result = "signal " + std::to_string(WTERMSIG(st));
+      }
+      pid = -1;
+    }
+    if (reader.joinable()) reader.join();
+    if (out_fd >= 0) close(out_fd);
+    out_fd = -1;
+    if (!keep_files)
+      for (const auto& f : temp_files) std::filesystem::remove(f);
+    return result;
+  }
+
+  bool alive() const { return pid > 0 && kill(pid, 0) == 0 && waitpid(pid, nullptr, WNOHANG) == 0; }
+};
+
+/// VmRSS (or another field) of a process in KiB, -1 if unknown.
+long proc_status_kb(pid_t pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+  return -1;
+}
+
+/// CPU seconds (user + system) used by a process so far, -1 if unknown.
+double proc_cpu_s(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string s;
+  std::getline(in, s);
+  auto p = s.rfind(')');
+  if (p == std::string::npos) return -1;
+  std::istringstream is(s.substr(p + 2));
+  std::vector<std::string> f;
+  std::string x;
+  while (is >> x) f.push_back(x);
+  // after ")": state(0) ppid(1) ... utime is field 14 overall -> index 11 here
+  if (f.size() < 13) return -1;
+  return (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double self_cpu_s() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+std::string write_temp(const std::string& text, const std::string& name) {
+  auto path = std::filesystem::temp_directory_path() / ("calma-load-" + std::to_string(getpid()) + "-" + name);
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+std::string run_capture(const std::string& bin, const std::vector<std::string>& args, const std::string& input) {
+  // Small helper: bin args < input, returns stdout.
+  auto in_path = write_temp(input + "\n", "stdin.txt");
+  std::string cmd = "'" + bin + "'";
+  for (const auto& a : args) cmd += " '" + a + "'";
+  cmd += " < '" + in_path + "'";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) die("cannot run " + bin);
+  std::string out;
+  char buf[512];
+  while (fgets(buf, sizeof buf, p)) out += buf;
+  pclose(p);
+  std::filesystem::remove(in_path);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// blocking HTTP (login, /metrics): outside the measured windows
+
+struct http_result {
+  unsigned status = 0;
+  std::string body;
+};
+
+http_result http_call(std::uint16_t port, http::verb method, const std::string& target, const std::string& body = {}) {
+  asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.expires_after(10s);
+  stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  http::request<http::string_body> req{method, target, 11};
+  req.set(http::field::host, "127.0.0.1:" + std::to_string(port));
+  if (!body.empty()) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.prepare_payload();
+  http::write(stream, req);
+  beast::flat_buffer buf;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(16 << 20);
+  http::read(stream, buf, parser);
+  beast::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  return http_result{parser.get().result_int(), parser.get().body()};
+}
+
+std::string login(std::uint16_t port, const std::string& user, const std::string& pw) {
+  auto r = http_call(port, http::verb::post, "/api/v1/login", json{{"username", user}, {"password", pw}}.dump());
+  if (r.status != 200) die("login " + user + " failed: HTTP " + std::to_string(r.status) + " " + r.body);
+  return json::parse(r.body).at("token").get<std::string>();
+}
+
+/// The Prometheus text of /metrics as name{labels} -> value.
+std::map<std::string, double> fetch_metrics(std::uint16_t port) {
+  std::map<std::string, double> m;
+  try {
+    auto r = http_call(port, http::verb::get, "/metrics");
+    std::istringstream in(r.body);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.empty() || line[0] == '#') continue;
+      auto sp = line.rfind(' ');
+      if (sp == std::string::npos) continue;
+      m[line.substr(0, sp)] = std::stod(line.substr(sp + 1));
+    }
+  } catch (const std::exception& e) {
+    log(std::string("cannot fetch /metrics: ") + e.what());
+  }
+  return m;
+}
+
+// ---------------------------------------------------------------------------
+// WebSocket client connections, all on one io_context
+
+enum class role { shopper, agent, supervisor };
+
+struct conn;
+using frame_handler = std::function<void(conn&, json&)>;
+
+struct conn : std::enable_shared_from_this<conn> {
+  conn(asio::io_context& ioc, int idx, role r) : ws(ioc), idx(idx), r(r) {}
+  websocket::stream<beast::tcp_stream> ws;
+  beast::flat_buffer buf;
+  std::deque<std::string> outq;
+  bool writing = false;
+  int idx;
+  role r;
+  std::string token;    // staff token to say hello with
+  std::string user_id;  // from welcome
+  bool welcomed = false;
+  bool closed = false;
+  int close_code = 0;
+  std::string fail;  // why it failed to connect
+  frame_handler on_frame;
+  std::function<void(conn&)> on_closed;
+  // chat: per conversation, seqs observed (chat.message, history) and own acked seqs
+  struct seen {
+    std::int64_t last_delivered = 0;
+    std::vector<std::int64_t> seqs;  // every seq this side saw or was acked with
+  };
+  std::unordered_map<std::string, seen> convs;
+
+  void connect(std::uint16_t port, std::function<void(conn&, bool)> done) {
+    auto self = shared_from_this();
+    beast::get_lowest_layer(ws).expires_after(10s);
+    beast::get_lowest_layer(ws).async_connect(
+        tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), [self, port, done](beast::error_code ec) {
+          if (ec) {
+            self->fail = "connect: " + ec.message();
+            return done(*self, false);
+          }
+          beast::get_lowest_layer(self->ws).socket().set_option(tcp::no_delay(true), ec);
+          beast::get_lowest_layer(self->ws).expires_never();
+          websocket::stream_base::timeout t = websocket::stream_base::timeout::suggested(beast::role_type::client);
+          t.handshake_timeout = 15s;
+          self->ws.set_option(t);
+          self->ws.read_message_max(64 << 20);
+          self->ws.async_handshake("127.0.0.1:" + std::to_string(port), "/ws", [self, done](beast::error_code ec2) {
+            if (ec2) {
+              self->fail = "handshake: " + ec2.message();
+              return done(*self, false);
+            }
+            self->read_loop();
+            done(*self, true);
+          });
+        });
+  }
+
+  void read_loop() {
+    ws.async_read(buf, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) {
+        self->closed = true;
+        self->close_code = self->ws.reason().code;
+        if (self->on_closed) self->on_closed(*self);
+        return;
+      }
+      auto j = json::parse(static_cast<const char*>(self->buf.data().data()),
+                           static_cast<const char*>(self->buf.data().data()) + self->buf.size(), nullptr, false);
+      self->buf.consume(self->buf.size());
+      if (self->on_frame) self->on_frame(*self, j);
+      self->read_loop();
+    });
+  }
+
+  void send(std::string s) {
+    if (closed) return;
+    outq.push_back(std::move(s));
+    if (!writing) write_next();
+  }
+  void send(const json& j) { send(j.dump()); }
+
+  void write_next() {
+    writing = true;
+    ws.text(true);
+    ws.async_write(asio::buffer(outq.front()), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->writing = false;
+      if (ec) {
+        self->outq.clear();
+        return;
+      }
+      self->outq.pop_front();
+      if (!self->outq.empty() && !self->closed) self->write_next();
+    });
+  }
+
+  void shutdown() {
+    beast::error_code ec;
+    beast::get_lowest_layer(ws).socket().shutdown(tcp::socket::shutdown_both, ec);
+    beast::get_lowest_layer(ws).close();
+  }
+};
+using conn_ptr = std::shared_ptr<conn>;
+
+/// Opens connections with at most `parallel` handshakes in flight; each one
+/// sends its hello once connected. `done` once every one succeeded or failed.
+struct connector {
+  asio::io_context& ioc;
+  std::uint16_t port;
+  int parallel;
+  std::vector<conn_ptr> todo;
+  std::size_t next = 0, finished = 0, failed = 0;
+  std::function<void(conn&)> on_connected;  // sends the hello
+  std::function<void()> done;
+  std::map<std::string, int> failures;
+
+  void start() {
+    if (todo.empty()) return done();
+    for (int i = 0; i < parallel && next < todo.size(); ++i) launch();
+  }
+  void launch() {
+    auto c = todo[next++];
+    c->connect(port, [this](conn& cn, bool ok) {
+      if (ok) {
+        on_connected(cn);
+      } else {
+        ++failed;
+        ++failures[cn.fail];
+      }
+      if (next < todo.size()) launch();
+      if (++finished == todo.size()) done();
+    });
+  }
+};
+
+json hello_shopper(int i) {
+  return json{{"type", "hello"}, {"role", "shopper"}, {"store", "demo"}, {"name", "Load " + std::to_string(i)}, {"language", "en"}};
+}
+
+// Neutral words: messages look like ordinary questions and answers, and vary
+// enough that the anger scorer's repetition cue stays quiet.
+const std::vector<std::string> kWords = {
+    "order",   "delivery", "package", "size",    "colour",   "tomorrow", "today",    "address",  "shipping", "return",
+    "invoice", "payment",  "card",    "blue",    "medium",   "large",    "small",    "shoes",    "jacket",   "shirt",
+    "please",  "thanks",   "could",   "would",   "check",    "status",   "number",   "tracking", "week",     "store",
+    "pickup",  "gift",     "wrap",    "discount", "code",    "account",  "email",    "change",   "exchange", "stock",
+    "available", "model",  "price",   "cotton",  "wool",     "black",    "white",    "green",    "monday",   "friday",
+    "morning", "evening",  "courier", "parcel",  "receipt",  "warranty", "battery",  "charger",  "cable",    "lamp"};
+
+std::string neutral_text(std::mt19937& rng) {
+  std::string s;
+  std::uniform_int_distribution<std::size_t> w(0, kWords.size() - 1);
+  for (int i = 0; i < 7; ++i) s += (i ? " " : "") + kWords[w(rng)];
+  return s;
+}
+
+// ---------------------------------------------------------------------------
+// the run
+
+struct msg_rec {
+  std::int64_t t_send = 0;   // us
+  std::int64_t t_ack = -1;   // us
+  std::int64_t t_deliv = -1; // us, first delivery
+  std::int64_t seq = 0;      // from the ack
+  std::int64_t deliv_seq = 0;
+  int conv = -1;
+  int sender = -1;    // connection index (global)
+  int receiver = -1;  // connection index (global)
+  int deliveries = 0;
+  int acks = 0;
+  bool measured = false;  // sent within the measured window
+  bool via_history = false;
+  std::string err;
+};
+
+struct conv_info {
+  std::string id;
+  int shopper = -1;  // global conn index
+  int agent = -1;    // global conn index
+  bool shopper_assigned = false;
+  bool agent_assigned = false;
+};
+
+struct runner {
+  options opt;
+  asio::io_context ioc{1};
+  std::uint16_t port = 0;
+  server_proc srv;
+  bool own_server = false;
+  std::mt19937 rng;
+  json report = json::object();
+  std::vector<std::string> text;  // readable report lines
+
+  std::vector<conn_ptr> conns;  // every connection, by global index
+  std::vector<msg_rec> msgs;
+  std::vector<conv_info> convs;
+  std::unordered_map<std::string, int> conv_by_id;
+  std::unordered_map<std::string, int> shopper_by_user;  // user_id -> conn index
+  std::map<std::string, long> errors_by_code;
+  std::map<std::string, long> frames_by_type;
+  std::map<std::string, long> anomalies;
+  long closed_unexpectedly = 0;
+  std::map<int, long> close_codes;
+  bool stopping = false;
+  std::vector<std::unique_ptr<connector>> connectors;
+  std::size_t opened = 0;  // chat: shoppers that sent their opening message
+
+  explicit runner(options o) : opt(std::move(o)), rng(opt.seed) {}
+
+  void line(const std::string& s) { text.push_back(s); }
+
+  void anomaly(const std::string& what) { ++anomalies[what]; }
+
+  // ---- setup
+
+  std::string default_server() {
+    std::error_code ec;
+    auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    // <build>/tests/bench/load/calma-load -> <build>/server/calma-server
+    if (!ec) {
+      auto p = exe.parent_path().parent_path().parent_path().parent_path() / "server" / "calma-server";
+      if (std::filesystem::exists(p)) return p.string();
+    }
+    return "calma-server";
+  }
+
+  void start_server(int staff_agents, bool supervisor) {
+    if (!opt.url.empty()) {
+      static const std::regex re(R"(^http://127\.0\.0\.1:([0-9]+)/?$)");
+      std::smatch m;
+      if (!std::regex_match(opt.url, m, re)) die("--url must be http://127.0.0.1:PORT (calma-load only targets 127.0.0.1)");
+      port = static_cast<std::uint16_t>(std::stoi(m[1]));
+      return;
+    }
+    own_server = true;
+    std::string bin = opt.server.empty() ? default_server() : opt.server;
+    if (!std::filesystem::exists(bin)) die("no calma-server at " + bin + " (use --server PATH or --url)");
+    std::string hash = run_capture(bin, {"hash-password", "--iterations", "1000"}, opt.password);
+    if (hash.rfind("$pbkdf2", 0) != 0) die("hash-password gave: " + hash);
+    json users = json::array();
+    for (int i = 1; i <= staff_agents; ++i)
+      users.push_back(json{{"username", opt.agent_prefix + std::to_string(i)}, {"name", "Load Agent " + std::to_string(i)},
+                           {"role", "agent"}, {"password_hash", hash}});
+    if (supervisor)
+      users.push_back(json{{"username", opt.supervisor_user}, {"name", "Load Supervisor"}, {"role", "supervisor"},
+                           {"password_hash", hash}});
+    const int per_agent = (opt.shoppers + opt.agents - 1) / opt.agents;
+    json cfg{
+        {"server", {{"bind", "127.0.0.1"}}},
+        // Idle for the whole run is fine; frames may be many.
+        {"websocket", {{"idle_timeout_s", 3600}}},
+        {"rate_limit", {{"frames_per_s", 1e6}, {"burst", 1e6}}},
+        {"auth", {{"login_attempts_per_minute", 100000}}},
+        {"routing", {{"default_capacity", std::min(1000, per_agent + 1)}}},
+    };
+    if (opt.server_threads > 0) cfg["server"]["threads"] = opt.server_threads;
+    auto cfg_path = write_temp(cfg.dump(2), "config.json");
+    auto users_path = write_temp(users.dump(2), "users.json");
+    srv.temp_files = {cfg_path, users_path};
+    srv.keep_files = opt.keep_files;
+    if (opt.keep_files) log("config " + cfg_path + ", users " + users_path);
+    srv.start(bin, {"--port", "0", "--bind", "127.0.0.1", "--config", cfg_path, "--users", users_path});
+    port = srv.port;
+    log("started " + bin + " (pid " + std::to_string(srv.pid) + ") on port " + std::to_string(port));
+  }
+
+  conn_ptr new_conn(role r) {
+    auto c = std::make_shared<conn>(ioc, static_cast<int>(conns.size()), r);
+    c->on_frame = [this](conn& cn, json& j) { on_frame(cn, j); };
+    c->on_closed = [this](conn& cn) {
+      if (stopping) return;
+      ++closed_unexpectedly;
+      ++close_codes[cn.close_code];
+    };
+    conns.push_back(c);
+    return c;
+  }
+
+  /// Runs the io_context until `pred` holds or `timeout` passes; true if it holds.
+  bool run_until(const std::function<bool()>& pred, double timeout_s) {
+    auto until = sclock::now() + std::chrono::microseconds(static_cast<std::int64_t>(timeout_s * 1e6));
+    while (!pred()) {
+      if (sclock::now() >= until) return false;
+      ioc.restart();
+      ioc.run_for(5ms);
+    }
+    return true;
+  }
+
+  /// Connects `cs` (hello once connected); true once every one is welcomed.
+  bool connect_all(std::vector<conn_ptr> cs, const std::string& what, double timeout_s, double* elapsed_s = nullptr,
+                   std::size_t* failed = nullptr) {
+    auto start = now_us();
+    // Kept alive as long as the runner: handlers may outlive a timed-out wait.
+    connectors.push_back(std::make_unique<connector>(connector{ioc, port, opt.connect_parallel, cs, 0, 0, 0, {}, {}, {}}));
+    auto& k = *connectors.back();
+    k.on_connected = [this](conn& c) {
+      if (c.r == role::shopper) c.send(hello_shopper(c.idx));
+      else c.send(json{{"type", "hello"}, {"token", c.token}});
+    };
+    k.done = [] {};
+    k.start();
+    auto welcomed = [&] {
+      if (k.finished < k.todo.size()) return false;
+      for (auto& c : cs)
+        if (!c->welcomed && c->fail.empty() && !c->closed) return false;
+      return true;
+    };
+    bool ok = run_until(welcomed, timeout_s);
+    std::size_t good = 0;
+    for (auto& c : cs) good += c->welcomed ? 1 : 0;
+    if (elapsed_s) *elapsed_s = static_cast<double>(now_us() - start) / 1e6;
+    if (failed) *failed = cs.size() - good;
+    std::string f;
+    for (auto& [why, n] : k.failures) f += " " + std::to_string(n) + "x " + why + ";";
+    log(what + ": " + std::to_string(good) + "/" + std::to_string(cs.size()) + " welcomed in " +
+        std::to_string(static_cast<double>(now_us() - start) / 1e6) + " s" + (f.empty() ? "" : " failures:" + f) +
+        (ok ? "" : " (TIMEOUT)"));
+    return good == cs.size();
+  }
+
+  std::vector<conn_ptr> make_agents(int n) {
+    std::vector<conn_ptr> v;
+    for (int i = 1; i <= n; ++i) {
+      auto c = new_conn(role::agent);
+      c->token = login(port, opt.agent_prefix + std::to_string(i), opt.password);
+      v.push_back(c);
+    }
+    return v;
+  }
+
+  // ---- frames
+
+  msg_rec* rec_of(const json& j) {
+    auto it = j.find("client_msg_id");
+    if (it == j.end() || !it->is_string()) return nullptr;
+    const auto& s = it->get_ref<const std::string&>();
+    if (s.size() < 2 || s[0] != 'm') return nullptr;
+    char* end = nullptr;
+    auto n = std::strtoll(s.c_str() + 1, &end, 10);
+    if (*end != '\0' || n < 0 || static_cast<std::size_t>(n) >= msgs.size()) return nullptr;
+    return &msgs[static_cast<std::size_t>(n)];
+  }
+
+  void on_delivery(conn& c, const json& m, bool via_history, std::int64_t t) {
+    const auto conv_id = m.value("conversation_id", "");
+    const auto seq = m.value("seq", std::int64_t{0});
+    auto& seen = c.convs[conv_id];
+    if (seq <= seen.last_delivered) anomaly(via_history ? "history seq not increasing at a receiver" : "chat.message seq not increasing at a receiver");
+    seen.last_delivered = std::max(seen.last_delivered, seq);
+    seen.seqs.push_back(seq);
+    auto* r = rec_of(m);
+    if (!r) return anomaly("chat.message with an unknown client_msg_id");
+    if (r->sender == c.idx) return anomaly("sender got its own message back (echo)");
+    if (r->receiver >= 0 && r->receiver != c.idx) anomaly("message delivered to a connection outside the conversation");
+    if (++r->deliveries == 1) {
+      r->t_deliv = t;
+      r->deliv_seq = seq;
+      r->via_history = via_history;
+    } else if (r->deliv_seq != seq) {
+      anomaly("same message delivered with two different seqs");
+    }
+  }
+
+  void on_frame(conn& c, json& j) {
+    const auto t = now_us();
+    if (!j.is_object()) return anomaly("frame that is not a JSON object");
+    const std::string type = j.value("type", "");
+    ++frames_by_type[type];
+    if (type == "welcome") {
+      c.welcomed = true;
+      c.user_id = j.value("user_id", "");
+      if (c.r == role::shopper) shopper_by_user[c.user_id] = c.idx;
+    } else if (type == "ack") {
+      auto* r = rec_of(j);
+      if (!r) return anomaly("ack with an unknown client_msg_id");
+      if (r->sender != c.idx) anomaly("ack at a connection that did not send the message");
+      const auto conv_id = j.value("conversation_id", "");
+      const auto seq = j.value("seq", std::int64_t{0});
+      if (++r->acks > 1) {
+        anomaly("message acked twice");
+        if (seq != r->seq) anomaly("message acked twice with different seqs");
+        return;
+      }
+      r->t_ack = t;
+      r->seq = seq;
+      c.convs[conv_id].seqs.push_back(seq);
+      if (r->conv < 0 && c.r == role::shopper) {  // the opening message
+        auto [it, fresh] = conv_by_id.emplace(conv_id, static_cast<int>(convs.size()));
+        if (fresh) convs.push_back(conv_info{conv_id, c.idx, -1, false, false});
+        convs[static_cast<std::size_t>(it->second)].shopper = c.idx;
+        r->conv = it->second;
+        on_conv_known(it->second);
+      }
+    } else if (type == "chat.message") {
+      on_delivery(c, j, false, t);
+    } else if (type == "history") {
+      for (const auto& m : j.value("messages", json::array())) on_delivery(c, m, true, t);
+    } else if (type == "conversation.assigned") {
+      const auto conv_id = j.value("conversation_id", "");
+      auto [it, fresh] = conv_by_id.emplace(conv_id, static_cast<int>(convs.size()));
+      if (fresh) convs.push_back(conv_info{conv_id, -1, -1, false, false});
+      auto& ci = convs[static_cast<std::size_t>(it->second)];
+      if (c.r == role::shopper) {
+        ci.shopper_assigned = true;
+        ci.shopper = c.idx;
+      } else if (c.r == role::agent) {
+        ci.agent_assigned = true;
+        if (ci.agent >= 0 && ci.agent != c.idx) anomaly("conversation assigned to two agents");
+        ci.agent = c.idx;
+        if (ci.shopper < 0) {
+          auto sid = j.value("/shopper/id"_json_pointer, std::string());
+          if (auto s = shopper_by_user.find(sid); s != shopper_by_user.end()) ci.shopper = s->second;
+        }
+      }
+      if (c.r != role::supervisor) on_conv_known(it->second);
+    } else if (type == "error") {
+      const auto code = j.value("code", "?");
+      ++errors_by_code[code];
+      if (auto* r = rec_of(json{{"client_msg_id", j.value("ref", "")}})) r->err = code;
+    } else if (type == "escalation.raised") {
+      on_escalation(c, j, t);
+    }
+  }
+
+  // The opening message's receiver is the agent, once known.
+  void on_conv_known(int ci) {
+    auto& cv = convs[static_cast<std::size_t>(ci)];
+    for (auto mi : opening_of_conv(ci))
+      if (cv.agent >= 0) msgs[mi].receiver = cv.agent;
+  }
+  std::vector<std::size_t> opening_of_conv(int ci) {
+    std::vector<std::size_t> v;
+    auto& cv = convs[static_cast<std::size_t>(ci)];
+    if (cv.shopper >= 0) {
+      auto it = opening_msg.find(cv.shopper);
+      if (it != opening_msg.end()) v.push_back(it->second);
+    }
+    return v;
+  }
+  std::unordered_map<int, std::size_t> opening_msg;  // shopper conn -> msg index
+
+  std::size_t new_msg(int sender, int receiver, int conv, bool measured) {
+    msg_rec r;
+    r.t_send = now_us();
+    r.sender = sender;
+    r.receiver = receiver;
+    r.conv = conv;
+    r.measured = measured;
+    msgs.push_back(r);
+    return msgs.size() - 1;
+  }
+
+  // ---- escalation bookkeeping
+  struct esc_seen {
+    std::int64_t t = -1;
+    int count = 0;
+  };
+  std::unordered_map<std::string, esc_seen> escalations;  // conversation id -> first raised at the supervisor
+  void on_escalation(conn& c, const json& j, std::int64_t t) {
+    if (c.r != role::supervisor) return;
+    if (j.value("update", false)) return;
+    auto& e = escalations[j.value("conversation_id", "")];
+    if (++e.count == 1) e.t = t;
+    else anomaly("escalation.raised (not an update) twice for one conversation");
+  }
+
+  // ---- common report parts
+
+  void report_env() {
+    const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    report["scenario"] = opt.scenario;
+    report["nproc"] = ncpu;
+    report["server"] = own_server ? json{{"started_by_calma_load", true}, {"pid", srv.pid}, {"port", port}}
+                                  : json{{"started_by_calma_load", false}, {"url", opt.url}};
+    double la[3] = {0, 0, 0};
+    if (getloadavg(la, 3) == 3) report["loadavg_1m_at_end"] = la[0];
+    line("machine: nproc " + std::to_string(ncpu) + (own_server ? ", server started by calma-load (pid " + std::to_string(srv.pid) + ")" : ", server at " + opt.url));
+  }
+
+  void report_metrics(const std::map<std::string, double>& before, const std::map<std::string, double>& after) {
+    json m = json::object();
+    for (const auto& [k, v] : after) m[k] = v;
+    report["server_metrics"] = m;
+    auto get = [&](const std::map<std::string, double>& mm, const std::string& k) {
+      auto it = mm.find(k);
+      return it == mm.end() ? 0.0 : it->second;
+    };
+    static const std::vector<std::string> keys = {
+        "calma_messages_in_total", "calma_messages_duplicate_total", "calma_frames_in_total", "calma_frames_out_total",
+        "calma_slow_consumer_disconnects_total", "calma_flood_disconnects_total", "calma_store_errors_total",
+        "calma_assignments_total"};
+    std::ostringstream o;
+    o << "server /metrics at end:";
+    json delta = json::object();
+    for (const auto& k : keys) {
+      o << "\n    " << k << " " << static_cast<long long>(get(after, k));
+      if (!before.empty()) {
+        o << " (+" << static_cast<long long>(get(after, k) - get(before, k)) << " during the measured window)";
+        delta[k] = get(after, k) - get(before, k);
+      }
+    }
+    std::string errs;
+    for (const auto& [k, v] : after)
+      if (k.rfind("calma_errors_total", 0) == 0 && v > 0) errs += " " + k.substr(k.find('"') + 1, k.rfind('"') - k.find('"') - 1) + "=" + std::to_string(static_cast<long long>(v));
+    o << "\n    calma_errors_total:" << (errs.empty() ? " none" : errs);
+    if (!before.empty()) report["server_metrics_window_delta"] = delta;
+    line(o.str());
+  }
+
+  void report_client_side() {
+    json e = json::object();
+    for (const auto& [k, v] : errors_by_code) e[k] = v;
+    report["errors_by_code"] = e;
+    json a = json::object();
+    for (const auto& [k, v] : anomalies) a[k] = v;
+    report["anomalies"] = a;
+    json ft = json::object();
+    for (const auto& [k, v] : frames_by_type) ft[k] = v;
+    report["frames_received_by_type"] = ft;
+    json cc = json::object();
+    for (const auto& [k, v] : close_codes) cc[std::to_string(k)] = v;
+    report["unexpected_closes"] = json{{"count", closed_unexpectedly}, {"by_code", cc}};
+    std::string s = "errors received by code:";
+    if (errors_by_code.empty()) s += " none";
+    for (const auto& [k, v] : errors_by_code) s += " " + k + "=" + std::to_string(v);
+    line(s);
+    s = "connections closed by the server during the run: " + std::to_string(closed_unexpectedly);
+    for (const auto& [k, v] : close_codes) s += " [code " + std::to_string(k) + ": " + std::to_string(v) + "]";
+    line(s);
+    s = "frames received by type:";
+    for (const auto& [k, v] : frames_by_type) s += " " + k + "=" + std::to_string(v);
+    line(s);
+    if (!anomalies.empty()) {
+      line("ANOMALIES:");
+      for (const auto& [k, v] : anomalies) line("    " + k + ": " + std::to_string(v));
+    }
+  }
+
+  // ---- scenario: chat
+
+  void chat() {
+    start_server(opt.agents, false);
+    report_env();
+    msgs.reserve(static_cast<std::size_t>(opt.rate * opt.duration * 1.1) + static_cast<std::size_t>(opt.shoppers) + 16);
+    auto agents = make_agents(opt.agents);
+    if (!connect_all(agents, "agents", opt.setup_timeout)) die("agents did not all connect");
+    if (!own_server) {  // a running server: ask for enough capacity (the protocol caps it at 100)
+      const int cap = std::min(100, (opt.shoppers + opt.agents - 1) / opt.agents + 1);
+      for (auto& a : agents) a->send(json{{"type", "presence.set"}, {"status", "online"}, {"capacity", cap}});
+    }
+    std::vector<conn_ptr> shoppers;
+    for (int i = 0; i < opt.shoppers; ++i) shoppers.push_back(new_conn(role::shopper));
+    // Each shopper opens its conversation as soon as it is welcomed.
+    for (auto& s : shoppers) {
+      auto prev = s->on_frame;
+      s->on_frame = [this, prev](conn& c, json& j) {
+        const bool was = c.welcomed;
+        prev(c, j);
+        if (!was && c.welcomed) {
+          auto mi = new_msg(c.idx, -1, -1, false);
+          opening_msg[c.idx] = mi;
+          ++opened;
+          c.send(json{{"type", "chat.send"}, {"client_msg_id", "m" + std::to_string(mi)}, {"text", neutral_text(rng)}});
+        }
+      };
+    }
+    auto setup_start = now_us();
+    connect_all(shoppers, "shoppers", opt.setup_timeout);
+    auto all_assigned = [&] {
+      if (opened < shoppers.size()) return false;
+      std::size_t n = 0;
+      for (auto& cv : convs) n += (cv.shopper_assigned && cv.agent_assigned && cv.shopper >= 0 && cv.agent >= 0) ? 1 : 0;
+      return n >= shoppers.size();
+    };
+    const double left = opt.setup_timeout - static_cast<double>(now_us() - setup_start) / 1e6;
+    bool ok = run_until(all_assigned, std::max(1.0, left));
+    std::vector<int> ready;
+    std::map<int, int> per_agent;
+    for (std::size_t i = 0; i < convs.size(); ++i) {
+      auto& cv = convs[i];
+      if (cv.shopper_assigned && cv.agent_assigned && cv.shopper >= 0 && cv.agent >= 0) {
+        ready.push_back(static_cast<int>(i));
+        ++per_agent[cv.agent];
+      }
+    }
+    log("conversations assigned: " + std::to_string(ready.size()) + "/" + std::to_string(shoppers.size()) +
+        (ok ? "" : " (setup TIMEOUT: going on with the assigned ones)"));
+    if (ready.empty()) die("no conversation was assigned");
+    int min_load = 1 << 30, max_load = 0;
+    for (auto& a : agents) {
+      int l = per_agent.count(a->idx) ? per_agent[a->idx] : 0;
+      min_load = std::min(min_load, l);
+      max_load = std::max(max_load, l);
+    }
+    report["setup"] = json{{"agents", opt.agents}, {"shoppers", opt.shoppers}, {"conversations_assigned", ready.size()},
+                           {"setup_s", static_cast<double>(now_us() - setup_start) / 1e6},
+                           {"conversations_per_agent_min", min_load}, {"conversations_per_agent_max", max_load}};
+    // Let the setup traffic settle (histories, queue positions).
+    run_until([] { return false; }, 0.5);
+
+    // ---- the measured window: open loop at the target rate
+    auto m_before = fetch_metrics(port);
+    const double srv_cpu0 = own_server ? proc_cpu_s(srv.pid) : -1;
+    const double my_cpu0 = self_cpu_s();
+    const auto w0 = now_us();
+    const auto w_end = w0 + static_cast<std::int64_t>(opt.duration * 1e6);
+    std::int64_t sent = 0, skipped = 0;
+    std::size_t first_measured = msgs.size();
+    std::uniform_int_distribution<std::size_t> pick(0, ready.size() - 1);
+    std::uniform_int_distribution<int> side(0, 1);
+    asio::steady_timer tick(ioc);
+    bool window_over = false;
+    std::function<void()> on_tick = [&] {
+      const auto t = now_us();
+      const auto until = std::min(t, w_end);
+      const auto due = static_cast<std::int64_t>(opt.rate * static_cast<double>(until - w0) / 1e6);
+      while (sent + skipped < due) {
+        // in flight: sent in the window and not yet acked (an upper bound)
+        if (static_cast<std::int64_t>(msgs.size() - first_measured) - acked_in_window(first_measured) >= opt.max_inflight) {
+          ++skipped;
+          continue;
+        }
+        auto& cv = convs[static_cast<std::size_t>(ready[pick(rng)])];
+        const bool from_shopper = side(rng) == 0;
+        const int s = from_shopper ? cv.shopper : cv.agent;
+        const int r = from_shopper ? cv.agent : cv.shopper;
+        auto mi = new_msg(s, r, conv_by_id[cv.id], true);
+        conns[static_cast<std::size_t>(s)]->send(json{{"type", "chat.send"}, {"client_msg_id", "m" + std::to_string(mi)},
+                                                      {"conversation_id", cv.id}, {"text", neutral_text(rng)}}
+                                                     .dump());
+        ++sent;
+      }
+      if (t >= w_end) {
+        window_over = true;
+        return;
+      }
+      tick.expires_after(1ms);
+      tick.async_wait([&](beast::error_code ec) {
+        if (!ec) on_tick();
+      });
+    };
+    on_tick();
+    run_until([&] { return window_over; }, opt.duration + 5);
+    const auto w_stop = now_us();
+    const double srv_cpu1 = own_server ? proc_cpu_s(srv.pid) : -1;
+    const double my_cpu1 = self_cpu_s();
+    const double window_s = static_cast<double>(w_stop - w0) / 1e6;
+    // acks received inside the window
+    std::int64_t acked_in = 0;
+    for (std::size_t i = first_measured; i < msgs.size(); ++i)
+      if (msgs[i].t_ack >= 0 && msgs[i].t_ack <= w_stop) ++acked_in;
+    // ---- drain: wait for the outstanding acks and deliveries
+    auto settled = [&] {
+      for (std::size_t i = 0; i < msgs.size(); ++i) {
+        const auto& r = msgs[i];
+        if (!r.err.empty()) continue;
+        if (r.t_ack < 0 || r.deliveries == 0) return false;
+      }
+      return true;
+    };
+    const auto d0 = now_us();
+    bool drained = run_until(settled, opt.drain_timeout);
+    const double drain_s = static_cast<double>(now_us() - d0) / 1e6;
+    run_until([] { return false; }, 0.3);  // late duplicates, if any
+    auto m_after = fetch_metrics(port);
+
+    // ---- figures
+    dist ack_lat, deliv_lat;
+    long acked = 0, unacked = 0, errored = 0, lost = 0, dup = 0, delivered_unacked = 0, seq_mismatch = 0;
+    long open_acked = 0, open_delivered_once = 0;
+    for (std::size_t i = 0; i < msgs.size(); ++i) {
+      const auto& r = msgs[i];
+      if (!r.err.empty()) {
+        ++errored;
+        if (r.deliveries > 0) anomaly("refused message (error) delivered anyway");
+        continue;
+      }
+      if (r.t_ack < 0) {
+        ++unacked;
+        if (r.deliveries > 0) ++delivered_unacked;
+        continue;
+      }
+      ++acked;
+      if (r.deliveries == 0) ++lost;
+      if (r.deliveries > 1) ++dup;
+      if (r.deliveries > 0 && r.deliv_seq != r.seq) ++seq_mismatch;
+      if (!r.measured) {
+        ++open_acked;
+        open_delivered_once += r.deliveries == 1 ? 1 : 0;
+        continue;
+      }
+      ack_lat.add(static_cast<double>(r.t_ack - r.t_send) / 1000.0);
+      if (r.deliveries > 0 && !r.via_history) deliv_lat.add(static_cast<double>(r.t_deliv - r.t_send) / 1000.0);
+    }
+    // Per conversation and per receiver: every seq 1..max seen exactly once
+    // (the other side's messages delivered, one's own acked).
+    long conv_checked = 0, conv_gap = 0, conv_dup_seq = 0, recv_gap = 0, recv_dup = 0;
+    {
+      std::vector<std::vector<std::int64_t>> by_conv(convs.size());
+      for (const auto& r : msgs)
+        if (r.t_ack >= 0 && r.conv >= 0) by_conv[static_cast<std::size_t>(r.conv)].push_back(r.seq);
+      for (int ci : ready) {
+        auto v = by_conv[static_cast<std::size_t>(ci)];
+        std::sort(v.begin(), v.end());
+        ++conv_checked;
+        for (std::size_t k = 0; k < v.size(); ++k) {
+          if (k > 0 && v[k] == v[k - 1]) ++conv_dup_seq;
+          if (v[k] != static_cast<std::int64_t>(k + 1)) {
+            ++conv_gap;
+            break;
+          }
+        }
+        const auto& cv = convs[static_cast<std::size_t>(ci)];
+        const auto max_seq = v.empty() ? 0 : v.back();
+        for (int who : {cv.shopper, cv.agent}) {
+          auto s = conns[static_cast<std::size_t>(who)]->convs[cv.id].seqs;
+          std::sort(s.begin(), s.end());
+          if (std::adjacent_find(s.begin(), s.end()) != s.end()) ++recv_dup;
+          s.erase(std::unique(s.begin(), s.end()), s.end());
+          if (static_cast<std::int64_t>(s.size()) != max_seq || (!s.empty() && (s.front() != 1 || s.back() != max_seq))) ++recv_gap;
+        }
+      }
+    }
+    const long measured_sent = static_cast<long>(msgs.size() - first_measured);
+    const double thr = static_cast<double>(acked_in) / window_s;
+    report["params"] = json{{"agents", opt.agents}, {"shoppers", opt.shoppers}, {"target_rate", opt.rate},
+                            {"duration_s", opt.duration}, {"max_inflight", opt.max_inflight}};
+    report["window"] = json{{"seconds", window_s},
+                            {"sent", measured_sent},
+                            {"skipped_inflight_cap", skipped},
+                            {"sent_per_s", static_cast<double>(measured_sent) / window_s},
+                            {"acked_within_window", acked_in},
+                            {"throughput_acked_per_s", thr},
+                            {"server_cpu_s", own_server ? json(srv_cpu1 - srv_cpu0) : json(nullptr)},
+                            {"server_cpu_cores_used", own_server ? json((srv_cpu1 - srv_cpu0) / window_s) : json(nullptr)},
+                            {"loadgen_cpu_cores_used", (my_cpu1 - my_cpu0) / window_s}};
+    report["ack_latency"] = ack_lat.to_json();
+    report["delivery_latency"] = deliv_lat.to_json();
+    const bool correct = lost == 0 && dup == 0 && seq_mismatch == 0 && conv_gap == 0 && conv_dup_seq == 0 &&
+                         recv_gap == 0 && recv_dup == 0 && unacked == 0 && anomalies.empty();
+    report["correctness"] = json{{"messages_total", msgs.size()},
+                                 {"acked", acked},
+                                 {"unacked_after_drain", unacked},
+                                 {"refused_with_error", errored},
+                                 {"acked_not_delivered", lost},
+                                 {"delivered_more_than_once", dup},
+                                 {"delivered_but_never_acked", delivered_unacked},
+                                 {"ack_seq_differs_from_delivered_seq", seq_mismatch},
+                                 {"opening_messages_acked", open_acked},
+                                 {"opening_messages_delivered_once", open_delivered_once},
+                                 {"conversations_checked", conv_checked},
+                                 {"conversations_with_seq_gap", conv_gap},
+                                 {"conversations_with_duplicate_seq", conv_dup_seq},
+                                 {"receivers_with_seq_gap", recv_gap},
+                                 {"receivers_seeing_a_seq_twice", recv_dup},
+                                 {"drained", drained},
+                                 {"drain_s", drain_s},
+                                 {"ok", correct}};
+
+    std::ostringstream o;
+    o << std::fixed << std::setprecision(1);
+    o << "chat: " << opt.agents << " agents, " << ready.size() << "/" << opt.shoppers << " conversations assigned ("
+      << min_load << ".." << max_load << " per agent), target " << opt.rate << " msg/s for " << opt.duration << " s";
+    line(o.str());
+    o.str("");
+    o << "sent " << measured_sent << " (" << static_cast<double>(measured_sent) / window_s << "/s";
+    if (skipped) o << ", " << skipped << " skipped: in-flight cap " << opt.max_inflight;
+    o << "), acked within the window " << acked_in << " -> throughput " << thr << " msg/s acked";
+    line(o.str());
+    if (own_server) {
+      o.str("");
+      o << "CPU during the window: server " << std::setprecision(2) << (srv_cpu1 - srv_cpu0) / window_s
+        << " cores, calma-load " << (my_cpu1 - my_cpu0) / window_s << " cores";
+      line(o.str());
+    }
+    line("ack latency (send -> ack at the sender):          " + ack_lat.line());
+    line("delivery latency (send -> chat.message at peer):  " + deliv_lat.line());
+    o.str("");
+    o << "correctness: " << (correct ? "OK" : "FAILED") << " - " << acked << " acked, " << unacked
+      << " unacked after drain, " << errored << " refused; acked but not delivered " << lost << ", delivered twice "
+      << dup << ", ack/delivery seq mismatch " << seq_mismatch << "; " << conv_checked
+      << " conversations: seq gaps " << conv_gap << ", duplicate seqs " << conv_dup_seq
+      << "; receivers with a gap " << recv_gap << ", seeing a seq twice " << recv_dup << "; opening messages "
+      << open_delivered_once << "/" << open_acked << " delivered once (via history)"
+      << (drained ? "" : "; DRAIN TIMEOUT");
+    line(o.str());
+    report_client_side();
+    report_metrics(m_before, m_after);
+  }
+
+  std::int64_t acked_cache_ = 0;
+  std::size_t acked_scan_ = 0;
+  // Acks received among the window's messages, counted incrementally (for the in-flight cap).
+  std::int64_t acked_in_window(std::size_t first) {
+    if (acked_scan_ < first) acked_scan_ = first;
+    while (acked_scan_ < msgs.size() && (msgs[acked_scan_].t_ack >= 0 || !msgs[acked_scan_].err.empty())) {
+      ++acked_scan_;
+      ++acked_cache_;
+    }
+    // Messages after the scan point that are acked are not counted: a lower bound on acks,
+    // so the in-flight estimate is an upper bound (the cap errs on the safe side).
+    return acked_cache_;
+  }
+
+  // ---- scenario: idle
+
+  void idle() {
+    raise_fd_limit(opt.connections + 256);
+    start_server(0, false);
+    report_env();
+    run_until([] { return false; }, 1.0);  // let the server settle
+    const long rss0 = own_server ? proc_status_kb(srv.pid, "VmRSS") : -1;
+    std::vector<conn_ptr> cs;
+    for (int i = 0; i < opt.connections; ++i) cs.push_back(new_conn(role::shopper));
+    double elapsed = 0;
+    std::size_t failed = 0;
+    connect_all(cs, "idle shoppers", opt.setup_timeout, &elapsed, &failed);
+    run_until([] { return false; }, 2.0);  // settle: welcome frames flushed, buffers shrunk
+    const long rss1 = own_server ? proc_status_kb(srv.pid, "VmRSS") : -1;
+    auto m = fetch_metrics(port);
+    const long ok_n = static_cast<long>(cs.size() - failed);
+    report["params"] = json{{"connections", opt.connections}};
+    json r{{"welcomed", ok_n}, {"failed", failed}, {"connect_s", elapsed},
+           {"connections_per_s", static_cast<double>(ok_n) / elapsed},
+           {"server_shopper_connections_gauge", m.count("calma_connections{role=\"shopper\"}") ? m["calma_connections{role=\"shopper\"}"] : -1}};
+    std::ostringstream o;
+    o << std::fixed << std::setprecision(2);
+    o << "idle: " << ok_n << "/" << opt.connections << " shoppers welcomed in " << elapsed << " s ("
+      << static_cast<double>(ok_n) / elapsed << " conn/s)";
+    line(o.str());
+    if (own_server && rss0 > 0 && rss1 > 0 && ok_n > 0) {
+      const double per = static_cast<double>(rss1 - rss0) / static_cast<double>(ok_n);
+      r["server_rss_before_kib"] = rss0;
+      r["server_rss_after_kib"] = rss1;
+      r["server_kib_per_connection"] = per;
+      o.str("");
+      o << "server VmRSS " << rss0 << " KiB -> " << rss1 << " KiB: " << per << " KiB per connection";
+      line(o.str());
+    } else {
+      line("server memory: not measured (the server was not started by calma-load)");
+    }
+    report["idle"] = r;
+    report_client_side();
+    report_metrics({}, m);
+  }
+
+  static void raise_fd_limit(int want) {
+    rlimit rl{};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur != RLIM_INFINITY && static_cast<long>(rl.rlim_cur) < want)
+      die("RLIMIT_NOFILE is " + std::to_string(rl.rlim_cur) + ", need about " + std::to_string(want) +
+          " (client and server share this machine): lower --connections");
+  }
+
+  // ---- scenario: escalation
+
+  void escalation() {
+    raise_fd_limit(opt.shoppers + opt.agents + 256);
+    start_server(opt.agents, true);
+    report_env();
+    auto agents = make_agents(opt.agents);
+    auto sup = new_conn(role::supervisor);
+    sup->token = login(port, opt.supervisor_user, opt.password);
+    if (!connect_all({sup}, "supervisor", opt.setup_timeout)) die("supervisor did not connect");
+    if (!connect_all(agents, "agents", opt.setup_timeout)) die("agents did not all connect");
+    if (!own_server) {
+      const int cap = std::min(100, (opt.shoppers + opt.agents - 1) / opt.agents + 1);
+      for (auto& a : agents) a->send(json{{"type", "presence.set"}, {"status", "online"}, {"capacity", cap}});
+    }
+    std::vector<conn_ptr> shoppers;
+    for (int i = 0; i < opt.shoppers; ++i) shoppers.push_back(new_conn(role::shopper));
+    if (!connect_all(shoppers, "shoppers", opt.setup_timeout)) log("not every shopper connected; going on");
+    run_until([] { return false; }, 0.5);
+    auto m_before = fetch_metrics(port);
+    // Angry openings at the given rate.
+    std::size_t next = 0;
+    const auto w0 = now_us();
+    asio::steady_timer tick(ioc);
+    std::function<void()> on_tick = [&] {
+      const auto due = static_cast<std::size_t>(opt.rate * static_cast<double>(now_us() - w0) / 1e6) + 1;
+      while (next < shoppers.size() && next < due) {
+        auto& s = shoppers[next++];
+        if (!s->welcomed) continue;
+        auto mi = new_msg(s->idx, -1, -1, true);
+        s->send(json{{"type", "chat.send"}, {"client_msg_id", "m" + std::to_string(mi)},
+                     {"text", "I want to speak to a manager NOW!!!"}});
+      }
+      if (next >= shoppers.size()) return;
+      tick.expires_after(1ms);
+      tick.async_wait([&](beast::error_code ec) {
+        if (!ec) on_tick();
+      });
+    };
+    on_tick();
+    const double send_s = static_cast<double>(shoppers.size()) / opt.rate;
+    // Every sent message acked and its conversation escalated at the supervisor.
+    auto done = [&] {
+      if (next < shoppers.size()) return false;
+      for (const auto& r : msgs) {
+        if (r.t_ack < 0 && r.err.empty()) return false;
+        if (r.conv >= 0 && !escalations.count(convs[static_cast<std::size_t>(r.conv)].id)) return false;
+      }
+      return true;
+    };
+    bool all = run_until(done, send_s + 15);
+    run_until([] { return false; }, 0.3);
+    auto m_after = fetch_metrics(port);
+    dist lat, ack_lat;
+    long sent = 0, acked = 0, raised = 0, missing = 0;
+    for (const auto& r : msgs) {
+      ++sent;
+      if (r.t_ack < 0) continue;
+      ++acked;
+      ack_lat.add(static_cast<double>(r.t_ack - r.t_send) / 1000.0);
+      auto it = escalations.find(convs[static_cast<std::size_t>(r.conv)].id);
+      if (it == escalations.end()) {
+        ++missing;
+        continue;
+      }
+      ++raised;
+      lat.add(static_cast<double>(it->second.t - r.t_send) / 1000.0);
+    }
+    report["params"] = json{{"agents", opt.agents}, {"shoppers", opt.shoppers}, {"rate", opt.rate}};
+    report["escalation"] = json{{"sent", sent}, {"acked", acked}, {"raised_at_supervisor", raised},
+                                {"not_raised", missing}, {"complete", all}, {"latency", lat.to_json()},
+                                {"ack_latency", ack_lat.to_json()}};
+    std::ostringstream o;
+    o << std::fixed << std::setprecision(1);
+    o << "escalation: " << shoppers.size() << " shoppers asked for a manager at " << opt.rate << "/s (" << opt.agents
+      << " agents, 1 supervisor): " << raised << "/" << sent << " escalations raised at the supervisor"
+      << (all ? "" : " (TIMEOUT)");
+    line(o.str());
+    line("escalation latency (send -> escalation.raised at the supervisor): " + lat.line());
+    line("ack latency of the angry message:                                  " + ack_lat.line());
+    report_client_side();
+    report_metrics(m_before, m_after);
+  }
+
+  // ---- run
+
+  int run() {
+    if (opt.scenario == "chat") chat();
+    else if (opt.scenario == "idle") idle();
+    else escalation();
+    // Close everything, then stop the server.
+    stopping = true;
+    for (auto& c : conns) c->shutdown();
+    ioc.restart();
+    ioc.run_for(500ms);
+    if (own_server) {
+      const bool alive = srv.alive();
+      const long hwm = proc_status_kb(srv.pid, "VmHWM");
+      auto how = srv.stop();
+      report["server"]["alive_at_end"] = alive;
+      report["server"]["exit"] = how;
+      if (hwm > 0) report["server"]["vm_hwm_kib"] = hwm;
+      line(std::string("server: ") + (alive ? "alive at the end" : "DEAD at the end (crashed?)") + ", stopped: " + how +
+           (hwm > 0 ? ", peak RSS " + std::to_string(hwm) + " KiB" : ""));
+    }
+    std::ostream& out = opt.json_out ? std::cerr : std::cout;
+    out << "\n==== calma-load report ====\n";
+    for (const auto& l : text) out << l << "\n";
+    if (opt.json_out) std::cout << report.dump() << std::endl;
+    return 0;
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  std::unique_ptr<runner> r;
+  try {
+    r = std::make_unique<runner>(parse_args(argc, argv));
+    return r->run();
+  } catch (const std::exception& e) {
+    if (r && r->own_server) r->srv.stop();
+    std::cerr << "calma-load: " << e.what() << std::endl;
+    return 2;
+  }
+}
