@@ -5,7 +5,7 @@
 
 using namespace calma::test;
 
-TEST_CASE("staff see the anger curve; the shopper never does") {
+TEST_CASE("staff see the anger curve - the shopper never does") {
   server_process srv(test_args());
   staff agent(srv.port(), "agent");
   staff sup(srv.port(), "supervisor");
@@ -43,7 +43,7 @@ TEST_CASE("staff see the anger curve; the shopper never does") {
   CHECK(again.welcome["conversations"][0]["anger"].size() >= 3);
 }
 
-TEST_CASE("a manager request escalates at once; ack and resolve reach everyone concerned") {
+TEST_CASE("a manager request escalates at once - ack and resolve reach everyone concerned") {
   server_process srv(test_args());
   staff agent(srv.port(), "agent");
   staff sup(srv.port(), "supervisor");

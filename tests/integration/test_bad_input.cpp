@@ -112,7 +112,7 @@ TEST_CASE("hello rules") {
   }
 }
 
-TEST_CASE("a flood gets rate_limited, then close 4429; others are untouched") {
+TEST_CASE("a flood gets rate_limited - then close 4429 - others are untouched") {
   server_process srv(test_args({{"rate_limit", {{"frames_per_s", 5}, {"burst", 10}, {"max_strikes", 20}}}}));
   shopper calm(srv.port(), "Calm");
   shopper flood(srv.port(), "Flood");
@@ -136,7 +136,7 @@ TEST_CASE("a flood gets rate_limited, then close 4429; others are untouched") {
   CHECK(m.find("calma_flood_disconnects_total 1") != std::string::npos);
 }
 
-TEST_CASE("a client that never reads is closed as a slow consumer; memory stays bounded") {
+TEST_CASE("a client that never reads is closed as a slow consumer - memory stays bounded") {
   server_process srv(test_args({{"websocket", {{"send_queue_messages", 16}, {"send_queue_bytes", 65536}}},
                                 {"rate_limit", {{"frames_per_s", 100000}, {"burst", 100000}}}}));
   staff agent(srv.port(), "agent");

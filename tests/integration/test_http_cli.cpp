@@ -9,7 +9,7 @@
 
 using namespace calma::test;
 
-TEST_CASE("health, metrics, login and static files") {
+TEST_CASE("health - metrics - login and static files") {
   server_process srv(test_args());
   auto h = http(srv.port(), "GET", "/healthz");
   CHECK(h.status == 200);

@@ -26,7 +26,7 @@ bool health_becomes(std::uint16_t port, unsigned want, std::chrono::milliseconds
 }
 }  // namespace
 
-TEST_CASE("on Redis, conversations and messages survive a restart of the server") {
+TEST_CASE("on Redis - conversations and messages survive a restart of the server") {
   redis_server r({"--appendonly", "yes", "--appendfsync", "always"});
   std::string token, conv;
   {
@@ -63,7 +63,7 @@ TEST_CASE("on Redis, conversations and messages survive a restart of the server"
   CHECK(back.expect("ack")["seq"] == 1);
 }
 
-TEST_CASE("Redis goes away: sends are refused unavailable, then everything resumes") {
+TEST_CASE("Redis goes away: sends are refused unavailable - then everything resumes") {
   redis_server r({"--appendonly", "yes", "--appendfsync", "always"});
   server_process srv(redis_args(r));
   shopper s(srv.port());

@@ -47,7 +47,7 @@ TEST_CASE("the least-loaded agent gets the next conversation") {
   CHECK(count_type(a1->barrier(), "conversation.assigned") == 0);
 }
 
-TEST_CASE("an agent only sees and acts on its own conversations; a shopper only on its own") {
+TEST_CASE("an agent only sees and acts on its own conversations - a shopper only on its own") {
   server_process srv(test_args());
   staff a1(srv.port(), "agent");
   shopper s1(srv.port(), "S1");
@@ -159,7 +159,7 @@ TEST_CASE("an agent who goes offline or away for good hands its conversations on
   }
 }
 
-TEST_CASE("supervisors see the queue, whisper, barge in and take over") {
+TEST_CASE("supervisors see the queue - whisper - barge in and take over") {
   server_process srv(test_args());
   staff sup(srv.port(), "supervisor");
   CHECK(sup.welcome["role"] == "supervisor");

@@ -8,7 +8,7 @@
 using namespace calma;
 using namespace calma::auth;
 
-TEST_CASE("password hashes are salted, verifiable and refuse wrong passwords") {
+TEST_CASE("password hashes are salted - verifiable and refuse wrong passwords") {
   auto h1 = hash_password("correct horse", 1000);
   auto h2 = hash_password("correct horse", 1000);
   CHECK(h1 != h2);  // salted
@@ -23,7 +23,7 @@ TEST_CASE("password hashes are salted, verifiable and refuse wrong passwords") {
   CHECK_FALSE(verify_password("x", "$pbkdf2-sha256$1000$%%%%$%%%%"));
 }
 
-TEST_CASE("tokens: signed, expiring, tamper-evident") {
+TEST_CASE("tokens: signed - expiring - tamper-evident") {
   token_signer s("0123456789abcdef0123456789abcdef");
   claims c;
   c.r = role::shopper;

@@ -6,7 +6,7 @@ using calma::protocol::rate_limit_params;
 using calma::protocol::rate_limiter;
 using v = rate_limiter::verdict;
 
-TEST_CASE("a burst passes, then frames are refused until tokens refill") {
+TEST_CASE("a burst passes - then frames are refused until tokens refill") {
   rate_limiter r(rate_limit_params{2, 5, 3, 10'000});
   for (int i = 0; i < 5; ++i) CHECK(r.on_frame(1000) == v::pass);
   CHECK(r.on_frame(1000) == v::refuse);
@@ -14,7 +14,7 @@ TEST_CASE("a burst passes, then frames are refused until tokens refill") {
   CHECK(r.on_frame(1500) == v::refuse);
 }
 
-TEST_CASE("a client that keeps flooding is closed; one that stops is forgiven") {
+TEST_CASE("a client that keeps flooding is closed - one that stops is forgiven") {
   rate_limiter r(rate_limit_params{1, 1, 3, 10'000});
   CHECK(r.on_frame(1000) == v::pass);
   CHECK(r.on_frame(1000) == v::refuse);

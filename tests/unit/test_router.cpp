@@ -47,7 +47,7 @@ TEST_CASE("capacity is never exceeded and away/offline agents get nothing") {
   CHECK(r.assign_waiting(201).empty());
 }
 
-TEST_CASE("priority jumps the queue; ties by arrival") {
+TEST_CASE("priority jumps the queue - ties by arrival") {
   auto r = with_agents({});
   r.enqueue("calm", "default", 1000);
   r.enqueue("angry", "default", 2000);
@@ -62,7 +62,7 @@ TEST_CASE("priority jumps the queue; ties by arrival") {
   CHECK(r.oldest_enqueued_ts() == 1000);
 }
 
-TEST_CASE("estimated wait is honest: zero with a free slot, grows with position") {
+TEST_CASE("estimated wait is honest: zero with a free slot - grows with position") {
   router r(params{2, 60'000, 0.5});
   r.upsert_agent("a", "a", agent_status::online);
   r.enqueue("c1", "default", 0);

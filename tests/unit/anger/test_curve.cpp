@@ -115,7 +115,7 @@ TEST_CASE("staff apology drops the level and makes it fall faster") {
   CHECK(before > plain_later);
 }
 
-TEST_CASE("phases: calm, rising, peak, cooling, calm again; trend in points per minute") {
+TEST_CASE("phases: calm - rising - peak - cooling - calm again - trend in points per minute") {
   curve_params p;
   curve c(p, t0);
   CHECK(c.advance(t0).phase == phase::calm);

@@ -34,7 +34,7 @@ const decision* find(const std::vector<decision>& ds, decision_kind k) {
 }
 }  // namespace
 
-TEST_CASE("level at or above 80 escalates high, with hysteresis") {
+TEST_CASE("level at or above 80 escalates high - with hysteresis") {
   policy p;
   auto d = p.on_customer_message(t0, no_cues(), "", at(50));
   CHECK_FALSE(find(d, decision_kind::escalate));
@@ -69,7 +69,7 @@ TEST_CASE("level at or above 60 for 3 customer messages in a row is a warning") 
   CHECK_FALSE(find(q.on_customer_message(t0 + 2 * s, no_cues(), "", at(63)), decision_kind::escalate));
 }
 
-TEST_CASE("a trend heading for 80 within 60 s warns the agent first, once per cool-down") {
+TEST_CASE("a trend heading for 80 within 60 s warns the agent first - once per cool-down") {
   policy p;
   auto d = p.on_customer_message(t0, no_cues(), "", at(50, 40));  // 30 points at 40/min: 45 s
   REQUIRE(find(d, decision_kind::warn_agent));
@@ -103,7 +103,7 @@ TEST_CASE("a manager request or a legal threat escalates high at once") {
   CHECK_FALSE(find(r.on_customer_message(t0, neg, "", at(10)), decision_kind::escalate));
 }
 
-TEST_CASE("queued without an agent for 120 s escalates; anger shortens the wait") {
+TEST_CASE("queued without an agent for 120 s escalates - anger shortens the wait") {
   policy p;
   p.on_queued(t0, at(5));
   REQUIRE(p.next_deadline().has_value());
@@ -123,7 +123,7 @@ TEST_CASE("queued without an agent for 120 s escalates; anger shortens the wait"
   CHECK_FALSE(find(assigned.evaluate(t0 + 200 * s, at(5)), decision_kind::escalate));
 }
 
-TEST_CASE("unanswered 60 s nudges the agent, 180 s escalates, an answer resets") {
+TEST_CASE("unanswered 60 s nudges the agent - 180 s escalates - an answer resets") {
   params prm;
   prm.anger_wait_factor = 0;  // exact waits for this test
   policy p(prm);
@@ -144,7 +144,7 @@ TEST_CASE("unanswered 60 s nudges the agent, 180 s escalates, an answer resets")
   CHECK(q.evaluate(t0 + 300 * s, at(20)).empty());
 }
 
-TEST_CASE("an unacknowledged escalation is re-notified with severity raised, up to a limit") {
+TEST_CASE("an unacknowledged escalation is re-notified with severity raised - up to a limit") {
   policy p;
   p.on_customer_message(t0, no_cues(), "", at(85));
   p.on_staff_message(t0 + s, at(85));  // answered: only the re-notify timer is left
@@ -183,7 +183,7 @@ TEST_CASE("one open escalation: a new reason joins it and may raise it") {
   CHECK_FALSE(find(again, decision_kind::escalate));
 }
 
-TEST_CASE("after a resolve, the same reason waits for the cool-down unless worse") {
+TEST_CASE("after a resolve - the same reason waits for the cool-down unless worse") {
   policy p;
   const std::string text = "manager";
   p.on_customer_message(t0, with_cue(anger::category::manager_request, 0, 7), text, at(30));
@@ -209,7 +209,7 @@ TEST_CASE("next_deadline covers waiting pressure crossing the high line") {
   CHECK(*d > t0);
 }
 
-TEST_CASE("monitor: a real conversation rises, escalates and is explained") {
+TEST_CASE("monitor: a real conversation rises - escalates and is explained") {
   using namespace calma::anger::test;
   monitor m(real_scorer(), anger::curve_params{}, params{}, t0);
   auto o = m.on_customer_message(t0, "Hola, mi pedido no ha llegado todavía");

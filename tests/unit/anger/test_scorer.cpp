@@ -62,7 +62,7 @@ TEST_CASE("inflected forms match their stems") {
   CHECK(has_cue(cues_of("I am so frustrated", "en"), "negative_emotion: so frustrated"));
 }
 
-TEST_CASE("negation cancels the cue within a short window, in each language") {
+TEST_CASE("negation cancels the cue within a short window - in each language") {
   const char* cases[][3] = {
       {"en", "I'm not angry", "I'm angry"},
       {"es", "no estoy enfadado", "estoy enfadado"},
@@ -95,7 +95,7 @@ TEST_CASE("intensifiers make a cue stronger") {
   CHECK(has_cue(cues_of("estoy muy enfadado", "es"), "negative_emotion: muy enfadado"));
 }
 
-TEST_CASE("upper-case share, but not product names or order numbers") {
+TEST_CASE("upper-case share - but not product names or order numbers") {
   CHECK(has_cue(cues_of("WHERE IS MY ORDER", "en"), "caps 1"));
   CHECK_FALSE(has_cue(cues_of("Does the SONY WH1000 come with a case?", "en"), "caps"));
   CHECK_FALSE(has_cue(cues_of("My order ABX99812 and \"PROMOCODE\" please", "en"), "caps"));
@@ -103,7 +103,7 @@ TEST_CASE("upper-case share, but not product names or order numbers") {
   CHECK(score_of("WHERE IS MY ORDER", "en") > score_of("where is my order", "en"));
 }
 
-TEST_CASE("runs of ! and ? raise the score; one friendly ! does not") {
+TEST_CASE("runs of ! and ? raise the score - one friendly ! does not") {
   CHECK_FALSE(has_cue(cues_of("Thanks!", "en"), "exclamations"));
   CHECK(has_cue(cues_of("Where is it!!!", "en"), "exclamations 3"));
   CHECK(has_cue(cues_of("¿¿Dónde está??", "es"), "question_run 2"));
@@ -111,7 +111,7 @@ TEST_CASE("runs of ! and ? raise the score; one friendly ! does not") {
   CHECK(score_of("gdzie jest paczka?!?!", "pl") > score_of("gdzie jest paczka?", "pl"));
 }
 
-TEST_CASE("angry emoji raise, friendly emoji lower") {
+TEST_CASE("angry emoji raise - friendly emoji lower") {
   CHECK(has_cue(cues_of("ok 😡", "en"), "angry_emoji 😡"));
   CHECK(score_of("the box is damaged 😡", "en") > score_of("the box is damaged", "en"));
   CHECK(score_of("the box is damaged 🙂", "en") < score_of("the box is damaged", "en"));
@@ -152,7 +152,7 @@ TEST_CASE("the same complaint repeated and bursts of messages count with a state
   for (const auto& c : later.cues) CHECK(c.kind != cue_kind::burst);
 }
 
-TEST_CASE("language is detected per message, or taken as given") {
+TEST_CASE("language is detected per message - or taken as given") {
   const auto& s = real_scorer();
   CHECK(s.score("Hola, ¿dónde está mi pedido?").lang == lang("es"));
   CHECK(s.score("Dzień dobry, gdzie jest moja paczka?").lang == lang("pl"));
@@ -178,7 +178,7 @@ TEST_CASE("staff apology and empathy are found in each language") {
   CHECK(s.score_staff("Your parcel ships tomorrow").empathy == 0);
 }
 
-TEST_CASE("scores stay in [0,1] and the worst messages score high") {
+TEST_CASE("scores stay in (0 -1) and the worst messages score high") {
   const char* furious[] = {
       "YOU ARE USELESS IDIOTS!!! I WANT MY MONEY BACK NOW OR I CALL MY LAWYER 😡😡",
       "SOIS UNOS LADRONES, NUNCA MÁS, OS DENUNCIO!!!",
@@ -218,7 +218,7 @@ TEST_CASE("lexicon loading lists every problem") {
   CHECK(errors2.size() == 1);
 }
 
-TEST_CASE("params from json: defaults, overrides and every error listed") {
+TEST_CASE("params from json: defaults - overrides and every error listed") {
   std::vector<std::string> errors;
   const auto p = params_from_json(nlohmann::json::object(), errors);
   CHECK(errors.empty());

@@ -17,7 +17,7 @@ std::vector<std::string> words(std::string_view text) {
 }
 }  // namespace
 
-TEST_CASE("folding removes case and accents, Polish and Spanish letters included") {
+TEST_CASE("folding removes case and accents - Polish and Spanish letters included") {
   CHECK(words("ZAŻÓŁĆ GĘŚLĄ JAŹŃ") == std::vector<std::string>{"zazolc", "gesla", "jazn"});
   CHECK(words("¿Qué pasó con el PEDIDO? ¡Niño!") ==
         std::vector<std::string>{"que", "paso", "con", "el", "pedido", "nino"});
@@ -26,13 +26,13 @@ TEST_CASE("folding removes case and accents, Polish and Spanish letters included
   CHECK(fold_phrase("Łódź") == "lodz");
 }
 
-TEST_CASE("apostrophes join words, censored swearing stays one word") {
+TEST_CASE("apostrophes join words - censored swearing stays one word") {
   CHECK(words("I don't know, it isn’t here") ==
         std::vector<std::string>{"i", "dont", "know", "it", "isnt", "here"});
   CHECK(words("f***ing sh*t") == std::vector<std::string>{"f___ing", "sh_t"});
 }
 
-TEST_CASE("caps share counts words of two letters or more, not codes or quotes") {
+TEST_CASE("caps share counts words of two letters or more - not codes or quotes") {
   folded_message m;
   fold_message("WHERE IS MY ORDER", m);
   CHECK(m.caps_letters == 14);
