@@ -195,8 +195,19 @@ int main(int argc, char** argv) {
     ctx->draining = true;
     lst.stop();
     the_hub->stop();
-    grace.expires_after(std::chrono::milliseconds(cfg.server.shutdown_grace_ms));
-    grace.async_wait([&](const boost::system::error_code&) { ioc.stop(); });
+    // Stop as soon as every session has closed, at the latest after the grace period.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg.server.shutdown_grace_ms);
+    auto check = std::make_shared<std::function<void()>>();
+    *check = [&, deadline, check] {
+      auto open = stats.connections_shopper + stats.connections_agent + stats.connections_supervisor +
+                  stats.connections_unauthenticated;
+      if (open <= 0 || std::chrono::steady_clock::now() >= deadline) return ioc.stop();
+      grace.expires_after(std::chrono::milliseconds(20));
+      grace.async_wait([check](const boost::system::error_code& e) {
+        if (!e) (*check)();
+      });
+    };
+    (*check)();
   });
 
   std::vector<std::thread> pool;

@@ -79,6 +79,8 @@ void hub::stop() {
     self->stopped_ = true;
     self->snapshot_timer_.cancel();
     for (auto& [id, t] : self->grace_timers_) t->cancel();
+    for (auto& [id, c] : self->open_)
+      if (c.deadline) c.deadline->cancel();
     for (auto& [id, s] : self->sessions_)
       if (auto c = s.conn.lock()) c->close(static_cast<std::uint16_t>(protocol::close_code::going_away), "server shutting down");
   });
