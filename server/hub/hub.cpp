@@ -356,6 +356,12 @@ void hub::on_chat_send(session_entry& s, std::uint64_t conn_id, protocol::chat_s
   if (!m.conversation_id) {
     if (who.role != role::shopper)
       return send_error(conn_id, error_code::bad_request, "missing field 'conversation_id'", m.client_msg_id);
+    // The resend of a message that opened a conversation (its ack was lost)
+    // belongs to that conversation, even if it was closed since.
+    if (auto f = opened_by_.find(who.id + '\x1f' + m.client_msg_id); f != opened_by_.end()) {
+      std::string conv = f->second;
+      return store_message(conn_id, who, conv, std::move(m), visibility::all, open_conversation(conv) != nullptr);
+    }
     if (auto o = shopper_open_.find(who.id); o != shopper_open_.end()) {
       // A resend of the message that opened it, or the shopper writing on:
       // either way it belongs to the open conversation.
@@ -410,6 +416,8 @@ void hub::open_conversation_for(std::uint64_t conn_id, const participant& who, p
   entry.rec = rec;
   start_monitor(entry);
   shopper_open_[who.id] = rec.id;
+  if (opened_by_.size() >= 100'000) opened_by_.clear();  // bounded; only recent resends need it
+  opened_by_[who.id + '\x1f' + m.client_msg_id] = rec.id;
   ++metrics_.conversations_opened;
 
   store_.create_conversation(rec, [self = shared_from_this(), id = rec.id, created = now](auto r) {

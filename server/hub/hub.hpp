@@ -168,6 +168,7 @@ class hub : public std::enable_shared_from_this<hub> {
   std::set<std::uint64_t> supervisor_conns_;
   std::unordered_map<std::string, conv_entry> open_;
   std::unordered_map<std::string, std::string> shopper_open_;  // shopper id -> open conversation
+  std::unordered_map<std::string, std::string> opened_by_;     // shopper \x1f client_msg_id -> conversation it opened
   routing::router router_;
   std::unordered_map<std::string, std::unique_ptr<boost::asio::steady_timer>> grace_timers_;
   std::shared_ptr<const anger_engine> engine_;

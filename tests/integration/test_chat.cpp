@@ -198,3 +198,22 @@ TEST_CASE("the conversation API returns messages to staff who may see them") {
   CHECK(http(srv.port(), "GET", "/api/v1/conversations/" + conv, {}, ana.token).status == 401);
   CHECK(http(srv.port(), "GET", "/api/v1/conversations/c_nope", {}, agent.token).status == 404);
 }
+
+TEST_CASE("the resend of a conversation's first message after the conversation closed is acked not reopened") {
+  server_process srv(test_args());
+  staff agent(srv.port(), "agent");
+  shopper s(srv.port());
+  auto first = s.say("hola", "open-1");
+  const std::string conv = first["conversation_id"];
+  agent->expect("conversation.assigned");
+  agent->expect("history");
+  agent->send(json{{"type", "conversation.close"}, {"conversation_id", conv}});
+  s->expect("conversation.closed");
+  // The shopper never saw the ack: it resends without a conversation id.
+  auto again = s.say("hola", "open-1");
+  CHECK(again["conversation_id"] == conv);
+  CHECK(again["seq"] == 1);
+  CHECK(count_type(agent->barrier(), "conversation.assigned") == 0);
+  // A genuinely new message opens a new conversation.
+  CHECK(s.say("otra cosa", "open-2")["conversation_id"] != conv);
+}
