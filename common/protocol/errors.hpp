@@ -29,7 +29,9 @@ enum class close_code : std::uint16_t {
   auth = 4401,                ///< no hello in time, bad or expired token
   idle = 4408,                ///< nothing received for the idle timeout
   flood = 4429,               ///< kept flooding after rate_limited errors
-  slow_consumer = 4503,       ///< extension: did not read its frames; queue over limit
+  // A client that does not read its frames (send queue over its bound) gets
+  // no close code: it could not read a close frame either; its TCP
+  // connection is cut and calma_slow_consumer_disconnects_total counts it.
 };
 
 /// An error answered to one frame. `ref` is the client_msg_id or the type it answers.

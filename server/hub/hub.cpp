@@ -31,7 +31,8 @@ hub::hub(asio::io_context& ioc, const config& cfg, store& st, metrics& m,
       status_on_connect_(agent_status_from_string(cfg.routing.status_on_connect).value_or(agent_status::online)),
       router_(cfg.routing.router),
       engine_(std::move(engine)),
-      snapshot_timer_(strand_) {}
+      snapshot_timer_(strand_),
+      snapshot_delay_(strand_) {}
 
 template <class F>
 void hub::on_strand(F&& f) {
@@ -78,6 +79,7 @@ void hub::stop() {
   on_strand([self = shared_from_this()] {
     self->stopped_ = true;
     self->snapshot_timer_.cancel();
+    self->snapshot_delay_.cancel();
     for (auto& [id, t] : self->grace_timers_) t->cancel();
     for (auto& [id, c] : self->open_)
       if (c.deadline) c.deadline->cancel();
@@ -780,15 +782,28 @@ void hub::update_queue_gauges() {
 void hub::mark_snapshot_dirty() {
   if (snapshot_pending_ || supervisor_conns_.empty()) return;
   snapshot_pending_ = true;
-  // Coalesce: every change made in this turn of the strand gives one snapshot.
-  on_strand([self = shared_from_this()] {
+  // Coalesce: at most one snapshot per snapshot_min_gap, however many changes
+  // (a burst of new conversations would otherwise send one per change).
+  constexpr std::chrono::milliseconds snapshot_min_gap{250};
+  auto due = last_snapshot_ + snapshot_min_gap;
+  auto now = std::chrono::steady_clock::now();
+  if (due <= now) {
+    on_strand([self = shared_from_this()] {
+      self->snapshot_pending_ = false;
+      self->send_snapshot();
+    });
+    return;
+  }
+  snapshot_delay_.expires_after(due - now);
+  snapshot_delay_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
     self->snapshot_pending_ = false;
-    self->send_snapshot();
+    if (!ec && !self->stopped_) self->send_snapshot();
   });
 }
 
 void hub::send_snapshot() {
   if (supervisor_conns_.empty()) return;
+  last_snapshot_ = std::chrono::steady_clock::now();
   const auto now = clock_();
   std::map<std::string, json> queues;
   for (const auto& q : cfg_.routing.queues) queues[q] = json::array();

@@ -174,6 +174,8 @@ class hub : public std::enable_shared_from_this<hub> {
   std::shared_ptr<const anger_engine> engine_;
   std::unordered_map<std::string, std::string> escalations_;  // open escalation id -> conversation
   boost::asio::steady_timer snapshot_timer_;
+  boost::asio::steady_timer snapshot_delay_;
+  std::chrono::steady_clock::time_point last_snapshot_{};
   bool snapshot_pending_ = false;
   bool stopped_ = false;
 };
