@@ -189,6 +189,7 @@ int main(int argc, char** argv) {
   // nothing acked is lost by stopping.
   boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
   boost::asio::steady_timer grace(ioc);
+  std::function<void()> drain_check;
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     std::cout << "calma-server: signal " << sig << ", draining" << std::endl;
@@ -197,17 +198,16 @@ int main(int argc, char** argv) {
     the_hub->stop();
     // Stop as soon as every session has closed, at the latest after the grace period.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg.server.shutdown_grace_ms);
-    auto check = std::make_shared<std::function<void()>>();
-    *check = [&, deadline, check] {
+    drain_check = [&, deadline] {
       auto open = stats.connections_shopper + stats.connections_agent + stats.connections_supervisor +
                   stats.connections_unauthenticated;
       if (open <= 0 || std::chrono::steady_clock::now() >= deadline) return ioc.stop();
       grace.expires_after(std::chrono::milliseconds(20));
-      grace.async_wait([check](const boost::system::error_code& e) {
-        if (!e) (*check)();
+      grace.async_wait([&](const boost::system::error_code& e) {
+        if (!e) drain_check();
       });
     };
-    (*check)();
+    drain_check();
   });
 
   std::vector<std::thread> pool;

@@ -28,9 +28,9 @@ hub::hub(asio::io_context& ioc, const config& cfg, store& st, metrics& m,
       signer_(signer),
       users_(users),
       clock_(std::move(clock)),
+      engine_(std::move(engine)),
       status_on_connect_(agent_status_from_string(cfg.routing.status_on_connect).value_or(agent_status::online)),
       router_(cfg.routing.router),
-      engine_(std::move(engine)),
       snapshot_timer_(strand_),
       snapshot_delay_(strand_) {}
 

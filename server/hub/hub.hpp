@@ -161,6 +161,8 @@ class hub : public std::enable_shared_from_this<hub> {
   const auth::token_signer& signer_;
   const auth::user_table& users_;
   clock_fn clock_;
+  // Before the conversations: their monitors use its scorer until they are destroyed.
+  std::shared_ptr<const anger_engine> engine_;
   agent_status status_on_connect_;
 
   std::unordered_map<std::uint64_t, session_entry> sessions_;
@@ -171,7 +173,6 @@ class hub : public std::enable_shared_from_this<hub> {
   std::unordered_map<std::string, std::string> opened_by_;     // shopper \x1f client_msg_id -> conversation it opened
   routing::router router_;
   std::unordered_map<std::string, std::unique_ptr<boost::asio::steady_timer>> grace_timers_;
-  std::shared_ptr<const anger_engine> engine_;
   std::unordered_map<std::string, std::string> escalations_;  // open escalation id -> conversation
   boost::asio::steady_timer snapshot_timer_;
   boost::asio::steady_timer snapshot_delay_;

@@ -206,7 +206,9 @@ TEST_CASE("supervisors see the queue - whisper - barge in and take over") {
   CHECK(w["text"] == "Ofrécele el reembolso");
   CHECK(count_type(s->barrier(), "chat.message") == 0);
   s->send(json{{"type", "history"}, {"conversation_id", conv}, {"after_seq", 0}});
-  for (const auto& m : s->expect("history")["messages"]) CHECK(m["visibility"] == "all");
+  const auto shopper_history = s->expect("history");
+  CHECK_FALSE(shopper_history["messages"].empty());
+  for (const auto& m : shopper_history["messages"]) CHECK(m["visibility"] == "all");
 
   // Take over: the supervisor now holds it; the agent is told and loses it.
   sup->send(json{{"type", "conversation.takeover"}, {"conversation_id", conv}});

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -122,6 +123,14 @@ server_process::~server_process() {
   }
   if (reader_.joinable()) reader_.join();
   if (out_fd_ >= 0) close(out_fd_);
+  // A server built with sanitizers reports on stderr, which is ours: make a
+  // report fail the run loudly instead of vanishing with the process.
+  for (const char* mark : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
+    if (output_.find(mark) != std::string::npos) {
+      std::fprintf(stderr, "calma-server reported a sanitizer error:\n%s\n", output_.c_str());
+      std::_Exit(99);
+    }
+  }
 }
 
 std::string temp_file(const std::string& text, const std::string& suffix) {
