@@ -1,6 +1,6 @@
 #include "common/anger/params.hpp"
 
-#include "common/anger/param_reader.hpp"
+#include "common/config/param_reader.hpp"
 
 namespace calma::anger {
 

@@ -1,176 +1,86 @@
 #include "common/config/config.hpp"
 
-#include <algorithm>
-#include <functional>
-#include <map>
+#include "common/config/param_reader.hpp"
 
 namespace calma {
 
 using nlohmann::json;
 
-namespace {
-
-// Walks one JSON object section: every key must be known, every value of the
-// right type and range. Problems are collected, never thrown.
-class section {
- public:
-  section(const json& j, std::string path, std::vector<std::string>& errors)
-      : j_(j), path_(std::move(path)), errors_(errors) {
-    if (!j_.is_object()) errors_.push_back(path_ + ": must be an object");
-  }
-  ~section() {
-    if (!j_.is_object()) return;
-    for (const auto& [k, v] : j_.items())
-      if (!known_.count(k)) errors_.push_back(path_ + "." + k + ": unknown key");
-  }
-
-  template <class Int>
-  void integer(const char* key, Int& out, long long min, long long max) {
-    const json* v = find(key);
-    if (!v) return;
-    if (!v->is_number_integer()) return err(key, "must be an integer");
-    long long x = v->get<long long>();
-    if (x < min || x > max)
-      return err(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
-    out = static_cast<Int>(x);
-  }
-  void number(const char* key, double& out, double min, double max) {
-    const json* v = find(key);
-    if (!v) return;
-    if (!v->is_number()) return err(key, "must be a number");
-    double x = v->get<double>();
-    if (x < min || x > max)
-      return err(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
-    out = x;
-  }
-  void string(const char* key, std::string& out) {
-    const json* v = find(key);
-    if (!v) return;
-    if (!v->is_string()) return err(key, "must be a string");
-    out = v->get<std::string>();
-  }
-  void strings(const char* key, std::vector<std::string>& out) {
-    const json* v = find(key);
-    if (!v) return;
-    if (!v->is_array()) return err(key, "must be an array of strings");
-    std::vector<std::string> tmp;
-    for (const auto& e : *v) {
-      if (!e.is_string()) return err(key, "must be an array of strings");
-      tmp.push_back(e.get<std::string>());
-    }
-    out = std::move(tmp);
-  }
-  void raw(const char* key, json& out) {
-    const json* v = find(key);
-    if (!v) return;
-    if (!v->is_object()) return err(key, "must be an object");
-    out = *v;
-  }
-  void sub(const char* key, const std::function<void(section&)>& fn) {
-    const json* v = find(key);
-    if (!v) return;
-    section s(*v, path_ + "." + key, errors_);
-    if (v->is_object()) fn(s);
-  }
-  // Keys starting with "_" are comments and ignored.
-  void allow_comments() {
-    if (!j_.is_object()) return;
-    for (const auto& [k, v] : j_.items())
-      if (!k.empty() && k[0] == '_') known_[k] = true;
-  }
-
- private:
-  const json* find(const char* key) {
-    known_[key] = true;
-    if (!j_.is_object()) return nullptr;
-    auto it = j_.find(key);
-    return it == j_.end() ? nullptr : &*it;
-  }
-  void err(const char* key, const std::string& what) {
-    errors_.push_back(path_ + "." + key + ": " + what);
-  }
-
-  const json& j_;
-  std::string path_;
-  std::vector<std::string>& errors_;
-  std::map<std::string, bool> known_;
-};
-
-}  // namespace
-
 void parse_config(const json& j, config& c, std::vector<std::string>& errors) {
-  section root(j, "config", errors);
-  root.allow_comments();
-  root.sub("server", [&](section& s) {
-    s.allow_comments();
-    s.string("bind", c.server.bind);
-    s.integer("port", c.server.port, 0, 65535);
-    s.integer("threads", c.server.threads, 0, 256);
-    s.string("node_id", c.server.node_id);
-    s.string("static_dir", c.server.static_dir);
-    s.string("users_file", c.server.users_file);
-    s.string("lexicon_dir", c.server.lexicon_dir);
-    s.strings("allowed_origins", c.server.allowed_origins);
-    s.integer("http_body_limit", c.server.http_body_limit, 1024, 16 << 20);
-    s.integer("http_timeout_s", c.server.http_timeout_s, 1, 3600);
-    s.integer("shutdown_grace_ms", c.server.shutdown_grace_ms, 0, 60'000);
-  });
-  root.sub("websocket", [&](section& s) {
-    s.allow_comments();
-    s.integer("max_frame_bytes", c.websocket.max_frame_bytes, 256, 16 << 20);
-    s.integer("hard_frame_bytes", c.websocket.hard_frame_bytes, 256, 64 << 20);
-    s.integer("hello_timeout_ms", c.websocket.hello_timeout_ms, 100, 600'000);
-    s.integer("idle_timeout_s", c.websocket.idle_timeout_s, 1, 86'400);
-    s.integer("ping_interval_s", c.websocket.ping_interval_s, 1, 3600);
-    s.integer("send_queue_messages", c.websocket.send_queue_messages, 1, 1'000'000);
-    s.integer("send_queue_bytes", c.websocket.send_queue_bytes, 1024, 1LL << 32);
-  });
-  root.sub("limits", [&](section& s) {
-    s.allow_comments();
-    s.integer("max_text_bytes", c.limits.max_text_bytes, 1, 1 << 20);
-    s.integer("max_id_bytes", c.limits.max_id_bytes, 8, 1024);
-    s.integer("max_name_bytes", c.limits.max_name_bytes, 1, 1024);
-    s.integer("max_reason_bytes", c.limits.max_reason_bytes, 1, 1 << 16);
-    s.integer("history_page", c.history_page, 1, 100'000);
-  });
-  root.sub("rate_limit", [&](section& s) {
-    s.allow_comments();
-    s.number("frames_per_s", c.rate_limit.frames_per_s, 0.01, 1e6);
-    s.number("burst", c.rate_limit.burst, 1, 1e6);
-    s.integer("max_strikes", c.rate_limit.max_strikes, 0, 1'000'000);
-    s.integer("strike_window_ms", c.rate_limit.strike_window_ms, 1, 3'600'000);
-  });
-  root.sub("auth", [&](section& s) {
-    s.allow_comments();
-    s.string("token_secret", c.auth.token_secret);
-    s.integer("staff_token_ttl_s", c.auth.staff_token_ttl_s, 60, 365 * 86'400);
-    s.integer("shopper_token_ttl_s", c.auth.shopper_token_ttl_s, 60, 365 * 86'400);
-    s.integer("login_attempts_per_minute", c.auth.login_attempts_per_minute, 1, 100'000);
-  });
-  root.sub("routing", [&](section& s) {
-    s.allow_comments();
-    s.integer("default_capacity", c.routing.router.default_capacity, 0, 1000);
-    long long handle_s = c.routing.router.initial_handle_time_ms / 1000;
-    s.integer("initial_handle_time_s", handle_s, 1, 86'400);
-    c.routing.router.initial_handle_time_ms = handle_s * 1000;
-    s.number("handle_time_weight", c.routing.router.handle_time_weight, 0.0, 1.0);
-    s.string("status_on_connect", c.routing.status_on_connect);
-    s.integer("disconnect_grace_s", c.routing.disconnect_grace_s, 0, 86'400);
-    s.strings("queues", c.routing.queues);
-    s.integer("queue_snapshot_interval_s", c.routing.queue_snapshot_interval_s, 1, 3600);
-  });
-  root.sub("redis", [&](section& s) {
-    s.allow_comments();
-    s.string("url", c.redis.url);
-    s.string("password", c.redis.password);
-    s.integer("connect_timeout_ms", c.redis.connect_timeout_ms, 10, 600'000);
-    s.integer("command_timeout_ms", c.redis.command_timeout_ms, 10, 600'000);
-    s.integer("retention_s", c.redis.retention_s, 0, 100LL * 365 * 86'400);
-    s.string("key_prefix", c.redis.key_prefix);
-    s.integer("startup_timeout_ms", c.redis.startup_timeout_ms, 100, 600'000);
-  });
-  root.raw("anger", c.anger);
-  root.raw("escalation", c.escalation);
+  {
+    // Each reader lists its unknown keys when it goes out of scope.
+    param_reader root(&j, "config", errors);
+    {
+      auto s = root.child("server");
+      s.string("bind", c.server.bind);
+      s.integer("port", c.server.port, 0, 65535);
+      s.integer("threads", c.server.threads, 0, 256);
+      s.string("node_id", c.server.node_id);
+      s.string("static_dir", c.server.static_dir);
+      s.string("users_file", c.server.users_file);
+      s.string("lexicon_dir", c.server.lexicon_dir);
+      s.strings("allowed_origins", c.server.allowed_origins);
+      s.integer("http_body_limit", c.server.http_body_limit, 1024, 16 << 20);
+      s.integer("http_timeout_s", c.server.http_timeout_s, 1, 3600);
+      s.integer("shutdown_grace_ms", c.server.shutdown_grace_ms, 0, 60'000);
+    }
+    {
+      auto s = root.child("websocket");
+      s.integer("max_frame_bytes", c.websocket.max_frame_bytes, 256, 16 << 20);
+      s.integer("hard_frame_bytes", c.websocket.hard_frame_bytes, 256, 64 << 20);
+      s.integer("hello_timeout_ms", c.websocket.hello_timeout_ms, 100, 600'000);
+      s.integer("idle_timeout_s", c.websocket.idle_timeout_s, 1, 86'400);
+      s.integer("ping_interval_s", c.websocket.ping_interval_s, 1, 3600);
+      s.integer("send_queue_messages", c.websocket.send_queue_messages, 1, 1'000'000);
+      s.integer("send_queue_bytes", c.websocket.send_queue_bytes, 1024, 1LL << 32);
+    }
+    {
+      auto s = root.child("limits");
+      s.integer("max_text_bytes", c.limits.max_text_bytes, 1, 1 << 20);
+      s.integer("max_id_bytes", c.limits.max_id_bytes, 8, 1024);
+      s.integer("max_name_bytes", c.limits.max_name_bytes, 1, 1024);
+      s.integer("max_reason_bytes", c.limits.max_reason_bytes, 1, 1 << 16);
+      s.integer("history_page", c.history_page, 1, 100'000);
+    }
+    {
+      auto s = root.child("rate_limit");
+      s.number("frames_per_s", c.rate_limit.frames_per_s, 0.01, 1e6);
+      s.number("burst", c.rate_limit.burst, 1, 1e6);
+      s.integer("max_strikes", c.rate_limit.max_strikes, 0, 1'000'000);
+      s.integer("strike_window_ms", c.rate_limit.strike_window_ms, 1, 3'600'000);
+    }
+    {
+      auto s = root.child("auth");
+      s.string("token_secret", c.auth.token_secret);
+      s.integer("staff_token_ttl_s", c.auth.staff_token_ttl_s, 60, 365 * 86'400);
+      s.integer("shopper_token_ttl_s", c.auth.shopper_token_ttl_s, 60, 365 * 86'400);
+      s.integer("login_attempts_per_minute", c.auth.login_attempts_per_minute, 1, 100'000);
+    }
+    {
+      auto s = root.child("routing");
+      s.integer("default_capacity", c.routing.router.default_capacity, 0, 1000);
+      long long handle_s = c.routing.router.initial_handle_time_ms / 1000;
+      s.integer("initial_handle_time_s", handle_s, 1, 86'400);
+      c.routing.router.initial_handle_time_ms = handle_s * 1000;
+      s.number("handle_time_weight", c.routing.router.handle_time_weight, 0.0, 1.0);
+      s.string("status_on_connect", c.routing.status_on_connect);
+      s.integer("disconnect_grace_s", c.routing.disconnect_grace_s, 0, 86'400);
+      s.strings("queues", c.routing.queues);
+      s.integer("queue_snapshot_interval_s", c.routing.queue_snapshot_interval_s, 1, 3600);
+    }
+    {
+      auto s = root.child("redis");
+      s.string("url", c.redis.url);
+      s.string("password", c.redis.password);
+      s.integer("connect_timeout_ms", c.redis.connect_timeout_ms, 10, 600'000);
+      s.integer("command_timeout_ms", c.redis.command_timeout_ms, 10, 600'000);
+      s.integer("retention_s", c.redis.retention_s, 0, 100LL * 365 * 86'400);
+      s.string("key_prefix", c.redis.key_prefix);
+      s.integer("startup_timeout_ms", c.redis.startup_timeout_ms, 100, 600'000);
+    }
+    root.raw("anger", c.anger);
+    root.raw("escalation", c.escalation);
+  }
   validate(c, errors);
 }
 

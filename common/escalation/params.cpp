@@ -1,6 +1,6 @@
 #include "common/escalation/params.hpp"
 
-#include "common/anger/param_reader.hpp"
+#include "common/config/param_reader.hpp"
 #include "common/anger/types.hpp"
 
 namespace calma::escalation {
@@ -9,7 +9,7 @@ using nlohmann::json;
 
 params params_from_json(const json& j, std::vector<std::string>& errors) {
   params p;
-  anger::param_reader r(&j, "escalation", errors);
+  param_reader r(&j, "escalation", errors);
   r.number("level_high", p.level_high, 0, 100);
   r.number("level_high_release", p.level_high_release, 0, 100);
   r.number("level_warning", p.level_warning, 0, 100);

@@ -1,4 +1,5 @@
 #pragma once
+// Used by every config section (server, anger, escalation...).
 // Reads a JSON object of parameters into a struct that already holds the
 // defaults: a missing key keeps its default, a wrong type, a value out of
 // range or an unknown key (a typo) adds one line to `errors` naming the full
@@ -10,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace calma::anger {
+namespace calma {
 
 class param_reader {
  public:
@@ -62,6 +63,13 @@ class param_reader {
     }
     v = std::move(out);
   }
+  // A nested object kept as JSON for another part to read (e.g. "anger").
+  void raw(const char* key, nlohmann::json& v) {
+    const nlohmann::json* x = get(key);
+    if (!x) return;
+    if (!x->is_object()) return error(key, "must be an object");
+    v = *x;
+  }
   // The nested object at `key` (absent: a reader that keeps every default).
   param_reader child(const char* key) { return param_reader(get(key), join(key), *errors_); }
   void error(const std::string& key, const std::string& what) {
@@ -108,4 +116,4 @@ class param_reader {
   std::vector<std::string> seen_;
 };
 
-}  // namespace calma::anger
+}  // namespace calma
