@@ -57,6 +57,8 @@
 #include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/harness.hpp"
+
 extern char** environ;
 
 namespace {
@@ -366,44 +368,20 @@ std::string run_capture(const std::string& bin, const std::vector<std::string>& 
 // ---------------------------------------------------------------------------
 // blocking HTTP (login, /metrics): outside the measured windows
 
-struct http_result {
-  unsigned status = 0;
-  std::string body;
-};
-
-http_result http_call(std::uint16_t port, http::verb method, const std::string& target, const std::string& body = {}) {
-  asio::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  stream.expires_after(10s);
-  stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-  http::request<http::string_body> req{method, target, 11};
-  req.set(http::field::host, "127.0.0.1:" + std::to_string(port));
-  if (!body.empty()) {
-    req.set(http::field::content_type, "application/json");
-    req.body() = body;
-  }
-  req.prepare_payload();
-  http::write(stream, req);
-  beast::flat_buffer buf;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(16 << 20);
-  http::read(stream, buf, parser);
-  beast::error_code ec;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-  return http_result{parser.get().result_int(), parser.get().body()};
-}
-
+// HTTP through the test harness's client (tests/support): one copy of it.
 std::string login(std::uint16_t port, const std::string& user, const std::string& pw) {
-  auto r = http_call(port, http::verb::post, "/api/v1/login", json{{"username", user}, {"password", pw}}.dump());
-  if (r.status != 200) die("login " + user + " failed: HTTP " + std::to_string(r.status) + " " + r.body);
-  return json::parse(r.body).at("token").get<std::string>();
+  try {
+    return calma::test::login(port, user, pw);
+  } catch (const std::exception& ex) {
+    die(ex.what());
+  }
 }
 
 /// The Prometheus text of /metrics as name{labels} -> value.
 std::map<std::string, double> fetch_metrics(std::uint16_t port) {
   std::map<std::string, double> m;
   try {
-    auto r = http_call(port, http::verb::get, "/metrics");
+    auto r = calma::test::http(port, "GET", "/metrics");
     std::istringstream in(r.body);
     std::string line;
     while (std::getline(in, line)) {
