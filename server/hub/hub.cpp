@@ -69,7 +69,25 @@ void hub::start(std::function<void(std::string)> done) {
           if (a.load > 0) self->start_grace(a.id);
         self->update_queue_gauges();
         self->schedule_snapshot_timer();
-        done({});
+        // The curves and open escalations are rebuilt by replaying each
+        // conversation's stored messages through its monitor (it is
+        // deterministic); then start() is done.
+        auto pending = std::make_shared<std::size_t>(r.value.size());
+        auto finished = std::make_shared<std::function<void(std::string)>>(std::move(done));
+        if (*pending == 0) return (*finished)({});
+        for (auto& rec : r.value) {
+          self->store_.read_messages(rec.id, 0, 1'000'000, [self, id = rec.id, pending, finished](auto m) {
+            self->on_strand([self, id, pending, finished, m = std::move(m)] {
+              if (!m.ok()) {
+                if (*pending != 0) (*finished)("store: " + m.error);
+                *pending = 0;
+                return;
+              }
+              if (auto* c = self->open_conversation(id)) self->replay(*c, m.value);
+              if (*pending != 0 && --*pending == 0) (*finished)({});
+            });
+          });
+        }
       });
     });
   });
@@ -964,6 +982,32 @@ void hub::send_escalation(conv_entry& c, bool update) {
       }
     });
   });
+}
+
+void hub::replay(conv_entry& c, const std::vector<chat_message>& messages) {
+  // Events in time order: queued at creation, assigned at the first staff
+  // answer (or at the last update), then every message; time then catches up.
+  apply(c, c.mon->on_queued(c.rec.created_ts));
+  bool assigned = c.rec.state != conversation_state::assigned;
+  auto assign_at = [&](timestamp_ms ts) {
+    if (assigned) return;
+    assigned = true;
+    apply(c, c.mon->on_assigned(ts));
+  };
+  for (const auto& m : messages) {
+    if (m.from.role == role::shopper) {
+      if (!c.unanswered_since) c.unanswered_since = m.ts;
+      apply(c, c.mon->catch_up(m.ts));
+      apply(c, c.mon->on_customer_message(m.ts, m.text));
+    } else if (m.visibility == visibility::all) {
+      assign_at(m.ts);
+      c.unanswered_since.reset();
+      apply(c, c.mon->catch_up(m.ts));
+      apply(c, c.mon->on_staff_message(m.ts, m.text));
+    }
+  }
+  assign_at(std::max(c.rec.updated_ts, c.rec.created_ts));
+  apply(c, c.mon->catch_up(clock_()));
 }
 
 void hub::raise_escalation(conv_entry& c, const escalation::decision& d) {

@@ -108,6 +108,7 @@ class hub : public std::enable_shared_from_this<hub> {
 
   // anger curve and escalations
   void start_monitor(conv_entry& c);
+  void replay(conv_entry& c, const std::vector<chat_message>& messages);
   void apply(conv_entry& c, escalation::output out);
   void schedule_deadline(conv_entry& c);
   void raise_escalation(conv_entry& c, const escalation::decision& d);

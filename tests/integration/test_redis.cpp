@@ -92,3 +92,28 @@ TEST_CASE("an unreachable Redis at start is a one-line error and exit 1") {
   CHECK(p.wait_exit(20s) == 1);
   CHECK(p.output().find("cannot reach Redis") != std::string::npos);
 }
+
+TEST_CASE("after a restart on Redis the anger curves and open escalations are back") {
+  redis_server r({"--appendonly", "yes", "--appendfsync", "always"});
+  std::string conv;
+  {
+    server_process a(redis_args(r, {{"routing", {{"disconnect_grace_s", 10}}}}));
+    staff agent(a.port(), "agent");
+    shopper s(a.port(), "John", "en");
+    conv = s.say("My order is late", "1")["conversation_id"].get<std::string>();
+    s.say("THIS IS RIDICULOUS!!! I want to speak to a manager NOW", "2", conv);
+    agent->expect("escalation.raised");
+    CHECK(a.signal_and_wait(SIGTERM) == 0);
+  }
+  server_process b(redis_args(r, {{"routing", {{"disconnect_grace_s", 10}}}}));
+  staff sup(b.port(), "supervisor");
+  REQUIRE(sup.welcome["escalations"].size() == 1);
+  auto e = sup.welcome["escalations"][0];
+  CHECK(e["conversation_id"] == conv);
+  CHECK(e["severity"] == "high");
+  CHECK_FALSE(e["reasons"].empty());
+  staff agent(b.port(), "agent");
+  REQUIRE(agent.welcome["conversations"].size() == 1);
+  CHECK(agent.welcome["conversations"][0]["anger"].size() >= 2);
+  CHECK(agent.welcome["conversations"][0]["level"].get<double>() > 30);
+}
