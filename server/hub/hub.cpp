@@ -448,6 +448,9 @@ void hub::open_conversation_for(std::uint64_t conn_id, const participant& who, p
         ++self->metrics_.store_errors;
         if (auto o = self->shopper_open_.find(c->rec.shopper.id); o != self->shopper_open_.end() && o->second == id)
           self->shopper_open_.erase(o);
+        // The conversation never existed: a resend must open it again, not point here.
+        for (auto it = self->opened_by_.begin(); it != self->opened_by_.end();)
+          it = it->second == id ? self->opened_by_.erase(it) : std::next(it);
         self->open_.erase(id);
         return;  // the append issued after this fails too and answers `unavailable`
       }
@@ -606,23 +609,43 @@ void hub::on_close(session_entry& s, std::uint64_t conn_id, const protocol::conv
   auto* c = open_conversation(m.conversation_id);
   if (!c) return send_error(conn_id, error_code::not_found, "no such open conversation", "conversation.close");
   if (!may_act(s.who, *c)) return send_error(conn_id, error_code::forbidden, "not your conversation", "conversation.close");
-  const auto now = clock_();
+  // Stored first: a close the store did not take is refused, and nothing changes.
+  conversation_record closed = c->rec;
+  closed.state = conversation_state::closed;
+  closed.closed_by = s.who.id;
+  closed.close_reason = m.reason;
+  closed.updated_ts = clock_();
+  store_.update_conversation(closed, [self = shared_from_this(), conn_id, who = s.who, closed](auto r) {
+    self->on_strand([self, conn_id, who, closed, r = std::move(r)] {
+      if (!r.ok()) {
+        ++self->metrics_.store_errors;
+        return self->send_error(conn_id, error_code::unavailable, "store unavailable: not closed, retry",
+                                "conversation.close");
+      }
+      self->finish_close(closed, who);
+    });
+  });
+}
+
+void hub::finish_close(const conversation_record& closed, const participant& by) {
+  auto* c = open_conversation(closed.id);
+  if (!c) return;  // closed meanwhile by someone else
+  const auto now = closed.updated_ts;
   c->rec.state = conversation_state::closed;
-  c->rec.closed_by = s.who.id;
-  c->rec.close_reason = m.reason;
+  c->rec.closed_by = closed.closed_by;
+  c->rec.close_reason = closed.close_reason;
   c->rec.updated_ts = now;
   router_.release(c->rec.id, now, true);
-  persist(c->rec);
   ++metrics_.conversations_closed;
-  if (c->esc) end_escalation(*c, s.who, "conversation closed", true);
+  if (c->esc) end_escalation(*c, by, "conversation closed", true);
   c->mon->on_closed(now);
   if (c->deadline) c->deadline->cancel();
-  json j{{"type", "conversation.closed"}, {"conversation_id", c->rec.id}, {"by", s.who.id},
-         {"by_role", to_string(s.who.role)}, {"by_name", s.who.name}, {"reason", m.reason}};
+  json j{{"type", "conversation.closed"}, {"conversation_id", c->rec.id}, {"by", by.id},
+         {"by_role", to_string(by.role)}, {"by_name", by.name}, {"reason", closed.close_reason}};
   send_to_conversation(*c, make_frame(j.dump()), false, 0, /*and_all_supervisors=*/true);
   if (auto o = shopper_open_.find(c->rec.shopper.id); o != shopper_open_.end() && o->second == c->rec.id)
     shopper_open_.erase(o);
-  open_.erase(m.conversation_id);
+  open_.erase(closed.id);
   update_queue_gauges();
   try_assign();
   send_queue_positions();

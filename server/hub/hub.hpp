@@ -99,6 +99,7 @@ class hub : public std::enable_shared_from_this<hub> {
   void on_read(session_entry& s, std::uint64_t conn_id, const protocol::read& m);
   void on_history(session_entry& s, std::uint64_t conn_id, const protocol::history& m);
   void on_close(session_entry& s, std::uint64_t conn_id, const protocol::conversation_close& m);
+  void finish_close(const conversation_record& closed, const participant& by);
   void on_presence(session_entry& s, std::uint64_t conn_id, const protocol::presence_set& m);
   void on_transfer(session_entry& s, std::uint64_t conn_id, const protocol::conversation_transfer& m);
   void on_join(session_entry& s, std::uint64_t conn_id, const protocol::conversation_join& m);

@@ -75,6 +75,11 @@ TEST_CASE("Redis goes away: sends are refused unavailable - then everything resu
   CHECK(e["ref"] == "2");
   CHECK(count_type(s->barrier(), "ack") == 0);
   CHECK(http(srv.port(), "GET", "/healthz").status == 503);
+  // A close the store cannot take is refused and changes nothing.
+  staff agent(srv.port(), "agent");
+  agent->send(json{{"type", "conversation.close"}, {"conversation_id", conv}});
+  CHECK(agent->expect("error", 10s)["code"] == "unavailable");
+  CHECK(count_type(s->barrier(), "conversation.closed") == 0);
   r.restart();
   REQUIRE(health_becomes(srv.port(), 200));
   // The client resends what was not acked: stored once, next seq, no gap.
@@ -82,6 +87,8 @@ TEST_CASE("Redis goes away: sends are refused unavailable - then everything resu
   CHECK(ack["seq"] == 2);
   s->send(json{{"type", "history"}, {"conversation_id", conv}, {"after_seq", 0}});
   CHECK(s->expect("history")["messages"].size() == 2);
+  agent->send(json{{"type", "conversation.close"}, {"conversation_id", conv}});
+  CHECK(s->expect("conversation.closed")["conversation_id"] == conv);
 }
 
 TEST_CASE("an unreachable Redis at start is a one-line error and exit 1") {
