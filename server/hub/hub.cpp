@@ -15,6 +15,7 @@ namespace asio = boost::asio;
 
 namespace {
 std::string new_id(const char* prefix) { return prefix + auth::random_token(12); }
+double round1(double v) { return std::round(v * 10.0) / 10.0; }
 }  // namespace
 
 hub::hub(asio::io_context& ioc, const config& cfg, store& st, metrics& m,
@@ -900,10 +901,12 @@ void hub::conversation_detail(participant who, std::string id, std::function<voi
           }
         }
         if (!self->may_see(who, rec)) return err(403, error_code::forbidden, "not your conversation");
-        self->store_.read_messages(id, 0, 1'000'000, [self, rec, timeline, done = std::move(done)](auto m) mutable {
-          self->on_strand([rec, timeline, done = std::move(done), m = std::move(m)]() mutable {
+        const bool open = self->open_conversation(id) != nullptr;
+        self->store_.read_messages(id, 0, 1'000'000, [self, rec, open, timeline, done = std::move(done)](auto m) mutable {
+          self->on_strand([self, rec, open, timeline, done = std::move(done), m = std::move(m)]() mutable {
             if (!m.ok())
               return done({503, json{{"error", json{{"code", "unavailable"}, {"message", "store unavailable"}}}}});
+            if (!open) timeline = self->replayed_timeline(rec, m.value);
             json msgs = json::array();
             for (const auto& x : m.value) msgs.push_back(protocol::to_json(x));
             json conv = protocol::summary_json(rec, true);
@@ -921,11 +924,8 @@ void hub::conversation_detail(participant who, std::string id, std::function<voi
 // ---------------------------------------------------------------------------
 // anger curve and escalations
 
-namespace {
-double round1(double v) { return std::round(v * 10.0) / 10.0; }
-}  // namespace
 
-void hub::start_monitor(conv_entry& c) {
+void hub::start_monitor(conv_entry& c) const {
   const auto& lex = *engine_->lexicons;
   auto lang = c.rec.shopper.language.empty() ? anger::no_lang : lex.find(c.rec.shopper.language);
   c.mon = std::make_unique<escalation::monitor>(*engine_->scorer, engine_->anger.curve, engine_->escalation,
@@ -1007,30 +1007,59 @@ void hub::send_escalation(conv_entry& c, bool update) {
   });
 }
 
-void hub::replay(conv_entry& c, const std::vector<chat_message>& messages) {
-  // Events in time order: queued at creation, assigned at the first staff
-  // answer (or at the last update), then every message; time then catches up.
-  apply(c, c.mon->on_queued(c.rec.created_ts));
-  bool assigned = c.rec.state != conversation_state::assigned;
+namespace {
+// Feeds a conversation's stored history to a monitor in time order: queued at
+// creation, assigned at the first staff answer (or at the last update if it
+// is assigned), every message, then time up to `until`. `sink` gets every
+// output. Whispers do not move the curve.
+template <class Sink>
+void feed_history(escalation::monitor& mon, const conversation_record& rec,
+                  const std::vector<chat_message>& messages, timestamp_ms until, Sink&& sink) {
+  sink(mon.on_queued(rec.created_ts));
+  bool assigned = rec.state == conversation_state::queued;
   auto assign_at = [&](timestamp_ms ts) {
     if (assigned) return;
     assigned = true;
-    apply(c, c.mon->on_assigned(ts));
+    sink(mon.on_assigned(ts));
   };
   for (const auto& m : messages) {
     if (m.from.role == role::shopper) {
-      if (!c.unanswered_since) c.unanswered_since = m.ts;
-      apply(c, c.mon->catch_up(m.ts));
-      apply(c, c.mon->on_customer_message(m.ts, m.text));
+      sink(mon.catch_up(m.ts));
+      sink(mon.on_customer_message(m.ts, m.text));
     } else if (m.visibility == visibility::all) {
       assign_at(m.ts);
-      c.unanswered_since.reset();
-      apply(c, c.mon->catch_up(m.ts));
-      apply(c, c.mon->on_staff_message(m.ts, m.text));
+      sink(mon.catch_up(m.ts));
+      sink(mon.on_staff_message(m.ts, m.text));
     }
   }
-  assign_at(std::max(c.rec.updated_ts, c.rec.created_ts));
-  apply(c, c.mon->catch_up(clock_()));
+  assign_at(std::max(rec.updated_ts, rec.created_ts));
+  sink(mon.catch_up(until));
+}
+}  // namespace
+
+void hub::replay(conv_entry& c, const std::vector<chat_message>& messages) {
+  for (const auto& m : messages) {
+    if (m.from.role == role::shopper) {
+      if (!c.unanswered_since) c.unanswered_since = m.ts;
+    } else if (m.visibility == visibility::all) {
+      c.unanswered_since.reset();
+    }
+  }
+  feed_history(*c.mon, c.rec, messages, clock_(), [&](escalation::output o) { apply(c, std::move(o)); });
+}
+
+json hub::replayed_timeline(const conversation_record& rec, const std::vector<chat_message>& messages) const {
+  // A closed conversation's curve, rebuilt from its messages (nothing is sent).
+  conv_entry tmp;
+  tmp.rec = rec;
+  start_monitor(tmp);
+  const timestamp_ms until = messages.empty() ? rec.updated_ts : std::max(rec.updated_ts, messages.back().ts);
+  json out = json::array();
+  feed_history(*tmp.mon, rec, messages, until, [&](const escalation::output& o) {
+    for (const auto& p : o.points)
+      out.push_back(json{{"ts", p.ts}, {"level", round1(p.level)}, {"phase", anger::phase_name(p.phase)}, {"cues", p.cues}});
+  });
+  return out;
 }
 
 void hub::raise_escalation(conv_entry& c, const escalation::decision& d) {

@@ -108,8 +108,9 @@ class hub : public std::enable_shared_from_this<hub> {
   void on_escalation_resolve(session_entry& s, std::uint64_t conn_id, const protocol::escalation_resolve& m);
 
   // anger curve and escalations
-  void start_monitor(conv_entry& c);
+  void start_monitor(conv_entry& c) const;
   void replay(conv_entry& c, const std::vector<chat_message>& messages);
+  nlohmann::json replayed_timeline(const conversation_record& rec, const std::vector<chat_message>& messages) const;
   void apply(conv_entry& c, escalation::output out);
   void schedule_deadline(conv_entry& c);
   void raise_escalation(conv_entry& c, const escalation::decision& d);

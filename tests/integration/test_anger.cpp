@@ -37,7 +37,25 @@ TEST_CASE("staff see the anger curve - the shopper never does") {
   // The REST API returns the timeline with its cues.
   auto detail = http(srv.port(), "GET", "/api/v1/conversations/" + conv, {}, agent.token).j();
   CHECK(detail["anger"].size() >= 3);
-  // A new staff connection gets the curve so far in its welcome.
+  // Closed, the API still gives the curve (rebuilt from the messages).
+  agent->send(json{{"type", "conversation.close"}, {"conversation_id", conv}});
+  s->expect("conversation.closed");
+  auto closed = http(srv.port(), "GET", "/api/v1/conversations/" + conv, {}, agent.token).j();
+  CHECK(closed["conversation"]["state"] == "closed");
+  REQUIRE(closed["anger"].size() >= 3);
+  double peak = 0;
+  for (const auto& p : closed["anger"]) peak = std::max(peak, p["level"].get<double>());
+  CHECK(peak > 30);
+}
+
+TEST_CASE("a new staff connection gets the curve so far in its welcome") {
+  server_process srv(test_args());
+  staff agent(srv.port(), "agent");
+  shopper s(srv.port(), "Ana", "es");
+  auto conv = s.say("Hola, tengo una pregunta sobre tallas", "1")["conversation_id"].get<std::string>();
+  agent->expect("history");
+  s.say("ESTO ES UNA VERGÜENZA!!! Tercera vez que escribo, nunca más compro aquí", "2", conv);
+  agent->expect_if("anger.update", [](const json& j) { return j["level"].get<double>() > 30; });
   staff again(srv.port(), "agent");
   REQUIRE(again.welcome["conversations"].size() == 1);
   CHECK(again.welcome["conversations"][0]["anger"].size() >= 3);
