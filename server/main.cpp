@@ -11,6 +11,8 @@
 #include <thread>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -131,6 +133,14 @@ int main(int argc, char** argv) {
     generated_secret = true;
   } else if (secret.size() < 32) {
     die("the token secret must be at least 32 characters");
+  }
+
+  // Operator log on stderr; the "listening on" line stays on stdout.
+  {
+    auto logger = spdlog::stderr_logger_mt("calma");
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+    logger->set_level(spdlog::level::from_str(cfg.server.log_level));
+    spdlog::set_default_logger(logger);
   }
 
   // ---- composition

@@ -23,6 +23,7 @@ void parse_config(const json& j, config& c, std::vector<std::string>& errors) {
       s.integer("http_body_limit", c.server.http_body_limit, 1024, 16 << 20);
       s.integer("http_timeout_s", c.server.http_timeout_s, 1, 3600);
       s.integer("shutdown_grace_ms", c.server.shutdown_grace_ms, 0, 60'000);
+      s.string("log_level", c.server.log_level);
     }
     {
       auto s = root.child("websocket");
@@ -89,6 +90,11 @@ void validate(const config& c, std::vector<std::string>& errors) {
     errors.push_back("config.websocket.hard_frame_bytes: must be >= max_frame_bytes");
   if (c.limits.max_text_bytes + 1024 > c.websocket.max_frame_bytes)
     errors.push_back("config.limits.max_text_bytes: must leave 1 KiB of room under websocket.max_frame_bytes");
+  {
+    const auto& l = c.server.log_level;
+    if (l != "trace" && l != "debug" && l != "info" && l != "warn" && l != "error" && l != "off")
+      errors.push_back("config.server.log_level: must be trace, debug, info, warn, error or off");
+  }
   if (!agent_status_from_string(c.routing.status_on_connect))
     errors.push_back("config.routing.status_on_connect: must be online, away or offline");
   if (c.routing.queues.empty()) errors.push_back("config.routing.queues: must name at least one queue");

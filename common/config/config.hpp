@@ -26,6 +26,7 @@ struct server_config {
   std::size_t http_body_limit = 64 * 1024;
   int http_timeout_s = 30;
   int shutdown_grace_ms = 3000;    ///< SIGTERM: how long sessions get to close
+  std::string log_level = "info";  ///< trace, debug, info, warn, error, off (stderr)
 };
 
 struct websocket_config {

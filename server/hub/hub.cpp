@@ -1,6 +1,8 @@
 #include "server/hub/hub.hpp"
 
 #include <boost/asio/post.hpp>
+#include <spdlog/fmt/ranges.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
@@ -170,6 +172,7 @@ void hub::do_hello(std::shared_ptr<connection> c, protocol::hello h) {
     auto cl = signer_.verify(*h.token, now);
     if (!cl) {
       ++metrics_.auth_failures;
+      spdlog::info("hello refused: bad or expired token");
       return c->close(static_cast<std::uint16_t>(protocol::close_code::auth), "bad or expired token");
     }
     who.role = cl->r;
@@ -440,6 +443,7 @@ void hub::open_conversation_for(std::uint64_t conn_id, const participant& who, p
   if (opened_by_.size() >= 100'000) opened_by_.clear();  // bounded; only recent resends need it
   opened_by_[who.id + '\x1f' + m.client_msg_id] = rec.id;
   ++metrics_.conversations_opened;
+  spdlog::info("conversation {} opened by shopper {} (language '{}')", rec.id, who.id, rec.shopper.language);
 
   store_.create_conversation(rec, [self = shared_from_this(), id = rec.id, created = now](auto r) {
     self->on_strand([self, id, created, r = std::move(r)] {
@@ -447,6 +451,7 @@ void hub::open_conversation_for(std::uint64_t conn_id, const participant& who, p
       if (!c) return;
       if (!r.ok()) {
         ++self->metrics_.store_errors;
+        spdlog::warn("store error: {}", r.error);
         if (auto o = self->shopper_open_.find(c->rec.shopper.id); o != self->shopper_open_.end() && o->second == id)
           self->shopper_open_.erase(o);
         // The conversation never existed: a resend must open it again, not point here.
@@ -483,6 +488,7 @@ void hub::store_message(std::uint64_t conn_id, const participant& who, std::stri
     self->on_strand([self, conn_id, cmid, conv, r = std::move(r)] {
       if (!r.ok()) {
         ++self->metrics_.store_errors;
+        spdlog::warn("store error: {}", r.error);
         return self->send_error(conn_id, error_code::unavailable, "store unavailable: not stored, retry", cmid);
       }
       const auto& msg = r.value.message;
@@ -547,6 +553,7 @@ void hub::send_history(const std::string& user_id, std::uint64_t only_conn, cons
     self->on_strand([self, user_id, only_conn, conv_id, staff, page, upto, r = std::move(r)] {
       if (!r.ok()) {
         ++self->metrics_.store_errors;
+        spdlog::warn("store error: {}", r.error);
         if (only_conn) self->send_error(only_conn, error_code::unavailable, "store unavailable, retry", "history");
         return;
       }
@@ -585,7 +592,9 @@ void hub::on_history(session_entry& s, std::uint64_t conn_id, const protocol::hi
 
 void hub::persist(const conversation_record& rec) {
   store_.update_conversation(rec, [self = shared_from_this(), id = rec.id](auto r) {
-    if (!r.ok()) ++self->metrics_.store_errors;
+    if (r.ok()) return;
+    ++self->metrics_.store_errors;
+    spdlog::warn("store error, conversation {} not saved: {}", id, r.error);
   });
 }
 
@@ -620,6 +629,7 @@ void hub::on_close(session_entry& s, std::uint64_t conn_id, const protocol::conv
     self->on_strand([self, conn_id, who, closed, r = std::move(r)] {
       if (!r.ok()) {
         ++self->metrics_.store_errors;
+        spdlog::warn("store error: {}", r.error);
         return self->send_error(conn_id, error_code::unavailable, "store unavailable: not closed, retry",
                                 "conversation.close");
       }
@@ -638,6 +648,7 @@ void hub::finish_close(const conversation_record& closed, const participant& by)
   c->rec.updated_ts = now;
   router_.release(c->rec.id, now, true);
   ++metrics_.conversations_closed;
+  spdlog::info("conversation {} closed by {}", closed.id, by.id);
   if (c->esc) end_escalation(*c, by, "conversation closed", true);
   c->mon->on_closed(now);
   if (c->deadline) c->deadline->cancel();
@@ -665,6 +676,7 @@ void hub::apply_assignment(const std::string& conv_id, const std::string& agent_
   c->rec.updated_ts = clock_();
   persist(c->rec);
   ++metrics_.assignments;
+  spdlog::info("conversation {} assigned to {}", conv_id, agent_id);
   if (c->handled_by.empty() || c->handled_by.back() != agent_id) c->handled_by.push_back(agent_id);
   auto f = make_frame(assigned_json(*c).dump());
   send_to_conversation(*c, f, false, 0, /*and_all_supervisors=*/true);
@@ -1071,12 +1083,16 @@ void hub::raise_escalation(conv_entry& c, const escalation::decision& d) {
     e.raised_ts = d.ts;
     c.esc = std::move(e);
     escalations_[c.esc->id] = c.rec.id;
+    spdlog::info("escalation {} raised on conversation {}: {} ({})", c.esc->id, c.rec.id,
+                 escalation::severity_name(c.esc->sev), fmt::join(c.esc->reasons, "; "));
     return send_escalation(c, false);
   }
   // One open escalation per conversation: a new reason joins it.
   for (const auto& r : d.reasons)
     if (std::find(c.esc->reasons.begin(), c.esc->reasons.end(), r) == c.esc->reasons.end()) c.esc->reasons.push_back(r);
   if (d.sev > c.esc->sev) c.esc->sev = d.sev;
+  spdlog::info("escalation {} on conversation {} now {}: {}", c.esc->id, c.rec.id,
+               escalation::severity_name(c.esc->sev), fmt::join(d.reasons, "; "));
   send_escalation(c, true);
 }
 
@@ -1112,6 +1128,8 @@ void hub::apply(conv_entry& c, escalation::output out) {
         if (c.esc) {
           c.esc->sev = d.sev;
           ++c.esc->renotified;
+          spdlog::warn("escalation {} on conversation {} not acknowledged: re-notified as {}", c.esc->id, c.rec.id,
+                       escalation::severity_name(c.esc->sev));
           send_escalation(c, true);
         }
         break;
@@ -1152,6 +1170,7 @@ void hub::on_escalation_ack(session_entry& s, std::uint64_t conn_id, const proto
   auto* c = it == escalations_.end() ? nullptr : open_conversation(it->second);
   if (!c || !c->esc) return send_error(conn_id, error_code::not_found, "no such open escalation: " + m.escalation_id, ref);
   if (c->esc->acked_by.empty()) {
+    spdlog::info("escalation {} acknowledged by {}", c->esc->id, s.who.id);
     c->esc->acked_by = s.who.id;
     c->esc->acked_ts = clock_();
     c->mon->on_acknowledged(c->esc->acked_ts);
@@ -1171,6 +1190,7 @@ void hub::on_escalation_resolve(session_entry& s, std::uint64_t conn_id, const p
   auto it = escalations_.find(m.escalation_id);
   auto* c = it == escalations_.end() ? nullptr : open_conversation(it->second);
   if (!c || !c->esc) return send_error(conn_id, error_code::not_found, "no such open escalation: " + m.escalation_id, ref);
+  spdlog::info("escalation {} resolved by {}", c->esc->id, s.who.id);
   end_escalation(*c, s.who, m.note, false);
   schedule_deadline(*c);
 }

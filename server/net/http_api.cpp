@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 namespace calma {
 
@@ -167,9 +168,11 @@ void http_api::login(const http_request& req, std::function<void(http_response)>
               u != users_.end();
     if (!ok) {
       ++metrics_.logins_failed;
+      spdlog::warn("login refused for '{}'", username);
       return done(error_response(401, protocol::error_code::unauthorized, "wrong username or password"));
     }
     ++metrics_.logins_ok;
+    spdlog::info("login: {} ({})", username, to_string(u->second.r));
     auth::claims cl;
     cl.r = u->second.r;
     cl.sub = u->second.username;

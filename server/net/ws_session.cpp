@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
+#include <spdlog/spdlog.h>
 
 #include "common/protocol/messages.hpp"
 #include "common/protocol/rate_limiter.hpp"
@@ -130,6 +131,7 @@ class ws_session final : public connection, public std::enable_shared_from_this<
           return answer_error(error_code::rate_limited, "too many frames; slow down", protocol::guess_ref(frame));
         case protocol::rate_limiter::verdict::close:
           ++ctx_->stats.flood_disconnects;
+          spdlog::warn("connection {} closed for flooding (4429)", id_);
           return begin_close(static_cast<std::uint16_t>(close_code::flood), "flood");
       }
     }
@@ -164,6 +166,7 @@ class ws_session final : public connection, public std::enable_shared_from_this<
     const auto& wc = ctx_->cfg.websocket;
     if (queue_.size() + 1 > wc.send_queue_messages || queued_bytes_ + f->size() > wc.send_queue_bytes) {
       ++ctx_->stats.slow_disconnects;
+      spdlog::warn("connection {} cut: slow consumer ({} frames, {} bytes queued)", id_, queue_.size(), queued_bytes_);
       return abort();
     }
     queued_bytes_ += f->size();
