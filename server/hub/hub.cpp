@@ -214,6 +214,7 @@ void hub::do_hello(std::shared_ptr<connection> c, protocol::hello h) {
   sessions_[id] = session_entry{c, who, language, store};
   by_user_[who.id].insert(id);
   if (who.role == role::supervisor) supervisor_conns_.insert(id);
+  if (who.role == role::agent) agent_conns_.insert(id);
 
   if (who.role == role::agent) {
     if (auto t = grace_timers_.find(who.id); t != grace_timers_.end()) {
@@ -299,6 +300,7 @@ void hub::detach(std::uint64_t conn_id) {
     --self->metrics_.connections(to_string(who.role));
     self->sessions_.erase(it);
     self->supervisor_conns_.erase(conn_id);
+    self->agent_conns_.erase(conn_id);
     auto& set = self->by_user_[who.id];
     set.erase(conn_id);
     if (!set.empty()) return;
@@ -834,7 +836,7 @@ void hub::update_queue_gauges() {
 }
 
 void hub::mark_snapshot_dirty() {
-  if (snapshot_pending_ || supervisor_conns_.empty()) return;
+  if (snapshot_pending_ || (supervisor_conns_.empty() && agent_conns_.empty())) return;
   snapshot_pending_ = true;
   // Coalesce: at most one snapshot per snapshot_min_gap, however many changes
   // (a burst of new conversations would otherwise send one per change).
@@ -856,9 +858,23 @@ void hub::mark_snapshot_dirty() {
 }
 
 void hub::send_snapshot() {
-  if (supervisor_conns_.empty()) return;
+  if (supervisor_conns_.empty() && agent_conns_.empty()) return;
   last_snapshot_ = std::chrono::steady_clock::now();
   const auto now = clock_();
+  json agents = json::array();
+  for (const auto& a : router_.agents()) {
+    auto u = users_.find(a.id);
+    if (u != users_.end() && u->second.r != role::agent) continue;
+    agents.push_back(json{{"id", a.id}, {"name", a.name}, {"status", to_string(a.status)},
+                          {"load", a.load}, {"capacity", a.capacity}, {"connected", by_user_.count(a.id) > 0}});
+  }
+  // Agents see their colleagues (to transfer to) but not the queue: waiting
+  // conversations are not theirs to see.
+  if (!agent_conns_.empty()) {
+    auto f = make_frame(json{{"type", "queue.snapshot"}, {"ts", now}, {"queues", json::array()}, {"agents", agents}}.dump());
+    for (auto id : agent_conns_) send_to(id, f);
+  }
+  if (supervisor_conns_.empty()) return;
   std::map<std::string, json> queues;
   for (const auto& q : cfg_.routing.queues) queues[q] = json::array();
   for (const auto& e : router_.queue_order()) {
@@ -870,13 +886,6 @@ void hub::send_snapshot() {
   }
   json qs = json::array();
   for (auto& [name, waiting] : queues) qs.push_back(json{{"name", name}, {"waiting", std::move(waiting)}});
-  json agents = json::array();
-  for (const auto& a : router_.agents()) {
-    auto u = users_.find(a.id);
-    if (u != users_.end() && u->second.r != role::agent) continue;
-    agents.push_back(json{{"id", a.id}, {"name", a.name}, {"status", to_string(a.status)},
-                          {"load", a.load}, {"capacity", a.capacity}, {"connected", by_user_.count(a.id) > 0}});
-  }
   send_to_supervisors(make_frame(json{{"type", "queue.snapshot"}, {"ts", now}, {"queues", std::move(qs)},
                                       {"agents", std::move(agents)}}.dump()));
 }

@@ -171,6 +171,7 @@ class hub : public std::enable_shared_from_this<hub> {
   std::unordered_map<std::uint64_t, session_entry> sessions_;
   std::unordered_map<std::string, std::set<std::uint64_t>> by_user_;
   std::set<std::uint64_t> supervisor_conns_;
+  std::set<std::uint64_t> agent_conns_;
   std::unordered_map<std::string, conv_entry> open_;
   std::unordered_map<std::string, std::string> shopper_open_;  // shopper id -> open conversation
   std::unordered_map<std::string, std::string> opened_by_;     // shopper \x1f client_msg_id -> conversation it opened
