@@ -58,6 +58,9 @@ struct conversation_record {
   std::int64_t last_seq = 0;
   std::string closed_by;
   std::string close_reason;
+  /// The open escalation's acknowledgement (0/empty: none), so a restart keeps it.
+  timestamp_ms escalation_acked_ts = 0;
+  std::string escalation_acked_by;
 };
 
 /// One stored chat message. `seq` is per conversation: 1, 2, 3... without gaps.

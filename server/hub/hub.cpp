@@ -1043,7 +1043,16 @@ void feed_history(escalation::monitor& mon, const conversation_record& rec,
     assigned = true;
     sink(mon.on_assigned(ts));
   };
+  // The stored acknowledgement of the open escalation, applied at its time.
+  bool acked = rec.escalation_acked_ts == 0;
+  auto ack_before = [&](timestamp_ms ts) {
+    if (acked || rec.escalation_acked_ts > ts) return;
+    acked = true;
+    sink(mon.catch_up(rec.escalation_acked_ts));
+    mon.on_acknowledged(rec.escalation_acked_ts);
+  };
   for (const auto& m : messages) {
+    ack_before(m.ts);
     if (m.from.role == role::shopper) {
       sink(mon.catch_up(m.ts));
       sink(mon.on_customer_message(m.ts, m.text));
@@ -1054,6 +1063,7 @@ void feed_history(escalation::monitor& mon, const conversation_record& rec,
     }
   }
   assign_at(std::max(rec.updated_ts, rec.created_ts));
+  ack_before(until);
   sink(mon.catch_up(until));
 }
 }  // namespace
@@ -1067,6 +1077,10 @@ void hub::replay(conv_entry& c, const std::vector<chat_message>& messages) {
     }
   }
   feed_history(*c.mon, c.rec, messages, clock_(), [&](escalation::output o) { apply(c, std::move(o)); });
+  if (c.esc && c.rec.escalation_acked_ts != 0) {
+    c.esc->acked_by = c.rec.escalation_acked_by;
+    c.esc->acked_ts = c.rec.escalation_acked_ts;
+  }
 }
 
 json hub::replayed_timeline(const conversation_record& rec, const std::vector<chat_message>& messages) const {
@@ -1115,6 +1129,11 @@ void hub::end_escalation(conv_entry& c, const participant& by, const std::string
   escalations_.erase(c.esc->id);
   c.esc.reset();
   c.mon->on_resolved(clock_());
+  if (c.rec.escalation_acked_ts != 0) {
+    c.rec.escalation_acked_ts = 0;
+    c.rec.escalation_acked_by.clear();
+    if (c.rec.state != conversation_state::closed) persist(c.rec);
+  }
 }
 
 void hub::apply(conv_entry& c, escalation::output out) {
@@ -1182,6 +1201,9 @@ void hub::on_escalation_ack(session_entry& s, std::uint64_t conn_id, const proto
     spdlog::info("escalation {} acknowledged by {}", c->esc->id, s.who.id);
     c->esc->acked_by = s.who.id;
     c->esc->acked_ts = clock_();
+    c->rec.escalation_acked_ts = c->esc->acked_ts;
+    c->rec.escalation_acked_by = c->esc->acked_by;
+    persist(c->rec);
     c->mon->on_acknowledged(c->esc->acked_ts);
     schedule_deadline(*c);
   }

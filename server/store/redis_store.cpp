@@ -96,6 +96,8 @@ std::optional<conversation_record> record_from(const redis_value& v) {
   c.last_seq = to_i64(m["last_seq"]);
   c.closed_by = m["closed_by"];
   c.close_reason = m["close_reason"];
+  c.escalation_acked_ts = to_i64(m["escalation_acked_ts"]);
+  c.escalation_acked_by = m["escalation_acked_by"];
   return c;
 }
 
@@ -302,6 +304,8 @@ void redis_store::put_conversation(const char* mode, const conversation_record& 
       "updated_ts", std::to_string(c.updated_ts),
       "closed_by", c.closed_by,
       "close_reason", c.close_reason,
+      "escalation_acked_ts", std::to_string(c.escalation_acked_ts),
+      "escalation_acked_by", c.escalation_acked_by,
   };
   // Create takes the record as given (like memory_store); update keeps the stored last_seq.
   if (std::string_view(mode) == "create") {

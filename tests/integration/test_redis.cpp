@@ -109,7 +109,10 @@ TEST_CASE("after a restart on Redis the anger curves and open escalations are ba
     shopper s(a.port(), "John", "en");
     conv = s.say("My order is late", "1")["conversation_id"].get<std::string>();
     s.say("THIS IS RIDICULOUS!!! I want to speak to a manager NOW", "2", conv);
-    agent->expect("escalation.raised");
+    auto raised = agent->expect("escalation.raised");
+    staff sup(a.port(), "supervisor");
+    sup->send(json{{"type", "escalation.ack"}, {"escalation_id", raised["escalation_id"]}});
+    agent->expect("escalation.acked");
     CHECK(a.signal_and_wait(SIGTERM) == 0);
   }
   server_process b(redis_args(r, {{"routing", {{"disconnect_grace_s", 10}}}}));
@@ -119,6 +122,8 @@ TEST_CASE("after a restart on Redis the anger curves and open escalations are ba
   CHECK(e["conversation_id"] == conv);
   CHECK(e["severity"] == "high");
   CHECK_FALSE(e["reasons"].empty());
+  CHECK(e["acked"] == true);
+  CHECK(e["acked_by"] == "supervisor");
   staff agent(b.port(), "agent");
   REQUIRE(agent.welcome["conversations"].size() == 1);
   CHECK(agent.welcome["conversations"][0]["anger"].size() >= 2);

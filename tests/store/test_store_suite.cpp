@@ -148,6 +148,8 @@ TEST_CASE_TEMPLATE("create/get/update a conversation - update keeps last_seq", F
   u.agent_id.reset();
   u.closed_by = "a1";
   u.close_reason = "resolved";
+  u.escalation_acked_ts = 1234;
+  u.escalation_acked_by = "sup1";
   ur = await<none>(f.ioc, [&](auto cb) { f.s->update_conversation(u, cb); });
   REQUIRE_MESSAGE(ur.ok(), ur.error);
   got = must_get(f, "c1");
@@ -155,6 +157,8 @@ TEST_CASE_TEMPLATE("create/get/update a conversation - update keeps last_seq", F
   CHECK_FALSE(got->agent_id.has_value());
   CHECK(got->closed_by == "a1");
   CHECK(got->close_reason == "resolved");
+  CHECK(got->escalation_acked_ts == 1234);
+  CHECK(got->escalation_acked_by == "sup1");
   CHECK(got->last_seq == 2);
 
   auto missing = await<none>(f.ioc, [&](auto cb) { f.s->update_conversation(conv("zz", "s", 1), cb); });
