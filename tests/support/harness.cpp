@@ -41,14 +41,22 @@ std::string server_process::binary() {
   return CALMA_SERVER_BIN;
 }
 
-server_process::server_process(std::vector<std::string> args, bool wait_listening) {
+server_process::server_process(std::vector<std::string> args, bool wait_listening)
+    : server_process(binary(), std::move(args), wait_listening) {}
+
+bool server_process::alive() {
+  if (reaped_) return false;
+  return wait_exit(0ms) < 0;
+}
+
+server_process::server_process(std::string binary_path, std::vector<std::string> args, bool wait_listening) {
   bool has_port = false;
   for (const auto& a : args) has_port = has_port || a == "--port";
   if (!has_port) {
     args.push_back("--port");
     args.push_back("0");
   }
-  args.insert(args.begin(), binary());
+  args.insert(args.begin(), std::move(binary_path));
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   posix_spawn_file_actions_t fa;
@@ -96,7 +104,7 @@ std::string server_process::output() const {
 int server_process::wait_exit(std::chrono::milliseconds timeout) {
   if (reaped_) return status_;
   auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
+  for (;;) {  // checked at least once, also with a zero timeout
     int st = 0;
     pid_t r = waitpid(pid_, &st, WNOHANG);
     if (r == pid_) {
@@ -107,9 +115,9 @@ int server_process::wait_exit(std::chrono::milliseconds timeout) {
       cv_.wait_for(lk, 2s, [&] { return eof_; });
       return status_;
     }
+    if (std::chrono::steady_clock::now() >= until) return -1;
     std::this_thread::sleep_for(10ms);  // polling a child process: no clock to inject here
   }
-  return -1;
 }
 
 int server_process::signal_and_wait(int sig, std::chrono::milliseconds timeout) {

@@ -28,6 +28,8 @@ class server_process {
   /// Starts the binary with `args` (plus --port 0 unless a --port is given) and
   /// waits for its "listening on" line. Throws with the output if it does not come.
   explicit server_process(std::vector<std::string> args = {}, bool wait_listening = true);
+  /// The same with another binary (the load generator's --server).
+  server_process(std::string binary_path, std::vector<std::string> args, bool wait_listening);
   ~server_process();
   server_process(const server_process&) = delete;
 
@@ -38,6 +40,8 @@ class server_process {
   /// Waits for the process to exit by itself; returns its exit code, -1 on timeout.
   int wait_exit(std::chrono::milliseconds timeout = 10s);
   std::string output() const;
+  /// Running and not yet reaped.
+  bool alive();
 
   static std::string binary();
 

@@ -212,102 +212,40 @@ struct dist {
 // ---------------------------------------------------------------------------
 // the server process (when we start it) and /proc readings
 
+// The server this tool starts, through the test harness's process helper.
 struct server_proc {
+  std::unique_ptr<calma::test::server_process> proc;
   pid_t pid = -1;
-  int out_fd = -1;
   std::uint16_t port = 0;
-  std::thread reader;
-  std::mutex mu;
-  std::string output;  // last 64 KiB
-  bool eof = false;
   std::vector<std::string> temp_files;
   bool keep_files = false;
 
   void start(const std::string& bin, std::vector<std::string> args) {
-    args.insert(args.begin(), bin);
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) die("pipe failed");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) != 0) die("cannot start " + bin);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    out_fd = fds[0];
-    reader = std::thread([this] {
-      char buf[4096];
-      for (;;) {
-        ssize_t n = ::read(out_fd, buf, sizeof buf);
-        if (n <= 0) break;
-        std::lock_guard lk(mu);
-        output.append(buf, static_cast<std::size_t>(n));
-        if (output.size() > 65536) output.erase(0, output.size() - 65536);
-      }
-      std::lock_guard lk(mu);
-      eof = true;
-    });
-    static const std::regex re("listening on http://[^:]+:([0-9]+)");
-    auto until = sclock::now() + 20s;
-    while (sclock::now() < until) {
-      {
-        std::lock_guard lk(mu);
-        std::smatch m;
-        if (std::regex_search(output, m, re)) {
-          port = static_cast<std::uint16_t>(std::stoi(m[1]));
-          return;
-        }
-        if (eof) break;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    std::string out;
-    {
-      std::lock_guard lk(mu);
-      out = output;
-    }
-    stop();
-    die("calma-server did not start listening; output:\n" + out);
+    proc = std::make_unique<calma::test::server_process>(bin, std::move(args), true);
+    pid = proc->pid();
+    port = proc->port();
   }
 
   // SIGTERM, then SIGKILL; returns the exit status description.
   std::string stop() {
     std::string result = "not started";
-    if (pid > 0) {
-      kill(pid, SIGTERM);
-      int st = 0;
-      auto until = sclock::now() + 10s;
-      bool reaped = false;
-      while (sclock::now() < until) {
-        if (waitpid(pid, &st, WNOHANG) == pid) {
-          reaped = true;
-          break;
-        }
-        std::this_thread::sleep_for(20ms);
-      }
-      if (!reaped) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &st, 0);
+    if (proc) {
+      int code = proc->signal_and_wait(SIGTERM, 10s);
+      if (code < 0) {
+        proc->signal_and_wait(SIGKILL, 10s);
         result = "killed after 10 s (did not stop on SIGTERM)";
-      } else if (WIFEXITED(st)) {
-        result = "exit " + std::to_string(WEXITSTATUS(st));
       } else {
-        result = "signal " + std::to_string(WTERMSIG(st));
+        result = code >= 128 ? "signal " + std::to_string(code - 128) : "exit " + std::to_string(code);
       }
+      proc.reset();
       pid = -1;
     }
-    if (reader.joinable()) reader.join();
-    if (out_fd >= 0) close(out_fd);
-    out_fd = -1;
     if (!keep_files)
       for (const auto& f : temp_files) std::filesystem::remove(f);
     return result;
   }
 
-  bool alive() const { return pid > 0 && kill(pid, 0) == 0 && waitpid(pid, nullptr, WNOHANG) == 0; }
+  bool alive() const { return proc && proc->alive(); }
 };
 
 /// VmRSS (or another field) of a process in KiB, -1 if unknown.
