@@ -20,6 +20,7 @@
 #include "common/config/config.hpp"
 #include "server/auth/crypto.hpp"
 #include "server/auth/users.hpp"
+#include "server/cluster/node.hpp"
 #include "server/hub/anger_engine.hpp"
 #include "server/hub/hub.hpp"
 #include "server/metrics.hpp"
@@ -151,10 +152,10 @@ int main(int argc, char** argv) {
   calma::auth::token_signer signer(secret);
   calma::clock_fn clock = system_now;
   std::unique_ptr<calma::store> store_ptr;
+  calma::redis_options ro;
   if (cfg.redis.url.empty()) {
     store_ptr = std::make_unique<calma::memory_store>();
   } else {
-    calma::redis_options ro;
     ro.url = cfg.redis.url;
     ro.password = cfg.redis.password;
     ro.connect_timeout_ms = cfg.redis.connect_timeout_ms;
@@ -170,29 +171,63 @@ int main(int argc, char** argv) {
     store_ptr = std::move(rs);
   }
   calma::store& store = *store_ptr;
-  auto the_hub = std::make_shared<calma::hub>(ioc, cfg, store, stats, signer, users, clock, engine);
+  auto make_hub = [&] { return std::make_shared<calma::hub>(ioc, cfg, store, stats, signer, users, clock, engine); };
+  // Alone (memory store): one hub, this process's. On Redis, the node joins
+  // the cluster of every node on that Redis (one alone is a cluster of one):
+  // the leader's hub serves every node's clients (server/cluster/node.hpp).
+  // The hub the HTTP API reads conversations through: on Redis, one that is
+  // never started and answers from the store.
+  std::shared_ptr<calma::hub> the_hub = make_hub();
+  std::shared_ptr<calma::cluster::node> cluster_node;
+  std::shared_ptr<calma::front> the_front;
+  if (cfg.redis.url.empty()) {
+    the_front = std::make_shared<calma::local_front>(the_hub);
+  } else {
+    calma::cluster::node_options no;
+    no.node_id = cfg.server.node_id;
+    no.key_prefix = cfg.redis.key_prefix;
+    no.redis = calma::connection_options_from(ro);
+    no.lease.lease_ms = cfg.redis.leader_lease_ms;
+    no.lease.renew_every_ms = std::max(200, cfg.redis.leader_lease_ms / 5);
+    no.lease.margin_ms = cfg.redis.leader_lease_ms * 3 / 10;
+    no.node_timeout_ms = cfg.redis.node_timeout_ms;
+    cluster_node = calma::cluster::node::create(ioc, std::move(no), cfg, stats, make_hub);
+    the_front = cluster_node;
+  }
   calma::http_api api(cfg, the_hub, store, stats, signer, users, clock, static_root);
-  auto ctx = std::shared_ptr<calma::net_context>(new calma::net_context{cfg, the_hub, api, stats, clock});
+  auto ctx = std::shared_ptr<calma::net_context>(new calma::net_context{cfg, the_front, api, stats, clock});
   calma::listener lst(ioc, ctx);
   if (auto err = lst.open(cfg.server.bind, cfg.server.port); !err.empty()) die(err, 1);
 
   std::string start_error;
-  the_hub->start([&](std::string err) {
-    if (!err.empty()) {
-      start_error = err;
-      ioc.stop();
-      return;
-    }
+  auto started = [&] {
     lst.start();
     if (generated_secret)
       std::cerr << "calma-server: note: no auth.token_secret configured; generated one for this run "
-                   "(tokens end with the process; set auth.token_secret to keep them across restarts and nodes)"
-                << std::endl;
+                   "(tokens end with the process; set auth.token_secret to keep them across restarts"
+                << (cluster_node ? "; every node of a cluster needs the same one, or tokens from one node "
+                                   "are refused by the others"
+                                 : "")
+                << ")" << std::endl;
     std::string shown = cfg.server.bind == "0.0.0.0" ? "127.0.0.1" : cfg.server.bind;
     std::cout << "calma-server: listening on http://" << shown << ":" << lst.port() << " (node "
               << cfg.server.node_id << ", store " << store.kind() << ", " << nthreads << " threads, "
-              << users.size() << " staff users)" << std::endl;
-  });
+              << users.size() << " staff users"
+              << (cluster_node ? (cluster_node->leading() ? ", leading the cluster" : ", following the cluster's leader") : "")
+              << ")" << std::endl;
+  };
+  if (cluster_node) {
+    cluster_node->start(started);
+  } else {
+    the_hub->start([&](std::string err) {
+      if (!err.empty()) {
+        start_error = err;
+        ioc.stop();
+        return;
+      }
+      started();
+    });
+  }
 
   // SIGTERM/SIGINT: stop accepting, close every session with 1001, let the
   // queued frames go out, then stop. Messages are acked only once stored, so
@@ -205,13 +240,14 @@ int main(int argc, char** argv) {
     std::cout << "calma-server: signal " << sig << ", draining" << std::endl;
     ctx->draining = true;
     lst.stop();
-    the_hub->stop();
+    if (cluster_node) cluster_node->stop();
+    else the_hub->stop();
     // Stop as soon as every session has closed, at the latest after the grace period.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg.server.shutdown_grace_ms);
     drain_check = [&, deadline] {
-      auto open = stats.connections_shopper + stats.connections_agent + stats.connections_supervisor +
-                  stats.connections_unauthenticated;
-      if (open <= 0 || std::chrono::steady_clock::now() >= deadline) return ioc.stop();
+      // This node's sockets; in a cluster, also the lease given up, so another node leads at once.
+      const bool done = stats.websocket_sessions <= 0 && (!cluster_node || cluster_node->released());
+      if (done || std::chrono::steady_clock::now() >= deadline) return ioc.stop();
       grace.expires_after(std::chrono::milliseconds(20));
       grace.async_wait([&](const boost::system::error_code& e) {
         if (!e) drain_check();

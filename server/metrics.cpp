@@ -23,6 +23,9 @@ std::string metrics::render(std::int64_t now_ms) const {
     << "calma_connections{role=\"agent\"} " << connections_agent.load() << '\n'
     << "calma_connections{role=\"supervisor\"} " << connections_supervisor.load() << '\n'
     << "calma_connections{role=\"unauthenticated\"} " << connections_unauthenticated.load() << '\n';
+  one("calma_websocket_sessions", "gauge", "WebSocket connections open on this node.", websocket_sessions.load());
+  one("calma_relayed_sessions", "gauge", "WebSocket connections of this node relayed to the cluster's leader.",
+      relayed_sessions.load());
   one("calma_connections_total", "counter", "WebSocket connections accepted.", connections_total.load());
   one("calma_messages_in_total", "counter", "Chat messages stored.", messages_in.load());
   one("calma_messages_duplicate_total", "counter", "Resent chat messages answered with the stored copy.",

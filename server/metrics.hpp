@@ -17,6 +17,8 @@ struct metrics {
 
   gauge connections_shopper{0}, connections_agent{0}, connections_supervisor{0};
   gauge connections_unauthenticated{0};
+  gauge websocket_sessions{0};  ///< this node's open WebSocket sockets (in a cluster the leader's hub counts every node's clients above)
+  gauge relayed_sessions{0};    ///< of those, relayed to the cluster's leader
   counter connections_total{0};
   counter messages_in{0};        ///< chat messages stored
   counter messages_duplicate{0}; ///< resends answered from the store

@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "common/config/config.hpp"
+#include "server/hub/front.hpp"
 #include "server/hub/hub.hpp"
 #include "server/metrics.hpp"
 #include "server/net/http_api.hpp"
@@ -19,7 +20,7 @@ namespace calma {
 /// What every session needs; built once by main, shared by pointer.
 struct net_context {
   const config& cfg;
-  std::shared_ptr<hub> the_hub;
+  std::shared_ptr<front> the_front;
   http_api& api;
   metrics& stats;
   clock_fn clock;

@@ -44,6 +44,7 @@ class ws_session final : public connection, public std::enable_shared_from_this<
         limiter_(ctx_->cfg.rate_limit) {
     ++ctx_->stats.connections_total;
     ++ctx_->stats.connections_unauthenticated;
+    ++ctx_->stats.websocket_sessions;
   }
 
   void run(http::request<http::string_body> req) {
@@ -147,13 +148,13 @@ class ws_session final : public connection, public std::enable_shared_from_this<
       }
       hello_seen_ = true;
       hello_timer_.cancel();
-      ctx_->the_hub->hello(shared_from_this(), std::get<protocol::hello>(std::move(*parsed.message)));
+      ctx_->the_front->hello(shared_from_this(), std::get<protocol::hello>(std::move(*parsed.message)), frame);
       return;
     }
     if (parsed.err) return answer_error(parsed.err->code, parsed.err->message, parsed.err->ref);
     if (std::holds_alternative<protocol::ping>(*parsed.message))
       return enqueue(make_frame(protocol::make_pong()));
-    ctx_->the_hub->handle(id_, std::move(*parsed.message));
+    ctx_->the_front->handle(id_, std::move(*parsed.message), frame);
   }
 
   void answer_error(error_code code, std::string message, std::string ref = {}) {
@@ -229,7 +230,8 @@ class ws_session final : public connection, public std::enable_shared_from_this<
     idle_timer_.cancel();
     queue_.clear();
     queued_bytes_ = 0;
-    ctx_->the_hub->detach(id_);
+    --ctx_->stats.websocket_sessions;
+    ctx_->the_front->detach(id_);
   }
 
   websocket::stream<beast::tcp_stream> ws_;

@@ -172,7 +172,6 @@ std::unique_ptr<store> make_redis_store(boost::asio::io_context& ioc, const redi
   return redis_store::create(ioc, o, error);
 }
 
-namespace {
 redis::connection_options connection_options_from(const redis_options& o) {
   redis::connection_options c;
   std::string ignored;
@@ -183,7 +182,6 @@ redis::connection_options connection_options_from(const redis_options& o) {
   c.command_timeout_ms = o.command_timeout_ms;
   return c;
 }
-}  // namespace
 
 redis_store::redis_store(boost::asio::io_context& ioc, redis_options o)
     : ioc_(ioc), opts_(std::move(o)), channel_(opts_.key_prefix + ":wakeup"),

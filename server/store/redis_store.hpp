@@ -24,6 +24,7 @@ namespace calma {
 
 namespace redis {
 class connection;
+struct connection_options;
 }
 
 struct redis_options {
@@ -99,6 +100,10 @@ class redis_store final : public store {
   std::shared_ptr<redis::connection> sub_;
   std::shared_ptr<ready_state> ready_;
 };
+
+/// The connection settings (address, credentials, timeouts) of `o`, for other
+/// connections to the same Redis (the cluster's). `o` must have passed create().
+redis::connection_options connection_options_from(const redis_options& o);
 
 /// The factory main() uses: a redis_store as a `store`, or null with `error`.
 std::unique_ptr<store> make_redis_store(boost::asio::io_context& ioc, const redis_options& o,

@@ -1,0 +1,64 @@
+// Leadership of a cluster of calma-server nodes on one Redis, as pure logic.
+//
+// One node at a time is the leader: it runs the hub (routing, anger curves,
+// escalations, deadlines) for every conversation; the others relay their
+// clients' frames to it. Leadership is a lease: a Redis key holding the
+// leader's node id with a TTL, renewed every `renew_every_ms` by a script that
+// answers who holds it now. This tracker turns those answers (and failures,
+// and the passing of time) into the transitions the node acts on. Time is
+// passed in; nothing here does I/O.
+//
+// Safety: the lease is counted from when the renewal was *sent*, so a node's
+// view of its own lease never outlives the key in Redis. A leader that reaches
+// Redis but whose renewals are not confirmed steps down `margin_ms` before its
+// lease could end (on_tick), so it stops before a new leader can start. A
+// leader that cannot reach Redis at all is not asked to tick: no other node
+// can take the lease from a Redis it cannot reach either, every store
+// operation fails meanwhile (clients get `unavailable`), and its first
+// heartbeat after Redis returns says whether it still leads.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace calma::cluster {
+
+using timestamp_ms = std::int64_t;
+
+struct lease_params {
+  timestamp_ms lease_ms = 5000;        ///< TTL of the leader key
+  timestamp_ms renew_every_ms = 1000;  ///< how often every node asks
+  timestamp_ms margin_ms = 1500;       ///< a leader steps down this long before its lease could end
+};
+
+enum class lease_event {
+  none,
+  became_leader,    ///< this node now holds the lease: start the hub
+  lost_leadership,  ///< this node no longer holds it (or cannot tell): stop the hub
+  leader_changed,   ///< another node leads now (or for the first time known): re-route clients
+};
+
+class lease_tracker {
+ public:
+  lease_tracker(std::string self, lease_params p) : self_(std::move(self)), p_(p) {}
+
+  /// The renewal sent at `sent` answered: `holder` holds the lease now.
+  lease_event on_reply(timestamp_ms sent, const std::string& holder);
+  /// Time passed while Redis was reachable (call about every renew_every_ms).
+  lease_event on_tick(timestamp_ms now);
+
+  bool is_leader() const { return leader_; }
+  /// The leader as last known; empty when unknown.
+  const std::string& leader() const { return known_; }
+  const std::string& self() const { return self_; }
+  const lease_params& params() const { return p_; }
+
+ private:
+  std::string self_;
+  lease_params p_;
+  bool leader_ = false;
+  std::string known_;
+  timestamp_ms confirmed_until_ = 0;  ///< our lease surely holds before this
+};
+
+}  // namespace calma::cluster

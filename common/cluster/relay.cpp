@@ -1,0 +1,61 @@
+#include "common/cluster/relay.hpp"
+
+#include <charconv>
+
+namespace calma::cluster {
+
+namespace {
+constexpr char sep = '\x1f';
+
+template <class T>
+bool parse_number(std::string_view s, T& out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+bool valid_kind(char k) {
+  switch (static_cast<relay_kind>(k)) {
+    case relay_kind::hello:
+    case relay_kind::frame:
+    case relay_kind::detach:
+    case relay_kind::send:
+    case relay_kind::close: return true;
+  }
+  return false;
+}
+}  // namespace
+
+std::string encode(const relay_message& m) {
+  std::string out;
+  out.reserve(m.node.size() + m.payload.size() + 32);
+  out += static_cast<char>(m.kind);
+  out += sep;
+  out += m.node;
+  out += sep;
+  out += std::to_string(m.conn);
+  out += sep;
+  out += std::to_string(m.code);
+  out += sep;
+  out += m.payload;
+  return out;
+}
+
+std::optional<relay_message> decode(std::string_view wire) {
+  std::string_view field[4];
+  for (auto& f : field) {
+    auto pos = wire.find(sep);
+    if (pos == std::string_view::npos) return std::nullopt;
+    f = wire.substr(0, pos);
+    wire.remove_prefix(pos + 1);
+  }
+  relay_message m;
+  if (field[0].size() != 1 || !valid_kind(field[0][0]) || field[1].empty()) return std::nullopt;
+  m.kind = static_cast<relay_kind>(field[0][0]);
+  m.node = std::string(field[1]);
+  if (!parse_number(field[2], m.conn) || !parse_number(field[3], m.code)) return std::nullopt;
+  m.payload = std::string(wire);
+  return m;
+}
+
+}  // namespace calma::cluster

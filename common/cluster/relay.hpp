@@ -1,0 +1,38 @@
+// The frames nodes exchange over Redis pub/sub (one channel per node,
+// `<prefix>:node:<node id>`): a follower relays its clients' hello, frames and
+// disconnections to the leader; the leader sends frames and closes back.
+//
+// Wire form, one pub/sub message each, binary safe because the payload is last:
+//   <kind> US <node> US <conn> US <code> US <payload>       (US = \x1f)
+// `node` is the node the client is connected to, `conn` its connection id
+// there. Pure code: no I/O.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace calma::cluster {
+
+enum class relay_kind : char {
+  hello = 'H',   ///< follower → leader: a client's first frame (payload: the raw hello)
+  frame = 'F',   ///< follower → leader: a client's frame, already validated (payload: raw JSON)
+  detach = 'D',  ///< follower → leader: the client is gone
+  send = 'S',    ///< leader → follower: send payload to the client
+  close = 'C',   ///< leader → follower: close the client with `code`, reason in payload
+};
+
+struct relay_message {
+  relay_kind kind = relay_kind::frame;
+  std::string node;
+  std::uint64_t conn = 0;
+  std::uint16_t code = 0;
+  std::string payload;
+};
+
+std::string encode(const relay_message& m);
+/// Nullopt for anything malformed (unknown kind, missing fields, bad numbers).
+std::optional<relay_message> decode(std::string_view wire);
+
+}  // namespace calma::cluster

@@ -1,0 +1,415 @@
+#include "server/cluster/node.hpp"
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "common/cluster/relay.hpp"
+#include "common/protocol/errors.hpp"
+
+namespace calma::cluster {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// Every node, every renew interval, in one round trip: check in (the nodes
+// sorted set, scored with Redis's own clock, so the nodes' clocks do not
+// matter), take the lease if nobody holds it or renew it if we do, and, when
+// leading, collect the nodes that stopped checking in. Returns
+// {holder, stale node...}.
+constexpr const char* heartbeat_lua = R"lua(
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[2], now, ARGV[1])
+local holder = redis.call('GET', KEYS[1])
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  holder = ARGV[1]
+elseif holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+local out = {holder}
+if holder == ARGV[1] then
+  local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[3]))
+  for _, n in ipairs(stale) do
+    if n ~= ARGV[1] then
+      redis.call('ZREM', KEYS[2], n)
+      out[#out + 1] = n
+    end
+  end
+end
+return out
+)lua";
+
+// A node leaving on purpose: give the lease up at once (only if ours) and check out.
+constexpr const char* release_lua = R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+)lua";
+
+constexpr std::uint16_t code_restart = 1012;    // service restart: reconnect
+constexpr std::uint16_t code_try_later = 1013;  // try again later
+
+std::string remote_key(const std::string& node, std::uint64_t conn) {
+  return node + '\x1f' + std::to_string(conn);
+}
+
+}  // namespace
+
+// The leader's view of a client connected to another node: frames go back
+// through that node's channel.
+class node::remote_connection final : public connection {
+ public:
+  remote_connection(std::uint64_t id, std::string node_id, std::uint64_t edge_conn, std::weak_ptr<node> owner)
+      : id_(id), node_(std::move(node_id)), edge_conn_(edge_conn), owner_(std::move(owner)) {}
+  std::uint64_t id() const override { return id_; }
+  void send(frame_ptr f) override {
+    if (auto o = owner_.lock()) o->publish(node_, encode({relay_kind::send, node_, edge_conn_, 0, *f}));
+  }
+  void close(std::uint16_t code, std::string reason) override {
+    if (auto o = owner_.lock()) o->publish(node_, encode({relay_kind::close, node_, edge_conn_, code, std::move(reason)}));
+  }
+  const std::string& node_id() const { return node_; }
+
+ private:
+  std::uint64_t id_;
+  std::string node_;
+  std::uint64_t edge_conn_;
+  std::weak_ptr<node> owner_;
+};
+
+std::shared_ptr<node> node::create(asio::io_context& ioc, node_options o, const config& cfg, metrics& m,
+                                   hub_factory make_hub) {
+  return std::shared_ptr<node>(new node(ioc, std::move(o), cfg, m, std::move(make_hub)));
+}
+
+node::node(asio::io_context& ioc, node_options o, const config& cfg, metrics& m, hub_factory make_hub)
+    : ioc_(ioc),
+      strand_(asio::make_strand(ioc)),
+      opts_(std::move(o)),
+      cfg_(cfg),
+      metrics_(m),
+      make_hub_(std::move(make_hub)),
+      timer_(strand_),
+      lease_(opts_.node_id, opts_.lease) {}
+
+node::~node() {
+  if (cmd_) cmd_->stop();
+  if (sub_) sub_->stop();
+}
+
+template <class F>
+void node::on_strand(F&& f) {
+  asio::post(strand_, std::forward<F>(f));
+}
+
+std::int64_t node::now_ms() const {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+std::string node::channel_of(const std::string& node_id) const { return opts_.key_prefix + ":node:" + node_id; }
+
+void node::start(std::function<void()> settled) {
+  settled_ = std::move(settled);
+  cmd_ = redis::connection::create(ioc_, opts_.redis);
+  sub_ = redis::connection::create(ioc_, opts_.redis);
+  std::weak_ptr<node> w = shared_from_this();
+  sub_->set_subscription(channel_of(opts_.node_id), [w](std::string payload) {
+    if (auto self = w.lock()) self->on_relay(std::move(payload));
+  });
+  sub_->set_on_down([w](const std::string& reason) {
+    auto self = w.lock();
+    if (!self) return;
+    self->on_strand([self, reason] {
+      // Relayed frames may have been lost: every client relayed through this
+      // link reconnects and resumes by seq; a leader forgets the clients of
+      // other nodes (their nodes close them too).
+      self->close_relayed(code_restart, "lost the link to the cluster; reconnect");
+      if (self->remotes_.empty()) return;
+      spdlog::warn("cluster: lost the relay link ({}): dropping {} remote clients", reason, self->remotes_.size());
+      for (auto& [key, rc] : self->remotes_) {
+        rc->close(code_restart, "lost the link to the cluster; reconnect");
+        if (self->hub_) self->hub_->detach(rc->id());
+      }
+      self->remotes_.clear();
+    });
+  });
+  cmd_->set_on_ready([w] {
+    if (auto self = w.lock()) self->on_strand([self, t = self->now_ms()] { self->reachable_since_ = t; });
+  });
+  cmd_->set_on_down([w](const std::string&) {
+    if (auto self = w.lock()) self->on_strand([self] { self->reachable_since_ = 0; });
+  });
+  cmd_->start();
+  sub_->start();
+  on_strand([self = shared_from_this()] { self->tick(); });
+}
+
+void node::stop() {
+  on_strand([self = shared_from_this()] {
+    if (self->stopped_) return;
+    self->stopped_ = true;
+    self->timer_.cancel();
+    if (self->hub_) self->hub_->stop();
+    self->close_all_local(static_cast<std::uint16_t>(protocol::close_code::going_away), "server shutting down");
+    const std::string p = self->opts_.key_prefix;
+    self->cmd_->command({"EVAL", release_lua, "2", p + ":{cluster}:leader", p + ":{cluster}:nodes", self->opts_.node_id},
+                        [self](const redis::reply_or_error&) {
+                          self->sub_->stop();
+                          self->released_ = true;
+                        });
+    self->leading_ = false;
+  });
+}
+
+void node::publish(const std::string& node_id, std::string wire, std::function<void(long long)> done) {
+  cmd_->command({"PUBLISH", channel_of(node_id), std::move(wire)}, [done = std::move(done)](const redis::reply_or_error& r) {
+    if (!done) return;
+    if (r.ok() && r.value.kind == redis::redis_value::type::integer) return done(r.value.integer);
+    done(-1);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// the lease
+
+void node::tick() {
+  if (stopped_) return;
+  // Time counts against our lease only while Redis is reachable and the
+  // heartbeats since it came back had their chance to renew it.
+  if (reachable_since_ != 0 && now_ms() - reachable_since_ > 2 * opts_.lease.renew_every_ms)
+    on_event(lease_.on_tick(now_ms()));
+  if (lease_.is_leader() && !hub_) start_hub();  // a start that failed is retried
+  if (!heartbeat_in_flight_) {
+    heartbeat_in_flight_ = true;
+    const auto sent = now_ms();
+    const std::string p = opts_.key_prefix;
+    cmd_->command({"EVAL", heartbeat_lua, "2", p + ":{cluster}:leader", p + ":{cluster}:nodes", opts_.node_id,
+                   std::to_string(opts_.lease.lease_ms), std::to_string(opts_.node_timeout_ms)},
+                  [self = shared_from_this(), sent](redis::reply_or_error r) {
+                    self->on_strand([self, sent, r = std::move(r)] { self->on_heartbeat(sent, r); });
+                  });
+  }
+  timer_.expires_after(std::chrono::milliseconds(opts_.lease.renew_every_ms));
+  timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (!ec) self->tick();
+  });
+}
+
+void node::on_heartbeat(std::int64_t sent, const redis::reply_or_error& r) {
+  heartbeat_in_flight_ = false;
+  if (stopped_) return;
+  if (!r.ok() || !r.value.is_array() || r.value.elements.empty() || !r.value.elements[0].is_string()) {
+    spdlog::debug("cluster: heartbeat failed: {}", r.ok() ? r.value.str : r.error);
+    return;
+  }
+  on_event(lease_.on_reply(sent, r.value.elements[0].str));
+  maybe_settled();
+  if (!lease_.is_leader()) return;
+  for (std::size_t i = 1; i < r.value.elements.size(); ++i) {
+    const auto& gone = r.value.elements[i].str;
+    spdlog::warn("cluster: node {} stopped checking in: dropping its clients", gone);
+    drop_remotes_of(gone);
+  }
+}
+
+void node::on_event(lease_event e) {
+  switch (e) {
+    case lease_event::none: return;
+    case lease_event::became_leader:
+      spdlog::info("cluster: node {} now leads the cluster", opts_.node_id);
+      leading_ = true;
+      // Clients relayed to the previous leader start over here.
+      close_relayed(code_restart, "the cluster's leader changed; reconnect");
+      remotes_.clear();
+      start_hub();
+      return;
+    case lease_event::lost_leadership:
+      spdlog::warn("cluster: node {} no longer leads the cluster (leader now: '{}')", opts_.node_id, lease_.leader());
+      leading_ = false;
+      ++hub_generation_;
+      hub_ready_ = false;
+      if (hub_) hub_->stop();  // closes its clients, here and on other nodes: they reconnect to the new leader
+      hub_.reset();
+      remotes_.clear();
+      return;
+    case lease_event::leader_changed:
+      spdlog::info("cluster: the leader is node {}", lease_.leader());
+      close_relayed(code_restart, "the cluster's leader changed; reconnect");
+      return;
+  }
+}
+
+void node::start_hub() {
+  hub_ = make_hub_();
+  hub_ready_ = false;
+  const auto gen = ++hub_generation_;
+  hub_->start([self = shared_from_this(), gen](std::string err) {
+    self->on_strand([self, gen, err = std::move(err)] {
+      if (gen != self->hub_generation_ || !self->hub_) return;
+      if (!err.empty()) {
+        spdlog::error("cluster: cannot start leading: {} (retrying)", err);
+        self->hub_->stop();
+        self->hub_.reset();  // the next tick tries again while we hold the lease
+        return;
+      }
+      self->hub_ready_ = true;
+      spdlog::info("cluster: node {} is serving as the leader", self->opts_.node_id);
+      self->maybe_settled();
+    });
+  });
+}
+
+void node::maybe_settled() {
+  if (!settled_) return;
+  const bool ready = lease_.is_leader() ? hub_ && hub_ready_ : !lease_.leader().empty() && sub_->connected();
+  if (!ready) return;
+  auto f = std::move(settled_);
+  settled_ = nullptr;
+  f();
+}
+
+// ---------------------------------------------------------------------------
+// this node's clients
+
+void node::hello(std::shared_ptr<connection> c, protocol::hello h, std::string_view raw) {
+  on_strand([self = shared_from_this(), c = std::move(c), h = std::move(h), raw = std::string(raw)]() mutable {
+    if (self->stopped_)
+      return c->close(static_cast<std::uint16_t>(protocol::close_code::going_away), "server shutting down");
+    const auto id = c->id();
+    if (self->lease_.is_leader()) {
+      if (!self->hub_ || !self->hub_ready_) return c->close(code_try_later, "the cluster's leader is starting; try again");
+      self->sessions_[id] = session{c, route::local, self->hub_, {}};
+      return self->hub_->hello(std::move(c), std::move(h));
+    }
+    if (self->lease_.leader().empty() || !self->sub_->connected())
+      return c->close(code_try_later, "no cluster leader reachable; try again");
+    auto& s = self->sessions_[id];
+    s = session{c, route::relayed, nullptr, self->lease_.leader()};
+    --self->metrics_.connections_unauthenticated;
+    ++self->metrics_.relayed_sessions;
+    self->relay(id, s, static_cast<char>(relay_kind::hello), std::move(raw));
+  });
+}
+
+void node::handle(std::uint64_t conn_id, protocol::client_message m, std::string_view raw) {
+  on_strand([self = shared_from_this(), conn_id, m = std::move(m), raw = std::string(raw)]() mutable {
+    auto it = self->sessions_.find(conn_id);
+    if (it == self->sessions_.end()) return;
+    if (it->second.r == route::local) return it->second.bound->handle(conn_id, std::move(m));
+    self->relay(conn_id, it->second, static_cast<char>(relay_kind::frame), std::move(raw));
+  });
+}
+
+void node::detach(std::uint64_t conn_id) {
+  on_strand([self = shared_from_this(), conn_id] {
+    auto it = self->sessions_.find(conn_id);
+    if (it == self->sessions_.end()) {
+      --self->metrics_.connections_unauthenticated;  // refused before it said hello
+      return;
+    }
+    if (it->second.r == route::local) {
+      it->second.bound->detach(conn_id);
+    } else {
+      --self->metrics_.relayed_sessions;
+      self->relay(conn_id, it->second, static_cast<char>(relay_kind::detach), {});
+    }
+    self->sessions_.erase(it);
+  });
+}
+
+void node::relay(std::uint64_t conn_id, session& s, char kind, std::string payload) {
+  auto wire = encode({static_cast<relay_kind>(kind), opts_.node_id, conn_id, 0, std::move(payload)});
+  std::function<void(long long)> done;
+  if (kind != static_cast<char>(relay_kind::detach)) {
+    // Nobody listening (the leader died) or Redis away: the frame is lost, so
+    // the client reconnects and resends; it was not acked.
+    done = [self = shared_from_this(), conn = s.conn](long long receivers) {
+      if (receivers > 0) return;
+      if (auto c = conn.lock()) c->close(code_try_later, "the cluster's leader is unreachable; reconnect");
+    };
+  }
+  publish(s.leader, std::move(wire), std::move(done));
+}
+
+void node::close_relayed(std::uint16_t code, const std::string& reason) {
+  for (auto& [id, s] : sessions_)
+    if (s.r == route::relayed)
+      if (auto c = s.conn.lock()) c->close(code, reason);
+}
+
+void node::close_all_local(std::uint16_t code, const std::string& reason) {
+  for (auto& [id, s] : sessions_)
+    if (auto c = s.conn.lock()) c->close(code, reason);
+}
+
+// ---------------------------------------------------------------------------
+// frames from other nodes
+
+void node::drop_remotes_of(const std::string& node_id) {
+  for (auto it = remotes_.begin(); it != remotes_.end();) {
+    if (it->second->node_id() != node_id) {
+      ++it;
+      continue;
+    }
+    if (hub_) hub_->detach(it->second->id());
+    it = remotes_.erase(it);
+  }
+}
+
+void node::on_relay(std::string wire) {
+  on_strand([self = shared_from_this(), wire = std::move(wire)] {
+    if (self->stopped_) return;
+    auto m = decode(wire);
+    if (!m) return spdlog::warn("cluster: malformed relay message ignored ({} bytes)", wire.size());
+    auto refuse = [&](std::uint16_t code, const char* why) {
+      self->publish(m->node, encode({relay_kind::close, m->node, m->conn, code, why}));
+    };
+    switch (m->kind) {
+      case relay_kind::hello: {
+        if (!self->lease_.is_leader() || !self->hub_ || !self->hub_ready_)
+          return refuse(code_try_later, "this node does not lead the cluster (now); reconnect");
+        const auto key = remote_key(m->node, m->conn);
+        if (self->remotes_.count(key)) return;
+        auto parsed = protocol::parse_client_message(m->payload, self->cfg_.limits);
+        if (!parsed.message || !std::holds_alternative<protocol::hello>(*parsed.message))
+          return refuse(static_cast<std::uint16_t>(protocol::close_code::auth), "the first frame must be a valid hello");
+        auto rc = std::make_shared<remote_connection>(self->next_remote_id_++, m->node, m->conn, self);
+        self->remotes_[key] = rc;
+        ++self->metrics_.connections_unauthenticated;  // the hub counts it as one until it says hello
+        self->hub_->hello(rc, std::get<protocol::hello>(std::move(*parsed.message)));
+        return;
+      }
+      case relay_kind::frame: {
+        auto it = self->remotes_.find(remote_key(m->node, m->conn));
+        if (it == self->remotes_.end() || !self->hub_)
+          return refuse(code_restart, "unknown to the cluster's leader; reconnect");
+        auto parsed = protocol::parse_client_message(m->payload, self->cfg_.limits);
+        if (parsed.message) self->hub_->handle(it->second->id(), std::move(*parsed.message));
+        return;
+      }
+      case relay_kind::detach: {
+        auto it = self->remotes_.find(remote_key(m->node, m->conn));
+        if (it == self->remotes_.end()) return;
+        if (self->hub_) self->hub_->detach(it->second->id());
+        self->remotes_.erase(it);
+        return;
+      }
+      case relay_kind::send:
+      case relay_kind::close: {
+        auto it = self->sessions_.find(m->conn);
+        if (it == self->sessions_.end()) return;
+        auto c = it->second.conn.lock();
+        if (!c) return;
+        if (m->kind == relay_kind::send) return c->send(make_frame(std::move(m->payload)));
+        return c->close(m->code, std::move(m->payload));
+      }
+    }
+  });
+}
+
+}  // namespace calma::cluster

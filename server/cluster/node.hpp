@@ -1,0 +1,128 @@
+// A calma-server node in a cluster: several nodes on one Redis, behind a load
+// balancer, serving one set of conversations.
+//
+// One node at a time is the leader (a lease in Redis, see
+// common/cluster/lease.hpp). The leader runs the hub, the one place where
+// routing, anger curves, escalations and their deadlines are decided, for the
+// clients of every node. The other nodes are followers: they terminate their
+// clients' WebSockets (TLS, limits, validation, rate limits) and relay each
+// client's validated frames to the leader over Redis pub/sub; the leader's hub
+// answers through a `remote_connection`, which publishes back to the client's
+// node. So two nodes never assign one conversation, an agent's capacity is
+// counted in one place, each deadline fires once and a supervisor sees each
+// escalation once, by construction.
+//
+// Failure: a follower that stops checking in (SIGKILL, network) is dropped
+// by the leader after `node_timeout_ms`: its clients reconnect elsewhere, its
+// agents get the usual grace period. A leader that dies is replaced when its
+// lease expires: the new leader loads the open conversations from the store
+// (the hub's start) and every client is asked to reconnect (1012), resuming by
+// seq: nothing acked is lost (acks are sent after the store took the message)
+// and nothing is shown twice. See server/cluster/README.md.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "common/cluster/lease.hpp"
+#include "common/config/config.hpp"
+#include "server/hub/front.hpp"
+#include "server/metrics.hpp"
+#include "server/store/redis/connection.hpp"
+
+namespace calma::cluster {
+
+struct node_options {
+  std::string node_id;
+  std::string key_prefix = "calma";
+  redis::connection_options redis;  ///< address, credentials, timeouts
+  lease_params lease;
+  std::int64_t node_timeout_ms = 5000;
+};
+
+class node final : public front, public std::enable_shared_from_this<node> {
+ public:
+  using hub_factory = std::function<std::shared_ptr<hub>()>;
+
+  static std::shared_ptr<node> create(boost::asio::io_context& ioc, node_options o, const config& cfg,
+                                      metrics& m, hub_factory make_hub);
+  ~node() override;
+
+  /// Starts checking in. `settled` runs once (on the node's strand) when the
+  /// node can serve clients: leading with its hub loaded, or following a
+  /// known leader with its relay link up.
+  void start(std::function<void()> settled);
+  /// Stops the hub if leading, gives the lease up, closes this node's clients (1001).
+  void stop();
+
+  void hello(std::shared_ptr<connection> c, protocol::hello h, std::string_view raw) override;
+  void handle(std::uint64_t conn_id, protocol::client_message m, std::string_view raw) override;
+  void detach(std::uint64_t conn_id) override;
+
+  bool leading() const { return leading_.load(); }
+  /// After stop(): the lease was given up (or Redis did not answer).
+  bool released() const { return released_.load(); }
+  std::string channel_of(const std::string& node_id) const;
+  /// Publishes on the cluster's command connection (any thread); `done(receivers or -1)`.
+  void publish(const std::string& node_id, std::string wire, std::function<void(long long)> done = {});
+
+ private:
+  class remote_connection;
+  enum class route { local, relayed };
+  struct session {
+    std::weak_ptr<connection> conn;
+    route r = route::local;
+    std::shared_ptr<hub> bound;  ///< local: the hub it said hello to
+    std::string leader;          ///< relayed: the node it was relayed to
+  };
+
+  node(boost::asio::io_context& ioc, node_options o, const config& cfg, metrics& m, hub_factory make_hub);
+  template <class F>
+  void on_strand(F&& f);
+  void tick();
+  void on_heartbeat(std::int64_t sent, const redis::reply_or_error& r);
+  void on_event(lease_event e);
+  void start_hub();
+  void maybe_settled();
+  void on_relay(std::string wire);
+  void relay(std::uint64_t conn_id, session& s, char kind, std::string payload);
+  void close_relayed(std::uint16_t code, const std::string& reason);
+  void close_all_local(std::uint16_t code, const std::string& reason);
+  void drop_remotes_of(const std::string& node_id);
+  std::int64_t now_ms() const;
+
+  boost::asio::io_context& ioc_;
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  node_options opts_;
+  const config& cfg_;
+  metrics& metrics_;
+  hub_factory make_hub_;
+  std::shared_ptr<redis::connection> cmd_;
+  std::shared_ptr<redis::connection> sub_;
+  boost::asio::steady_timer timer_;
+  lease_tracker lease_;
+  std::atomic<bool> leading_{false};
+  std::atomic<bool> released_{false};
+
+  // strand state
+  bool stopped_ = false;
+  bool heartbeat_in_flight_ = false;
+  std::int64_t reachable_since_ = 0;  ///< when the command connection came up; 0 while down
+  std::function<void()> settled_;
+  std::shared_ptr<hub> hub_;  ///< while leading
+  bool hub_ready_ = false;
+  std::uint64_t hub_generation_ = 0;
+  std::unordered_map<std::uint64_t, session> sessions_;  ///< this node's clients, after hello
+  std::unordered_map<std::string, std::shared_ptr<remote_connection>> remotes_;  ///< "<node>\x1f<conn>"
+  std::atomic<std::uint64_t> next_remote_id_{1ull << 62};
+};
+
+}  // namespace calma::cluster
