@@ -1,0 +1,317 @@
+// Several calma-server nodes on one real Redis (server/cluster): clients on
+// different nodes talk, assignment is atomic cluster-wide, each escalation and
+// deadline fires once, and a node killed with SIGKILL (follower or leader) or
+// a Redis restart loses nothing acked and shows nothing twice.
+#include <signal.h>
+
+#include <map>
+#include <set>
+
+#include "tests/integration/common.hpp"
+#include "tests/store/support.hpp"
+
+using namespace calma::test;
+
+namespace {
+
+const json fast_cluster{{"redis", {{"leader_lease_ms", 2000}, {"node_timeout_ms", 2000}}},
+                        {"routing", {{"disconnect_grace_s", 10}}}};
+
+std::vector<std::string> node_args(const redis_server& r, const std::string& node, json extra = json::object()) {
+  json cfg = fast_cluster;
+  cfg.merge_patch(extra);
+  auto a = test_args(cfg);
+  for (const std::string& s : std::vector<std::string>{"--redis", r.url(), "--node-id", node}) a.push_back(s);
+  return a;
+}
+
+/// Connects and says hello with `token` until welcomed (a node answers 1012 or
+/// 1013 while the cluster changes leader, as a real client would retry).
+std::unique_ptr<ws_client> connect_retry(std::uint16_t port, const std::string& token, json* welcome,
+                                         std::chrono::milliseconds within = 20s) {
+  auto until = std::chrono::steady_clock::now() + within;
+  while (std::chrono::steady_clock::now() < until) {
+    auto c = std::make_unique<ws_client>(port);
+    c->send(json{{"type", "hello"}, {"token", token}});
+    while (auto f = c->next(3s)) {
+      if ((*f)["type"] == "welcome") {
+        if (welcome) *welcome = *f;
+        return c;
+      }
+    }
+    std::this_thread::sleep_for(100ms);  // another process's failover: no clock to inject
+  }
+  throw std::runtime_error("no welcome within the time allowed");
+}
+
+/// Every message of a conversation as seen in one history page.
+std::vector<json> history_of(ws_client& c, const std::string& conv) {
+  c.send(json{{"type", "history"}, {"conversation_id", conv}, {"after_seq", 0}});
+  auto h = c.expect_if("history", [&](const json& j) { return j["conversation_id"] == conv; }, 10s);
+  return h["messages"].get<std::vector<json>>();
+}
+
+/// A round trip through the leader: every frame the leader sent this client
+/// before it read the request has arrived when the answer does. Returns them.
+std::vector<json> leader_barrier(ws_client& c, const std::string& conv) {
+  c.send(json{{"type", "history"}, {"conversation_id", conv}, {"after_seq", 1'000'000}});
+  std::vector<json> before;
+  auto until = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < until) {
+    auto f = c.next(10s);
+    if (!f) break;
+    if ((*f)["type"] == "history" && (*f)["conversation_id"] == conv) return before;
+    if ((*f)["type"] == "error" && (*f)["ref"] == "history") return before;  // not its conversation: still an answer
+    before.push_back(*f);
+  }
+  throw std::runtime_error("no answer from the leader");
+}
+
+/// Seqs are 1..n without gaps and every client_msg_id of `sender` appears once.
+void check_exactly_once(const std::vector<json>& msgs) {
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < msgs.size(); ++i) {
+    CHECK(msgs[i]["seq"] == static_cast<std::int64_t>(i + 1));
+    auto key = msgs[i]["from"]["id"].get<std::string>() + "/" + msgs[i]["client_msg_id"].get<std::string>();
+    CHECK_MESSAGE(seen.insert(key).second, "shown twice: " << key);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("cluster - a shopper and an agent on different nodes talk - supervisors on every node see an escalation once") {
+  redis_server r({"--appendonly", "yes", "--appendfsync", "always"});
+  server_process a(node_args(r, "a"));
+  server_process b(node_args(r, "b"));
+  server_process c(node_args(r, "c"));
+  CHECK(a.output().find("leading the cluster") != std::string::npos);
+  CHECK(b.output().find("following") != std::string::npos);
+
+  staff agent(b.port(), "agent");
+  staff sup_a(a.port(), "supervisor");
+  staff sup_c(c.port(), "supervisor");
+  shopper s(c.port(), "Jane", "en");
+  auto conv = s.say("Hello, where is my order?", "1")["conversation_id"].get<std::string>();
+  auto as = agent->expect("conversation.assigned");
+  CHECK(as["conversation_id"] == conv);
+  CHECK(as["agent"]["id"] == "agent");
+  // The first message reaches the agent once: in the history it gets on
+  // assignment, or live if the assignment overtook its store round trip.
+  if (agent->expect("history")["messages"].empty()) CHECK(agent->expect("chat.message")["seq"] == 1);
+  CHECK(s->expect("conversation.assigned")["agent"]["id"] == "agent");
+
+  agent->send(chat(conv, "Looking at it right now", "a1"));
+  CHECK(agent->expect("ack")["seq"] == 2);
+  auto m = s->expect("chat.message");
+  CHECK(m["seq"] == 2);
+  CHECK(m["text"] == "Looking at it right now");
+
+  s.say("This is useless. I want to speak to a manager right now", "2", conv);
+  std::string esc_id;
+  for (auto* sup : {&sup_a, &sup_c}) {
+    auto e = (*sup)->expect_if("escalation.raised", [&](const json& j) { return j["conversation_id"] == conv; }, 10s);
+    CHECK_FALSE(e.value("update", false));
+    CHECK(e["transcript_tail"].size() == 3);
+    if (esc_id.empty()) esc_id = e["escalation_id"];
+    CHECK(e["escalation_id"] == esc_id);
+  }
+  CHECK(agent->expect("escalation.raised")["escalation_id"] == esc_id);
+  // Once each: nothing more about it by the time the leader answers again.
+  for (auto* sup : {&sup_a, &sup_c}) {
+    int again = 0;
+    for (const auto& f : leader_barrier(*sup->ws, conv))
+      again += f["type"] == "escalation.raised" && !f.value("update", false);
+    CHECK(again == 0);
+  }
+  CHECK(count_type(leader_barrier(*s.ws, conv), "escalation.raised") == 0);
+
+  // A supervisor on one node takes it; the other supervisor and the agent know.
+  sup_c->send(json{{"type", "escalation.ack"}, {"escalation_id", esc_id}});
+  CHECK(sup_a->expect("escalation.acked")["by"] == "supervisor");
+  CHECK(agent->expect("escalation.acked")["escalation_id"] == esc_id);
+  // Typing and read receipts cross nodes too.
+  s->send(json{{"type", "typing"}, {"conversation_id", conv}, {"state", true}});
+  CHECK(agent->expect("typing")["from"]["id"] == s.welcome["user_id"]);
+}
+
+TEST_CASE("cluster - shoppers on two nodes at once: each conversation is assigned once - capacity is held") {
+  redis_server r;
+  server_process a(node_args(r, "a", {{"routing", {{"status_on_connect", "away"}}}}));
+  server_process b(node_args(r, "b", {{"routing", {{"status_on_connect", "away"}}}}));
+  staff agent(a.port(), "agent");
+  staff agent2(b.port(), "agent2");
+  agent->send(json{{"type", "presence.set"}, {"status", "online"}, {"capacity", 2}});
+  agent2->send(json{{"type", "presence.set"}, {"status", "online"}, {"capacity", 1}});
+  CHECK(agent->expect("presence")["capacity"] == 2);
+  CHECK(agent2->expect("presence")["capacity"] == 1);
+
+  // Eight shoppers, half on each node, all writing at once.
+  std::vector<std::unique_ptr<shopper>> shoppers;
+  for (int i = 0; i < 8; ++i) shoppers.push_back(std::make_unique<shopper>(i % 2 ? a.port() : b.port(), "S" + std::to_string(i), "en"));
+  for (auto& s : shoppers) (*s)->send(json{{"type", "chat.send"}, {"client_msg_id", "1"}, {"text", "hello, I need help"}});
+  std::vector<std::string> convs;
+  for (auto& s : shoppers) convs.push_back((*s)->expect("ack")["conversation_id"].get<std::string>());
+  CHECK(std::set<std::string>(convs.begin(), convs.end()).size() == 8);
+
+  std::map<std::string, std::string> owner;  // conversation -> agent
+  auto collect = [&](staff& st, const std::string& id, std::size_t want) {
+    std::size_t got = 0;
+    while (got < want) {
+      auto f = st->expect("conversation.assigned", 10s);
+      CHECK_MESSAGE(owner.emplace(f["conversation_id"], id).second, "assigned twice: " << f["conversation_id"]);
+      ++got;
+    }
+  };
+  collect(agent, "agent", 2);
+  collect(agent2, "agent2", 1);
+  // No more than capacity, by the time the leader answers each of them again.
+  CHECK(count_type(leader_barrier(*agent.ws, convs[0]), "conversation.assigned") == 0);
+  CHECK(count_type(leader_barrier(*agent2.ws, convs[0]), "conversation.assigned") == 0);
+  int assigned = 0, queued = 0;
+  for (std::size_t i = 0; i < shoppers.size(); ++i) {
+    auto frames = leader_barrier(*shoppers[i]->ws, convs[i]);
+    assigned += count_type(frames, "conversation.assigned");
+    queued += count_type(frames, "conversation.queued") > 0;
+  }
+  CHECK(assigned == 3);
+  CHECK(queued >= 5);
+
+  // A freed seat goes to the next in line, once.
+  const auto& [first_conv, first_agent] = *owner.begin();
+  staff& holder = first_agent == "agent" ? agent : agent2;
+  holder->send(json{{"type", "conversation.close"}, {"conversation_id", first_conv}});
+  auto next = holder->expect("conversation.assigned", 10s);
+  CHECK(owner.emplace(next["conversation_id"], first_agent).second);
+}
+
+TEST_CASE("cluster - a queue-wait deadline fires once in the whole cluster") {
+  redis_server r;
+  const json cfg{{"escalation", {{"queue_wait_s", 1}, {"ack_timeout_s", 600}}}};
+  server_process a(node_args(r, "a", cfg));
+  server_process b(node_args(r, "b", cfg));
+  server_process c(node_args(r, "c", cfg));
+  std::vector<std::unique_ptr<staff>> sups;
+  for (auto* n : {&a, &b, &c}) sups.push_back(std::make_unique<staff>(n->port(), "supervisor"));
+  shopper s(b.port(), "Jan", "pl");  // no agent anywhere: it waits
+  auto conv = s.say("Dzień dobry, mam pytanie o zamówienie", "1")["conversation_id"].get<std::string>();
+  for (auto& sup : sups) {
+    auto e = (*sup)->expect_if("escalation.raised", [&](const json& j) { return j["conversation_id"] == conv; }, 10s);
+    CHECK_FALSE(e.value("update", false));
+  }
+  // Well past the deadline: still one per supervisor.
+  std::this_thread::sleep_for(1500ms);  // the deadline is another process's timer: no clock to inject
+  for (auto& sup : sups) {
+    int raised = 0;
+    for (const auto& f : leader_barrier(*sup->ws, conv)) raised += f["type"] == "escalation.raised" && !f.value("update", false);
+    CHECK(raised == 0);
+  }
+}
+
+TEST_CASE("cluster - a follower killed with SIGKILL: its clients resume on another node - nothing acked lost or shown twice") {
+  redis_server r({"--appendonly", "yes", "--appendfsync", "always"});
+  server_process a(node_args(r, "a"));
+  auto b = std::make_unique<server_process>(node_args(r, "b"));
+  staff agent(a.port(), "agent");
+  shopper s(b->port(), "Marta", "es");
+  auto conv = s.say("Hola, mi pedido no llega", "1")["conversation_id"].get<std::string>();
+  agent->expect("conversation.assigned");
+  agent->send(chat(conv, "Lo reviso", "a1"));
+  CHECK(s->expect("chat.message")["seq"] == 2);
+  s.say("Gracias", "2", conv);
+  // The last one is in flight when the node dies: its ack may never come.
+  s->send(chat(conv, "¿Sigue ahí?", "3"));
+  CHECK(b->signal_and_wait(SIGKILL) != 0);
+  CHECK(s->wait_closed(5s));
+
+  json w;
+  auto back = connect_retry(a.port(), s.token, &w);
+  REQUIRE(w["conversations"].size() == 1);
+  // The widget resends what was not acked, with the same id: stored once.
+  back->send(chat(conv, "¿Sigue ahí?", "3"));
+  auto ack = back->expect_if("ack", [](const json& j) { return j["client_msg_id"] == "3"; });
+  CHECK(ack["seq"] == 4);
+  auto msgs = history_of(*back, conv);
+  REQUIRE(msgs.size() == 4);
+  check_exactly_once(msgs);
+  agent->send(chat(conv, "Sí, aquí sigo", "a2"));
+  CHECK(back->expect("chat.message")["seq"] == 5);
+  CHECK(count_type(agent->barrier(), "conversation.closed") == 0);
+}
+
+TEST_CASE("cluster - the leader killed with SIGKILL: another node leads - clients resume with nothing lost or shown twice") {
+  redis_server r({"--appendonly", "yes", "--appendfsync", "always"});
+  auto a = std::make_unique<server_process>(node_args(r, "a"));
+  server_process b(node_args(r, "b"));
+  staff agent(b.port(), "agent");
+  shopper s(b.port(), "Marta", "es");
+  auto conv = s.say("Hola, mi pedido no llega", "1")["conversation_id"].get<std::string>();
+  agent->expect("conversation.assigned");
+  agent->send(chat(conv, "Lo reviso", "a1"));
+  CHECK(s->expect("chat.message")["seq"] == 2);
+  CHECK(a->signal_and_wait(SIGKILL) != 0);
+
+  // b takes over once the lease runs out; everyone reconnects to it.
+  json ws, wa;
+  auto s2 = connect_retry(b.port(), s.token, &ws);
+  auto agent2 = connect_retry(b.port(), agent.token, &wa);
+  REQUIRE(wa["conversations"].size() == 1);
+  CHECK(wa["conversations"][0]["conversation_id"] == conv);
+  CHECK(wa["conversations"][0]["agent_id"] == "agent");
+  http_result h = http(b.port(), "GET", "/healthz");
+  CHECK(h.status == 200);
+  s2->send(chat(conv, "¿Hola?", "2"));
+  CHECK(s2->expect("ack")["seq"] == 3);
+  CHECK(agent2->expect("chat.message")["seq"] == 3);
+  auto msgs = history_of(*s2, conv);
+  REQUIRE(msgs.size() == 3);
+  check_exactly_once(msgs);
+  CHECK(b.output().find("now leads the cluster") != std::string::npos);
+}
+
+TEST_CASE("cluster - Redis restarted under load: clients see unavailable or reconnect - then nothing acked is lost or doubled") {
+  redis_server r({"--appendonly", "yes", "--appendfsync", "always"});
+  server_process a(node_args(r, "a"));
+  server_process b(node_args(r, "b"));
+  staff agent(a.port(), "agent");
+  shopper s(b.port(), "Ana", "es");
+  auto conv = s.say("hola", "0")["conversation_id"].get<std::string>();
+  agent->expect("conversation.assigned");
+
+  // The shopper on the follower and the agent on the leader both keep
+  // writing; Redis dies half-way and comes back.
+  std::set<std::string> acked_shopper, acked_agent;
+  std::unique_ptr<ws_client> sc = std::move(s.ws);
+  std::unique_ptr<ws_client> ac = std::move(agent.ws);
+  auto pump = [&](std::unique_ptr<ws_client>& c, const std::string& token, const std::string& prefix,
+                  std::set<std::string>& acked, std::uint16_t port, int from, int to) {
+    for (int i = from; i < to; ++i) {
+      auto id = prefix + std::to_string(i);
+      for (int attempt = 0; attempt < 100 && !acked.count(id); ++attempt) {
+        if (c->is_closed()) c = connect_retry(port, token, nullptr);
+        c->send(chat(conv, "mensaje " + id, id));
+        while (auto f = c->next(3s)) {
+          if ((*f)["type"] == "ack" && (*f)["client_msg_id"] == id) {
+            acked.insert(id);
+            break;
+          }
+          if ((*f)["type"] == "error" && (*f)["ref"] == id) {
+            CHECK((*f)["code"] == "unavailable");
+            std::this_thread::sleep_for(100ms);  // a client's backoff
+            break;
+          }
+        }
+      }
+    }
+  };
+  pump(sc, s.token, "s", acked_shopper, b.port(), 1, 6);
+  pump(ac, agent.token, "a", acked_agent, a.port(), 1, 6);
+  r.kill();
+  r.restart();
+  pump(sc, s.token, "s", acked_shopper, b.port(), 6, 12);
+  pump(ac, agent.token, "a", acked_agent, a.port(), 6, 12);
+  CHECK(acked_shopper.size() == 11);
+  CHECK(acked_agent.size() == 11);
+  auto msgs = history_of(*sc, conv);
+  CHECK(msgs.size() == 23);  // "0", then 11 each
+  check_exactly_once(msgs);
+}
