@@ -66,6 +66,7 @@ void parse_config(const json& j, config& c, std::vector<std::string>& errors) {
       s.number("handle_time_weight", c.routing.router.handle_time_weight, 0.0, 1.0);
       s.string("status_on_connect", c.routing.status_on_connect);
       s.integer("disconnect_grace_s", c.routing.disconnect_grace_s, 0, 86'400);
+      s.integer("presence_ttl_s", c.routing.presence_ttl_s, 1, 30 * 86'400);
       s.strings("queues", c.routing.queues);
       s.integer("queue_snapshot_interval_s", c.routing.queue_snapshot_interval_s, 1, 3600);
     }

@@ -50,6 +50,7 @@ struct routing_config {
   routing::params router;
   std::string status_on_connect = "online";  ///< agent status when its first session connects
   int disconnect_grace_s = 30;               ///< after this, a gone agent's chats are requeued
+  int presence_ttl_s = 43'200;               ///< an agent's chosen status and capacity are remembered this long
   std::vector<std::string> queues{"default"};
   int queue_snapshot_interval_s = 5;
 };

@@ -47,6 +47,19 @@ void hub::on_strand(F&& f) {
 
 void hub::start(std::function<void(std::string)> done) {
   on_strand([self = shared_from_this(), done = std::move(done)]() mutable {
+    // What agents chose (status, capacity), then the open conversations.
+    self->store_.list_presence([self, done = std::move(done)](auto p) mutable {
+      self->on_strand([self, p = std::move(p), done = std::move(done)]() mutable {
+        if (!p.ok()) return done("store: " + p.error);
+        for (auto& r : p.value) self->remembered_[r.agent_id] = r;
+        self->load_conversations(std::move(done));
+      });
+    });
+  });
+}
+
+void hub::load_conversations(std::function<void(std::string)> done) {
+  on_strand([self = shared_from_this(), done = std::move(done)]() mutable {
     conversation_filter f;
     f.open_only = true;
     f.limit = 1'000'000;
@@ -220,10 +233,22 @@ void hub::do_hello(std::shared_ptr<connection> c, protocol::hello h) {
     if (auto t = grace_timers_.find(who.id); t != grace_timers_.end()) {
       t->second->cancel();  // came back in time: keeps its status and chats
       grace_timers_.erase(t);
-    } else {
-      const auto* a = router_.agent(who.id);
-      if (!a || a->status == agent_status::offline) router_.upsert_agent(who.id, who.name, status_on_connect_);
     }
+    {
+      // Unknown, or restored from the store as offline (its chats after a restart).
+      const auto* a = router_.agent(who.id);
+      if (!a || a->status == agent_status::offline) {
+        // Back as it chose to be (after a restart or a new cluster leader), else the default.
+        auto r = remembered_.find(who.id);
+        if (r != remembered_.end() && r->second.status != agent_status::offline) {
+          router_.upsert_agent(who.id, who.name, r->second.status);
+          if (r->second.capacity > 0) router_.set_capacity(who.id, r->second.capacity);
+        } else {
+          router_.upsert_agent(who.id, who.name, status_on_connect_);
+        }
+      }
+    }
+    remember_presence(who.id);
   }
   do_welcome(id, shopper_token);
   if (who.role == role::agent) {
@@ -745,6 +770,7 @@ void hub::on_presence(session_entry& s, std::uint64_t conn_id, const protocol::p
   if (s.who.role == role::agent) {
     router_.upsert_agent(s.who.id, s.who.name, m.status);
     if (m.capacity) router_.set_capacity(s.who.id, *m.capacity);
+    remember_presence(s.who.id);
   }
   const auto* a = router_.agent(s.who.id);
   json j{{"type", "presence"}, {"status", to_string(m.status)},
@@ -758,6 +784,18 @@ void hub::on_presence(session_entry& s, std::uint64_t conn_id, const protocol::p
       mark_snapshot_dirty();
     }
   }
+}
+
+void hub::remember_presence(const std::string& agent_id) {
+  const auto* a = router_.agent(agent_id);
+  if (!a) return;
+  presence_record p{agent_id, a->status, a->capacity, clock_()};
+  remembered_[agent_id] = p;
+  store_.put_presence(p, cfg_.routing.presence_ttl_s, [self = shared_from_this(), agent_id](auto r) {
+    if (r.ok()) return;
+    ++self->metrics_.store_errors;
+    spdlog::warn("store error, presence of {} not saved: {}", agent_id, r.error);
+  });
 }
 
 void hub::on_transfer(session_entry& s, std::uint64_t conn_id, const protocol::conversation_transfer& m) {

@@ -90,6 +90,8 @@ class hub : public std::enable_shared_from_this<hub> {
 
   template <class F>
   void on_strand(F&& f);
+  void load_conversations(std::function<void(std::string)> done);
+  void remember_presence(const std::string& agent_id);
 
   // handlers (strand)
   void do_hello(std::shared_ptr<connection> c, protocol::hello h);
@@ -176,6 +178,7 @@ class hub : public std::enable_shared_from_this<hub> {
   std::unordered_map<std::string, std::string> shopper_open_;  // shopper id -> open conversation
   std::unordered_map<std::string, std::string> opened_by_;     // shopper \x1f client_msg_id -> conversation it opened
   routing::router router_;
+  std::unordered_map<std::string, presence_record> remembered_;  // agent -> its last chosen presence
   std::unordered_map<std::string, std::unique_ptr<boost::asio::steady_timer>> grace_timers_;
   std::unordered_map<std::string, std::string> escalations_;  // open escalation id -> conversation
   boost::asio::steady_timer snapshot_timer_;

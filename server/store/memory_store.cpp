@@ -105,4 +105,29 @@ void memory_store::read_messages(const std::string& conversation_id, std::int64_
 
 void memory_store::ping(callback<none> cb) { cb({}); }
 
+void memory_store::put_presence(const presence_record& p, std::int64_t ttl_s, callback<none> cb) {
+  {
+    std::lock_guard lk(mu_);
+    presence_[p.agent_id] = {p, std::chrono::steady_clock::now() + std::chrono::seconds(ttl_s)};
+  }
+  cb({});
+}
+
+void memory_store::list_presence(callback<std::vector<presence_record>> cb) {
+  std::vector<presence_record> out;
+  {
+    std::lock_guard lk(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = presence_.begin(); it != presence_.end();) {
+      if (it->second.expires <= now) {
+        it = presence_.erase(it);
+        continue;
+      }
+      out.push_back(it->second.p);
+      ++it;
+    }
+  }
+  cb({std::move(out), {}});
+}
+
 }  // namespace calma

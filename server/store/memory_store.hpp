@@ -3,6 +3,7 @@
 // process; a single node with nothing else installed.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -24,6 +25,8 @@ class memory_store final : public store {
   void append_message(const append_request& r, callback<append_result> cb) override;
   void read_messages(const std::string& conversation_id, std::int64_t after_seq, std::size_t limit,
                      callback<std::vector<chat_message>> cb) override;
+  void put_presence(const presence_record& p, std::int64_t ttl_s, callback<none> cb) override;
+  void list_presence(callback<std::vector<presence_record>> cb) override;
   void ping(callback<none> cb) override;
 
  private:
@@ -34,6 +37,11 @@ class memory_store final : public store {
   };
   std::mutex mu_;
   std::map<std::string, conv> convs_;
+  struct remembered {
+    presence_record p;
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::map<std::string, remembered> presence_;
 };
 
 }  // namespace calma

@@ -416,6 +416,45 @@ void redis_store::read_messages(const std::string& conversation_id, std::int64_t
   });
 }
 
+// Presence: one key per agent with the TTL, and a set naming them (both in
+// the {cluster} slot); readers drop names whose key expired.
+void redis_store::put_presence(const presence_record& p, std::int64_t ttl_s, callback<none> cb) {
+  const std::string base = opts_.key_prefix + ":{cluster}:presence";
+  nlohmann::json v{{"status", to_string(p.status)}, {"capacity", p.capacity}, {"ts", p.updated_ts}};
+  cmd_->command({"SET", base + ":" + p.agent_id, v.dump(), "EX", std::to_string(std::max<std::int64_t>(1, ttl_s))},
+                [](reply_or_error) {});
+  cmd_->command({"SADD", base, p.agent_id}, [cb = std::move(cb)](reply_or_error r) { cb({{}, failure(r)}); });
+}
+
+void redis_store::list_presence(callback<std::vector<presence_record>> cb) {
+  const std::string base = opts_.key_prefix + ":{cluster}:presence";
+  cmd_->command({"SMEMBERS", base}, [conn = cmd_, base, cb = std::move(cb)](reply_or_error r) mutable {
+    if (auto e = failure(r); !e.empty()) return cb({{}, std::move(e)});
+    std::vector<std::string> ids;
+    for (const auto& el : r.value.elements) ids.push_back(el.str);
+    if (ids.empty()) return cb({});
+    std::vector<std::string> args{"MGET"};
+    for (const auto& id : ids) args.push_back(base + ":" + id);
+    conn->command(std::move(args), [conn, base, ids, cb = std::move(cb)](reply_or_error r) {
+      if (auto e = failure(r); !e.empty()) return cb({{}, std::move(e)});
+      std::vector<presence_record> out;
+      std::vector<std::string> gone{"SREM", base};
+      for (std::size_t i = 0; i < ids.size() && i < r.value.elements.size(); ++i) {
+        const auto& v = r.value.elements[i];
+        auto j = v.is_string() ? nlohmann::json::parse(v.str, nullptr, false) : nlohmann::json();
+        auto st = j.is_object() ? agent_status_from_string(j.value("status", "")) : std::nullopt;
+        if (!st) {
+          gone.push_back(ids[i]);
+          continue;
+        }
+        out.push_back({ids[i], *st, j.value("capacity", 0), j.value("ts", std::int64_t{0})});
+      }
+      if (gone.size() > 2) conn->command(std::move(gone), [](reply_or_error) {});
+      cb({std::move(out), {}});
+    });
+  });
+}
+
 void redis_store::ping(callback<none> cb) {
   cmd_->command({"PING"}, [cb = std::move(cb)](reply_or_error r) { cb({{}, failure(r)}); });
 }

@@ -57,6 +57,8 @@ class redis_store final : public store {
   void append_message(const append_request& r, callback<append_result> cb) override;
   void read_messages(const std::string& conversation_id, std::int64_t after_seq, std::size_t limit,
                      callback<std::vector<chat_message>> cb) override;
+  void put_presence(const presence_record& p, std::int64_t ttl_s, callback<none> cb) override;
+  void list_presence(callback<std::vector<presence_record>> cb) override;
   void ping(callback<none> cb) override;
 
   /// Cross-node wake-ups: every stored message is published as

@@ -47,6 +47,14 @@ struct conversation_filter {
   std::size_t limit = 200;
 };
 
+/// An agent's chosen status and capacity.
+struct presence_record {
+  std::string agent_id;
+  agent_status status = agent_status::online;
+  int capacity = 0;
+  timestamp_ms updated_ts = 0;
+};
+
 template <class T>
 using callback = std::function<void(result<T>)>;
 
@@ -69,6 +77,13 @@ class store {
   /// Messages with seq > after_seq, in seq order, at most `limit`.
   virtual void read_messages(const std::string& conversation_id, std::int64_t after_seq,
                              std::size_t limit, callback<std::vector<chat_message>> cb) = 0;
+
+  /// Remembers an agent's chosen status and capacity for `ttl_s` seconds
+  /// (the hub puts it again on every change and connection), so that after a
+  /// restart, or under a new cluster leader, agents get back what they chose.
+  virtual void put_presence(const presence_record& p, std::int64_t ttl_s, callback<none> cb) = 0;
+  /// Every remembered presence not yet expired, in no particular order.
+  virtual void list_presence(callback<std::vector<presence_record>> cb) = 0;
 
   /// Answers when the store is reachable (health checks).
   virtual void ping(callback<none> cb) = 0;

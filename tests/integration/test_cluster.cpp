@@ -248,6 +248,8 @@ TEST_CASE("cluster - the leader killed with SIGKILL: another node leads - client
   agent->expect("conversation.assigned");
   agent->send(chat(conv, "Lo reviso", "a1"));
   CHECK(s->expect("chat.message")["seq"] == 2);
+  agent->send(json{{"type", "presence.set"}, {"status", "away"}, {"capacity", 3}});
+  CHECK(agent->expect("presence")["status"] == "away");
   CHECK(a->signal_and_wait(SIGKILL) != 0);
 
   // b takes over once the lease runs out; everyone reconnects to it.
@@ -257,6 +259,9 @@ TEST_CASE("cluster - the leader killed with SIGKILL: another node leads - client
   REQUIRE(wa["conversations"].size() == 1);
   CHECK(wa["conversations"][0]["conversation_id"] == conv);
   CHECK(wa["conversations"][0]["agent_id"] == "agent");
+  // The new leader gives the agent back what it chose: away stays away.
+  CHECK(wa["presence"]["status"] == "away");
+  CHECK(wa["presence"]["capacity"] == 3);
   http_result h = http(b.port(), "GET", "/healthz");
   CHECK(h.status == 200);
   s2->send(chat(conv, "¿Hola?", "2"));

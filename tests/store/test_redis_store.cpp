@@ -342,6 +342,32 @@ TEST_CASE("retention: a closed conversation's keys expire - expired ones drop ou
   ioc.run();
 }
 
+TEST_CASE("presence keys carry their TTL - expired ones drop out of the list") {
+  boost::asio::io_context ioc;
+  test::redis_server redis;
+  redis_options o;
+  o.url = redis.url();
+  std::string error;
+  auto s = redis_store::create(ioc, o, error);
+  REQUIRE(s);
+  ready(ioc, *s);
+  REQUIRE(await<none>(ioc, [&](auto cb) { s->put_presence({"agent", agent_status::away, 2, 1000}, 600, cb); }).ok());
+  REQUIRE(await<none>(ioc, [&](auto cb) { s->put_presence({"agent2", agent_status::online, 4, 1000}, 600, cb); }).ok());
+  auto ttl = raw(ioc, redis.url(), {"TTL", "calma:{cluster}:presence:agent"}).value.integer;
+  CHECK((ttl > 590 && ttl <= 600));
+  // Expiry, simulated: the key is gone, the name stays in the set until a reader drops it.
+  REQUIRE(raw(ioc, redis.url(), {"DEL", "calma:{cluster}:presence:agent2"}).ok());
+  auto l = await<std::vector<presence_record>>(ioc, [&](auto cb) { s->list_presence(cb); });
+  REQUIRE(l.ok());
+  REQUIRE(l.value.size() == 1);
+  CHECK(l.value[0].agent_id == "agent");
+  CHECK(l.value[0].status == agent_status::away);
+  CHECK(raw(ioc, redis.url(), {"SISMEMBER", "calma:{cluster}:presence", "agent2"}).value.integer == 0);
+  s.reset();
+  ioc.restart();
+  ioc.run();
+}
+
 TEST_CASE("a flushed script cache is reloaded (EVALSHA falls back to EVAL)") {
   boost::asio::io_context ioc;
   test::redis_server redis;

@@ -346,3 +346,24 @@ TEST_CASE_TEMPLATE("operations issued back to back apply and complete in order",
   CHECK(seen->state == conversation_state::closed);
   CHECK(seen->last_seq == 5);
 }
+
+TEST_CASE_TEMPLATE("an agent's presence is remembered - the latest one wins", F, memory_fixture, redis_fixture) {
+  F f;
+  auto& ioc = f.ioc;
+  auto l0 = await<std::vector<presence_record>>(ioc, [&](auto cb) { f.s->list_presence(cb); });
+  REQUIRE(l0.ok());
+  CHECK(l0.value.empty());
+  REQUIRE(await<none>(ioc, [&](auto cb) { f.s->put_presence({"agent", agent_status::away, 2, 1000}, 60, cb); }).ok());
+  REQUIRE(await<none>(ioc, [&](auto cb) { f.s->put_presence({"agent2", agent_status::online, 4, 1100}, 60, cb); }).ok());
+  REQUIRE(await<none>(ioc, [&](auto cb) { f.s->put_presence({"agent", agent_status::online, 3, 1200}, 60, cb); }).ok());
+  auto l = await<std::vector<presence_record>>(ioc, [&](auto cb) { f.s->list_presence(cb); });
+  REQUIRE(l.ok());
+  std::map<std::string, presence_record> by;
+  for (auto& p : l.value) by[p.agent_id] = p;
+  REQUIRE(by.size() == 2);
+  CHECK(by["agent"].status == agent_status::online);
+  CHECK(by["agent"].capacity == 3);
+  CHECK(by["agent"].updated_ts == 1200);
+  CHECK(by["agent2"].status == agent_status::online);
+  CHECK(by["agent2"].capacity == 4);
+}
