@@ -162,6 +162,9 @@ int main(int argc, char** argv) {
     ro.command_timeout_ms = cfg.redis.command_timeout_ms;
     ro.retention_s = cfg.redis.retention_s;
     ro.key_prefix = cfg.redis.key_prefix;
+    // Conversations change only through the cluster's leader (server/cluster), fenced by its lease.
+    ro.fence_key = cfg.redis.key_prefix + ":{cluster}:leader";
+    ro.fence_value = cfg.server.node_id;
     std::string err;
     auto rs = calma::redis_store::create(ioc, ro, err);
     if (!rs) die("--redis: " + err);

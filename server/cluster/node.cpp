@@ -63,7 +63,7 @@ std::string remote_key(const std::string& node, std::uint64_t conn) {
 // through that node's channel.
 class node::remote_connection final : public connection {
  public:
-  remote_connection(std::uint64_t id, std::string node_id, std::uint64_t edge_conn, std::weak_ptr<node> owner)
+  remote_connection(std::uint64_t id, std::string node_id, std::uint64_t edge_conn, std::weak_ptr<cluster::node> owner)
       : id_(id), node_(std::move(node_id)), edge_conn_(edge_conn), owner_(std::move(owner)) {}
   std::uint64_t id() const override { return id_; }
   void send(frame_ptr f) override {
@@ -73,12 +73,13 @@ class node::remote_connection final : public connection {
     if (auto o = owner_.lock()) o->publish(node_, encode({relay_kind::close, node_, edge_conn_, code, std::move(reason)}));
   }
   const std::string& node_id() const { return node_; }
+  std::string_view node() const override { return node_; }
 
  private:
   std::uint64_t id_;
   std::string node_;
   std::uint64_t edge_conn_;
-  std::weak_ptr<node> owner_;
+  std::weak_ptr<cluster::node> owner_;
 };
 
 std::shared_ptr<node> node::create(asio::io_context& ioc, node_options o, const config& cfg, metrics& m,
@@ -139,7 +140,11 @@ void node::start(std::function<void()> settled) {
     });
   });
   cmd_->set_on_ready([w] {
-    if (auto self = w.lock()) self->on_strand([self, t = self->now_ms()] { self->reachable_since_ = t; });
+    // Back (or up for the first time): check in at once rather than at the next tick.
+    if (auto self = w.lock()) self->on_strand([self, t = self->now_ms()] {
+      self->reachable_since_ = t;
+      self->tick();
+    });
   });
   cmd_->set_on_down([w](const std::string&) {
     if (auto self = w.lock()) self->on_strand([self] { self->reachable_since_ = 0; });

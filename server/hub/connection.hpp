@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace calma {
 
@@ -20,6 +21,8 @@ class connection {
   virtual void send(frame_ptr frame) = 0;
   /// Closes after the frames already queued; callable from any thread.
   virtual void close(std::uint16_t code, std::string reason) = 0;
+  /// The cluster node the client is connected to, when not this process.
+  virtual std::string_view node() const { return {}; }
 };
 
 }  // namespace calma

@@ -262,6 +262,11 @@ void hub::do_welcome(std::uint64_t conn_id, const std::string& token) {
   const auto who = s.who;
   json w{{"type", "welcome"}, {"user_id", who.id}, {"role", to_string(who.role)},
          {"name", who.name}, {"server_ts", clock_()}, {"node_id", cfg_.server.node_id}};
+  // In a cluster: the node the client is connected to, and the leader serving it.
+  if (auto c = s.conn.lock(); c && !c->node().empty()) {
+    w["node_id"] = std::string(c->node());
+    w["leader_id"] = cfg_.server.node_id;
+  }
   if (who.role == role::shopper) {
     w["token"] = token;
     conversation_filter f;

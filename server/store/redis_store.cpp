@@ -290,6 +290,7 @@ void redis_store::put_conversation(const char* mode, const conversation_record& 
       std::to_string(opts_.retention_s),
       c.agent_id ? "1" : "0",
       c.agent_id.value_or(""),
+      opts_.fence_value,
       "id", c.id,
       "shopper_id", c.shopper.id,
       "shopper_name", c.shopper.name,
@@ -310,7 +311,9 @@ void redis_store::put_conversation(const char* mode, const conversation_record& 
     args.push_back("last_seq");
     args.push_back(std::to_string(c.last_seq));
   }
-  eval(cmd_, put_script(), {conv_key(c.id), msgs_key(c.id), idem_key(c.id)}, std::move(args),
+  std::vector<std::string> keys{conv_key(c.id), msgs_key(c.id), idem_key(c.id)};
+  if (!opts_.fence_key.empty()) keys.push_back(opts_.fence_key);
+  eval(cmd_, put_script(), std::move(keys), std::move(args),
        [cb = std::move(cb)](reply_or_error r) {
          cb({{}, failure(r)});
        });

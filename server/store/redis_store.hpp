@@ -37,6 +37,11 @@ struct redis_options {
   /// Closed conversations expire this long after closing; 0 keeps them forever.
   std::int64_t retention_s = 0;
   std::string key_prefix = "calma";
+  /// Fencing (a cluster's leader writes): when set, a conversation is created
+  /// or updated only while the key `fence_key` holds `fence_value`, so a
+  /// deposed leader that has not noticed yet cannot change one.
+  std::string fence_key;
+  std::string fence_value;
 };
 
 class redis_store final : public store {

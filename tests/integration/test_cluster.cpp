@@ -91,6 +91,10 @@ TEST_CASE("cluster - a shopper and an agent on different nodes talk - supervisor
   staff sup_a(a.port(), "supervisor");
   staff sup_c(c.port(), "supervisor");
   shopper s(c.port(), "Jane", "en");
+  CHECK(s.welcome["node_id"] == "c");
+  CHECK(s.welcome["leader_id"] == "a");
+  CHECK(agent.welcome["node_id"] == "b");
+  CHECK(sup_a.welcome["node_id"] == "a");
   auto conv = s.say("Hello, where is my order?", "1")["conversation_id"].get<std::string>();
   auto as = agent->expect("conversation.assigned");
   CHECK(as["conversation_id"] == conv);

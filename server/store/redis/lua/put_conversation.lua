@@ -1,18 +1,25 @@
 -- put_conversation.lua: create or update a conversation record and move it
 -- in the list indexes in the same atomic step.
 --
--- KEYS[1] conversation hash, KEYS[2] message stream, KEYS[3] idempotency hash
+-- KEYS[1] conversation hash, KEYS[2] message stream, KEYS[3] idempotency hash,
+-- KEYS[4] (optional) the fence: the cluster's leader key
 -- ARGV: 1 mode "create"|"update", 2 key prefix, 3 retention_s (0 = keep),
---       4 has agent "1"/"0", 5 agent id, 6.. field/value pairs (id first;
---       never last_seq on update: the store owns it)
+--       4 has agent "1"/"0", 5 agent id, 6 fence value (with KEYS[4]: the
+--       writer's node id), 7.. field/value pairs (id first; never last_seq on
+--       update: the store owns it)
+-- With a fence, a writer that no longer holds the lease (a deposed leader
+-- that has not noticed yet) changes nothing: error "not the leader".
 -- Index keys (global, sorted sets scored by created_ts):
 --   <prefix>:idx:all, <prefix>:idx:open (not closed),
 --   <prefix>:idx:shopper:<shopper id>, <prefix>:idx:agent:<agent id>
 local conv = KEYS[1]
 local mode, prefix, retention = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local has_agent, agent = ARGV[4] == '1', ARGV[5]
+if KEYS[4] and redis.call('GET', KEYS[4]) ~= ARGV[6] then
+  return redis.error_reply('not the leader: node ' .. ARGV[6] .. ' no longer holds the lease')
+end
 local f = {}
-for i = 6, #ARGV, 2 do f[ARGV[i]] = ARGV[i + 1] end
+for i = 7, #ARGV, 2 do f[ARGV[i]] = ARGV[i + 1] end
 local id = f['id']
 local exists = redis.call('EXISTS', conv) == 1
 if mode == 'create' then
@@ -26,7 +33,7 @@ else
   redis.call('HDEL', conv, 'agent_id')
 end
 local args = {}
-for i = 6, #ARGV do args[#args + 1] = ARGV[i] end
+for i = 7, #ARGV do args[#args + 1] = ARGV[i] end
 if has_agent then
   args[#args + 1] = 'agent_id'
   args[#args + 1] = agent
