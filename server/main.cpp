@@ -98,6 +98,8 @@ int main(int argc, char** argv) {
     cfg.server.node_id = std::string(host) + "-" + std::to_string(getpid());
   }
   if (!redis_url.empty()) cfg.redis.url = redis_url;
+  // Sentinels say where the master is: the URL then only carries password and DB.
+  if (cfg.redis.url.empty() && !cfg.redis.sentinels.empty()) cfg.redis.url = "redis://sentinel-master";
 
   const std::string users_path =
       !users_file.empty() ? users_file
@@ -162,6 +164,9 @@ int main(int argc, char** argv) {
     ro.command_timeout_ms = cfg.redis.command_timeout_ms;
     ro.retention_s = cfg.redis.retention_s;
     ro.key_prefix = cfg.redis.key_prefix;
+    ro.sentinels = cfg.redis.sentinels;
+    ro.sentinel_master = cfg.redis.sentinel_master;
+    ro.sentinel_password = cfg.redis.sentinel_password;
     // Conversations change only through the cluster's leader (server/cluster), fenced by its lease.
     ro.fence_key = cfg.redis.key_prefix + ":{cluster}:leader";
     ro.fence_value = cfg.server.node_id;

@@ -79,6 +79,9 @@ void parse_config(const json& j, config& c, std::vector<std::string>& errors) {
       s.integer("retention_s", c.redis.retention_s, 0, 100LL * 365 * 86'400);
       s.string("key_prefix", c.redis.key_prefix);
       s.integer("startup_timeout_ms", c.redis.startup_timeout_ms, 100, 600'000);
+      s.strings("sentinels", c.redis.sentinels);
+      s.string("sentinel_master", c.redis.sentinel_master);
+      s.string("sentinel_password", c.redis.sentinel_password);
       s.integer("leader_lease_ms", c.redis.leader_lease_ms, 1000, 600'000);
       s.integer("node_timeout_ms", c.redis.node_timeout_ms, 1000, 600'000);
     }

@@ -64,6 +64,9 @@ struct redis_config {
   std::int64_t retention_s = 0;    ///< closed conversations expire after this; 0 keeps them
   std::string key_prefix = "calma";
   int startup_timeout_ms = 5000;   ///< Redis unreachable this long at start: exit non-zero
+  std::vector<std::string> sentinels;  ///< "host:port" of Redis Sentinels: ask them where the master is
+  std::string sentinel_master = "mymaster";
+  std::string sentinel_password;
   // Several nodes on one Redis (server/cluster): one leader at a time.
   int leader_lease_ms = 5000;      ///< TTL of the leader's lease; a dead leader is replaced within about this
   int node_timeout_ms = 5000;      ///< a node silent this long is gone: its clients are dropped

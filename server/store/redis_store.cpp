@@ -180,6 +180,9 @@ redis::connection_options connection_options_from(const redis_options& o) {
   if (!o.password.empty()) c.password = o.password;
   c.connect_timeout_ms = o.connect_timeout_ms;
   c.command_timeout_ms = o.command_timeout_ms;
+  c.sentinels = o.sentinels;
+  c.sentinel_master = o.sentinel_master;
+  c.sentinel_password = o.sentinel_password;
   return c;
 }
 

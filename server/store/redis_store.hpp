@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 
@@ -37,6 +38,10 @@ struct redis_options {
   /// Closed conversations expire this long after closing; 0 keeps them forever.
   std::int64_t retention_s = 0;
   std::string key_prefix = "calma";
+  /// Redis Sentinel (see redis::connection_options): ask these where the master is.
+  std::vector<std::string> sentinels;
+  std::string sentinel_master = "mymaster";
+  std::string sentinel_password;
   /// Fencing (a cluster's leader writes): when set, a conversation is created
   /// or updated only while the key `fence_key` holds `fence_value`, so a
   /// deposed leader that has not noticed yet cannot change one.

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 namespace calma::test {
@@ -50,13 +51,15 @@ int free_port() {
   return ntohs(a.sin_port);
 }
 
-redis_server::redis_server(std::vector<std::string> extra_args)
+redis_server::redis_server(std::vector<std::string> extra_args) : redis_server(std::move(extra_args), true) {}
+
+redis_server::redis_server(std::vector<std::string> extra_args, bool start_now)
     : extra_(std::move(extra_args)), binary_(find_redis_server()) {
   char tmpl[] = "/tmp/calma-store-test-XXXXXX";
   if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
   port_ = free_port();
-  start();
+  if (start_now) start();
 }
 
 redis_server::~redis_server() {
@@ -65,13 +68,28 @@ redis_server::~redis_server() {
   std::filesystem::remove_all(dir_, ec);
 }
 
+std::unique_ptr<redis_server> redis_server::sentinel(int master_port, const std::string& name) {
+  auto s = std::unique_ptr<redis_server>(new redis_server({"--sentinel"}, false));
+  s->config_file_ = s->dir_ + "/sentinel.conf";
+  std::ofstream(s->config_file_) << "sentinel monitor " << name << " 127.0.0.1 " << master_port << " 1\n"
+                                 << "sentinel down-after-milliseconds " << name << " 500\n"
+                                 << "sentinel failover-timeout " << name << " 5000\n";
+  s->ready_marker_ = "+monitor master";
+  s->start();
+  return s;
+}
+
 void redis_server::start() {
   if (pid_ > 0) throw std::runtime_error("redis-server already running");
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-  std::vector<std::string> args = {binary_, "--port", std::to_string(port_), "--bind", "127.0.0.1",
-                                   "--dir", dir_, "--save", "", "--logfile", "", "--daemonize", "no",
-                                   "--protected-mode", "no"};
+  std::vector<std::string> args = {binary_};
+  if (!config_file_.empty()) args.push_back(config_file_);
+  for (std::string a : {std::string("--port"), std::to_string(port_), std::string("--bind"), std::string("127.0.0.1"),
+                        std::string("--dir"), dir_, std::string("--save"), std::string(), std::string("--logfile"),
+                        std::string(), std::string("--daemonize"), std::string("no"), std::string("--protected-mode"),
+                        std::string("no")})
+    args.push_back(a);
   args.insert(args.end(), extra_.begin(), extra_.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -91,7 +109,7 @@ void redis_server::start() {
   // Read the log until Redis says it is ready (poll bounds the wait).
   std::string log;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (log.find("Ready to accept connections") == std::string::npos) {
+  while (log.find(ready_marker_) == std::string::npos) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     pollfd p{out_fd_, POLLIN, 0};
     if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {

@@ -27,6 +27,9 @@ namespace calma::test {
 class redis_server {
  public:
   explicit redis_server(std::vector<std::string> extra_args = {});
+  /// A Redis Sentinel watching the master at 127.0.0.1:`master_port` as
+  /// `name`, with quorum 1 and short timeouts (down after 500 ms).
+  static std::unique_ptr<redis_server> sentinel(int master_port, const std::string& name);
   ~redis_server();
   redis_server(const redis_server&) = delete;
   redis_server& operator=(const redis_server&) = delete;
@@ -42,7 +45,10 @@ class redis_server {
   const std::string& dir() const { return dir_; }
 
  private:
+  redis_server(std::vector<std::string> extra_args, bool start_now);
   std::vector<std::string> extra_;
+  std::string config_file_;  ///< first argument when set (Sentinel needs one)
+  std::string ready_marker_ = "Ready to accept connections";
   std::string binary_;
   std::string dir_;
   int port_ = 0;

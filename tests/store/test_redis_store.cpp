@@ -420,6 +420,70 @@ TEST_CASE("fenced writes: a conversation changes only while the writer holds the
   ioc.run();
 }
 
+TEST_CASE("Sentinel: the store asks where the master is - and finds the new one after a failover") {
+  boost::asio::io_context ioc;
+  test::redis_server master;
+  test::redis_server replica({"--replicaof", "127.0.0.1", std::to_string(master.port())});
+  auto sentinel = test::redis_server::sentinel(master.port(), "calma-m");
+  // The replica in sync, and known to the Sentinel, before the story starts.
+  auto polled = [&](const std::string& url, std::vector<std::string> cmd, const std::string& want) {
+    for (int i = 0; i < 150; ++i) {
+      if (raw(ioc, url, cmd).value.str.find(want) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // other processes' progress
+    }
+    return false;
+  };
+  REQUIRE(polled(replica.url(), {"INFO", "replication"}, "master_link_status:up"));
+  redis_options o;
+  o.url = "redis://no-such-host:1";  // unused: the sentinels say where the master is
+  o.sentinels = {"127.0.0.1:" + std::to_string(test::free_port()), "127.0.0.1:" + std::to_string(sentinel->port())};
+  o.sentinel_master = "calma-m";
+  o.connect_timeout_ms = 1000;
+  std::string error;
+  auto s = redis_store::create(ioc, o, error);
+  REQUIRE(s);
+  ready(ioc, *s);  // the first sentinel is not there: the second answers
+  CHECK(s->endpoint().find(std::to_string(master.port())) != std::string::npos);
+  REQUIRE(await<none>(ioc, [&](auto cb) { s->create_conversation(conv("c1"), cb); }).ok());
+  REQUIRE(await<append_result>(ioc, [&](auto cb) { s->append_message({msg("c1", "s1", "1")}, cb); }).ok());
+  // On the replica before the master dies (asynchronous replication otherwise may lose it).
+  REQUIRE(raw(ioc, master.url(), {"WAIT", "1", "5000"}).value.integer == 1);
+  auto sentinel_knows_replica = [&] {
+    for (int i = 0; i < 150; ++i) {
+      auto r = raw(ioc, "redis://127.0.0.1:" + std::to_string(sentinel->port()), {"SENTINEL", "replicas", "calma-m"});
+      if (r.ok() && r.value.is_array() && !r.value.elements.empty()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  };
+  REQUIRE(sentinel_knows_replica());
+
+  master.kill();
+  // Sentinel promotes the replica; meanwhile appends fail ("safe to retry").
+  bool stored = false;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(40);
+  int failures = 0;
+  while (!stored && std::chrono::steady_clock::now() < until) {
+    auto r = await<append_result>(ioc, [&](auto cb) { s->append_message({msg("c1", "s1", "2")}, cb); });
+    stored = r.ok();
+    if (!stored) {
+      ++failures;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // Sentinel's failover: another process's clock
+    }
+  }
+  MESSAGE(failures, " appends refused during the failover");
+  REQUIRE(stored);
+  CHECK(s->endpoint().find(std::to_string(replica.port())) != std::string::npos);
+  auto all = await<std::vector<chat_message>>(ioc, [&](auto cb) { s->read_messages("c1", 0, 10, cb); });
+  REQUIRE(all.ok());
+  REQUIRE(all.value.size() == 2);
+  CHECK(all.value[0].client_msg_id == "1");
+  CHECK(all.value[1].seq == 2);
+  s.reset();
+  ioc.restart();
+  ioc.run();
+}
+
 TEST_CASE("a flushed script cache is reloaded (EVALSHA falls back to EVAL)") {
   boost::asio::io_context ioc;
   test::redis_server redis;

@@ -136,7 +136,16 @@ connection::connection(asio::io_context& ioc, connection_options o)
       connect_timer_(strand_),
       command_timer_(strand_),
       backoff_timer_(strand_),
-      rng_(std::random_device{}()) {}
+      rng_(std::random_device{}()),
+      host_(opts_.host),
+      port_(opts_.port),
+      target_(opts_.sentinels.empty() ? opts_.host + ":" + std::to_string(opts_.port)
+                                      : "master '" + opts_.sentinel_master + "' via Sentinel") {}
+
+std::string connection::endpoint() const {
+  std::lock_guard lk(err_mu_);
+  return target_;
+}
 
 connection::~connection() {
   // Normally stop() ran on the strand and ac_ is null. If the io_context never
@@ -167,6 +176,8 @@ void connection::stop() {
     self->resolver_.cancel();
     self->connect_timer_.cancel();
     self->backoff_timer_.cancel();
+    if (self->asking_) self->asking_->stop();
+    self->asking_.reset();
     self->command_timer_.cancel();
     self->teardown("connection stopped");
   });
@@ -199,15 +210,77 @@ void connection::do_connect() {
     }
   });
 
+  if (!opts_.sentinels.empty()) return ask_sentinel(gen, 0, {});
+  connect_to_target(gen);
+}
+
+// Asks sentinel `index` (then the next ones) where the master is; connects there.
+void connection::ask_sentinel(std::uint64_t gen, std::size_t index, std::string errors) {
+  if (gen != generation_ || stopping_) return;
+  if (index >= opts_.sentinels.size()) {
+    ++generation_;  // the connect timer of this attempt is now stale
+    link_lost("no Sentinel told where master '" + opts_.sentinel_master + "' is: " + errors);
+    return;
+  }
+  const std::string& addr = opts_.sentinels[index];
+  connection_options so;
+  const auto colon = addr.rfind(':');
+  so.host = addr.substr(0, colon);
+  so.port = colon == std::string::npos ? 26379 : std::atoi(addr.c_str() + colon + 1);
+  so.password = opts_.sentinel_password;
+  so.connect_timeout_ms = opts_.connect_timeout_ms;
+  so.command_timeout_ms = opts_.command_timeout_ms;
+  so.backoff_min_ms = so.backoff_max_ms = 60'000;  // one try: stopped on the first answer or failure
+  auto s = connection::create(static_cast<asio::io_context&>(strand_.context()), so);
+  asking_ = s;
+  std::weak_ptr<connection> w = shared_from_this();
+  std::weak_ptr<connection> sw = s;
+  auto answered = std::make_shared<bool>(false);
+  // Runs once, on our strand: the sentinel's answer (host, port) or why not.
+  auto finish = [w, sw, gen, index, errors, answered, addr](std::string host, int port, std::string why) {
+    auto self = w.lock();
+    if (!self) return;
+    asio::post(self->strand_, [self, sw, gen, index, errors, answered, addr, host, port, why] {
+      if (*answered) return;
+      *answered = true;
+      if (auto s = sw.lock()) s->stop();
+      if (self->asking_ == sw.lock()) self->asking_.reset();
+      if (gen != self->generation_ || self->stopping_) return;
+      if (host.empty()) return self->ask_sentinel(gen, index + 1, errors + (errors.empty() ? "" : "; ") + addr + ": " + why);
+      self->host_ = host;
+      self->port_ = port;
+      {
+        std::lock_guard lk(self->err_mu_);
+        self->target_ = host + ":" + std::to_string(port) + " (master '" + self->opts_.sentinel_master + "' via Sentinel)";
+      }
+      self->connect_to_target(gen);
+    });
+  };
+  s->set_on_down([finish](const std::string& why) { finish({}, 0, why); });
+  s->set_on_ready([finish, sw, name = opts_.sentinel_master] {
+    auto s = sw.lock();
+    if (!s) return;
+    s->command({"SENTINEL", "get-master-addr-by-name", name}, [finish](reply_or_error r) {
+      if (!r.ok()) return finish({}, 0, r.error);
+      if (r.value.is_error()) return finish({}, 0, r.value.str);
+      if (!r.value.is_array() || r.value.elements.size() != 2) return finish({}, 0, "does not know that master");
+      finish(r.value.elements[0].str, std::atoi(r.value.elements[1].str.c_str()), {});
+    });
+  });
+  s->start();
+}
+
+void connection::connect_to_target(std::uint64_t gen) {
+  if (gen != generation_ || stopping_) return;
   // hiredis resolves names with a blocking getaddrinfo(); give it an address.
   boost::system::error_code ec;
-  auto addr = asio::ip::make_address(opts_.host, ec);
+  auto addr = asio::ip::make_address(host_, ec);
   if (!ec) {
     start_hiredis(addr.to_string());
     return;
   }
   resolver_.async_resolve(
-      opts_.host, std::to_string(opts_.port),
+      host_, std::to_string(port_),
       [self = shared_from_this(), gen](const boost::system::error_code& ec,
                                        const asio::ip::tcp::resolver::results_type& results) {
         if (gen != self->generation_ || self->stopping_) return;
@@ -218,7 +291,7 @@ void connection::do_connect() {
 void connection::on_resolved(const boost::system::error_code& ec,
                              const asio::ip::tcp::resolver::results_type& results) {
   if (ec || results.empty()) {
-    link_lost("cannot resolve " + opts_.host + ": " + (ec ? ec.message() : "no address"));
+    link_lost("cannot resolve " + host_ + ": " + (ec ? ec.message() : "no address"));
     return;
   }
   // Prefer IPv4: "localhost" may list ::1 first while Redis binds 127.0.0.1 only.
@@ -232,7 +305,7 @@ void connection::on_resolved(const boost::system::error_code& ec,
 }
 
 void connection::start_hiredis(const std::string& ip) {
-  redisAsyncContext* ac = redisAsyncConnect(ip.c_str(), opts_.port);
+  redisAsyncContext* ac = redisAsyncConnect(ip.c_str(), port_);
   if (!ac) {
     link_lost("out of memory");
     return;
@@ -286,7 +359,8 @@ void connection::on_tcp_connected(int) {
   }
   if (opts_.db != 0) hs.push_back({"SELECT", std::to_string(opts_.db)});
   for (const auto& c : opts_.on_connect) hs.push_back(c);
-  handshake_left_ = hs.size() + (sub_channel_.empty() ? 0 : 1);
+  const bool check_role = !opts_.sentinels.empty();
+  handshake_left_ = hs.size() + (sub_channel_.empty() ? 0 : 1) + (check_role ? 1 : 0);
   if (handshake_left_ == 0) {
     become_ready();
     return;
@@ -294,6 +368,21 @@ void connection::on_tcp_connected(int) {
   for (auto& c : hs) {
     reply_handler h = [this](reply_or_error r) { handshake_reply(r); };
     do_command(c, h);
+  }
+  if (check_role) {  // after AUTH
+    // What Sentinel said may be stale (a failover under way): only the master will do.
+    std::vector<std::string> role{"ROLE"};
+    reply_handler h = [this](reply_or_error r) {
+      if (r.ok() && !r.value.is_error() &&
+          !(r.value.is_array() && !r.value.elements.empty() && r.value.elements[0].str == "master")) {
+        teardown(endpoint() + " is not the master (ROLE " +
+                 (r.value.is_array() && !r.value.elements.empty() ? r.value.elements[0].str : "?") +
+                 "); asking Sentinel again");
+        return;
+      }
+      handshake_reply(r);
+    };
+    do_command(role, h);
   }
   if (!sub_channel_.empty()) {
     const char* argv[2] = {"SUBSCRIBE", sub_channel_.c_str()};

@@ -77,6 +77,14 @@ struct connection_options {
   std::size_t max_inflight = 10000;
   int backoff_min_ms = 100;
   int backoff_max_ms = 5000;
+  /// Redis Sentinel: when non-empty, every (re)connection first asks these
+  /// sentinels ("host:port", in order, the first that answers wins) where the
+  /// master named `sentinel_master` is, and then checks with ROLE that the
+  /// server it reached is that master (else it drops it and asks again).
+  /// `host` and `port` are then unused.
+  std::vector<std::string> sentinels;
+  std::string sentinel_master = "mymaster";
+  std::string sentinel_password;  ///< AUTH to the sentinels; empty: none
   /// Sent after AUTH/SELECT on every (re)connection; an error reply to any of
   /// them tears the connection down. The connection is ready once all replied.
   std::vector<std::vector<std::string>> on_connect;
@@ -111,13 +119,15 @@ class connection : public std::enable_shared_from_this<connection> {
 
   bool connected() const { return ready_.load(); }
   std::string last_error() const;
-  std::string endpoint() const { return opts_.host + ":" + std::to_string(opts_.port); }
+  std::string endpoint() const;
 
  private:
   struct pending;
   connection(boost::asio::io_context& ioc, connection_options o);
 
   void do_connect();
+  void connect_to_target(std::uint64_t gen);
+  void ask_sentinel(std::uint64_t gen, std::size_t index, std::string errors);
   void start_hiredis(const std::string& ip);
   void on_resolved(const boost::system::error_code& ec,
                    const boost::asio::ip::tcp::resolver::results_type& results);
@@ -155,6 +165,9 @@ class connection : public std::enable_shared_from_this<connection> {
   std::size_t handshake_left_ = 0;
   std::string teardown_reason_;
   std::deque<pending*> inflight_;  ///< in send order; replies come back in that order
+  std::string host_;  ///< where to connect: opts_.host, or what Sentinel said
+  int port_ = 0;
+  std::shared_ptr<connection> asking_;  ///< the connection to a sentinel, while asking
   std::string sub_channel_;
   std::function<void(std::string)> on_message_;
   std::function<void()> on_ready_;
@@ -163,6 +176,7 @@ class connection : public std::enable_shared_from_this<connection> {
   std::atomic<bool> ready_{false};
   mutable std::mutex err_mu_;
   std::string last_error_ = "not connected yet";
+  std::string target_;  ///< host:port of the current target, under err_mu_
 };
 
 }  // namespace calma::redis
