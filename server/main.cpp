@@ -237,6 +237,22 @@ int main(int argc, char** argv) {
     });
   }
 
+  // Store housekeeping once a minute, on the node that leads (or alone).
+  boost::asio::steady_timer housekeeping(ioc);
+  std::function<void()> housekeep = [&] {
+    housekeeping.expires_after(std::chrono::seconds(60));
+    housekeeping.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (!cluster_node || cluster_node->leading())
+        store.maintain([](calma::result<std::size_t> r) {
+          if (!r.ok()) spdlog::warn("store housekeeping failed: {}", r.error);
+          else if (r.value > 0) spdlog::info("store housekeeping: {} expired conversations trimmed from the indexes", r.value);
+        });
+      housekeep();
+    });
+  };
+  housekeep();
+
   // SIGTERM/SIGINT: stop accepting, close every session with 1001, let the
   // queued frames go out, then stop. Messages are acked only once stored, so
   // nothing acked is lost by stopping.
@@ -248,6 +264,7 @@ int main(int argc, char** argv) {
     std::cout << "calma-server: signal " << sig << ", draining" << std::endl;
     ctx->draining = true;
     lst.stop();
+    housekeeping.cancel();
     if (cluster_node) cluster_node->stop();
     else the_hub->stop();
     // Stop as soon as every session has closed, at the latest after the grace period.

@@ -46,6 +46,10 @@ const script& put_script() {
   static const script s{redis::lua::put_conversation, sha1_hex(redis::lua::put_conversation)};
   return s;
 }
+const script& trim_script() {
+  static const script s{redis::lua::trim_indexes, sha1_hex(redis::lua::trim_indexes)};
+  return s;
+}
 const script& list_script() {
   static const script s{redis::lua::list_conversations, sha1_hex(redis::lua::list_conversations)};
   return s;
@@ -190,7 +194,7 @@ redis_store::redis_store(boost::asio::io_context& ioc, redis_options o)
     : ioc_(ioc), opts_(std::move(o)), channel_(opts_.key_prefix + ":wakeup"),
       ready_(std::make_shared<ready_state>()) {
   auto co = connection_options_from(opts_);
-  for (const script* s : {&append_script(), &put_script(), &list_script()})
+  for (const script* s : {&append_script(), &put_script(), &list_script(), &trim_script()})
     co.on_connect.push_back({"SCRIPT", "LOAD", std::string(s->body)});
   cmd_ = redis::connection::create(ioc, std::move(co));
   cmd_->set_on_ready([st = ready_] {
@@ -458,6 +462,13 @@ void redis_store::list_presence(callback<std::vector<presence_record>> cb) {
       if (gone.size() > 2) conn->command(std::move(gone), [](reply_or_error) {});
       cb({std::move(out), {}});
     });
+  });
+}
+
+void redis_store::maintain(callback<std::size_t> cb) {
+  eval(cmd_, trim_script(), {}, {opts_.key_prefix, "1000"}, [cb = std::move(cb)](reply_or_error r) {
+    if (auto e = failure(r); !e.empty()) return cb({0, std::move(e)});
+    cb({static_cast<std::size_t>(std::max<std::int64_t>(0, r.value.integer)), {}});
   });
 }
 

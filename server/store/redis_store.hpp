@@ -69,6 +69,7 @@ class redis_store final : public store {
                      callback<std::vector<chat_message>> cb) override;
   void put_presence(const presence_record& p, std::int64_t ttl_s, callback<none> cb) override;
   void list_presence(callback<std::vector<presence_record>> cb) override;
+  void maintain(callback<std::size_t> cb) override;
   void ping(callback<none> cb) override;
 
   /// Cross-node wake-ups: every stored message is published as

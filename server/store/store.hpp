@@ -85,6 +85,11 @@ class store {
   /// Every remembered presence not yet expired, in no particular order.
   virtual void list_presence(callback<std::vector<presence_record>> cb) = 0;
 
+  /// Housekeeping, run about once a minute by the node that leads: the Redis
+  /// store trims the list indexes of conversations expired under retention.
+  /// Answers how many entries were cleaned.
+  virtual void maintain(callback<std::size_t> cb) { cb({0, {}}); }
+
   /// Answers when the store is reachable (health checks).
   virtual void ping(callback<none> cb) = 0;
 

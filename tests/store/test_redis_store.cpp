@@ -484,6 +484,52 @@ TEST_CASE("Sentinel: the store asks where the master is - and finds the new one 
   ioc.run();
 }
 
+TEST_CASE("retention: housekeeping trims expired conversations from every index - and keeps reopened ones") {
+  boost::asio::io_context ioc;
+  test::redis_server redis;
+  redis_options o;
+  o.url = redis.url();
+  o.retention_s = 1;
+  std::string error;
+  auto s = redis_store::create(ioc, o, error);
+  REQUIRE(s);
+  ready(ioc, *s);
+  auto closed = [](const std::string& id) {
+    auto c = conv(id);
+    c.state = conversation_state::closed;
+    c.agent_id = "a1";
+    return c;
+  };
+  for (const char* id : {"c1", "c2"}) {
+    REQUIRE(await<none>(ioc, [&](auto cb) { s->create_conversation(conv(id), cb); }).ok());
+    REQUIRE(await<none>(ioc, [&](auto cb) { s->update_conversation(closed(id), cb); }).ok());
+  }
+  // c2 is reopened before its keys expire: it stays.
+  auto reopened = closed("c2");
+  reopened.state = conversation_state::assigned;
+  REQUIRE(await<none>(ioc, [&](auto cb) { s->update_conversation(reopened, cb); }).ok());
+  auto nothing_yet = await<std::size_t>(ioc, [&](auto cb) { s->maintain(cb); });
+  REQUIRE(nothing_yet.ok());
+  CHECK(nothing_yet.value == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // Redis's expiry clock: another process
+  auto r = await<std::size_t>(ioc, [&](auto cb) { s->maintain(cb); });
+  REQUIRE_MESSAGE(r.ok(), r.error);
+  CHECK(r.value == 1);
+  auto zscore = [&](const std::string& key, const std::string& id) {
+    return raw(ioc, redis.url(), {"ZSCORE", key, id}).value.is_nil() ? 0 : 1;
+  };
+  CHECK(zscore("calma:idx:all", "c1") == 0);
+  CHECK(zscore("calma:idx:shopper:s1", "c1") == 0);
+  CHECK(zscore("calma:idx:agent:a1", "c1") == 0);
+  CHECK(zscore("calma:idx:all", "c2") == 1);
+  CHECK(zscore("calma:idx:shopper:s1", "c2") == 1);
+  CHECK(zscore("calma:idx:agent:a1", "c2") == 1);
+  CHECK(raw(ioc, redis.url(), {"ZCARD", "calma:idx:expiring"}).value.integer == 0);
+  s.reset();
+  ioc.restart();
+  ioc.run();
+}
+
 TEST_CASE("a flushed script cache is reloaded (EVALSHA falls back to EVAL)") {
   boost::asio::io_context ioc;
   test::redis_server redis;

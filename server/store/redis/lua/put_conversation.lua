@@ -12,6 +12,8 @@
 -- Index keys (global, sorted sets scored by created_ts):
 --   <prefix>:idx:all, <prefix>:idx:open (not closed),
 --   <prefix>:idx:shopper:<shopper id>, <prefix>:idx:agent:<agent id>
+--   <prefix>:idx:expiring: "<id> US <shopper id> US <agent id>" scored by when
+--   a closed conversation's keys expire, for trim_indexes.lua
 local conv = KEYS[1]
 local mode, prefix, retention = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local has_agent, agent = ARGV[4] == '1', ARGV[5]
@@ -49,9 +51,15 @@ if f['state'] ~= 'closed' then
   redis.call('PERSIST', KEYS[2])
   redis.call('PERSIST', KEYS[3])
 elseif retention > 0 then
-  -- Index entries of an expired conversation stay behind; readers skip them.
+  -- Index entries of an expired conversation stay behind (readers skip them)
+  -- until trim_indexes.lua removes them, from this list of what expires when.
   redis.call('EXPIRE', KEYS[1], retention)
   redis.call('EXPIRE', KEYS[2], retention)
   redis.call('EXPIRE', KEYS[3], retention)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local sep = string.char(31)
+  redis.call('ZADD', prefix .. ':idx:expiring', now + retention * 1000,
+             id .. sep .. f['shopper_id'] .. sep .. (has_agent and agent or ''))
 end
 return 'OK'
