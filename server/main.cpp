@@ -155,6 +155,8 @@ int main(int argc, char** argv) {
   calma::clock_fn clock = system_now;
   std::unique_ptr<calma::store> store_ptr;
   calma::redis_options ro;
+  // In a cluster: this process's member id, the node's name and an incarnation.
+  const std::string cluster_member = cfg.server.node_id + "@" + calma::auth::random_token(6);
   if (cfg.redis.url.empty()) {
     store_ptr = std::make_unique<calma::memory_store>();
   } else {
@@ -169,7 +171,7 @@ int main(int argc, char** argv) {
     ro.sentinel_password = cfg.redis.sentinel_password;
     // Conversations change only through the cluster's leader (server/cluster), fenced by its lease.
     ro.fence_key = cfg.redis.key_prefix + ":{cluster}:leader";
-    ro.fence_value = cfg.server.node_id;
+    ro.fence_value = cluster_member;
     std::string err;
     auto rs = calma::redis_store::create(ioc, ro, err);
     if (!rs) die("--redis: " + err);
@@ -192,7 +194,7 @@ int main(int argc, char** argv) {
     the_front = std::make_shared<calma::local_front>(the_hub);
   } else {
     calma::cluster::node_options no;
-    no.node_id = cfg.server.node_id;
+    no.node_id = cluster_member;
     no.key_prefix = cfg.redis.key_prefix;
     no.redis = calma::connection_options_from(ro);
     no.lease.lease_ms = cfg.redis.leader_lease_ms;

@@ -20,7 +20,9 @@ bool valid_kind(char k) {
     case relay_kind::frame:
     case relay_kind::detach:
     case relay_kind::send:
-    case relay_kind::close: return true;
+    case relay_kind::close:
+    case relay_kind::reset:
+    case relay_kind::left: return true;
   }
   return false;
 }

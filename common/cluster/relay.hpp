@@ -21,6 +21,8 @@ enum class relay_kind : char {
   detach = 'D',  ///< follower → leader: the client is gone
   send = 'S',    ///< leader → follower: send payload to the client
   close = 'C',   ///< leader → follower: close the client with `code`, reason in payload
+  reset = 'R',   ///< new leader → every node: reconnect every client relayed elsewhere
+  left = 'L',    ///< a node stopping → leader: drop all its clients (sent by a Lua script)
 };
 
 struct relay_message {

@@ -14,15 +14,17 @@ namespace asio = boost::asio;
 
 namespace {
 
-// Every node, every renew interval, in one round trip: check in (the nodes
-// sorted set, scored with Redis's own clock, so the nodes' clocks do not
-// matter), take the lease if nobody holds it or renew it if we do, and, when
-// leading, collect the nodes that stopped checking in. Returns
-// {holder, stale node...}.
+// Every node, every renew interval, in one round trip: take the lease if
+// nobody holds it or renew it if we do (first: PEXPIRE needs no memory, so a
+// Redis at maxmemory still renews), check in (the nodes sorted set, scored
+// with Redis's own clock, so the nodes' clocks do not matter; pcall: a
+// refused check-in must not cost the lease), count the live nodes and, when
+// leading, collect the nodes that stopped checking in. A node is known by its
+// member id, "<node id>@<incarnation>": a restarted node is a new member.
+// Returns {holder, live nodes, stale member...}.
 constexpr const char* heartbeat_lua = R"lua(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[2], now, ARGV[1])
 local holder = redis.call('GET', KEYS[1])
 if not holder then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -30,7 +32,9 @@ if not holder then
 elseif holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
-local out = {holder}
+redis.pcall('ZADD', KEYS[2], now, ARGV[1])
+local live = redis.call('ZCOUNT', KEYS[2], now - tonumber(ARGV[3]), '+inf')
+local out = {holder, live}
 if holder == ARGV[1] then
   local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[3]))
   for _, n in ipairs(stale) do
@@ -43,9 +47,17 @@ end
 return out
 )lua";
 
-// A node leaving on purpose: give the lease up at once (only if ours) and check out.
+// A node leaving on purpose: give the lease up at once (only if ours), check
+// out, and tell the leader (relay kind L) to drop this node's clients now:
+// their detach messages may not all have gone out. ARGV[2]: channel prefix.
 constexpr const char* release_lua = R"lua(
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+elseif holder then
+  local us = string.char(31)
+  redis.call('PUBLISH', ARGV[2] .. holder, 'L' .. us .. ARGV[1] .. us .. '0' .. us .. '0' .. us)
+end
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 )lua";
@@ -73,7 +85,11 @@ class node::remote_connection final : public connection {
     if (auto o = owner_.lock()) o->publish(node_, encode({relay_kind::close, node_, edge_conn_, code, std::move(reason)}));
   }
   const std::string& node_id() const { return node_; }
-  std::string_view node() const override { return node_; }
+  /// The node's name, without its incarnation.
+  std::string_view node() const override {
+    std::string_view n = node_;
+    return n.substr(0, n.rfind('@'));
+  }
 
  private:
   std::uint64_t id_;
@@ -162,7 +178,8 @@ void node::stop() {
     if (self->hub_) self->hub_->stop();
     self->close_all_local(static_cast<std::uint16_t>(protocol::close_code::going_away), "server shutting down");
     const std::string p = self->opts_.key_prefix;
-    self->cmd_->command({"EVAL", release_lua, "2", p + ":{cluster}:leader", p + ":{cluster}:nodes", self->opts_.node_id},
+    self->cmd_->command({"EVAL", release_lua, "2", p + ":{cluster}:leader", p + ":{cluster}:nodes", self->opts_.node_id,
+                         p + ":node:"},
                         [self](const redis::reply_or_error&) {
                           self->sub_->stop();
                           self->released_ = true;
@@ -184,10 +201,13 @@ void node::publish(const std::string& node_id, std::string wire, std::function<v
 
 void node::tick() {
   if (stopped_) return;
-  // Time counts against our lease only while Redis is reachable and the
-  // heartbeats since it came back had their chance to renew it.
-  if (reachable_since_ != 0 && now_ms() - reachable_since_ > 2 * opts_.lease.renew_every_ms)
-    on_event(lease_.on_tick(now_ms()));
+  // Time counts against our lease while Redis is reachable and the heartbeats
+  // since it came back had their chance to renew it, and always when other
+  // nodes were alive at the last check-in: one of them may take the lease
+  // from a Redis we cannot reach (a partition), so we stop first. Alone, we
+  // keep leading through a Redis outage (nobody could take over anyway).
+  const bool settled_link = reachable_since_ != 0 && now_ms() - reachable_since_ > 2 * opts_.lease.renew_every_ms;
+  if (settled_link || peers_ > 0) on_event(lease_.on_tick(now_ms()));
   if (lease_.is_leader() && !hub_) start_hub();  // a start that failed is retried
   if (!heartbeat_in_flight_) {
     heartbeat_in_flight_ = true;
@@ -213,9 +233,10 @@ void node::on_heartbeat(std::int64_t sent, const redis::reply_or_error& r) {
     return;
   }
   on_event(lease_.on_reply(sent, r.value.elements[0].str));
+  if (r.value.elements.size() > 1) peers_ = std::max<long long>(0, r.value.elements[1].integer - 1);
   maybe_settled();
   if (!lease_.is_leader()) return;
-  for (std::size_t i = 1; i < r.value.elements.size(); ++i) {
+  for (std::size_t i = 2; i < r.value.elements.size(); ++i) {
     const auto& gone = r.value.elements[i].str;
     spdlog::warn("cluster: node {} stopped checking in: dropping its clients", gone);
     drop_remotes_of(gone);
@@ -238,9 +259,15 @@ void node::on_event(lease_event e) {
       leading_ = false;
       ++hub_generation_;
       hub_ready_ = false;
-      if (hub_) hub_->stop();  // closes its clients, here and on other nodes: they reconnect to the new leader
-      hub_.reset();
+      // Other nodes' clients reconnect (to the new leader); the hub forgets
+      // them (its gauges too) before it stops and closes its own clients.
+      for (auto& [key, rc] : remotes_) {
+        rc->close(code_restart, "the cluster's leader changed; reconnect");
+        if (hub_) hub_->detach(rc->id());
+      }
       remotes_.clear();
+      if (hub_) hub_->stop();
+      hub_.reset();
       return;
     case lease_event::leader_changed:
       spdlog::info("cluster: the leader is node {}", lease_.leader());
@@ -265,12 +292,26 @@ void node::start_hub() {
       self->hub_ready_ = true;
       spdlog::info("cluster: node {} is serving as the leader", self->opts_.node_id);
       self->maybe_settled();
+      self->announce_leadership();
     });
   });
 }
 
+// Tells every node that this one now serves as the leader (relay kind R):
+// clients they relayed to a previous leader, even one of the same member id
+// that stepped down and came back, reconnect and say hello here.
+void node::announce_leadership() {
+  cmd_->command({"ZRANGE", opts_.key_prefix + ":{cluster}:nodes", "0", "-1"},
+                [self = shared_from_this()](redis::reply_or_error r) {
+                  if (!r.ok() || !r.value.is_array()) return;
+                  for (const auto& m : r.value.elements)
+                    if (m.str != self->opts_.node_id)
+                      self->publish(m.str, encode({relay_kind::reset, self->opts_.node_id, 0, 0, {}}));
+                });
+}
+
 void node::maybe_settled() {
-  if (!settled_) return;
+  if (!settled_ || stopped_) return;
   const bool ready = lease_.is_leader() ? hub_ && hub_ready_ : !lease_.leader().empty() && sub_->connected();
   if (!ready) return;
   auto f = std::move(settled_);
@@ -305,7 +346,11 @@ void node::handle(std::uint64_t conn_id, protocol::client_message m, std::string
   on_strand([self = shared_from_this(), conn_id, m = std::move(m), raw = std::string(raw)]() mutable {
     auto it = self->sessions_.find(conn_id);
     if (it == self->sessions_.end()) return;
-    if (it->second.r == route::local) return it->second.bound->handle(conn_id, std::move(m));
+    if (it->second.r == route::local) {
+      // A hub that no longer leads takes nothing more: its clients are being closed.
+      if (it->second.bound == self->hub_) it->second.bound->handle(conn_id, std::move(m));
+      return;
+    }
     self->relay(conn_id, it->second, static_cast<char>(relay_kind::frame), std::move(raw));
   });
 }
@@ -379,7 +424,10 @@ void node::on_relay(std::string wire) {
         if (!self->lease_.is_leader() || !self->hub_ || !self->hub_ready_)
           return refuse(code_try_later, "this node does not lead the cluster (now); reconnect");
         const auto key = remote_key(m->node, m->conn);
-        if (self->remotes_.count(key)) return;
+        if (auto old = self->remotes_.find(key); old != self->remotes_.end()) {
+          self->hub_->detach(old->second->id());  // a stale one (should not happen): the new hello wins
+          self->remotes_.erase(old);
+        }
         auto parsed = protocol::parse_client_message(m->payload, self->cfg_.limits);
         if (!parsed.message || !std::holds_alternative<protocol::hello>(*parsed.message))
           return refuse(static_cast<std::uint16_t>(protocol::close_code::auth), "the first frame must be a valid hello");
@@ -404,6 +452,17 @@ void node::on_relay(std::string wire) {
         self->remotes_.erase(it);
         return;
       }
+      case relay_kind::left:
+        if (self->lease_.is_leader()) {
+          spdlog::info("cluster: node {} left: dropping its clients", m->node);
+          self->drop_remotes_of(m->node);
+        }
+        return;
+      case relay_kind::reset:
+        if (self->lease_.is_leader()) return;  // Redis, not a message, says who leads
+        self->on_event(self->lease_.on_reply(self->now_ms(), m->node));
+        self->close_relayed(code_restart, "the cluster's leader changed; reconnect");
+        return;
       case relay_kind::send:
       case relay_kind::close: {
         auto it = self->sessions_.find(m->conn);

@@ -41,6 +41,9 @@
 namespace calma::cluster {
 
 struct node_options {
+  /// This process's member id, "<node id>@<incarnation>": unique per process
+  /// run, so a node restarted under the same name is a new member (its old
+  /// clients are dropped, frames for them never reach the new process).
   std::string node_id;
   std::string key_prefix = "calma";
   redis::connection_options redis;  ///< address, credentials, timeouts
@@ -92,6 +95,7 @@ class node final : public front, public std::enable_shared_from_this<node> {
   void on_event(lease_event e);
   void start_hub();
   void maybe_settled();
+  void announce_leadership();
   void on_relay(std::string wire);
   void relay(std::uint64_t conn_id, session& s, char kind, std::string payload);
   void close_relayed(std::uint16_t code, const std::string& reason);
@@ -116,6 +120,7 @@ class node final : public front, public std::enable_shared_from_this<node> {
   bool stopped_ = false;
   bool heartbeat_in_flight_ = false;
   std::int64_t reachable_since_ = 0;  ///< when the command connection came up; 0 while down
+  long long peers_ = 0;               ///< other live nodes at the last check-in
   std::function<void()> settled_;
   std::shared_ptr<hub> hub_;  ///< while leading
   bool hub_ready_ = false;

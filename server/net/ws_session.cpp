@@ -81,7 +81,10 @@ class ws_session final : public connection, public std::enable_shared_from_this<
   void on_accept(beast::error_code ec) {
     if (ec) return finish();
     accepted_ = true;
-    if (ctx_->draining) return begin_close(static_cast<std::uint16_t>(close_code::going_away), "server shutting down");
+    if (ctx_->draining) {
+      begin_close(static_cast<std::uint16_t>(close_code::going_away), "server shutting down");
+      return do_read();  // the read completes the close handshake and finishes the session
+    }
     hello_timer_.expires_after(std::chrono::milliseconds(ctx_->cfg.websocket.hello_timeout_ms));
     hello_timer_.async_wait([self = shared_from_this()](beast::error_code e) {
       if (e || self->hello_seen_) return;

@@ -324,3 +324,38 @@ TEST_CASE("cluster - Redis restarted under load: clients see unavailable or reco
   CHECK(msgs.size() == 23);  // "0", then 11 each
   check_exactly_once(msgs);
 }
+
+TEST_CASE("cluster - a follower killed and restarted at once under the same name: new clients are served - old ones are dropped") {
+  redis_server r({"--appendonly", "yes", "--appendfsync", "always"});
+  server_process a(node_args(r, "a"));
+  auto b = std::make_unique<server_process>(node_args(r, "b"));
+  staff agent(b->port(), "agent");
+  shopper s(a.port(), "Marta", "es");
+  auto conv = s.say("Hola", "1")["conversation_id"].get<std::string>();
+  agent->expect("conversation.assigned");
+  CHECK(b->signal_and_wait(SIGKILL) != 0);
+  server_process b2(node_args(r, "b"));
+  // The restarted node's first client has the connection id the agent had:
+  // it is a new client, welcomed and served, not taken for the old one.
+  shopper s2(b2.port(), "Ola", "pl");
+  auto conv2 = s2.say("Dzień dobry", "1")["conversation_id"].get<std::string>();
+  CHECK(conv2 != conv);
+  // The killed process's member stops checking in: the leader drops its clients.
+  bool dropped = false;
+  for (int i = 0; i < 100 && !dropped; ++i) {
+    dropped = a.output().find("stopped checking in: dropping its clients") != std::string::npos;
+    if (!dropped) std::this_thread::sleep_for(100ms);  // another process's timer
+  }
+  CHECK(dropped);
+  // Back through the restarted node within its grace period, the agent has
+  // its conversations, and the conversation opened meanwhile waits for it.
+  json w;
+  auto agent2 = connect_retry(b2.port(), agent.token, &w);
+  std::set<std::string> got;
+  for (const auto& c : w["conversations"]) got.insert(c["conversation_id"].get<std::string>());
+  CHECK(got.count(conv) == 1);
+  if (!got.count(conv2)) got.insert(agent2->expect("conversation.assigned", 10s)["conversation_id"].get<std::string>());
+  CHECK(got == std::set<std::string>{conv, conv2});
+  agent2->send(chat(conv2, "Dzień dobry, w czym mogę pomóc?", "a1"));
+  CHECK(s2->expect("chat.message")["text"] == "Dzień dobry, w czym mogę pomóc?");
+}

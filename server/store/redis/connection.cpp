@@ -197,6 +197,13 @@ void connection::do_connect() {
   if (stopping_ || ac_) return;
   const std::uint64_t gen = ++generation_;
   teardown_reason_.clear();
+  // Asking the Sentinels is bounded by their connections' own timeouts, one
+  // by one; the connect timer starts once there is an address to connect to.
+  if (!opts_.sentinels.empty()) return ask_sentinel(gen, 0, {});
+  connect_to_target(gen);
+}
+
+void connection::arm_connect_timer(std::uint64_t gen) {
   connect_timer_.expires_after(std::chrono::milliseconds(opts_.connect_timeout_ms));
   connect_timer_.async_wait([self = shared_from_this(), gen](boost::system::error_code ec) {
     if (ec || gen != self->generation_ || self->stopping_ || self->ready_) return;
@@ -209,9 +216,6 @@ void connection::do_connect() {
       self->link_lost(why);
     }
   });
-
-  if (!opts_.sentinels.empty()) return ask_sentinel(gen, 0, {});
-  connect_to_target(gen);
 }
 
 // Asks sentinel `index` (then the next ones) where the master is; connects there.
@@ -272,6 +276,7 @@ void connection::ask_sentinel(std::uint64_t gen, std::size_t index, std::string 
 
 void connection::connect_to_target(std::uint64_t gen) {
   if (gen != generation_ || stopping_) return;
+  arm_connect_timer(gen);
   // hiredis resolves names with a blocking getaddrinfo(); give it an address.
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(host_, ec);

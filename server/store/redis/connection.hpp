@@ -127,6 +127,7 @@ class connection : public std::enable_shared_from_this<connection> {
 
   void do_connect();
   void connect_to_target(std::uint64_t gen);
+  void arm_connect_timer(std::uint64_t gen);
   void ask_sentinel(std::uint64_t gen, std::size_t index, std::string errors);
   void start_hiredis(const std::string& ip);
   void on_resolved(const boost::system::error_code& ec,
