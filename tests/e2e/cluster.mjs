@@ -1,0 +1,165 @@
+#!/usr/bin/env node
+// Browser end-to-end test of two calma-server nodes on one real Redis: the
+// shopper's widget is served by node A, the agent's console by node B (the
+// follower relays to the leader), in Debian's Chromium driven by playwright-core.
+//
+//   node tests/e2e/cluster.mjs --server build/server/calma-server
+//
+// Needs what run.mjs needs, plus redis-server on PATH (or REDIS_SERVER).
+// Prints "N passed, M failed" last; exits non-zero if anything failed.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import {
+  CHROMIUM_ARGS,
+  Runner,
+  SetupError,
+  assert,
+  checkDist,
+  findChromium,
+  loadPlaywright,
+  parseArgs,
+  startServer,
+  tempDir,
+  until,
+} from './lib.mjs';
+
+const SHOPPER_NAME = 'Zofia Kowalska';
+const FIRST = 'Dzień dobry, zamówienie 7781 nie dotarło';
+const REPLY = 'Dzień dobry Pani Zofio, już sprawdzam przesyłkę.';
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startRedis() {
+  const bin = process.env.REDIS_SERVER || ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p));
+  if (!bin) throw new SetupError('redis-server not found: apt-get install -y redis-server (or set REDIS_SERVER)');
+  const port = await freePort();
+  const dir = tempDir('calma-e2e-redis-');
+  const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes',
+    '--appendfsync', 'always', '--logfile', '', '--daemonize', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new SetupError(`redis-server not ready within 10 s:\n${log}`)), 10000);
+    const on = (d) => {
+      log += d.toString();
+      if (log.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout.on('data', on);
+    child.stderr.on('data', on);
+    child.on('exit', (code) => reject(new SetupError(`redis-server exited (${code}):\n${log}`)));
+  });
+  return { url: `redis://127.0.0.1:${port}`, stop: () => child.kill('SIGKILL') };
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const runner = new Runner({ shotsDir: args.shots, only: args.only });
+  let redis = null;
+  const nodes = [];
+  let browser = null;
+  let result = { passed: 0, failed: 1 };
+  try {
+    const { chromium } = loadPlaywright();
+    const executablePath = findChromium();
+    checkDist();
+    redis = await startRedis();
+    // Every node of a cluster needs the same token secret (the children inherit it).
+    process.env.CALMA_TOKEN_SECRET = 'e2e-cluster-secret-0123456789abcdefghij';
+    const bin = path.resolve(args.server || '');
+    nodes.push(await startServer(bin, ['--redis', redis.url, '--node-id', 'a']));
+    nodes.push(await startServer(bin, ['--redis', redis.url, '--node-id', 'b']));
+    const [a, b] = nodes.map((n) => n.url);
+    console.log(`node a (leader): ${a}, node b: ${b}`);
+    assert(/leading the cluster/.test(nodes[0].log()), 'node a should lead');
+    browser = await chromium.launch({ executablePath, headless: !args.headed, args: CHROMIUM_ARGS, timeout: 60000 });
+    const shopper = await (await browser.newContext({ locale: 'pl-PL' })).newPage();
+    const agent = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
+    runner.pages.push({ label: 'shopper', page: shopper }, { label: 'agent', page: agent });
+    const pageErrors = [];
+    for (const [label, p] of [['shopper', shopper], ['agent', agent]]) {
+      p.on('pageerror', (e) => pageErrors.push(`${label}: ${e.message}`));
+      p.setDefaultTimeout(10000);
+    }
+    const widget = (sel) => shopper.locator(`#calma-widget [data-testid="${sel}"]`);
+    const login = async (page, base) => {
+      await page.goto(base + '/console');
+      await page.locator('[data-testid="username"]').fill('agent');
+      await page.locator('[data-testid="password"]').fill('agent');
+      await page.locator('[data-testid="login"]').click();
+      await page.locator('[data-testid="conn"]').filter({ hasText: 'Connected' }).waitFor();
+    };
+
+    runner.test('shopper writes through node A', async () => {
+      await shopper.goto(a + '/');
+      await widget('launcher').click();
+      await widget('panel').waitFor({ state: 'visible' });
+      await shopper.locator('#calma-widget #calma-name').fill(SHOPPER_NAME);
+      await widget('input').fill(FIRST);
+      await widget('input').press('Enter');
+      const mine = widget('msg-me').filter({ hasText: FIRST });
+      await until(async () => ['sent', 'read'].includes(await mine.getAttribute('data-status')), 'message never acked');
+    });
+
+    runner.test('agent logs in on node B and gets the conversation', async () => {
+      await login(agent, b);
+      const item = agent.locator('[data-testid="conv-item"]').filter({ hasText: SHOPPER_NAME });
+      await item.waitFor({ timeout: 15000 });
+      await item.click();
+      await agent.locator('[data-testid="msg-shopper"]').filter({ hasText: FIRST }).waitFor();
+      assert((await agent.locator('[data-testid="msg-shopper"]').count()) === 1, 'shopper message shown more than once');
+    }, { needs: ['shopper writes through node A'] });
+
+    runner.test('agent replies from node B and the shopper on node A sees it', async () => {
+      await agent.locator('[data-testid="reply"]').fill(REPLY);
+      await widget('typing').filter({ hasText: 'está escribiendo' }).waitFor();  // typing crosses nodes too
+      await agent.locator('[data-testid="reply"]').press('Enter');
+      await widget('msg-them').filter({ hasText: REPLY }).waitFor();
+    }, { needs: ['agent logs in on node B and gets the conversation'] });
+
+    runner.test('agent opens the console on node A instead: same conversation, every message once', async () => {
+      await login(agent, a);
+      const item = agent.locator('[data-testid="conv-item"]').filter({ hasText: SHOPPER_NAME });
+      await item.waitFor({ timeout: 15000 });
+      await item.click();
+      await agent.locator('[data-testid="msg-staff"]').filter({ hasText: REPLY }).waitFor();
+      assert((await agent.locator('[data-testid="msg-shopper"]').filter({ hasText: FIRST }).count()) === 1, 'first message not shown exactly once');
+      assert((await agent.locator('[data-testid="msg-staff"]').filter({ hasText: REPLY }).count()) === 1, 'reply not shown exactly once');
+    }, { needs: ['agent replies from node B and the shopper on node A sees it'] });
+
+    result = await runner.run();
+    if (pageErrors.length) {
+      console.log('page errors:\n  ' + pageErrors.join('\n  '));
+      result.failed++;
+    }
+    if (result.failed) for (const [i, n] of nodes.entries()) console.log(`--- node ${'ab'[i]} output (tail) ---\n${n.log().slice(-3000)}`);
+  } catch (e) {
+    if (e instanceof SetupError) console.log(`FAIL setup: ${e.message}`);
+    else console.log(`FAIL unexpected: ${e && e.stack ? e.stack : e}`);
+    result = { passed: runner.results.filter((r) => r.ok).length, failed: Math.max(1, runner.results.filter((r) => !r.ok).length + 1) };
+  } finally {
+    try {
+      await browser?.close();
+    } catch {
+      /* ignore */
+    }
+    for (const n of nodes) await n.stop();
+    redis?.stop();
+  }
+  console.log(`${result.passed} passed, ${result.failed} failed`);
+  process.exit(result.failed ? 1 : 0);
+}
+
+main();
