@@ -63,7 +63,8 @@ TEST_CASE("lease: a leader that finds another node holding the key loses leaders
 TEST_CASE("relay: every kind round-trips with a binary payload") {
   for (auto k : {relay_kind::hello, relay_kind::frame, relay_kind::detach, relay_kind::send, relay_kind::close,
                  relay_kind::reset, relay_kind::left}) {
-    relay_message m{k, "node-1", 18446744073709551615ull, 4401, std::string("{\"a\":\"x\x1fy\"}\0z", 15)};
+    static constexpr char binary[] = "{\"a\":\"x\x1fy\"}\0z";  // a separator and a NUL inside
+    relay_message m{k, "node-1", 18446744073709551615ull, 4401, std::string(binary, sizeof binary - 1)};
     auto d = decode(encode(m));
     REQUIRE(d);
     CHECK(d->kind == k);
