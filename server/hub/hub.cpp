@@ -622,12 +622,24 @@ void hub::on_history(session_entry& s, std::uint64_t conn_id, const protocol::hi
 // ---------------------------------------------------------------------------
 // lifecycle
 
+// Assignments, transfers and acknowledgements are applied at once and saved
+// behind; one the store did not take is saved again (its latest state) on the
+// snapshot timer until it is, so a restart or a new leader finds it.
 void hub::persist(const conversation_record& rec) {
+  unsaved_.erase(rec.id);
   store_.update_conversation(rec, [self = shared_from_this(), id = rec.id](auto r) {
     if (r.ok()) return;
     ++self->metrics_.store_errors;
-    spdlog::warn("store error, conversation {} not saved: {}", id, r.error);
+    spdlog::warn("store error, conversation {} not saved (will retry): {}", id, r.error);
+    self->on_strand([self, id] { self->unsaved_.insert(id); });
   });
+}
+
+void hub::retry_unsaved() {
+  auto ids = std::move(unsaved_);
+  unsaved_.clear();
+  for (const auto& id : ids)
+    if (auto* c = open_conversation(id)) persist(c->rec);
 }
 
 json hub::queued_json(const conv_entry& c) const {
@@ -939,6 +951,7 @@ void hub::schedule_snapshot_timer() {
   snapshot_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
     if (ec || self->stopped_) return;
     if (self->router_.queued_count() > 0) self->send_snapshot();
+    self->retry_unsaved();
     self->schedule_snapshot_timer();
   });
 }

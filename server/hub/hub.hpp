@@ -143,6 +143,7 @@ class hub : public std::enable_shared_from_this<hub> {
   void schedule_snapshot_timer();
   void update_queue_gauges();
   void persist(const conversation_record& rec);
+  void retry_unsaved();
 
   // sending
   void send_to(std::uint64_t conn_id, const frame_ptr& f);
@@ -179,6 +180,7 @@ class hub : public std::enable_shared_from_this<hub> {
   std::unordered_map<std::string, std::string> opened_by_;     // shopper \x1f client_msg_id -> conversation it opened
   routing::router router_;
   std::unordered_map<std::string, presence_record> remembered_;  // agent -> its last chosen presence
+  std::set<std::string> unsaved_;  // open conversations whose last save failed
   std::unordered_map<std::string, std::unique_ptr<boost::asio::steady_timer>> grace_timers_;
   std::unordered_map<std::string, std::string> escalations_;  // open escalation id -> conversation
   boost::asio::steady_timer snapshot_timer_;

@@ -129,3 +129,24 @@ TEST_CASE("after a restart on Redis the anger curves and open escalations are ba
   CHECK(agent.welcome["conversations"][0]["anger"].size() >= 2);
   CHECK(agent.welcome["conversations"][0]["level"].get<double>() > 30);
 }
+
+TEST_CASE("an assignment made while Redis is away is saved once it returns") {
+  redis_server r({"--appendonly", "yes", "--appendfsync", "always"});
+  server_process srv(redis_args(r, {{"routing", {{"queue_snapshot_interval_s", 1}}}}));
+  shopper s(srv.port());
+  auto conv = s.say("hola", "1")["conversation_id"].get<std::string>();
+  r.kill();
+  // The agent arrives while Redis is away: assigned at once, saved behind.
+  staff agent(srv.port(), "agent");
+  CHECK(agent->expect("conversation.assigned")["conversation_id"] == conv);
+  r.restart();
+  REQUIRE(health_becomes(srv.port(), 200));
+  const auto sup = login(srv.port(), "supervisor", "supervisor");
+  std::string state;
+  for (int i = 0; i < 100 && state != "assigned"; ++i) {
+    auto d = http(srv.port(), "GET", "/api/v1/conversations/" + conv, {}, sup).j();
+    state = d["conversation"].value("state", "");
+    if (state != "assigned") std::this_thread::sleep_for(100ms);  // the server's retry timer
+  }
+  CHECK(state == "assigned");
+}
