@@ -22,7 +22,8 @@ bool valid_kind(char k) {
     case relay_kind::send:
     case relay_kind::close:
     case relay_kind::reset:
-    case relay_kind::left: return true;
+    case relay_kind::left:
+    case relay_kind::batch: return true;
   }
   return false;
 }
@@ -58,6 +59,32 @@ std::optional<relay_message> decode(std::string_view wire) {
   if (!parse_number(field[2], m.conn) || !parse_number(field[3], m.code)) return std::nullopt;
   m.payload = std::string(wire);
   return m;
+}
+
+std::string encode_batch(const std::string& node, const std::vector<std::string>& wires) {
+  std::string payload;
+  std::size_t total = 0;
+  for (const auto& w : wires) total += w.size() + 12;
+  payload.reserve(total);
+  for (const auto& w : wires) {
+    payload += std::to_string(w.size());
+    payload += ':';
+    payload += w;
+  }
+  return encode({relay_kind::batch, node, 0, 0, std::move(payload)});
+}
+
+std::optional<std::vector<std::string>> decode_batch(std::string_view payload) {
+  std::vector<std::string> out;
+  while (!payload.empty()) {
+    auto colon = payload.find(':');
+    if (colon == std::string_view::npos || colon > 20) return std::nullopt;
+    std::size_t n = 0;
+    if (!parse_number(payload.substr(0, colon), n) || n > payload.size() - colon - 1) return std::nullopt;
+    out.emplace_back(payload.substr(colon + 1, n));
+    payload.remove_prefix(colon + 1 + n);
+  }
+  return out;
 }
 
 }  // namespace calma::cluster

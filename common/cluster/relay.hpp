@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace calma::cluster {
 
@@ -23,6 +24,7 @@ enum class relay_kind : char {
   close = 'C',   ///< leader → follower: close the client with `code`, reason in payload
   reset = 'R',   ///< new leader → every node: reconnect every client relayed elsewhere
   left = 'L',    ///< a node stopping → leader: drop all its clients (sent by a Lua script)
+  batch = 'B',   ///< several messages in one (payload: see encode_batch)
 };
 
 struct relay_message {
@@ -36,5 +38,11 @@ struct relay_message {
 std::string encode(const relay_message& m);
 /// Nullopt for anything malformed (unknown kind, missing fields, bad numbers).
 std::optional<relay_message> decode(std::string_view wire);
+
+/// Several encoded messages as one: a `batch` message to `node` whose payload
+/// is each wire as `<length>:<wire>`, in order.
+std::string encode_batch(const std::string& node, const std::vector<std::string>& wires);
+/// The wires of a batch payload, in order; nullopt if malformed.
+std::optional<std::vector<std::string>> decode_batch(std::string_view payload);
 
 }  // namespace calma::cluster

@@ -79,10 +79,10 @@ class node::remote_connection final : public connection {
       : id_(id), node_(std::move(node_id)), edge_conn_(edge_conn), owner_(std::move(owner)) {}
   std::uint64_t id() const override { return id_; }
   void send(frame_ptr f) override {
-    if (auto o = owner_.lock()) o->publish(node_, encode({relay_kind::send, node_, edge_conn_, 0, *f}));
+    if (auto o = owner_.lock()) o->send_to_member(node_, encode({relay_kind::send, node_, edge_conn_, 0, *f}));
   }
   void close(std::uint16_t code, std::string reason) override {
-    if (auto o = owner_.lock()) o->publish(node_, encode({relay_kind::close, node_, edge_conn_, code, std::move(reason)}));
+    if (auto o = owner_.lock()) o->send_to_member(node_, encode({relay_kind::close, node_, edge_conn_, code, std::move(reason)}));
   }
   const std::string& node_id() const { return node_; }
   /// The node's name, without its incarnation.
@@ -194,6 +194,53 @@ void node::publish(const std::string& node_id, std::string wire, std::function<v
     if (r.ok() && r.value.kind == redis::redis_value::type::integer) return done(r.value.integer);
     done(-1);
   });
+}
+
+void node::send_to_member(const std::string& member, std::string wire) {
+  bool post = false;
+  {
+    std::lock_guard lk(outbox_mu_);
+    outbox_.emplace_back(member, std::move(wire));
+    post = !flush_posted_;
+    flush_posted_ = true;
+  }
+  if (post) on_strand([self = shared_from_this()] { self->flush_outbox(); });
+}
+
+// Everything queued since the last flush, one PUBLISH per member (several if
+// large): what the hub sent in one turn of its strand goes out together.
+void node::flush_outbox() {
+  std::vector<std::pair<std::string, std::string>> out;
+  {
+    std::lock_guard lk(outbox_mu_);
+    out.swap(outbox_);
+    flush_posted_ = false;
+  }
+  constexpr std::size_t max_batch_bytes = 256 * 1024;
+  std::unordered_map<std::string, std::vector<std::string>> by_member;
+  std::vector<std::string> order;
+  for (auto& [member, wire] : out) {
+    auto& v = by_member[member];
+    if (v.empty()) order.push_back(member);
+    v.push_back(std::move(wire));
+  }
+  for (const auto& member : order) {
+    auto& wires = by_member[member];
+    std::vector<std::string> batch;
+    std::size_t bytes = 0;
+    auto send = [&] {
+      if (batch.size() == 1) publish(member, std::move(batch.front()));
+      else if (!batch.empty()) publish(member, encode_batch(member, batch));
+      batch.clear();
+      bytes = 0;
+    };
+    for (auto& w : wires) {
+      if (bytes + w.size() > max_batch_bytes) send();
+      bytes += w.size();
+      batch.push_back(std::move(w));
+    }
+    send();
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -416,6 +463,21 @@ void node::on_relay(std::string wire) {
     if (self->stopped_) return;
     auto m = decode(wire);
     if (!m) return spdlog::warn("cluster: malformed relay message ignored ({} bytes)", wire.size());
+    if (m->kind != relay_kind::batch) return self->handle_relay(std::move(*m));
+    auto parts = decode_batch(m->payload);
+    if (!parts) return spdlog::warn("cluster: malformed relay batch ignored ({} bytes)", wire.size());
+    for (auto& p : *parts) {
+      auto one = decode(p);
+      if (one && one->kind != relay_kind::batch) self->handle_relay(std::move(*one));
+    }
+  });
+}
+
+// One relay message, on the strand (a batch was unpacked by on_relay).
+void node::handle_relay(relay_message msg) {
+  {
+    node* const self = this;
+    relay_message* const m = &msg;
     auto refuse = [&](std::uint16_t code, const char* why) {
       self->publish(m->node, encode({relay_kind::close, m->node, m->conn, code, why}));
     };
@@ -431,7 +493,7 @@ void node::on_relay(std::string wire) {
         auto parsed = protocol::parse_client_message(m->payload, self->cfg_.limits);
         if (!parsed.message || !std::holds_alternative<protocol::hello>(*parsed.message))
           return refuse(static_cast<std::uint16_t>(protocol::close_code::auth), "the first frame must be a valid hello");
-        auto rc = std::make_shared<remote_connection>(self->next_remote_id_++, m->node, m->conn, self);
+        auto rc = std::make_shared<remote_connection>(self->next_remote_id_++, m->node, m->conn, weak_from_this());
         self->remotes_[key] = rc;
         ++self->metrics_.connections_unauthenticated;  // the hub counts it as one until it says hello
         self->hub_->hello(rc, std::get<protocol::hello>(std::move(*parsed.message)));
@@ -452,6 +514,7 @@ void node::on_relay(std::string wire) {
         self->remotes_.erase(it);
         return;
       }
+      case relay_kind::batch: return;  // never nested
       case relay_kind::left:
         if (self->lease_.is_leader()) {
           spdlog::info("cluster: node {} left: dropping its clients", m->node);
@@ -473,7 +536,7 @@ void node::on_relay(std::string wire) {
         return c->close(m->code, std::move(m->payload));
       }
     }
-  });
+  }
 }
 
 }  // namespace calma::cluster

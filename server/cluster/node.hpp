@@ -25,7 +25,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 #include <unordered_map>
 
 #include <boost/asio/io_context.hpp>
@@ -33,6 +35,7 @@
 #include <boost/asio/strand.hpp>
 
 #include "common/cluster/lease.hpp"
+#include "common/cluster/relay.hpp"
 #include "common/config/config.hpp"
 #include "server/hub/front.hpp"
 #include "server/metrics.hpp"
@@ -76,6 +79,9 @@ class node final : public front, public std::enable_shared_from_this<node> {
   std::string channel_of(const std::string& node_id) const;
   /// Publishes on the cluster's command connection (any thread); `done(receivers or -1)`.
   void publish(const std::string& node_id, std::string wire, std::function<void(long long)> done = {});
+  /// Leader → a member, for its clients (any thread): queued and published in
+  /// order, several in one PUBLISH (relay batch) when they pile up.
+  void send_to_member(const std::string& member, std::string wire);
 
  private:
   class remote_connection;
@@ -97,6 +103,8 @@ class node final : public front, public std::enable_shared_from_this<node> {
   void maybe_settled();
   void announce_leadership();
   void on_relay(std::string wire);
+  void handle_relay(relay_message m);
+  void flush_outbox();
   void relay(std::uint64_t conn_id, session& s, char kind, std::string payload);
   void close_relayed(std::uint16_t code, const std::string& reason);
   void close_all_local(std::uint16_t code, const std::string& reason);
@@ -128,6 +136,9 @@ class node final : public front, public std::enable_shared_from_this<node> {
   std::unordered_map<std::uint64_t, session> sessions_;  ///< this node's clients, after hello
   std::unordered_map<std::string, std::shared_ptr<remote_connection>> remotes_;  ///< "<node>\x1f<conn>"
   std::atomic<std::uint64_t> next_remote_id_{1ull << 62};
+  std::mutex outbox_mu_;
+  std::vector<std::pair<std::string, std::string>> outbox_;  ///< (member, wire), in order; under outbox_mu_
+  bool flush_posted_ = false;                                ///< under outbox_mu_
 };
 
 }  // namespace calma::cluster

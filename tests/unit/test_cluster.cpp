@@ -62,7 +62,7 @@ TEST_CASE("lease: a leader that finds another node holding the key loses leaders
 
 TEST_CASE("relay: every kind round-trips with a binary payload") {
   for (auto k : {relay_kind::hello, relay_kind::frame, relay_kind::detach, relay_kind::send, relay_kind::close,
-                 relay_kind::reset, relay_kind::left}) {
+                 relay_kind::reset, relay_kind::left, relay_kind::batch}) {
     static constexpr char binary[] = "{\"a\":\"x\x1fy\"}\0z";  // a separator and a NUL inside
     relay_message m{k, "node-1", 18446744073709551615ull, 4401, std::string(binary, sizeof binary - 1)};
     auto d = decode(encode(m));
@@ -88,4 +88,22 @@ TEST_CASE("relay: malformed messages are refused") {
   CHECK_FALSE(decode("S\x1fn\x1f" "1x\x1f" "0\x1f{}"));       // trailing junk
   CHECK_FALSE(decode("C\x1fn\x1f" "1\x1f" "70000\x1f{}"));    // code over 16 bits
   CHECK(decode("C\x1fn\x1f" "1\x1f" "1012\x1freason"));
+}
+
+TEST_CASE("relay: a batch carries its messages in order - malformed batches are refused") {
+  std::vector<std::string> wires{encode({relay_kind::send, "b@x", 1, 0, "{\"type\":\"ack\"}"}),
+                                 encode({relay_kind::send, "b@x", 2, 0, std::string("a:b\x1f" "c", 5)}),
+                                 encode({relay_kind::close, "b@x", 1, 1012, ""})};
+  auto m = decode(encode_batch("b@x", wires));
+  REQUIRE(m);
+  CHECK(m->kind == relay_kind::batch);
+  auto parts = decode_batch(m->payload);
+  REQUIRE(parts);
+  CHECK(*parts == wires);
+  CHECK(decode_batch("")->empty());
+  CHECK_FALSE(decode_batch("5:abc"));        // shorter than it says
+  CHECK_FALSE(decode_batch("x:abc"));        // not a length
+  CHECK_FALSE(decode_batch("3abc"));         // no colon
+  CHECK_FALSE(decode_batch("-1:a"));
+  CHECK(decode_batch("1:a2:bc") == std::vector<std::string>{"a", "bc"});
 }
