@@ -94,6 +94,11 @@ async function main() {
       p.setDefaultTimeout(10000);
     }
     const widget = (sel) => shopper.locator(`#calma-widget [data-testid="${sel}"]`);
+    const openConversation = async (page) => {
+      const item = page.locator('[data-testid="conv-item"]').filter({ hasText: SHOPPER_NAME });
+      await item.waitFor({ timeout: 15000 });
+      await item.click();
+    };
     const login = async (page, base) => {
       await page.goto(base + '/console');
       await page.locator('[data-testid="username"]').fill('agent');
@@ -115,9 +120,7 @@ async function main() {
 
     runner.test('agent logs in on node B and gets the conversation', async () => {
       await login(agent, b);
-      const item = agent.locator('[data-testid="conv-item"]').filter({ hasText: SHOPPER_NAME });
-      await item.waitFor({ timeout: 15000 });
-      await item.click();
+      await openConversation(agent);
       await agent.locator('[data-testid="msg-shopper"]').filter({ hasText: FIRST }).waitFor();
       assert((await agent.locator('[data-testid="msg-shopper"]').count()) === 1, 'shopper message shown more than once');
     }, { needs: ['shopper writes through node A'] });
@@ -131,9 +134,7 @@ async function main() {
 
     runner.test('agent opens the console on node A instead: same conversation, every message once', async () => {
       await login(agent, a);
-      const item = agent.locator('[data-testid="conv-item"]').filter({ hasText: SHOPPER_NAME });
-      await item.waitFor({ timeout: 15000 });
-      await item.click();
+      await openConversation(agent);
       await agent.locator('[data-testid="msg-staff"]').filter({ hasText: REPLY }).waitFor();
       assert((await agent.locator('[data-testid="msg-shopper"]').filter({ hasText: FIRST }).count()) === 1, 'first message not shown exactly once');
       assert((await agent.locator('[data-testid="msg-staff"]').filter({ hasText: REPLY }).count()) === 1, 'reply not shown exactly once');

@@ -47,6 +47,24 @@ void ready(boost::asio::io_context& ioc, redis_store& s) {
   REQUIRE_MESSAGE(err->empty(), *err);
 }
 
+/// A connected store with options `o`, closed (and its connections let finish) at the end of the scope.
+struct open_store {
+  boost::asio::io_context& ioc;
+  std::unique_ptr<redis_store> s;
+  open_store(boost::asio::io_context& io, const redis_options& o) : ioc(io) {
+    std::string error;
+    s = redis_store::create(ioc, o, error);
+    REQUIRE_MESSAGE(s, error);
+    ready(ioc, *s);
+  }
+  ~open_store() {
+    s.reset();
+    ioc.restart();
+    ioc.run();
+  }
+  redis_store* operator->() { return s.get(); }
+};
+
 conversation_record conv(const std::string& id) {
   conversation_record c;
   c.id = id;
@@ -129,9 +147,6 @@ TEST_CASE("the factory refuses bad options and says why Redis is unreachable at 
   MESSAGE(why);
   auto p = await<none>(ioc, [&](auto cb) { s->ping(cb); });
   CHECK_FALSE(p.ok());
-  s.reset();
-  ioc.restart();
-  ioc.run();
 }
 
 TEST_CASE("concurrent appends from two stores never duplicate nor skip a seq") {
@@ -325,10 +340,7 @@ TEST_CASE("retention: a closed conversation's keys expire - expired ones drop ou
   redis_options o;
   o.url = redis.url();
   o.retention_s = 3600;
-  std::string error;
-  auto s = redis_store::create(ioc, o, error);
-  REQUIRE(s);
-  ready(ioc, *s);
+  open_store s(ioc, o);
   REQUIRE(await<none>(ioc, [&](auto cb) { s->create_conversation(conv("c1"), cb); }).ok());
   REQUIRE(await<append_result>(ioc, [&](auto cb) { s->append_message({msg("c1", "s1", "1")}, cb); }).ok());
   auto c2 = conv("c2");
@@ -355,9 +367,6 @@ TEST_CASE("retention: a closed conversation's keys expire - expired ones drop ou
   REQUIRE(l.ok());
   REQUIRE(l.value.size() == 1);
   CHECK(l.value[0].id == "c1");
-  s.reset();
-  ioc.restart();
-  ioc.run();
 }
 
 TEST_CASE("presence keys carry their TTL - expired ones drop out of the list") {
@@ -365,10 +374,7 @@ TEST_CASE("presence keys carry their TTL - expired ones drop out of the list") {
   test::redis_server redis;
   redis_options o;
   o.url = redis.url();
-  std::string error;
-  auto s = redis_store::create(ioc, o, error);
-  REQUIRE(s);
-  ready(ioc, *s);
+  open_store s(ioc, o);
   REQUIRE(await<none>(ioc, [&](auto cb) { s->put_presence({"agent", agent_status::away, 2, 1000}, 600, cb); }).ok());
   REQUIRE(await<none>(ioc, [&](auto cb) { s->put_presence({"agent2", agent_status::online, 4, 1000}, 600, cb); }).ok());
   auto ttl = raw(ioc, redis.url(), {"TTL", "calma:{cluster}:presence:agent"}).value.integer;
@@ -381,9 +387,6 @@ TEST_CASE("presence keys carry their TTL - expired ones drop out of the list") {
   CHECK(l.value[0].agent_id == "agent");
   CHECK(l.value[0].status == agent_status::away);
   CHECK(raw(ioc, redis.url(), {"SISMEMBER", "calma:{cluster}:presence", "agent2"}).value.integer == 0);
-  s.reset();
-  ioc.restart();
-  ioc.run();
 }
 
 TEST_CASE("fenced writes: a conversation changes only while the writer holds the lease") {
@@ -393,10 +396,7 @@ TEST_CASE("fenced writes: a conversation changes only while the writer holds the
   o.url = redis.url();
   o.fence_key = "calma:{cluster}:leader";
   o.fence_value = "node-a";
-  std::string error;
-  auto s = redis_store::create(ioc, o, error);
-  REQUIRE(s);
-  ready(ioc, *s);
+  open_store s(ioc, o);
   // Nobody holds the lease: refused, nothing written.
   auto r = await<none>(ioc, [&](auto cb) { s->create_conversation(conv("c1"), cb); });
   CHECK(r.error.find("not the leader") != std::string::npos);
@@ -415,9 +415,6 @@ TEST_CASE("fenced writes: a conversation changes only while the writer holds the
   CHECK(got.value->state == conversation_state::queued);
   // Messages are not fenced: whoever relays a client's message may store it.
   CHECK(await<append_result>(ioc, [&](auto cb) { s->append_message({msg("c1", "s1", "1")}, cb); }).ok());
-  s.reset();
-  ioc.restart();
-  ioc.run();
 }
 
 TEST_CASE("Sentinel: the store asks where the master is - and finds the new one after a failover") {
@@ -439,10 +436,7 @@ TEST_CASE("Sentinel: the store asks where the master is - and finds the new one 
   o.sentinels = {"127.0.0.1:" + std::to_string(test::free_port()), "127.0.0.1:" + std::to_string(sentinel->port())};
   o.sentinel_master = "calma-m";
   o.connect_timeout_ms = 1000;
-  std::string error;
-  auto s = redis_store::create(ioc, o, error);
-  REQUIRE(s);
-  ready(ioc, *s);  // the first sentinel is not there: the second answers
+  open_store s(ioc, o);  // the first sentinel is not there: the second answers
   CHECK(s->endpoint().find(std::to_string(master.port())) != std::string::npos);
   REQUIRE(await<none>(ioc, [&](auto cb) { s->create_conversation(conv("c1"), cb); }).ok());
   REQUIRE(await<append_result>(ioc, [&](auto cb) { s->append_message({msg("c1", "s1", "1")}, cb); }).ok());
@@ -479,9 +473,6 @@ TEST_CASE("Sentinel: the store asks where the master is - and finds the new one 
   REQUIRE(all.value.size() == 2);
   CHECK(all.value[0].client_msg_id == "1");
   CHECK(all.value[1].seq == 2);
-  s.reset();
-  ioc.restart();
-  ioc.run();
 }
 
 TEST_CASE("retention: housekeeping trims expired conversations from every index - and keeps reopened ones") {
@@ -490,10 +481,7 @@ TEST_CASE("retention: housekeeping trims expired conversations from every index 
   redis_options o;
   o.url = redis.url();
   o.retention_s = 1;
-  std::string error;
-  auto s = redis_store::create(ioc, o, error);
-  REQUIRE(s);
-  ready(ioc, *s);
+  open_store s(ioc, o);
   auto closed = [](const std::string& id) {
     auto c = conv(id);
     c.state = conversation_state::closed;
@@ -525,9 +513,6 @@ TEST_CASE("retention: housekeeping trims expired conversations from every index 
   CHECK(zscore("calma:idx:shopper:s1", "c2") == 1);
   CHECK(zscore("calma:idx:agent:a1", "c2") == 1);
   CHECK(raw(ioc, redis.url(), {"ZCARD", "calma:idx:expiring"}).value.integer == 0);
-  s.reset();
-  ioc.restart();
-  ioc.run();
 }
 
 TEST_CASE("a flushed script cache is reloaded (EVALSHA falls back to EVAL)") {
