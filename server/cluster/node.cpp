@@ -313,7 +313,7 @@ void node::on_event(lease_event e) {
         if (hub_) hub_->detach(rc->id());
       }
       remotes_.clear();
-      if (hub_) hub_->stop();
+      if (hub_) hub_->stop(code_restart, "this node no longer leads the cluster; reconnect");
       hub_.reset();
       return;
     case lease_event::leader_changed:

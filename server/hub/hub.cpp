@@ -109,8 +109,8 @@ void hub::load_conversations(std::function<void(std::string)> done) {
   });
 }
 
-void hub::stop() {
-  on_strand([self = shared_from_this()] {
+void hub::stop(std::uint16_t code, std::string reason) {
+  on_strand([self = shared_from_this(), code, reason = std::move(reason)] {
     self->stopped_ = true;
     self->snapshot_timer_.cancel();
     self->snapshot_delay_.cancel();
@@ -118,7 +118,7 @@ void hub::stop() {
     for (auto& [id, c] : self->open_)
       if (c.deadline) c.deadline->cancel();
     for (auto& [id, s] : self->sessions_)
-      if (auto c = s.conn.lock()) c->close(static_cast<std::uint16_t>(protocol::close_code::going_away), "server shutting down");
+      if (auto c = s.conn.lock()) c->close(code, reason);
   });
 }
 

@@ -43,8 +43,8 @@ class hub : public std::enable_shared_from_this<hub> {
 
   /// Loads the open conversations from the store, then calls `done(error)`.
   void start(std::function<void(std::string)> done);
-  /// Closes every session with 1001 and stops the timers.
-  void stop();
+  /// Closes every session (1001 unless told otherwise) and stops the timers.
+  void stop(std::uint16_t code = 1001, std::string reason = "server shutting down");
 
   // ---- from sessions (any thread)
   /// The first frame of a connection. On a bad token the hub closes it (4401).
