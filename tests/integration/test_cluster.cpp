@@ -359,3 +359,29 @@ TEST_CASE("cluster - a follower killed and restarted at once under the same name
   agent2->send(chat(conv2, "Dzień dobry, w czym mogę pomóc?", "a1"));
   CHECK(s2->expect("chat.message")["text"] == "Dzień dobry, w czym mogę pomóc?");
 }
+
+TEST_CASE("cluster - a deadline set under a leader that is killed fires once under the next") {
+  redis_server r({"--appendonly", "yes", "--appendfsync", "always"});
+  const json cfg{{"escalation", {{"queue_wait_s", 4}, {"ack_timeout_s", 600}}}};
+  auto a = std::make_unique<server_process>(node_args(r, "a", cfg));
+  server_process b(node_args(r, "b", cfg));
+  shopper s(b.port(), "Jan", "pl");  // no agent anywhere: it waits
+  auto conv = s.say("Dzień dobry, czekam na odpowiedź", "1")["conversation_id"].get<std::string>();
+  CHECK(a->signal_and_wait(SIGKILL) != 0);  // the leader that set the 4 s deadline dies at once
+  // b leads within the lease (2 s), rebuilds the conversation and its
+  // deadline from the store; the supervisor hears of the escalation once.
+  json w;
+  auto sup = connect_retry(b.port(), login(b.port(), "supervisor", "supervisor"), &w);
+  int raised = 0;
+  for (const auto& e : w["escalations"]) raised += e["conversation_id"] == conv;
+  if (raised == 0) {
+    auto e = sup->expect_if("escalation.raised", [&](const json& j) { return j["conversation_id"] == conv; }, 15s);
+    CHECK_FALSE(e.value("update", false));
+    raised = 1;
+  }
+  CHECK(raised == 1);
+  std::this_thread::sleep_for(1s);  // the deadline is another process's timer
+  int again = 0;
+  for (const auto& f : leader_barrier(*sup, conv)) again += f["type"] == "escalation.raised" && !f.value("update", false);
+  CHECK(again == 0);
+}
