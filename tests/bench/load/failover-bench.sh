@@ -1,0 +1,38 @@
+#!/bin/bash
+# How long clients wait when the cluster's leader goes: a leader and a
+# follower on one Redis, N conversations opened and chatted in (calma-load:
+# N shoppers, 20 agents, 5 s at 2N msg/s), then the leader is stopped with
+# SIGNAL (TERM: gives its lease up; KILL: the lease runs out) and a shopper
+# polls the follower until it is welcomed.
+#
+#   tests/bench/load/failover-bench.sh TERM|KILL [N] [BUILD_DIR]
+#
+# Needs redis-server, and node with a global WebSocket (22, or 20 with
+# --experimental-websocket). Ports 6392, 8301, 8302.
+set -euo pipefail
+sig=${1:?TERM|KILL}
+n=${2:-200}
+B=${3:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+W=$(mktemp -d /tmp/calma-failover.XXXXXX)
+trap 'pkill -f "calma-server --config $W" || true; redis-cli -p 6392 shutdown nosave >/dev/null 2>&1 || true; rm -rf "$W"' EXIT
+export CALMA_TOKEN_SECRET=failover-bench-secret-0123456789abcdefgh
+redis-server --port 6392 --appendonly yes --appendfsync everysec --dir "$W" --daemonize yes > /dev/null
+sleep 0.3
+hash=$(echo loadpass | "$B/server/calma-server" hash-password --iterations 1000)
+{
+  echo '['
+  for i in $(seq 1 20); do echo "{\"username\":\"loadagent$i\",\"name\":\"Agent $i\",\"role\":\"agent\",\"password_hash\":\"$hash\"},"; done
+  echo "{\"username\":\"loadsup\",\"name\":\"Supervisor\",\"role\":\"supervisor\",\"password_hash\":\"$hash\"}]"
+} > "$W/users.json"
+echo '{"rate_limit":{"frames_per_s":1000000,"burst":1000000},"auth":{"login_attempts_per_minute":100000},"routing":{"default_capacity":1000}}' > "$W/config.json"
+"$B/server/calma-server" --config "$W/config.json" --users "$W/users.json" --redis redis://127.0.0.1:6392 --node-id a --port 8301 > "$W/a.log" 2>&1 &
+leader=$!
+sleep 1
+"$B/server/calma-server" --config "$W/config.json" --users "$W/users.json" --redis redis://127.0.0.1:6392 --node-id b --port 8302 > "$W/b.log" 2>&1 &
+sleep 1.5
+"$B/tests/bench/load/calma-load" --url http://127.0.0.1:8301 --shoppers "$n" --rate $((n * 2)) --duration 5 2>&1 |
+  grep -E "^chat:|^correctness" | cut -c1-100
+kill "-$sig" "$leader"
+node --experimental-websocket "$here/first-welcome.mjs" 8302 2>/dev/null | sed 's/^/a shopper welcomed by the follower after (ms): /'
+grep -E "now leads|serving as the leader" "$W/b.log" | cut -c12-
