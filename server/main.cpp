@@ -205,6 +205,7 @@ int main(int argc, char** argv) {
     the_front = cluster_node;
   }
   calma::http_api api(cfg, the_hub, store, stats, signer, users, clock, static_root);
+  if (cluster_node) api.set_health_extra([n = cluster_node] { return n->status(); });
   auto ctx = std::shared_ptr<calma::net_context>(new calma::net_context{cfg, the_front, api, stats, clock});
   calma::listener lst(ioc, ctx);
   if (auto err = lst.open(cfg.server.bind, cfg.server.port); !err.empty()) die(err, 1);

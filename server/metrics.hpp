@@ -19,6 +19,7 @@ struct metrics {
   gauge connections_unauthenticated{0};
   gauge websocket_sessions{0};  ///< this node's open WebSocket sockets (in a cluster the leader's hub counts every node's clients above)
   gauge relayed_sessions{0};    ///< of those, relayed to the cluster's leader
+  gauge cluster_leader{-1};     ///< 1 leading the cluster, 0 following; -1 not in a cluster (not shown)
   counter connections_total{0};
   counter messages_in{0};        ///< chat messages stored
   counter messages_duplicate{0}; ///< resends answered from the store

@@ -290,7 +290,17 @@ void node::on_heartbeat(std::int64_t sent, const redis::reply_or_error& r) {
   }
 }
 
+nlohmann::json node::status() const {
+  std::lock_guard lk(leader_mu_);
+  return nlohmann::json{{"member", opts_.node_id}, {"leading", leading_.load()}, {"leader", leader_seen_}};
+}
+
 void node::on_event(lease_event e) {
+  if (e != lease_event::none) {
+    std::lock_guard lk(leader_mu_);
+    leader_seen_ = lease_.leader();
+  }
+  metrics_.cluster_leader = lease_.is_leader() ? 1 : 0;
   switch (e) {
     case lease_event::none: return;
     case lease_event::became_leader:

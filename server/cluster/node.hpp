@@ -74,6 +74,8 @@ class node final : public front, public std::enable_shared_from_this<node> {
   void detach(std::uint64_t conn_id) override;
 
   bool leading() const { return leading_.load(); }
+  /// {"member", "leading", "leader"} for /healthz (any thread).
+  nlohmann::json status() const;
   /// After stop(): the lease was given up (or Redis did not answer).
   bool released() const { return released_.load(); }
   std::string channel_of(const std::string& node_id) const;
@@ -123,6 +125,8 @@ class node final : public front, public std::enable_shared_from_this<node> {
   lease_tracker lease_;
   std::atomic<bool> leading_{false};
   std::atomic<bool> released_{false};
+  mutable std::mutex leader_mu_;
+  std::string leader_seen_;  ///< the leader as last known, under leader_mu_
 
   // strand state
   bool stopped_ = false;

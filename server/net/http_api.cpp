@@ -98,6 +98,7 @@ void http_api::handle(http_request req, std::function<void(http_response)> done)
       json body{{"status", r.ok() ? "ok" : "unavailable"}, {"store", std::string(store_.kind())},
                 {"node_id", cfg_.server.node_id}, {"ts", clock_()}};
       if (!r.ok()) body["error"] = r.error;
+      if (health_extra_) body["cluster"] = health_extra_();
       done(json_response(r.ok() ? 200 : 503, body));
     });
     return;

@@ -52,6 +52,8 @@ class http_api {
 
   /// `done` may run on any thread.
   void handle(http_request req, std::function<void(http_response)> done);
+  /// Extra state for /healthz (the cluster's: member, leader); set before serving.
+  void set_health_extra(std::function<nlohmann::json()> f) { health_extra_ = std::move(f); }
 
  private:
   void login(const http_request& req, std::function<void(http_response)> done);
@@ -60,6 +62,7 @@ class http_api {
 
   const config& cfg_;
   std::shared_ptr<hub> hub_;
+  std::function<nlohmann::json()> health_extra_;
   store& store_;
   metrics& metrics_;
   const auth::token_signer& signer_;

@@ -86,6 +86,12 @@ TEST_CASE("cluster - a shopper and an agent on different nodes talk - supervisor
   server_process c(node_args(r, "c"));
   CHECK(a.output().find("leading the cluster") != std::string::npos);
   CHECK(b.output().find("following") != std::string::npos);
+  auto health = http(b.port(), "GET", "/healthz").j();
+  CHECK(health["cluster"]["leading"] == false);
+  CHECK(health["cluster"]["leader"].get<std::string>().rfind("a@", 0) == 0);
+  CHECK(health["cluster"]["member"].get<std::string>().rfind("b@", 0) == 0);
+  CHECK(http(a.port(), "GET", "/metrics").body.find("calma_cluster_leader 1") != std::string::npos);
+  CHECK(http(b.port(), "GET", "/metrics").body.find("calma_cluster_leader 0") != std::string::npos);
 
   staff agent(b.port(), "agent");
   staff sup_a(a.port(), "supervisor");
