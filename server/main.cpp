@@ -166,6 +166,7 @@ int main(int argc, char** argv) {
     ro.command_timeout_ms = cfg.redis.command_timeout_ms;
     ro.retention_s = cfg.redis.retention_s;
     ro.key_prefix = cfg.redis.key_prefix;
+    ro.wakeups = false;  // the cluster's leader sees every message: nobody subscribes
     ro.sentinels = cfg.redis.sentinels;
     ro.sentinel_master = cfg.redis.sentinel_master;
     ro.sentinel_password = cfg.redis.sentinel_password;

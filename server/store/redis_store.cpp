@@ -375,7 +375,7 @@ void redis_store::append_message(const append_request& req, callback<append_resu
       m.text,
       m.client_msg_id,
       std::string(to_string(m.visibility)),
-      channel_,
+      opts_.wakeups ? channel_ : std::string(),
       m.conversation_id,
   };
   eval(cmd_, append_script(), {conv_key(m.conversation_id), msgs_key(m.conversation_id), idem_key(m.conversation_id)},

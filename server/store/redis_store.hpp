@@ -38,6 +38,9 @@ struct redis_options {
   /// Closed conversations expire this long after closing; 0 keeps them forever.
   std::int64_t retention_s = 0;
   std::string key_prefix = "calma";
+  /// Publish a wake-up per stored message (for subscribe()). A cluster does
+  /// not need them (its leader sees every message), so calma-server turns them off.
+  bool wakeups = true;
   /// Redis Sentinel (see redis::connection_options): ask these where the master is.
   std::vector<std::string> sentinels;
   std::string sentinel_master = "mymaster";

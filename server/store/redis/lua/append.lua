@@ -7,7 +7,7 @@
 -- KEYS[3] idempotency hash    <prefix>:{c:<id>}:idem   (sender \x1f client_msg_id -> seq)
 -- ARGV: 1 idempotency field, 2 allow_new ("1"/"0"), 3 ts, 4 from role,
 --       5 from id, 6 from name, 7 text, 8 client_msg_id, 9 visibility,
---       10 wake-up channel, 11 conversation id
+--       10 wake-up channel ("" = no wake-up), 11 conversation id
 -- Returns {2, seq} stored; {1, seq, {field, value, ...}} duplicate (the first
 -- copy's fields); {0, 0} not stored (allow_new "0" and no earlier copy);
 -- an error reply when the conversation does not exist.
@@ -36,5 +36,7 @@ if ttl > 0 then
   redis.call('PEXPIRE', KEYS[2], ttl)
   redis.call('PEXPIRE', KEYS[3], ttl)
 end
-redis.call('PUBLISH', ARGV[10], cjson.encode({conversation_id = ARGV[11], seq = seq}))
+if ARGV[10] ~= '' then
+  redis.call('PUBLISH', ARGV[10], cjson.encode({conversation_id = ARGV[11], seq = seq}))
+end
 return {2, seq}
