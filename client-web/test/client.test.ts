@@ -103,6 +103,27 @@ describe('connection', () => {
     expect(server.connects).toBe(2);
   });
 
+  it('comes back within 2 s when a cluster asks it to (1012, 1013), however long the backoff has grown', async () => {
+    // random() = 1: every delay is its backoff's cap, so the growth shows.
+    const { c } = makeClient({ maxReconnectMs: 60000, random: () => 0.999 });
+    const delays: number[] = [];
+    c.on('closed', (e) => delays.push(e.willRetryInMs!));
+    server.closeOnHello = CloseCode.TryAgainLater;  // a cluster with no leader yet
+    c.connect();
+    await tick(12000);
+    expect(delays.length).toBeGreaterThan(5);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(2000);
+    server.closeOnHello = 0;
+    await tick(2100);
+    expect(c.state).toBe('connected');
+    // Another drop keeps the growing backoff: refused connections, no close code.
+    const before = delays.length;
+    server.down = true;
+    server.current!.serverClose(1006);
+    await tick(30000);
+    expect(Math.max(...delays.slice(before))).toBeGreaterThan(2000);
+  });
+
   it('keeps retrying while the server is down, with growing delays', async () => {
     const { c } = makeClient();
     const delays: number[] = [];

@@ -65,6 +65,8 @@ export class FakeServer {
   connects = 0;
   /** Refuse connections (server down). */
   down = false;
+  /** Answer hello by closing with this code instead of a welcome (0: no). */
+  closeOnHello = 0;
   /** Do not ack chat.send (store slow) but still store. */
   dropAcks = false;
   /** Answer chat.send with error{unavailable} this many times. */
@@ -130,6 +132,7 @@ export class FakeServer {
     this.log.push(f);
     switch (f.type) {
       case 'hello':
+        if (this.closeOnHello) return s.serverClose(this.closeOnHello, 'try again');
         s.push({
           type: 'welcome',
           user_id: this.userId,

@@ -15,7 +15,7 @@
  *    event fires at most once per message; a gap in seq triggers a history request.
  */
 import { backoffDelay } from './backoff';
-import { CloseCode, ErrorCode, isRetryable } from './codes';
+import { CloseCode, ErrorCode, RESTART_RECONNECT_MAX_MS, isRetryable } from './codes';
 import { Emitter } from './emitter';
 import { newClientMsgId } from './ids';
 import { Outbox, type OutboxEntry } from './outbox';
@@ -219,6 +219,10 @@ export class CalmaClient extends Emitter<ClientEvents> {
       random: this.opts.random,
     });
     if (code === CloseCode.Flood) delay = Math.max(delay, 5000);
+    // The server asked us to come back (a cluster changing leader): soon,
+    // whatever the backoff has grown to, still with jitter.
+    if (code === CloseCode.ServiceRestart || code === CloseCode.TryAgainLater)
+      delay = Math.min(delay, RESTART_RECONNECT_MAX_MS);
     this.emit('closed', { code, reason, willRetryInMs: delay });
     this.clearReconnect();
     this.reconnectTimer = setTimeout(() => {

@@ -33,7 +33,14 @@ export enum CloseCode {
   Idle = 4408,
   /** Flooding. Reconnect, but slowly. */
   Flood = 4429,
+  /** A cluster's leader changed (or this node lost the link to it): reconnect soon. */
+  ServiceRestart = 1012,
+  /** No cluster leader yet, or it is loading: try again soon. */
+  TryAgainLater = 1013,
 }
+
+/** Longest wait before reconnecting after the server asked for it (1012, 1013). */
+export const RESTART_RECONNECT_MAX_MS = 2000;
 
 /** Error codes after which the same frame may be sent again later. */
 export function isRetryable(code: string): boolean {
