@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
   if (static_root.empty()) static_root = "client-web/dist";
 
   std::string secret = cfg.auth.token_secret;
-  bool generated_secret = false;
+  bool generated_secret = false, shared_secret = false;
   if (const char* env = std::getenv("CALMA_TOKEN_SECRET"); secret.empty() && env && *env) secret = env;
   if (secret.empty()) {
     secret = calma::auth::random_token(32);
@@ -151,7 +151,6 @@ int main(int argc, char** argv) {
                                               : std::max(1u, std::thread::hardware_concurrency());
   boost::asio::io_context ioc(nthreads);
   calma::metrics stats;
-  calma::auth::token_signer signer(secret);
   calma::clock_fn clock = system_now;
   std::unique_ptr<calma::store> store_ptr;
   calma::redis_options ro;
@@ -179,9 +178,18 @@ int main(int argc, char** argv) {
     // Before the I/O threads start: a store that cannot be reached is a start-up error.
     err = rs->wait_ready(std::chrono::milliseconds(cfg.redis.startup_timeout_ms));
     if (!err.empty()) die(err, 1);
+    if (generated_secret) {
+      // No secret configured: every node on this Redis shares the first one
+      // stored there, so a token from one node is good on the others.
+      secret = rs->shared_token_secret(secret, err);
+      if (secret.empty()) die("cannot share a token secret through Redis: " + err, 1);
+      generated_secret = false;
+      shared_secret = true;
+    }
     store_ptr = std::move(rs);
   }
   calma::store& store = *store_ptr;
+  const calma::auth::token_signer signer(secret);
   auto make_hub = [&] { return std::make_shared<calma::hub>(ioc, cfg, store, stats, signer, users, clock, engine); };
   // Alone (memory store): one hub, this process's. On Redis, the node joins
   // the cluster of every node on that Redis (one alone is a cluster of one):
@@ -216,11 +224,12 @@ int main(int argc, char** argv) {
     lst.start();
     if (generated_secret)
       std::cerr << "calma-server: note: no auth.token_secret configured; generated one for this run "
-                   "(tokens end with the process; set auth.token_secret to keep them across restarts"
-                << (cluster_node ? "; every node of a cluster needs the same one, or tokens from one node "
-                                   "are refused by the others"
-                                 : "")
-                << ")" << std::endl;
+                   "(tokens end with the process; set auth.token_secret to keep them across restarts)"
+                << std::endl;
+    if (shared_secret)
+      std::cerr << "calma-server: note: no auth.token_secret configured; using the one every node on this "
+                   "Redis shares (stored there: set auth.token_secret to keep it out of Redis)"
+                << std::endl;
     std::string shown = cfg.server.bind == "0.0.0.0" ? "127.0.0.1" : cfg.server.bind;
     std::cout << "calma-server: listening on http://" << shown << ":" << lst.port() << " (node "
               << cfg.server.node_id << ", store " << store.kind() << ", " << nthreads << " threads, "

@@ -256,6 +256,30 @@ void redis_store::when_ready(std::chrono::milliseconds timeout, std::function<vo
   o->cb("");
 }
 
+std::string redis_store::shared_token_secret(const std::string& candidate, std::string& error) {
+  const std::string key = opts_.key_prefix + ":{cluster}:token_secret";
+  auto got = std::make_shared<std::optional<reply_or_error>>();
+  cmd_->command({"SET", key, candidate, "NX"}, [](reply_or_error) {});
+  cmd_->command({"GET", key}, [got](reply_or_error r) { *got = std::move(r); });
+  if (ioc_.stopped()) ioc_.restart();
+  // The command timeout bounds the wait: every command is answered or failed.
+  while (!got->has_value()) {
+    ioc_.run_one_for(std::chrono::milliseconds(50));
+    if (ioc_.stopped() && !got->has_value()) ioc_.restart();
+  }
+  if (ioc_.stopped()) ioc_.restart();
+  const auto& r = **got;
+  if (auto e = failure(r); !e.empty()) {
+    error = e;
+    return {};
+  }
+  if (!r.value.is_string() || r.value.str.empty()) {
+    error = "no token secret stored";
+    return {};
+  }
+  return r.value.str;
+}
+
 std::string redis_store::wait_ready(std::chrono::milliseconds timeout) {
   struct outcome {
     std::mutex mu;

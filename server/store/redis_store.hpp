@@ -96,6 +96,12 @@ class redis_store final : public store {
   /// ready to be run again. Runs whatever else is queued on it meanwhile.
   std::string wait_ready(std::chrono::milliseconds timeout);
 
+  /// For main(), before the I/O threads start (it blocks, like wait_ready):
+  /// the token secret every node on this Redis shares. Stores `candidate`
+  /// under `P:{cluster}:token_secret` unless a secret is there already, and
+  /// returns the stored one; empty with `error` set when Redis did not answer.
+  std::string shared_token_secret(const std::string& candidate, std::string& error);
+
   bool connected() const;
   std::string endpoint() const;
 

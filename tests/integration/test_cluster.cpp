@@ -391,3 +391,24 @@ TEST_CASE("cluster - a deadline set under a leader that is killed fires once und
   for (const auto& f : leader_barrier(*sup, conv)) again += f["type"] == "escalation.raised" && !f.value("update", false);
   CHECK(again == 0);
 }
+
+TEST_CASE("cluster - without a configured token secret the nodes share one through Redis") {
+  redis_server r;
+  json no_secret = fast_cluster;
+  no_secret["auth"] = {{"token_secret", nullptr}};  // removed from the test config
+  auto args = [&](const std::string& node) {
+    auto a = test_args(no_secret);
+    for (const std::string& s : std::vector<std::string>{"--redis", r.url(), "--node-id", node}) a.push_back(s);
+    return a;
+  };
+  server_process a(args("a"));
+  server_process b(args("b"));
+  CHECK(b.output().find("every node on this Redis shares") != std::string::npos);
+  // A staff token from one node and a shopper token from the other are good everywhere.
+  const auto token = login(b.port(), "agent", "agent");
+  ws_client on_a(a.port());
+  CHECK(hello_token(on_a, token)["user_id"] == "agent");
+  shopper s(a.port(), "Ana", "es");
+  ws_client on_b(b.port());
+  CHECK(hello_token(on_b, s.token)["user_id"] == s.welcome["user_id"]);
+}
