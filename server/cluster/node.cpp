@@ -379,8 +379,8 @@ void node::maybe_settled() {
 // ---------------------------------------------------------------------------
 // this node's clients
 
-void node::hello(std::shared_ptr<connection> c, protocol::hello h, std::string_view raw) {
-  on_strand([self = shared_from_this(), c = std::move(c), h = std::move(h), raw = std::string(raw)]() mutable {
+void node::hello(std::shared_ptr<connection> c, protocol::hello h, std::string raw) {
+  on_strand([self = shared_from_this(), c = std::move(c), h = std::move(h), raw = std::move(raw)]() mutable {
     if (self->stopped_)
       return c->close(static_cast<std::uint16_t>(protocol::close_code::going_away), "server shutting down");
     const auto id = c->id();
@@ -399,8 +399,8 @@ void node::hello(std::shared_ptr<connection> c, protocol::hello h, std::string_v
   });
 }
 
-void node::handle(std::uint64_t conn_id, protocol::client_message m, std::string_view raw) {
-  on_strand([self = shared_from_this(), conn_id, m = std::move(m), raw = std::string(raw)]() mutable {
+void node::handle(std::uint64_t conn_id, protocol::client_message m, std::string raw) {
+  on_strand([self = shared_from_this(), conn_id, m = std::move(m), raw = std::move(raw)]() mutable {
     auto it = self->sessions_.find(conn_id);
     if (it == self->sessions_.end()) return;
     if (it->second.r == route::local) {
@@ -485,66 +485,62 @@ void node::on_relay(std::string wire) {
 
 // One relay message, on the strand (a batch was unpacked by on_relay).
 void node::handle_relay(relay_message msg) {
-  {
-    node* const self = this;
-    relay_message* const m = &msg;
-    auto refuse = [&](std::uint16_t code, const char* why) {
-      self->publish(m->node, encode({relay_kind::close, m->node, m->conn, code, why}));
-    };
-    switch (m->kind) {
-      case relay_kind::hello: {
-        if (!self->lease_.is_leader() || !self->hub_ || !self->hub_ready_)
-          return refuse(code_try_later, "this node does not lead the cluster (now); reconnect");
-        const auto key = remote_key(m->node, m->conn);
-        if (auto old = self->remotes_.find(key); old != self->remotes_.end()) {
-          self->hub_->detach(old->second->id());  // a stale one (should not happen): the new hello wins
-          self->remotes_.erase(old);
-        }
-        auto parsed = protocol::parse_client_message(m->payload, self->cfg_.limits);
-        if (!parsed.message || !std::holds_alternative<protocol::hello>(*parsed.message))
-          return refuse(static_cast<std::uint16_t>(protocol::close_code::auth), "the first frame must be a valid hello");
-        auto rc = std::make_shared<remote_connection>(self->next_remote_id_++, m->node, m->conn, weak_from_this());
-        self->remotes_[key] = rc;
-        ++self->metrics_.connections_unauthenticated;  // the hub counts it as one until it says hello
-        self->hub_->hello(rc, std::get<protocol::hello>(std::move(*parsed.message)));
-        return;
+  auto refuse = [&](std::uint16_t code, const char* why) {
+    publish(msg.node, encode({relay_kind::close, msg.node, msg.conn, code, why}));
+  };
+  switch (msg.kind) {
+    case relay_kind::hello: {
+      if (!lease_.is_leader() || !hub_ || !hub_ready_)
+        return refuse(code_try_later, "this node does not lead the cluster (now); reconnect");
+      const auto key = remote_key(msg.node, msg.conn);
+      if (auto old = remotes_.find(key); old != remotes_.end()) {
+        hub_->detach(old->second->id());  // a stale one (should not happen): the new hello wins
+        remotes_.erase(old);
       }
-      case relay_kind::frame: {
-        auto it = self->remotes_.find(remote_key(m->node, m->conn));
-        if (it == self->remotes_.end() || !self->hub_)
-          return refuse(code_restart, "unknown to the cluster's leader; reconnect");
-        auto parsed = protocol::parse_client_message(m->payload, self->cfg_.limits);
-        if (parsed.message) self->hub_->handle(it->second->id(), std::move(*parsed.message));
-        return;
+      auto parsed = protocol::parse_client_message(msg.payload, cfg_.limits);
+      if (!parsed.message || !std::holds_alternative<protocol::hello>(*parsed.message))
+        return refuse(static_cast<std::uint16_t>(protocol::close_code::auth), "the first frame must be a valid hello");
+      auto rc = std::make_shared<remote_connection>(next_remote_id_++, msg.node, msg.conn, weak_from_this());
+      remotes_[key] = rc;
+      ++metrics_.connections_unauthenticated;  // the hub counts it as one until it says hello
+      hub_->hello(rc, std::get<protocol::hello>(std::move(*parsed.message)));
+      return;
+    }
+    case relay_kind::frame: {
+      auto it = remotes_.find(remote_key(msg.node, msg.conn));
+      if (it == remotes_.end() || !hub_)
+        return refuse(code_restart, "unknown to the cluster's leader; reconnect");
+      auto parsed = protocol::parse_client_message(msg.payload, cfg_.limits);
+      if (parsed.message) hub_->handle(it->second->id(), std::move(*parsed.message));
+      return;
+    }
+    case relay_kind::detach: {
+      auto it = remotes_.find(remote_key(msg.node, msg.conn));
+      if (it == remotes_.end()) return;
+      if (hub_) hub_->detach(it->second->id());
+      remotes_.erase(it);
+      return;
+    }
+    case relay_kind::batch: return;  // never nested
+    case relay_kind::left:
+      if (lease_.is_leader()) {
+        spdlog::info("cluster: node {} left: dropping its clients", msg.node);
+        drop_remotes_of(msg.node);
       }
-      case relay_kind::detach: {
-        auto it = self->remotes_.find(remote_key(m->node, m->conn));
-        if (it == self->remotes_.end()) return;
-        if (self->hub_) self->hub_->detach(it->second->id());
-        self->remotes_.erase(it);
-        return;
-      }
-      case relay_kind::batch: return;  // never nested
-      case relay_kind::left:
-        if (self->lease_.is_leader()) {
-          spdlog::info("cluster: node {} left: dropping its clients", m->node);
-          self->drop_remotes_of(m->node);
-        }
-        return;
-      case relay_kind::reset:
-        if (self->lease_.is_leader()) return;  // Redis, not a message, says who leads
-        self->on_event(self->lease_.on_reply(self->now_ms(), m->node));
-        self->close_relayed(code_restart, "the cluster's leader changed; reconnect");
-        return;
-      case relay_kind::send:
-      case relay_kind::close: {
-        auto it = self->sessions_.find(m->conn);
-        if (it == self->sessions_.end()) return;
-        auto c = it->second.conn.lock();
-        if (!c) return;
-        if (m->kind == relay_kind::send) return c->send(make_frame(std::move(m->payload)));
-        return c->close(m->code, std::move(m->payload));
-      }
+      return;
+    case relay_kind::reset:
+      if (lease_.is_leader()) return;  // Redis, not a message, says who leads
+      on_event(lease_.on_reply(now_ms(), msg.node));
+      close_relayed(code_restart, "the cluster's leader changed; reconnect");
+      return;
+    case relay_kind::send:
+    case relay_kind::close: {
+      auto it = sessions_.find(msg.conn);
+      if (it == sessions_.end()) return;
+      auto c = it->second.conn.lock();
+      if (!c) return;
+      if (msg.kind == relay_kind::send) return c->send(make_frame(std::move(msg.payload)));
+      return c->close(msg.code, std::move(msg.payload));
     }
   }
 }

@@ -69,8 +69,8 @@ class node final : public front, public std::enable_shared_from_this<node> {
   /// Stops the hub if leading, gives the lease up, closes this node's clients (1001).
   void stop();
 
-  void hello(std::shared_ptr<connection> c, protocol::hello h, std::string_view raw) override;
-  void handle(std::uint64_t conn_id, protocol::client_message m, std::string_view raw) override;
+  void hello(std::shared_ptr<connection> c, protocol::hello h, std::string raw) override;
+  void handle(std::uint64_t conn_id, protocol::client_message m, std::string raw) override;
   void detach(std::uint64_t conn_id) override;
 
   bool leading() const { return leading_.load(); }

@@ -234,18 +234,15 @@ void hub::do_hello(std::shared_ptr<connection> c, protocol::hello h) {
       t->second->cancel();  // came back in time: keeps its status and chats
       grace_timers_.erase(t);
     }
-    {
-      // Unknown, or restored from the store as offline (its chats after a restart).
-      const auto* a = router_.agent(who.id);
-      if (!a || a->status == agent_status::offline) {
-        // Back as it chose to be (after a restart or a new cluster leader), else the default.
-        auto r = remembered_.find(who.id);
-        if (r != remembered_.end() && r->second.status != agent_status::offline) {
-          router_.upsert_agent(who.id, who.name, r->second.status);
-          if (r->second.capacity > 0) router_.set_capacity(who.id, r->second.capacity);
-        } else {
-          router_.upsert_agent(who.id, who.name, status_on_connect_);
-        }
+    // Unknown, or restored from the store as offline (its chats after a restart):
+    // back as it chose to be (after a restart or a new cluster leader), else the default.
+    if (const auto* a = router_.agent(who.id); !a || a->status == agent_status::offline) {
+      auto r = remembered_.find(who.id);
+      if (r != remembered_.end() && r->second.status != agent_status::offline) {
+        router_.upsert_agent(who.id, who.name, r->second.status);
+        if (r->second.capacity > 0) router_.set_capacity(who.id, r->second.capacity);
+      } else {
+        router_.upsert_agent(who.id, who.name, status_on_connect_);
       }
     }
     remember_presence(who.id);

@@ -121,11 +121,11 @@ class ws_session final : public connection, public std::enable_shared_from_this<
     const bool text = ws_.got_text();
     std::string frame = beast::buffers_to_string(buffer_.data());
     buffer_.consume(buffer_.size());
-    if (!closing_ && !pending_close_) on_frame(text, frame);
+    if (!closing_ && !pending_close_) on_frame(text, std::move(frame));
     do_read();  // also while closing: the read completes the close handshake
   }
 
-  void on_frame(bool text, const std::string& frame) {
+  void on_frame(bool text, std::string frame) {
     const auto now = ctx_->clock();
     if (hello_seen_) {
       switch (limiter_.on_frame(now)) {
@@ -151,13 +151,13 @@ class ws_session final : public connection, public std::enable_shared_from_this<
       }
       hello_seen_ = true;
       hello_timer_.cancel();
-      ctx_->the_front->hello(shared_from_this(), std::get<protocol::hello>(std::move(*parsed.message)), frame);
+      ctx_->the_front->hello(shared_from_this(), std::get<protocol::hello>(std::move(*parsed.message)), std::move(frame));
       return;
     }
     if (parsed.err) return answer_error(parsed.err->code, parsed.err->message, parsed.err->ref);
     if (std::holds_alternative<protocol::ping>(*parsed.message))
       return enqueue(make_frame(protocol::make_pong()));
-    ctx_->the_front->handle(id_, std::move(*parsed.message), frame);
+    ctx_->the_front->handle(id_, std::move(*parsed.message), std::move(frame));
   }
 
   void answer_error(error_code code, std::string message, std::string ref = {}) {

@@ -15,6 +15,7 @@ import {
   CHROMIUM_ARGS,
   Runner,
   SetupError,
+  crashResult,
   assert,
   checkDist,
   findChromium,
@@ -147,9 +148,7 @@ async function main() {
     }
     if (result.failed) for (const [i, n] of nodes.entries()) console.log(`--- node ${'ab'[i]} output (tail) ---\n${n.log().slice(-3000)}`);
   } catch (e) {
-    if (e instanceof SetupError) console.log(`FAIL setup: ${e.message}`);
-    else console.log(`FAIL unexpected: ${e && e.stack ? e.stack : e}`);
-    result = { passed: runner.results.filter((r) => r.ok).length, failed: Math.max(1, runner.results.filter((r) => !r.ok).length + 1) };
+    result = crashResult(runner, e);
   } finally {
     try {
       await browser?.close();

@@ -171,6 +171,16 @@ export async function texts(page, selector) {
   return page.locator(selector).allTextContents();
 }
 
+/** Reports a setup error or an unexpected throw; the result counts it as one more failure. */
+export function crashResult(runner, e) {
+  if (e instanceof SetupError) console.log(`FAIL setup: ${e.message}`);
+  else console.log(`FAIL unexpected: ${e && e.stack ? e.stack : e}`);
+  return {
+    passed: runner.results.filter((r) => r.ok).length,
+    failed: Math.max(1, runner.results.filter((r) => !r.ok).length + 1),
+  };
+}
+
 /** Minimal sequential runner: a failing test makes later tests that depend on it fail too. */
 export class Runner {
   constructor({ shotsDir, only }) {

@@ -13,7 +13,7 @@ import path from 'node:path';
 import {
   CHROMIUM_ARGS,
   Runner,
-  SetupError,
+  crashResult,
   assert,
   checkDist,
   findChromium,
@@ -542,9 +542,7 @@ async function main() {
     }
     if (result.failed && server) console.log('--- server output (tail) ---\n' + server.log().slice(-4000));
   } catch (e) {
-    if (e instanceof SetupError) console.log(`FAIL setup: ${e.message}`);
-    else console.log(`FAIL unexpected: ${e && e.stack ? e.stack : e}`);
-    result = { passed: runner.results.filter((r) => r.ok).length, failed: Math.max(1, runner.results.filter((r) => !r.ok).length + 1) };
+    result = crashResult(runner, e);
   } finally {
     try {
       await browser?.close();
