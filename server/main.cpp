@@ -20,6 +20,7 @@
 #include "common/config/config.hpp"
 #include "server/auth/crypto.hpp"
 #include "server/auth/users.hpp"
+#include "server/auth/users_cli.hpp"
 #include "server/cluster/node.hpp"
 #include "server/hub/anger_engine.hpp"
 #include "server/hub/hub.hpp"
@@ -72,8 +73,14 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "I/O threads (default: one per core)")->check(CLI::Range(1, 256));
   auto* hp = app.add_subcommand("hash-password", "read a password on stdin, print its hash for the users file");
   hp->add_option("--iterations", iterations, "PBKDF2 iterations")->check(CLI::Range(1000, 10'000'000));
+  calma::auth::users_command_line users_cmd;
+  calma::auth::add_users_subcommands(app, users_cmd);
   CLI11_PARSE(app, argc, argv);
   if (*hp) return hash_password_command(iterations);
+  if (*users_cmd.cmd) {
+    if (users_cmd.users_file.empty()) users_cmd.users_file = users_file;  // calma-server --users FILE users ...
+    return calma::auth::run_users_command(users_cmd, std::cin, std::cout, std::cerr);
+  }
 
   // ---- configuration: defaults, then the file, then the flags
   calma::config cfg;
