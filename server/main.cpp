@@ -21,6 +21,7 @@
 #include "server/auth/crypto.hpp"
 #include "server/auth/users.hpp"
 #include "server/auth/users_cli.hpp"
+#include "server/auth/users_watch.hpp"
 #include "server/cluster/node.hpp"
 #include "server/hub/anger_engine.hpp"
 #include "server/hub/hub.hpp"
@@ -111,11 +112,13 @@ int main(int argc, char** argv) {
   const std::string users_path =
       !users_file.empty() ? users_file
                           : (!cfg.server.users_file.empty() ? cfg.server.users_file : calma::find_default("config/users.json"));
-  calma::auth::user_table users;
+  // Swapped whole on SIGHUP or when the file changes (users_watcher, below).
+  calma::auth::user_directory directory;
   if (!users_path.empty()) {
     std::vector<std::string> errors;
-    users = calma::auth::load_users(users_path, errors);
+    auto loaded = calma::auth::load_users(users_path, errors);
     if (!errors.empty()) die(join(errors));
+    directory.replace(std::move(loaded));
   } else {
     std::cerr << "calma-server: warning: no users file: staff cannot log in (use --users)" << std::endl;
   }
@@ -197,7 +200,13 @@ int main(int argc, char** argv) {
   }
   calma::store& store = *store_ptr;
   const calma::auth::token_signer signer(secret);
-  auto make_hub = [&] { return std::make_shared<calma::hub>(ioc, cfg, store, stats, signer, users, clock, engine); };
+  // TODO(merge): the hub and the HTTP API take `const auth::user_directory&` on the other branch
+  // (pass `directory`). Until then they read the table loaded at start-up, held here so that a
+  // reload's replace() cannot free it under them: reloads reach `directory` only.
+  const auto users_at_start = directory.snapshot();
+  auto make_hub = [&] {
+    return std::make_shared<calma::hub>(ioc, cfg, store, stats, signer, *users_at_start, clock, engine);
+  };
   // Alone (memory store): one hub, this process's. On Redis, the node joins
   // the cluster of every node on that Redis (one alone is a cluster of one):
   // the leader's hub serves every node's clients (server/cluster/node.hpp).
@@ -220,11 +229,16 @@ int main(int argc, char** argv) {
     cluster_node = calma::cluster::node::create(ioc, std::move(no), cfg, stats, make_hub);
     the_front = cluster_node;
   }
-  calma::http_api api(cfg, the_hub, store, stats, signer, users, clock, static_root);
+  calma::http_api api(cfg, the_hub, store, stats, signer, *users_at_start, clock, static_root);  // TODO(merge): users
   if (cluster_node) api.set_health_extra([n = cluster_node] { return n->status(); });
   auto ctx = std::shared_ptr<calma::net_context>(new calma::net_context{cfg, the_front, api, stats, clock});
   calma::listener lst(ioc, ctx);
   if (auto err = lst.open(cfg.server.bind, cfg.server.port); !err.empty()) die(err, 1);
+
+  // SIGHUP, or a change of the users file (checked every second): reload it.
+  // Before the "listening on" line: from then on SIGHUP reloads instead of ending the process.
+  calma::auth::users_watcher users_watch(ioc, users_path, directory);
+  users_watch.start();
 
   std::string start_error;
   auto started = [&] {
@@ -240,7 +254,7 @@ int main(int argc, char** argv) {
     std::string shown = cfg.server.bind == "0.0.0.0" ? "127.0.0.1" : cfg.server.bind;
     std::cout << "calma-server: listening on http://" << shown << ":" << lst.port() << " (node "
               << cfg.server.node_id << ", store " << store.kind() << ", " << nthreads << " threads, "
-              << users.size() << " staff users"
+              << directory.snapshot()->size() << " staff users"
               << (cluster_node ? (cluster_node->leading() ? ", leading the cluster" : ", following the cluster's leader") : "")
               << ")" << std::endl;
   };
@@ -285,6 +299,7 @@ int main(int argc, char** argv) {
     ctx->draining = true;
     lst.stop();
     housekeeping.cancel();
+    users_watch.stop();
     if (cluster_node) cluster_node->stop();
     else the_hub->stop();
     // Stop as soon as every session has closed, at the latest after the grace period.
