@@ -210,7 +210,7 @@ TEST_CASE("stores - a bad context is refused with a clear error and 4401") {
   }
 }
 
-TEST_CASE("stores - closed hours: offline queue, contact, follow-up list, done") {
+TEST_CASE("stores - closed hours: offline queue - contact - follow-up list - done") {
   server_process srv(args({{"stores", stores(closed_hours)}}, users_file()));
   CHECK(http(srv.port(), "GET", "/api/v1/stores/demo-pl/widget").j()["in_hours"] == false);
   store_shopper s(srv.port(), "demo-pl", "pl");
@@ -332,7 +332,7 @@ TEST_CASE("stores - hours that do not parse stop the server at start with one li
   CHECK(srv.wait_exit() != 0);
   auto out = srv.output();
   CHECK(out.find("unknown time zone 'Europe/Nowhere'") != std::string::npos);
-  CHECK(out.find("config.stores[1].hours.weekly[0].days") != std::string::npos);
+  CHECK(out.find("config.stores[1].hours: weekly[0].days") != std::string::npos);
 }
 
 TEST_CASE("stores - on Redis: the follow-up list and the context survive a restart") {
