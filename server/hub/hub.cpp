@@ -64,7 +64,8 @@ void hub::load_conversations(std::function<void(std::string)> done) {
             self->router_.upsert_agent(*rec.agent_id, rec.agent_name, agent_status::offline);
             self->router_.assign(rec.id, *rec.agent_id, rec.updated_ts);
           } else {
-            self->router_.enqueue(rec.id, rec.queue, rec.created_ts);
+            self->router_.enqueue(rec.id, rec.queue, rec.created_ts, 0, {}, rec.shopper.store,
+                                  routing::is_vip(rec.shopper.context, self->cfg_.routing.router));
           }
         }
         // Their agents count as gone until they reconnect within the grace period.

@@ -220,6 +220,10 @@ TEST_CASE("stores - closed hours: offline queue - contact - follow-up list - don
   CHECK(q["offline"] == true);
   CHECK(q["offline_reason"] == "closed");
   CHECK(q["next_open_ts"].is_null());
+  // The queue gauges carry the store.
+  auto metrics = http(srv.port(), "GET", "/metrics").body;
+  CHECK(metrics.find("calma_store_queue_length{store=\"demo-pl\"} 1") != std::string::npos);
+  CHECK(metrics.find("calma_store_queue_length{store=\"demo\"} 0") != std::string::npos);
 
   // Bad contacts change nothing.
   for (const json& bad : {json{{"email", "not-an-email"}}, json{{"phone", "12"}}, json{{"note", "only a note"}}}) {
