@@ -261,6 +261,12 @@ void hub::do_hello(std::shared_ptr<connection> c, protocol::hello h) {
       spdlog::info("hello refused: unknown store");
       return c->close(static_cast<std::uint16_t>(protocol::close_code::auth), "unknown store");
     }
+    // A store's widget only on that store's pages (the upgrade let any store's origin in).
+    if (!origin_allowed(cfg_, cfg_.find_store(cl.store), c->origin(), c->host())) {
+      ++metrics_.auth_failures;
+      spdlog::info("hello refused: origin not allowed for store {}", cl.store);
+      return c->close(static_cast<std::uint16_t>(protocol::close_code::auth), "origin not allowed for this store");
+    }
     cl.lang = h.language;
     cl.exp = now + static_cast<timestamp_ms>(cfg_.auth.shopper_token_ttl_s) * 1000;
     shopper_token = signer_.sign(cl);

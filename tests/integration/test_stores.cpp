@@ -368,3 +368,20 @@ TEST_CASE("stores - on Redis: the follow-up list and the context survive a resta
   auto a = marek->expect("conversation.assigned");
   CHECK(a["shopper"]["context"]["tier"] == "vip");
 }
+
+TEST_CASE("stores - a store's widget opens only on that store's pages") {
+  json st = stores();
+  st[0]["allowed_origins"] = {"https://tienda.example"};
+  st[1]["allowed_origins"] = {"https://sklep.example"};
+  server_process srv(args({{"stores", st}}, users_file()));
+  {
+    // The Polish store's page asking for the Spanish store's chat: let in at the upgrade, refused at hello.
+    ws_client c(srv.port(), client_options{"https://sklep.example"});
+    c.send(json{{"type", "hello"}, {"role", "shopper"}, {"store", "demo"}});
+    CHECK(c.wait_closed());
+    CHECK(c.close_code() == 4401);
+  }
+  ws_client ok(srv.port(), client_options{"https://sklep.example"});
+  ok.send(json{{"type", "hello"}, {"role", "shopper"}, {"store", "demo-pl"}});
+  CHECK(ok.expect("welcome")["store"]["id"] == "demo-pl");
+}
