@@ -134,6 +134,7 @@ export class ChatWidget {
   private input!: HTMLTextAreaElement;
   private sendBtn!: HTMLButtonElement;
   private endBtn!: HTMLButtonElement;
+  private scroller!: HTMLElement;
   private avail!: HTMLElement;
   private availText!: HTMLElement;
   private hoursEl!: HTMLDetailsElement;
@@ -234,6 +235,9 @@ export class ChatWidget {
     this.buildContactForm();
     this.log = h('div', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-label': t.title, 'data-testid': 'log' });
     this.typingEl = h('div', { class: 'typing', 'aria-live': 'polite', 'data-testid': 'typing' });
+    // One scrolling area: the opening state, the messages, and the offline form under them
+    // (on a phone the form then scrolls with the chat instead of squeezing it).
+    this.scroller = h('div', { class: 'scroller', 'data-testid': 'scroller' }, this.avail, this.log, this.typingEl, this.offlineEl);
 
     const newBtn = h('button', { class: 'primary-btn', type: 'button', 'data-testid': 'new-chat' }, t.newChat);
     newBtn.addEventListener('click', () => this.newChat());
@@ -255,11 +259,8 @@ export class ChatWidget {
       'div',
       { class: 'panel', id: 'calma-panel', role: 'dialog', 'aria-labelledby': 'calma-title', hidden: true, 'data-testid': 'panel', lang: this.cfg.lang },
       header,
-      this.avail,
       this.status,
-      this.log,
-      this.typingEl,
-      this.offlineEl,
+      this.scroller,
       this.closedEl,
       this.composer,
     );
@@ -912,7 +913,11 @@ export class ChatWidget {
   }
 
   private scrollToEnd(): void {
-    this.log.scrollTop = this.log.scrollHeight;
+    const sc = this.scroller;
+    const bottom = sc.scrollHeight - sc.clientHeight;
+    // With the offline form under the chat: the last messages in the upper half, the
+    // beginning of the form in the lower half.
+    sc.scrollTop = this.offlineEl.hidden ? bottom : Math.max(0, Math.min(bottom, this.offlineEl.offsetTop - sc.clientHeight / 2));
   }
 
   private autosize(): void {
