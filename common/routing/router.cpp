@@ -159,9 +159,12 @@ std::optional<std::string> router::pick_agent(const queue_entry& e) const {
   const agent_view* best = nullptr;
   auto better = [&](const agent_view& a) {
     if (!best) return true;
+    // Angry or VIP: a senior before anyone, then the least loaded. Others: the
+    // least loaded, a non-senior on a tie (seniors stay a little freer).
     const bool fits = a.senior == want_senior, best_fits = best->senior == want_senior;
-    if (fits != best_fits) return fits;
+    if (want_senior && fits != best_fits) return fits;
     if (a.load != best->load) return a.load < best->load;
+    if (fits != best_fits) return fits;
     return a.last_assigned_ts < best->last_assigned_ts;
   };
   for (const auto& [id, a] : agents_) {

@@ -103,10 +103,9 @@ class router {
 
   /// Assigns waiting conversations to online agents of their store with room,
   /// in queue order (virtual arrival: see params). For each: angry or VIP ones
-  /// go to a senior agent when one is free, others to a non-senior when one is
-  /// free (seniors stay free for the angry), else to anyone; among those the
-  /// least-loaded, then the one idle longest; an entry's avoid_agent only as a
-  /// last resort. Returns what it decided (already applied to the router).
+  /// go to a free senior agent first (the least loaded), else to anyone; the
+  /// others to the least-loaded agent, a non-senior on a tie; then the one
+  /// idle longest; an entry's avoid_agent only as a last resort. Returns what it decided (already applied to the router).
   std::vector<assignment> assign_waiting(timestamp_ms now);
 
   /// 1-based position among the waiting conversations of its store; 0 if not queued.

@@ -147,6 +147,8 @@ class ws_session final : public connection, public std::enable_shared_from_this<
     if (!hello_seen_) {
       if (!parsed.message || !std::holds_alternative<protocol::hello>(*parsed.message)) {
         ++ctx_->stats.auth_failures;
+        // A hello that did not validate (a bad context, say) is told why before the close.
+        if (parsed.err && parsed.err->ref == "hello") answer_error(parsed.err->code, parsed.err->message, "hello");
         return begin_close(static_cast<std::uint16_t>(close_code::auth), "the first frame must be a valid hello");
       }
       hello_seen_ = true;

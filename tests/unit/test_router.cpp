@@ -175,9 +175,15 @@ TEST_CASE("VIP and angry conversations go to a free senior agent first") {
   CHECK(r.agent_of("vip") == "senior");
   CHECK(r.agent_of("angry") == "senior");
   CHECK(r.agent_of("calm") == "junior");
+  // Calm ones go to the least loaded, a non-senior on a tie.
+  r.release("vip", 20, true);
+  r.release("angry", 20, true);
+  r.release("calm", 20, true);
+  r.enqueue("calm2", "default", 30);
+  CHECK(r.assign_waiting(31).at(0).agent_id == "junior");
 }
 
-TEST_CASE("with no senior free, a VIP goes to anyone free rather than wait") {
+TEST_CASE("with no senior free a VIP goes to anyone free rather than wait") {
   router r(params{1, 300'000, 0.2});
   r.upsert_agent("junior", "junior", agent_status::online);
   r.upsert_agent("senior", "senior", agent_status::online);
