@@ -46,7 +46,9 @@ function weekdayIn(ts, tz) {
 
 /**
  * config/calma.json with demo-pl changed by `edit`, written to a temp dir; the config's
- * other files and directories (lexicons, canned answers, ...) are linked beside it.
+ * other files and directories (lexicons, canned answers, ...) are linked beside it, except
+ * users.json: a copy where `agent` serves demo-pl too (the shipped file keeps `agent` on
+ * `demo`; the scenarios log in as agent/agent). Returns the server's extra arguments.
  */
 function configWith(label, edit) {
   const src = path.join(repoRoot, 'config');
@@ -56,18 +58,25 @@ function configWith(label, edit) {
   edit(pl, cfg);
   const dir = tempDir(`calma-e2e-stores-${label}-`);
   for (const name of readdirSync(src)) {
-    if (name === 'calma.json') continue;
+    if (name === 'calma.json' || name === 'users.json') continue;
     symlinkSync(path.join(src, name), path.join(dir, name), statSync(path.join(src, name)).isDirectory() ? 'dir' : 'file');
   }
   const file = path.join(dir, 'calma.json');
   writeFileSync(file, JSON.stringify(cfg, null, 2));
-  return file;
+  const users = JSON.parse(readFileSync(path.join(src, 'users.json'), 'utf8'));
+  const agent = users.find((u) => u.username === 'agent');
+  if (!agent) throw new SetupError('config/users.json has no user "agent"');
+  if (Array.isArray(agent.stores) && !agent.stores.includes('demo-pl')) agent.stores.push('demo-pl');
+  const usersFile = path.join(dir, 'users.json');
+  writeFileSync(usersFile, JSON.stringify(users, null, 2));
+  return ['--config', file, '--users', usersFile];
 }
 
 async function login(base, username, password) {
   const res = await fetch(base + '/api/v1/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username, password }) });
-  assert(res.status === 200, `login ${username}: HTTP ${res.status} ${await res.text()}`);
-  const j = await res.json();
+  const body = await res.text();
+  assert(res.status === 200, `login ${username}: HTTP ${res.status} ${body}`);
+  const j = JSON.parse(body);
   assert(j.token, `login ${username}: no token`);
   return j;
 }
@@ -100,9 +109,9 @@ async function main() {
     const cfgClosed = configWith('closed', (pl) => {
       pl.hours = { tz, weekly: [{ days: [openDay], from: '10:00', to: '11:00' }] };
     });
-    const a = await startServer(binary, ['--config', cfgOpen]);
+    const a = await startServer(binary, cfgOpen);
     servers.push(a);
-    const b = await startServer(binary, ['--config', cfgClosed]);
+    const b = await startServer(binary, cfgClosed);
     servers.push(b);
     console.log(`server A (demo-pl open): ${a.url}\nserver B (demo-pl closed): ${b.url}`);
     browser = await chromium.launch({ executablePath, headless: !args.headed, args: CHROMIUM_ARGS, timeout: 60000 });
@@ -245,8 +254,9 @@ async function main() {
 
       const me = await login(b.url, 'agent', 'agent');
       const res = await fetch(b.url + '/api/v1/followups?store=demo-pl', { headers: { Authorization: `Bearer ${me.token}` } });
-      assert(res.status === 200, `GET /api/v1/followups?store=demo-pl: HTTP ${res.status} ${await res.clone().text()}`);
-      const list = (await res.json()).followups;
+      const body = await res.text();
+      assert(res.status === 200, `GET /api/v1/followups?store=demo-pl: HTTP ${res.status} ${body}`);
+      const list = JSON.parse(body).followups;
       assert(Array.isArray(list), 'followups is not an array');
       const entry = list.find((f) => f.conversation_id === conv);
       assert(entry, `conversation ${conv} not in the follow-ups: ${JSON.stringify(list)}`);
