@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ChatWidget, configFromScript } from '../src/widget/widget';
 import { STRINGS } from '../src/widget/i18n';
-import { describeAvailability, openAt, parseContext, validateContact, weeklyRows } from '../src/widget/availability';
+import { describeAvailability, openAt, parseContext, upcomingClosedDates, validateContact, weeklyRows } from '../src/widget/availability';
 import { MemoryStorage } from '../src/protocol/storage';
 import type { StoreWidgetInfo } from '../src/protocol/types';
 import { FakeServer, fakeStoreApi } from './fake-server';
@@ -112,6 +112,12 @@ describe('opening hours text', () => {
     expect(rows[0].ranges).toBe('9:00–13:00, 15:00–18:30');
     expect(rows[5]).toMatchObject({ ranges: 'nieczynne', open: false });
     expect(rows.filter((r) => r.today).map((r) => r.day)).toEqual([7]);
+  });
+
+  it('names the next closed dates (holidays), from today on', () => {
+    const hours = { ...HOURS_PL, closed_dates: ['2025-12-25', '2025-01-05', '2024-12-31', '2025-01-06', 'garbage', '2025-05-01', '2025-05-03'] };
+    expect(upcomingClosedDates(hours, 'pl', SUNDAY_EVENING)).toEqual(['5 stycznia', '6 stycznia', '1 maja']);
+    expect(STRINGS.es.hoursClosedDates(upcomingClosedDates(hours, 'es', SUNDAY_EVENING, 2).join(', '))).toBe('También cerrado: 5 de enero, 6 de enero.');
   });
 });
 

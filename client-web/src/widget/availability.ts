@@ -239,6 +239,21 @@ export function weeklyRows(hours: StoreHours, t: Strings, locale: string, now = 
   return rows;
 }
 
+/** The next few closed dates (holidays) from today on, in the shopper's locale ("25 December"). */
+export function upcomingClosedDates(hours: StoreHours, locale: string, now = Date.now(), max = 3): string[] {
+  const today = zonedParts(now, safeTz(hours.tz));
+  const todayKey = Date.UTC(today.y, today.m - 1, today.d);
+  const fmt = new Intl.DateTimeFormat(locale, { day: 'numeric', month: 'long', timeZone: 'UTC' });
+  return (hours.closed_dates ?? [])
+    .map((d) => /^(\d{4})-(\d{2})-(\d{2})$/.exec(d))
+    .filter((m): m is RegExpExecArray => !!m)
+    .map((m) => Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])))
+    .filter((t) => t >= todayKey)
+    .sort((a, b) => a - b)
+    .slice(0, max)
+    .map((t) => fmt.format(new Date(t)));
+}
+
 // ---- contact form ------------------------------------------------------------------
 
 export interface ContactInput {

@@ -31,6 +31,7 @@ import {
   fetchStoreInfo,
   fieldOfServerError,
   parseContext,
+  upcomingClosedDates,
   validateContact,
   weeklyRows,
   type ContactErrors,
@@ -707,6 +708,8 @@ export class ChatWidget {
       }
       el.append(list);
     }
+    const holidays = upcomingClosedDates(hours, this.locale);
+    if (holidays.length) el.append(h('p', { class: 'hours-tz', 'data-testid': 'closed-dates' }, this.t.hoursClosedDates(holidays.join(', '))));
     el.append(h('p', { class: 'hours-tz' }, this.t.hoursTz(hours.tz)));
     el.open = wasOpen;
   }
