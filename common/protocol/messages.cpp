@@ -1,5 +1,7 @@
 #include "common/protocol/messages.hpp"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 namespace calma::protocol {
@@ -131,7 +133,7 @@ std::string_view type_name(const client_message& m) {
       "hello",   "chat.send",          "typing",             "read",
       "history", "conversation.close", "presence.set",       "conversation.transfer",
       "escalation.ack", "escalation.resolve", "conversation.join", "conversation.takeover",
-      "ping", "contact", "followup.done"};
+      "ping", "contact", "followup.done", "csat", "causes.set"};
   return names[m.index()];
 }
 
@@ -211,6 +213,35 @@ parse_result parse_client_message(std::string_view frame, const limits& lim) {
       r.fail(error_code::bad_request, "field 'email' is not a valid e-mail address");
     if (!r.err && !m.phone.empty() && !valid_phone(m.phone))
       r.fail(error_code::bad_request, "field 'phone' is not a valid phone number");
+    return done(r, std::move(m));
+  }
+  if (type == "csat") {
+    csat m;
+    std::int64_t score = 0;
+    r.id("conversation_id", m.conversation_id) && r.integer("score", score, true, 1, 5) &&
+        r.str("comment", m.comment, lim.max_reason_bytes, false, true);
+    m.score = static_cast<int>(score);
+    return done(r, std::move(m));
+  }
+  if (type == "causes.set") {
+    causes_set m;
+    if (r.id("conversation_id", m.conversation_id)) {
+      const json* v = r.find("causes");
+      static const std::vector<std::string> known{"delivery", "damaged", "wrong_item", "refund", "payment", "service", "other"};
+      if (!v || !v->is_array() || v->size() > known.size()) {
+        r.fail(error_code::bad_request, "field 'causes' must be an array of delivery, damaged, wrong_item, refund, payment, service, other");
+      } else {
+        for (const auto& c : *v) {
+          if (!c.is_string() || std::find(known.begin(), known.end(), c.get<std::string>()) == known.end()) {
+            r.fail(error_code::bad_request, "field 'causes' holds " + c.dump().substr(0, 40) +
+                                                ", not one of delivery, damaged, wrong_item, refund, payment, service, other");
+            break;
+          }
+          if (std::find(m.causes.begin(), m.causes.end(), c.get<std::string>()) == m.causes.end())
+            m.causes.push_back(c.get<std::string>());
+        }
+      }
+    }
     return done(r, std::move(m));
   }
   if (type == "followup.done") {

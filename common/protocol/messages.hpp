@@ -68,6 +68,17 @@ struct contact {
   std::string phone;
   std::string note;
 };
+/// The shopper rates a closed conversation.
+struct csat {
+  std::string conversation_id;
+  int score = 0;  ///< 1..5
+  std::string comment;
+};
+/// Staff correct the complaint causes of a conversation.
+struct causes_set {
+  std::string conversation_id;
+  std::vector<std::string> causes;
+};
 /// Staff: a follow-up was done; it leaves the store's list.
 struct followup_done {
   std::string conversation_id;
@@ -103,7 +114,7 @@ struct ping {};
 using client_message =
     std::variant<hello, chat_send, typing, read, history, conversation_close, presence_set,
                  conversation_transfer, escalation_ack, escalation_resolve, conversation_join,
-                 conversation_takeover, ping, contact, followup_done>;
+                 conversation_takeover, ping, contact, followup_done, csat, causes_set>;
 
 /// The wire name of a parsed message ("chat.send", ...).
 std::string_view type_name(const client_message& m);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 namespace calma::reports {
 
 void figures_builder::on_level(double level) {
@@ -44,6 +46,40 @@ void figures_builder::measure(double level) {
     a.fall_sum += r.level - level;
   }
   pending_.clear();
+}
+
+nlohmann::json to_json(const conversation_figures& f) {
+  using nlohmann::json;
+  json agents = json::array();
+  for (const auto& a : f.agents)
+    agents.push_back(json{{"id", a.id}, {"name", a.name}, {"replies", a.replies}, {"fall_sum", a.fall_sum}});
+  return json{{"peak_level", f.peak_level},     {"closing_level", f.closing_level},
+              {"escalations", f.escalations},   {"escalation_reasons", f.escalation_reasons},
+              {"first_response_by", f.first_response_by}, {"agents", std::move(agents)}};
+}
+
+conversation_figures figures_from_json(const nlohmann::json& j) {
+  conversation_figures f;
+  if (!j.is_object()) return f;
+  auto num = [&](const char* k, double d) { auto it = j.find(k); return it != j.end() && it->is_number() ? it->get<double>() : d; };
+  f.peak_level = num("peak_level", 0);
+  f.closing_level = num("closing_level", 0);
+  f.escalations = static_cast<int>(num("escalations", 0));
+  if (auto it = j.find("escalation_reasons"); it != j.end() && it->is_array())
+    for (const auto& r : *it)
+      if (r.is_string()) f.escalation_reasons.push_back(r.get<std::string>());
+  if (auto it = j.find("first_response_by"); it != j.end() && it->is_string()) f.first_response_by = it->get<std::string>();
+  if (auto it = j.find("agents"); it != j.end() && it->is_array())
+    for (const auto& a : *it) {
+      if (!a.is_object()) continue;
+      agent_figures x;
+      x.id = a.value("id", "");
+      x.name = a.value("name", "");
+      x.replies = a.value("replies", 0);
+      x.fall_sum = a.value("fall_sum", 0.0);
+      if (!x.id.empty()) f.agents.push_back(std::move(x));
+    }
+  return f;
 }
 
 }  // namespace calma::reports

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "common/model/model.hpp"
 
 namespace calma::reports {
@@ -45,5 +47,10 @@ class figures_builder {
   conversation_figures f_;
   std::vector<reply> pending_;
 };
+
+/// As stored with the conversation (and given by the conversation endpoint).
+nlohmann::json to_json(const conversation_figures& f);
+/// Missing or wrong-typed fields keep their defaults (an older record has none).
+conversation_figures figures_from_json(const nlohmann::json& j);
 
 }  // namespace calma::reports

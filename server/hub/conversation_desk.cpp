@@ -96,6 +96,7 @@ void hub::open_conversation_for(std::uint64_t conn_id, const participant& who, p
       }
       self->router_.enqueue(id, c->rec.queue, created, 0, {}, c->rec.shopper.store,
                             routing::is_vip(c->rec.shopper.context, self->cfg_.routing.router));
+      self->record(id, system_actor(), "queued", json{{"queue", c->rec.queue}});
       self->apply(*c, c->mon->on_queued(created));
       self->send_to_user(c->rec.shopper.id, make_frame(self->queued_json(*c).dump()));
       self->update_queue_gauges();
@@ -105,6 +106,8 @@ void hub::open_conversation_for(std::uint64_t conn_id, const participant& who, p
       self->mark_snapshot_dirty();
     });
   });
+  // After the create (the store applies them in order): the trail's first entry.
+  record(rec.id, actor(who), "opened", json{{"store", rec.shopper.store}, {"language", rec.shopper.language}});
   store_message(conn_id, who, rec.id, std::move(m), visibility::all, true);
 }
 
@@ -146,6 +149,7 @@ void hub::store_message(std::uint64_t conn_id, const participant& who, std::stri
         if (msg.from.role == role::shopper) {
           if (!c->unanswered_since) c->unanswered_since = msg.ts;
           self->apply(*c, c->mon->catch_up(msg.ts));
+          self->note_message(*c, msg);
           self->apply(*c, c->mon->on_customer_message(msg.ts, msg.text));
         } else if (msg.visibility == visibility::all) {
           c->unanswered_since.reset();
@@ -159,6 +163,7 @@ void hub::store_message(std::uint64_t conn_id, const participant& who, std::stri
           }
           if (changed) self->persist(c->rec);
           self->apply(*c, c->mon->catch_up(msg.ts));
+          self->note_message(*c, msg);
           self->apply(*c, c->mon->on_staff_message(msg.ts, msg.text));
         }
       }
@@ -241,7 +246,9 @@ void hub::change_conversation(const std::string& id, std::function<bool(conversa
     // (an assignment) carries it too; undone if the store refuses it.
     const conversation_record before = c->rec;
     if (!change(c->rec)) return done(std::nullopt, {});
-    store_.update_conversation(c->rec, [self = shared_from_this(), id, before, done = std::move(done)](auto r) mutable {
+    conversation_record next = c->rec;
+    next.figures = c->fig.figures();
+    store_.update_conversation(next, [self = shared_from_this(), id, before, done = std::move(done)](auto r) mutable {
       self->on_strand([self, id, before, done = std::move(done), r = std::move(r)]() mutable {
         auto* c = self->open_conversation(id);
         if (!r.ok()) {
@@ -250,6 +257,8 @@ void hub::change_conversation(const std::string& id, std::function<bool(conversa
             c->rec.contact_answered_ts = before.contact_answered_ts;
             c->rec.follow_up_done_ts = before.follow_up_done_ts;
             c->rec.follow_up_done_by = before.follow_up_done_by;
+            c->rec.categories = before.categories;
+            c->rec.categories_corrected = before.categories_corrected;
           }
           return done(std::nullopt, r.error);
         }
@@ -296,13 +305,15 @@ void hub::on_contact(session_entry& s, std::uint64_t conn_id, const protocol::co
         *applied = true;
         return true;
       },
-      [self = shared_from_this(), conn_id, id = m.conversation_id, applied, store](auto, std::string err) {
+      [self = shared_from_this(), conn_id, id = m.conversation_id, applied, store, who](auto, std::string err) {
         if (!err.empty()) {
           ++self->metrics_.store_errors;
           return self->send_error(conn_id, error_code::unavailable, "store unavailable: contact not saved, retry", "contact");
         }
         if (!*applied) return self->send_error(conn_id, error_code::not_found, "no such conversation", "contact");
         spdlog::info("conversation {}: the shopper left a contact", id);
+        // Who left it and how to reach them is in the record; the trail says only that it happened.
+        self->record(id, actor(who), "contact");
         self->send_to(conn_id, make_frame(json{{"type", "contact.saved"}, {"conversation_id", id}}.dump()));
         self->followups_changed(store);
       });
@@ -338,6 +349,7 @@ void hub::on_followup_done(session_entry& s, std::uint64_t conn_id, const protoc
         if (*outcome == 1)
           return self->send_error(conn_id, error_code::bad_request, "this conversation is not on the follow-up list", "followup.done");
         spdlog::info("conversation {}: follow-up done by {}", id, who.id);
+        self->record(id, actor(who), "followup_done", json{{"note", note}});
         json j{{"type", "followup.done"}, {"conversation_id", id}, {"store", *store},
                {"by", json{{"id", who.id}, {"name", who.name}}}, {"ts", now}, {"note", note}};
         self->send_to_store_staff(*store, make_frame(j.dump()));
@@ -346,6 +358,85 @@ void hub::on_followup_done(session_entry& s, std::uint64_t conn_id, const protoc
 
 void hub::followups_changed(const std::string& store) {
   send_to_store_staff(store, make_frame(json{{"type", "followups.changed"}, {"store", store}}.dump()));
+}
+
+// ---------------------------------------------------------------------------
+// after the conversation: the rating and the causes
+
+void hub::note_message(conv_entry& c, const chat_message& m) {
+  if (m.from.role == role::shopper) c.fig.on_customer_message(level_of(c));
+  else if (m.visibility == visibility::all) c.fig.on_reply(m.from.id, m.from.name, level_of(c));
+}
+
+void hub::on_csat(session_entry& s, std::uint64_t conn_id, const protocol::csat& m) {
+  const char* ref = "csat";
+  if (s.who.role != role::shopper) return send_error(conn_id, error_code::forbidden, "ratings are for shoppers", ref);
+  if (open_conversation(m.conversation_id)) {
+    // Its own open conversation: not yet; someone else's: no such conversation for this shopper.
+    const auto* c = open_conversation(m.conversation_id);
+    if (c->rec.shopper.id != s.who.id) return send_error(conn_id, error_code::not_found, "no such conversation", ref);
+    return send_error(conn_id, error_code::bad_request, "the conversation is not closed yet", ref);
+  }
+  // One rating per conversation, also against two arriving at once.
+  if (!rating_.insert(m.conversation_id).second)
+    return send_error(conn_id, error_code::bad_request, "this conversation is already rated", ref);
+  const participant who = s.who;
+  auto outcome = std::make_shared<int>(0);  // 0 not found, 1 already rated, 2 rated
+  change_conversation(
+      m.conversation_id,
+      [who, m, outcome, now = clock_()](conversation_record& rec) {
+        if (rec.shopper.id != who.id) return false;
+        if (rec.csat_score != 0) {
+          *outcome = 1;
+          return false;
+        }
+        *outcome = 2;
+        rec.csat_score = m.score;
+        rec.csat_comment = m.comment;
+        rec.csat_ts = now;
+        return true;
+      },
+      [self = shared_from_this(), conn_id, who, outcome, m](auto, std::string err) {
+        self->rating_.erase(m.conversation_id);
+        if (!err.empty()) {
+          ++self->metrics_.store_errors;
+          return self->send_error(conn_id, error_code::unavailable, "store unavailable: rating not saved, retry", "csat");
+        }
+        if (*outcome == 0) return self->send_error(conn_id, error_code::not_found, "no such conversation", "csat");
+        if (*outcome == 1) return self->send_error(conn_id, error_code::bad_request, "this conversation is already rated", "csat");
+        self->record(m.conversation_id, actor(who), "csat", json{{"score", m.score}});
+        self->send_to(conn_id, make_frame(json{{"type", "csat.saved"}, {"conversation_id", m.conversation_id}}.dump()));
+      });
+}
+
+void hub::on_causes_set(session_entry& s, std::uint64_t conn_id, const protocol::causes_set& m) {
+  const char* ref = "causes.set";
+  if (!is_staff(s.who.role)) return send_error(conn_id, error_code::forbidden, "causes are set by staff", ref);
+  const participant who = s.who;
+  auto found = std::make_shared<bool>(false);
+  auto store = std::make_shared<std::string>();
+  change_conversation(
+      m.conversation_id,
+      [self = shared_from_this(), who, m, found, store](conversation_record& rec) {
+        if (!self->may_see(who, rec) && !(who.role == role::supervisor && self->staff_serves(who.id, rec.shopper.store)))
+          return false;
+        *found = true;
+        *store = rec.shopper.store;
+        rec.categories = m.causes;
+        rec.categories_corrected = true;
+        return true;
+      },
+      [self = shared_from_this(), conn_id, who, found, store, m](auto, std::string err) {
+        if (!err.empty()) {
+          ++self->metrics_.store_errors;
+          return self->send_error(conn_id, error_code::unavailable, "store unavailable: not saved, retry", "causes.set");
+        }
+        if (!*found) return self->send_error(conn_id, error_code::not_found, "no such conversation", "causes.set");
+        self->record(m.conversation_id, actor(who), "causes_corrected", json{{"causes", m.causes}});
+        json j{{"type", "causes.updated"}, {"conversation_id", m.conversation_id}, {"causes", m.causes},
+               {"corrected", true}, {"by", actor(who)}};
+        self->send_to_store_staff(*store, make_frame(j.dump()));
+      });
 }
 
 }  // namespace calma

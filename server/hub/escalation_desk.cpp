@@ -98,9 +98,11 @@ namespace {
 // creation, assigned at the first staff answer (or at the last update if it
 // is assigned), every message, then time up to `until`. `sink` gets every
 // output. Whispers do not move the curve.
-template <class Sink>
+// `before(m)` runs for each message that moves the curve, once time has caught
+// up with it and before its words count (the figures read the level then).
+template <class Sink, class Before>
 void feed_history(escalation::monitor& mon, const conversation_record& rec,
-                  const std::vector<chat_message>& messages, timestamp_ms until, Sink&& sink) {
+                  const std::vector<chat_message>& messages, timestamp_ms until, Sink&& sink, Before&& before) {
   sink(mon.on_queued(rec.created_ts));
   bool assigned = rec.state == conversation_state::queued;
   auto assign_at = [&](timestamp_ms ts) {
@@ -120,10 +122,12 @@ void feed_history(escalation::monitor& mon, const conversation_record& rec,
     ack_before(m.ts);
     if (m.from.role == role::shopper) {
       sink(mon.catch_up(m.ts));
+      before(m);
       sink(mon.on_customer_message(m.ts, m.text));
     } else if (m.visibility == visibility::all) {
       assign_at(m.ts);
       sink(mon.catch_up(m.ts));
+      before(m);
       sink(mon.on_staff_message(m.ts, m.text));
     }
   }
@@ -141,7 +145,10 @@ void hub::replay(conv_entry& c, const std::vector<chat_message>& messages) {
       c.unanswered_since.reset();
     }
   }
-  feed_history(*c.mon, c.rec, messages, clock_(), [&](escalation::output o) { apply(c, std::move(o)); });
+  // The figures are rebuilt with the curve (whatever was stored for an open conversation is older).
+  c.fig = reports::figures_builder();
+  feed_history(*c.mon, c.rec, messages, clock_(), [&](escalation::output o) { apply(c, std::move(o)); },
+               [&](const chat_message& m) { note_message(c, m); });
   if (c.esc && c.rec.escalation_acked_ts != 0) {
     c.esc->acked_by = c.rec.escalation_acked_by;
     c.esc->acked_ts = c.rec.escalation_acked_ts;
@@ -155,10 +162,13 @@ json hub::replayed_timeline(const conversation_record& rec, const std::vector<ch
   start_monitor(tmp);
   const timestamp_ms until = messages.empty() ? rec.updated_ts : std::max(rec.updated_ts, messages.back().ts);
   json out = json::array();
-  feed_history(*tmp.mon, rec, messages, until, [&](const escalation::output& o) {
-    for (const auto& p : o.points)
-      out.push_back(json{{"ts", p.ts}, {"level", round1(p.level)}, {"phase", anger::phase_name(p.phase)}, {"cues", p.cues}});
-  });
+  feed_history(
+      *tmp.mon, rec, messages, until,
+      [&](const escalation::output& o) {
+        for (const auto& p : o.points)
+          out.push_back(json{{"ts", p.ts}, {"level", round1(p.level)}, {"phase", anger::phase_name(p.phase)}, {"cues", p.cues}});
+      },
+      [](const chat_message&) {});
   return out;
 }
 
@@ -171,6 +181,9 @@ void hub::raise_escalation(conv_entry& c, const escalation::decision& d) {
     e.raised_ts = d.ts;
     c.esc = std::move(e);
     escalations_[c.esc->id] = c.rec.id;
+    c.fig.on_escalation(c.esc->reasons, true);
+    record(c.rec.id, system_actor(), "escalated",
+           json{{"escalation_id", c.esc->id}, {"severity", escalation::severity_name(c.esc->sev)}, {"reasons", c.esc->reasons}});
     metrics_.count_escalation(c.rec.shopper.store);
     spdlog::info("escalation {} raised on conversation {}: {} ({})", c.esc->id, c.rec.id,
                  escalation::severity_name(c.esc->sev), fmt::join(c.esc->reasons, "; "));
@@ -180,6 +193,10 @@ void hub::raise_escalation(conv_entry& c, const escalation::decision& d) {
   for (const auto& r : d.reasons)
     if (std::find(c.esc->reasons.begin(), c.esc->reasons.end(), r) == c.esc->reasons.end()) c.esc->reasons.push_back(r);
   if (d.sev > c.esc->sev) c.esc->sev = d.sev;
+  c.fig.on_escalation(d.reasons, false);
+  record(c.rec.id, system_actor(), "escalated",
+         json{{"escalation_id", c.esc->id}, {"severity", escalation::severity_name(c.esc->sev)}, {"reasons", d.reasons},
+              {"update", true}});
   spdlog::info("escalation {} on conversation {} now {}: {}", c.esc->id, c.rec.id,
                escalation::severity_name(c.esc->sev), fmt::join(d.reasons, "; "));
   send_escalation(c, true);
@@ -206,6 +223,7 @@ void hub::apply(conv_entry& c, escalation::output out) {
   for (auto& p : out.points) {
     // Staff only: the agent and every supervisor; never the shopper.
     send_to_conversation(c, make_frame(point_json(c, p).dump()), /*staff_only=*/true, 0, /*and_all_supervisors=*/true);
+    c.fig.on_level(round1(p.level));
     c.timeline.push_back(std::move(p));
     constexpr std::size_t max_points = 2000;  // a long chat's whole curve; older points fall off
     while (c.timeline.size() > max_points) c.timeline.pop_front();
@@ -273,6 +291,7 @@ void hub::on_escalation_ack(session_entry& s, std::uint64_t conn_id, const proto
     persist(c->rec);
     c->mon->on_acknowledged(c->esc->acked_ts);
     schedule_deadline(*c);
+    record(c->rec.id, actor(s.who), "escalation_acked", json{{"escalation_id", c->esc->id}});
   }
   json j{{"type", "escalation.acked"}, {"escalation_id", c->esc->id}, {"conversation_id", c->rec.id},
          {"by", c->esc->acked_by}, {"by_name", users().count(c->esc->acked_by) ? users().at(c->esc->acked_by).name : ""},
@@ -290,6 +309,7 @@ void hub::on_escalation_resolve(session_entry& s, std::uint64_t conn_id, const p
   if (!c || !c->esc || !may_see(s.who, c->rec))
     return send_error(conn_id, error_code::not_found, "no such open escalation: " + m.escalation_id, ref);
   spdlog::info("escalation {} resolved by {}", c->esc->id, s.who.id);
+  record(c->rec.id, actor(s.who), "escalation_resolved", json{{"escalation_id", c->esc->id}, {"note", m.note}});
   end_escalation(*c, s.who, m.note, false);
   schedule_deadline(*c);
 }

@@ -43,11 +43,29 @@ void hub::conversation_detail(participant who, std::string id, std::function<voi
                                      {"requested", rec.follow_up}, {"done_ts", rec.follow_up_done_ts},
                                      {"done_by", rec.follow_up_done_by}};
             conv["first_response_ts"] = rec.first_response_ts;
+            conv["categories"] = rec.categories;
+            conv["categories_corrected"] = rec.categories_corrected;
+            conv["csat"] = rec.csat_score == 0 ? json(nullptr)
+                                               : json{{"score", rec.csat_score}, {"comment", rec.csat_comment}, {"ts", rec.csat_ts}};
+            conv["figures"] = reports::to_json(rec.figures);
+            if (auto* c = self->open_conversation(rec.id)) conv["figures"] = reports::to_json(c->fig.figures());
             json body{{"conversation", conv}, {"messages", std::move(msgs)}, {"anger", std::move(timeline)}};
             // PROTOCOL v1.1 names these at the top level too.
+            for (const char* k : {"context", "categories", "csat"}) body[k] = conv[k];
             body["store"] = rec.shopper.store;
-            body["context"] = conv["context"];
-            done({200, std::move(body)});
+            self->store_.read_audit(rec.id, [self, body = std::move(body), done = std::move(done)](auto a) mutable {
+              self->on_strand([body = std::move(body), done = std::move(done), a = std::move(a)]() mutable {
+                if (!a.ok())
+                  return done({503, json{{"error", json{{"code", "unavailable"}, {"message", "store unavailable"}}}}});
+                json audit = json::array();
+                for (const auto& e : a.value) {
+                  auto j = json::parse(e, nullptr, false);
+                  if (!j.is_discarded()) audit.push_back(std::move(j));
+                }
+                body["audit"] = std::move(audit);
+                done({200, std::move(body)});
+              });
+            });
           });
         });
       });

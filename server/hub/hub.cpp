@@ -146,6 +146,23 @@ bool hub::staff_serves(const std::string& user_id, const std::string& store) con
   return u != users().end() && u->second.serves(store);
 }
 
+json hub::actor(const participant& p) { return json{{"role", to_string(p.role)}, {"id", p.id}, {"name", p.name}}; }
+
+json hub::system_actor() { return json{{"role", "system"}, {"id", "calma"}, {"name", "Calma"}}; }
+
+// Audit entries are appended behind the action (the action itself is already
+// stored or refused): a failed append is logged and counted, never retried
+// out of order.
+void hub::record(const std::string& conversation_id, json by, std::string action, json extra) {
+  json e{{"ts", clock_()}, {"action", std::move(action)}, {"by", std::move(by)}};
+  for (auto& [k, v] : extra.items()) e[k] = v;
+  store_.append_audit(conversation_id, e.dump(), [self = shared_from_this(), conversation_id](auto r) {
+    if (r.ok()) return;
+    ++self->metrics_.store_errors;
+    spdlog::warn("store error, audit entry of {} not saved: {}", conversation_id, r.error);
+  });
+}
+
 void hub::refresh_users() {
   const auto v = users_dir_.version();
   if (v == users_version_) return;
@@ -435,6 +452,8 @@ void hub::handle(std::uint64_t conn_id, protocol::client_message m) {
           else if constexpr (std::is_same_v<T, protocol::escalation_resolve>) self->on_escalation_resolve(s, conn_id, msg);
           else if constexpr (std::is_same_v<T, protocol::contact>) self->on_contact(s, conn_id, msg);
           else if constexpr (std::is_same_v<T, protocol::followup_done>) self->on_followup_done(s, conn_id, msg);
+          else if constexpr (std::is_same_v<T, protocol::csat>) self->on_csat(s, conn_id, msg);
+          else if constexpr (std::is_same_v<T, protocol::causes_set>) self->on_causes_set(s, conn_id, msg);
           else if constexpr (std::is_same_v<T, protocol::hello>) {
             self->send_error(conn_id, error_code::bad_request, "already said hello", "hello");
           } else if constexpr (std::is_same_v<T, protocol::ping>) {

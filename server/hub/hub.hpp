@@ -22,6 +22,7 @@
 
 #include "common/config/config.hpp"
 #include "common/protocol/messages.hpp"
+#include "common/reports/figures.hpp"
 #include "common/routing/router.hpp"
 #include "server/auth/crypto.hpp"
 #include "server/auth/users.hpp"
@@ -96,6 +97,7 @@ class hub : public std::enable_shared_from_this<hub> {
     std::optional<escalation_state> esc;
     std::vector<std::string> handled_by;     // agents who held it, in order
     std::optional<timestamp_ms> unanswered_since;
+    reports::figures_builder fig;  // the report's figures, kept in rec.figures on every save
   };
 
   template <class F>
@@ -131,6 +133,17 @@ class hub : public std::enable_shared_from_this<hub> {
   void change_conversation(const std::string& id, std::function<bool(conversation_record&)> change,
                            std::function<void(std::optional<conversation_record>, std::string error)> done);
   void followups_changed(const std::string& store);
+  void on_csat(session_entry& s, std::uint64_t conn_id, const protocol::csat& m);
+  void on_causes_set(session_entry& s, std::uint64_t conn_id, const protocol::causes_set& m);
+
+  // the audit trail
+  static nlohmann::json actor(const participant& p);
+  static nlohmann::json system_actor();
+  /// Appends `{ts, action, by, ...extra}` to the conversation's audit trail.
+  void record(const std::string& conversation_id, nlohmann::json by, std::string action,
+              nlohmann::json extra = nlohmann::json::object());
+  /// A message that moves the curve, before its words count: the figures read the level.
+  void note_message(conv_entry& c, const chat_message& m);
   // anger curve and escalations
   void start_monitor(conv_entry& c) const;
   void replay(conv_entry& c, const std::vector<chat_message>& messages);
@@ -212,6 +225,7 @@ class hub : public std::enable_shared_from_this<hub> {
   routing::router router_;
   std::unordered_map<std::string, presence_record> remembered_;  // agent -> its last chosen presence
   std::set<std::string> unsaved_;  // open conversations whose last save failed
+  std::set<std::string> rating_;   // conversations whose rating is being saved
   std::unordered_map<std::string, std::unique_ptr<boost::asio::steady_timer>> grace_timers_;
   std::unordered_map<std::string, std::string> escalations_;  // open escalation id -> conversation
   boost::asio::steady_timer snapshot_timer_;

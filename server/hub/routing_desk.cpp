@@ -12,7 +12,9 @@ namespace calma {
 // snapshot timer until it is, so a restart or a new leader finds it.
 void hub::persist(const conversation_record& rec) {
   unsaved_.erase(rec.id);
-  store_.update_conversation(rec, [self = shared_from_this(), id = rec.id](auto r) {
+  conversation_record copy = rec;
+  if (auto* c = open_conversation(rec.id)) copy.figures = c->fig.figures();
+  store_.update_conversation(copy, [self = shared_from_this(), id = rec.id](auto r) {
     if (r.ok()) return;
     ++self->metrics_.store_errors;
     spdlog::warn("store error, conversation {} not saved (will retry): {}", id, r.error);
@@ -91,7 +93,10 @@ void hub::on_close(session_entry& s, std::uint64_t conn_id, const protocol::conv
   if (m.follow_up && !is_staff(s.who.role))
     return send_error(conn_id, error_code::forbidden, "follow_up is for staff", "conversation.close");
   // Stored first: a close the store did not take is refused, and nothing changes.
+  reports::figures_builder fig = c->fig;
+  fig.on_close(level_of(*c));
   conversation_record closed = c->rec;
+  closed.figures = fig.figures();
   closed.state = conversation_state::closed;
   closed.closed_by = s.who.id;
   closed.close_reason = m.reason;
@@ -123,6 +128,12 @@ void hub::finish_close(const conversation_record& closed, const participant& by)
   c->rec.close_reason = closed.close_reason;
   c->rec.updated_ts = now;
   c->rec.follow_up = closed.follow_up;
+  c->rec.figures = closed.figures;
+  c->fig = reports::figures_builder(closed.figures);
+  record(c->rec.id, actor(by), "closed", json{{"reason", closed.close_reason}, {"follow_up", closed.follow_up}});
+  if (c->esc)
+    record(c->rec.id, actor(by), "escalation_resolved",
+           json{{"escalation_id", c->esc->id}, {"note", "conversation closed"}});
   router_.release(c->rec.id, now, true);
   ++metrics_.conversations_closed;
   spdlog::info("conversation {} closed by {}", closed.id, by.id);
@@ -158,6 +169,7 @@ void hub::apply_assignment(const std::string& conv_id, const std::string& agent_
   ++metrics_.assignments;
   spdlog::info("conversation {} assigned to {}", conv_id, agent_id);
   if (c->handled_by.empty() || c->handled_by.back() != agent_id) c->handled_by.push_back(agent_id);
+  record(conv_id, system_actor(), "assigned", json{{"agent", json{{"id", agent_id}, {"name", c->rec.agent_name}}}});
   auto f = make_frame(assigned_json(*c).dump());
   send_to_conversation(*c, f, false, 0, /*and_all_supervisors=*/true);
   if (previous_agent && *previous_agent != agent_id) send_to_user(*previous_agent, f);
@@ -204,6 +216,7 @@ void hub::requeue(const std::string& conv_id, const std::string& queue,
   send_to_user(c->rec.shopper.id, f);
   if (previous) send_to_user(*previous, f);
   send_to_supervisors(c->rec.shopper.store, f);
+  record(conv_id, system_actor(), "queued", json{{"queue", queue}});
   apply(*c, c->mon->on_queued(clock_()));
 }
 
@@ -263,6 +276,7 @@ void hub::on_transfer(session_entry& s, std::uint64_t conn_id, const protocol::c
     const auto& qs = cfg_.queues_of(store_of(*c));
     if (std::find(qs.begin(), qs.end(), *m.to_queue) == qs.end())
       return send_error(conn_id, error_code::not_found, "no such queue: " + *m.to_queue, ref);
+    record(c->rec.id, actor(s.who), "transferred", json{{"to_queue", *m.to_queue}, {"from", previous.value_or("")}});
     requeue(c->rec.id, *m.to_queue, previous);
     update_queue_gauges();
     try_assign();
@@ -282,6 +296,7 @@ void hub::on_transfer(session_entry& s, std::uint64_t conn_id, const protocol::c
   if (s.who.role == role::agent && a->load >= a->capacity)
     return send_error(conn_id, error_code::bad_request, "agent " + target + " is at capacity", ref);
   router_.assign(c->rec.id, target, clock_());
+  record(c->rec.id, actor(s.who), "transferred", json{{"to_agent_id", target}, {"from", previous.value_or("")}});
   apply_assignment(c->rec.id, target, previous);
   update_queue_gauges();
   try_assign();  // the previous agent has a free slot now
@@ -294,6 +309,7 @@ void hub::on_join(session_entry& s, std::uint64_t conn_id, const protocol::conve
   auto* c = open_conversation(m.conversation_id);
   if (!c || !may_see(s.who, c->rec)) return send_error(conn_id, error_code::not_found, "no such open conversation", ref);
   c->joined[s.who.id] = m.mode;
+  record(c->rec.id, actor(s.who), "joined", json{{"mode", protocol::to_string(m.mode)}});
   json j{{"type", "conversation.joined"}, {"conversation_id", c->rec.id}, {"mode", protocol::to_string(m.mode)},
          {"supervisor", protocol::to_json(s.who)}};
   auto f = make_frame(j.dump());
@@ -313,6 +329,7 @@ void hub::on_takeover(session_entry& s, std::uint64_t conn_id, const protocol::c
   if (!router_.agent(s.who.id)) router_.upsert_agent(s.who.id, s.who.name, agent_status::away);
   router_.assign(c->rec.id, s.who.id, clock_());
   c->joined[s.who.id] = protocol::join_mode::barge;
+  record(c->rec.id, actor(s.who), "took_over", json{{"from", previous.value_or("")}});
   apply_assignment(c->rec.id, s.who.id, previous);
   update_queue_gauges();
   try_assign();

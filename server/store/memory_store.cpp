@@ -107,6 +107,30 @@ void memory_store::read_messages(const std::string& conversation_id, std::int64_
 
 void memory_store::ping(callback<none> cb) { cb({}); }
 
+void memory_store::append_audit(const std::string& conversation_id, audit_entry e, callback<none> cb) {
+  {
+    std::lock_guard lk(mu_);
+    auto it = convs_.find(conversation_id);
+    if (it == convs_.end()) {
+      cb({{}, "no conversation for this audit entry"});
+      return;
+    }
+    auto& a = it->second.audit;
+    a.push_back(std::move(e));
+    while (a.size() > max_audit_entries) a.pop_front();
+  }
+  cb({});
+}
+
+void memory_store::read_audit(const std::string& conversation_id, callback<std::vector<audit_entry>> cb) {
+  std::vector<audit_entry> out;
+  {
+    std::lock_guard lk(mu_);
+    if (auto it = convs_.find(conversation_id); it != convs_.end()) out.assign(it->second.audit.begin(), it->second.audit.end());
+  }
+  cb({std::move(out), {}});
+}
+
 void memory_store::put_online_agents(const std::string& store_id, int count, std::int64_t ttl_s, callback<none> cb) {
   {
     std::lock_guard lk(mu_);

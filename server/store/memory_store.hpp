@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -29,6 +30,8 @@ class memory_store final : public store {
   void list_presence(callback<std::vector<presence_record>> cb) override;
   void ping(callback<none> cb) override;
   void put_online_agents(const std::string& store_id, int count, std::int64_t ttl_s, callback<none> cb) override;
+  void append_audit(const std::string& conversation_id, audit_entry e, callback<none> cb) override;
+  void read_audit(const std::string& conversation_id, callback<std::vector<audit_entry>> cb) override;
   void get_online_agents(const std::string& store_id, callback<int> cb) override;
 
  private:
@@ -36,6 +39,7 @@ class memory_store final : public store {
     conversation_record rec;
     std::vector<chat_message> messages;  // index = seq - 1
     std::unordered_map<std::string, std::int64_t> by_client_id;  // sender \x1f client_msg_id -> seq
+    std::deque<audit_entry> audit;
   };
   std::mutex mu_;
   std::map<std::string, conv> convs_;

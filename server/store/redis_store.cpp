@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/protocol/messages.hpp"
+#include "common/reports/figures.hpp"
 #include "server/store/redis/connection.hpp"
 #include "server/store/redis/lua_scripts.hpp"
 
@@ -49,6 +50,10 @@ const script& put_script() {
 }
 const script& trim_script() {
   static const script s{redis::lua::trim_indexes, sha1_hex(redis::lua::trim_indexes)};
+  return s;
+}
+const script& audit_script() {
+  static const script s{redis::lua::append_audit, sha1_hex(redis::lua::append_audit)};
   return s;
 }
 const script& list_script() {
@@ -116,6 +121,14 @@ std::optional<conversation_record> record_from(const redis_value& v) {
   c.follow_up = m["follow_up"] == "1";
   c.follow_up_done_ts = to_i64(m["follow_up_done_ts"]);
   c.follow_up_done_by = m["follow_up_done_by"];
+  c.csat_score = static_cast<int>(to_i64(m["csat_score"]));
+  c.csat_comment = m["csat_comment"];
+  c.csat_ts = to_i64(m["csat_ts"]);
+  if (auto cats = nlohmann::json::parse(m["categories"], nullptr, false); cats.is_array())
+    for (const auto& x : cats)
+      if (x.is_string()) c.categories.push_back(x.get<std::string>());
+  c.categories_corrected = m["categories_corrected"] == "1";
+  c.figures = reports::figures_from_json(nlohmann::json::parse(m["figures"], nullptr, false));
   return c;
 }
 
@@ -208,7 +221,7 @@ redis_store::redis_store(boost::asio::io_context& ioc, redis_options o)
     : ioc_(ioc), opts_(std::move(o)), channel_(opts_.key_prefix + ":wakeup"),
       ready_(std::make_shared<ready_state>()) {
   auto co = connection_options_from(opts_);
-  for (const script* s : {&append_script(), &put_script(), &list_script(), &trim_script()})
+  for (const script* s : {&append_script(), &put_script(), &list_script(), &trim_script(), &audit_script()})
     co.on_connect.push_back({"SCRIPT", "LOAD", std::string(s->body)});
   cmd_ = redis::connection::create(ioc, std::move(co));
   cmd_->set_on_ready([st = ready_] {
@@ -239,6 +252,9 @@ std::string redis_store::msgs_key(const std::string& id) const {
 }
 std::string redis_store::idem_key(const std::string& id) const {
   return opts_.key_prefix + ":{c:" + id + "}:idem";
+}
+std::string redis_store::audit_key(const std::string& id) const {
+  return opts_.key_prefix + ":{c:" + id + "}:audit";
 }
 
 void redis_store::when_ready(std::chrono::milliseconds timeout, std::function<void(std::string)> cb) {
@@ -357,6 +373,12 @@ void redis_store::put_conversation(const char* mode, const conversation_record& 
       "follow_up", c.follow_up ? "1" : "0",
       "follow_up_done_ts", std::to_string(c.follow_up_done_ts),
       "follow_up_done_by", c.follow_up_done_by,
+      "csat_score", std::to_string(c.csat_score),
+      "csat_comment", c.csat_comment,
+      "csat_ts", std::to_string(c.csat_ts),
+      "categories", nlohmann::json(c.categories).dump(),
+      "categories_corrected", c.categories_corrected ? "1" : "0",
+      "figures", reports::to_json(c.figures).dump(),
       // Derived, for the follow-up index (put_conversation.lua).
       "followup", needs_follow_up(c) ? "1" : "0",
   };
@@ -365,7 +387,7 @@ void redis_store::put_conversation(const char* mode, const conversation_record& 
     args.push_back("last_seq");
     args.push_back(std::to_string(c.last_seq));
   }
-  std::vector<std::string> keys{conv_key(c.id), msgs_key(c.id), idem_key(c.id)};
+  std::vector<std::string> keys{conv_key(c.id), msgs_key(c.id), idem_key(c.id), audit_key(c.id)};
   if (!opts_.fence_key.empty()) keys.push_back(opts_.fence_key);
   eval(cmd_, put_script(), std::move(keys), std::move(args),
        [cb = std::move(cb)](reply_or_error r) {
@@ -383,6 +405,20 @@ void redis_store::get_online_agents(const std::string& store_id, callback<int> c
   cmd_->command({"GET", opts_.key_prefix + ":store:" + store_id + ":online"}, [cb = std::move(cb)](reply_or_error r) {
     if (auto e = failure(r); !e.empty()) return cb({0, std::move(e)});
     cb({static_cast<int>(to_i64(r.value.str)), {}});
+  });
+}
+
+void redis_store::append_audit(const std::string& conversation_id, audit_entry e, callback<none> cb) {
+  eval(cmd_, audit_script(), {audit_key(conversation_id), conv_key(conversation_id)},
+       {std::move(e), std::to_string(max_audit_entries)}, [cb = std::move(cb)](reply_or_error r) { cb({{}, failure(r)}); });
+}
+
+void redis_store::read_audit(const std::string& conversation_id, callback<std::vector<audit_entry>> cb) {
+  cmd_->command({"LRANGE", audit_key(conversation_id), "0", "-1"}, [cb = std::move(cb)](reply_or_error r) {
+    if (auto e = failure(r); !e.empty()) return cb({{}, std::move(e)});
+    std::vector<audit_entry> out;
+    for (const auto& x : r.value.elements) out.push_back(x.str);
+    cb({std::move(out), {}});
   });
 }
 

@@ -75,6 +75,8 @@ class redis_store final : public store {
   void maintain(callback<std::size_t> cb) override;
   void ping(callback<none> cb) override;
   void put_online_agents(const std::string& store_id, int count, std::int64_t ttl_s, callback<none> cb) override;
+  void append_audit(const std::string& conversation_id, audit_entry e, callback<none> cb) override;
+  void read_audit(const std::string& conversation_id, callback<std::vector<audit_entry>> cb) override;
   void get_online_agents(const std::string& store_id, callback<int> cb) override;
 
   /// Cross-node wake-ups: every stored message is published as
@@ -114,6 +116,7 @@ class redis_store final : public store {
   std::string conv_key(const std::string& id) const;
   std::string msgs_key(const std::string& id) const;
   std::string idem_key(const std::string& id) const;
+  std::string audit_key(const std::string& id) const;
   void put_conversation(const char* mode, const conversation_record& c, callback<none> cb);
 
   boost::asio::io_context& ioc_;

@@ -89,6 +89,13 @@ class store {
   /// Every remembered presence not yet expired, in no particular order.
   virtual void list_presence(callback<std::vector<presence_record>> cb) = 0;
 
+  /// Most audit entries kept per conversation (the oldest fall off).
+  static constexpr std::size_t max_audit_entries = 2000;
+  /// Appends to a conversation's audit trail (kept as long as the conversation).
+  virtual void append_audit(const std::string& conversation_id, audit_entry e, callback<none> cb) = 0;
+  /// The whole trail, oldest first.
+  virtual void read_audit(const std::string& conversation_id, callback<std::vector<audit_entry>> cb) = 0;
+
   /// How many agents of a store are online, as the deciding hub last counted
   /// them; forgotten after `ttl_s` (a hub that stopped saying is not trusted).
   virtual void put_online_agents(const std::string& store_id, int count, std::int64_t ttl_s, callback<none> cb) = 0;

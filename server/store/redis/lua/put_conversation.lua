@@ -2,9 +2,9 @@
 -- in the list indexes in the same atomic step.
 --
 -- KEYS[1] conversation hash, KEYS[2] message stream, KEYS[3] idempotency hash,
--- KEYS[4] (optional) the fence: the cluster's leader key
+-- KEYS[4] audit list, KEYS[5] (optional) the fence: the cluster's leader key
 -- ARGV: 1 mode "create"|"update", 2 key prefix, 3 retention_s (0 = keep),
---       4 has agent "1"/"0", 5 agent id, 6 fence value (with KEYS[4]: the
+--       4 has agent "1"/"0", 5 agent id, 6 fence value (with KEYS[5]: the
 --       writer's node id), 7.. field/value pairs (id first; never last_seq on
 --       update: the store owns it)
 -- With a fence, a writer that no longer holds the lease (a deposed leader
@@ -18,7 +18,7 @@
 local conv = KEYS[1]
 local mode, prefix, retention = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local has_agent, agent = ARGV[4] == '1', ARGV[5]
-if KEYS[4] and redis.call('GET', KEYS[4]) ~= ARGV[6] then
+if KEYS[5] and redis.call('GET', KEYS[5]) ~= ARGV[6] then
   return redis.error_reply('not the leader: node ' .. ARGV[6] .. ' no longer holds the lease')
 end
 local f = {}
@@ -56,12 +56,14 @@ if f['state'] ~= 'closed' then
   redis.call('PERSIST', KEYS[1])
   redis.call('PERSIST', KEYS[2])
   redis.call('PERSIST', KEYS[3])
+  redis.call('PERSIST', KEYS[4])
 elseif retention > 0 then
   -- Index entries of an expired conversation stay behind (readers skip them)
   -- until trim_indexes.lua removes them, from this list of what expires when.
   redis.call('EXPIRE', KEYS[1], retention)
   redis.call('EXPIRE', KEYS[2], retention)
   redis.call('EXPIRE', KEYS[3], retention)
+  redis.call('EXPIRE', KEYS[4], retention)
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   local sep = string.char(31)

@@ -1,0 +1,115 @@
+// After the conversation (issue 9): the rating, the audit trail, corrected
+// causes; on the memory store and on a real Redis (kept across a restart).
+#include <signal.h>
+
+#include "tests/integration/common.hpp"
+#include "tests/store/support.hpp"
+
+using namespace calma::test;
+
+namespace {
+
+std::vector<std::string> with_redis(std::vector<std::string> a, const redis_server* r) {
+  if (r) {
+    a.push_back("--redis");
+    a.push_back(r->url());
+  }
+  return a;
+}
+
+std::vector<std::string> actions(const json& detail) {
+  std::vector<std::string> out;
+  for (const auto& e : detail["audit"]) out.push_back(e["action"]);
+  return out;
+}
+
+// A conversation from open to close, with a supervisor joining and an escalation.
+void lifecycle(const redis_server* r) {
+  server_process srv(with_redis(test_args(), r));
+  staff agent(srv.port(), "agent");
+  staff sup(srv.port(), "supervisor");
+  shopper s(srv.port(), "Marta", "es");
+  auto conv = s.say("ESTO ES UNA VERGÜENZA!!! quiero hablar con el gerente", "1")["conversation_id"].get<std::string>();
+  agent->expect("history");
+  auto esc = sup->expect("escalation.raised");
+  sup->send(json{{"type", "escalation.ack"}, {"escalation_id", esc["escalation_id"]}});
+  sup->expect("escalation.acked");
+  sup->send(json{{"type", "conversation.join"}, {"conversation_id", conv}, {"mode", "whisper"}});
+  sup->expect("conversation.joined");
+  agent->send(chat(conv, "Lo siento mucho, entiendo su enfado. Lo solucionamos ahora.", "a1"));
+  agent->expect("ack");
+  s->expect("chat.message");
+
+  // A rating before the close: refused, nothing stored.
+  s->send(json{{"type", "csat"}, {"conversation_id", conv}, {"score", 5}});
+  CHECK(s->expect("error")["code"] == "bad_request");
+  agent->send(json{{"type", "conversation.close"}, {"conversation_id", conv}, {"reason", "resuelto"}});
+  s->expect("conversation.closed");
+
+  // Out of range, someone else's, staff: refused.
+  s->send(json{{"type", "csat"}, {"conversation_id", conv}, {"score", 6}});
+  CHECK(s->expect("error")["code"] == "bad_request");
+  s->send(json{{"type", "csat"}, {"conversation_id", conv}, {"score", 0}});
+  CHECK(s->expect("error")["code"] == "bad_request");
+  shopper other(srv.port(), "Eve");
+  other->send(json{{"type", "csat"}, {"conversation_id", conv}, {"score", 1}});
+  CHECK(other->expect("error")["code"] == "not_found");
+  agent->send(json{{"type", "csat"}, {"conversation_id", conv}, {"score", 1}});
+  CHECK(agent->expect("error")["code"] == "forbidden");
+
+  s->send(json{{"type", "csat"}, {"conversation_id", conv}, {"score", 4}, {"comment", "Al final bien"}});
+  CHECK(s->expect("csat.saved")["conversation_id"] == conv);
+  s->send(json{{"type", "csat"}, {"conversation_id", conv}, {"score", 1}});
+  CHECK(s->expect("error")["code"] == "bad_request");  // one rating per conversation
+
+  // Staff correct the causes: audited, and what the report counts.
+  sup->send(json{{"type", "causes.set"}, {"conversation_id", conv}, {"causes", {"service", "delivery"}}});
+  CHECK(sup->expect("causes.updated")["causes"] == json({"service", "delivery"}));
+  sup->send(json{{"type", "causes.set"}, {"conversation_id", conv}, {"causes", {"weather"}}});
+  CHECK(sup->expect("error")["code"] == "bad_request");
+  s->send(json{{"type", "causes.set"}, {"conversation_id", conv}, {"causes", {"other"}}});
+  CHECK(s->expect("error")["code"] == "forbidden");
+
+  auto check_detail = [&](std::uint16_t port, const std::string& token) {
+    auto d = http(port, "GET", "/api/v1/conversations/" + conv, {}, token).j();
+    CHECK(d["csat"] == json{{"score", 4}, {"comment", "Al final bien"}, {"ts", d["csat"]["ts"]}});
+    CHECK(d["categories"] == json({"service", "delivery"}));
+    CHECK(d["conversation"]["categories_corrected"] == true);
+    auto a = actions(d);
+    for (const char* want : {"opened", "queued", "assigned", "escalated", "escalation_acked", "joined", "closed",
+                             "escalation_resolved", "csat", "causes_corrected"})
+      CHECK_MESSAGE(std::find(a.begin(), a.end(), want) != a.end(), want);
+    REQUIRE(!a.empty());
+    CHECK(a.front() == "opened");
+    for (std::size_t i = 1; i < d["audit"].size(); ++i) CHECK(d["audit"][i]["ts"] >= d["audit"][i - 1]["ts"]);
+    for (const auto& e : d["audit"]) {
+      if (e["action"] == "joined") {
+        CHECK(e["mode"] == "whisper");
+        CHECK(e["by"]["id"] == "supervisor");
+      }
+      if (e["action"] == "csat") CHECK(e["by"]["role"] == "shopper");
+    }
+    // The figures: the curve's peak, and the agent's reply measured.
+    CHECK(d["conversation"]["figures"]["peak_level"].get<double>() > 30);
+    CHECK(d["conversation"]["figures"]["agents"][0]["id"] == "agent");
+    CHECK(d["conversation"]["figures"]["agents"][0]["replies"] == 1);
+    CHECK(d["conversation"]["figures"]["escalations"] == 1);
+  };
+  check_detail(srv.port(), agent.token);
+  if (r) {
+    // Nothing of it is lost on a restart.
+    const auto token = sup.token;
+    srv.signal_and_wait(SIGTERM);
+    server_process again(with_redis(test_args(), r));
+    check_detail(again.port(), token);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("after the conversation - rating - audit trail - corrected causes (memory store)") { lifecycle(nullptr); }
+
+TEST_CASE("after the conversation - rating - audit trail - corrected causes (Redis - kept across a restart)") {
+  redis_server r({"--appendonly", "yes", "--appendfsync", "always"});
+  lifecycle(&r);
+}
