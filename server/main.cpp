@@ -20,6 +20,7 @@
 #include "common/config/config.hpp"
 #include "server/auth/crypto.hpp"
 #include "server/auth/users.hpp"
+#include "server/canned_files.hpp"
 #include "server/cluster/node.hpp"
 #include "server/hub/anger_engine.hpp"
 #include "server/hub/hub.hpp"
@@ -109,8 +110,26 @@ int main(int argc, char** argv) {
     std::vector<std::string> errors;
     users = calma::auth::load_users(users_path, errors);
     if (!errors.empty()) die(join(errors));
+    for (const auto& [id, u] : users)
+      for (const auto& st : u.stores)
+        if (!cfg.find_store(st))
+          std::cerr << "calma-server: warning: users file " << users_path << ": " << id
+                    << " serves store '" << st << "', which is not configured" << std::endl;
   } else {
     std::cerr << "calma-server: warning: no users file: staff cannot log in (use --users)" << std::endl;
+  }
+  // Prepared answers: config/canned beside the config file, else the repository's.
+  std::string canned_dir;
+  if (!config_file.empty()) {
+    auto beside = std::filesystem::path(config_file).parent_path() / "canned";
+    if (std::filesystem::exists(beside)) canned_dir = beside.string();
+  }
+  if (canned_dir.empty()) canned_dir = calma::find_default("config/canned");
+  calma::canned::library canned;
+  {
+    std::vector<std::string> errors;
+    if (!canned_dir.empty()) canned = calma::load_canned(canned_dir, cfg.stores, errors);
+    if (!errors.empty()) die("bad prepared answers: " + join(errors));
   }
   // The anger curve: its parameters and lexicons, checked before anything runs.
   std::string lexicon_dir = cfg.server.lexicon_dir;
@@ -190,7 +209,9 @@ int main(int argc, char** argv) {
   }
   calma::store& store = *store_ptr;
   const calma::auth::token_signer signer(secret);
-  auto make_hub = [&] { return std::make_shared<calma::hub>(ioc, cfg, store, stats, signer, users, clock, engine); };
+  const std::size_t staff_count = users.size();
+  calma::auth::user_directory directory(std::move(users));
+  auto make_hub = [&] { return std::make_shared<calma::hub>(ioc, cfg, store, stats, signer, directory, clock, engine); };
   // Alone (memory store): one hub, this process's. On Redis, the node joins
   // the cluster of every node on that Redis (one alone is a cluster of one):
   // the leader's hub serves every node's clients (server/cluster/node.hpp).
@@ -213,7 +234,7 @@ int main(int argc, char** argv) {
     cluster_node = calma::cluster::node::create(ioc, std::move(no), cfg, stats, make_hub);
     the_front = cluster_node;
   }
-  calma::http_api api(cfg, the_hub, store, stats, signer, users, clock, static_root);
+  calma::http_api api(cfg, the_hub, store, stats, signer, directory, clock, static_root, std::move(canned));
   if (cluster_node) api.set_health_extra([n = cluster_node] { return n->status(); });
   auto ctx = std::shared_ptr<calma::net_context>(new calma::net_context{cfg, the_front, api, stats, clock});
   calma::listener lst(ioc, ctx);
@@ -233,7 +254,7 @@ int main(int argc, char** argv) {
     std::string shown = cfg.server.bind == "0.0.0.0" ? "127.0.0.1" : cfg.server.bind;
     std::cout << "calma-server: listening on http://" << shown << ":" << lst.port() << " (node "
               << cfg.server.node_id << ", store " << store.kind() << ", " << nthreads << " threads, "
-              << users.size() << " staff users"
+              << staff_count << " staff users"
               << (cluster_node ? (cluster_node->leading() ? ", leading the cluster" : ", following the cluster's leader") : "")
               << ")" << std::endl;
   };

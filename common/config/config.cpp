@@ -6,6 +6,49 @@ namespace calma {
 
 using nlohmann::json;
 
+namespace {
+
+void parse_stores(const json& j, config& c, std::vector<std::string>& errors) {
+  if (!j.is_array() || j.empty()) {
+    errors.push_back("config.stores: must be a non-empty array of stores");
+    return;
+  }
+  std::vector<store_config> out;
+  int i = 0;
+  for (const auto& e : j) {
+    const std::string at = "config.stores[" + std::to_string(i++) + "]";
+    store_config s;
+    s.languages.clear();
+    json hours;
+    {
+      param_reader r(&e, at, errors);
+      r.string("id", s.id);
+      r.string("name", s.name);
+      r.strings("languages", s.languages);
+      r.strings("allowed_origins", s.allowed_origins);
+      r.strings("queues", s.queues);
+      r.string("canned_dir", s.canned_dir);
+      r.raw("hours", hours);
+    }
+    if (!protocol::valid_id(s.id, 64)) errors.push_back(at + ".id: must be 1-64 characters of [A-Za-z0-9._:-]");
+    if (s.name.empty()) s.name = s.id;
+    if (s.languages.empty()) errors.push_back(at + ".languages: must name at least one language (es, en, pl...)");
+    for (const auto& l : s.languages)
+      if (!protocol::valid_id(l, 16)) errors.push_back(at + ".languages: bad language '" + l + "'");
+    for (const auto& q : s.queues)
+      if (!protocol::valid_id(q, 64)) errors.push_back(at + ".queues: bad queue name '" + q + "'");
+    if (!hours.is_null()) {
+      if (auto h = hours::opening_hours::parse(hours, at + ".hours", errors)) s.hours = std::move(*h);
+    }
+    for (const auto& o : out)
+      if (o.id == s.id) errors.push_back(at + ".id: duplicate store '" + s.id + "'");
+    out.push_back(std::move(s));
+  }
+  c.stores = std::move(out);
+}
+
+}  // namespace
+
 void parse_config(const json& j, config& c, std::vector<std::string>& errors) {
   {
     // Each reader lists its unknown keys when it goes out of scope.
@@ -68,6 +111,11 @@ void parse_config(const json& j, config& c, std::vector<std::string>& errors) {
       s.integer("disconnect_grace_s", c.routing.disconnect_grace_s, 0, 86'400);
       s.integer("presence_ttl_s", c.routing.presence_ttl_s, 1, 30 * 86'400);
       s.strings("queues", c.routing.queues);
+      s.number("senior_from_level", c.routing.router.senior_from_level, 0, 100);
+      s.number("vip_order_value", c.routing.router.vip_order_value, 0, 1e12);
+      s.strings("vip_tiers", c.routing.router.vip_tiers);
+      s.number("priority_s_per_level", c.routing.router.priority_s_per_level, 0, 3600);
+      s.integer("vip_head_start_s", c.routing.router.vip_head_start_s, 0, 86'400);
       s.integer("queue_snapshot_interval_s", c.routing.queue_snapshot_interval_s, 1, 3600);
     }
     {
@@ -85,6 +133,7 @@ void parse_config(const json& j, config& c, std::vector<std::string>& errors) {
       s.integer("leader_lease_ms", c.redis.leader_lease_ms, 1000, 600'000);
       s.integer("node_timeout_ms", c.redis.node_timeout_ms, 1000, 600'000);
     }
+    if (const auto* st = root.any("stores")) parse_stores(*st, c, errors);
     root.raw("anger", c.anger);
     root.raw("escalation", c.escalation);
   }

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/hours/hours.hpp"
 #include "common/protocol/messages.hpp"
 #include "common/protocol/rate_limiter.hpp"
 #include "common/routing/router.hpp"
@@ -47,7 +48,7 @@ struct auth_config {
 };
 
 struct routing_config {
-  routing::params router;
+  routing::params router;  ///< also senior_from_level, vip_order_value, vip_tiers, priority_s_per_level
   std::string status_on_connect = "online";  ///< agent status when its first session connects
   int disconnect_grace_s = 30;               ///< after this, a gone agent's chats are requeued
   int presence_ttl_s = 43'200;               ///< an agent's chosen status and capacity are remembered this long
@@ -72,8 +73,22 @@ struct redis_config {
   int node_timeout_ms = 5000;      ///< a node silent this long is gone: its clients are dropped
 };
 
+/// One tenant: a shop with its own languages, origins, opening hours, queues
+/// and staff (users carry the stores they serve).
+struct store_config {
+  std::string id;
+  std::string name;
+  std::vector<std::string> languages{"es", "en", "pl"};
+  std::vector<std::string> allowed_origins;  ///< pages of this store that embed the widget
+  std::vector<std::string> queues;           ///< empty: routing.queues
+  hours::opening_hours hours;                ///< default: always open
+  std::string canned_dir;                    ///< empty: config/canned (and config/canned/<id>/)
+};
+
 struct config {
   server_config server;
+  /// The stores served; the default (no `stores` in the file) is the one demo store.
+  std::vector<store_config> stores{default_store()};
   websocket_config websocket;
   protocol::limits limits;
   protocol::rate_limit_params rate_limit;
@@ -83,6 +98,23 @@ struct config {
   std::size_t history_page = 500;  ///< most messages in one `history` answer
   nlohmann::json anger = nlohmann::json::object();       ///< parsed by common/anger
   nlohmann::json escalation = nlohmann::json::object();  ///< parsed by common/escalation
+
+  static store_config default_store() {
+    store_config s;
+    s.id = "demo";
+    s.name = "Calma Demo Store";
+    return s;
+  }
+  /// nullptr when no store has this id.
+  const store_config* find_store(std::string_view id) const {
+    for (const auto& s : stores)
+      if (s.id == id) return &s;
+    return nullptr;
+  }
+  /// The queues of a store (its own, else routing.queues).
+  const std::vector<std::string>& queues_of(const store_config& s) const {
+    return s.queues.empty() ? routing.queues : s.queues;
+  }
 };
 
 /// Fills `out` from `j` (missing keys keep their defaults) and appends one line

@@ -70,6 +70,8 @@ class param_reader {
     if (!x->is_object()) return error(key, "must be an object");
     v = *x;
   }
+  // Any value at `key`, for a reader of its own (nullptr when absent).
+  const nlohmann::json* any(const char* key) { return get(key); }
   // The nested object at `key` (absent: a reader that keeps every default).
   param_reader child(const char* key) { return param_reader(get(key), join(key), *errors_); }
   void error(const std::string& key, const std::string& what) {

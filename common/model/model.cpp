@@ -47,6 +47,15 @@ std::optional<agent_status> agent_status_from_string(std::string_view s) {
   return std::nullopt;
 }
 
+bool needs_follow_up(const conversation_record& c) { return !follow_up_reason(c).empty(); }
+
+std::string_view follow_up_reason(const conversation_record& c) {
+  if (c.follow_up_done_ts != 0) return {};
+  if (c.follow_up) return "follow_up";
+  if (!c.contact.empty() && c.contact_answered_ts == 0) return "contact";
+  return {};
+}
+
 std::string_view to_string(visibility v) { return v == visibility::staff ? "staff" : "all"; }
 
 }  // namespace calma

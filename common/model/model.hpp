@@ -38,11 +38,31 @@ std::optional<agent_status> agent_status_from_string(std::string_view s);
 enum class visibility { all, staff };
 std::string_view to_string(visibility v);
 
+/// What the store's page tells about the shopper (the widget's data-context).
+struct shopper_context {
+  std::string order_id;
+  std::optional<double> order_value;
+  std::string currency;
+  std::string tier;
+  bool empty() const { return order_id.empty() && !order_value && currency.empty() && tier.empty(); }
+  bool operator==(const shopper_context&) const = default;
+};
+
 struct shopper_info {
   std::string id;
   std::string name;
   std::string language;
   std::string store;
+  shopper_context context;
+};
+
+/// A way to reach the shopper, left when nobody could answer.
+struct contact_info {
+  std::string email;
+  std::string phone;
+  std::string note;
+  timestamp_ms ts = 0;  ///< 0: none left
+  bool empty() const { return ts == 0; }
 };
 
 /// A conversation as the store keeps it. `last_seq` is maintained by the store.
@@ -61,7 +81,23 @@ struct conversation_record {
   /// The open escalation's acknowledgement (0/empty: none), so a restart keeps it.
   timestamp_ms escalation_acked_ts = 0;
   std::string escalation_acked_by;
+  /// The first message staff sent the shopper (0: none yet).
+  timestamp_ms first_response_ts = 0;
+  contact_info contact;
+  /// The first staff message to the shopper after the contact was left (0: none).
+  timestamp_ms contact_answered_ts = 0;
+  /// Closed with a request to call the shopper back.
+  bool follow_up = false;
+  /// The follow-up was done (0: not yet), by whom.
+  timestamp_ms follow_up_done_ts = 0;
+  std::string follow_up_done_by;
 };
+
+/// On the store's follow-up list: a contact left that no staff answer followed
+/// (the shopper wrote to nobody), or closed asking for a follow-up; not done yet.
+bool needs_follow_up(const conversation_record& c);
+/// Why it is on the list: "follow_up" or "contact" ("" when it is not).
+std::string_view follow_up_reason(const conversation_record& c);
 
 /// One stored chat message. `seq` is per conversation: 1, 2, 3... without gaps.
 struct chat_message {

@@ -131,7 +131,7 @@ std::string_view type_name(const client_message& m) {
       "hello",   "chat.send",          "typing",             "read",
       "history", "conversation.close", "presence.set",       "conversation.transfer",
       "escalation.ack", "escalation.resolve", "conversation.join", "conversation.takeover",
-      "ping"};
+      "ping", "contact", "followup.done"};
   return names[m.index()];
 }
 
@@ -192,12 +192,37 @@ parse_result parse_client_message(std::string_view frame, const limits& lim) {
       r.fail(error_code::bad_request, "field 'store' has characters outside [A-Za-z0-9._:-]");
     if (!r.err) r.str("name", m.name, lim.max_name_bytes, false, true);
     if (!r.err) r.str("language", m.language, 16, false, true);
+    if (!r.err && !m.language.empty() && !valid_id(m.language, 16))
+      r.fail(error_code::bad_request, "field 'language' must be a language code such as es, pl or en");
+    if (!r.err) {
+      if (const json* ctx = r.find("context")) {
+        if (auto e = parse_context(*ctx, m.context)) r.fail(error_code::bad_request, *e);
+      }
+    }
+    return done(r, std::move(m));
+  }
+  if (type == "contact") {
+    contact m;
+    r.id("conversation_id", m.conversation_id) && r.str("email", m.email, 254, false, true) &&
+        r.str("phone", m.phone, 32, false, true) && r.str("note", m.note, lim.max_reason_bytes, false, true);
+    if (!r.err && m.email.empty() && m.phone.empty())
+      r.fail(error_code::bad_request, "give an e-mail address or a phone number");
+    if (!r.err && !m.email.empty() && !valid_email(m.email))
+      r.fail(error_code::bad_request, "field 'email' is not a valid e-mail address");
+    if (!r.err && !m.phone.empty() && !valid_phone(m.phone))
+      r.fail(error_code::bad_request, "field 'phone' is not a valid phone number");
+    return done(r, std::move(m));
+  }
+  if (type == "followup.done") {
+    followup_done m;
+    r.id("conversation_id", m.conversation_id) && r.str("note", m.note, lim.max_reason_bytes, false, true);
     return done(r, std::move(m));
   }
   if (type == "conversation.close") {
     conversation_close m;
     r.id("conversation_id", m.conversation_id) &&
         r.str("reason", m.reason, lim.max_reason_bytes, false, true);
+    if (!r.err && r.find("follow_up")) r.boolean("follow_up", m.follow_up);
     return done(r, std::move(m));
   }
   if (type == "presence.set") {
@@ -253,6 +278,100 @@ parse_result parse_client_message(std::string_view frame, const limits& lim) {
                               type.size() > 64 ? type.substr(0, 64) : type}};
 }
 
+std::optional<std::string> parse_context(const json& j, shopper_context& out) {
+  if (!j.is_object()) return "field 'context' must be an object {order_id, order_value, currency, tier}";
+  shopper_context c;
+  for (const auto& [k, v] : j.items()) {
+    if (v.is_null()) continue;
+    if (k == "order_id") {
+      if (v.is_number_integer()) c.order_id = v.dump();
+      else if (v.is_string()) c.order_id = v.get<std::string>();
+      else return "context.order_id must be a string or an integer";
+      if (c.order_id.size() > max_order_id_bytes)
+        return "context.order_id is longer than " + std::to_string(max_order_id_bytes) + " bytes";
+      for (unsigned char ch : c.order_id)
+        if (ch < 0x20 || ch == 0x7f) return "context.order_id has control characters";
+    } else if (k == "order_value") {
+      double x = 0;
+      if (v.is_number()) {
+        x = v.get<double>();
+      } else if (v.is_string()) {
+        const auto& s = v.get_ref<const std::string&>();
+        std::size_t used = 0;
+        try {
+          x = std::stod(s, &used);
+        } catch (...) {
+          used = 0;
+        }
+        if (s.empty() || used != s.size()) return "context.order_value must be a number";
+      } else {
+        return "context.order_value must be a number";
+      }
+      if (!(x >= 0) || x > 1e12) return "context.order_value must be a number from 0 to 1e12";
+      c.order_value = x;
+    } else if (k == "currency") {
+      if (!v.is_string()) return "context.currency must be a string (ISO 4217, e.g. EUR)";
+      const auto& s = v.get_ref<const std::string&>();
+      bool ok = s.size() == 3;
+      for (char ch : s) ok = ok && ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z'));
+      if (!ok) return "context.currency must be 3 letters (ISO 4217, e.g. EUR)";
+      for (char ch : s) c.currency.push_back(static_cast<char>(ch >= 'a' ? ch - 32 : ch));
+    } else if (k == "tier") {
+      if (!v.is_string()) return "context.tier must be a string";
+      c.tier = v.get<std::string>();
+      if (c.tier.size() > max_tier_bytes) return "context.tier is longer than " + std::to_string(max_tier_bytes) + " bytes";
+      if (!c.tier.empty() && !valid_id(c.tier, max_tier_bytes)) return "context.tier has characters outside [A-Za-z0-9._:-]";
+    } else {
+      return "context." + (k.size() > 32 ? k.substr(0, 32) : k) + " is not a known field (order_id, order_value, currency, tier)";
+    }
+  }
+  out = std::move(c);
+  return std::nullopt;
+}
+
+bool valid_email(std::string_view s) {
+  if (s.size() < 6 || s.size() > 254) return false;
+  auto at = s.find('@');
+  if (at == std::string_view::npos || at == 0 || s.find('@', at + 1) != std::string_view::npos) return false;
+  auto domain = s.substr(at + 1);
+  auto dot = domain.rfind('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 2 > domain.size() || domain.find("..") != std::string_view::npos)
+    return false;
+  if (domain.front() == '-' || domain.front() == '.') return false;
+  for (unsigned char c : s)
+    if (c <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == ',' || c == ';' || c == '"' || c == '\\') return false;
+  return true;
+}
+
+bool valid_phone(std::string_view s) {
+  if (s.size() < 6 || s.size() > 32) return false;
+  int digits = 0;
+  for (char c : s) {
+    if (c >= '0' && c <= '9') ++digits;
+    else if (c != ' ' && c != '+' && c != '-' && c != '(' && c != ')' && c != '.') return false;
+  }
+  return digits >= 6;
+}
+
+json to_json(const shopper_context& c) {
+  json j = json::object();
+  if (!c.order_id.empty()) j["order_id"] = c.order_id;
+  if (c.order_value) j["order_value"] = *c.order_value;
+  if (!c.currency.empty()) j["currency"] = c.currency;
+  if (!c.tier.empty()) j["tier"] = c.tier;
+  return j;
+}
+
+json to_json(const contact_info& c) {
+  if (c.empty()) return nullptr;
+  return json{{"email", c.email}, {"phone", c.phone}, {"note", c.note}, {"ts", c.ts}};
+}
+
+json shopper_json(const shopper_info& s) {
+  return json{{"id", s.id}, {"name", s.name}, {"language", s.language}, {"store", s.store},
+              {"context", to_json(s.context)}};
+}
+
 json to_json(const participant& p) {
   return json{{"role", to_string(p.role)}, {"id", p.id}, {"name", p.name}};
 }
@@ -276,8 +395,9 @@ json summary_json(const conversation_record& c, bool for_staff) {
          {"created_ts", c.created_ts}};
   if (c.agent_id) j["agent"] = json{{"id", *c.agent_id}, {"name", c.agent_name}};
   if (for_staff) {
-    j["shopper"] = json{{"id", c.shopper.id}, {"name", c.shopper.name}, {"language", c.shopper.language}};
+    j["shopper"] = shopper_json(c.shopper);
     j["queue"] = c.queue;
+    j["store"] = c.shopper.store;
   }
   return j;
 }

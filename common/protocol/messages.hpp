@@ -37,6 +37,7 @@ struct hello {
   std::string store;
   std::string name;
   std::string language;
+  shopper_context context;  ///< from the store's page; bounded (see parse_context)
 };
 struct chat_send {
   std::string client_msg_id;
@@ -58,6 +59,19 @@ struct history {
 struct conversation_close {
   std::string conversation_id;
   std::string reason;
+  bool follow_up = false;  ///< staff: put it on the store's follow-up list
+};
+/// A shopper leaves a way to be reached (at least one of email, phone).
+struct contact {
+  std::string conversation_id;
+  std::string email;
+  std::string phone;
+  std::string note;
+};
+/// Staff: a follow-up was done; it leaves the store's list.
+struct followup_done {
+  std::string conversation_id;
+  std::string note;
 };
 struct presence_set {
   agent_status status = agent_status::online;
@@ -89,7 +103,7 @@ struct ping {};
 using client_message =
     std::variant<hello, chat_send, typing, read, history, conversation_close, presence_set,
                  conversation_transfer, escalation_ack, escalation_resolve, conversation_join,
-                 conversation_takeover, ping>;
+                 conversation_takeover, ping, contact, followup_done>;
 
 /// The wire name of a parsed message ("chat.send", ...).
 std::string_view type_name(const client_message& m);
@@ -110,10 +124,27 @@ std::string guess_ref(std::string_view frame);
 /// True for ids we accept from clients: 1..max bytes of [A-Za-z0-9._:-].
 bool valid_id(std::string_view s, std::size_t max_bytes);
 
+/// Bounds of a shopper's context (documented in the README).
+constexpr std::size_t max_order_id_bytes = 64;
+constexpr std::size_t max_tier_bytes = 32;
+/// Reads `hello.context`: {order_id (string|integer), order_value (number >= 0
+/// or a numeric string), currency (3 letters), tier (string)}; every key
+/// optional, any other key an error. On a problem returns the message.
+std::optional<std::string> parse_context(const nlohmann::json& j, shopper_context& out);
+/// A plausible e-mail address: local@domain.tld, no spaces or control characters, <= 254 bytes.
+bool valid_email(std::string_view s);
+/// A phone number as people write it: 6-32 characters of digits, spaces, + - ( ) .,
+/// with at least 6 digits.
+bool valid_phone(std::string_view s);
+
 // ---- server -> client ------------------------------------------------------
 
 nlohmann::json to_json(const participant& p);
 nlohmann::json to_json(const chat_message& m);
+nlohmann::json to_json(const shopper_context& c);
+nlohmann::json to_json(const contact_info& c);
+/// The shopper as staff see it: {id, name, language, store, context}.
+nlohmann::json shopper_json(const shopper_info& s);
 /// Conversation summary of PROTOCOL.md plus `shopper` for staff.
 nlohmann::json summary_json(const conversation_record& c, bool for_staff);
 

@@ -5,6 +5,30 @@
 
 namespace calma::routing {
 
+bool is_vip(const shopper_context& ctx, const params& p) {
+  if (ctx.order_value && p.vip_order_value > 0 && *ctx.order_value >= p.vip_order_value) return true;
+  if (ctx.tier.empty()) return false;
+  auto lower = [](std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  const auto tier = lower(ctx.tier);
+  for (const auto& t : p.vip_tiers)
+    if (lower(t) == tier) return true;
+  return false;
+}
+
+bool agent_view::serves(const std::string& store) const {
+  if (stores.empty() || store.empty()) return true;
+  return std::find(stores.begin(), stores.end(), store) != stores.end();
+}
+
+router::key router::make_key(const queue_entry& e, std::uint64_t arrival) const {
+  double head_start_ms = e.priority * p_.priority_s_per_level * 1000.0;
+  if (e.vip) head_start_ms += p_.vip_head_start_s * 1000.0;
+  return key{static_cast<double>(e.enqueued_ts) - head_start_ms, arrival, e.conversation_id};
+}
+
 agent_view* router::find_agent(const std::string& id) {
   auto it = agents_.find(id);
   return it == agents_.end() ? nullptr : &it->second;
@@ -29,6 +53,20 @@ void router::set_status(const std::string& id, agent_status st) {
   if (auto* a = find_agent(id)) a->status = st;
 }
 
+void router::set_profile(const std::string& id, std::vector<std::string> stores, bool senior) {
+  if (auto* a = find_agent(id)) {
+    a->stores = std::move(stores);
+    a->senior = senior;
+  }
+}
+
+int router::online_agents(const std::string& store) const {
+  int n = 0;
+  for (const auto& [id, a] : agents_)
+    if (a.status == agent_status::online && a.serves(store)) ++n;
+  return n;
+}
+
 void router::set_capacity(const std::string& id, int capacity) {
   if (auto* a = find_agent(id)) a->capacity = std::max(0, capacity);
 }
@@ -46,20 +84,20 @@ bool router::can_take(const std::string& agent_id) const {
 }
 
 void router::enqueue(const std::string& conversation_id, const std::string& queue, timestamp_ms now,
-                     double priority, const std::string& avoid_agent) {
+                     double priority, const std::string& avoid_agent, const std::string& store, bool vip) {
   if (queued_.count(conversation_id) || assigned_.count(conversation_id)) return;
-  key k{-priority, now, arrivals_++, conversation_id};
+  queue_entry e{conversation_id, queue, now, priority, avoid_agent, store, vip};
+  key k = make_key(e, arrivals_++);
   order_.insert(k);
-  queued_.emplace(conversation_id,
-                  queued_item{k, queue_entry{conversation_id, queue, now, priority, avoid_agent}});
+  queued_.emplace(conversation_id, queued_item{k, std::move(e)});
 }
 
 void router::set_priority(const std::string& conversation_id, double priority) {
   auto it = queued_.find(conversation_id);
   if (it == queued_.end() || it->second.entry.priority == priority) return;
   order_.erase(it->second.k);
-  std::get<0>(it->second.k) = -priority;
   it->second.entry.priority = priority;
+  it->second.k = make_key(it->second.entry, std::get<1>(it->second.k));
   order_.insert(it->second.k);
 }
 
@@ -114,17 +152,29 @@ std::vector<std::string> router::conversations_of(const std::string& agent_id) c
   return out;
 }
 
-std::optional<std::string> router::pick_agent(const std::string& avoid) const {
+std::optional<std::string> router::pick_agent(const queue_entry& e) const {
+  // Best of the free agents of the store, preferring the right seniority:
+  // seniors for angry and VIP shoppers, the others for the rest.
+  const bool want_senior = e.wants_senior(p_);
   const agent_view* best = nullptr;
+  auto better = [&](const agent_view& a) {
+    if (!best) return true;
+    // Angry or VIP: a senior before anyone, then the least loaded. Others: the
+    // least loaded, a non-senior on a tie (seniors stay a little freer).
+    const bool fits = a.senior == want_senior, best_fits = best->senior == want_senior;
+    if (want_senior && fits != best_fits) return fits;
+    if (a.load != best->load) return a.load < best->load;
+    if (fits != best_fits) return fits;
+    return a.last_assigned_ts < best->last_assigned_ts;
+  };
   for (const auto& [id, a] : agents_) {
-    if (a.status != agent_status::online || a.load >= a.capacity) continue;
-    if (!avoid.empty() && id == avoid) continue;
-    if (!best || a.load < best->load ||
-        (a.load == best->load && a.last_assigned_ts < best->last_assigned_ts))
-      best = &a;
+    if (a.status != agent_status::online || a.load >= a.capacity || !a.serves(e.store)) continue;
+    if (!e.avoid_agent.empty() && id == e.avoid_agent) continue;
+    if (better(a)) best = &a;
   }
   if (!best) {
-    if (!avoid.empty() && can_take(avoid)) return avoid;
+    if (!e.avoid_agent.empty() && can_take(e.avoid_agent) && agent(e.avoid_agent)->serves(e.store))
+      return e.avoid_agent;
     return std::nullopt;
   }
   return best->id;
@@ -134,14 +184,14 @@ std::vector<assignment> router::assign_waiting(timestamp_ms now) {
   std::vector<assignment> out;
   if (free_slots() == 0) return out;
   // Collect first: assign() edits order_.
-  std::vector<std::pair<std::string, std::string>> waiting;
-  for (const auto& k : order_) waiting.emplace_back(std::get<3>(k), queued_.at(std::get<3>(k)).entry.avoid_agent);
-  for (const auto& [conv, avoid] : waiting) {
+  std::vector<queue_entry> waiting;
+  for (const auto& k : order_) waiting.push_back(queued_.at(std::get<2>(k)).entry);
+  for (const auto& e : waiting) {
     if (free_slots() == 0) break;
-    auto agent_id = pick_agent(avoid);
+    auto agent_id = pick_agent(e);
     if (!agent_id) continue;
-    assign(conv, *agent_id, now);
-    out.push_back(assignment{conv, *agent_id});
+    assign(e.conversation_id, *agent_id, now);
+    out.push_back(assignment{e.conversation_id, *agent_id});
   }
   return out;
 }
@@ -149,30 +199,36 @@ std::vector<assignment> router::assign_waiting(timestamp_ms now) {
 int router::position(const std::string& conversation_id) const {
   auto it = queued_.find(conversation_id);
   if (it == queued_.end()) return 0;
-  auto pos = order_.find(it->second.k);
-  return static_cast<int>(std::distance(order_.begin(), pos)) + 1;
+  const auto& store = it->second.entry.store;
+  int pos = 1;
+  for (const auto& k : order_) {
+    if (k == it->second.k) break;
+    if (queued_.at(std::get<2>(k)).entry.store == store) ++pos;
+  }
+  return pos;
 }
 
-int router::free_slots() const {
+int router::free_slots(const std::string& store) const {
   int n = 0;
   for (const auto& [id, a] : agents_)
-    if (a.status == agent_status::online) n += std::max(0, a.capacity - a.load);
+    if (a.status == agent_status::online && a.serves(store)) n += std::max(0, a.capacity - a.load);
   return n;
 }
 
-int router::online_capacity() const {
+int router::online_capacity(const std::string& store) const {
   int n = 0;
   for (const auto& [id, a] : agents_)
-    if (a.status == agent_status::online) n += a.capacity;
+    if (a.status == agent_status::online && a.serves(store)) n += a.capacity;
   return n;
 }
 
 std::int64_t router::estimated_wait_s(const std::string& conversation_id) const {
   int pos = position(conversation_id);
   if (pos == 0) return 0;
-  int ahead_of_slot = pos - free_slots();
+  const auto& store = queued_.at(conversation_id).entry.store;
+  int ahead_of_slot = pos - free_slots(store);
   if (ahead_of_slot <= 0) return 0;
-  int cap = std::max(1, online_capacity());
+  int cap = std::max(1, online_capacity(store));
   double ms = ahead_of_slot * handle_time_ms_ / cap;
   return static_cast<std::int64_t>(std::ceil(ms / 1000.0));
 }
@@ -180,7 +236,7 @@ std::int64_t router::estimated_wait_s(const std::string& conversation_id) const 
 std::vector<queue_entry> router::queue_order() const {
   std::vector<queue_entry> out;
   out.reserve(order_.size());
-  for (const auto& k : order_) out.push_back(queued_.at(std::get<3>(k)).entry);
+  for (const auto& k : order_) out.push_back(queued_.at(std::get<2>(k)).entry);
   return out;
 }
 

@@ -25,7 +25,19 @@ struct params {
   int default_capacity = 4;                 ///< concurrent chats per agent unless set
   timestamp_ms initial_handle_time_ms = 300'000;  ///< first guess of a chat's duration
   double handle_time_weight = 0.2;          ///< EWMA weight of each closed chat's duration
+  double senior_from_level = 60;            ///< at or above this anger level: a senior agent first
+  double vip_order_value = 500;             ///< an order worth this much makes the shopper a VIP
+  std::vector<std::string> vip_tiers{"vip"};  ///< context tiers that make the shopper a VIP
+  /// Queue order is by "virtual arrival": each point of anger counts as this
+  /// many seconds of waiting already done. An angry shopper jumps ahead, but a
+  /// calm one that has waited longer than the jump still goes first: nobody
+  /// waits forever behind a stream of angrier arrivals.
+  double priority_s_per_level = 3;
+  int vip_head_start_s = 60;                ///< a VIP counts as having waited this much longer
 };
+
+/// A VIP: a tier listed in vip_tiers (any case), or an order worth at least vip_order_value.
+bool is_vip(const shopper_context& ctx, const params& p);
 
 struct agent_view {
   std::string id;
@@ -34,14 +46,21 @@ struct agent_view {
   int capacity = 0;
   int load = 0;
   timestamp_ms last_assigned_ts = 0;
+  std::vector<std::string> stores;  ///< empty: every store
+  bool senior = false;
+  bool serves(const std::string& store) const;
 };
 
 struct queue_entry {
   std::string conversation_id;
   std::string queue;
   timestamp_ms enqueued_ts = 0;
-  double priority = 0;  ///< higher first; the anger curve feeds it
+  double priority = 0;  ///< the anger level: higher goes sooner (see params::priority_s_per_level)
   std::string avoid_agent;  ///< sent back to the queue by this agent: others first
+  std::string store;        ///< only agents of this store take it ("" : any agent)
+  bool vip = false;
+  /// Angry (priority >= senior_from_level) or VIP: a free senior agent first.
+  bool wants_senior(const params& p) const { return vip || priority >= p.senior_from_level; }
 };
 
 struct assignment {
@@ -57,6 +76,8 @@ class router {
   /// Creates the agent if unknown (capacity defaults from params), else updates status/name.
   void upsert_agent(const std::string& id, const std::string& name, agent_status st);
   void set_status(const std::string& id, agent_status st);
+  /// Which stores the agent serves (empty: all) and whether it is senior.
+  void set_profile(const std::string& id, std::vector<std::string> stores, bool senior);
   /// Capacity 0 means "takes no new chats" (like away) without changing status.
   void set_capacity(const std::string& id, int capacity);
   const agent_view* agent(const std::string& id) const;
@@ -67,7 +88,8 @@ class router {
   /// Puts a conversation in a queue; no-op if it is already queued or assigned.
   /// `avoid_agent`: the agent who handed it back; it gets it again only if no one else can.
   void enqueue(const std::string& conversation_id, const std::string& queue, timestamp_ms now,
-               double priority = 0, const std::string& avoid_agent = {});
+               double priority = 0, const std::string& avoid_agent = {}, const std::string& store = {},
+               bool vip = false);
   void set_priority(const std::string& conversation_id, double priority);
   bool is_queued(const std::string& conversation_id) const { return queued_.count(conversation_id) > 0; }
   /// Records an assignment decided elsewhere (transfer, takeover, restore at start-up).
@@ -79,34 +101,40 @@ class router {
   std::optional<std::string> agent_of(const std::string& conversation_id) const;
   std::vector<std::string> conversations_of(const std::string& agent_id) const;
 
-  /// Assigns waiting conversations to online agents with room, best first:
-  /// highest priority, then longest waiting; the least-loaded agent, then the
-  /// one idle longest; an entry's avoid_agent only as a last resort. Returns what it decided (already applied to the router).
+  /// Assigns waiting conversations to online agents of their store with room,
+  /// in queue order (virtual arrival: see params). For each: angry or VIP ones
+  /// go to a free senior agent first (the least loaded), else to anyone; the
+  /// others to the least-loaded agent, a non-senior on a tie; then the one
+  /// idle longest; an entry's avoid_agent only as a last resort. Returns what it decided (already applied to the router).
   std::vector<assignment> assign_waiting(timestamp_ms now);
 
-  /// 1-based position in its queue; 0 if not queued.
+  /// 1-based position among the waiting conversations of its store; 0 if not queued.
   int position(const std::string& conversation_id) const;
-  /// An honest estimate: 0 if a slot is free for it; otherwise the slots that
-  /// must free up before it, times the average chat duration, over the online
-  /// capacity (one slot if nobody is online).
+  /// An honest estimate: 0 if a slot of its store is free for it; otherwise
+  /// the slots that must free up before it, times the average chat duration,
+  /// over the store's online capacity (one slot if nobody is online).
   std::int64_t estimated_wait_s(const std::string& conversation_id) const;
   std::vector<queue_entry> queue_order() const;
   std::optional<timestamp_ms> oldest_enqueued_ts() const;
   std::size_t queued_count() const { return queued_.size(); }
+  /// Agents online (status online) that serve `store`.
+  int online_agents(const std::string& store) const;
   double handle_time_ms() const { return handle_time_ms_; }
 
  private:
-  // Queue key: priority descending, then enqueue time, then arrival order.
-  using key = std::tuple<double, timestamp_ms, std::uint64_t, std::string>;
+  // Queue key: virtual arrival (enqueue time minus the head start its anger
+  // and VIP status give it), then arrival order.
+  using key = std::tuple<double, std::uint64_t, std::string>;
+  key make_key(const queue_entry& e, std::uint64_t arrival) const;
   struct queued_item {
     key k;
     queue_entry entry;
   };
 
   agent_view* find_agent(const std::string& id);
-  std::optional<std::string> pick_agent(const std::string& avoid) const;
-  int free_slots() const;
-  int online_capacity() const;
+  std::optional<std::string> pick_agent(const queue_entry& e) const;
+  int free_slots(const std::string& store = {}) const;
+  int online_capacity(const std::string& store = {}) const;
 
   params p_;
   double handle_time_ms_;

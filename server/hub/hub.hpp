@@ -38,7 +38,7 @@ using clock_fn = std::function<timestamp_ms()>;
 class hub : public std::enable_shared_from_this<hub> {
  public:
   hub(boost::asio::io_context& ioc, const config& cfg, store& st, metrics& m,
-      const auth::token_signer& signer, const auth::user_table& users, clock_fn clock,
+      const auth::token_signer& signer, const auth::user_directory& users, clock_fn clock,
       std::shared_ptr<const anger_engine> engine);
 
   /// Loads the open conversations from the store, then calls `done(error)`.
@@ -58,13 +58,23 @@ class hub : public std::enable_shared_from_this<hub> {
     nlohmann::json body;
   };
   void conversation_detail(participant who, std::string id, std::function<void(http_answer)> done);
+  /// The follow-up list of `stores` (those the staff member serves), oldest first.
+  void followups(participant who, std::vector<std::string> stores, std::function<void(http_answer)> done);
+  /// What the widget needs before the shopper writes: name, languages, open now.
+  void widget_status(std::string store_id, std::function<void(http_answer)> done);
 
  private:
   struct session_entry {
     std::weak_ptr<connection> conn;
     participant who;
     std::string language;  // shoppers
-    std::string store;     // shoppers
+    std::string store;     // shoppers: their store
+    std::vector<std::string> stores;  // staff: the stores they serve (empty: every store)
+    shopper_context context;          // shoppers: what the store's page said (hello.context)
+    bool serves(const std::string& st) const {
+      return who.role == role::shopper ? st == store
+                                       : stores.empty() || std::find(stores.begin(), stores.end(), st) != stores.end();
+    }
   };
   struct escalation_state {
     std::string id;
@@ -90,6 +100,13 @@ class hub : public std::enable_shared_from_this<hub> {
 
   template <class F>
   void on_strand(F&& f);
+  /// On the strand: takes the reloaded users table, if any, and closes the
+  /// sessions of staff who are gone or disabled.
+  void refresh_users();
+  const auth::user_table& users() const { return *users_snap_; }
+  /// The stores a staff user serves (empty: every store).
+  std::vector<std::string> stores_of(const std::string& user_id) const;
+  bool staff_serves(const std::string& user_id, const std::string& store) const;
   void load_conversations(std::function<void(std::string)> done);
   void remember_presence(const std::string& agent_id);
 
@@ -108,7 +125,12 @@ class hub : public std::enable_shared_from_this<hub> {
   void on_takeover(session_entry& s, std::uint64_t conn_id, const protocol::conversation_takeover& m);
   void on_escalation_ack(session_entry& s, std::uint64_t conn_id, const protocol::escalation_ack& m);
   void on_escalation_resolve(session_entry& s, std::uint64_t conn_id, const protocol::escalation_resolve& m);
-
+  void on_contact(session_entry& s, std::uint64_t conn_id, const protocol::contact& m);
+  void on_followup_done(session_entry& s, std::uint64_t conn_id, const protocol::followup_done& m);
+  /// Applies a change to a conversation, open (here) or closed (read from the store), saves it, then `done(rec)`.
+  void change_conversation(const std::string& id, std::function<bool(conversation_record&)> change,
+                           std::function<void(std::optional<conversation_record>, std::string error)> done);
+  void followups_changed(const std::string& store);
   // anger curve and escalations
   void start_monitor(conv_entry& c) const;
   void replay(conv_entry& c, const std::vector<chat_message>& messages);
@@ -148,7 +170,10 @@ class hub : public std::enable_shared_from_this<hub> {
   // sending
   void send_to(std::uint64_t conn_id, const frame_ptr& f);
   void send_to_user(const std::string& user_id, const frame_ptr& f, std::uint64_t except = 0);
-  void send_to_supervisors(const frame_ptr& f, std::uint64_t except = 0);
+  /// Every supervisor connection that serves `store`.
+  void send_to_supervisors(const std::string& store, const frame_ptr& f, std::uint64_t except = 0);
+  /// Every staff connection (agents and supervisors) that serves `store`.
+  void send_to_store_staff(const std::string& store, const frame_ptr& f);
   /// Everyone in the conversation: shopper (unless staff-only), agent, joined supervisors.
   void send_to_conversation(const conv_entry& c, const frame_ptr& f, bool staff_only,
                             std::uint64_t except = 0, bool and_all_supervisors = false);
@@ -158,6 +183,10 @@ class hub : public std::enable_shared_from_this<hub> {
                     std::int64_t after_seq, bool staff, std::int64_t upto = -1);
   nlohmann::json queued_json(const conv_entry& c) const;
   nlohmann::json assigned_json(const conv_entry& c) const;
+  /// Offline for a store: outside hours ("closed"), nobody online ("no_agents"), or "" (open).
+  std::string offline_reason(const std::string& store) const;
+  const store_config& store_of(const conv_entry& c) const;
+  void publish_store_presence(bool force);
 
   boost::asio::io_context& ioc_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
@@ -165,7 +194,9 @@ class hub : public std::enable_shared_from_this<hub> {
   store& store_;
   metrics& metrics_;
   const auth::token_signer& signer_;
-  const auth::user_table& users_;
+  const auth::user_directory& users_dir_;
+  std::shared_ptr<const auth::user_table> users_snap_;
+  std::uint64_t users_version_ = 0;
   clock_fn clock_;
   // Before the conversations: their monitors use its scorer until they are destroyed.
   std::shared_ptr<const anger_engine> engine_;
@@ -187,6 +218,8 @@ class hub : public std::enable_shared_from_this<hub> {
   boost::asio::steady_timer snapshot_delay_;
   std::chrono::steady_clock::time_point last_snapshot_{};
   bool snapshot_pending_ = false;
+  std::map<std::string, int> published_online_;  // store -> agents online, as last put in the store
+  std::chrono::steady_clock::time_point published_at_{};
   bool stopped_ = false;
 };
 

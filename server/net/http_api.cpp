@@ -37,6 +37,32 @@ int hexval(char c) {
 
 }  // namespace
 
+std::string query_param(std::string_view target, std::string_view name) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return {};
+  auto rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    auto pair = rest.substr(0, amp);
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) == name) {
+      std::string out;
+      auto v = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        if (v[i] == '+') out.push_back(' ');
+        else if (v[i] == '%' && i + 2 < v.size() + 0 && hexval(v[i + 1]) >= 0 && i + 2 < v.size() && hexval(v[i + 2]) >= 0) {
+          out.push_back(static_cast<char>(hexval(v[i + 1]) * 16 + hexval(v[i + 2])));
+          i += 2;
+        } else out.push_back(v[i]);
+      }
+      return out;
+    }
+    if (amp == std::string_view::npos) break;
+    rest = rest.substr(amp + 1);
+  }
+  return {};
+}
+
 std::string mime_type(std::string_view path) {
   auto dot = path.rfind('.');
   std::string_view ext = dot == std::string_view::npos ? "" : path.substr(dot);
@@ -81,10 +107,46 @@ std::string resolve_static(const std::string& root, std::string_view url_path) {
 }
 
 http_api::http_api(const config& cfg, std::shared_ptr<hub> h, store& st, metrics& m,
-                   const auth::token_signer& signer, const auth::user_table& users, clock_fn clock,
-                   std::string static_root)
+                   const auth::token_signer& signer, const auth::user_directory& users, clock_fn clock,
+                   std::string static_root, canned::library canned)
     : cfg_(cfg), hub_(std::move(h)), store_(st), metrics_(m), signer_(signer), users_(users),
-      clock_(std::move(clock)), static_root_(std::move(static_root)) {}
+      canned_(std::move(canned)), clock_(std::move(clock)), static_root_(std::move(static_root)) {}
+
+std::optional<auth::user> http_api::staff_of(const http_request& req, http_response& refusal) const {
+  constexpr std::string_view bearer = "Bearer ";
+  if (req.authorization.rfind(bearer, 0) != 0) {
+    refusal = error_response(401, protocol::error_code::unauthorized, "send Authorization: Bearer <staff token>");
+    return std::nullopt;
+  }
+  auto cl = signer_.verify(std::string_view(req.authorization).substr(bearer.size()), clock_());
+  auto users = users_.snapshot();
+  auto u = cl ? users->find(cl->sub) : users->end();
+  if (!cl || !is_staff(cl->r) || u == users->end() || u->second.disabled || u->second.r != cl->r) {
+    refusal = error_response(401, protocol::error_code::unauthorized, "bad or expired staff token");
+    return std::nullopt;
+  }
+  return u->second;
+}
+
+std::optional<std::vector<std::string>> http_api::stores_for(const auth::user& u, const std::string& target,
+                                                             http_response& refusal) const {
+  const std::string store = query_param(target, "store");
+  if (!store.empty()) {
+    if (!cfg_.find_store(store)) {
+      refusal = error_response(404, protocol::error_code::not_found, "no such store");
+      return std::nullopt;
+    }
+    if (!u.serves(store)) {
+      refusal = error_response(403, protocol::error_code::forbidden, "not one of your stores");
+      return std::nullopt;
+    }
+    return std::vector<std::string>{store};
+  }
+  std::vector<std::string> out;
+  for (const auto& st : cfg_.stores)
+    if (u.serves(st.id)) out.push_back(st.id);
+  return out;
+}
 
 http_api::~http_api() { hash_pool_.join(); }
 
@@ -117,17 +179,58 @@ void http_api::handle(http_request req, std::function<void(http_response)> done)
     std::string id = path.substr(conv_prefix.size());
     if (!protocol::valid_id(id, cfg_.limits.max_id_bytes))
       return done(error_response(404, protocol::error_code::not_found, "no such conversation"));
-    constexpr std::string_view bearer = "Bearer ";
-    if (req.authorization.rfind(bearer, 0) != 0)
-      return done(error_response(401, protocol::error_code::unauthorized, "send Authorization: Bearer <staff token>"));
-    auto cl = signer_.verify(std::string_view(req.authorization).substr(bearer.size()), clock_());
-    if (!cl || !is_staff(cl->r) || !users_.count(cl->sub))
-      return done(error_response(401, protocol::error_code::unauthorized, "bad or expired staff token"));
-    participant who{cl->r, cl->sub, users_.at(cl->sub).name};
+    http_response refusal;
+    auto u = staff_of(req, refusal);
+    if (!u) return done(std::move(refusal));
+    participant who{u->r, u->username, u->name};
     hub_->conversation_detail(who, id, [done = std::move(done)](hub::http_answer a) {
       done(json_response(a.status, a.body));
     });
     return;
+  }
+  constexpr std::string_view stores_prefix = "/api/v1/stores/";
+  if (path.rfind(stores_prefix, 0) == 0 && path.size() > stores_prefix.size() + 7 &&
+      path.compare(path.size() - 7, 7, "/widget") == 0) {
+    if (!get) return done(error_response(405, protocol::error_code::bad_request, "use GET"));
+    std::string id = path.substr(stores_prefix.size(), path.size() - stores_prefix.size() - 7);
+    if (!protocol::valid_id(id, 64)) return done(error_response(404, protocol::error_code::not_found, "no such store"));
+    hub_->widget_status(id, [done = std::move(done)](hub::http_answer a) {
+      auto r = json_response(a.status, a.body);
+      // Public and cheap to ask: let the widget's page cache it for a little while.
+      r.headers.emplace_back("Cache-Control", "max-age=15");
+      done(std::move(r));
+    });
+    return;
+  }
+  if (path == "/api/v1/canned" || path == "/api/v1/followups") {
+    if (!get) return done(error_response(405, protocol::error_code::bad_request, "use GET"));
+    http_response refusal;
+    auto u = staff_of(req, refusal);
+    if (!u) return done(std::move(refusal));
+    auto stores = stores_for(*u, req.target, refusal);
+    if (!stores) return done(std::move(refusal));
+    if (path == "/api/v1/followups") {
+      participant who{u->r, u->username, u->name};
+      hub_->followups(who, *stores, [done = std::move(done)](hub::http_answer a) { done(json_response(a.status, a.body)); });
+      return;
+    }
+    const std::string lang = query_param(req.target, "lang");
+    if (!lang.empty() && !protocol::valid_id(lang, 16))
+      return done(error_response(400, protocol::error_code::bad_request, "lang must be a language code such as es"));
+    json out = json::array();
+    for (const auto& st : *stores) {
+      auto it = canned_.find(st);
+      if (it == canned_.end()) continue;
+      for (const auto& [l, answers] : it->second) {
+        if (!lang.empty() && l != lang) continue;
+        for (const auto& a : answers) {
+          auto j = canned::to_json(a);
+          if (stores->size() > 1) j["store"] = st;
+          out.push_back(std::move(j));
+        }
+      }
+    }
+    return done(json_response(200, json{{"responses", std::move(out)}}));
   }
   if (path.rfind("/api/", 0) == 0) return done(error_response(404, protocol::error_code::not_found, "no such endpoint"));
   if (!get) return done(error_response(405, protocol::error_code::bad_request, "method not allowed"));
@@ -162,11 +265,12 @@ void http_api::login(const http_request& req, std::function<void(http_response)>
   }
   boost::asio::post(hash_pool_, [this, username = std::move(username), password = std::move(password),
                                  done = std::move(done)] {
-    auto u = users_.find(username);
+    auto users = users_.snapshot();
+    auto u = users->find(username);
     // Unknown users cost the same time as known ones: no user enumeration by timing.
     static const std::string dummy = auth::hash_password("calma-dummy");
-    bool ok = auth::verify_password(password, u == users_.end() ? dummy : u->second.password_hash) &&
-              u != users_.end();
+    bool ok = auth::verify_password(password, u == users->end() ? dummy : u->second.password_hash) &&
+              u != users->end() && !u->second.disabled;
     if (!ok) {
       ++metrics_.logins_failed;
       spdlog::warn("login refused for '{}'", username);
@@ -186,8 +290,8 @@ void http_api::login(const http_request& req, std::function<void(http_response)>
 
 void http_api::serve_static(const std::string& path, std::function<void(http_response)> done) {
   std::string p = path;
-  if (p == "/") p = "/index.html";
-  else if (p == "/console" || p == "/console/") p = "/console.html";
+  if (p == "/console" || p == "/console/") p = "/console.html";
+  else if (!p.empty() && p.back() == '/') p += "index.html";  // "/" and the other store pages ("/pl/")
   std::string file = resolve_static(static_root_, p);
   std::error_code ec;
   if (!file.empty() && fs::is_regular_file(file, ec)) {

@@ -15,6 +15,7 @@
 
 #include "common/config/config.hpp"
 #include "server/auth/crypto.hpp"
+#include "common/canned/canned.hpp"
 #include "server/auth/users.hpp"
 #include "server/hub/hub.hpp"
 #include "server/metrics.hpp"
@@ -36,6 +37,9 @@ struct http_response {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
+/// The value of `name` in the target's query string, percent-decoded ("" when absent).
+std::string query_param(std::string_view target, std::string_view name);
+
 /// MIME type by file extension (".js" -> "text/javascript; charset=utf-8").
 std::string mime_type(std::string_view path);
 
@@ -46,8 +50,8 @@ std::string resolve_static(const std::string& root, std::string_view url_path);
 class http_api {
  public:
   http_api(const config& cfg, std::shared_ptr<hub> h, store& st, metrics& m,
-           const auth::token_signer& signer, const auth::user_table& users, clock_fn clock,
-           std::string static_root);
+           const auth::token_signer& signer, const auth::user_directory& users, clock_fn clock,
+           std::string static_root, canned::library canned = {});
   ~http_api();
 
   /// `done` may run on any thread.
@@ -59,6 +63,12 @@ class http_api {
   void login(const http_request& req, std::function<void(http_response)> done);
   void serve_static(const std::string& path, std::function<void(http_response)> done);
   bool login_allowed(const std::string& username);
+  /// The staff member behind `Authorization: Bearer`, or the 401 to answer.
+  std::optional<auth::user> staff_of(const http_request& req, http_response& refusal) const;
+  /// The stores a request names with ?store= (checked against what the user
+  /// serves) or, without one, every store the user serves; or the error to answer.
+  std::optional<std::vector<std::string>> stores_for(const auth::user& u, const std::string& target,
+                                                     http_response& refusal) const;
 
   const config& cfg_;
   std::shared_ptr<hub> hub_;
@@ -66,7 +76,8 @@ class http_api {
   store& store_;
   metrics& metrics_;
   const auth::token_signer& signer_;
-  const auth::user_table& users_;
+  const auth::user_directory& users_;
+  canned::library canned_;
   clock_fn clock_;
   std::string static_root_;
   boost::asio::thread_pool hash_pool_{1};  // slow password checks never block I/O threads

@@ -25,6 +25,10 @@ bool origin_allowed(const config& cfg, std::string_view origin, std::string_view
   if (origin.empty()) return true;  // not a browser: nothing to protect against
   for (const auto& o : cfg.server.allowed_origins)
     if (o == "*" || o == origin) return true;
+  // Any store's own pages may open a socket (the store is named in hello).
+  for (const auto& st : cfg.stores)
+    for (const auto& o : st.allowed_origins)
+      if (o == "*" || o == origin) return true;
   // The server's own pages (the demo store, the console) are always allowed.
   for (std::string_view scheme : {"http://", "https://"})
     if (origin.size() == scheme.size() + host.size() && origin.substr(0, scheme.size()) == scheme &&

@@ -51,6 +51,8 @@ void memory_store::list_conversations(const conversation_filter& f,
       if (f.open_only && r.state == conversation_state::closed) continue;
       if (f.shopper_id && r.shopper.id != *f.shopper_id) continue;
       if (f.agent_id && r.agent_id != f.agent_id) continue;
+      if (f.follow_up_only && !needs_follow_up(r)) continue;
+      if (!f.stores.empty() && std::find(f.stores.begin(), f.stores.end(), r.shopper.store) == f.stores.end()) continue;
       out.push_back(r);
     }
   }
@@ -104,6 +106,24 @@ void memory_store::read_messages(const std::string& conversation_id, std::int64_
 }
 
 void memory_store::ping(callback<none> cb) { cb({}); }
+
+void memory_store::put_online_agents(const std::string& store_id, int count, std::int64_t ttl_s, callback<none> cb) {
+  {
+    std::lock_guard lk(mu_);
+    online_[store_id] = {count, std::chrono::steady_clock::now() + std::chrono::seconds(ttl_s)};
+  }
+  cb({});
+}
+
+void memory_store::get_online_agents(const std::string& store_id, callback<int> cb) {
+  int n = 0;
+  {
+    std::lock_guard lk(mu_);
+    if (auto it = online_.find(store_id); it != online_.end() && it->second.second > std::chrono::steady_clock::now())
+      n = it->second.first;
+  }
+  cb({n, {}});
+}
 
 void memory_store::put_presence(const presence_record& p, std::int64_t ttl_s, callback<none> cb) {
   {

@@ -28,6 +28,8 @@ class memory_store final : public store {
   void put_presence(const presence_record& p, std::int64_t ttl_s, callback<none> cb) override;
   void list_presence(callback<std::vector<presence_record>> cb) override;
   void ping(callback<none> cb) override;
+  void put_online_agents(const std::string& store_id, int count, std::int64_t ttl_s, callback<none> cb) override;
+  void get_online_agents(const std::string& store_id, callback<int> cb) override;
 
  private:
   struct conv {
@@ -42,6 +44,7 @@ class memory_store final : public store {
     std::chrono::steady_clock::time_point expires;
   };
   std::map<std::string, remembered> presence_;
+  std::map<std::string, std::pair<int, std::chrono::steady_clock::time_point>> online_;  // store -> (count, expires)
 };
 
 }  // namespace calma

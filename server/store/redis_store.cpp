@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/protocol/messages.hpp"
 #include "server/store/redis/connection.hpp"
 #include "server/store/redis/lua_scripts.hpp"
 
@@ -102,6 +103,19 @@ std::optional<conversation_record> record_from(const redis_value& v) {
   c.close_reason = m["close_reason"];
   c.escalation_acked_ts = to_i64(m["escalation_acked_ts"]);
   c.escalation_acked_by = m["escalation_acked_by"];
+  if (auto ctx = nlohmann::json::parse(m["context"], nullptr, false); ctx.is_object())
+    (void)protocol::parse_context(ctx, c.shopper.context);
+  if (auto ct = nlohmann::json::parse(m["contact"], nullptr, false); ct.is_object()) {
+    c.contact.email = ct.value("email", "");
+    c.contact.phone = ct.value("phone", "");
+    c.contact.note = ct.value("note", "");
+    c.contact.ts = ct.value("ts", timestamp_ms{0});
+  }
+  c.first_response_ts = to_i64(m["first_response_ts"]);
+  c.contact_answered_ts = to_i64(m["contact_answered_ts"]);
+  c.follow_up = m["follow_up"] == "1";
+  c.follow_up_done_ts = to_i64(m["follow_up_done_ts"]);
+  c.follow_up_done_by = m["follow_up_done_by"];
   return c;
 }
 
@@ -336,6 +350,15 @@ void redis_store::put_conversation(const char* mode, const conversation_record& 
       "close_reason", c.close_reason,
       "escalation_acked_ts", std::to_string(c.escalation_acked_ts),
       "escalation_acked_by", c.escalation_acked_by,
+      "context", protocol::to_json(c.shopper.context).dump(),
+      "contact", protocol::to_json(c.contact).dump(),
+      "first_response_ts", std::to_string(c.first_response_ts),
+      "contact_answered_ts", std::to_string(c.contact_answered_ts),
+      "follow_up", c.follow_up ? "1" : "0",
+      "follow_up_done_ts", std::to_string(c.follow_up_done_ts),
+      "follow_up_done_by", c.follow_up_done_by,
+      // Derived, for the follow-up index (put_conversation.lua).
+      "followup", needs_follow_up(c) ? "1" : "0",
   };
   // Create takes the record as given (like memory_store); update keeps the stored last_seq.
   if (std::string_view(mode) == "create") {
@@ -348,6 +371,19 @@ void redis_store::put_conversation(const char* mode, const conversation_record& 
        [cb = std::move(cb)](reply_or_error r) {
          cb({{}, failure(r)});
        });
+}
+
+void redis_store::put_online_agents(const std::string& store_id, int count, std::int64_t ttl_s, callback<none> cb) {
+  cmd_->command({"SET", opts_.key_prefix + ":store:" + store_id + ":online", std::to_string(count), "EX",
+                 std::to_string(std::max<std::int64_t>(1, ttl_s))},
+                [cb = std::move(cb)](reply_or_error r) { cb({{}, failure(r)}); });
+}
+
+void redis_store::get_online_agents(const std::string& store_id, callback<int> cb) {
+  cmd_->command({"GET", opts_.key_prefix + ":store:" + store_id + ":online"}, [cb = std::move(cb)](reply_or_error r) {
+    if (auto e = failure(r); !e.empty()) return cb({0, std::move(e)});
+    cb({static_cast<int>(to_i64(r.value.str)), {}});
+  });
 }
 
 void redis_store::get_conversation(const std::string& id,
@@ -368,16 +404,20 @@ void redis_store::list_conversations(const conversation_filter& f,
   }
   // Walk the most selective index; the script re-checks every filter.
   std::string index = opts_.key_prefix + ":idx:";
-  if (f.shopper_id)
+  if (f.follow_up_only)
+    index += "followup";
+  else if (f.shopper_id)
     index += "shopper:" + *f.shopper_id;
   else if (f.agent_id)
     index += "agent:" + *f.agent_id;
   else
     index += f.open_only ? "open" : "all";
   const auto limit = std::min<std::size_t>(f.limit, std::numeric_limits<std::int32_t>::max());
+  std::string stores;  // store ids cannot hold ','
+  for (const auto& st : f.stores) stores += (stores.empty() ? "" : ",") + st;
   eval(cmd_, list_script(), {index},
        {std::to_string(limit), f.open_only ? "1" : "0", f.shopper_id.value_or(""),
-        f.agent_id.value_or(""), opts_.key_prefix},
+        f.agent_id.value_or(""), opts_.key_prefix, f.follow_up_only ? "1" : "0", stores},
        [cb = std::move(cb)](reply_or_error r) {
          if (auto e = failure(r); !e.empty()) return cb({{}, std::move(e)});
          std::vector<conversation_record> out;

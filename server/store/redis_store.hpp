@@ -74,6 +74,8 @@ class redis_store final : public store {
   void list_presence(callback<std::vector<presence_record>> cb) override;
   void maintain(callback<std::size_t> cb) override;
   void ping(callback<none> cb) override;
+  void put_online_agents(const std::string& store_id, int count, std::int64_t ttl_s, callback<none> cb) override;
+  void get_online_agents(const std::string& store_id, callback<int> cb) override;
 
   /// Cross-node wake-ups: every stored message is published as
   /// {"conversation_id","seq"}; `on_wakeup` gets them (from every node,

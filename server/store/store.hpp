@@ -44,6 +44,10 @@ struct conversation_filter {
   std::optional<std::string> shopper_id;
   std::optional<std::string> agent_id;
   bool open_only = true;
+  /// Only conversations on their store's follow-up list (needs_follow_up).
+  bool follow_up_only = false;
+  /// Only conversations of these stores (empty: every store).
+  std::vector<std::string> stores;
   std::size_t limit = 200;
 };
 
@@ -84,6 +88,12 @@ class store {
   virtual void put_presence(const presence_record& p, std::int64_t ttl_s, callback<none> cb) = 0;
   /// Every remembered presence not yet expired, in no particular order.
   virtual void list_presence(callback<std::vector<presence_record>> cb) = 0;
+
+  /// How many agents of a store are online, as the deciding hub last counted
+  /// them; forgotten after `ttl_s` (a hub that stopped saying is not trusted).
+  virtual void put_online_agents(const std::string& store_id, int count, std::int64_t ttl_s, callback<none> cb) = 0;
+  /// 0 when unknown or expired.
+  virtual void get_online_agents(const std::string& store_id, callback<int> cb) = 0;
 
   /// Housekeeping, run about once a minute by the node that leads: the Redis
   /// store trims the list indexes of conversations expired under retention.

@@ -110,3 +110,151 @@ TEST_CASE("transfers and releases keep loads exact") {
   r.enqueue("c2", "default", 6);  // no duplicate entries
   CHECK(r.queued_count() == 1);
 }
+
+// ---- stores, senior agents and VIPs
+
+namespace {
+router two_stores() {
+  router r(params{2, 300'000, 0.2});
+  r.upsert_agent("es", "es", agent_status::online);
+  r.set_profile("es", {"demo"}, false);
+  r.upsert_agent("pl", "pl", agent_status::online);
+  r.set_profile("pl", {"demo-pl"}, false);
+  return r;
+}
+}  // namespace
+
+TEST_CASE("a store's conversations go only to agents of that store") {
+  auto r = two_stores();
+  r.enqueue("c-pl", "default", 1, 0, "", "demo-pl");
+  r.enqueue("c-es", "default", 2, 0, "", "demo");
+  auto d = r.assign_waiting(10);
+  REQUIRE(d.size() == 2);
+  CHECK(r.agent_of("c-pl") == "pl");
+  CHECK(r.agent_of("c-es") == "es");
+  // The Polish agent is full: a third Polish shopper waits even though the Spanish agent has room.
+  r.enqueue("c-pl2", "default", 3, 0, "", "demo-pl");
+  r.enqueue("c-pl3", "default", 4, 0, "", "demo-pl");
+  auto d2 = r.assign_waiting(20);
+  REQUIRE(d2.size() == 1);
+  CHECK(d2[0].agent_id == "pl");
+  CHECK(r.is_queued("c-pl3"));
+  CHECK(r.position("c-pl3") == 1);  // counted among its own store's queue only
+  CHECK(r.online_agents("demo-pl") == 1);
+  CHECK(r.online_agents("demo") == 1);
+  // An agent with no store list serves every store.
+  r.upsert_agent("all", "all", agent_status::online);
+  auto d3 = r.assign_waiting(30);
+  REQUIRE(d3.size() == 1);
+  CHECK(d3[0].agent_id == "all");
+  CHECK(r.online_agents("demo-pl") == 2);
+}
+
+TEST_CASE("waiting estimates count only the store's own agents") {
+  auto r = two_stores();
+  r.assign("x1", "pl", 0);
+  r.assign("x2", "pl", 0);  // the Polish agent is full
+  r.enqueue("c-pl", "default", 1, 0, "", "demo-pl");
+  CHECK(r.estimated_wait_s("c-pl") == 150);  // 1 slot ahead * 300 s / capacity 2
+  r.enqueue("c-es", "default", 2, 0, "", "demo");
+  CHECK(r.estimated_wait_s("c-es") == 0);  // the Spanish agent has room
+}
+
+TEST_CASE("VIP and angry conversations go to a free senior agent first") {
+  router r(params{2, 300'000, 0.2});
+  r.upsert_agent("junior", "junior", agent_status::online);
+  r.upsert_agent("senior", "senior", agent_status::online);
+  r.set_profile("senior", {}, true);
+  // The junior has been idle longer: a calm shopper still goes to the junior
+  // (seniors are kept free for the hard ones).
+  r.enqueue("calm", "default", 1);
+  r.enqueue("vip", "default", 2, 0, "", "", /*vip=*/true);
+  r.enqueue("angry", "default", 3, 70);
+  auto d = r.assign_waiting(10);
+  REQUIRE(d.size() == 3);
+  CHECK(r.agent_of("vip") == "senior");
+  CHECK(r.agent_of("angry") == "senior");
+  CHECK(r.agent_of("calm") == "junior");
+  // Calm ones go to the least loaded, a non-senior on a tie.
+  r.release("vip", 20, true);
+  r.release("angry", 20, true);
+  r.release("calm", 20, true);
+  r.enqueue("calm2", "default", 30);
+  CHECK(r.assign_waiting(31).at(0).agent_id == "junior");
+}
+
+TEST_CASE("with no senior free, a VIP goes to anyone free rather than wait") {
+  router r(params{1, 300'000, 0.2});
+  r.upsert_agent("junior", "junior", agent_status::online);
+  r.upsert_agent("senior", "senior", agent_status::online);
+  r.set_profile("senior", {}, true);
+  r.assign("busy", "senior", 0);
+  r.enqueue("vip", "default", 1, 0, "", "", true);
+  auto d = r.assign_waiting(2);
+  REQUIRE(d.size() == 1);
+  CHECK(d[0].agent_id == "junior");
+  // And a calm shopper takes a senior when no one else is free.
+  router s(params{1, 300'000, 0.2});
+  s.upsert_agent("senior", "senior", agent_status::online);
+  s.set_profile("senior", {}, true);
+  s.enqueue("calm", "default", 1);
+  auto d2 = s.assign_waiting(2);
+  REQUIRE(d2.size() == 1);
+  CHECK(d2[0].agent_id == "senior");
+}
+
+TEST_CASE("a senior of another store does not take a VIP") {
+  router r(params{2, 300'000, 0.2});
+  r.upsert_agent("senior-pl", "senior-pl", agent_status::online);
+  r.set_profile("senior-pl", {"demo-pl"}, true);
+  r.upsert_agent("junior-es", "junior-es", agent_status::online);
+  r.set_profile("junior-es", {"demo"}, false);
+  r.enqueue("vip-es", "default", 1, 0, "", "demo", true);
+  auto d = r.assign_waiting(2);
+  REQUIRE(d.size() == 1);
+  CHECK(d[0].agent_id == "junior-es");
+}
+
+TEST_CASE("a calm shopper is not starved by a stream of angrier arrivals") {
+  // One agent, one slot at a time. The calm shopper arrives first; every 30 s
+  // a new angry (level 50) shopper arrives and every 60 s a chat ends: more
+  // angry shoppers than the agent can serve, for ever. Ordered by anger alone
+  // the calm one would never be served; with anger as a head start of 3 s per
+  // level (150 s for level 50) only the angry ones that arrived less than
+  // 150 s after it (at 30, 60, 90 and 120 s) go before it.
+  router r(params{1, 300'000, 0.2});
+  r.upsert_agent("a", "a", agent_status::online);
+  r.assign("first", "a", 0);
+  r.enqueue("calm", "default", 0);
+  timestamp_ms served_at = -1;
+  int angry = 0;
+  std::string current = "first";
+  for (timestamp_ms t = 30'000; t <= 1'800'000 && served_at < 0; t += 30'000) {
+    r.enqueue("angry" + std::to_string(angry++), "default", t, 50);
+    if (t % 60'000 == 0) {
+      r.release(current, t, true);
+      auto d = r.assign_waiting(t);
+      REQUIRE(d.size() == 1);
+      current = d[0].conversation_id;
+      if (current == "calm") served_at = t;
+    }
+  }
+  CHECK(served_at > 0);
+  CHECK(served_at == 300'000);  // the fifth slot to free up
+}
+
+TEST_CASE("VIP by tier or order value") {
+  params p;
+  shopper_context c;
+  CHECK_FALSE(is_vip(c, p));
+  c.tier = "VIP";
+  CHECK(is_vip(c, p));
+  c.tier = "gold";
+  CHECK_FALSE(is_vip(c, p));
+  c.order_value = 499.99;
+  CHECK_FALSE(is_vip(c, p));
+  c.order_value = 500;
+  CHECK(is_vip(c, p));
+  p.vip_order_value = 0;  // 0: order value never makes a VIP
+  CHECK_FALSE(is_vip(c, p));
+}

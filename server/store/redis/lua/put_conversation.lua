@@ -11,7 +11,8 @@
 -- that has not noticed yet) changes nothing: error "not the leader".
 -- Index keys (global, sorted sets scored by created_ts):
 --   <prefix>:idx:all, <prefix>:idx:open (not closed),
---   <prefix>:idx:shopper:<shopper id>, <prefix>:idx:agent:<agent id>
+--   <prefix>:idx:shopper:<shopper id>, <prefix>:idx:agent:<agent id>,
+--   <prefix>:idx:followup (on its store's follow-up list: field followup = '1')
 --   <prefix>:idx:expiring: "<id> US <shopper id> US <agent id>" scored by when
 --   a closed conversation's keys expire, for trim_indexes.lua
 local conv = KEYS[1]
@@ -45,6 +46,11 @@ local score = tonumber(f['created_ts']) or 0
 redis.call('ZADD', prefix .. ':idx:all', score, id)
 redis.call('ZADD', prefix .. ':idx:shopper:' .. f['shopper_id'], score, id)
 if has_agent then redis.call('ZADD', prefix .. ':idx:agent:' .. agent, score, id) end
+if f['followup'] == '1' then
+  redis.call('ZADD', prefix .. ':idx:followup', score, id)
+else
+  redis.call('ZREM', prefix .. ':idx:followup', id)
+end
 if f['state'] ~= 'closed' then
   redis.call('ZADD', prefix .. ':idx:open', score, id)
   redis.call('PERSIST', KEYS[1])

@@ -18,6 +18,7 @@ for _, entry in ipairs(due) do
   if id and redis.call('EXISTS', prefix .. ':{c:' .. id .. '}:conv') == 0 then
     redis.call('ZREM', prefix .. ':idx:all', id)
     redis.call('ZREM', prefix .. ':idx:open', id)
+    redis.call('ZREM', prefix .. ':idx:followup', id)
     if shopper ~= '' then redis.call('ZREM', prefix .. ':idx:shopper:' .. shopper, id) end
     if agent ~= '' then redis.call('ZREM', prefix .. ':idx:agent:' .. agent, id) end
     trimmed = trimmed + 1

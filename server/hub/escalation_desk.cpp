@@ -1,0 +1,302 @@
+// The escalation desk: the anger curve of every open conversation and the
+// escalations it raises, acknowledged and resolved by supervisors.
+#include "server/hub/hub_internal.hpp"
+
+namespace calma {
+
+using nlohmann::json;
+using protocol::error_code;
+namespace asio = boost::asio;
+using hub_detail::new_id;
+using hub_detail::round1;
+
+// ---------------------------------------------------------------------------
+// anger curve and escalations
+
+
+void hub::start_monitor(conv_entry& c) const {
+  const auto& lex = *engine_->lexicons;
+  auto lang = c.rec.shopper.language.empty() ? anger::no_lang : lex.find(c.rec.shopper.language);
+  c.mon = std::make_unique<escalation::monitor>(*engine_->scorer, engine_->anger.curve, engine_->escalation,
+                                                c.rec.created_ts, lang);
+}
+
+double hub::level_of(const conv_entry& c) const {
+  return c.timeline.empty() ? 0.0 : round1(c.timeline.back().level);
+}
+
+json hub::point_json(const conv_entry& c, const anger::point& p) const {
+  json j{{"type", "anger.update"},  {"conversation_id", c.rec.id}, {"ts", p.ts},
+         {"level", round1(p.level)}, {"phase", anger::phase_name(p.phase)}, {"trend", round1(p.trend)},
+         {"cues", p.cues}};
+  if (p.eta_ms) j["eta_s"] = *p.eta_ms / 1000;
+  // The coaching hint for the agent, in the conversation's language.
+  const auto stage = c.mon->coaching();
+  const auto& lex = *engine_->lexicons;
+  auto lang = lex.find(c.rec.shopper.language);
+  if (lang == anger::no_lang) lang = c.mon->last_score().lang;
+  j["coaching_stage"] = stage;
+  j["coaching"] = lex.coaching(lang, stage);
+  return j;
+}
+
+json hub::curve_json(const conv_entry& c) const {
+  json a = json::array();
+  for (const auto& p : c.timeline)
+    a.push_back(json{{"ts", p.ts}, {"level", round1(p.level)}, {"phase", anger::phase_name(p.phase)}, {"cues", p.cues}});
+  return a;
+}
+
+json hub::escalation_json(const conv_entry& c) const {
+  const auto& e = *c.esc;
+  const auto now = clock_();
+  json curve = json::array();
+  for (const auto& p : c.timeline) curve.push_back(json{{"ts", p.ts}, {"level", round1(p.level)}});
+  json waiting{{"conversation_s", (now - c.rec.created_ts) / 1000}};
+  if (c.rec.state == conversation_state::queued) waiting["queued_s"] = (now - c.rec.created_ts) / 1000;
+  if (c.unanswered_since) waiting["unanswered_s"] = (now - *c.unanswered_since) / 1000;
+  json j{{"type", "escalation.raised"},
+         {"escalation_id", e.id},
+         {"conversation_id", c.rec.id},
+         {"reasons", e.reasons},
+         {"severity", escalation::severity_name(e.sev)},
+         {"level", level_of(c)},
+         {"curve", std::move(curve)},
+         {"transcript_tail", json::array()},
+         {"raised_ts", e.raised_ts},
+         {"waiting", std::move(waiting)},
+         {"handled_by", c.handled_by},
+         {"shopper", protocol::shopper_json(c.rec.shopper)},
+         {"store", c.rec.shopper.store},
+         {"agent", c.rec.agent_id ? json{{"id", *c.rec.agent_id}, {"name", c.rec.agent_name}} : json(nullptr)},
+         {"acked", !e.acked_by.empty()},
+         {"renotified", e.renotified}};
+  if (!e.acked_by.empty()) j["acked_by"] = e.acked_by;
+  return j;
+}
+
+void hub::send_escalation(conv_entry& c, bool update) {
+  if (!c.esc) return;
+  json j = escalation_json(c);
+  if (update) j["update"] = true;
+  // The supervisor needs the last messages: read them, then send.
+  const std::int64_t tail = 10;
+  store_.read_messages(c.rec.id, std::max<std::int64_t>(0, c.rec.last_seq - tail), tail,
+                       [self = shared_from_this(), id = c.rec.id, j = std::move(j)](auto r) mutable {
+    self->on_strand([self, id, j = std::move(j), r = std::move(r)]() mutable {
+      if (r.ok())
+        for (const auto& m : r.value) j["transcript_tail"].push_back(protocol::to_json(m));
+      auto f = make_frame(j.dump());
+      auto* c = self->open_conversation(id);
+      if (!c) return;
+      self->send_to_supervisors(c->rec.shopper.store, f);
+      if (c->rec.agent_id) {
+        // Unless the holder is a supervisor, who got it above.
+        auto u = self->users().find(*c->rec.agent_id);
+        if (u == self->users().end() || u->second.r != role::supervisor) self->send_to_user(*c->rec.agent_id, f);
+      }
+    });
+  });
+}
+
+namespace {
+// Feeds a conversation's stored history to a monitor in time order: queued at
+// creation, assigned at the first staff answer (or at the last update if it
+// is assigned), every message, then time up to `until`. `sink` gets every
+// output. Whispers do not move the curve.
+template <class Sink>
+void feed_history(escalation::monitor& mon, const conversation_record& rec,
+                  const std::vector<chat_message>& messages, timestamp_ms until, Sink&& sink) {
+  sink(mon.on_queued(rec.created_ts));
+  bool assigned = rec.state == conversation_state::queued;
+  auto assign_at = [&](timestamp_ms ts) {
+    if (assigned) return;
+    assigned = true;
+    sink(mon.on_assigned(ts));
+  };
+  // The stored acknowledgement of the open escalation, applied at its time.
+  bool acked = rec.escalation_acked_ts == 0;
+  auto ack_before = [&](timestamp_ms ts) {
+    if (acked || rec.escalation_acked_ts > ts) return;
+    acked = true;
+    sink(mon.catch_up(rec.escalation_acked_ts));
+    mon.on_acknowledged(rec.escalation_acked_ts);
+  };
+  for (const auto& m : messages) {
+    ack_before(m.ts);
+    if (m.from.role == role::shopper) {
+      sink(mon.catch_up(m.ts));
+      sink(mon.on_customer_message(m.ts, m.text));
+    } else if (m.visibility == visibility::all) {
+      assign_at(m.ts);
+      sink(mon.catch_up(m.ts));
+      sink(mon.on_staff_message(m.ts, m.text));
+    }
+  }
+  assign_at(std::max(rec.updated_ts, rec.created_ts));
+  ack_before(until);
+  sink(mon.catch_up(until));
+}
+}  // namespace
+
+void hub::replay(conv_entry& c, const std::vector<chat_message>& messages) {
+  for (const auto& m : messages) {
+    if (m.from.role == role::shopper) {
+      if (!c.unanswered_since) c.unanswered_since = m.ts;
+    } else if (m.visibility == visibility::all) {
+      c.unanswered_since.reset();
+    }
+  }
+  feed_history(*c.mon, c.rec, messages, clock_(), [&](escalation::output o) { apply(c, std::move(o)); });
+  if (c.esc && c.rec.escalation_acked_ts != 0) {
+    c.esc->acked_by = c.rec.escalation_acked_by;
+    c.esc->acked_ts = c.rec.escalation_acked_ts;
+  }
+}
+
+json hub::replayed_timeline(const conversation_record& rec, const std::vector<chat_message>& messages) const {
+  // A closed conversation's curve, rebuilt from its messages (nothing is sent).
+  conv_entry tmp;
+  tmp.rec = rec;
+  start_monitor(tmp);
+  const timestamp_ms until = messages.empty() ? rec.updated_ts : std::max(rec.updated_ts, messages.back().ts);
+  json out = json::array();
+  feed_history(*tmp.mon, rec, messages, until, [&](const escalation::output& o) {
+    for (const auto& p : o.points)
+      out.push_back(json{{"ts", p.ts}, {"level", round1(p.level)}, {"phase", anger::phase_name(p.phase)}, {"cues", p.cues}});
+  });
+  return out;
+}
+
+void hub::raise_escalation(conv_entry& c, const escalation::decision& d) {
+  if (!c.esc) {
+    escalation_state e;
+    e.id = new_id("e_");
+    e.sev = d.sev;
+    e.reasons = d.reasons;
+    e.raised_ts = d.ts;
+    c.esc = std::move(e);
+    escalations_[c.esc->id] = c.rec.id;
+    spdlog::info("escalation {} raised on conversation {}: {} ({})", c.esc->id, c.rec.id,
+                 escalation::severity_name(c.esc->sev), fmt::join(c.esc->reasons, "; "));
+    return send_escalation(c, false);
+  }
+  // One open escalation per conversation: a new reason joins it.
+  for (const auto& r : d.reasons)
+    if (std::find(c.esc->reasons.begin(), c.esc->reasons.end(), r) == c.esc->reasons.end()) c.esc->reasons.push_back(r);
+  if (d.sev > c.esc->sev) c.esc->sev = d.sev;
+  spdlog::info("escalation {} on conversation {} now {}: {}", c.esc->id, c.rec.id,
+               escalation::severity_name(c.esc->sev), fmt::join(d.reasons, "; "));
+  send_escalation(c, true);
+}
+
+void hub::end_escalation(conv_entry& c, const participant& by, const std::string& note, bool closed) {
+  if (!c.esc) return;
+  json j{{"type", "escalation.resolved"}, {"escalation_id", c.esc->id}, {"conversation_id", c.rec.id},
+         {"by", by.id}, {"by_name", by.name}, {"note", note}, {"conversation_closed", closed}};
+  auto f = make_frame(j.dump());
+  send_to_supervisors(c.rec.shopper.store, f);
+  if (c.rec.agent_id) send_to_user(*c.rec.agent_id, f);
+  escalations_.erase(c.esc->id);
+  c.esc.reset();
+  c.mon->on_resolved(clock_());
+  if (c.rec.escalation_acked_ts != 0) {
+    c.rec.escalation_acked_ts = 0;
+    c.rec.escalation_acked_by.clear();
+    if (c.rec.state != conversation_state::closed) persist(c.rec);
+  }
+}
+
+void hub::apply(conv_entry& c, escalation::output out) {
+  for (auto& p : out.points) {
+    // Staff only: the agent and every supervisor; never the shopper.
+    send_to_conversation(c, make_frame(point_json(c, p).dump()), /*staff_only=*/true, 0, /*and_all_supervisors=*/true);
+    c.timeline.push_back(std::move(p));
+    constexpr std::size_t max_points = 2000;  // a long chat's whole curve; older points fall off
+    while (c.timeline.size() > max_points) c.timeline.pop_front();
+    if (router_.is_queued(c.rec.id)) {
+      // The angrier the customer, the sooner an agent takes it.
+      router_.set_priority(c.rec.id, level_of(c));
+      mark_snapshot_dirty();
+    }
+  }
+  for (const auto& d : out.decisions) {
+    switch (d.kind) {
+      case escalation::decision_kind::escalate: raise_escalation(c, d); break;
+      case escalation::decision_kind::renotify:
+        if (c.esc) {
+          c.esc->sev = d.sev;
+          ++c.esc->renotified;
+          spdlog::warn("escalation {} on conversation {} not acknowledged: re-notified as {}", c.esc->id, c.rec.id,
+                       escalation::severity_name(c.esc->sev));
+          send_escalation(c, true);
+        }
+        break;
+      case escalation::decision_kind::warn_agent:
+      case escalation::decision_kind::nudge_agent:
+        if (c.rec.agent_id) {
+          json j{{"type", "agent.alert"}, {"conversation_id", c.rec.id},
+                 {"kind", d.kind == escalation::decision_kind::warn_agent ? "warning" : "nudge"},
+                 {"reasons", d.reasons}, {"ts", d.ts}};
+          send_to_user(*c.rec.agent_id, make_frame(j.dump()));
+        }
+        break;
+    }
+  }
+  schedule_deadline(c);
+}
+
+void hub::schedule_deadline(conv_entry& c) {
+  auto dl = c.mon->next_deadline();
+  if (!dl || stopped_) {
+    if (c.deadline) c.deadline->cancel();
+    return;
+  }
+  if (!c.deadline) c.deadline = std::make_shared<asio::steady_timer>(strand_);
+  c.deadline->expires_after(std::chrono::milliseconds(std::max<timestamp_ms>(0, *dl - clock_())));
+  c.deadline->async_wait([self = shared_from_this(), id = c.rec.id](const boost::system::error_code& ec) {
+    if (ec || self->stopped_) return;
+    auto* c = self->open_conversation(id);
+    if (!c) return;
+    self->apply(*c, c->mon->catch_up(self->clock_()));
+  });
+}
+
+void hub::on_escalation_ack(session_entry& s, std::uint64_t conn_id, const protocol::escalation_ack& m) {
+  const char* ref = "escalation.ack";
+  if (s.who.role != role::supervisor) return send_error(conn_id, error_code::forbidden, "only supervisors handle escalations", ref);
+  auto it = escalations_.find(m.escalation_id);
+  auto* c = it == escalations_.end() ? nullptr : open_conversation(it->second);
+  if (!c || !c->esc || !may_see(s.who, c->rec))
+    return send_error(conn_id, error_code::not_found, "no such open escalation: " + m.escalation_id, ref);
+  if (c->esc->acked_by.empty()) {
+    spdlog::info("escalation {} acknowledged by {}", c->esc->id, s.who.id);
+    c->esc->acked_by = s.who.id;
+    c->esc->acked_ts = clock_();
+    c->rec.escalation_acked_ts = c->esc->acked_ts;
+    c->rec.escalation_acked_by = c->esc->acked_by;
+    persist(c->rec);
+    c->mon->on_acknowledged(c->esc->acked_ts);
+    schedule_deadline(*c);
+  }
+  json j{{"type", "escalation.acked"}, {"escalation_id", c->esc->id}, {"conversation_id", c->rec.id},
+         {"by", c->esc->acked_by}, {"by_name", users().count(c->esc->acked_by) ? users().at(c->esc->acked_by).name : ""},
+         {"ts", c->esc->acked_ts}};
+  auto f = make_frame(j.dump());
+  send_to_supervisors(c->rec.shopper.store, f);
+  if (c->rec.agent_id) send_to_user(*c->rec.agent_id, f);
+}
+
+void hub::on_escalation_resolve(session_entry& s, std::uint64_t conn_id, const protocol::escalation_resolve& m) {
+  const char* ref = "escalation.resolve";
+  if (s.who.role != role::supervisor) return send_error(conn_id, error_code::forbidden, "only supervisors handle escalations", ref);
+  auto it = escalations_.find(m.escalation_id);
+  auto* c = it == escalations_.end() ? nullptr : open_conversation(it->second);
+  if (!c || !c->esc || !may_see(s.who, c->rec))
+    return send_error(conn_id, error_code::not_found, "no such open escalation: " + m.escalation_id, ref);
+  spdlog::info("escalation {} resolved by {}", c->esc->id, s.who.id);
+  end_escalation(*c, s.who, m.note, false);
+  schedule_deadline(*c);
+}
+
+}  // namespace calma

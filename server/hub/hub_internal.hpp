@@ -1,0 +1,32 @@
+// What the hub's files share and nobody else needs: the strand helper and
+// small formatting functions. Included only by server/hub/*.cpp.
+#pragma once
+
+#include <boost/asio/post.hpp>
+#include <spdlog/fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/protocol/errors.hpp"
+#include "server/hub/hub.hpp"
+
+namespace calma {
+
+namespace hub_detail {
+inline std::string new_id(const char* prefix) { return prefix + auth::random_token(12); }
+inline double round1(double v) { return std::round(v * 10.0) / 10.0; }
+}  // namespace hub_detail
+
+// Every entry into hub state goes through here: onto the strand, and with the
+// users table current (a reload swaps it; see refresh_users).
+template <class F>
+void hub::on_strand(F&& f) {
+  boost::asio::post(strand_, [self = this, f = std::forward<F>(f)]() mutable {
+    self->refresh_users();
+    f();
+  });
+}
+
+}  // namespace calma

@@ -1,0 +1,438 @@
+// The routing desk: a conversation's lifecycle (assignment, requeue, close),
+// presence, transfers, supervisors joining and taking over, and the queue board.
+#include "server/hub/hub_internal.hpp"
+
+namespace calma {
+
+using nlohmann::json;
+using protocol::error_code;
+namespace asio = boost::asio;
+using hub_detail::new_id;
+using hub_detail::round1;
+
+// ---------------------------------------------------------------------------
+// lifecycle
+
+// Assignments, transfers and acknowledgements are applied at once and saved
+// behind; one the store did not take is saved again (its latest state) on the
+// snapshot timer until it is, so a restart or a new leader finds it.
+void hub::persist(const conversation_record& rec) {
+  unsaved_.erase(rec.id);
+  store_.update_conversation(rec, [self = shared_from_this(), id = rec.id](auto r) {
+    if (r.ok()) return;
+    ++self->metrics_.store_errors;
+    spdlog::warn("store error, conversation {} not saved (will retry): {}", id, r.error);
+    self->on_strand([self, id] { self->unsaved_.insert(id); });
+  });
+}
+
+void hub::retry_unsaved() {
+  auto ids = std::move(unsaved_);
+  unsaved_.clear();
+  for (const auto& id : ids)
+    if (auto* c = open_conversation(id)) persist(c->rec);
+}
+
+json hub::queued_json(const conv_entry& c) const {
+  json j{{"type", "conversation.queued"},
+              {"conversation_id", c.rec.id},
+              {"position", router_.position(c.rec.id)},
+              {"estimated_wait_s", router_.estimated_wait_s(c.rec.id)},
+              {"queue", c.rec.queue}};
+  // Outside hours or with nobody of the store online: say so, honestly.
+  const auto why = offline_reason(c.rec.shopper.store);
+  j["offline"] = !why.empty();
+  if (!why.empty()) {
+    j["offline_reason"] = why;
+    const auto& st = store_of(c);
+    auto next = why == "closed" ? st.hours.next_open(clock_()) : std::nullopt;
+    j["next_open_ts"] = next ? json(*next) : json(nullptr);
+  }
+  return j;
+}
+
+const store_config& hub::store_of(const conv_entry& c) const {
+  const auto* st = cfg_.find_store(c.rec.shopper.store);
+  return st ? *st : cfg_.stores.front();
+}
+
+std::string hub::offline_reason(const std::string& store) const {
+  const auto* st = cfg_.find_store(store);
+  if (st && !st->hours.is_open(clock_())) return "closed";
+  if (router_.online_agents(store) == 0) return "no_agents";
+  return {};
+}
+
+// The number of agents online per store, kept in the store (with a TTL) so
+// that every node's widget endpoint can say whether a store is open.
+void hub::publish_store_presence(bool force) {
+  const auto now = std::chrono::steady_clock::now();
+  const bool refresh = force || now - published_at_ > std::chrono::seconds(20);
+  for (const auto& st : cfg_.stores) {
+    const int n = router_.online_agents(st.id);
+    auto it = published_online_.find(st.id);
+    if (!refresh && it != published_online_.end() && it->second == n) continue;
+    published_online_[st.id] = n;
+    store_.put_online_agents(st.id, n, 60, [self = shared_from_this(), id = st.id](auto r) {
+      if (!r.ok()) self->on_strand([self, id] { self->published_online_.erase(id); });
+    });
+  }
+  if (refresh) published_at_ = now;
+}
+
+json hub::assigned_json(const conv_entry& c) const {
+  return json{{"type", "conversation.assigned"},
+              {"conversation_id", c.rec.id},
+              {"agent", json{{"id", c.rec.agent_id.value_or("")}, {"name", c.rec.agent_name}}},
+              {"shopper", protocol::shopper_json(c.rec.shopper)},
+              {"store", c.rec.shopper.store},
+              {"state", to_string(c.rec.state)},
+              {"last_seq", c.rec.last_seq}};
+}
+
+void hub::on_close(session_entry& s, std::uint64_t conn_id, const protocol::conversation_close& m) {
+  auto* c = open_conversation(m.conversation_id);
+  if (!c) return send_error(conn_id, error_code::not_found, "no such open conversation", "conversation.close");
+  if (!may_act(s.who, *c)) return send_error(conn_id, error_code::forbidden, "not your conversation", "conversation.close");
+  if (m.follow_up && !is_staff(s.who.role))
+    return send_error(conn_id, error_code::forbidden, "follow_up is for staff", "conversation.close");
+  // Stored first: a close the store did not take is refused, and nothing changes.
+  conversation_record closed = c->rec;
+  closed.state = conversation_state::closed;
+  closed.closed_by = s.who.id;
+  closed.close_reason = m.reason;
+  closed.updated_ts = clock_();
+  if (m.follow_up) {
+    closed.follow_up = true;
+    closed.follow_up_done_ts = 0;
+    closed.follow_up_done_by.clear();
+  }
+  store_.update_conversation(closed, [self = shared_from_this(), conn_id, who = s.who, closed](auto r) {
+    self->on_strand([self, conn_id, who, closed, r = std::move(r)] {
+      if (!r.ok()) {
+        ++self->metrics_.store_errors;
+        spdlog::warn("store error: {}", r.error);
+        return self->send_error(conn_id, error_code::unavailable, "store unavailable: not closed, retry",
+                                "conversation.close");
+      }
+      self->finish_close(closed, who);
+    });
+  });
+}
+
+void hub::finish_close(const conversation_record& closed, const participant& by) {
+  auto* c = open_conversation(closed.id);
+  if (!c) return;  // closed meanwhile by someone else
+  const auto now = closed.updated_ts;
+  c->rec.state = conversation_state::closed;
+  c->rec.closed_by = closed.closed_by;
+  c->rec.close_reason = closed.close_reason;
+  c->rec.updated_ts = now;
+  c->rec.follow_up = closed.follow_up;
+  router_.release(c->rec.id, now, true);
+  ++metrics_.conversations_closed;
+  spdlog::info("conversation {} closed by {}", closed.id, by.id);
+  if (c->esc) end_escalation(*c, by, "conversation closed", true);
+  c->mon->on_closed(now);
+  if (c->deadline) c->deadline->cancel();
+  json j{{"type", "conversation.closed"}, {"conversation_id", c->rec.id}, {"by", by.id},
+         {"by_role", to_string(by.role)}, {"by_name", by.name}, {"reason", closed.close_reason}};
+  send_to_conversation(*c, make_frame(j.dump()), false, 0, /*and_all_supervisors=*/true);
+  if (auto o = shopper_open_.find(c->rec.shopper.id); o != shopper_open_.end() && o->second == c->rec.id)
+    shopper_open_.erase(o);
+  const std::string store = c->rec.shopper.store;
+  const bool listed = needs_follow_up(closed);
+  open_.erase(closed.id);
+  if (listed) followups_changed(store);
+  update_queue_gauges();
+  try_assign();
+  send_queue_positions();
+  mark_snapshot_dirty();
+}
+
+void hub::apply_assignment(const std::string& conv_id, const std::string& agent_id,
+                           const std::optional<std::string>& previous_agent) {
+  auto* c = open_conversation(conv_id);
+  if (!c) return;
+  const auto* a = router_.agent(agent_id);
+  c->rec.state = conversation_state::assigned;
+  c->rec.agent_id = agent_id;
+  c->rec.agent_name = a ? a->name : agent_id;
+  if (auto u = users().find(agent_id); u != users().end()) c->rec.agent_name = u->second.name;
+  c->rec.updated_ts = clock_();
+  persist(c->rec);
+  ++metrics_.assignments;
+  spdlog::info("conversation {} assigned to {}", conv_id, agent_id);
+  if (c->handled_by.empty() || c->handled_by.back() != agent_id) c->handled_by.push_back(agent_id);
+  auto f = make_frame(assigned_json(*c).dump());
+  send_to_conversation(*c, f, false, 0, /*and_all_supervisors=*/true);
+  if (previous_agent && *previous_agent != agent_id) send_to_user(*previous_agent, f);
+  // Up to what was already fanned out: later messages reach the agent live.
+  send_history(agent_id, 0, conv_id, 0, true, c->rec.last_seq);
+  // The new agent learns where the curve stands and any open escalation.
+  if (!c->timeline.empty()) send_to_user(agent_id, make_frame(point_json(*c, c->timeline.back()).dump()));
+  if (c->esc) send_escalation(*c, true);
+  apply(*c, c->mon->on_assigned(clock_()));
+}
+
+void hub::try_assign() {
+  auto decided = router_.assign_waiting(clock_());
+  for (const auto& a : decided) apply_assignment(a.conversation_id, a.agent_id, std::nullopt);
+  if (!decided.empty()) {
+    update_queue_gauges();
+    send_queue_positions();
+    mark_snapshot_dirty();
+  }
+}
+
+void hub::send_queue_positions() {
+  for (const auto& e : router_.queue_order())
+    if (auto* c = open_conversation(e.conversation_id))
+      send_to_user(c->rec.shopper.id, make_frame(queued_json(*c).dump()));
+}
+
+void hub::requeue(const std::string& conv_id, const std::string& queue,
+                  const std::optional<std::string>& avoid_agent) {
+  auto* c = open_conversation(conv_id);
+  if (!c) return;
+  const auto previous = c->rec.agent_id;
+  router_.release(conv_id, clock_(), false);
+  c->rec.state = conversation_state::queued;
+  c->rec.agent_id.reset();
+  c->rec.agent_name.clear();
+  c->rec.queue = queue;
+  c->rec.updated_ts = clock_();
+  persist(c->rec);
+  // Back in line by its original arrival: it has waited already.
+  router_.enqueue(conv_id, queue, c->rec.created_ts, level_of(*c), avoid_agent.value_or(""), c->rec.shopper.store,
+                  routing::is_vip(c->rec.shopper.context, cfg_.routing.router));
+  auto f = make_frame(queued_json(*c).dump());
+  send_to_user(c->rec.shopper.id, f);
+  if (previous) send_to_user(*previous, f);
+  send_to_supervisors(c->rec.shopper.store, f);
+  apply(*c, c->mon->on_queued(clock_()));
+}
+
+void hub::agent_gone(const std::string& agent_id) {
+  router_.set_status(agent_id, agent_status::offline);
+  for (const auto& conv : router_.conversations_of(agent_id)) requeue(conv, open_[conv].rec.queue, agent_id);
+  update_queue_gauges();
+  try_assign();
+  send_queue_positions();
+  mark_snapshot_dirty();
+}
+
+// ---------------------------------------------------------------------------
+// staff actions
+
+void hub::on_presence(session_entry& s, std::uint64_t conn_id, const protocol::presence_set& m) {
+  if (!is_staff(s.who.role)) return send_error(conn_id, error_code::forbidden, "presence is for staff", "presence.set");
+  if (s.who.role == role::agent) {
+    router_.upsert_agent(s.who.id, s.who.name, m.status);
+    if (m.capacity) router_.set_capacity(s.who.id, *m.capacity);
+    remember_presence(s.who.id);
+  }
+  const auto* a = router_.agent(s.who.id);
+  json j{{"type", "presence"}, {"status", to_string(m.status)},
+         {"capacity", a ? json(a->capacity) : json(m.capacity.value_or(0))}};
+  send_to_user(s.who.id, make_frame(j.dump()));
+  if (s.who.role == role::agent) {
+    if (m.status == agent_status::offline) {
+      agent_gone(s.who.id);
+    } else {
+      try_assign();
+      mark_snapshot_dirty();
+    }
+  }
+}
+
+void hub::remember_presence(const std::string& agent_id) {
+  const auto* a = router_.agent(agent_id);
+  if (!a) return;
+  presence_record p{agent_id, a->status, a->capacity, clock_()};
+  remembered_[agent_id] = p;
+  store_.put_presence(p, cfg_.routing.presence_ttl_s, [self = shared_from_this(), agent_id](auto r) {
+    if (r.ok()) return;
+    ++self->metrics_.store_errors;
+    spdlog::warn("store error, presence of {} not saved: {}", agent_id, r.error);
+  });
+}
+
+void hub::on_transfer(session_entry& s, std::uint64_t conn_id, const protocol::conversation_transfer& m) {
+  const char* ref = "conversation.transfer";
+  if (!is_staff(s.who.role)) return send_error(conn_id, error_code::forbidden, "transfers are for staff", ref);
+  auto* c = open_conversation(m.conversation_id);
+  if (!c) return send_error(conn_id, error_code::not_found, "no such open conversation", ref);
+  if (!may_act(s.who, *c)) return send_error(conn_id, error_code::forbidden, "not your conversation", ref);
+  const auto previous = c->rec.agent_id;
+  if (m.to_queue) {
+    const auto& qs = cfg_.queues_of(store_of(*c));
+    if (std::find(qs.begin(), qs.end(), *m.to_queue) == qs.end())
+      return send_error(conn_id, error_code::not_found, "no such queue: " + *m.to_queue, ref);
+    requeue(c->rec.id, *m.to_queue, previous);
+    update_queue_gauges();
+    try_assign();
+    send_queue_positions();
+    mark_snapshot_dirty();
+    return;
+  }
+  const auto& target = *m.to_agent_id;
+  auto u = users().find(target);
+  if (u == users().end() || u->second.r != role::agent || !u->second.serves(c->rec.shopper.store))
+    return send_error(conn_id, error_code::not_found, "no such agent of this store: " + target, ref);
+  if (previous == target) return send_error(conn_id, error_code::bad_request, "already assigned to " + target, ref);
+  const auto* a = router_.agent(target);
+  if (!a || a->status != agent_status::online || !by_user_.count(target))
+    return send_error(conn_id, error_code::bad_request, "agent " + target + " is not online", ref);
+  // Supervisors may override a full agent; agents may not.
+  if (s.who.role == role::agent && a->load >= a->capacity)
+    return send_error(conn_id, error_code::bad_request, "agent " + target + " is at capacity", ref);
+  router_.assign(c->rec.id, target, clock_());
+  apply_assignment(c->rec.id, target, previous);
+  update_queue_gauges();
+  try_assign();  // the previous agent has a free slot now
+  mark_snapshot_dirty();
+}
+
+void hub::on_join(session_entry& s, std::uint64_t conn_id, const protocol::conversation_join& m) {
+  const char* ref = "conversation.join";
+  if (s.who.role != role::supervisor) return send_error(conn_id, error_code::forbidden, "only supervisors join", ref);
+  auto* c = open_conversation(m.conversation_id);
+  if (!c || !may_see(s.who, c->rec)) return send_error(conn_id, error_code::not_found, "no such open conversation", ref);
+  c->joined[s.who.id] = m.mode;
+  json j{{"type", "conversation.joined"}, {"conversation_id", c->rec.id}, {"mode", protocol::to_string(m.mode)},
+         {"supervisor", protocol::to_json(s.who)}};
+  auto f = make_frame(j.dump());
+  send_to_user(s.who.id, f);
+  if (c->rec.agent_id && *c->rec.agent_id != s.who.id) send_to_user(*c->rec.agent_id, f);
+  send_history(s.who.id, 0, c->rec.id, 0, true, c->rec.last_seq);
+}
+
+void hub::on_takeover(session_entry& s, std::uint64_t conn_id, const protocol::conversation_takeover& m) {
+  const char* ref = "conversation.takeover";
+  if (s.who.role != role::supervisor) return send_error(conn_id, error_code::forbidden, "only supervisors take over", ref);
+  auto* c = open_conversation(m.conversation_id);
+  if (!c || !may_see(s.who, c->rec)) return send_error(conn_id, error_code::not_found, "no such open conversation", ref);
+  if (c->rec.agent_id == s.who.id) return send_error(conn_id, error_code::bad_request, "already yours", ref);
+  const auto previous = c->rec.agent_id;
+  // A supervisor holds chats like an agent but is never routed new ones.
+  if (!router_.agent(s.who.id)) router_.upsert_agent(s.who.id, s.who.name, agent_status::away);
+  router_.assign(c->rec.id, s.who.id, clock_());
+  c->joined[s.who.id] = protocol::join_mode::barge;
+  apply_assignment(c->rec.id, s.who.id, previous);
+  update_queue_gauges();
+  try_assign();
+  mark_snapshot_dirty();
+}
+
+// ---------------------------------------------------------------------------
+// supervisors' view
+
+void hub::update_queue_gauges() {
+  metrics_.queue_length = static_cast<std::int64_t>(router_.queued_count());
+  metrics_.queue_oldest_enqueued_ms = router_.oldest_enqueued_ts().value_or(0);
+}
+
+void hub::mark_snapshot_dirty() {
+  publish_store_presence(false);
+  if (snapshot_pending_ || (supervisor_conns_.empty() && agent_conns_.empty())) return;
+  snapshot_pending_ = true;
+  // Coalesce: at most one snapshot per snapshot_min_gap, however many changes
+  // (a burst of new conversations would otherwise send one per change).
+  constexpr std::chrono::milliseconds snapshot_min_gap{250};
+  auto due = last_snapshot_ + snapshot_min_gap;
+  auto now = std::chrono::steady_clock::now();
+  if (due <= now) {
+    on_strand([self = shared_from_this()] {
+      self->snapshot_pending_ = false;
+      self->send_snapshot();
+    });
+    return;
+  }
+  snapshot_delay_.expires_after(due - now);
+  snapshot_delay_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    self->snapshot_pending_ = false;
+    if (!ec && !self->stopped_) self->send_snapshot();
+  });
+}
+
+// One snapshot per distinct set of stores among the connected staff: each
+// sees the agents and the queues of its own stores only.
+void hub::send_snapshot() {
+  if (supervisor_conns_.empty() && agent_conns_.empty()) return;
+  last_snapshot_ = std::chrono::steady_clock::now();
+  const auto now = clock_();
+  const auto agents = router_.agents();
+  const auto order = router_.queue_order();
+  auto shares_store = [](const std::vector<std::string>& viewer, const std::vector<std::string>& agent) {
+    if (viewer.empty() || agent.empty()) return true;
+    for (const auto& s : viewer)
+      if (std::find(agent.begin(), agent.end(), s) != agent.end()) return true;
+    return false;
+  };
+  auto serves = [](const std::vector<std::string>& viewer, const std::string& store) {
+    return viewer.empty() || std::find(viewer.begin(), viewer.end(), store) != viewer.end();
+  };
+  auto agents_for = [&](const std::vector<std::string>& viewer) {
+    json out = json::array();
+    for (const auto& a : agents) {
+      auto u = users().find(a.id);
+      if (u != users().end() && u->second.r != role::agent) continue;
+      if (!shares_store(viewer, a.stores)) continue;
+      out.push_back(json{{"id", a.id}, {"name", a.name}, {"status", to_string(a.status)}, {"load", a.load},
+                         {"capacity", a.capacity}, {"connected", by_user_.count(a.id) > 0}, {"senior", a.senior},
+                         {"stores", a.stores}});
+    }
+    return out;
+  };
+  auto queues_for = [&](const std::vector<std::string>& viewer) {
+    std::map<std::pair<std::string, std::string>, json> queues;  // (store, queue) -> waiting
+    for (const auto& st : cfg_.stores)
+      if (serves(viewer, st.id))
+        for (const auto& q : cfg_.queues_of(st)) queues[{st.id, q}] = json::array();
+    for (const auto& e : order) {
+      const auto* c = open_conversation(e.conversation_id);
+      const std::string store = c ? c->rec.shopper.store : e.store;
+      if (!serves(viewer, store)) continue;
+      queues[{store, e.queue}].push_back(json{{"conversation_id", e.conversation_id},
+                                              {"wait_s", (now - e.enqueued_ts) / 1000},
+                                              {"level", c ? level_of(*c) : 0.0},
+                                              {"shopper", c ? c->rec.shopper.name : ""},
+                                              {"vip", e.vip},
+                                              {"store", store}});
+    }
+    json qs = json::array();
+    for (auto& [k, waiting] : queues) qs.push_back(json{{"name", k.second}, {"store", k.first}, {"waiting", std::move(waiting)}});
+    return qs;
+  };
+  // Agents see their colleagues (to transfer to) but not the queue: waiting
+  // conversations are not theirs to see.
+  std::map<std::pair<bool, std::vector<std::string>>, frame_ptr> frames;
+  for (const auto* set : {&agent_conns_, &supervisor_conns_}) {
+    const bool sup = set == &supervisor_conns_;
+    for (auto id : *set) {
+      auto it = sessions_.find(id);
+      if (it == sessions_.end()) continue;
+      auto& f = frames[{sup, it->second.stores}];
+      if (!f)
+        f = make_frame(json{{"type", "queue.snapshot"}, {"ts", now},
+                            {"queues", sup ? queues_for(it->second.stores) : json::array()},
+                            {"agents", agents_for(it->second.stores)}}.dump());
+      send_to(id, f);
+    }
+  }
+}
+
+void hub::schedule_snapshot_timer() {
+  if (stopped_) return;
+  snapshot_timer_.expires_after(std::chrono::seconds(cfg_.routing.queue_snapshot_interval_s));
+  snapshot_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec || self->stopped_) return;
+    if (self->router_.queued_count() > 0) self->send_snapshot();
+    self->retry_unsaved();
+    self->publish_store_presence(false);
+    self->schedule_snapshot_timer();
+  });
+}
+
+}  // namespace calma
