@@ -12,16 +12,16 @@
 import { CalmaClient, type ConnState } from '../protocol/client';
 import { safeStorage, type StorageLike } from '../protocol/storage';
 import type { SocketFactory } from '../protocol/transport';
-import type { CannedAnswer, ChatMessage, ConsoleServerMessage, JoinMode, PresenceStatus, Severity, StoreInfo, Welcome } from '../protocol/types';
-import { partyId } from '../protocol/types';
+import type { CannedAnswer, ChatMessage, ConsoleServerMessage, PresenceStatus, Severity, StoreInfo, Welcome } from '../protocol/types';
 import { wsUrlFor } from '../protocol/index';
 import { h } from '../shared/dom';
 import { fetchCanned, fetchConversation, fetchFollowups, type Session } from './api';
 import { CannedCache, cannedLangs, type CannedEntry, type PlaceholderValues } from './canned';
 import { FollowupsStore } from './followups';
 import { LANG_KEY, getLang, pickLang, setLang, t, type Lang } from './i18n';
+import { applyFrame } from './events';
 import { ConsoleModel, type ConvVM } from './model';
-import { isAssignedNotice, isEscalationNotice, isMessageNotice, titleText, unreadTotal, type NoticeKind } from './notices';
+import { isMessageNotice, titleText, unreadTotal, type NoticeKind } from './notices';
 import { Notifier } from './notifier';
 import { ChatView } from './views/chat';
 import type { Ctx } from './views/ctx';
@@ -459,115 +459,38 @@ export class ConsoleApp implements Ctx {
   }
 
   private onEvent(ev: ConsoleServerMessage): void {
-    const me = this.session.user_id;
-    const s = t();
-    switch (ev.type) {
-      case 'conversation.assigned': {
-        const c = this.model.conv(ev.conversation_id);
-        const before = c.agentId;
-        c.state = 'assigned';
-        c.agentId = ev.agent?.id ?? null;
-        c.agentName = ev.agent?.name;
-        if (ev.shopper) c.shopper = { ...c.shopper, ...ev.shopper, context: ev.shopper.context ?? c.shopper?.context };
-        if (typeof ev.store === 'string' && ev.store) c.store = ev.store;
-        if (c.agentId === me) {
-          c.gone = undefined;
-          const sel = this.selected ? this.model.convs.get(this.selected) : undefined;
-          if (!sel || sel.gone) this.select(c.id);
-          if (isAssignedNotice(before, c.agentId, me)) this.notice('assigned', c);
-        } else if (!this.isSupervisor && !c.joined) {
-          c.gone = { kind: 'transferred', to: ev.agent?.name || ev.agent?.id || '' };
-        }
-        break;
+    const effects = applyFrame(this.model, ev, {
+      me: this.session.user_id,
+      supervisor: this.isSupervisor,
+      selected: this.selected,
+      seenEscalations: this.seenEscalations,
+      shopperName: (c) => this.shopperName(c),
+    });
+    if (!effects) return;
+    for (const e of effects) {
+      switch (e.kind) {
+        case 'select':
+          this.select(e.convId);
+          break;
+        case 'notice':
+          this.notice(e.notice, this.model.conv(e.convId), e.detail, e.severity);
+          break;
+        case 'toast':
+          this.toast(e.text, e.error);
+          break;
+        case 'flash':
+          this.flashTitle(e.label);
+          break;
+        case 'presence':
+          this.presence = e.status;
+          if (e.capacity !== undefined) this.capacity = e.capacity;
+          break;
+        case 'followups':
+          if (e.doneId) this.followups.markDone(e.doneId);
+          if (e.doneByMe) this.toast(t().followupDone);
+          void this.followups.refresh();
+          break;
       }
-      case 'conversation.queued': {
-        const c = this.model.conv(ev.conversation_id);
-        if (!this.isSupervisor && c.agentId === me) c.gone = { kind: 'requeued' };
-        c.state = 'queued';
-        c.agentId = null;
-        break;
-      }
-      case 'conversation.closed': {
-        const c = this.model.conv(ev.conversation_id);
-        c.state = 'closed';
-        c.typing = null;
-        c.closedReason = ev.reason || undefined;
-        c.closedBy = partyId(ev.by);
-        break;
-      }
-      case 'conversation.joined' as string: {
-        const j = ev as unknown as { conversation_id: string; mode: JoinMode; supervisor?: { id: string; name?: string } };
-        const c = this.model.conv(j.conversation_id);
-        if (j.supervisor?.id === me) c.joined = j.mode;
-        else this.toast(s.joinedToast(j.supervisor?.name || s.aSupervisor, j.mode));
-        break;
-      }
-      case 'typing': {
-        if (ev.from?.id === me) return;
-        const c = this.model.conv(ev.conversation_id);
-        c.typing = ev.state ? { name: ev.from?.name || (ev.from?.role === 'shopper' ? this.shopperName(c) : s.someone), until: Date.now() + 8000 } : null;
-        break;
-      }
-      case 'read': {
-        if (ev.from?.id === me) return;
-        const c = this.model.conv(ev.conversation_id);
-        if (ev.from?.role === 'shopper' || !ev.from?.role) c.peerReadSeq = Math.max(c.peerReadSeq, ev.seq);
-        break;
-      }
-      case 'anger.update': {
-        this.model.addAnger(ev);
-        // A "heading for 80" warning is stale once the line is crossed: the escalation takes over.
-        const c = this.model.conv(ev.conversation_id);
-        if (c.alert?.kind === 'warning' && ev.level >= 80) c.alert = undefined;
-        break;
-      }
-      case 'escalation.raised': {
-        const seen = this.seenEscalations.has(ev.escalation_id);
-        this.seenEscalations.add(ev.escalation_id);
-        const change = this.model.raise(ev);
-        // Alert on a new escalation, and again when it gets louder (severity up, re-notified).
-        if (isEscalationNotice(seen, change.louder)) this.notice('escalation', this.model.conv(ev.conversation_id), ev.reasons.join(', '), ev.severity);
-        break;
-      }
-      case 'escalation.acked':
-      case 'escalation.resolved':
-        this.model.escalationEvent(ev.type, ev.escalation_id, ev.conversation_id, ev.by, ev.note, ev.by_name);
-        break;
-      case 'agent.alert': {
-        const c = this.model.conv(ev.conversation_id);
-        c.alert = { kind: ev.kind, reasons: ev.reasons ?? [], ts: ev.ts ?? Date.now() };
-        const who = this.shopperName(c);
-        const why = (ev.reasons ?? []).join('; ');
-        this.toast(ev.kind === 'nudge' ? s.waitingForYourReply(who, why) : s.angerRisingFor(who, why), ev.kind !== 'nudge');
-        this.flashTitle(ev.kind === 'nudge' ? s.flashReplyWaiting : s.flashAngerRising);
-        break;
-      }
-      case 'queue.snapshot':
-        this.model.snapshot = ev;
-        this.model.snapshotTs = Date.now();
-        for (const q of ev.queues ?? []) {
-          for (const w of q.waiting ?? []) {
-            const c = this.model.conv(w.conversation_id);
-            if (c.state !== 'closed') c.state = 'queued';
-            c.queue = q.name;
-            if (!c.waitingSince && c.messages.size === 0) c.createdTs = Date.now() - w.wait_s * 1000;
-          }
-        }
-        break;
-      case 'presence':
-        this.presence = ev.status;
-        if (typeof ev.capacity === 'number') this.capacity = ev.capacity;
-        break;
-      case 'followups.changed':
-        void this.followups.refresh();
-        break;
-      case 'followup.done':
-        this.followups.markDone(ev.conversation_id);
-        if (ev.by?.id === me) this.toast(s.followupDone);
-        void this.followups.refresh();
-        break;
-      default:
-        return;
     }
     this.schedule();
   }
