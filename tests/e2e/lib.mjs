@@ -2,6 +2,8 @@
 // start and stop the real calma-server, a tiny test runner that prints
 // "N passed, M failed", and DOM-wait helpers (playwright-core has no `expect`).
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import http from 'node:http';
 import { createRequire } from 'node:module';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -247,5 +249,149 @@ export class Runner {
   async snap(page, name) {
     if (!this.shotsDir) return;
     await page.screenshot({ path: path.join(this.shotsDir, name + '.png'), timeout: 5000 });
+  }
+}
+
+/**
+ * A raw WebSocket client (RFC 6455, text frames, JSON) for tests that play a shopper
+ * from node without a browser: `await openWebSocket(url, { origin })`, then
+ * `ws.send(obj)`, `await ws.waitFor((f) => f.type === 'welcome', 'no welcome')`,
+ * `ws.frames` (everything received, parsed), `ws.closed` ({code, reason} once closed).
+ */
+export function openWebSocket(url, { origin, timeout = 10000 } = {}) {
+  const u = new URL(url);
+  const key = crypto.randomBytes(16).toString('base64');
+  const expect = crypto.createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: u.hostname,
+      port: u.port,
+      path: u.pathname + u.search,
+      timeout,
+      headers: {
+        Connection: 'Upgrade',
+        Upgrade: 'websocket',
+        'Sec-WebSocket-Version': '13',
+        'Sec-WebSocket-Key': key,
+        ...(origin ? { Origin: origin } : {}),
+      },
+    });
+    req.on('upgrade', (res, socket, head) => {
+      if (res.headers['sec-websocket-accept'] !== expect) {
+        socket.destroy();
+        return reject(new Error('WebSocket upgrade: bad Sec-WebSocket-Accept'));
+      }
+      resolve(new RawWebSocket(socket, head));
+    });
+    req.on('response', (res) => reject(new Error(`WebSocket upgrade refused: HTTP ${res.statusCode}`)));
+    req.on('timeout', () => req.destroy(new Error('WebSocket upgrade timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+class RawWebSocket {
+  constructor(socket, head) {
+    this.socket = socket;
+    this.buf = Buffer.from(head ?? []);
+    this.frames = [];
+    this.closed = null;
+    this.fragments = null;
+    socket.setNoDelay(true);
+    socket.on('data', (d) => {
+      this.buf = Buffer.concat([this.buf, d]);
+      this.parse();
+    });
+    socket.on('close', () => {
+      if (!this.closed) this.closed = { code: 1006, reason: 'connection lost' };
+    });
+    socket.on('error', () => {});
+  }
+
+  parse() {
+    for (;;) {
+      const b = this.buf;
+      if (b.length < 2) return;
+      const fin = (b[0] & 0x80) !== 0;
+      const op = b[0] & 0x0f;
+      let len = b[1] & 0x7f;
+      let at = 2;
+      if (len === 126) {
+        if (b.length < 4) return;
+        len = b.readUInt16BE(2);
+        at = 4;
+      } else if (len === 127) {
+        if (b.length < 10) return;
+        len = Number(b.readBigUInt64BE(2));
+        at = 10;
+      }
+      const masked = (b[1] & 0x80) !== 0;
+      const maskAt = at;
+      if (masked) at += 4;
+      if (b.length < at + len) return;
+      let payload = Buffer.from(b.subarray(at, at + len));
+      if (masked) for (let i = 0; i < payload.length; i++) payload[i] ^= b[maskAt + (i % 4)];
+      this.buf = b.subarray(at + len);
+      if (op === 0x8) {
+        this.closed = { code: payload.length >= 2 ? payload.readUInt16BE(0) : 1005, reason: payload.subarray(2).toString('utf8') };
+        this.sendRaw(0x8, payload.subarray(0, 2));
+        this.socket.end();
+        return;
+      }
+      if (op === 0x9) {
+        this.sendRaw(0xa, payload);
+        continue;
+      }
+      if (op === 0xa) continue;
+      if (op === 0x1 || op === 0x2) this.fragments = [];
+      if (!this.fragments) continue;
+      this.fragments.push(payload);
+      if (!fin) continue;
+      payload = Buffer.concat(this.fragments);
+      this.fragments = null;
+      const text = payload.toString('utf8');
+      try {
+        this.frames.push(JSON.parse(text));
+      } catch {
+        this.frames.push({ type: '(not json)', text });
+      }
+    }
+  }
+
+  sendRaw(op, payload) {
+    if (this.socket.destroyed) return;
+    const len = payload.length;
+    const head = len < 126 ? Buffer.alloc(2) : len < 65536 ? Buffer.alloc(4) : Buffer.alloc(10);
+    head[0] = 0x80 | op;
+    if (len < 126) head[1] = 0x80 | len;
+    else if (len < 65536) {
+      head[1] = 0x80 | 126;
+      head.writeUInt16BE(len, 2);
+    } else {
+      head[1] = 0x80 | 127;
+      head.writeBigUInt64BE(BigInt(len), 2);
+    }
+    const mask = crypto.randomBytes(4);
+    const body = Buffer.from(payload);
+    for (let i = 0; i < body.length; i++) body[i] ^= mask[i % 4];
+    this.socket.write(Buffer.concat([head, mask, body]));
+  }
+
+  send(obj) {
+    this.sendRaw(0x1, Buffer.from(typeof obj === 'string' ? obj : JSON.stringify(obj), 'utf8'));
+  }
+
+  /** The first frame received (before or after the call) that matches. */
+  async waitFor(pred, msg = 'frame never came', timeout = 10000) {
+    return until(() => this.frames.find(pred), () => `${typeof msg === 'function' ? msg() : msg}; frames so far: ${JSON.stringify(this.frames.map((f) => f.type))}${this.closed ? `; closed ${this.closed.code} ${this.closed.reason}` : ''}`, timeout, 50);
+  }
+
+  close() {
+    if (this.closed || this.socket.destroyed) return;
+    const p = Buffer.alloc(2);
+    p.writeUInt16BE(1000, 0);
+    this.sendRaw(0x8, p);
+    this.closed = { code: 1000, reason: 'client closed' };
+    setTimeout(() => this.socket.destroy(), 200);
   }
 }
