@@ -63,6 +63,13 @@ describe('server frames applied to the console model', () => {
     expect(applyFrame(model, { type: 'followup.done', conversation_id: 'c9', by: { id: 'agent', name: 'Ana' } }, fc)).toEqual([{ kind: 'followups', doneId: 'c9', doneByMe: true }]);
   });
 
+  it('a queue snapshot names the waiting shopper and the store (our server sends both)', () => {
+    const { model, fc } = setup('supervisor');
+    applyFrame(model, { type: 'queue.snapshot', queues: [{ name: 'default', store: 'demo-pl', waiting: [{ conversation_id: 'q1', wait_s: 30, level: 10, shopper: 'Ola', vip: true }] } as never], agents: [] }, fc);
+    expect(model.conv('q1')).toMatchObject({ state: 'queued', queue: 'default', store: 'demo-pl' });
+    expect(model.conv('q1').shopper?.name).toBe('Ola');
+  });
+
   it('my own typing and read frames, and unknown frames, change nothing', () => {
     const { model, fc } = setup();
     expect(applyFrame(model, { type: 'typing', conversation_id: 'c1', state: true, from: { id: 'agent' } }, fc)).toBeNull();

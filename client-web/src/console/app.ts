@@ -138,8 +138,12 @@ export class ConsoleApp implements Ctx {
         if (tl && tl.length && !c.anger) this.model.setCurve(c, tl as never);
         const store = d.store ?? d.conversation?.store;
         if (typeof store === 'string' && store && !c.store) c.store = store;
-        const ctxObj = d.context ?? d.conversation?.context ?? d.shopper?.context ?? d.conversation?.shopper?.context;
-        if (ctxObj && typeof ctxObj === 'object') c.shopper = { id: c.shopper?.id ?? d.shopper?.id ?? '', ...(d.conversation?.shopper ?? d.shopper ?? {}), ...c.shopper, context: ctxObj };
+        const shopper = d.conversation?.shopper ?? d.shopper;
+        const ctxObj = d.context ?? d.conversation?.context ?? shopper?.context;
+        if (shopper || ctxObj) {
+          const context = c.shopper?.context ?? (ctxObj && typeof ctxObj === 'object' ? ctxObj : undefined);
+          c.shopper = { id: '', ...shopper, ...c.shopper, name: c.shopper?.name || shopper?.name, context };
+        }
         this.schedule();
       });
     }

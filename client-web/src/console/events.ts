@@ -4,7 +4,7 @@
  * selecting a conversation, refetching the follow-ups. No DOM: app.ts carries the
  * effects out; unit-tested in test/console-events.test.ts.
  */
-import type { ConsoleServerMessage, JoinMode, PresenceStatus, Severity } from '../protocol/types';
+import type { ConsoleServerMessage, JoinMode, PresenceStatus, QueueExtras, Severity, WaitingExtras } from '../protocol/types';
 import { partyId } from '../protocol/types';
 import { t } from './i18n';
 import type { ConsoleModel, ConvVM } from './model';
@@ -122,8 +122,12 @@ export function applyFrame(model: ConsoleModel, ev: ConsoleServerMessage, fc: Fr
       for (const q of ev.queues ?? []) {
         for (const w of q.waiting ?? []) {
           const c = model.conv(w.conversation_id);
+          const x = w as WaitingExtras;
           if (c.state !== 'closed') c.state = 'queued';
           c.queue = q.name;
+          const store = x.store || (q as QueueExtras).store;
+          if (store && !c.store) c.store = store;
+          if (x.shopper && !c.shopper?.name) c.shopper = { id: c.shopper?.id ?? '', ...c.shopper, name: x.shopper };
           if (!c.waitingSince && c.messages.size === 0) c.createdTs = Date.now() - w.wait_s * 1000;
         }
       }

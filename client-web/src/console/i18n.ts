@@ -129,6 +129,7 @@ const en = {
   sentBackToQueue: 'Sent back to the queue',
   transferRequested: 'Transfer requested',
   closedForFollowUp: 'Closed and put on the follow-up list',
+  closeReason: { resolved: 'resolved', shopper_ended: 'ended by the shopper', idle: 'inactive', transferred: 'transferred' } as Record<string, string>,
 
   // transcript
   transcript: 'Transcript',
@@ -251,7 +252,7 @@ const en = {
   done: 'Done',
   noContact: 'No contact left',
   nFollowups: (n: number) => plural('en', n, { one: '# follow-up', other: '# follow-ups' }),
-  closeReason: (r: string) => `Close reason: ${r}`,
+  closeReasonLine: (r: string) => `Close reason: ${r}`,
   handledByAgent: (name: string) => `Agent: ${name}`,
   followupDone: 'Marked as done',
 
@@ -371,6 +372,7 @@ const es: Strings = {
   sentBackToQueue: 'Devuelta a la cola',
   transferRequested: 'Transferencia solicitada',
   closedForFollowUp: 'Cerrada y añadida a los seguimientos',
+  closeReason: { resolved: 'resuelta', shopper_ended: 'finalizada por el cliente', idle: 'inactiva', transferred: 'transferida' },
 
   transcript: 'Transcripción',
   selectConversation: 'Selecciona una conversación',
@@ -486,7 +488,7 @@ const es: Strings = {
   done: 'Hecho',
   noContact: 'Sin datos de contacto',
   nFollowups: (n) => plural('es', n, { one: '# seguimiento', other: '# seguimientos' }),
-  closeReason: (r) => `Motivo de cierre: ${r}`,
+  closeReasonLine: (r) => `Motivo de cierre: ${r}`,
   handledByAgent: (name) => `Agente: ${name}`,
   followupDone: 'Marcado como hecho',
 
@@ -602,6 +604,7 @@ const pl: Strings = {
   sentBackToQueue: 'Rozmowa wróciła do kolejki',
   transferRequested: 'Zlecono przekazanie rozmowy',
   closedForFollowUp: 'Zamknięto i dodano do kontaktów zwrotnych',
+  closeReason: { resolved: 'rozwiązana', shopper_ended: 'zakończona przez klienta', idle: 'brak aktywności', transferred: 'przekazana' },
 
   transcript: 'Przebieg rozmowy',
   selectConversation: 'Wybierz rozmowę',
@@ -717,7 +720,7 @@ const pl: Strings = {
   done: 'Załatwione',
   noContact: 'Brak danych kontaktowych',
   nFollowups: (n) => plural('pl', n, { one: '# sprawa', few: '# sprawy', many: '# spraw', other: '# sprawy' }),
-  closeReason: (r) => `Powód zamknięcia: ${r}`,
+  closeReasonLine: (r) => `Powód zamknięcia: ${r}`,
   handledByAgent: (name) => `Konsultant: ${name}`,
   followupDone: 'Oznaczono jako załatwione',
 

@@ -310,6 +310,16 @@ export interface FollowupsChangedMsg {
   store?: string;
 }
 
+/** queue.snapshot extras of our server: a queue's store; per waiting conversation its store, shopper name, VIP flag. */
+export interface QueueExtras {
+  store?: string;
+}
+export interface WaitingExtras {
+  store?: string;
+  shopper?: string;
+  vip?: boolean;
+}
+
 /** Every frame the console handles: ServerMessage plus the v1.1 follow-up frames. */
 export type ConsoleServerMessage = ServerMessage | FollowupDoneMsg | FollowupsChangedMsg;
 

@@ -152,7 +152,8 @@ export class ChatView {
     const s = t();
     const by = c.closedBy;
     const who = !by ? '' : by === ctx.session.user_id ? s.byYou : s.by(by === c.shopper?.id ? ctx.shopperName(c) : ctx.staffName(by));
-    return [c.closedReason, who].filter(Boolean).join(' · ');
+    const reason = c.closedReason ? s.closeReason[c.closedReason] ?? c.closedReason : '';
+    return [reason, who].filter(Boolean).join(' · ');
   }
 
   private transferControl(c: ConvVM): HTMLElement {

@@ -163,7 +163,7 @@ export class ComposerView {
           { role: 'option', id: `canned-opt-${i}`, class: 'picker-opt' + (i === this.state.index ? ' active' : ''), 'aria-selected': String(i === this.state.index), 'data-testid': 'canned-option', 'data-id': a.id },
           h('span', { class: 'opt-title' }, a.title || a.id),
           a.category ? h('span', { class: 'opt-cat' }, s.category[a.category] ?? a.category) : null,
-          h('span', { class: 'opt-text' }, a.text),
+          h('span', { class: 'opt-text' }, this.conv ? fillPlaceholders(a.text, this.hooks.placeholders(this.conv)) : a.text),
         );
         // Keep the focus in the textarea; a click inserts like Enter.
         li.addEventListener('mousedown', (e) => {

@@ -95,7 +95,7 @@ export class FollowupsView {
         'td',
         {},
         h('span', { class: 'fu-reason ' + f.reason }, reason),
-        f.close_reason ? h('div', { class: 'muted small' }, s.closeReason(f.close_reason)) : null,
+        f.close_reason ? h('div', { class: 'muted small' }, s.closeReasonLine(s.closeReason[f.close_reason] ?? f.close_reason)) : null,
         f.agent?.name ? h('div', { class: 'muted small' }, s.handledByAgent(f.agent.name)) : null,
       ),
       h('td', { class: 'fu-contact' }, ...(contact.length ? contact : [h('span', { class: 'muted' }, s.noContact)])),

@@ -1,5 +1,5 @@
 /** The supervisor's queue board: who waits in each queue (with anger level), and the agents' status and load. */
-import type { QueueSnapshot } from '../../protocol/types';
+import type { QueueExtras, QueueSnapshot, WaitingExtras } from '../../protocol/types';
 import { fmtTime, h } from '../../shared/dom';
 import { getLang, locale, t } from '../i18n';
 import { fmtDuration, levelColor } from '../model';
@@ -25,16 +25,22 @@ export class QueueView {
   private build(box: HTMLElement, snap: QueueSnapshot): void {
     const { ctx } = this;
     const s = t();
-    for (const q of snap.queues ?? []) {
+    const queues = snap.queues ?? [];
+    // The same queue name in several stores: say which store each one is.
+    const manyStores = new Set(queues.map((q) => (q as QueueExtras).store).filter(Boolean)).size > 1;
+    for (const q of queues) {
       const waiting = q.waiting ?? [];
+      const store = (q as QueueExtras).store;
       const rows = waiting.map((w) => {
         const c = ctx.model.convs.get(w.conversation_id);
-        const btn = h('button', { class: 'linkish', type: 'button', 'data-conv': w.conversation_id }, c ? ctx.shopperName(c) : w.conversation_id.slice(0, 8));
+        const x = w as WaitingExtras;
+        const btn = h('button', { class: 'linkish', type: 'button', 'data-conv': w.conversation_id }, c ? ctx.shopperName(c) : x.shopper || w.conversation_id.slice(0, 8));
         btn.addEventListener('click', () => ctx.select(w.conversation_id));
         return h(
           'li',
           {},
           btn,
+          x.vip ? h('span', { class: 'vip-badge sm', title: s.vipTitle }, s.vip) : null,
           h('span', { class: 'spacer' }),
           typeof w.level === 'number' ? h('span', { class: 'anger-pill', style: `background:${levelColor(w.level)}` }, String(Math.round(w.level))) : null,
           h('span', { class: 'muted small' }, fmtDuration((w.wait_s ?? 0) * 1000, getLang())),
@@ -44,7 +50,7 @@ export class QueueView {
         h(
           'div',
           { class: 'queue', 'data-testid': 'queue' },
-          h('div', { class: 'queue-head' }, h('strong', {}, q.name), h('span', { class: 'pill' + (waiting.length ? ' alert' : '') }, s.nWaiting(waiting.length))),
+          h('div', { class: 'queue-head' }, h('strong', {}, q.name, manyStores && store ? h('span', { class: 'muted small queue-store' }, ' · ' + (ctx.storeName(store) ?? store)) : null), h('span', { class: 'pill' + (waiting.length ? ' alert' : '') }, s.nWaiting(waiting.length))),
           rows.length ? h('ul', { class: 'waiting' }, ...rows) : h('p', { class: 'muted small' }, s.nobodyWaiting),
         ),
       );
