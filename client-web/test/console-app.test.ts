@@ -354,6 +354,27 @@ describe('console app', () => {
     expect($('notify-enable').hidden).toBe(true);
   });
 
+  it('signs in in the browser language; the menu switches it, keeping what was typed; errors are translated', async () => {
+    document.body.innerHTML = '<div id="app"></div>';
+    const app = new ConsoleApp(document.getElementById('app')!, { createSocket: server.factory, sessionStorage: session, prefsStorage: prefs, wsUrl: 'ws://console.test/ws', languages: ['pl-PL'] });
+    app.start();
+    expect($('login').textContent).toBe('Zaloguj się');
+    expect(document.title).toBe('Logowanie · Konsola Calma');
+    ($('username') as HTMLInputElement).value = 'agent';
+    const sel = $('login-lang') as HTMLSelectElement;
+    sel.value = 'es';
+    sel.dispatchEvent(new Event('change'));
+    expect($('login').textContent).toBe('Iniciar sesión');
+    expect(($('username') as HTMLInputElement).value).toBe('agent');
+    expect(prefs.getItem('calma:console:lang')).toBe('es');
+    vi.stubGlobal('fetch', async () => jsonResponse({ error: { code: 'unauthorized' } }, 401));
+    ($('password') as HTMLInputElement).value = 'wrong';
+    $('login').closest('form')!.dispatchEvent(new Event('submit', { cancelable: true }));
+    await tick(5);
+    expect($('login-error').hidden).toBe(false);
+    expect($('login-error').textContent).toBe('Usuario o contraseña incorrectos.');
+  });
+
   it('puts shopper context on the supervisor escalation card', async () => {
     await mount({ role: 'supervisor' });
     server.current!.push({

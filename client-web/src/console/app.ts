@@ -227,18 +227,20 @@ export class ConsoleApp implements Ctx {
       this.render();
       (this.views.header.el.querySelector('[data-testid="lang"]') as HTMLElement | null)?.focus();
     } else if (!this._session) {
-      this.showLogin(this.loginMessage);
+      const typed = (this.root.querySelector('[data-testid="username"]') as HTMLInputElement | null)?.value;
+      this.showLogin(this.loginMessage, typed);
       (this.root.querySelector('[data-testid="login-lang"]') as HTMLElement | null)?.focus();
     }
   }
 
   // ---- login ----------------------------------------------------------------------
 
-  private showLogin(message?: string): void {
+  private showLogin(message?: string, username?: string): void {
     this.loginMessage = message;
     this.views = null;
     renderLogin(this.root, {
       message,
+      username,
       onLang: (l) => this.setLanguage(l),
       onLoggedIn: (s) => {
         this._session = s;

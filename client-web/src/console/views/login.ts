@@ -8,6 +8,8 @@ import type { Lang } from '../i18n';
 export interface LoginOptions {
   /** shown in the error box at once (e.g. "session expired") */
   message?: string;
+  /** prefilled (kept across a language switch) */
+  username?: string;
   onLoggedIn(s: Session): void;
   onLang(lang: Lang): void;
 }
@@ -33,6 +35,7 @@ export function renderLogin(root: HTMLElement, opts: LoginOptions): void {
   const s = t();
   document.title = s.signInTitle;
   const user = h('input', { id: 'username', name: 'username', autocomplete: 'username', required: true, 'data-testid': 'username' });
+  user.value = opts.username ?? '';
   const pass = h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true, 'data-testid': 'password' });
   const err = h('div', { class: 'login-error', role: 'alert', 'data-testid': 'login-error', hidden: !opts.message }, opts.message ?? '');
   const btn = h('button', { class: 'btn primary wide', type: 'submit', 'data-testid': 'login' }, s.signIn);
