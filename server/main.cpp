@@ -21,6 +21,8 @@
 #include "server/auth/crypto.hpp"
 #include "server/auth/users.hpp"
 #include "server/canned_files.hpp"
+#include "server/auth/users_cli.hpp"
+#include "server/auth/users_watch.hpp"
 #include "server/cluster/node.hpp"
 #include "server/hub/anger_engine.hpp"
 #include "server/hub/hub.hpp"
@@ -73,8 +75,14 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "I/O threads (default: one per core)")->check(CLI::Range(1, 256));
   auto* hp = app.add_subcommand("hash-password", "read a password on stdin, print its hash for the users file");
   hp->add_option("--iterations", iterations, "PBKDF2 iterations")->check(CLI::Range(1000, 10'000'000));
+  calma::auth::users_command_line users_cmd;
+  calma::auth::add_users_subcommands(app, users_cmd);
   CLI11_PARSE(app, argc, argv);
   if (*hp) return hash_password_command(iterations);
+  if (*users_cmd.cmd) {
+    if (users_cmd.users_file.empty()) users_cmd.users_file = users_file;  // calma-server --users FILE users ...
+    return calma::auth::run_users_command(users_cmd, std::cin, std::cout, std::cerr);
+  }
 
   // ---- configuration: defaults, then the file, then the flags
   calma::config cfg;
@@ -105,24 +113,30 @@ int main(int argc, char** argv) {
   const std::string users_path =
       !users_file.empty() ? users_file
                           : (!cfg.server.users_file.empty() ? cfg.server.users_file : calma::find_default("config/users.json"));
-  calma::auth::user_table users;
+  // Swapped whole on SIGHUP or when the file changes (users_watcher, below).
+  calma::auth::user_directory directory;
   if (!users_path.empty()) {
     std::vector<std::string> errors;
-    users = calma::auth::load_users(users_path, errors);
+    auto loaded = calma::auth::load_users(users_path, errors);
     if (!errors.empty()) die(join(errors));
-    for (const auto& [id, u] : users)
+    for (const auto& [id, u] : loaded)
       for (const auto& st : u.stores)
         if (!cfg.find_store(st))
           std::cerr << "calma-server: warning: users file " << users_path << ": " << id
                     << " serves store '" << st << "', which is not configured" << std::endl;
+    directory.replace(std::move(loaded));
   } else {
     std::cerr << "calma-server: warning: no users file: staff cannot log in (use --users)" << std::endl;
   }
   // Prepared answers: config/canned beside the config file, else the repository's.
   std::string canned_dir;
   if (!config_file.empty()) {
+    // Only a folder that holds answers: a stray "canned" folder beside a config in /tmp is not one.
     auto beside = std::filesystem::path(config_file).parent_path() / "canned";
-    if (std::filesystem::exists(beside)) canned_dir = beside.string();
+    std::error_code ec;
+    for (const auto& st : cfg.stores)
+      for (const auto& l : st.languages)
+        if (canned_dir.empty() && std::filesystem::is_regular_file(beside / (l + ".json"), ec)) canned_dir = beside.string();
   }
   if (canned_dir.empty()) canned_dir = calma::find_default("config/canned");
   calma::canned::library canned;
@@ -209,8 +223,6 @@ int main(int argc, char** argv) {
   }
   calma::store& store = *store_ptr;
   const calma::auth::token_signer signer(secret);
-  const std::size_t staff_count = users.size();
-  calma::auth::user_directory directory(std::move(users));
   auto make_hub = [&] { return std::make_shared<calma::hub>(ioc, cfg, store, stats, signer, directory, clock, engine); };
   // Alone (memory store): one hub, this process's. On Redis, the node joins
   // the cluster of every node on that Redis (one alone is a cluster of one):
@@ -240,6 +252,11 @@ int main(int argc, char** argv) {
   calma::listener lst(ioc, ctx);
   if (auto err = lst.open(cfg.server.bind, cfg.server.port); !err.empty()) die(err, 1);
 
+  // SIGHUP, or a change of the users file (checked every second): reload it.
+  // Before the "listening on" line: from then on SIGHUP reloads instead of ending the process.
+  calma::auth::users_watcher users_watch(ioc, users_path, directory);
+  users_watch.start();
+
   std::string start_error;
   auto started = [&] {
     lst.start();
@@ -254,7 +271,7 @@ int main(int argc, char** argv) {
     std::string shown = cfg.server.bind == "0.0.0.0" ? "127.0.0.1" : cfg.server.bind;
     std::cout << "calma-server: listening on http://" << shown << ":" << lst.port() << " (node "
               << cfg.server.node_id << ", store " << store.kind() << ", " << nthreads << " threads, "
-              << staff_count << " staff users"
+              << directory.snapshot()->size() << " staff users"
               << (cluster_node ? (cluster_node->leading() ? ", leading the cluster" : ", following the cluster's leader") : "")
               << ")" << std::endl;
   };
@@ -299,6 +316,7 @@ int main(int argc, char** argv) {
     ctx->draining = true;
     lst.stop();
     housekeeping.cancel();
+    users_watch.stop();
     if (cluster_node) cluster_node->stop();
     else the_hub->stop();
     // Stop as soon as every session has closed, at the latest after the grace period.

@@ -39,6 +39,20 @@ std::string metrics::render(std::int64_t now_ms) const {
   auto oldest = queue_oldest_enqueued_ms.load();
   one("calma_queue_oldest_wait_seconds", "gauge", "Wait of the longest-waiting queued conversation.",
       oldest == 0 ? 0.0 : (now_ms - oldest) / 1000.0);
+  {
+    std::lock_guard lk(store_mu_);
+    o << "# HELP calma_store_queue_length Conversations waiting for an agent, by store.\n"
+         "# TYPE calma_store_queue_length gauge\n";
+    for (const auto& [st, f] : stores_) o << "calma_store_queue_length{store=\"" << st << "\"} " << f.queue_length << '\n';
+    o << "# HELP calma_store_queue_oldest_wait_seconds Longest wait in the queue, by store.\n"
+         "# TYPE calma_store_queue_oldest_wait_seconds gauge\n";
+    for (const auto& [st, f] : stores_)
+      o << "calma_store_queue_oldest_wait_seconds{store=\"" << st << "\"} "
+        << (f.oldest_enqueued_ms == 0 ? 0.0 : (now_ms - f.oldest_enqueued_ms) / 1000.0) << '\n';
+    o << "# HELP calma_store_escalations_total Escalations raised, by store.\n"
+         "# TYPE calma_store_escalations_total counter\n";
+    for (const auto& [st, f] : stores_) o << "calma_store_escalations_total{store=\"" << st << "\"} " << f.escalations << '\n';
+  }
   one("calma_assignments_total", "counter", "Conversations assigned to an agent.", assignments.load());
   one("calma_conversations_opened_total", "counter", "Conversations opened.", conversations_opened.load());
   one("calma_conversations_closed_total", "counter", "Conversations closed.", conversations_closed.load());

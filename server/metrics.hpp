@@ -5,6 +5,8 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include "common/protocol/errors.hpp"
@@ -38,10 +40,31 @@ struct metrics {
   counter store_errors{0};
 
   void error(protocol::error_code c) { ++errors[static_cast<std::size_t>(c)]; }
+
+  /// Per store (label `store`: as many series as configured stores, no more).
+  struct store_figures {
+    std::int64_t queue_length = 0;
+    std::int64_t oldest_enqueued_ms = 0;  ///< 0 when none waits
+    std::uint64_t escalations = 0;
+  };
+  void set_store_queue(const std::string& store, std::int64_t length, std::int64_t oldest_ms) {
+    std::lock_guard lk(store_mu_);
+    auto& f = stores_[store];
+    f.queue_length = length;
+    f.oldest_enqueued_ms = oldest_ms;
+  }
+  void count_escalation(const std::string& store) {
+    std::lock_guard lk(store_mu_);
+    ++stores_[store].escalations;
+  }
   gauge& connections(std::string_view role);
 
   /// Renders the Prometheus exposition text; `now_ms` for the oldest-wait gauge.
   std::string render(std::int64_t now_ms) const;
+
+ private:
+  mutable std::mutex store_mu_;
+  std::map<std::string, store_figures> stores_;
 };
 
 }  // namespace calma

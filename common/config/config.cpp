@@ -140,6 +140,22 @@ void parse_config(const json& j, config& c, std::vector<std::string>& errors) {
   validate(c, errors);
 }
 
+bool origin_allowed(const config& cfg, const store_config* store, std::string_view origin, std::string_view host) {
+  if (origin.empty()) return true;
+  for (std::string_view scheme : {"http://", "https://"})
+    if (!host.empty() && origin.size() == scheme.size() + host.size() && origin.substr(0, scheme.size()) == scheme &&
+        origin.substr(scheme.size()) == host)
+      return true;
+  for (const auto& o : cfg.server.allowed_origins)
+    if (o == "*" || o == origin) return true;
+  for (const auto& st : cfg.stores) {
+    if (store && st.id != store->id) continue;
+    for (const auto& o : st.allowed_origins)
+      if (o == "*" || o == origin) return true;
+  }
+  return false;
+}
+
 void validate(const config& c, std::vector<std::string>& errors) {
   if (c.websocket.hard_frame_bytes < c.websocket.max_frame_bytes)
     errors.push_back("config.websocket.hard_frame_bytes: must be >= max_frame_bytes");

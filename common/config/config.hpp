@@ -117,6 +117,12 @@ struct config {
   }
 };
 
+/// May a page of `origin` open the chat? The server's own pages (origin
+/// http(s)://<host>) always; else an origin in server.allowed_origins, or in
+/// the allowed_origins of `store` (nullptr: of any store, as at the upgrade,
+/// before the store is known). "*" allows any. No Origin (not a browser): yes.
+bool origin_allowed(const config& cfg, const store_config* store, std::string_view origin, std::string_view host);
+
 /// Fills `out` from `j` (missing keys keep their defaults) and appends one line
 /// to `errors` for every problem: unknown key, wrong type, value out of range.
 void parse_config(const nlohmann::json& j, config& out, std::vector<std::string>& errors);

@@ -23,6 +23,10 @@ class connection {
   virtual void close(std::uint16_t code, std::string reason) = 0;
   /// The cluster node the client is connected to, when not this process.
   virtual std::string_view node() const { return {}; }
+  /// The browser's Origin and the Host it asked for, at the upgrade ("" when
+  /// unknown: not a browser, or relayed from another node that checked it).
+  virtual std::string_view origin() const { return {}; }
+  virtual std::string_view host() const { return {}; }
 };
 
 }  // namespace calma

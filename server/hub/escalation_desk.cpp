@@ -177,6 +177,7 @@ void hub::raise_escalation(conv_entry& c, const escalation::decision& d) {
     e.raised_ts = d.ts;
     c.esc = std::move(e);
     escalations_[c.esc->id] = c.rec.id;
+    metrics_.count_escalation(c.rec.shopper.store);
     spdlog::info("escalation {} raised on conversation {}: {} ({})", c.esc->id, c.rec.id,
                  escalation::severity_name(c.esc->sev), fmt::join(c.esc->reasons, "; "));
     return send_escalation(c, false);

@@ -64,7 +64,8 @@ void hub::load_conversations(std::function<void(std::string)> done) {
             self->router_.upsert_agent(*rec.agent_id, rec.agent_name, agent_status::offline);
             self->router_.assign(rec.id, *rec.agent_id, rec.updated_ts);
           } else {
-            self->router_.enqueue(rec.id, rec.queue, rec.created_ts);
+            self->router_.enqueue(rec.id, rec.queue, rec.created_ts, 0, {}, rec.shopper.store,
+                                  routing::is_vip(rec.shopper.context, self->cfg_.routing.router));
           }
         }
         // Their agents count as gone until they reconnect within the grace period.
@@ -259,6 +260,12 @@ void hub::do_hello(std::shared_ptr<connection> c, protocol::hello h) {
       ++metrics_.auth_failures;
       spdlog::info("hello refused: unknown store");
       return c->close(static_cast<std::uint16_t>(protocol::close_code::auth), "unknown store");
+    }
+    // A store's widget only on that store's pages (the upgrade let any store's origin in).
+    if (!origin_allowed(cfg_, cfg_.find_store(cl.store), c->origin(), c->host())) {
+      ++metrics_.auth_failures;
+      spdlog::info("hello refused: origin not allowed for store {}", cl.store);
+      return c->close(static_cast<std::uint16_t>(protocol::close_code::auth), "origin not allowed for this store");
     }
     cl.lang = h.language;
     cl.exp = now + static_cast<timestamp_ms>(cfg_.auth.shopper_token_ttl_s) * 1000;

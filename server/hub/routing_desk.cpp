@@ -331,6 +331,16 @@ void hub::on_takeover(session_entry& s, std::uint64_t conn_id, const protocol::c
 void hub::update_queue_gauges() {
   metrics_.queue_length = static_cast<std::int64_t>(router_.queued_count());
   metrics_.queue_oldest_enqueued_ms = router_.oldest_enqueued_ts().value_or(0);
+  // By store: every configured store has its series, 0 when nobody waits.
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> by_store;
+  for (const auto& st : cfg_.stores) by_store[st.id] = {0, 0};
+  for (const auto& e : router_.queue_order()) {
+    auto& [n, oldest] = by_store[e.store];
+    ++n;
+    if (oldest == 0 || e.enqueued_ts < oldest) oldest = e.enqueued_ts;
+  }
+  for (const auto& [st, v] : by_store)
+    if (cfg_.find_store(st)) metrics_.set_store_queue(st, v.first, v.second);
 }
 
 void hub::mark_snapshot_dirty() {

@@ -21,22 +21,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-bool origin_allowed(const config& cfg, std::string_view origin, std::string_view host) {
-  if (origin.empty()) return true;  // not a browser: nothing to protect against
-  for (const auto& o : cfg.server.allowed_origins)
-    if (o == "*" || o == origin) return true;
-  // Any store's own pages may open a socket (the store is named in hello).
-  for (const auto& st : cfg.stores)
-    for (const auto& o : st.allowed_origins)
-      if (o == "*" || o == origin) return true;
-  // The server's own pages (the demo store, the console) are always allowed.
-  for (std::string_view scheme : {"http://", "https://"})
-    if (origin.size() == scheme.size() + host.size() && origin.substr(0, scheme.size()) == scheme &&
-        origin.substr(scheme.size()) == host)
-      return true;
-  return false;
-}
-
 class http_session : public std::enable_shared_from_this<http_session> {
  public:
   http_session(tcp::socket&& socket, std::shared_ptr<net_context> ctx)
@@ -64,7 +48,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
     auto& req = parser_->get();
     if (beast::websocket::is_upgrade(req)) {
       if (req.target() != "/ws") return reply_simple(404, R"({"error":{"code":"not_found","message":"WebSocket endpoint is /ws"}})", false);
-      if (!origin_allowed(ctx_->cfg, req[http::field::origin], req[http::field::host]))
+      if (!origin_allowed(ctx_->cfg, nullptr, req[http::field::origin], req[http::field::host]))
         return reply_simple(403, R"({"error":{"code":"forbidden","message":"origin not allowed"}})", false);
       stream_.expires_never();
       start_websocket(stream_.release_socket(), parser_->release(), ctx_);

@@ -59,11 +59,15 @@ class ws_session final : public connection, public std::enable_shared_from_this<
     ws_.set_option(t);
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(http::field::server, "calma"); }));
+    origin_ = std::string(req[http::field::origin]);
+    host_ = std::string(req[http::field::host]);
     auto r = std::make_shared<http::request<http::string_body>>(std::move(req));
     ws_.async_accept(*r, [self = shared_from_this(), r](beast::error_code ec) { self->on_accept(ec); });
   }
 
   std::uint64_t id() const override { return id_; }
+  std::string_view origin() const override { return origin_; }
+  std::string_view host() const override { return host_; }
 
   void send(frame_ptr frame) override {
     asio::dispatch(ws_.get_executor(), [self = shared_from_this(), f = std::move(frame)]() mutable {
@@ -147,6 +151,8 @@ class ws_session final : public connection, public std::enable_shared_from_this<
     if (!hello_seen_) {
       if (!parsed.message || !std::holds_alternative<protocol::hello>(*parsed.message)) {
         ++ctx_->stats.auth_failures;
+        // A hello that did not validate (a bad context, say) is told why before the close.
+        if (parsed.err && parsed.err->ref == "hello") answer_error(parsed.err->code, parsed.err->message, "hello");
         return begin_close(static_cast<std::uint16_t>(close_code::auth), "the first frame must be a valid hello");
       }
       hello_seen_ = true;
@@ -249,6 +255,7 @@ class ws_session final : public connection, public std::enable_shared_from_this<
   bool accepted_ = false;
   bool writing_ = false;
   bool hello_seen_ = false;
+  std::string origin_, host_;  // set before the session is shared; read-only after
   bool closing_ = false;   // close started or connection cut: nothing more is queued
   bool finished_ = false;  // the hub has been told we are gone
   std::optional<std::pair<std::uint16_t, std::string>> pending_close_;

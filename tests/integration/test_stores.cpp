@@ -210,7 +210,7 @@ TEST_CASE("stores - a bad context is refused with a clear error and 4401") {
   }
 }
 
-TEST_CASE("stores - closed hours: offline queue, contact, follow-up list, done") {
+TEST_CASE("stores - closed hours: offline queue - contact - follow-up list - done") {
   server_process srv(args({{"stores", stores(closed_hours)}}, users_file()));
   CHECK(http(srv.port(), "GET", "/api/v1/stores/demo-pl/widget").j()["in_hours"] == false);
   store_shopper s(srv.port(), "demo-pl", "pl");
@@ -220,6 +220,10 @@ TEST_CASE("stores - closed hours: offline queue, contact, follow-up list, done")
   CHECK(q["offline"] == true);
   CHECK(q["offline_reason"] == "closed");
   CHECK(q["next_open_ts"].is_null());
+  // The queue gauges carry the store.
+  auto metrics = http(srv.port(), "GET", "/metrics").body;
+  CHECK(metrics.find("calma_store_queue_length{store=\"demo-pl\"} 1") != std::string::npos);
+  CHECK(metrics.find("calma_store_queue_length{store=\"demo\"} 0") != std::string::npos);
 
   // Bad contacts change nothing.
   for (const json& bad : {json{{"email", "not-an-email"}}, json{{"phone", "12"}}, json{{"note", "only a note"}}}) {
@@ -332,7 +336,7 @@ TEST_CASE("stores - hours that do not parse stop the server at start with one li
   CHECK(srv.wait_exit() != 0);
   auto out = srv.output();
   CHECK(out.find("unknown time zone 'Europe/Nowhere'") != std::string::npos);
-  CHECK(out.find("config.stores[1].hours.weekly[0].days") != std::string::npos);
+  CHECK(out.find("config.stores[1].hours: weekly[0].days") != std::string::npos);
 }
 
 TEST_CASE("stores - on Redis: the follow-up list and the context survive a restart") {
@@ -363,4 +367,21 @@ TEST_CASE("stores - on Redis: the follow-up list and the context survive a resta
   member marek(srv.port(), "marek", "agent");
   auto a = marek->expect("conversation.assigned");
   CHECK(a["shopper"]["context"]["tier"] == "vip");
+}
+
+TEST_CASE("stores - a store's widget opens only on that store's pages") {
+  json st = stores();
+  st[0]["allowed_origins"] = {"https://tienda.example"};
+  st[1]["allowed_origins"] = {"https://sklep.example"};
+  server_process srv(args({{"stores", st}}, users_file()));
+  {
+    // The Polish store's page asking for the Spanish store's chat: let in at the upgrade, refused at hello.
+    ws_client c(srv.port(), client_options{"https://sklep.example"});
+    c.send(json{{"type", "hello"}, {"role", "shopper"}, {"store", "demo"}});
+    CHECK(c.wait_closed());
+    CHECK(c.close_code() == 4401);
+  }
+  ws_client ok(srv.port(), client_options{"https://sklep.example"});
+  ok.send(json{{"type", "hello"}, {"role", "shopper"}, {"store", "demo-pl"}});
+  CHECK(ok.expect("welcome")["store"]["id"] == "demo-pl");
 }

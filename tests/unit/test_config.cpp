@@ -67,3 +67,63 @@ TEST_CASE("values are applied and comment keys are ignored") {
   CHECK(c.routing.router.default_capacity == 6);
   CHECK(c.anger["half_life_s"] == 90);
 }
+
+TEST_CASE("stores - parsed whole and origins allowed per store") {
+  std::vector<std::string> errors;
+  calma::config c;
+  calma::parse_config(nlohmann::json::parse(R"({"stores":[
+      {"id":"es","name":"Tienda","languages":["es"],"allowed_origins":["https://tienda.example"]},
+      {"id":"pl","languages":["pl"],"allowed_origins":["https://sklep.example"],"queues":["vip","default"],
+       "hours":{"tz":"Europe/Warsaw","weekly":[{"days":[1],"from":"08:00","to":"16:00"}]}}]})"),
+                      c, errors);
+  REQUIRE(errors.empty());
+  REQUIRE(c.stores.size() == 2);
+  CHECK(c.find_store("pl")->name == "pl");  // name defaults to the id
+  CHECK(c.queues_of(*c.find_store("pl")).front() == "vip");
+  CHECK(c.queues_of(*c.find_store("es")) == c.routing.queues);
+  CHECK_FALSE(c.find_store("pl")->hours.always_open());
+  CHECK(c.find_store("es")->hours.always_open());
+  const auto* es = c.find_store("es");
+  const auto* pl = c.find_store("pl");
+  CHECK(calma::origin_allowed(c, nullptr, "https://sklep.example", "chat.example"));   // at the upgrade: any store's
+  CHECK(calma::origin_allowed(c, pl, "https://sklep.example", "chat.example"));
+  CHECK_FALSE(calma::origin_allowed(c, es, "https://sklep.example", "chat.example"));  // the Polish page, the Spanish store
+  CHECK(calma::origin_allowed(c, es, "https://chat.example", "chat.example"));         // the server's own pages
+  CHECK(calma::origin_allowed(c, es, "", "chat.example"));                             // not a browser
+  CHECK_FALSE(calma::origin_allowed(c, nullptr, "https://evil.example", "chat.example"));
+}
+
+TEST_CASE("stores - every problem is listed") {
+  std::vector<std::string> errors;
+  calma::config c;
+  calma::parse_config(nlohmann::json::parse(R"({"stores":[
+      {"id":"bad id","languages":[]},
+      {"id":"x","languages":["pl"],"colour":"red","hours":{"tz":"Europe/Warsaw","weekly":[{"days":[8],"from":"8","to":"16:00"}]}},
+      {"id":"x","languages":["pl"]}]})"),
+                      c, errors);
+  auto has = [&](const char* s) {
+    for (const auto& e : errors)
+      if (e.find(s) != std::string::npos) return true;
+    return false;
+  };
+  CHECK(has("config.stores[0].id"));
+  CHECK(has("config.stores[0].languages"));
+  CHECK(has("config.stores[1].colour: unknown key"));
+  CHECK(has("config.stores[1].hours: weekly[0].days"));
+  CHECK(has("config.stores[1].hours: weekly[0].from"));
+  CHECK(has("config.stores[2].id: duplicate store 'x'"));
+  errors.clear();
+  calma::parse_config(nlohmann::json::parse(R"({"stores":[]})"), c, errors);
+  CHECK(has("config.stores: must be a non-empty array"));
+}
+
+TEST_CASE("the shipped config has the two demo stores") {
+  std::ifstream in(std::string(CALMA_SOURCE_DIR) + "/config/calma.json");
+  std::vector<std::string> errors;
+  calma::config c;
+  calma::parse_config(nlohmann::json::parse(in), c, errors);
+  CHECK(errors.empty());
+  REQUIRE(c.find_store("demo"));
+  REQUIRE(c.find_store("demo-pl"));
+  CHECK(c.find_store("demo-pl")->hours.tz_name() == "Europe/Warsaw");
+}

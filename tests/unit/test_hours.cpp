@@ -114,7 +114,7 @@ TEST_CASE("closed dates close the ranges that start on them") {
   CHECK(h.next_change(utc(2026, 12, 24, 18, 0)) == utc(2026, 12, 28, 8, 0));
 }
 
-TEST_CASE("no ranges: never open and no next opening; absent hours: always open") {
+TEST_CASE("no ranges: never open and no next opening - absent hours: always open") {
   auto closed = parse(json{{"tz", "Europe/Madrid"}, {"weekly", json::array()}});
   CHECK_FALSE(closed.is_open(utc(2026, 1, 14, 10, 0)));
   CHECK_FALSE(closed.next_open(utc(2026, 1, 14, 10, 0)));
@@ -125,7 +125,7 @@ TEST_CASE("no ranges: never open and no next opening; absent hours: always open"
   CHECK(always.to_json().is_null());
 }
 
-TEST_CASE("bad hours are reported whole, one line each") {
+TEST_CASE("bad hours are reported whole - one line each") {
   std::vector<std::string> errors;
   auto h = opening_hours::parse(
       json{{"tz", "Mars/Olympus"},

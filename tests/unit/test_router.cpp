@@ -183,7 +183,7 @@ TEST_CASE("VIP and angry conversations go to a free senior agent first") {
   CHECK(r.assign_waiting(31).at(0).agent_id == "junior");
 }
 
-TEST_CASE("with no senior free, a VIP goes to anyone free rather than wait") {
+TEST_CASE("with no senior free a VIP goes to anyone free rather than wait") {
   router r(params{1, 300'000, 0.2});
   r.upsert_agent("junior", "junior", agent_status::online);
   r.upsert_agent("senior", "senior", agent_status::online);
