@@ -90,7 +90,7 @@ export class ListView {
               'span',
               { class: 'conv-line small' },
               h('span', { class: `state ${c.state}` }, stateLabel(c.state)),
-              manyStores && c.store ? h('span', { class: 'muted store-tag' }, ctx.storeName(c.store) ?? c.store) : null,
+              manyStores && c.store ? h('span', { class: 'muted store-tag', title: ctx.storeName(c.store) ?? c.store }, ctx.storeName(c.store) ?? c.store) : null,
               ctx.isSupervisor && c.agentName ? h('span', { class: 'muted' }, c.agentName) : null,
               wait > 15000 && c.state !== 'closed' ? h('span', { class: 'wait', title: s.waitingForReply }, icon(ICONS.clock, 12), fmtDuration(wait, getLang())) : null,
               h('span', { class: 'spacer' }),
