@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
 
-// Pages: the demo store (index.html, served at /) and the console (console.html,
-// served at /console). Assets go to dist/assets/ with absolute /assets/... URLs,
+// Pages: the demo stores (index.html, served at /; pl/index.html, served at /pl/) and the
+// console (console.html, served at /console). Assets go to dist/assets/ with absolute /assets/... URLs,
 // because /console has no trailing slash and the server maps paths to files in dist.
 // The widget is a separate IIFE build (vite.widget.config.ts).
 // In `npm run dev` there is no built widget.js: serve a classic-script shim that loads
@@ -30,6 +30,8 @@ export default defineConfig({
     rollupOptions: {
       input: {
         index: resolve(__dirname, 'index.html'),
+        // The Polish demo store, served at /pl/ (dist/pl/index.html).
+        'pl/index': resolve(__dirname, 'pl/index.html'),
         console: resolve(__dirname, 'console.html'),
       },
     },

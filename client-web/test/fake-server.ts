@@ -78,6 +78,21 @@ export class FakeServer {
   log: Frame[] = [];
   private nextConv = 1;
   userId = 'shopper-1';
+  // v1.1 (widget): stores, offline queue, contact
+  /**
+   * Push `conversation.queued` when a shopper's first chat.send opens a conversation
+   * (after the ack). `offline` set: with `offline: true`, its reason and next opening.
+   */
+  queueOnOpen = false;
+  offline: { reason: 'closed' | 'no_agents'; next_open_ts: number | null } | null = null;
+  /** Contacts left per conversation (the last one wins, as on the real server). */
+  contacts = new Map<string, Frame>();
+  /** Answer the next `contact` with this error instead of validating it. */
+  contactError: { code: string; message: string } | null = null;
+  /** Do not answer `contact` at all (a lost frame). */
+  dropContact = false;
+  /** Conversation states listed in welcome (default: assigned). */
+  states = new Map<string, string>();
 
   factory: SocketFactory = (url) => {
     const s = new FakeSocket(url, this);
@@ -141,7 +156,7 @@ export class FakeServer {
           server_ts: 1,
           conversations: [...this.convs.entries()].map(([id, msgs]) => ({
             conversation_id: id,
-            state: 'assigned',
+            state: this.states.get(id) ?? 'assigned',
             agent_id: 'agent-1',
             last_seq: msgs.length,
             created_ts: 1,
@@ -155,11 +170,38 @@ export class FakeServer {
           return;
         }
         let m = this.byClientId.get(f.client_msg_id);
+        let opened = false;
         if (!m) {
+          opened = !f.conversation_id;
           const convId = f.conversation_id ?? this.conversation();
           m = this.store(convId, { role: 'shopper', id: this.userId }, f.text, f.client_msg_id);
         }
         if (!this.dropAcks) s.push({ type: 'ack', client_msg_id: f.client_msg_id, conversation_id: m.conversation_id, seq: m.seq });
+        if (opened && this.queueOnOpen) {
+          this.states.set(m.conversation_id, 'queued');
+          const q: Frame = { type: 'conversation.queued', conversation_id: m.conversation_id, position: 1, estimated_wait_s: 45 };
+          if (this.offline) {
+            q.offline = true;
+            q.offline_reason = this.offline.reason;
+            if (this.offline.reason === 'closed') q.next_open_ts = this.offline.next_open_ts;
+          } else q.offline = false;
+          s.push(q);
+        }
+        return;
+      }
+      case 'contact': {
+        if (this.dropContact) return;
+        if (this.contactError) {
+          const e = this.contactError;
+          this.contactError = null;
+          s.push({ type: 'error', code: e.code, message: e.message, ref: 'contact' });
+          return;
+        }
+        const problem = contactProblem(f);
+        if (problem) return s.push({ type: 'error', code: 'bad_request', message: problem, ref: 'contact' });
+        if (!this.convs.has(f.conversation_id)) return s.push({ type: 'error', code: 'not_found', message: 'no such conversation', ref: 'contact' });
+        this.contacts.set(f.conversation_id, f);
+        s.push({ type: 'contact.saved', conversation_id: f.conversation_id });
         return;
       }
       case 'history': {
@@ -182,4 +224,36 @@ export class FakeServer {
   dropAll(code = 1006): void {
     for (const s of [...this.sockets]) s.serverClose(code, 'gone');
   }
+}
+
+/** The spec's contact rules (spec-v1.1.md "Offline, contact, follow-ups"), as the server checks them. */
+export function contactProblem(f: Frame): string | null {
+  for (const k of Object.keys(f)) if (!['type', 'conversation_id', 'email', 'phone', 'note'].includes(k)) return `contact.${k}: unknown field`;
+  if (typeof f.conversation_id !== 'string' || !f.conversation_id) return 'contact.conversation_id is required';
+  if (f.email === undefined && f.phone === undefined) return 'contact needs an email or a phone';
+  if (f.email !== undefined && (typeof f.email !== 'string' || f.email.length > 254 || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(f.email))) return 'contact.email is not a valid e-mail address';
+  if (f.phone !== undefined && (typeof f.phone !== 'string' || !/^[0-9 +\-().]{6,32}$/.test(f.phone))) return 'contact.phone is not a valid phone number';
+  if (f.note !== undefined && (typeof f.note !== 'string' || new TextEncoder().encode(f.note).length > 500)) return 'contact.note is longer than 500 bytes';
+  return null;
+}
+
+/**
+ * A fake `fetch` for GET /api/v1/stores/{id}/widget: `info` is what it answers
+ * (null: 404), every call is recorded.
+ */
+export function fakeStoreApi(info: Record<string, any> | null) {
+  const api = {
+    info,
+    calls: [] as string[],
+    fetch: async (url: string) => {
+      api.calls.push(url);
+      const body = api.info;
+      return {
+        ok: body !== null,
+        status: body === null ? 404 : 200,
+        json: async () => (body === null ? { error: { code: 'not_found', message: 'unknown store' } } : JSON.parse(JSON.stringify(body))),
+      };
+    },
+  };
+  return api;
 }

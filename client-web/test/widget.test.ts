@@ -3,14 +3,15 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ChatWidget, configFromScript, utf8Length } from '../src/widget/widget';
 import { LANGS, STRINGS, pickLang } from '../src/widget/i18n';
 import { MemoryStorage } from '../src/protocol/storage';
-import { FakeServer } from './fake-server';
+import { FakeServer, fakeStoreApi } from './fake-server';
 
 let server: FakeServer;
 let storage: MemoryStorage;
 const tick = (ms = 0) => vi.advanceTimersByTimeAsync(ms);
 
 function mount(lang: 'es' | 'pl' | 'en' = 'es') {
-  const w = new ChatWidget({ store: 'demo', lang, server: 'http://shop.test', storage, createSocket: server.factory });
+  // No network: the store-state endpoint answers 404 (an older server), the classic widget.
+  const w = new ChatWidget({ store: 'demo', lang, server: 'http://shop.test', storage, createSocket: server.factory, fetch: fakeStoreApi(null).fetch });
   w.mount(document.body);
   const host = document.querySelectorAll('#calma-widget');
   const root = host[host.length - 1].shadowRoot!;

@@ -4,12 +4,6 @@
 
 namespace calma {
 
-using nlohmann::json;
-using protocol::error_code;
-namespace asio = boost::asio;
-using hub_detail::new_id;
-using hub_detail::round1;
-
 hub::hub(asio::io_context& ioc, const config& cfg, store& st, metrics& m,
          const auth::token_signer& signer, const auth::user_directory& users, clock_fn clock,
          std::shared_ptr<const anger_engine> engine)

@@ -19,6 +19,13 @@ inline std::string new_id(const char* prefix) { return prefix + auth::random_tok
 inline double round1(double v) { return std::round(v * 10.0) / 10.0; }
 }  // namespace hub_detail
 
+// The names every hub file uses (this header is theirs alone).
+using nlohmann::json;
+using protocol::error_code;
+namespace asio = boost::asio;
+using hub_detail::new_id;
+using hub_detail::round1;
+
 // Every entry into hub state goes through here: onto the strand, and with the
 // users table current (a reload swaps it; see refresh_users).
 template <class F>

@@ -4,12 +4,6 @@
 
 namespace calma {
 
-using nlohmann::json;
-using protocol::error_code;
-namespace asio = boost::asio;
-using hub_detail::new_id;
-using hub_detail::round1;
-
 // ---------------------------------------------------------------------------
 // lifecycle
 

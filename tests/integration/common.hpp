@@ -25,8 +25,9 @@ struct staff {
   std::unique_ptr<ws_client> ws;
   json welcome;
   std::string token;
-  staff(std::uint16_t port, const std::string& user) {
-    token = login(port, user, user);  // demo users: password = username
+  /// Demo users' password is their username unless given.
+  staff(std::uint16_t port, const std::string& user, const std::string& password = {}) {
+    token = login(port, user, password.empty() ? user : password);
     ws = std::make_unique<ws_client>(port);
     welcome = hello_token(*ws, token);
   }

@@ -54,17 +54,7 @@ std::vector<std::string> args(const json& extra, const std::string& users, const
   return a;
 }
 
-struct member {
-  std::unique_ptr<ws_client> ws;
-  json welcome;
-  std::string token;
-  member(std::uint16_t port, const std::string& user, const std::string& password) {
-    token = login(port, user, password);
-    ws = std::make_unique<ws_client>(port);
-    welcome = hello_token(*ws, token);
-  }
-  ws_client* operator->() { return ws.get(); }
-};
+using member = staff;
 
 struct store_shopper {
   std::unique_ptr<ws_client> ws;

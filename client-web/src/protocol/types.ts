@@ -223,14 +223,8 @@ export interface OutgoingChat {
 // ---- follow-ups; /work/spec-v1.1.md). Interfaces declared here merge with the ones
 // ---- above (TypeScript declaration merging), so this block stands alone for merges.
 
-/** `hello.context` of a shopper, as staff see it in `shopper.context` (`{}` when none). */
-export interface ShopperContext {
-  order_id?: string | number;
-  order_value?: number | string;
-  currency?: string;
-  tier?: string;
-}
-
+// ShopperContext (`hello.context`) is declared in the widget's v1.1 block below; staff
+// see it as `shopper.context` (`{}` when none).
 export interface ShopperInfo {
   context?: ShopperContext;
 }
@@ -330,3 +324,84 @@ export function partyId(by: string | Party | undefined | null): string | undefin
   if (by == null) return undefined;
   return typeof by === 'string' ? by : by.id;
 }
+
+// ---- v1.1 shopper-side shapes (widget: stores, opening hours, context, offline contact) ----
+// PROTOCOL.md "v1.1 additions" and /work/spec-v1.1.md. Kept in this one block; the console's
+// v1.1 shapes live in their own block. QueuedMsg and Welcome are widened by declaration
+// merging (same module), so the existing lines above stay untouched.
+
+/** `hello.context` of a shopper: all optional (spec: order_id <= 64 chars, currency 3 letters, tier <= 32 chars). */
+export interface ShopperContext {
+  order_id?: string | number;
+  order_value?: number;
+  currency?: string;
+  tier?: string;
+}
+
+/** A fresh shopper hello with the v1.1 `context`; assignable to HelloMessage. */
+export interface ShopperHelloV11 {
+  type: 'hello';
+  role: 'shopper';
+  store: string;
+  name?: string;
+  language?: string;
+  context?: ShopperContext;
+  token?: undefined;
+}
+
+/** One weekly opening range: days 1 = Monday … 7 = Sunday, "HH:MM" in the store's time zone. */
+export interface WeeklyHours {
+  days: number[];
+  from: string;
+  to: string;
+}
+
+export interface StoreHours {
+  tz: string;
+  weekly: WeeklyHours[];
+  closed_dates?: string[];
+}
+
+/** `GET /api/v1/stores/{id}/widget` (public). */
+export interface StoreWidgetInfo {
+  id: string;
+  name: string;
+  languages: string[];
+  /** in hours AND at least one agent of the store online */
+  open: boolean;
+  in_hours?: boolean;
+  agents_online?: boolean;
+  /** null: always open */
+  hours: StoreHours | null;
+  next_open_ts?: number | null;
+  closes_ts?: number | null;
+}
+
+export type OfflineReason = 'closed' | 'no_agents';
+
+export interface QueuedMsg {
+  /** v1.1: outside hours or nobody of the store online */
+  offline?: boolean;
+  offline_reason?: OfflineReason | string;
+  next_open_ts?: number | null;
+}
+
+export interface Welcome {
+  /** v1.1, shopper welcome */
+  store?: { id: string; name?: string; languages?: string[]; open?: boolean };
+}
+
+/** Shopper -> server: a way to be reached while nobody can answer. */
+export interface ContactFrame {
+  type: 'contact';
+  conversation_id: string;
+  email?: string;
+  phone?: string;
+  note?: string;
+}
+
+export interface ContactSavedMsg {
+  type: 'contact.saved';
+  conversation_id: string;
+}
+// ---- end of v1.1 shopper-side shapes ----

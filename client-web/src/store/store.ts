@@ -1,12 +1,17 @@
 import './store.css';
 
-// A little interactivity so the demo page feels like a shop (the cart is fake).
+// A little interactivity so the demo pages feel like shops (the cart is fake).
+// Each page gives its own words: <body data-shop="..." data-add="..." data-added="...">.
+const d = document.body.dataset;
+const shop = d.shop || 'Calma Demo Store';
+const addLabel = d.add || 'Añadir';
+const addedLabel = d.added || '✓ Añadido';
 let count = 0;
 document.addEventListener('click', (e) => {
   const btn = (e.target as HTMLElement).closest('button.add');
   if (!btn) return;
   count++;
-  btn.textContent = '✓ Añadido';
-  setTimeout(() => (btn.textContent = 'Añadir'), 1500);
-  document.title = `(${count}) Calma Demo Store`;
+  btn.textContent = addedLabel;
+  setTimeout(() => (btn.textContent = addLabel), 1500);
+  document.title = `(${count}) ${shop}`;
 });

@@ -2,11 +2,34 @@
 export type Lang = 'es' | 'pl' | 'en';
 export const LANGS: Lang[] = ['es', 'pl', 'en'];
 
+/** The store's next opening, already formatted with Intl in the shopper's locale. */
+export interface OpenAt {
+  /** weekday name as Intl gives it (nominative, lower case in es/pl) */
+  weekday: string;
+  /** 1 = Monday … 7 = Sunday, in the store's time zone */
+  day: number;
+  /** e.g. "8:00" or "8:00 AM" */
+  time: string;
+  hour: number;
+  /** "5 January" when the opening is more than 6 days away, else null */
+  date: string | null;
+  today: boolean;
+  tomorrow: boolean;
+  /** IANA time zone of the store, e.g. "Europe/Warsaw" */
+  tz: string;
+}
+
+/** Polish: "w" + accusative ("w środę", "we wtorek") from Intl's nominative weekday. */
+function plOnDay(weekday: string): string {
+  const acc = weekday.replace(/a$/, 'ę');
+  return (/^wt/i.test(acc) ? 'we ' : 'w ') + acc;
+}
+
 const en = {
   openChat: 'Open chat',
   closePanel: 'Minimise chat',
   title: 'Customer support',
-  subtitleIdle: 'We usually reply in a few minutes',
+  subtitleIdle: 'We usually answer within minutes',
   waiting: 'An agent will be with you shortly',
   greeting: 'Hi! How can we help you today?',
   nameLabel: 'Your name (optional)',
@@ -36,6 +59,43 @@ const en = {
   tooLong: 'The message is too long.',
   rateLimited: 'Slow down a little — we will send it in a moment.',
   storeDown: 'We could not save your message yet. Retrying…',
+  // v1.1: opening hours, offline contact
+  openUntil: (time: string) => `Open now, until ${time}`,
+  closedNow: 'We’re closed now.',
+  opensAt: (p: OpenAt) =>
+    p.today
+      ? `We open today at ${p.time} (${p.tz}).`
+      : p.tomorrow
+        ? `We open tomorrow, ${p.weekday}, at ${p.time} (${p.tz}).`
+        : `We open on ${p.weekday}${p.date ? ', ' + p.date : ''} at ${p.time} (${p.tz}).`,
+  closedShort: 'Closed now',
+  noAgents: 'We’re within opening hours, but nobody from the team is online right now.',
+  noAgentsShort: 'Nobody online right now',
+  hoursTitle: 'Opening hours',
+  hoursClosedDay: 'Closed',
+  hoursTz: (tz: string) => `Time zone: ${tz}`,
+  hoursNone: 'No opening hours are set at the moment.',
+  hoursClosedDates: (dates: string) => `Also closed on ${dates}.`,
+  contactTitle: 'Leave us your contact details',
+  contactIntro: 'We’ll get back to you as soon as we can. An e-mail or a phone number is enough.',
+  emailLabel: 'E-mail',
+  emailPlaceholder: 'name@example.com',
+  phoneLabel: 'Phone',
+  phonePlaceholder: '+44 20 7946 0000',
+  noteLabel: 'Note (optional)',
+  noteLabelRequired: 'What is it about?',
+  contactSubmit: 'Send my details',
+  contactSending: 'Sending…',
+  errNeedOne: 'Enter an e-mail address or a phone number.',
+  errEmail: 'This e-mail address doesn’t look right (e.g. name@example.com).',
+  errPhone: 'Enter a phone number: 6 to 32 digits, spaces or + - ( ) .',
+  errNoteLong: 'The note is too long (500 bytes at most).',
+  errNoteRequired: 'Tell us briefly what it’s about.',
+  errContactSend: 'We couldn’t send your details. Please try again.',
+  contactThanks: (email: string | null, phone: string | null) =>
+    `Thank you! We’ll get back to you at ${[email, phone].filter(Boolean).join(' or ')}.`,
+  contactThanksMore: 'If someone from the team comes online sooner, they’ll answer you right here.',
+  contactChange: 'Change my details',
 };
 
 export type Strings = typeof en;
@@ -74,6 +134,48 @@ const es: Strings = {
   tooLong: 'El mensaje es demasiado largo.',
   rateLimited: 'Un momento, lo enviaremos enseguida.',
   storeDown: 'Aún no pudimos guardar tu mensaje. Reintentando…',
+  openUntil: (time) => `Abierto ahora, hasta las ${time}`,
+  closedNow: 'Ahora estamos cerrados.',
+  opensAt: (p) => {
+    const at = `a la${p.hour === 1 ? '' : 's'} ${p.time}`;
+    return p.today
+      ? `Abrimos hoy ${at} (${p.tz}).`
+      : p.tomorrow
+        ? `Abrimos mañana, ${p.weekday}, ${at} (${p.tz}).`
+        : `Abrimos el ${p.weekday}${p.date ? ' ' + p.date : ''} ${at} (${p.tz}).`;
+  },
+  closedShort: 'Ahora cerrado',
+  noAgents: 'Estamos en horario de atención, pero ahora mismo no hay nadie del equipo conectado.',
+  noAgentsShort: 'Nadie conectado ahora',
+  hoursTitle: 'Horario de atención',
+  hoursClosedDay: 'Cerrado',
+  hoursTz: (tz) => `Zona horaria: ${tz}`,
+  hoursNone: 'Por ahora no hay horario de atención.',
+  hoursClosedDates: (dates) => `También cerrado: ${dates}.`,
+  contactTitle: 'Déjanos tus datos de contacto',
+  contactIntro: 'Te responderemos lo antes posible. Basta con un correo o un teléfono.',
+  emailLabel: 'Correo electrónico',
+  emailPlaceholder: 'nombre@ejemplo.com',
+  phoneLabel: 'Teléfono',
+  phonePlaceholder: '+34 600 000 000',
+  noteLabel: 'Nota (opcional)',
+  noteLabelRequired: '¿En qué podemos ayudarte?',
+  contactSubmit: 'Enviar mis datos',
+  contactSending: 'Enviando…',
+  errNeedOne: 'Escribe un correo electrónico o un número de teléfono.',
+  errEmail: 'Este correo no parece válido (por ejemplo: nombre@ejemplo.com).',
+  errPhone: 'Escribe un teléfono: de 6 a 32 cifras, espacios o + - ( ) .',
+  errNoteLong: 'La nota es demasiado larga (500 bytes como máximo).',
+  errNoteRequired: 'Cuéntanos brevemente de qué se trata.',
+  errContactSend: 'No pudimos enviar tus datos. Inténtalo de nuevo.',
+  contactThanks: (email, phone) =>
+    email && phone
+      ? `¡Gracias! Te escribiremos a ${email} o te llamaremos al ${phone}.`
+      : email
+        ? `¡Gracias! Te escribiremos a ${email}.`
+        : `¡Gracias! Te llamaremos al ${phone}.`,
+  contactThanksMore: 'Si alguien del equipo se conecta antes, te responderá aquí mismo.',
+  contactChange: 'Cambiar mis datos',
 };
 
 const pl: Strings = {
@@ -110,6 +212,46 @@ const pl: Strings = {
   tooLong: 'Wiadomość jest za długa.',
   rateLimited: 'Chwileczkę — wyślemy ją za moment.',
   storeDown: 'Nie udało się jeszcze zapisać wiadomości. Ponawiamy…',
+  openUntil: (time) => `Teraz otwarte, do ${time}`,
+  closedNow: 'Jesteśmy teraz zamknięci.',
+  opensAt: (p) =>
+    p.today
+      ? `Otwieramy dziś o ${p.time} (${p.tz}).`
+      : p.tomorrow
+        ? `Otwieramy jutro, ${plOnDay(p.weekday)}, o ${p.time} (${p.tz}).`
+        : `Otwieramy ${plOnDay(p.weekday)}${p.date ? ' ' + p.date : ''} o ${p.time} (${p.tz}).`,
+  closedShort: 'Teraz nieczynne',
+  noAgents: 'Jesteśmy w godzinach pracy, ale nikt z zespołu nie jest teraz dostępny.',
+  noAgentsShort: 'Nikt nie jest teraz dostępny',
+  hoursTitle: 'Godziny otwarcia',
+  hoursClosedDay: 'nieczynne',
+  hoursTz: (tz) => `Strefa czasowa: ${tz}`,
+  hoursNone: 'Obecnie nie mamy ustalonych godzin otwarcia.',
+  hoursClosedDates: (dates) => `Nieczynne także: ${dates}.`,
+  contactTitle: 'Zostaw nam dane kontaktowe',
+  contactIntro: 'Odezwiemy się najszybciej, jak to możliwe. Wystarczy e-mail lub numer telefonu.',
+  emailLabel: 'E-mail',
+  emailPlaceholder: 'imie@przyklad.pl',
+  phoneLabel: 'Telefon',
+  phonePlaceholder: '+48 600 000 000',
+  noteLabel: 'Wiadomość (opcjonalnie)',
+  noteLabelRequired: 'W jakiej sprawie piszesz?',
+  contactSubmit: 'Wyślij dane kontaktowe',
+  contactSending: 'Wysyłanie…',
+  errNeedOne: 'Podaj adres e-mail lub numer telefonu.',
+  errEmail: 'Ten adres e-mail wygląda na niepoprawny (np. imie@przyklad.pl).',
+  errPhone: 'Podaj numer telefonu: od 6 do 32 cyfr, spacji lub znaków + - ( ) .',
+  errNoteLong: 'Wiadomość jest za długa (maksymalnie 500 bajtów).',
+  errNoteRequired: 'Napisz krótko, w jakiej sprawie piszesz.',
+  errContactSend: 'Nie udało się wysłać danych. Spróbuj ponownie.',
+  contactThanks: (email, phone) =>
+    email && phone
+      ? `Dziękujemy! Odezwiemy się na adres ${email} lub pod numer ${phone}.`
+      : email
+        ? `Dziękujemy! Odpowiemy na adres ${email}.`
+        : `Dziękujemy! Oddzwonimy pod numer ${phone}.`,
+  contactThanksMore: 'Jeśli ktoś z zespołu pojawi się wcześniej, odpowie tutaj.',
+  contactChange: 'Zmień dane kontaktowe',
 };
 
 export const STRINGS: Record<Lang, Strings> = { en, es, pl };

@@ -11,10 +11,32 @@ import { CalmaClient, type ConnState } from '../protocol/client';
 import { ErrorCode } from '../protocol/codes';
 import { safeStorage, type StorageLike } from '../protocol/storage';
 import type { SocketFactory } from '../protocol/transport';
-import type { ChatMessage, ConversationSummary, ServerMessage, Welcome } from '../protocol/types';
+import type {
+  ChatMessage,
+  ContactFrame,
+  ContactSavedMsg,
+  ConversationSummary,
+  ServerMessage,
+  ShopperContext,
+  ShopperHelloV11,
+  StoreWidgetInfo,
+  Welcome,
+} from '../protocol/types';
 import { wsUrlFor } from '../protocol/index';
 import { ICONS, clear, fmtTime, h, icon, initials } from '../shared/dom';
 import { STRINGS, pickLang, type Lang, type Strings } from './i18n';
+import {
+  availabilityKind,
+  describeAvailability,
+  fetchStoreInfo,
+  fieldOfServerError,
+  parseContext,
+  upcomingClosedDates,
+  validateContact,
+  weeklyRows,
+  type ContactErrors,
+  type FetchLike,
+} from './availability';
 import css from './widget.css?inline';
 
 export interface WidgetConfig {
@@ -32,7 +54,20 @@ export interface WidgetConfig {
    * more than none (the server then detects it per message).
    */
   shopperLanguage?: Lang;
+  /** v1.1 `hello.context` (already validated: see parseContext), sent on a fresh hello only. */
+  context?: ShopperContext;
+  /** BCP 47 locale for dates and times (the browser's when it is of `lang`, else `lang`). */
+  locale?: string;
+  /** Tests inject a fake fetch for GET /api/v1/stores/{id}/widget. */
+  fetch?: FetchLike;
+  /** How often the store's opening state is refetched while the panel is open (60 s). */
+  storeInfoEveryMs?: number;
 }
+
+/** Sent after `contact.saved` does not come in this long: tell the shopper to try again. */
+const CONTACT_TIMEOUT_MS = 15000;
+
+type ContactField = 'email' | 'phone' | 'note';
 
 type MsgStatus = 'pending' | 'sent' | 'read' | 'failed';
 
@@ -50,7 +85,8 @@ export class ChatWidget {
   private client: CalmaClient;
   private root: ShadowRoot;
   private host: HTMLElement;
-  private keys: { token: string; conv: string; name: string; open: string; outbox: string };
+  private keys: { token: string; conv: string; name: string; open: string; outbox: string; contact: string };
+  private locale: string;
 
   // state
   private conversationId: string | null = null;
@@ -66,6 +102,21 @@ export class ChatWidget {
   private typingTimer: ReturnType<typeof setTimeout> | null = null;
   private typingSentAt = 0;
   private typingStopTimer: ReturnType<typeof setTimeout> | null = null;
+  // v1.1: the store's opening state and the offline contact form
+  private storeInfo: StoreWidgetInfo | null = null;
+  private storeInfoSeq = 0;
+  private storeInfoTimer: ReturnType<typeof setInterval> | null = null;
+  /** Latest word on whether nobody can answer now: the queued frame or the store info, whichever came last. */
+  private offline: { reason: 'closed' | 'no_agents'; next_open_ts: number | null } | null = null;
+  private contactState: 'idle' | 'sending' | 'saved' = 'idle';
+  /** The contact to send once a conversation exists (and the connection is up). */
+  private pendingContact: Omit<ContactFrame, 'type' | 'conversation_id'> | null = null;
+  private contactSentOn: string | null = null;
+  /** client_msg_id of the note sent as the first chat message, before the contact. */
+  private contactNoteMsg: string | null = null;
+  private contactTimer: ReturnType<typeof setTimeout> | null = null;
+  private savedContact: { email: string | null; phone: string | null } | null = null;
+  private contactEditing = false;
 
   // elements
   private launcher!: HTMLButtonElement;
@@ -84,12 +135,24 @@ export class ChatWidget {
   private input!: HTMLTextAreaElement;
   private sendBtn!: HTMLButtonElement;
   private endBtn!: HTMLButtonElement;
+  private scroller!: HTMLElement;
+  private avail!: HTMLElement;
+  private availText!: HTMLElement;
+  private hoursEl!: HTMLDetailsElement;
+  private offlineEl!: HTMLElement;
+  private contactForm!: HTMLFormElement;
+  private contactFields!: Record<ContactField, HTMLInputElement | HTMLTextAreaElement>;
+  private contactErrs!: Record<ContactField | 'form', HTMLElement>;
+  private noteLabel!: HTMLElement;
+  private contactSubmit!: HTMLButtonElement;
+  private contactThanks!: HTMLElement;
 
   constructor(private cfg: WidgetConfig) {
     this.t = STRINGS[cfg.lang];
     this.storage = cfg.storage ?? safeStorage('local');
     const p = `calma:${cfg.store}:`;
-    this.keys = { token: p + 'token', conv: p + 'conversation', name: p + 'name', open: p + 'open', outbox: p + 'outbox' };
+    this.keys = { token: p + 'token', conv: p + 'conversation', name: p + 'name', open: p + 'open', outbox: p + 'outbox', contact: p + 'contact' };
+    this.locale = cfg.locale || cfg.lang;
     this.conversationId = this.storage.getItem(this.keys.conv);
 
     this.client = new CalmaClient({
@@ -102,7 +165,10 @@ export class ChatWidget {
         const token = this.storage.getItem(this.keys.token);
         if (token) return { type: 'hello', role: 'shopper', token };
         const name = this.storage.getItem(this.keys.name) || undefined;
-        return { type: 'hello', role: 'shopper', store: cfg.store, name, language: cfg.shopperLanguage };
+        const hello: ShopperHelloV11 = { type: 'hello', role: 'shopper', store: cfg.store, name, language: cfg.shopperLanguage };
+        // The server keeps the context with the shopper: a token hello needs none.
+        if (cfg.context) hello.context = cfg.context;
+        return hello;
       },
     });
 
@@ -166,8 +232,13 @@ export class ChatWidget {
     );
 
     this.status = h('div', { class: 'status', hidden: true, role: 'status', 'data-testid': 'status' });
+    this.buildAvailability();
+    this.buildContactForm();
     this.log = h('div', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-label': t.title, 'data-testid': 'log' });
     this.typingEl = h('div', { class: 'typing', 'aria-live': 'polite', 'data-testid': 'typing' });
+    // One scrolling area: the opening state, the messages, and the offline form under them
+    // (on a phone the form then scrolls with the chat instead of squeezing it).
+    this.scroller = h('div', { class: 'scroller', 'data-testid': 'scroller' }, this.avail, this.log, this.typingEl, this.offlineEl);
 
     const newBtn = h('button', { class: 'primary-btn', type: 'button', 'data-testid': 'new-chat' }, t.newChat);
     newBtn.addEventListener('click', () => this.newChat());
@@ -190,8 +261,7 @@ export class ChatWidget {
       { class: 'panel', id: 'calma-panel', role: 'dialog', 'aria-labelledby': 'calma-title', hidden: true, 'data-testid': 'panel', lang: this.cfg.lang },
       header,
       this.status,
-      this.log,
-      this.typingEl,
+      this.scroller,
       this.closedEl,
       this.composer,
     );
@@ -199,6 +269,51 @@ export class ChatWidget {
     this.root.append(this.panel, this.launcher);
     this.renderGreeting();
     this.renderHeader();
+  }
+
+  /** The store's opening state (text, and the weekly hours in a <details>). */
+  private buildAvailability(): void {
+    this.availText = h('div', { class: 'avail-text', 'data-testid': 'availability-text' });
+    this.hoursEl = h('details', { class: 'hours', 'data-testid': 'hours', hidden: true });
+    this.avail = h('div', { class: 'avail', hidden: true, role: 'status', 'data-testid': 'availability' }, icon(ICONS.clock, 18), h('div', { class: 'stack' }, this.availText, this.hoursEl));
+  }
+
+  /** The offline contact form: e-mail, phone, note; then a thank-you. */
+  private buildContactForm(): void {
+    const t = this.t;
+    const errEl = (id: string) => h('div', { class: 'field-error', id: `calma-${id}-error`, 'data-testid': `${id}-error`, hidden: true, 'aria-live': 'polite' });
+    this.contactErrs = { email: errEl('contact-email'), phone: errEl('contact-phone'), note: errEl('contact-note'), form: errEl('contact-form') };
+    this.contactErrs.form.setAttribute('role', 'alert');
+    const email = h('input', { type: 'email', id: 'calma-contact-email', name: 'email', autocomplete: 'email', inputmode: 'email', maxlength: 254, placeholder: t.emailPlaceholder, 'aria-describedby': 'calma-contact-email-error', 'data-testid': 'contact-email' });
+    const phone = h('input', { type: 'tel', id: 'calma-contact-phone', name: 'phone', autocomplete: 'tel', inputmode: 'tel', maxlength: 32, placeholder: t.phonePlaceholder, 'aria-describedby': 'calma-contact-phone-error', 'data-testid': 'contact-phone' });
+    const note = h('textarea', { id: 'calma-contact-note', name: 'note', rows: 2, maxlength: 500, 'aria-describedby': 'calma-contact-note-error', 'data-testid': 'contact-note' });
+    this.contactFields = { email, phone, note };
+    this.noteLabel = h('label', { for: 'calma-contact-note' }, t.noteLabel);
+    const field = (label: HTMLElement, input: HTMLElement, err: HTMLElement) => h('div', { class: 'field' }, label, input, err);
+    this.contactSubmit = h('button', { class: 'primary-btn wide', type: 'submit', 'data-testid': 'contact-submit' }, t.contactSubmit);
+    this.contactForm = h(
+      'form',
+      { class: 'contact-form', novalidate: true, 'aria-labelledby': 'calma-contact-title', 'data-testid': 'contact-form' },
+      h('div', { class: 'contact-title', id: 'calma-contact-title' }, t.contactTitle),
+      h('p', { class: 'contact-intro' }, t.contactIntro),
+      field(h('label', { for: 'calma-contact-email' }, t.emailLabel), email, this.contactErrs.email),
+      field(h('label', { for: 'calma-contact-phone' }, t.phoneLabel), phone, this.contactErrs.phone),
+      field(this.noteLabel, note, this.contactErrs.note),
+      this.contactErrs.form,
+      this.contactSubmit,
+    );
+    this.contactForm.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.submitContact();
+    });
+    for (const k of ['email', 'phone', 'note'] as ContactField[]) {
+      this.contactFields[k].addEventListener('input', () => {
+        if (!this.contactErrs[k].hidden) this.setFieldError(k, null);
+        if (k !== 'note' && !this.contactErrs.email.hidden && this.contactErrs.email.dataset.key === 'errNeedOne') this.setFieldError('email', null);
+      });
+    }
+    this.contactThanks = h('div', { class: 'contact-thanks', role: 'status', hidden: true, 'data-testid': 'contact-thanks' });
+    this.offlineEl = h('div', { class: 'offline', hidden: true, 'data-testid': 'offline' }, this.contactForm, this.contactThanks);
   }
 
   private renderGreeting(): void {
@@ -247,14 +362,17 @@ export class ChatWidget {
       } else {
         this.addRow(message, true, 'sent');
       }
+      this.flushContact();
     });
     c.on('sendFailed', ({ entry, code }) => {
       const row = this.rows.get('c:' + entry.client_msg_id);
       if (row) this.setStatus(row, 'failed', entry.text);
       if (code === ErrorCode.TooLarge) this.flash(this.t.tooLong);
+      if (entry.client_msg_id === this.contactNoteMsg) this.contactFailed(null, null);
     });
     c.on('sendRetry', ({ code }) => this.flash(code === ErrorCode.RateLimited ? this.t.rateLimited : this.t.storeDown));
     c.on('serverError', (e) => {
+      if (e.ref === 'contact') return this.contactFailed(fieldOfServerError(e.message), e.message || null);
       // Transient errors without a ref are retried by the client; just tell the shopper.
       if (e.code === ErrorCode.RateLimited) this.flash(this.t.rateLimited);
       else if (e.code === ErrorCode.Unavailable) this.flash(this.t.storeDown);
@@ -288,6 +406,10 @@ export class ChatWidget {
     this.renderBadge();
     this.scrollToEnd();
     this.sendRead();
+    // What the store can promise now: on every opening, then every minute while open.
+    this.refreshStoreInfo();
+    if (this.storeInfoTimer) clearInterval(this.storeInfoTimer);
+    this.storeInfoTimer = setInterval(() => this.refreshStoreInfo(), this.cfg.storeInfoEveryMs ?? 60000);
     // Focus now, not in a timer: a delayed focus() could yank the caret out of a field
     // the shopper (or a test) has already started typing in.
     if (focus) this.input.focus();
@@ -299,7 +421,22 @@ export class ChatWidget {
     this.launcher.setAttribute('aria-expanded', 'false');
     this.launcher.setAttribute('aria-label', this.t.openChat);
     this.storage.setItem(this.keys.open, '0');
+    if (this.storeInfoTimer) clearInterval(this.storeInfoTimer);
+    this.storeInfoTimer = null;
     this.launcher.focus();
+  }
+
+  /** GET /api/v1/stores/{id}/widget; a failed fetch keeps what was known. */
+  private async refreshStoreInfo(): Promise<void> {
+    const f = this.cfg.fetch ?? (typeof fetch === 'function' ? (fetch.bind(globalThis) as unknown as FetchLike) : null);
+    if (!f) return;
+    const seq = ++this.storeInfoSeq;
+    const info = await fetchStoreInfo(this.cfg.server, this.cfg.store, f);
+    if (seq !== this.storeInfoSeq || !info) return; // a newer fetch is under way, or nothing learnt
+    this.storeInfo = info;
+    this.offline = offlineOf(info);
+    this.renderHeader();
+    this.renderStatus();
   }
 
   // ---- protocol events --------------------------------------------------------
@@ -308,8 +445,11 @@ export class ChatWidget {
     if (s === 'connected') {
       this.everConnected = true;
       this.renderStatus();
-    } else if (s === 'disconnected' && this.everConnected) {
-      this.showStatus(this.t.reconnecting, true);
+      return;
+    }
+    if (s === 'disconnected') {
+      this.contactSentOn = null; // unanswered on that connection: sent again after the next welcome
+      if (this.everConnected) this.showStatus(this.t.reconnecting, true);
     }
   }
 
@@ -329,8 +469,12 @@ export class ChatWidget {
       // Our stored conversation is unknown to the server: forget it.
       this.setConversation(null);
     }
+    this.restoreSavedContact();
+    // v1.1 shopper welcome: the store's state; when it disagrees with what we know, ask.
+    if (w.store && typeof w.store.open === 'boolean' && w.store.open !== (this.storeInfo?.open ?? true)) void this.refreshStoreInfo();
     this.renderHeader();
     this.renderStatus();
+    this.flushContact();
   }
 
   private setConversation(id: string | null): void {
@@ -338,17 +482,27 @@ export class ChatWidget {
     this.conversationId = id;
     if (id) this.storage.setItem(this.keys.conv, id);
     else this.storage.removeItem(this.keys.conv);
+    if (id) this.flushContact();
   }
 
-  private onEvent(ev: ServerMessage): void {
+  private onEvent(ev: ServerMessage | ContactSavedMsg): void {
     const convOf = (ev as { conversation_id?: string }).conversation_id;
     if (convOf && this.conversationId && convOf !== this.conversationId) return;
     switch (ev.type) {
       case 'conversation.queued':
-        if (!this.conversationId) this.setConversation(ev.conversation_id);
         this.convState = 'queued';
         this.queue = { position: ev.position, wait: ev.estimated_wait_s };
+        // v1.1: nobody can answer now (outside hours, or nobody of the store online).
+        if (typeof ev.offline === 'boolean') {
+          this.offline = ev.offline
+            ? { reason: ev.offline_reason === 'no_agents' ? 'no_agents' : 'closed', next_open_ts: ev.next_open_ts ?? this.offline?.next_open_ts ?? this.storeInfo?.next_open_ts ?? null }
+            : null;
+        }
+        if (!this.conversationId) this.setConversation(ev.conversation_id);
         break;
+      case 'contact.saved':
+        this.onContactSaved(ev.conversation_id);
+        return;
       case 'conversation.assigned':
         if (!this.conversationId) this.setConversation(ev.conversation_id);
         this.convState = 'assigned';
@@ -480,8 +634,9 @@ export class ChatWidget {
       this.headSub.title = t.assigned(this.agentName);
     } else {
       this.headAvatar.append(icon(ICONS.chat, 20));
-      this.headTitle.textContent = t.title;
-      this.headSub.textContent = this.convState === 'queued' ? t.waiting : t.subtitleIdle;
+      this.headTitle.textContent = this.storeInfo?.name || t.title;
+      const avail = this.availability();
+      this.headSub.textContent = avail && avail.kind !== 'open' ? avail.short : this.convState === 'queued' ? t.waiting : t.subtitleIdle;
       this.headSub.title = '';
     }
     const closed = this.convState === 'closed';
@@ -489,12 +644,238 @@ export class ChatWidget {
     this.composer.hidden = closed;
     this.endBtn.hidden = closed || !this.conversationId;
     this.nameField.hidden = !!this.conversationId || !!this.storage.getItem(this.keys.token);
+    this.renderAvailability();
+    this.renderOffline();
+  }
+
+  /** The opening state to tell the shopper: the store info, else what the queued frame said. */
+  private availability(): ReturnType<typeof describeAvailability> | null {
+    let info = this.storeInfo;
+    if (this.offline && (!info || info.open)) {
+      // The queued frame is newer than the store info (or there is none).
+      info = {
+        id: this.cfg.store,
+        name: info?.name ?? '',
+        languages: info?.languages ?? [],
+        hours: info?.hours ?? null,
+        open: false,
+        in_hours: this.offline.reason === 'no_agents',
+        next_open_ts: this.offline.next_open_ts,
+      };
+    } else if (!this.offline && info && !info.open && this.convState === 'queued') {
+      info = { ...info, open: true }; // queued with offline: false, after the last fetch
+    }
+    return info ? describeAvailability(info, this.t, this.locale) : null;
+  }
+
+  private renderAvailability(): void {
+    const avail = this.availability();
+    const hours = this.storeInfo?.hours ?? null;
+    // Once an agent has it, or while an online queue shows its own estimate, say nothing.
+    const busy = this.convState === 'assigned' || this.convState === 'closed' || (this.convState === 'queued' && !this.offline);
+    if (!avail || busy || (avail.kind === 'open' && !hours)) {
+      this.avail.hidden = true;
+      return;
+    }
+    this.avail.hidden = false;
+    this.avail.className = 'avail' + (avail.kind === 'open' ? '' : ' warn');
+    this.avail.dataset.kind = avail.kind;
+    // Open: the subtitle already says how fast we answer; here only until when.
+    const text = avail.kind === 'open' ? (avail.until ?? '') : avail.text;
+    this.availText.textContent = text;
+    this.availText.hidden = !text;
+    this.renderHours(hours);
+  }
+
+  private renderHours(hours: StoreWidgetInfo['hours']): void {
+    const el = this.hoursEl;
+    // Rebuilt only when the hours or the day change (keeps focus and the open state).
+    const key = hours ? JSON.stringify(hours) + new Date().toDateString() : '';
+    if (el.dataset.key === key) return;
+    el.dataset.key = key;
+    const wasOpen = el.open;
+    clear(el);
+    el.hidden = !hours;
+    if (!hours) return;
+    el.append(h('summary', { 'data-testid': 'hours-toggle' }, this.t.hoursTitle));
+    const rows = weeklyRows(hours, this.t, this.locale);
+    if (!rows.some((r) => r.open)) el.append(h('p', { class: 'hours-none' }, this.t.hoursNone));
+    else {
+      const list = h('dl', { class: 'hours-list' });
+      for (const r of rows) {
+        const cls = [r.today ? 'today' : '', r.open ? '' : 'shut'].filter(Boolean).join(' ');
+        list.append(h('div', { class: cls || undefined, 'data-day': r.day }, h('dt', {}, r.label), h('dd', {}, r.ranges)));
+      }
+      el.append(list);
+    }
+    const holidays = upcomingClosedDates(hours, this.locale);
+    if (holidays.length) el.append(h('p', { class: 'hours-tz', 'data-testid': 'closed-dates' }, this.t.hoursClosedDates(holidays.join(', '))));
+    el.append(h('p', { class: 'hours-tz' }, this.t.hoursTz(hours.tz)));
+    el.open = wasOpen;
+  }
+
+  // ---- offline contact form ---------------------------------------------------
+
+  private renderOffline(): void {
+    const t = this.t;
+    const talking = this.convState === 'assigned' || this.convState === 'closed';
+    const saved = this.contactState === 'saved' && !!this.savedContact;
+    const filled = Object.values(this.contactFields).some((f) => f.value.trim() !== '');
+    const nobody = (this.availability()?.kind ?? 'open') !== 'open';
+    // Shown while nobody can answer; kept while in use even if someone comes online.
+    const show = !talking && (nobody || saved || this.contactState === 'sending' || filled);
+    this.offlineEl.hidden = !show;
+    if (!show) return;
+    const thanks = saved && !this.contactEditing;
+    this.contactForm.hidden = thanks;
+    this.contactThanks.hidden = !thanks;
+    if (thanks && this.savedContact) {
+      clear(this.contactThanks);
+      const change = h('button', { class: 'link-btn', type: 'button', 'data-testid': 'contact-change' }, t.contactChange);
+      change.addEventListener('click', () => {
+        this.contactEditing = true;
+        this.renderOffline();
+        this.contactFields.email.focus();
+      });
+      this.contactThanks.append(
+        h('strong', {}, t.contactThanks(this.savedContact.email, this.savedContact.phone)),
+        h('span', {}, t.contactThanksMore),
+        change,
+      );
+    }
+    const needNote = this.needsNote();
+    this.noteLabel.textContent = needNote ? t.noteLabelRequired : t.noteLabel;
+    if (needNote) this.contactFields.note.setAttribute('aria-required', 'true');
+    else this.contactFields.note.removeAttribute('aria-required');
+    const sending = this.contactState === 'sending';
+    this.contactSubmit.disabled = sending;
+    this.contactSubmit.textContent = sending ? t.contactSending : t.contactSubmit;
+  }
+
+  /** No conversation yet (and none about to be opened): the note becomes the first message. */
+  private needsNote(): boolean {
+    return !this.conversationId && this.client.outbox.size === 0;
+  }
+
+  private setFieldError(field: ContactField | 'form', text: string | null, key?: string): void {
+    const el = this.contactErrs[field];
+    el.textContent = text ?? '';
+    el.hidden = !text;
+    el.dataset.key = key ?? '';
+    if (field !== 'form') {
+      const input = this.contactFields[field];
+      if (text) input.setAttribute('aria-invalid', 'true');
+      else input.removeAttribute('aria-invalid');
+    }
+  }
+
+  private submitContact(): void {
+    if (this.contactState === 'sending') return;
+    const v = { email: this.contactFields.email.value.trim(), phone: this.contactFields.phone.value.trim(), note: this.contactFields.note.value.trim() };
+    const needNote = this.needsNote();
+    const errs: ContactErrors = validateContact(v, needNote);
+    for (const f of ['email', 'phone', 'note', 'form'] as const) this.setFieldError(f, null);
+    let first: ContactField | null = null;
+    for (const f of ['email', 'phone', 'note'] as ContactField[]) {
+      const key = errs[f];
+      if (!key) continue;
+      this.setFieldError(f, this.t[key], key);
+      first ??= f;
+    }
+    if (first) {
+      this.contactFields[first].focus();
+      return;
+    }
+    this.pendingContact = {};
+    if (v.email) this.pendingContact.email = v.email;
+    if (v.phone) this.pendingContact.phone = v.phone;
+    if (v.note) this.pendingContact.note = v.note;
+    this.contactState = 'sending';
+    this.contactSentOn = null;
+    if (needNote) {
+      // There is no conversation to attach the contact to: the note opens it first,
+      // as the shopper's own message; the contact follows its ack (see flushContact).
+      this.contactNoteMsg = this.sendText(v.note);
+    }
+    this.renderOffline();
+    this.flushContact();
+    if (this.contactTimer) clearTimeout(this.contactTimer);
+    this.contactTimer = setTimeout(() => {
+      if (this.contactState === 'sending') this.contactFailed(null, null);
+    }, CONTACT_TIMEOUT_MS + (needNote ? CONTACT_TIMEOUT_MS : 0));
+  }
+
+  /** Send the pending contact once there is a conversation and a live connection. */
+  private flushContact(): void {
+    const pc = this.pendingContact;
+    const conv = this.conversationId;
+    if (!pc || !conv || this.contactState !== 'sending' || this.contactSentOn === conv) return;
+    if (this.contactNoteMsg && this.client.outbox.get(this.contactNoteMsg)) return; // its ack first
+    const frame: ContactFrame = { type: 'contact', conversation_id: conv, ...pc };
+    if (this.client.sendFrame(frame as unknown as { type: string })) this.contactSentOn = conv;
+    if (this.client.state === 'disconnected') this.client.connect();
+  }
+
+  private onContactSaved(conversationId: string): void {
+    if (this.contactState !== 'sending' || !this.pendingContact) return;
+    if (this.contactTimer) clearTimeout(this.contactTimer);
+    this.savedContact = { email: this.pendingContact.email ?? null, phone: this.pendingContact.phone ?? null };
+    this.storage.setItem(this.keys.contact, JSON.stringify({ conversation_id: conversationId, ...this.savedContact }));
+    this.pendingContact = null;
+    this.contactNoteMsg = null;
+    this.contactState = 'saved';
+    this.contactEditing = false;
+    this.contactFields.note.value = '';
+    this.renderOffline();
+  }
+
+  private contactFailed(field: ContactField | null, message: string | null): void {
+    if (this.contactState !== 'sending') return;
+    if (this.contactTimer) clearTimeout(this.contactTimer);
+    this.contactState = this.savedContact ? 'saved' : 'idle';
+    this.contactEditing = true;
+    this.pendingContact = null;
+    this.contactSentOn = null;
+    this.contactNoteMsg = null;
+    this.renderOffline();
+    const text = message || this.t.errContactSend;
+    this.setFieldError(field ?? 'form', text);
+    if (field) this.contactFields[field].focus();
+  }
+
+  /** After a reload: the thank-you stays for the conversation it was left in. */
+  private restoreSavedContact(): void {
+    if (this.savedContact || !this.conversationId) return;
+    try {
+      const v = JSON.parse(this.storage.getItem(this.keys.contact) ?? 'null') as { conversation_id?: string; email?: string | null; phone?: string | null } | null;
+      if (v && v.conversation_id === this.conversationId) {
+        this.savedContact = { email: v.email ?? null, phone: v.phone ?? null };
+        this.contactState = 'saved';
+        if (v.email) this.contactFields.email.value = v.email;
+        if (v.phone) this.contactFields.phone.value = v.phone;
+      }
+    } catch {
+      /* ignore */
+    }
+  }
+
+  private resetContact(): void {
+    if (this.contactTimer) clearTimeout(this.contactTimer);
+    this.contactState = 'idle';
+    this.pendingContact = null;
+    this.contactSentOn = null;
+    this.contactNoteMsg = null;
+    this.savedContact = null;
+    this.contactEditing = false;
+    for (const f of Object.values(this.contactFields)) f.value = '';
+    for (const f of ['email', 'phone', 'note', 'form'] as const) this.setFieldError(f, null);
+    this.storage.removeItem(this.keys.contact);
   }
 
   private renderStatus(): void {
     const t = this.t;
     if (this.client.state !== 'connected' && this.everConnected) return this.showStatus(t.reconnecting, true);
-    if (this.convState === 'queued' && this.queue) {
+    if (this.convState === 'queued' && this.queue && !this.offline) {
       const mins = Math.ceil((this.queue.wait || 0) / 60);
       const wait = this.queue.wait < 60 ? t.waitLessMinute : t.waitMinutes(mins);
       clear(this.status);
@@ -535,7 +916,11 @@ export class ChatWidget {
   }
 
   private scrollToEnd(): void {
-    this.log.scrollTop = this.log.scrollHeight;
+    const sc = this.scroller;
+    const bottom = sc.scrollHeight - sc.clientHeight;
+    // With the offline form under the chat: the last messages in the upper half, the
+    // beginning of the form in the lower half.
+    sc.scrollTop = this.offlineEl.hidden ? bottom : Math.max(0, Math.min(bottom, this.offlineEl.offsetTop - sc.clientHeight / 2));
   }
 
   private autosize(): void {
@@ -562,7 +947,7 @@ export class ChatWidget {
     this.input.focus();
   }
 
-  private sendText(text: string): void {
+  private sendText(text: string): string {
     const entry = this.client.send(text, this.conversationId ?? undefined);
     this.addRow(
       { conversation_id: this.conversationId ?? '', seq: 0, ts: entry.created_ts, from: { id: this.client.userId ?? '', role: 'shopper' }, text, client_msg_id: entry.client_msg_id },
@@ -572,6 +957,7 @@ export class ChatWidget {
     );
     if (this.client.state === 'disconnected' && !this.everConnected) this.client.connect();
     this.renderHeader();
+    return entry.client_msg_id;
   }
 
   private onTypingInput(): void {
@@ -613,11 +999,18 @@ export class ChatWidget {
     this.agentName = null;
     this.queue = null;
     this.lastOtherSeq = this.lastReadSent = 0;
+    this.offline = this.storeInfo ? offlineOf(this.storeInfo) : null;
+    this.resetContact();
     this.renderGreeting();
     this.renderHeader();
     this.renderStatus();
     this.input.focus();
   }
+}
+
+function offlineOf(info: StoreWidgetInfo): { reason: 'closed' | 'no_agents'; next_open_ts: number | null } | null {
+  if (info.open) return null;
+  return { reason: availabilityKind(info) === 'closed' ? 'closed' : 'no_agents', next_open_ts: info.next_open_ts ?? null };
 }
 
 /** The server's limit on `text` (bytes of UTF-8, not characters). */
@@ -627,7 +1020,15 @@ export function utf8Length(s: string): number {
   return new TextEncoder().encode(s).length;
 }
 
-/** Read the configuration from the <script> tag that loaded us. */
+function isLocale(tag: string): boolean {
+  try {
+    return Intl.DateTimeFormat.supportedLocalesOf([tag]).length > 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Read the configuration from the <script> tag that loaded us (data-context parsed once, here). */
 export function configFromScript(script: HTMLScriptElement | null): WidgetConfig {
   const src = script?.src || location.href;
   const ds = script?.dataset ?? {};
@@ -636,10 +1037,14 @@ export function configFromScript(script: HTMLScriptElement | null): WidgetConfig
   const browser = typeof navigator !== 'undefined' ? navigator.languages ?? [navigator.language] : [];
   const lang = pickLang(ds.lang, browser);
   const browserLang = browser.length ? pickLang(null, browser.slice(0, 1)) : null;
+  const sameLang = browserLang === lang && !!browser[0]?.toLowerCase().startsWith(lang);
   return {
     store: ds.store || 'demo',
     lang,
     server,
-    shopperLanguage: browserLang === lang && browser[0]?.toLowerCase().startsWith(lang) ? lang : undefined,
+    shopperLanguage: sameLang ? lang : undefined,
+    // Dates in the shopper's own variant of the language (en-GB: 24 h), else the language.
+    locale: sameLang && isLocale(browser[0]) ? browser[0] : lang,
+    context: parseContext(ds.context),
   };
 }
