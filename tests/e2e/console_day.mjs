@@ -20,12 +20,12 @@ import {
   crashResult,
   findChromium,
   loadPlaywright,
-  openWebSocket,
   parseArgs,
   repoRoot,
   startServer,
   until,
 } from './lib.mjs';
+import { connectWs } from './ws.mjs';
 
 const STORE = 'demo-pl';
 const STORE_NAME = 'Sklep Demo Calma';
@@ -79,12 +79,12 @@ async function main() {
     });
 
     runner.test('shopper connects to demo-pl in Polish with a VIP order context and writes', async () => {
-      shopper = await openWebSocket(wsUrl, { origin: base });
+      shopper = await connectWs(wsUrl, { origin: base });
       shopper.send({ type: 'hello', role: 'shopper', store: STORE, name: SHOPPER, language: 'pl', context: CONTEXT });
-      const welcome = await shopper.waitFor((f) => f.type === 'welcome' || f.type === 'error', 'no welcome for the shopper');
+      const welcome = await shopper.next((f) => f.type === 'welcome' || f.type === 'error', 10000, 'the shopper\'s welcome');
       assert(welcome.type === 'welcome', `shopper hello answered ${JSON.stringify(welcome)}`);
       shopper.send({ type: 'chat.send', client_msg_id: 'e2e-day-1', text: FIRST });
-      const ack = await shopper.waitFor((f) => f.type === 'ack' || (f.type === 'error' && f.ref === 'e2e-day-1'), 'first message never acked');
+      const ack = await shopper.next((f) => f.type === 'ack' || (f.type === 'error' && f.ref === 'e2e-day-1'), 10000, 'the ack of the first message');
       assert(ack.type === 'ack', `chat.send answered ${JSON.stringify(ack)}`);
       convId = ack.conversation_id;
     }, { needs: ['the demo-pl store is configured'] });
@@ -155,7 +155,7 @@ async function main() {
       const expected = answer.text.replaceAll('{order}', CONTEXT.order_id).replaceAll('{agent}', AGENT.name).replaceAll('{name}', SHOPPER);
       assert(filled === expected, `inserted ${JSON.stringify(filled)}, expected ${JSON.stringify(expected)}`);
       await reply.press('Enter');
-      const msg = await shopper.waitFor((f) => f.type === 'chat.message' && f.from?.role !== 'shopper', 'the shopper never got the answer', 15000);
+      const msg = await shopper.next((f) => f.type === 'chat.message' && f.from?.role !== 'shopper', 15000, 'the agent\'s answer');
       sentText = msg.text;
       assert(sentText === filled, `shopper got ${JSON.stringify(sentText)}`);
       assert(!sentText.includes('{'), 'a placeholder reached the shopper');
@@ -167,7 +167,7 @@ async function main() {
     runner.test('agent closes with "needs follow-up" and the follow-ups tab lists it', async () => {
       await tid('close-followup').check();
       await tid('close-conv').click();
-      const closed = await shopper.waitFor((f) => f.type === 'conversation.closed', 'the shopper never saw the close');
+      const closed = await shopper.next((f) => f.type === 'conversation.closed', 10000, 'conversation.closed');
       assert(closed.conversation_id === convId, 'closed another conversation');
       await tid('closed-line').waitFor();
       await tid('tab-followups').click();
