@@ -65,6 +65,28 @@ struct contact_info {
   bool empty() const { return ts == 0; }
 };
 
+/// What one agent did in a conversation, for the reports.
+struct agent_figures {
+  std::string id;
+  std::string name;
+  int replies = 0;           ///< messages to the shopper whose effect on the curve was measured
+  double fall_sum = 0;       ///< sum over those replies of (level at the reply - level after it)
+};
+
+/// A conversation's figures for the reports, kept up to date by the hub.
+struct conversation_figures {
+  double peak_level = 0;
+  double closing_level = 0;  ///< the level when it closed (the last level while open)
+  int escalations = 0;
+  std::vector<std::string> escalation_reasons;  ///< every reason raised, each once
+  std::string first_response_by;                ///< who sent the first staff message
+  std::vector<agent_figures> agents;
+};
+
+/// An entry of a conversation's audit trail, as stored: its JSON text
+/// `{"ts","action","by":{"role","id","name"},...}`.
+using audit_entry = std::string;
+
 /// A conversation as the store keeps it. `last_seq` is maintained by the store.
 struct conversation_record {
   std::string id;
@@ -91,6 +113,14 @@ struct conversation_record {
   /// The follow-up was done (0: not yet), by whom.
   timestamp_ms follow_up_done_ts = 0;
   std::string follow_up_done_by;
+  /// The shopper's rating after the close (0: none), its comment and time.
+  int csat_score = 0;
+  std::string csat_comment;
+  timestamp_ms csat_ts = 0;
+  /// Complaint causes (common/causes names); `corrected`: set by staff, no longer tagged from the words.
+  std::vector<std::string> categories;
+  bool categories_corrected = false;
+  conversation_figures figures;
 };
 
 /// On the store's follow-up list: a contact left that no staff answer followed

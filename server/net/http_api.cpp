@@ -194,10 +194,16 @@ void http_api::handle(http_request req, std::function<void(http_response)> done)
     if (!get) return done(error_response(405, protocol::error_code::bad_request, "use GET"));
     std::string id = path.substr(stores_prefix.size(), path.size() - stores_prefix.size() - 7);
     if (!protocol::valid_id(id, 64)) return done(error_response(404, protocol::error_code::not_found, "no such store"));
-    hub_->widget_status(id, [done = std::move(done)](hub::http_answer a) {
+    // The widget on the store's own site (another origin) may read it: CORS for that store's origins.
+    std::string allow;
+    if (const auto* st = cfg_.find_store(id); st && !req.origin.empty() && origin_allowed(cfg_, st, req.origin, req.host))
+      allow = req.origin;
+    hub_->widget_status(id, [done = std::move(done), allow](hub::http_answer a) {
       auto r = json_response(a.status, a.body);
       // Public and cheap to ask: let the widget's page cache it for a little while.
       r.headers.emplace_back("Cache-Control", "max-age=15");
+      r.headers.emplace_back("Vary", "Origin");
+      if (!allow.empty()) r.headers.emplace_back("Access-Control-Allow-Origin", allow);
       done(std::move(r));
     });
     return;

@@ -27,6 +27,8 @@ struct http_request {
   std::string method;
   std::string target;
   std::string authorization;
+  std::string origin;  ///< the Origin header ("" when none)
+  std::string host;
   std::string body;
 };
 

@@ -58,6 +58,8 @@ class http_session : public std::enable_shared_from_this<http_session> {
     r.method = std::string(req.method_string());
     r.target = std::string(req.target());
     r.authorization = std::string(req[http::field::authorization]);
+    r.origin = std::string(req[http::field::origin]);
+    r.host = std::string(req[http::field::host]);
     r.body = std::move(req.body());
     keep_alive_ = req.keep_alive();
     head_ = req.method() == http::verb::head;
