@@ -113,6 +113,20 @@ describe('console model', () => {
     expect(a.curve.map((p) => p.ts)).toEqual([5, 10]);
   });
 
+  it('takes the store and the shopper context from staff summaries, and the coaching stage from anger.update', () => {
+    const m = new ConsoleModel('agent', 'agent');
+    m.applySummary({ conversation_id: 'a', state: 'assigned', agent_id: 'agent', last_seq: 0, created_ts: 1, store: 'demo-pl', shopper: { id: 's', name: 'Kasia', language: 'pl', context: { order_id: 'PL-77', tier: 'vip' } } });
+    expect(m.conv('a').store).toBe('demo-pl');
+    expect(m.conv('a').shopper?.context?.order_id).toBe('PL-77');
+    m.addAnger({ conversation_id: 'a', ts: 1, level: 70, phase: 'peak', coaching_stage: 'peak' });
+    m.addAnger({ conversation_id: 'a', ts: 2, level: 65, phase: 'peak' });
+    expect(m.conv('a').anger?.coachingStage).toBe('peak');
+    // An escalation brings the context when the summary had none.
+    m.raise({ escalation_id: 'e', conversation_id: 'b', reasons: [], severity: 'high', level: 80, raised_ts: 1, store: 'demo', shopper: { id: 's2', context: { order_value: 900, currency: 'EUR' } } });
+    expect(m.conv('b').shopper?.context?.order_value).toBe(900);
+    expect(m.conv('b').store).toBe('demo');
+  });
+
   it('reads the anger curve from a staff summary whatever it is called', () => {
     expect(extractCurve({ anger: [{ ts: 1, level: 5 }] })).toHaveLength(1);
     expect(extractCurve({ anger: { level: 5, curve: [{ ts: 1, level: 5 }] } })).toHaveLength(1);
@@ -123,6 +137,8 @@ describe('console model', () => {
   it('formats durations and colours levels', () => {
     expect(fmtDuration(5000)).toBe('5s');
     expect(fmtDuration(125000)).toBe('2m 05s');
+    expect(fmtDuration(125000, 'pl')).toBe('2 min 05 s');
+    expect(fmtDuration(3 * 3600000 + 60000, 'es')).toBe('3 h 01 min');
     expect(levelColor(90)).not.toBe(levelColor(10));
   });
 });

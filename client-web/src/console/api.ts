@@ -1,5 +1,5 @@
 /** HTTP part of the protocol used by the console. */
-import type { Role } from '../protocol/types';
+import type { CannedAnswer, FollowUp, Role, ShopperContext, ShopperInfo } from '../protocol/types';
 
 export interface Session {
   token: string;
@@ -8,10 +8,14 @@ export interface Session {
   name: string;
 }
 
+/** What went wrong, so the login view can say it in the console's language. */
+export type LoginFailure = 'unreachable' | 'unauthorized' | 'rate_limited' | 'status' | 'unexpected';
+
 export class LoginError extends Error {
   constructor(
     message: string,
     readonly status: number,
+    readonly kind: LoginFailure = 'status',
   ) {
     super(message);
   }
@@ -26,13 +30,13 @@ export async function login(username: string, password: string, base = ''): Prom
       body: JSON.stringify({ username, password }),
     });
   } catch {
-    throw new LoginError('Cannot reach the server. Check your connection and try again.', 0);
+    throw new LoginError('Cannot reach the server. Check your connection and try again.', 0, 'unreachable');
   }
-  if (res.status === 401) throw new LoginError('Wrong username or password.', 401);
-  if (res.status === 429) throw new LoginError('Too many attempts. Wait a moment and try again.', 429);
-  if (!res.ok) throw new LoginError(`The server answered ${res.status}. Try again in a moment.`, res.status);
+  if (res.status === 401) throw new LoginError('Wrong username or password.', 401, 'unauthorized');
+  if (res.status === 429) throw new LoginError('Too many attempts. Wait a moment and try again.', 429, 'rate_limited');
+  if (!res.ok) throw new LoginError(`The server answered ${res.status}. Try again in a moment.`, res.status, 'status');
   const body = (await res.json()) as Session;
-  if (!body.token || !body.role) throw new LoginError('Unexpected answer from the server.', res.status);
+  if (!body.token || !body.role) throw new LoginError('Unexpected answer from the server.', res.status, 'unexpected');
   return body;
 }
 
@@ -40,6 +44,11 @@ export interface ConversationDetail {
   anger?: { ts: number; level: number; phase?: string; cues?: string[] }[];
   anger_timeline?: { ts: number; level: number; phase?: string; cues?: string[] }[];
   timeline?: { ts: number; level: number; phase?: string; cues?: string[] }[];
+  /** v1.1: the store, the shopper's context (also under conversation.*) */
+  store?: string;
+  context?: ShopperContext;
+  shopper?: ShopperInfo;
+  conversation?: { store?: string; context?: ShopperContext; shopper?: ShopperInfo; [k: string]: unknown };
   [k: string]: unknown;
 }
 
@@ -51,6 +60,33 @@ export async function fetchConversation(token: string, id: string): Promise<Conv
     });
     if (!res.ok) return null;
     return (await res.json()) as ConversationDetail;
+  } catch {
+    return null;
+  }
+}
+
+/** GET /api/v1/canned?store=S&lang=L → the prepared answers; null on any failure. */
+export async function fetchCanned(token: string, store: string, lang: string): Promise<CannedAnswer[] | null> {
+  try {
+    const q = new URLSearchParams({ store, lang });
+    const res = await fetch('/api/v1/canned?' + q.toString(), { headers: { Authorization: 'Bearer ' + token } });
+    if (!res.ok) return null;
+    const body = (await res.json()) as { responses?: CannedAnswer[] };
+    return Array.isArray(body.responses) ? body.responses.filter((r) => r && typeof r.text === 'string') : null;
+  } catch {
+    return null;
+  }
+}
+
+/** GET /api/v1/followups (every store of the user, or one) → the list; null on any failure. */
+export async function fetchFollowups(token: string, store?: string): Promise<FollowUp[] | null> {
+  try {
+    const res = await fetch('/api/v1/followups' + (store ? '?store=' + encodeURIComponent(store) : ''), {
+      headers: { Authorization: 'Bearer ' + token },
+    });
+    if (!res.ok) return null;
+    const body = (await res.json()) as { followups?: FollowUp[] };
+    return Array.isArray(body.followups) ? body.followups : null;
   } catch {
     return null;
   }

@@ -28,6 +28,8 @@ export interface AngerState {
   etaS?: number;
   /** the server's coaching hint (in the conversation's language) */
   coaching?: string;
+  /** anger.update's coaching_stage: calm, rising, peak, cooling, closed */
+  coachingStage?: string;
 }
 
 export interface PendingMsg {
@@ -37,8 +39,13 @@ export interface PendingMsg {
   failed?: string;
 }
 
+/** Why a conversation is no longer ours (kept as data: the text is in the UI language). */
+export type GoneReason = { kind: 'unassigned' } | { kind: 'transferred'; to: string } | { kind: 'requeued' };
+
 export interface ConvVM {
   id: string;
+  /** the store the conversation belongs to (staff summaries, conversation endpoint) */
+  store?: string;
   state: ConversationState;
   agentId: string | null;
   agentName?: string;
@@ -59,10 +66,12 @@ export interface ConvVM {
   waitingSince: number | null;
   joined?: JoinMode;
   closedReason?: string;
+  /** id of who closed it */
+  closedBy?: string;
   /** the last agent.alert (warning / nudge) for this conversation */
   alert?: { kind: string; reasons: string[]; ts: number };
   /** Not ours any more (transferred away or requeued): shown greyed until dismissed. */
-  gone?: string;
+  gone?: GoneReason;
 }
 
 export interface EscalationVM extends EscalationRaised {
@@ -122,6 +131,7 @@ export class ConsoleModel {
     const agent = (s as { agent?: { id: string; name?: string } }).agent;
     if (agent?.name) c.agentName = agent.name;
     if (s.shopper) c.shopper = s.shopper;
+    if (typeof s.store === 'string' && s.store) c.store = s.store;
     c.createdTs = s.created_ts || c.createdTs;
     c.knownLastSeq = Math.max(c.knownLastSeq, s.last_seq || 0);
     if (typeof s.queue === 'string') c.queue = s.queue;
@@ -153,6 +163,7 @@ export class ConsoleModel {
       curve,
       etaS: prev?.etaS,
       coaching: prev?.coaching,
+      coachingStage: prev?.coachingStage,
     };
   }
 
@@ -175,6 +186,7 @@ export class ConsoleModel {
       curve,
       etaS: u.eta_s,
       coaching: u.coaching || c.anger?.coaching,
+      coachingStage: u.coaching_stage || c.anger?.coachingStage,
     };
   }
 
@@ -244,7 +256,8 @@ export class ConsoleModel {
     if (e.state === 'resolved') vm.status = 'resolved';
     this.escalations.set(e.escalation_id, vm);
     const c = this.conv(e.conversation_id);
-    if (e.shopper && !c.shopper) c.shopper = e.shopper;
+    if (e.shopper && (!c.shopper || (!c.shopper.context && e.shopper.context))) c.shopper = { ...e.shopper, ...c.shopper, context: c.shopper?.context ?? e.shopper.context };
+    if (e.store && !c.store) c.store = e.store;
     if (e.agent?.id && !c.agentId) {
       c.agentId = e.agent.id;
       c.agentName = e.agent.name;
@@ -294,20 +307,6 @@ export function extractCurve(s: Record<string, unknown>): CurvePoint[] {
   return [];
 }
 
-/** What to tell the agent in each phase (from DESIGN.md's source material). */
-export const COACHING: Record<AngerPhase, { title: string; hint: string }> = {
-  calm: { title: 'Calm', hint: 'Be friendly and precise. Confirm the order number and what they need.' },
-  rising: {
-    title: 'Rising',
-    hint: "Don't argue or justify yet. Let them vent, listen, and acknowledge the feeling: “I understand how frustrating this is.”",
-  },
-  peak: {
-    title: 'Peak',
-    hint: 'Apologise sincerely (“I’m sorry”), take ownership and offer one concrete next step with a time. Escalate if they ask for a manager.',
-  },
-  cooling: { title: 'Cooling', hint: 'Confirm the solution, summarise the next steps and check nothing else is pending.' },
-};
-
 export function levelColor(level: number): string {
   if (level >= 80) return '#dc2626';
   if (level >= 60) return '#ea580c';
@@ -315,10 +314,12 @@ export function levelColor(level: number): string {
   return '#16a34a';
 }
 
-export function fmtDuration(ms: number): string {
+/** "2m 05s" in English; "2 min 05 s" in Spanish and Polish. */
+export function fmtDuration(ms: number, lang: string = 'en'): string {
   const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
+  const long = lang !== 'en';
+  if (s < 60) return long ? `${s} s` : `${s}s`;
   const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
+  if (m < 60) return long ? `${m} min ${String(s % 60).padStart(2, '0')} s` : `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  return long ? `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min` : `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
 }

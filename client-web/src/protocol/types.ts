@@ -219,6 +219,106 @@ export interface OutgoingChat {
   conversation_id?: string;
 }
 
+// ---- v1.1 additions used by the console (stores, shopper context, prepared answers,
+// ---- follow-ups; /work/spec-v1.1.md). Interfaces declared here merge with the ones
+// ---- above (TypeScript declaration merging), so this block stands alone for merges.
+
+// ShopperContext (`hello.context`) is declared in the widget's v1.1 block below; staff
+// see it as `shopper.context` (`{}` when none).
+export interface ShopperInfo {
+  context?: ShopperContext;
+}
+
+/** A store the staff user serves (`welcome.stores`). */
+export interface StoreInfo {
+  id: string;
+  name: string;
+  languages?: string[];
+}
+
+export interface Welcome {
+  /** staff: the stores the user serves */
+  stores?: StoreInfo[];
+  senior?: boolean;
+}
+
+export interface ConversationSummary {
+  /** staff summaries carry the conversation's store */
+  store?: string;
+}
+
+export interface AssignedMsg {
+  store?: string;
+}
+
+export interface EscalationRaised {
+  store?: string;
+}
+
+/** `GET /api/v1/canned?store=S&lang=L` → `{responses: CannedAnswer[]}` */
+export interface CannedAnswer {
+  id: string;
+  title: string;
+  text: string;
+  lang?: string;
+  category?: string;
+  /** coaching stages it fits: calm, rising, peak, cooling, closed */
+  stages?: string[];
+}
+
+export type FollowUpReason = 'contact' | 'follow_up';
+
+/** One entry of `GET /api/v1/followups` → `{followups: FollowUp[]}` */
+export interface FollowUp {
+  conversation_id: string;
+  store?: string;
+  state?: ConversationState;
+  shopper?: ShopperInfo | null;
+  contact?: { email?: string | null; phone?: string | null; note?: string | null; ts?: number } | null;
+  reason: FollowUpReason | string;
+  close_reason?: string | null;
+  created_ts: number;
+  agent?: { id: string; name?: string } | null;
+}
+
+/** staff → server: the follow-up is dealt with */
+export interface FollowupDoneSend {
+  type: 'followup.done';
+  conversation_id: string;
+  note?: string;
+}
+
+/** server → every staff member of the store (and the sender) */
+export interface FollowupDoneMsg {
+  type: 'followup.done';
+  conversation_id: string;
+  store?: string;
+  by?: Party;
+  ts?: number;
+  note?: string;
+}
+
+/** server → staff of the store: its follow-up list gained an entry (refetch it) */
+export interface FollowupsChangedMsg {
+  type: 'followups.changed';
+  store?: string;
+}
+
+/** queue.snapshot extras of our server: a queue's store; per waiting conversation its store, shopper name, VIP flag. */
+export interface QueueExtras {
+  store?: string;
+}
+export interface WaitingExtras {
+  store?: string;
+  shopper?: string;
+  vip?: boolean;
+}
+
+/** Every frame the console handles: ServerMessage plus the v1.1 follow-up frames. */
+export type ConsoleServerMessage = ServerMessage | FollowupDoneMsg | FollowupsChangedMsg;
+
+// ---- end of the console's v1.1 block
+
 /** Pretty-print `by` fields, which may be a string id or a party object. */
 export function partyId(by: string | Party | undefined | null): string | undefined {
   if (by == null) return undefined;
