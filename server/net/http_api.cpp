@@ -238,9 +238,53 @@ void http_api::handle(http_request req, std::function<void(http_response)> done)
     }
     return done(json_response(200, json{{"responses", std::move(out)}}));
   }
+  if (path == "/api/v1/reports/summary" || path == "/api/v1/reports/conversations.csv") {
+    if (!get) return done(error_response(405, protocol::error_code::bad_request, "use GET"));
+    return report(req, path, std::move(done));
+  }
   if (path.rfind("/api/", 0) == 0) return done(error_response(404, protocol::error_code::not_found, "no such endpoint"));
   if (!get) return done(error_response(405, protocol::error_code::bad_request, "method not allowed"));
   serve_static(path, std::move(done));
+}
+
+void http_api::report(const http_request& req, const std::string& path, std::function<void(http_response)> done) {
+  http_response refusal;
+  auto u = staff_of(req, refusal);
+  if (!u) return done(std::move(refusal));
+  if (u->r != role::supervisor) return done(error_response(403, protocol::error_code::forbidden, "reports are for supervisors"));
+  auto stores = stores_for(*u, req.target, refusal);
+  if (!stores) return done(std::move(refusal));
+  auto ms = [&](const char* name) -> std::optional<timestamp_ms> {
+    const auto v = query_param(req.target, name);
+    if (v.empty() || v.size() > 15 || v.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+    return std::stoll(v);
+  };
+  const auto from = ms("from"), to = ms("to");
+  if (!from || !to)
+    return done(error_response(400, protocol::error_code::bad_request, "give from and to as milliseconds since the epoch"));
+  if (*from >= *to) return done(error_response(400, protocol::error_code::bad_request, "the window is reversed or empty: from must be before to"));
+  if (*to - *from > static_cast<timestamp_ms>(report_runner::max_window_days) * 86'400'000)
+    return done(error_response(400, protocol::error_code::bad_request,
+                               "the window is longer than " + std::to_string(report_runner::max_window_days) + " days"));
+  window_query q;
+  q.from = *from;
+  q.to = *to;
+  q.stores = *stores;
+  if (path.size() > 4 && path.compare(path.size() - 4, 4, ".csv") == 0) {
+    return reports_.csv(q, [done = std::move(done)](result<std::string> r) {
+      if (!r.ok()) return done(error_response(503, protocol::error_code::unavailable, "store unavailable"));
+      http_response res{200, "text/csv; charset=utf-8", std::move(r.value), {}};
+      res.headers.emplace_back("Content-Disposition", "attachment; filename=\"calma-conversations.csv\"");
+      done(std::move(res));
+    });
+  }
+  reports_.summary(q, [done = std::move(done), q](result<json> r) {
+    if (!r.ok()) return done(error_response(503, protocol::error_code::unavailable, "store unavailable"));
+    r.value["from"] = q.from;
+    r.value["to"] = q.to;
+    r.value["stores"] = q.stores;
+    done(json_response(200, r.value));
+  });
 }
 
 bool http_api::login_allowed(const std::string& username) {

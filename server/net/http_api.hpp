@@ -19,6 +19,7 @@
 #include "server/auth/users.hpp"
 #include "server/hub/hub.hpp"
 #include "server/metrics.hpp"
+#include "server/report_runner.hpp"
 #include "server/store/store.hpp"
 
 namespace calma {
@@ -82,6 +83,8 @@ class http_api {
   canned::library canned_;
   clock_fn clock_;
   std::string static_root_;
+  void report(const http_request& req, const std::string& path, std::function<void(http_response)> done);
+  report_runner reports_{store_};
   boost::asio::thread_pool hash_pool_{1};  // slow password checks never block I/O threads
   std::mutex login_mu_;
   std::map<std::string, std::pair<timestamp_ms, int>> login_attempts_;  // per username

@@ -107,6 +107,26 @@ void memory_store::read_messages(const std::string& conversation_id, std::int64_
 
 void memory_store::ping(callback<none> cb) { cb({}); }
 
+void memory_store::list_window(const window_query& q, callback<window_page> cb) {
+  window_page page;
+  {
+    std::lock_guard lk(mu_);
+    // The window's conversations in created order, as the Redis index has them.
+    std::vector<const conversation_record*> in;
+    for (const auto& [id, c] : convs_)
+      if (c.rec.created_ts >= q.from && c.rec.created_ts < q.to) in.push_back(&c.rec);
+    std::sort(in.begin(), in.end(), [](const auto* a, const auto* b) {
+      return a->created_ts != b->created_ts ? a->created_ts < b->created_ts : a->id < b->id;
+    });
+    const auto end = std::min<std::size_t>(in.size(), q.cursor + q.limit);
+    for (std::size_t i = q.cursor; i < end; ++i)
+      if (q.stores.empty() || std::find(q.stores.begin(), q.stores.end(), in[i]->shopper.store) != q.stores.end())
+        page.records.push_back(*in[i]);
+    if (end < in.size()) page.next = end;
+  }
+  cb({std::move(page), {}});
+}
+
 void memory_store::append_audit(const std::string& conversation_id, audit_entry e, callback<none> cb) {
   {
     std::lock_guard lk(mu_);

@@ -56,6 +56,10 @@ const script& audit_script() {
   static const script s{redis::lua::append_audit, sha1_hex(redis::lua::append_audit)};
   return s;
 }
+const script& window_script() {
+  static const script s{redis::lua::list_window, sha1_hex(redis::lua::list_window)};
+  return s;
+}
 const script& list_script() {
   static const script s{redis::lua::list_conversations, sha1_hex(redis::lua::list_conversations)};
   return s;
@@ -221,7 +225,7 @@ redis_store::redis_store(boost::asio::io_context& ioc, redis_options o)
     : ioc_(ioc), opts_(std::move(o)), channel_(opts_.key_prefix + ":wakeup"),
       ready_(std::make_shared<ready_state>()) {
   auto co = connection_options_from(opts_);
-  for (const script* s : {&append_script(), &put_script(), &list_script(), &trim_script(), &audit_script()})
+  for (const script* s : {&append_script(), &put_script(), &list_script(), &trim_script(), &audit_script(), &window_script()})
     co.on_connect.push_back({"SCRIPT", "LOAD", std::string(s->body)});
   cmd_ = redis::connection::create(ioc, std::move(co));
   cmd_->set_on_ready([st = ready_] {
@@ -406,6 +410,24 @@ void redis_store::get_online_agents(const std::string& store_id, callback<int> c
     if (auto e = failure(r); !e.empty()) return cb({0, std::move(e)});
     cb({static_cast<int>(to_i64(r.value.str)), {}});
   });
+}
+
+void redis_store::list_window(const window_query& q, callback<window_page> cb) {
+  std::string stores;
+  for (const auto& st : q.stores) stores += (stores.empty() ? "" : ",") + st;
+  eval(cmd_, window_script(), {opts_.key_prefix + ":idx:all"},
+       {std::to_string(q.from), std::to_string(q.to), std::to_string(q.cursor), std::to_string(std::max<std::size_t>(1, q.limit)),
+        opts_.key_prefix, stores},
+       [cb = std::move(cb)](reply_or_error r) {
+         if (auto e = failure(r); !e.empty()) return cb({{}, std::move(e)});
+         if (!r.value.is_array() || r.value.elements.empty()) return cb({{}, "unexpected reply from list_window"});
+         window_page page;
+         const auto& el = r.value.elements;
+         if (el[0].integer >= 0) page.next = static_cast<std::uint64_t>(el[0].integer);
+         for (std::size_t i = 1; i < el.size(); ++i)
+           if (auto c = record_from(el[i])) page.records.push_back(std::move(*c));
+         cb({std::move(page), {}});
+       });
 }
 
 void redis_store::append_audit(const std::string& conversation_id, audit_entry e, callback<none> cb) {

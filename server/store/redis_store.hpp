@@ -75,6 +75,7 @@ class redis_store final : public store {
   void maintain(callback<std::size_t> cb) override;
   void ping(callback<none> cb) override;
   void put_online_agents(const std::string& store_id, int count, std::int64_t ttl_s, callback<none> cb) override;
+  void list_window(const window_query& q, callback<window_page> cb) override;
   void append_audit(const std::string& conversation_id, audit_entry e, callback<none> cb) override;
   void read_audit(const std::string& conversation_id, callback<std::vector<audit_entry>> cb) override;
   void get_online_agents(const std::string& store_id, callback<int> cb) override;

@@ -51,6 +51,19 @@ struct conversation_filter {
   std::size_t limit = 200;
 };
 
+/// A page of the conversations created in [from, to), for the reports.
+struct window_query {
+  timestamp_ms from = 0;
+  timestamp_ms to = 0;                 ///< exclusive
+  std::vector<std::string> stores;     ///< empty: every store
+  std::uint64_t cursor = 0;            ///< 0 first; then the page's `next`
+  std::size_t limit = 500;
+};
+struct window_page {
+  std::vector<conversation_record> records;  ///< oldest first (may be fewer than limit: other stores)
+  std::optional<std::uint64_t> next;         ///< none: that was the last page
+};
+
 /// An agent's chosen status and capacity.
 struct presence_record {
   std::string agent_id;
@@ -88,6 +101,9 @@ class store {
   virtual void put_presence(const presence_record& p, std::int64_t ttl_s, callback<none> cb) = 0;
   /// Every remembered presence not yet expired, in no particular order.
   virtual void list_presence(callback<std::vector<presence_record>> cb) = 0;
+
+  /// One page of the conversations created in a window (reports read them page by page).
+  virtual void list_window(const window_query& q, callback<window_page> cb) = 0;
 
   /// Most audit entries kept per conversation (the oldest fall off).
   static constexpr std::size_t max_audit_entries = 2000;

@@ -2,6 +2,9 @@
 // causes; on the memory store and on a real Redis (kept across a restart).
 #include <signal.h>
 
+#include <algorithm>
+#include <chrono>
+
 #include "tests/integration/common.hpp"
 #include "tests/store/support.hpp"
 
@@ -21,6 +24,49 @@ std::vector<std::string> actions(const json& detail) {
   std::vector<std::string> out;
   for (const auto& e : detail["audit"]) out.push_back(e["action"]);
   return out;
+}
+
+// The report over that one conversation, and the refusals.
+void check_report(std::uint16_t port, const std::string& sup_token, const std::string& agent_token, const std::string& conv) {
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::string window = "from=" + std::to_string(now - 3'600'000) + "&to=" + std::to_string(now + 60'000);
+  auto r = http(port, "GET", "/api/v1/reports/summary?" + window, {}, sup_token);
+  REQUIRE(r.status == 200);
+  auto j = r.j();
+  CHECK(j["conversations"] == 1);
+  CHECK(j["escalations"] == 1);
+  CHECK(j["escalations_by_reason"].size() >= 1);
+  CHECK(j["categories"] == json{{"delivery", 1}, {"service", 1}});
+  CHECK(j["csat"]["count"] == 1);
+  CHECK(j["csat"]["average"] == 4.0);
+  CHECK(j["first_response_s"]["median"].is_number());
+  CHECK(j["anger"]["peak_median"].get<double>() > 30);
+  REQUIRE(j["agents"].size() == 1);
+  CHECK(j["agents"][0]["id"] == "agent");
+  CHECK(j["agents"][0]["conversations"] == 1);
+  CHECK(j["agents"][0]["deescalation"].is_number());
+  CHECK(j["agents"][0]["csat_average"] == 4.0);
+  // The same window per store: demo has it; a store nobody configured is unknown.
+  CHECK(http(port, "GET", "/api/v1/reports/summary?" + window + "&store=demo", {}, sup_token).j()["conversations"] == 1);
+  CHECK(http(port, "GET", "/api/v1/reports/summary?" + window + "&store=nope", {}, sup_token).status == 404);
+  // A window before it: nothing, and nulls rather than zeros.
+  auto before = http(port, "GET", "/api/v1/reports/summary?from=1000&to=2000", {}, sup_token).j();
+  CHECK(before["conversations"] == 0);
+  CHECK(before["csat"]["average"].is_null());
+  // The CSV: a header and one row, the comment quoted.
+  auto csv = http(port, "GET", "/api/v1/reports/conversations.csv?" + window, {}, sup_token);
+  REQUIRE(csv.status == 200);
+  CHECK(csv.content_type.find("text/csv") == 0);
+  CHECK(csv.body.rfind("conversation_id,store,", 0) == 0);
+  CHECK(csv.body.find(conv + ",demo,") != std::string::npos);
+  CHECK(std::count(csv.body.begin(), csv.body.end(), '\n') == 2);
+  // Bad input: the error PROTOCOL names, nothing computed.
+  CHECK(http(port, "GET", "/api/v1/reports/summary?" + window, {}, agent_token).status == 403);
+  CHECK(http(port, "GET", "/api/v1/reports/summary?" + window).status == 401);
+  CHECK(http(port, "GET", "/api/v1/reports/summary?from=5000&to=1000", {}, sup_token).status == 400);
+  CHECK(http(port, "GET", "/api/v1/reports/summary?from=0&to=" + std::to_string(94LL * 86'400'000), {}, sup_token).status == 400);
+  CHECK(http(port, "GET", "/api/v1/reports/summary?from=abc&to=1", {}, sup_token).status == 400);
+  CHECK(http(port, "GET", "/api/v1/reports/summary", {}, sup_token).j()["error"]["code"] == "bad_request");
 }
 
 // A conversation from open to close, with a supervisor joining and an escalation.
@@ -96,6 +142,7 @@ void lifecycle(const redis_server* r) {
     CHECK(d["conversation"]["figures"]["escalations"] == 1);
   };
   check_detail(srv.port(), agent.token);
+  check_report(srv.port(), sup.token, agent.token, conv);
   if (r) {
     // Nothing of it is lost on a restart.
     const auto token = sup.token;

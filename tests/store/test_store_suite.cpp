@@ -367,3 +367,107 @@ TEST_CASE_TEMPLATE("an agent's presence is remembered - the latest one wins", F,
   CHECK(by["agent2"].status == agent_status::online);
   CHECK(by["agent2"].capacity == 4);
 }
+
+TEST_CASE_TEMPLATE("v1.1 fields - context - contact - follow-up - rating - causes - figures round trip", F, memory_fixture,
+                   redis_fixture) {
+  F f;
+  auto c = conv("c1", "s1", 1000);
+  c.shopper.context.order_id = "PL-77";
+  c.shopper.context.order_value = 950.5;
+  c.shopper.context.currency = "PLN";
+  c.shopper.context.tier = "vip";
+  must_create(f, c);
+  c.contact = contact_info{"a@b.pl", "+48 600 100 200", "proszę o telefon", 2000};
+  c.first_response_ts = 1500;
+  c.follow_up = true;
+  c.state = conversation_state::closed;
+  c.csat_score = 4;
+  c.csat_comment = "dobrze, \"szybko\"";
+  c.csat_ts = 3000;
+  c.categories = {"delivery", "damaged"};
+  c.categories_corrected = true;
+  c.figures.peak_level = 81.5;
+  c.figures.closing_level = 12;
+  c.figures.escalations = 1;
+  c.figures.escalation_reasons = {"manager_request"};
+  c.figures.first_response_by = "agent";
+  c.figures.agents.push_back(agent_figures{"agent", "Ana", 3, 42.5});
+  REQUIRE(await<none>(f.ioc, [&](auto cb) { f.s->update_conversation(c, cb); }).ok());
+  auto got = must_get(f, "c1");
+  REQUIRE(got);
+  CHECK(got->shopper.context == c.shopper.context);
+  CHECK(got->contact.email == "a@b.pl");
+  CHECK(got->contact.phone == "+48 600 100 200");
+  CHECK(got->contact.ts == 2000);
+  CHECK(got->first_response_ts == 1500);
+  CHECK(got->follow_up);
+  CHECK(got->csat_score == 4);
+  CHECK(got->csat_comment == c.csat_comment);
+  CHECK(got->categories == c.categories);
+  CHECK(got->categories_corrected);
+  CHECK(got->figures.peak_level == 81.5);
+  CHECK(got->figures.escalation_reasons == c.figures.escalation_reasons);
+  REQUIRE(got->figures.agents.size() == 1);
+  CHECK(got->figures.agents[0].fall_sum == 42.5);
+  // On the follow-up list, then done: off it.
+  conversation_filter fu;
+  fu.open_only = false;
+  fu.follow_up_only = true;
+  CHECK(list_ids(f, fu) == std::vector<std::string>{"c1"});
+  fu.stores = {"other-store"};
+  CHECK(list_ids(f, fu).empty());
+  c.follow_up_done_ts = 4000;
+  REQUIRE(await<none>(f.ioc, [&](auto cb) { f.s->update_conversation(c, cb); }).ok());
+  fu.stores.clear();
+  CHECK(list_ids(f, fu).empty());
+}
+
+TEST_CASE_TEMPLATE("the audit trail keeps entries in order - only for a conversation that exists", F, memory_fixture,
+                   redis_fixture) {
+  F f;
+  must_create(f, conv("c1", "s1", 1000));
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(await<none>(f.ioc, [&](auto cb) { f.s->append_audit("c1", "{\"n\":" + std::to_string(i) + "}", cb); }).ok());
+  auto a = await<std::vector<audit_entry>>(f.ioc, [&](auto cb) { f.s->read_audit("c1", cb); });
+  REQUIRE(a.ok());
+  CHECK(a.value == std::vector<audit_entry>{"{\"n\":0}", "{\"n\":1}", "{\"n\":2}"});
+  CHECK_FALSE(await<none>(f.ioc, [&](auto cb) { f.s->append_audit("nope", "{}", cb); }).ok());
+  auto none_yet = await<std::vector<audit_entry>>(f.ioc, [&](auto cb) { f.s->read_audit("nope", cb); });
+  REQUIRE(none_yet.ok());
+  CHECK(none_yet.value.empty());
+}
+
+TEST_CASE_TEMPLATE("list_window pages through a window oldest first - by store", F, memory_fixture, redis_fixture) {
+  F f;
+  for (int i = 0; i < 25; ++i) {
+    auto c = conv("c" + std::to_string(i), "s" + std::to_string(i), 1000 + i * 10);
+    c.shopper.store = i % 2 ? "odd" : "even";
+    must_create(f, c);
+  }
+  window_query q;
+  q.from = 1050;  // c5 ..
+  q.to = 1200;    // .. c19 (1190), exclusive of c20
+  q.limit = 4;
+  std::vector<std::string> seen;
+  int pages = 0;
+  for (;;) {
+    auto p = await<window_page>(f.ioc, [&](auto cb) { f.s->list_window(q, cb); });
+    REQUIRE(p.ok());
+    ++pages;
+    for (auto& r : p.value.records) seen.push_back(r.id);
+    if (!p.value.next) break;
+    q.cursor = *p.value.next;
+    REQUIRE(pages < 10);
+  }
+  CHECK(pages == 4);
+  REQUIRE(seen.size() == 15);
+  CHECK(seen.front() == "c5");
+  CHECK(seen.back() == "c19");
+  q.cursor = 0;
+  q.limit = 100;
+  q.stores = {"odd"};
+  auto odd = await<window_page>(f.ioc, [&](auto cb) { f.s->list_window(q, cb); });
+  REQUIRE(odd.ok());
+  CHECK(odd.value.records.size() == 8);  // c5 c7 ... c19
+  CHECK_FALSE(odd.value.next);
+}
