@@ -3,6 +3,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
+#include "common/reports/csv.hpp"
 #include "common/reports/figures.hpp"
 #include "common/reports/summary.hpp"
 
@@ -134,4 +137,37 @@ TEST_CASE("an empty window gives nulls - not zeros") {
   CHECK(r["first_response_s"]["median"].is_null());
   CHECK(r["anger"]["peak_median"].is_null());
   CHECK(r["agents"].empty());
+}
+
+TEST_CASE("CSV fields are quoted when needed and formulas are defused") {
+  CHECK(csv_field("plain") == "plain");
+  CHECK(csv_field("a,b") == "\"a,b\"");
+  CHECK(csv_field("say \"hi\"") == "\"say \"\"hi\"\"\"");
+  CHECK(csv_field("line\nbreak") == "\"line\nbreak\"");
+  CHECK(csv_field("=HYPERLINK(\"http://x\")") == "\"'=HYPERLINK(\"\"http://x\"\")\"");
+  CHECK(csv_field("+48 600") == "'+48 600");
+  CHECK(csv_field("-1") == "'-1");
+  CHECK(csv_field("@SUM(A1)") == "'@SUM(A1)");
+  conversation_record c;
+  c.id = "c1";
+  c.shopper.store = "demo";
+  c.created_ts = 1'796'083'200'000 + 3'661'000;  // 2026-12-01 01:01:01 UTC
+  c.state = conversation_state::closed;
+  c.updated_ts = c.created_ts + 60'000;
+  c.first_response_ts = c.created_ts + 12'300;
+  c.csat_score = 5;
+  c.csat_comment = "=1+1, gracias";
+  c.categories = {"delivery", "refund"};
+  c.figures.peak_level = 72.25;
+  c.figures.closing_level = 10;
+  auto row = csv_row(c);
+  CHECK(row.rfind("c1,demo,2026-12-01T01:01:01Z,2026-12-01T01:02:01Z,closed,", 0) == 0);
+  CHECK(row.find(",12.3,") != std::string::npos);
+  CHECK(row.find(",72.3,10.0,") != std::string::npos);
+  CHECK(row.find("delivery;refund") != std::string::npos);
+  CHECK(row.find(",5,\"'=1+1, gracias\",") != std::string::npos);
+  CHECK(row.substr(row.size() - 2) == "\r\n");
+  // As many cells as the header has columns (no comma in this row's values outside quotes).
+  auto header = csv_header();
+  CHECK(std::count(header.begin(), header.end(), ',') == 20);
 }
