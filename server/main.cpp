@@ -156,6 +156,14 @@ int main(int argc, char** argv) {
   std::vector<std::string> anger_errors;
   auto engine = calma::load_anger_engine(cfg.anger, cfg.escalation, lexicon_dir, anger_errors);
   if (!engine) die("bad anger configuration: " + join(anger_errors));
+  // Complaint causes: causes/ beside the lexicons, else the repository's.
+  {
+    std::string causes_dir = (std::filesystem::path(lexicon_dir).parent_path() / "causes").string();
+    if (!std::filesystem::exists(causes_dir)) causes_dir = calma::find_default("config/causes");
+    if (causes_dir.empty()) die("no complaint causes' lexicons found (config/causes)");
+    std::vector<std::string> errors;
+    if (!calma::load_causes(*engine, causes_dir, errors)) die("bad complaint causes: " + join(errors));
+  }
 
   std::string static_root =
       !cfg.server.static_dir.empty() ? cfg.server.static_dir : calma::find_default("client-web/dist");

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/causes/causes.hpp"
+
 namespace calma::protocol {
 
 using nlohmann::json;
@@ -227,12 +229,11 @@ parse_result parse_client_message(std::string_view frame, const limits& lim) {
     causes_set m;
     if (r.id("conversation_id", m.conversation_id)) {
       const json* v = r.find("causes");
-      static const std::vector<std::string> known{"delivery", "damaged", "wrong_item", "refund", "payment", "service", "other"};
-      if (!v || !v->is_array() || v->size() > known.size()) {
+      if (!v || !v->is_array() || v->size() > causes::cause_count) {
         r.fail(error_code::bad_request, "field 'causes' must be an array of delivery, damaged, wrong_item, refund, payment, service, other");
       } else {
         for (const auto& c : *v) {
-          if (!c.is_string() || std::find(known.begin(), known.end(), c.get<std::string>()) == known.end()) {
+          if (!c.is_string() || !causes::cause_from(c.get<std::string>())) {
             r.fail(error_code::bad_request, "field 'causes' holds " + c.dump().substr(0, 40) +
                                                 ", not one of delivery, damaged, wrong_item, refund, payment, service, other");
             break;
@@ -429,6 +430,7 @@ json summary_json(const conversation_record& c, bool for_staff) {
     j["shopper"] = shopper_json(c.shopper);
     j["queue"] = c.queue;
     j["store"] = c.shopper.store;
+    j["categories"] = c.categories;
   }
   return j;
 }

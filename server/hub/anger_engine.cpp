@@ -16,4 +16,11 @@ std::shared_ptr<anger_engine> load_anger_engine(const nlohmann::json& anger, con
   return e;
 }
 
+bool load_causes(anger_engine& engine, const std::string& dir, std::vector<std::string>& errors) {
+  auto set = causes::lexicon_set::load(dir, errors);
+  if (!set) return false;
+  engine.causes = std::make_shared<const causes::lexicon_set>(std::move(*set));
+  return true;
+}
+
 }  // namespace calma

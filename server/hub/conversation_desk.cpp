@@ -150,6 +150,15 @@ void hub::store_message(std::uint64_t conn_id, const participant& who, std::stri
           if (!c->unanswered_since) c->unanswered_since = msg.ts;
           self->apply(*c, c->mon->catch_up(msg.ts));
           self->note_message(*c, msg);
+          if (self->tag_causes(*c, msg)) {
+            self->persist(c->rec);
+            json hits = json::array();
+            for (const auto& h : c->causes->hits())
+              hits.push_back(json{{"cause", causes::name(h.c)}, {"term", h.term}, {"words", h.words}});
+            json j{{"type", "causes.updated"}, {"conversation_id", c->rec.id}, {"causes", c->rec.categories},
+                   {"corrected", false}, {"hits", std::move(hits)}};
+            self->send_to_conversation(*c, make_frame(j.dump()), /*staff_only=*/true, 0, /*and_all_supervisors=*/true);
+          }
           self->apply(*c, c->mon->on_customer_message(msg.ts, msg.text));
         } else if (msg.visibility == visibility::all) {
           c->unanswered_since.reset();
@@ -366,6 +375,18 @@ void hub::followups_changed(const std::string& store) {
 void hub::note_message(conv_entry& c, const chat_message& m) {
   if (m.from.role == role::shopper) c.fig.on_customer_message(level_of(c));
   else if (m.visibility == visibility::all) c.fig.on_reply(m.from.id, m.from.name, level_of(c));
+}
+
+// Any language the lexicons know: shoppers mix them ("mi pedido didn't arrive").
+bool hub::tag_causes(conv_entry& c, const chat_message& m) {
+  if (m.from.role != role::shopper || c.rec.categories_corrected) return false;
+  if (!c.causes) c.causes.emplace(engine_->causes);
+  c.causes->add(m.text, "");
+  std::vector<std::string> names;
+  for (auto cause : c.causes->causes()) names.emplace_back(causes::name(cause));
+  if (names == c.rec.categories) return false;
+  c.rec.categories = std::move(names);
+  return true;
 }
 
 void hub::on_csat(session_entry& s, std::uint64_t conn_id, const protocol::csat& m) {

@@ -147,8 +147,12 @@ void hub::replay(conv_entry& c, const std::vector<chat_message>& messages) {
   }
   // The figures are rebuilt with the curve (whatever was stored for an open conversation is older).
   c.fig = reports::figures_builder();
+  c.causes.reset();
   feed_history(*c.mon, c.rec, messages, clock_(), [&](escalation::output o) { apply(c, std::move(o)); },
-               [&](const chat_message& m) { note_message(c, m); });
+               [&](const chat_message& m) {
+                 note_message(c, m);
+                 tag_causes(c, m);
+               });
   if (c.esc && c.rec.escalation_acked_ts != 0) {
     c.esc->acked_by = c.rec.escalation_acked_by;
     c.esc->acked_ts = c.rec.escalation_acked_ts;

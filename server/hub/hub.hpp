@@ -98,6 +98,7 @@ class hub : public std::enable_shared_from_this<hub> {
     std::vector<std::string> handled_by;     // agents who held it, in order
     std::optional<timestamp_ms> unanswered_since;
     reports::figures_builder fig;  // the report's figures, kept in rec.figures on every save
+    std::optional<causes::tagger> causes;  // complaint causes from the shopper's words
   };
 
   template <class F>
@@ -144,6 +145,8 @@ class hub : public std::enable_shared_from_this<hub> {
               nlohmann::json extra = nlohmann::json::object());
   /// A message that moves the curve, before its words count: the figures read the level.
   void note_message(conv_entry& c, const chat_message& m);
+  /// Tags the conversation's causes with a shopper's message; true when they changed.
+  bool tag_causes(conv_entry& c, const chat_message& m);
   // anger curve and escalations
   void start_monitor(conv_entry& c) const;
   void replay(conv_entry& c, const std::vector<chat_message>& messages);

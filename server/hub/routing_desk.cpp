@@ -82,6 +82,7 @@ json hub::assigned_json(const conv_entry& c) const {
               {"agent", json{{"id", c.rec.agent_id.value_or("")}, {"name", c.rec.agent_name}}},
               {"shopper", protocol::shopper_json(c.rec.shopper)},
               {"store", c.rec.shopper.store},
+              {"categories", c.rec.categories},
               {"state", to_string(c.rec.state)},
               {"last_seq", c.rec.last_seq}};
 }

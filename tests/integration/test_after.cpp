@@ -110,7 +110,8 @@ void lifecycle(const redis_server* r) {
 
   // Staff correct the causes: audited, and what the report counts.
   sup->send(json{{"type", "causes.set"}, {"conversation_id", conv}, {"causes", {"service", "delivery"}}});
-  CHECK(sup->expect("causes.updated")["causes"] == json({"service", "delivery"}));
+  CHECK(sup->expect_if("causes.updated", [](const json& j) { return j["corrected"] == true; })["causes"] ==
+        json({"service", "delivery"}));
   sup->send(json{{"type", "causes.set"}, {"conversation_id", conv}, {"causes", {"weather"}}});
   CHECK(sup->expect("error")["code"] == "bad_request");
   s->send(json{{"type", "causes.set"}, {"conversation_id", conv}, {"causes", {"other"}}});
@@ -159,4 +160,30 @@ TEST_CASE("after the conversation - rating - audit trail - corrected causes (mem
 TEST_CASE("after the conversation - rating - audit trail - corrected causes (Redis - kept across a restart)") {
   redis_server r({"--appendonly", "yes", "--appendfsync", "always"});
   lifecycle(&r);
+}
+
+TEST_CASE("after the conversation - causes are tagged from the shopper's words and staff see why") {
+  server_process srv(test_args());
+  staff agent(srv.port(), "agent");
+  shopper s(srv.port(), "Marta", "es");
+  auto conv = s.say("Hola, mi pedido no ha llegado todavía", "1")["conversation_id"].get<std::string>();
+  // Tagged before the agent had it: the assignment carries the causes so far.
+  CHECK(agent->expect("conversation.assigned")["categories"] == json({"delivery"}));
+  // The shopper never sees it.
+  for (const auto& f : s->barrier()) CHECK(f["type"] != "causes.updated");
+  s.say("y además la caja llegó rota", "2", conv);
+  auto u2 = agent->expect_if("causes.updated", [&](const json& j) { return j["causes"].size() == 2; });
+  CHECK(u2["causes"] == json({"delivery", "damaged"}));
+  CHECK(u2["corrected"] == false);
+  REQUIRE(u2["hits"].size() >= 2);
+  CHECK(u2["hits"][0]["cause"] == "delivery");  // explainable: which words gave which cause
+  CHECK(u2["hits"][1]["cause"] == "damaged");
+  auto d = http(srv.port(), "GET", "/api/v1/conversations/" + conv, {}, agent.token).j();
+  CHECK(d["categories"] == json({"delivery", "damaged"}));
+  // Corrected by staff: the words no longer change it.
+  agent->send(json{{"type", "causes.set"}, {"conversation_id", conv}, {"causes", {"damaged"}}});
+  agent->expect_if("causes.updated", [](const json& j) { return j["corrected"] == true; });
+  s.say("y me cobraron dos veces con la tarjeta", "3", conv);
+  agent->expect_if("chat.message", [](const json& j) { return j["seq"] == 3; });
+  CHECK(http(srv.port(), "GET", "/api/v1/conversations/" + conv, {}, agent.token).j()["categories"] == json({"damaged"}));
 }
