@@ -137,6 +137,7 @@ std::vector<decision> policy::finish(std::int64_t ts, std::vector<pending>& reas
     any = true;
     open_keys_.push_back(r.key);
     esc.reasons.push_back(r.reason);
+    esc.keys.push_back(r.key.rfind("cue:", 0) == 0 ? r.key.substr(4) : r.key);
   }
   if (!any) return decisions;
   if (open_) {

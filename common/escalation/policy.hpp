@@ -53,6 +53,9 @@ struct decision {
   severity sev = severity::warning;  // escalate / renotify: the escalation's severity now
   std::vector<std::string> reasons;  // human-readable, new ones only
   bool joined = false;               // escalate: added to an escalation already open
+  /// The same reasons as keys, for counting (reports): "manager_request", "legal_threat"
+  /// (the cue category), "level_high", "level_warning", "queue_wait", "unanswered"...
+  std::vector<std::string> keys;
 };
 
 struct open_escalation {

@@ -53,6 +53,7 @@ json hub::escalation_json(const conv_entry& c) const {
          {"escalation_id", e.id},
          {"conversation_id", c.rec.id},
          {"reasons", e.reasons},
+         {"reason_keys", e.keys},
          {"severity", escalation::severity_name(e.sev)},
          {"level", level_of(c)},
          {"curve", std::move(curve)},
@@ -182,12 +183,14 @@ void hub::raise_escalation(conv_entry& c, const escalation::decision& d) {
     e.id = new_id("e_");
     e.sev = d.sev;
     e.reasons = d.reasons;
+    e.keys = d.keys;
     e.raised_ts = d.ts;
     c.esc = std::move(e);
     escalations_[c.esc->id] = c.rec.id;
-    c.fig.on_escalation(c.esc->reasons, true);
+    c.fig.on_escalation(d.keys, true);
     record(c.rec.id, system_actor(), "escalated",
-           json{{"escalation_id", c.esc->id}, {"severity", escalation::severity_name(c.esc->sev)}, {"reasons", c.esc->reasons}});
+           json{{"escalation_id", c.esc->id}, {"severity", escalation::severity_name(c.esc->sev)}, {"reasons", c.esc->reasons},
+                {"keys", c.esc->keys}});
     metrics_.count_escalation(c.rec.shopper.store);
     spdlog::info("escalation {} raised on conversation {}: {} ({})", c.esc->id, c.rec.id,
                  escalation::severity_name(c.esc->sev), fmt::join(c.esc->reasons, "; "));
@@ -197,10 +200,12 @@ void hub::raise_escalation(conv_entry& c, const escalation::decision& d) {
   for (const auto& r : d.reasons)
     if (std::find(c.esc->reasons.begin(), c.esc->reasons.end(), r) == c.esc->reasons.end()) c.esc->reasons.push_back(r);
   if (d.sev > c.esc->sev) c.esc->sev = d.sev;
-  c.fig.on_escalation(d.reasons, false);
+  for (const auto& k : d.keys)
+    if (std::find(c.esc->keys.begin(), c.esc->keys.end(), k) == c.esc->keys.end()) c.esc->keys.push_back(k);
+  c.fig.on_escalation(d.keys, false);
   record(c.rec.id, system_actor(), "escalated",
          json{{"escalation_id", c.esc->id}, {"severity", escalation::severity_name(c.esc->sev)}, {"reasons", d.reasons},
-              {"update", true}});
+              {"keys", d.keys}, {"update", true}});
   spdlog::info("escalation {} on conversation {} now {}: {}", c.esc->id, c.rec.id,
                escalation::severity_name(c.esc->sev), fmt::join(d.reasons, "; "));
   send_escalation(c, true);

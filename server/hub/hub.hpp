@@ -81,6 +81,7 @@ class hub : public std::enable_shared_from_this<hub> {
     std::string id;
     escalation::severity sev = escalation::severity::warning;
     std::vector<std::string> reasons;
+    std::vector<std::string> keys;  // the reasons as keys (decision::keys), for counting
     timestamp_ms raised_ts = 0;
     std::string acked_by;
     timestamp_ms acked_ts = 0;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 
 #include "tests/integration/common.hpp"
 #include "tests/store/support.hpp"
@@ -186,4 +187,107 @@ TEST_CASE("after the conversation - causes are tagged from the shopper's words a
   s.say("y me cobraron dos veces con la tarjeta", "3", conv);
   agent->expect_if("chat.message", [](const json& j) { return j["seq"] == 3; });
   CHECK(http(srv.port(), "GET", "/api/v1/conversations/" + conv, {}, agent.token).j()["categories"] == json({"damaged"}));
+}
+
+namespace {
+
+// A scripted morning: four conversations, two agents, one escalation, two ratings.
+void scripted_morning(const redis_server* r) {
+  server_process srv(with_redis(test_args(), r));
+  staff agent(srv.port(), "agent");
+  staff sup(srv.port(), "supervisor");
+  auto close = [&](staff& who, const std::string& conv) {
+    who->send(json{{"type", "conversation.close"}, {"conversation_id", conv}});
+    who->expect_if("conversation.closed", [&](const json& j) { return j["conversation_id"] == conv; });
+  };
+  auto set_causes = [&](const std::string& conv, const json& causes) {
+    sup->send(json{{"type", "causes.set"}, {"conversation_id", conv}, {"causes", causes}});
+    sup->expect_if("causes.updated", [&](const json& j) { return j["conversation_id"] == conv && j["corrected"] == true; });
+  };
+  auto rate = [&](shopper& s, const std::string& conv, int score) {
+    s->send(json{{"type", "csat"}, {"conversation_id", conv}, {"score", score}});
+    s->expect("csat.saved");
+  };
+
+  // 1. Angry about a late order; the agent apologises; rated 5.
+  shopper s1(srv.port(), "Marta", "es");
+  auto c1 = s1.say("ESTO ES UNA VERGÜENZA!!! mi pedido no ha llegado", "1")["conversation_id"].get<std::string>();
+  agent->expect_if("conversation.assigned", [&](const json& j) { return j["conversation_id"] == c1; });
+  agent->send(chat(c1, "Lo siento muchísimo, entiendo su enfado. Lo solucionamos ahora mismo.", "a1"));
+  agent->expect("ack");
+  s1.say("vale, gracias", "2", c1);
+  close(agent, c1);
+  rate(s1, c1, 5);
+  set_causes(c1, {"delivery"});
+
+  // 2. Asks for a manager (an escalation); the agent argues; rated 1.
+  shopper s2(srv.port(), "Jorge", "es");
+  auto c2 = s2.say("quiero hablar con el gerente, el producto llegó roto", "1")["conversation_id"].get<std::string>();
+  agent->expect_if("conversation.assigned", [&](const json& j) { return j["conversation_id"] == c2; });
+  sup->expect_if("escalation.raised", [&](const json& j) { return j["conversation_id"] == c2; });
+  agent->send(chat(c2, "Eso no es culpa nuestra, debió revisarlo al recibirlo.", "a2"));
+  agent->expect("ack");
+  s2.say("ESTO ES INACEPTABLE!!! NUNCA MÁS", "2", c2);
+  close(agent, c2);
+  rate(s2, c2, 1);
+  set_causes(c2, {"damaged", "service"});
+
+  // The first agent steps away; the second takes the rest.
+  agent->send(json{{"type", "presence.set"}, {"status", "away"}});
+  agent->expect("presence");
+  staff agent2(srv.port(), "agent2");
+  // 3. A double charge, answered by agent2, not rated.
+  shopper s3(srv.port(), "Ana", "es");
+  auto c3 = s3.say("me cobraron dos veces", "1")["conversation_id"].get<std::string>();
+  agent2->expect_if("conversation.assigned", [&](const json& j) { return j["conversation_id"] == c3; });
+  agent2->send(chat(c3, "Perdone las molestias, lo reviso y se lo devolvemos.", "b1"));
+  agent2->expect("ack");
+  close(agent2, c3);
+  set_causes(c3, {"payment"});
+  // 4. Still open, unanswered.
+  shopper s4(srv.port(), "Leo", "es");
+  auto c4 = s4.say("hola?", "1")["conversation_id"].get<std::string>();
+  agent2->expect_if("conversation.assigned", [&](const json& j) { return j["conversation_id"] == c4; });
+
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto j = http(srv.port(), "GET",
+                "/api/v1/reports/summary?from=" + std::to_string(now - 3'600'000) + "&to=" + std::to_string(now + 60'000), {},
+                sup.token)
+               .j();
+  CHECK(j["conversations"] == 4);
+  CHECK(j["escalations"] == 1);
+  CHECK(j["escalations_by_reason"]["manager_request"] == 1);
+  CHECK(j["categories"] == json{{"damaged", 1}, {"delivery", 1}, {"other", 1}, {"payment", 1}, {"service", 1}});
+  CHECK(j["csat"]["count"] == 2);
+  CHECK(j["csat"]["average"] == 3.0);
+  CHECK(j["csat"]["scores"] == json{{"1", 1}, {"2", 0}, {"3", 0}, {"4", 0}, {"5", 1}});
+  CHECK(j["first_response_s"]["count"] == 3);
+  CHECK(j["anger"]["closing_median"].is_number());
+  REQUIRE(j["agents"].size() == 2);
+  std::map<std::string, json> by;
+  for (const auto& a : j["agents"]) by[a["id"]] = a;
+  CHECK(by["agent"]["conversations"] == 2);
+  CHECK(by["agent"]["replies_measured"] == 2);
+  CHECK(by["agent"]["csat_average"] == 3.0);
+  CHECK(by["agent2"]["conversations"] == 1);
+  CHECK(by["agent2"]["csat_average"].is_null());
+  CHECK(by["agent2"]["replies_measured"] == 1);
+  // An apology calms: agent2's one reply (an apology, then the close) is a fall.
+  CHECK(by["agent2"]["deescalation"].get<double>() > 0);
+  // Per store: all of it is the demo store's.
+  CHECK(http(srv.port(), "GET",
+             "/api/v1/reports/summary?store=demo&from=" + std::to_string(now - 3'600'000) + "&to=" + std::to_string(now + 60'000),
+             {}, sup.token)
+            .j()["conversations"] == 4);
+}
+
+}  // namespace
+
+TEST_CASE("after the conversation - a scripted morning gives exactly the expected report (memory store)") {
+  scripted_morning(nullptr);
+}
+
+TEST_CASE("after the conversation - a scripted morning gives exactly the expected report (Redis)") {
+  redis_server r;
+  scripted_morning(&r);
 }
