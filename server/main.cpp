@@ -115,6 +115,7 @@ int main(int argc, char** argv) {
                           : (!cfg.server.users_file.empty() ? cfg.server.users_file : calma::find_default("config/users.json"));
   // Swapped whole on SIGHUP or when the file changes (users_watcher, below).
   calma::auth::user_directory directory;
+  calma::auth::revocations revoked;  // signed-out tokens (this node; see README)
   if (!users_path.empty()) {
     std::vector<std::string> errors;
     auto loaded = calma::auth::load_users(users_path, errors);
@@ -231,7 +232,7 @@ int main(int argc, char** argv) {
   }
   calma::store& store = *store_ptr;
   const calma::auth::token_signer signer(secret);
-  auto make_hub = [&] { return std::make_shared<calma::hub>(ioc, cfg, store, stats, signer, directory, clock, engine); };
+  auto make_hub = [&] { return std::make_shared<calma::hub>(ioc, cfg, store, stats, signer, directory, clock, engine, &revoked); };
   // Alone (memory store): one hub, this process's. On Redis, the node joins
   // the cluster of every node on that Redis (one alone is a cluster of one):
   // the leader's hub serves every node's clients (server/cluster/node.hpp).
@@ -254,7 +255,12 @@ int main(int argc, char** argv) {
     cluster_node = calma::cluster::node::create(ioc, std::move(no), cfg, stats, make_hub);
     the_front = cluster_node;
   }
-  calma::http_api api(cfg, the_hub, store, stats, signer, directory, clock, static_root, std::move(canned));
+  calma::http_api api(cfg, the_hub, store, stats, signer, directory, clock, static_root, std::move(canned), &revoked);
+  // A sign-out closes the sessions holding that token (alone: this hub; in a cluster, where this node leads).
+  api.on_signed_out([&](std::string id) {
+    if (!cluster_node) the_hub->signed_out(std::move(id));
+    else cluster_node->signed_out(std::move(id));
+  });
   if (cluster_node) api.set_health_extra([n = cluster_node] { return n->status(); });
   auto ctx = std::shared_ptr<calma::net_context>(new calma::net_context{cfg, the_front, api, stats, clock});
   calma::listener lst(ioc, ctx);

@@ -103,6 +103,13 @@ std::optional<std::string> base64url_decode(std::string_view text) {
   return unb64(s);
 }
 
+std::string token_id(std::string_view token) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(token.data(), token.size(), md, &n, EVP_sha256(), nullptr);
+  return base64url_encode(std::string_view(reinterpret_cast<const char*>(md), n));
+}
+
 std::string hash_password(std::string_view password, int iterations) {
   std::string salt(16, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(salt.data()), 16) != 1)

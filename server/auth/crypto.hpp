@@ -26,6 +26,9 @@ std::string random_token(std::size_t bytes);  ///< base64url of random bytes
 std::string base64url_encode(std::string_view bytes);
 std::optional<std::string> base64url_decode(std::string_view text);
 
+/// A token's id for revocation: base64url of its SHA-256 (never the token itself).
+std::string token_id(std::string_view token);
+
 struct claims {
   role r = role::shopper;
   std::string sub;    ///< user id

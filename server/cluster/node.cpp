@@ -545,4 +545,10 @@ void node::handle_relay(relay_message msg) {
   }
 }
 
+void node::signed_out(std::string token_id) {
+  asio::post(strand_, [self = shared_from_this(), token_id = std::move(token_id)]() mutable {
+    if (self->hub_) self->hub_->signed_out(std::move(token_id));
+  });
+}
+
 }  // namespace calma::cluster

@@ -74,6 +74,9 @@ class node final : public front, public std::enable_shared_from_this<node> {
   void detach(std::uint64_t conn_id) override;
 
   bool leading() const { return leading_.load(); }
+  /// A token signed out on this node: the sessions holding it are closed if this node leads
+  /// (other nodes' HTTP APIs do not know of it: see the README).
+  void signed_out(std::string token_id);
   /// {"member", "leading", "leader"} for /healthz (any thread).
   nlohmann::json status() const;
   /// After stop(): the lease was given up (or Redis did not answer).

@@ -141,6 +141,7 @@ void hub::store_message(std::uint64_t conn_id, const participant& who, std::stri
       // participant's copy is already queued ahead of anything later.
       if (auto* c = self->open_conversation(conv)) {
         if (msg.seq > c->rec.last_seq) c->rec.last_seq = msg.seq;
+        if (msg.visibility == visibility::all && msg.seq > c->last_visible_seq) c->last_visible_seq = msg.seq;
         c->rec.updated_ts = msg.ts;
         self->send_to_conversation(*c, make_frame(protocol::make_chat_message(msg)),
                                    msg.visibility == visibility::staff, conn_id);
@@ -221,6 +222,8 @@ void hub::send_history(const std::string& user_id, std::uint64_t only_conn, cons
           msgs.push_back(protocol::to_json(m));
       json j{{"type", "history"}, {"conversation_id", conv_id}, {"messages", std::move(msgs)},
              {"more", r.value.size() >= page}};
+      // The last seq this answer accounts for, whispers a shopper does not get included.
+      if (!r.value.empty()) j["upto"] = upto >= 0 ? std::min(upto, r.value.back().seq) : r.value.back().seq;
       auto f = make_frame(j.dump());
       if (only_conn) self->send_to(only_conn, f);
       else self->send_to_user(user_id, f);

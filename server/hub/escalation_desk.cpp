@@ -140,6 +140,7 @@ void feed_history(escalation::monitor& mon, const conversation_record& rec,
 
 void hub::replay(conv_entry& c, const std::vector<chat_message>& messages) {
   for (const auto& m : messages) {
+    if (m.visibility == visibility::all) c.last_visible_seq = std::max(c.last_visible_seq, m.seq);
     if (m.from.role == role::shopper) {
       if (!c.unanswered_since) c.unanswered_since = m.ts;
     } else if (m.visibility == visibility::all) {

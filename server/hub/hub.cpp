@@ -6,7 +6,7 @@ namespace calma {
 
 hub::hub(asio::io_context& ioc, const config& cfg, store& st, metrics& m,
          const auth::token_signer& signer, const auth::user_directory& users, clock_fn clock,
-         std::shared_ptr<const anger_engine> engine)
+         std::shared_ptr<const anger_engine> engine, const auth::revocations* revoked)
     : ioc_(ioc),
       strand_(asio::make_strand(ioc)),
       cfg_(cfg),
@@ -14,6 +14,7 @@ hub::hub(asio::io_context& ioc, const config& cfg, store& st, metrics& m,
       metrics_(m),
       signer_(signer),
       users_dir_(users),
+      revoked_(revoked),
       users_snap_(users.snapshot()),
       users_version_(users.version()),
       clock_(std::move(clock)),
@@ -231,6 +232,7 @@ void hub::do_hello(std::shared_ptr<connection> c, protocol::hello h) {
   std::string language, store;
   if (h.token) {
     auto cl = signer_.verify(*h.token, now);
+    if (cl && revoked_ && revoked_->revoked(auth::token_id(*h.token))) cl.reset();
     if (!cl) {
       ++metrics_.auth_failures;
       spdlog::info("hello refused: bad or expired token");
@@ -291,6 +293,7 @@ void hub::do_hello(std::shared_ptr<connection> c, protocol::hello h) {
   ++metrics_.connections(to_string(who.role));
   session_entry entry{c, who, language, store, {}, h.context};
   if (is_staff(who.role)) entry.stores = stores_of(who.id);
+  entry.token_id = auth::token_id(h.token ? *h.token : shopper_token);
   sessions_[id] = std::move(entry);
   by_user_[who.id].insert(id);
   if (who.role == role::supervisor) supervisor_conns_.insert(id);
@@ -348,7 +351,14 @@ void hub::do_welcome(std::uint64_t conn_id, const std::string& token) {
         // The hub's copy of an open conversation is the freshest.
         for (auto& rec : r.value) {
           auto it = self->open_.find(rec.id);
-          list.push_back(protocol::summary_json(it != self->open_.end() ? it->second.rec : rec, false));
+          if (it == self->open_.end()) {
+            list.push_back(protocol::summary_json(rec, false));
+            continue;
+          }
+          // A shopper is never told of a seq it may not see (a whisper).
+          auto j = protocol::summary_json(it->second.rec, false);
+          j["last_seq"] = it->second.last_visible_seq;
+          list.push_back(std::move(j));
         }
         w["conversations"] = std::move(list);
         if (!r.ok()) w["warning"] = "store unavailable: conversations not listed";
@@ -392,6 +402,14 @@ void hub::do_welcome(std::uint64_t conn_id, const std::string& token) {
     w["presence"] = json{{"status", to_string(a->status)}, {"capacity", a->capacity}};
   send_to(conn_id, make_frame(w.dump()));
   if (who.role == role::supervisor) send_snapshot();
+}
+
+void hub::signed_out(std::string token_id) {
+  on_strand([self = shared_from_this(), token_id = std::move(token_id)] {
+    for (auto& [id, s] : self->sessions_)
+      if (s.token_id == token_id)
+        if (auto c = s.conn.lock()) c->close(static_cast<std::uint16_t>(protocol::close_code::auth), "signed out");
+  });
 }
 
 void hub::detach(std::uint64_t conn_id) {

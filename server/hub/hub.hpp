@@ -25,6 +25,7 @@
 #include "common/reports/figures.hpp"
 #include "common/routing/router.hpp"
 #include "server/auth/crypto.hpp"
+#include "server/auth/revocations.hpp"
 #include "server/auth/users.hpp"
 #include "server/hub/anger_engine.hpp"
 #include "common/escalation/monitor.hpp"
@@ -40,7 +41,7 @@ class hub : public std::enable_shared_from_this<hub> {
  public:
   hub(boost::asio::io_context& ioc, const config& cfg, store& st, metrics& m,
       const auth::token_signer& signer, const auth::user_directory& users, clock_fn clock,
-      std::shared_ptr<const anger_engine> engine);
+      std::shared_ptr<const anger_engine> engine, const auth::revocations* revoked = nullptr);
 
   /// Loads the open conversations from the store, then calls `done(error)`.
   void start(std::function<void(std::string)> done);
@@ -52,6 +53,8 @@ class hub : public std::enable_shared_from_this<hub> {
   void hello(std::shared_ptr<connection> c, protocol::hello h);
   void handle(std::uint64_t conn_id, protocol::client_message m);
   void detach(std::uint64_t conn_id);
+  /// A token was signed out: its open sessions are closed with 4401.
+  void signed_out(std::string token_id);
 
   // ---- from HTTP (any thread); `done` runs on the hub strand
   struct http_answer {
@@ -72,6 +75,7 @@ class hub : public std::enable_shared_from_this<hub> {
     std::string store;     // shoppers: their store
     std::vector<std::string> stores;  // staff: the stores they serve (empty: every store)
     shopper_context context;          // shoppers: what the store's page said (hello.context)
+    std::string token_id;             // the token it said hello with (auth::token_id), for sign-out
     bool serves(const std::string& st) const {
       return who.role == role::shopper ? st == store
                                        : stores.empty() || std::find(stores.begin(), stores.end(), st) != stores.end();
@@ -100,6 +104,7 @@ class hub : public std::enable_shared_from_this<hub> {
     std::optional<timestamp_ms> unanswered_since;
     reports::figures_builder fig;  // the report's figures, kept in rec.figures on every save
     std::optional<causes::tagger> causes;  // complaint causes from the shopper's words
+    std::int64_t last_visible_seq = 0;     // the last message the shopper may see (not a whisper)
   };
 
   template <class F>
@@ -212,6 +217,7 @@ class hub : public std::enable_shared_from_this<hub> {
   metrics& metrics_;
   const auth::token_signer& signer_;
   const auth::user_directory& users_dir_;
+  const auth::revocations* revoked_;
   std::shared_ptr<const auth::user_table> users_snap_;
   std::uint64_t users_version_ = 0;
   clock_fn clock_;

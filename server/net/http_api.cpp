@@ -108,9 +108,9 @@ std::string resolve_static(const std::string& root, std::string_view url_path) {
 
 http_api::http_api(const config& cfg, std::shared_ptr<hub> h, store& st, metrics& m,
                    const auth::token_signer& signer, const auth::user_directory& users, clock_fn clock,
-                   std::string static_root, canned::library canned)
+                   std::string static_root, canned::library canned, auth::revocations* revoked)
     : cfg_(cfg), hub_(std::move(h)), store_(st), metrics_(m), signer_(signer), users_(users),
-      canned_(std::move(canned)), clock_(std::move(clock)), static_root_(std::move(static_root)) {}
+      canned_(std::move(canned)), revoked_(revoked), clock_(std::move(clock)), static_root_(std::move(static_root)) {}
 
 std::optional<auth::user> http_api::staff_of(const http_request& req, http_response& refusal) const {
   constexpr std::string_view bearer = "Bearer ";
@@ -118,7 +118,9 @@ std::optional<auth::user> http_api::staff_of(const http_request& req, http_respo
     refusal = error_response(401, protocol::error_code::unauthorized, "send Authorization: Bearer <staff token>");
     return std::nullopt;
   }
-  auto cl = signer_.verify(std::string_view(req.authorization).substr(bearer.size()), clock_());
+  const auto token = std::string_view(req.authorization).substr(bearer.size());
+  auto cl = signer_.verify(token, clock_());
+  if (cl && revoked_ && revoked_->revoked(auth::token_id(token))) cl.reset();
   auto users = users_.snapshot();
   auto u = cl ? users->find(cl->sub) : users->end();
   if (!cl || !is_staff(cl->r) || u == users->end() || u->second.disabled || u->second.r != cl->r) {
@@ -172,6 +174,22 @@ void http_api::handle(http_request req, std::function<void(http_response)> done)
     if (req.method != "POST")
       return done(http_response{405, "application/json", R"({"error":{"code":"bad_request","message":"use POST"}})", {{"Allow", "POST"}}});
     return login(req, std::move(done));
+  }
+  if (path == "/api/v1/logout") {
+    if (req.method != "POST")
+      return done(http_response{405, "application/json", R"({"error":{"code":"bad_request","message":"use POST"}})", {{"Allow", "POST"}}});
+    constexpr std::string_view bearer = "Bearer ";
+    if (req.authorization.rfind(bearer, 0) != 0)
+      return done(error_response(401, protocol::error_code::unauthorized, "send Authorization: Bearer <token>"));
+    const auto token = std::string_view(req.authorization).substr(bearer.size());
+    auto cl = signer_.verify(token, clock_());
+    const auto id = auth::token_id(token);
+    if (!cl || (revoked_ && revoked_->revoked(id)))
+      return done(error_response(401, protocol::error_code::unauthorized, "bad, expired or signed-out token"));
+    if (revoked_) revoked_->revoke(id, cl->exp, clock_());
+    spdlog::info("signed out: {} ({})", cl->sub, to_string(cl->r));
+    if (on_signed_out_) on_signed_out_(id);
+    return done(http_response{204, "application/json", "", {}});
   }
   constexpr std::string_view conv_prefix = "/api/v1/conversations/";
   if (path.rfind(conv_prefix, 0) == 0) {

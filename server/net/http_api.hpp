@@ -16,6 +16,7 @@
 #include "common/config/config.hpp"
 #include "server/auth/crypto.hpp"
 #include "common/canned/canned.hpp"
+#include "server/auth/revocations.hpp"
 #include "server/auth/users.hpp"
 #include "server/hub/hub.hpp"
 #include "server/metrics.hpp"
@@ -54,7 +55,9 @@ class http_api {
  public:
   http_api(const config& cfg, std::shared_ptr<hub> h, store& st, metrics& m,
            const auth::token_signer& signer, const auth::user_directory& users, clock_fn clock,
-           std::string static_root, canned::library canned = {});
+           std::string static_root, canned::library canned = {}, auth::revocations* revoked = nullptr);
+  /// Told of every sign-out (token id), to close the sessions holding it.
+  void on_signed_out(std::function<void(std::string)> f) { on_signed_out_ = std::move(f); }
   ~http_api();
 
   /// `done` may run on any thread.
@@ -81,6 +84,8 @@ class http_api {
   const auth::token_signer& signer_;
   const auth::user_directory& users_;
   canned::library canned_;
+  auth::revocations* revoked_;
+  std::function<void(std::string)> on_signed_out_;
   clock_fn clock_;
   std::string static_root_;
   void report(const http_request& req, const std::string& path, std::function<void(http_response)> done);

@@ -291,3 +291,48 @@ TEST_CASE("after the conversation - a scripted morning gives exactly the expecte
   redis_server r;
   scripted_morning(&r);
 }
+
+TEST_CASE("doors - logout refuses the token from then on and closes the sessions holding it") {
+  server_process srv(test_args());
+  staff agent(srv.port(), "agent");
+  staff other(srv.port(), "agent2");
+  CHECK(http(srv.port(), "GET", "/api/v1/followups", {}, agent.token).status == 200);
+  CHECK(http(srv.port(), "POST", "/api/v1/logout", {}, agent.token).status == 204);
+  CHECK(agent->wait_closed());
+  CHECK(agent->close_code() == 4401);
+  CHECK(http(srv.port(), "GET", "/api/v1/followups", {}, agent.token).status == 401);
+  CHECK(http(srv.port(), "POST", "/api/v1/logout", {}, agent.token).status == 401);  // once
+  ws_client again(srv.port());
+  again.send(json{{"type", "hello"}, {"token", agent.token}});
+  CHECK(again.wait_closed());
+  CHECK(again.close_code() == 4401);
+  // Another session of someone else is untouched; a new login works.
+  CHECK(http(srv.port(), "GET", "/api/v1/followups", {}, other.token).status == 200);
+  CHECK_FALSE(other->is_closed());
+  staff fresh(srv.port(), "agent");
+  CHECK(fresh.welcome["type"] == "welcome");
+  CHECK(http(srv.port(), "GET", "/api/v1/logout").status == 405);
+  CHECK(http(srv.port(), "POST", "/api/v1/logout").status == 401);
+}
+
+TEST_CASE("doors - a shopper is never told of a whispered seq") {
+  server_process srv(test_args());
+  staff agent(srv.port(), "agent");
+  staff sup(srv.port(), "supervisor");
+  shopper s(srv.port(), "Marta", "es");
+  auto conv = s.say("hola", "1")["conversation_id"].get<std::string>();
+  agent->expect("history");
+  sup->send(json{{"type", "conversation.join"}, {"conversation_id", conv}, {"mode", "whisper"}});
+  sup->expect("conversation.joined");
+  sup->send(chat(conv, "ojo: cliente VIP", "w1"));  // seq 2, staff only
+  sup->expect("ack");
+  // After a reconnect the shopper's welcome says seq 1, and history accounts up to 2 without showing it.
+  ws_client back(srv.port());
+  auto w = hello_token(back, s.token);
+  REQUIRE(w["conversations"].size() == 1);
+  CHECK(w["conversations"][0]["last_seq"] == 1);
+  back.send(json{{"type", "history"}, {"conversation_id", conv}, {"after_seq", 1}});
+  auto h = back.expect("history");
+  CHECK(h["messages"].empty());
+  CHECK(h["upto"] == 2);
+}
