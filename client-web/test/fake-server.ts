@@ -93,6 +93,13 @@ export class FakeServer {
   dropContact = false;
   /** Conversation states listed in welcome (default: assigned). */
   states = new Map<string, string>();
+  // Issue 9 (widget): the rating (CSAT)
+  /** Ratings saved per conversation: one each, as on the real server. */
+  ratings = new Map<string, Frame>();
+  /** Answer the next `csat` with this error instead of checking it. */
+  csatError: { code: string; message: string } | null = null;
+  /** Do not answer `csat` at all (a lost frame). */
+  dropCsat = false;
 
   factory: SocketFactory = (url) => {
     const s = new FakeSocket(url, this);
@@ -118,6 +125,12 @@ export class FakeServer {
     const id = `c${this.nextConv++}`;
     this.convs.set(id, []);
     return id;
+  }
+
+  /** The agent (or the shopper's conversation.close) closes it: every socket hears conversation.closed. */
+  closeConversation(convId: string, reason = 'resolved', by: Frame | string = { role: 'agent', id: 'agent-1', name: 'Ana' }): void {
+    this.states.set(convId, 'closed');
+    for (const s of this.sockets) s.push({ type: 'conversation.closed', conversation_id: convId, by, reason });
   }
 
   /** Store a message as if someone else (the agent) wrote it, and push it live. */
@@ -204,6 +217,26 @@ export class FakeServer {
         s.push({ type: 'contact.saved', conversation_id: f.conversation_id });
         return;
       }
+      case 'conversation.close':
+        if (!this.convs.has(f.conversation_id)) return s.push({ type: 'error', code: 'not_found', message: 'no such conversation', ref: 'conversation.close' });
+        this.closeConversation(f.conversation_id, f.reason ?? 'shopper_ended', { role: 'shopper', id: this.userId });
+        return;
+      case 'csat': {
+        if (this.dropCsat) return;
+        if (this.csatError) {
+          const e = this.csatError;
+          this.csatError = null;
+          return s.push({ type: 'error', code: e.code, message: e.message, ref: 'csat' });
+        }
+        const problem = csatProblem(f);
+        if (problem) return s.push({ type: 'error', code: 'bad_request', message: problem, ref: 'csat' });
+        if (!this.convs.has(f.conversation_id)) return s.push({ type: 'error', code: 'not_found', message: 'no such conversation', ref: 'csat' });
+        if (this.states.get(f.conversation_id) !== 'closed') return s.push({ type: 'error', code: 'bad_request', message: 'the conversation is not closed yet', ref: 'csat' });
+        if (this.ratings.has(f.conversation_id)) return s.push({ type: 'error', code: 'bad_request', message: 'this conversation is already rated', ref: 'csat' });
+        this.ratings.set(f.conversation_id, f);
+        s.push({ type: 'csat.saved', conversation_id: f.conversation_id });
+        return;
+      }
       case 'history': {
         const all = (this.convs.get(f.conversation_id) ?? []).filter((m) => m.seq > f.after_seq);
         const page = all.slice(0, this.historyPage);
@@ -234,6 +267,15 @@ export function contactProblem(f: Frame): string | null {
   if (f.email !== undefined && (typeof f.email !== 'string' || f.email.length > 254 || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(f.email))) return 'contact.email is not a valid e-mail address';
   if (f.phone !== undefined && (typeof f.phone !== 'string' || !/^[0-9 +\-().]{6,32}$/.test(f.phone))) return 'contact.phone is not a valid phone number';
   if (f.note !== undefined && (typeof f.note !== 'string' || new TextEncoder().encode(f.note).length > 500)) return 'contact.note is longer than 500 bytes';
+  return null;
+}
+
+/** The spec's csat rules (spec-v1.1.md "Rating (CSAT)"): score 1..5, comment <= 500 bytes, nothing else. */
+export function csatProblem(f: Frame): string | null {
+  for (const k of Object.keys(f)) if (!['type', 'conversation_id', 'score', 'comment'].includes(k)) return `csat.${k}: unknown field`;
+  if (typeof f.conversation_id !== 'string' || !f.conversation_id) return 'csat.conversation_id is required';
+  if (!Number.isInteger(f.score) || f.score < 1 || f.score > 5) return "field 'score' must be an integer from 1 to 5";
+  if (f.comment !== undefined && (typeof f.comment !== 'string' || new TextEncoder().encode(f.comment).length > 500)) return "field 'comment' is longer than 500 bytes";
   return null;
 }
 

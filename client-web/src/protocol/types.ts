@@ -405,3 +405,26 @@ export interface ContactSavedMsg {
   conversation_id: string;
 }
 // ---- end of v1.1 shopper-side shapes ----
+
+// ---- Issue 9, shopper side: the rating (CSAT) after the conversation (widget) ----
+// /work/spec-v1.1.md "Issue 9 additions" -> "Rating (CSAT)". Only after
+// `conversation.closed`, ONE per conversation, the comment in the same frame. A second
+// rating, an open conversation or a score outside 1..5 is `error{code:"bad_request",
+// ref:"csat"}` (the server's message for the second: "this conversation is already
+// rated"); someone else's conversation: `not_found`; the store down: `unavailable`.
+
+/** Shopper -> server. `comment` optional, at most 500 bytes of UTF-8. */
+export interface CsatFrame {
+  type: 'csat';
+  conversation_id: string;
+  /** 1 (very bad) .. 5 (excellent) */
+  score: number;
+  comment?: string;
+}
+
+/** Server -> the shopper who rated. */
+export interface CsatSavedMsg {
+  type: 'csat.saved';
+  conversation_id: string;
+}
+// ---- end of the rating (CSAT) block ----

@@ -96,6 +96,20 @@ const en = {
     `Thank you! We’ll get back to you at ${[email, phone].filter(Boolean).join(' or ')}.`,
   contactThanksMore: 'If someone from the team comes online sooner, they’ll answer you right here.',
   contactChange: 'Change my details',
+  // Issue 9: the rating (CSAT) after the conversation
+  ratingTitle: 'How was your chat?',
+  ratingOption: (n: number) => `${n} of 5 — ${['very bad', 'bad', 'okay', 'good', 'excellent'][n - 1]}`,
+  ratingLow: 'Very bad',
+  ratingHigh: 'Excellent',
+  ratingCommentLabel: 'Anything you’d like to add? (optional)',
+  ratingCommentPlaceholder: 'What went well, what could we do better…',
+  ratingSend: 'Send',
+  ratingSkip: 'Skip comment',
+  ratingSending: 'Sending…',
+  ratingThanks: 'Thank you for your rating!',
+  ratingThanksMore: 'It helps us improve.',
+  ratingError: 'We couldn’t send your rating. Please try again.',
+  ratingCommentLong: 'Your comment is too long (500 bytes at most).',
 };
 
 export type Strings = typeof en;
@@ -176,6 +190,19 @@ const es: Strings = {
         : `¡Gracias! Te llamaremos al ${phone}.`,
   contactThanksMore: 'Si alguien del equipo se conecta antes, te responderá aquí mismo.',
   contactChange: 'Cambiar mis datos',
+  ratingTitle: '¿Qué tal ha ido el chat?',
+  ratingOption: (n) => `${n} de 5 — ${['muy malo', 'malo', 'regular', 'bueno', 'excelente'][n - 1]}`,
+  ratingLow: 'Muy malo',
+  ratingHigh: 'Excelente',
+  ratingCommentLabel: '¿Quieres añadir algo? (opcional)',
+  ratingCommentPlaceholder: 'Qué te ha gustado, qué podemos mejorar…',
+  ratingSend: 'Enviar',
+  ratingSkip: 'Omitir comentario',
+  ratingSending: 'Enviando…',
+  ratingThanks: '¡Gracias por tu valoración!',
+  ratingThanksMore: 'Nos ayuda a mejorar.',
+  ratingError: 'No pudimos enviar tu valoración. Inténtalo de nuevo.',
+  ratingCommentLong: 'El comentario es demasiado largo (500 bytes como máximo).',
 };
 
 const pl: Strings = {
@@ -252,6 +279,19 @@ const pl: Strings = {
         : `Dziękujemy! Oddzwonimy pod numer ${phone}.`,
   contactThanksMore: 'Jeśli ktoś z zespołu pojawi się wcześniej, odpowie tutaj.',
   contactChange: 'Zmień dane kontaktowe',
+  ratingTitle: 'Jak oceniasz tę rozmowę?',
+  ratingOption: (n) => `${n} z 5 — ${['bardzo źle', 'źle', 'przeciętnie', 'dobrze', 'bardzo dobrze'][n - 1]}`,
+  ratingLow: 'Bardzo źle',
+  ratingHigh: 'Bardzo dobrze',
+  ratingCommentLabel: 'Chcesz coś dodać? (opcjonalnie)',
+  ratingCommentPlaceholder: 'Co było dobrze, co możemy poprawić…',
+  ratingSend: 'Wyślij',
+  ratingSkip: 'Pomiń komentarz',
+  ratingSending: 'Wysyłanie…',
+  ratingThanks: 'Dziękujemy za ocenę!',
+  ratingThanksMore: 'Dzięki temu możemy działać lepiej.',
+  ratingError: 'Nie udało się wysłać oceny. Spróbuj ponownie.',
+  ratingCommentLong: 'Komentarz jest za długi (maksymalnie 500 bajtów).',
 };
 
 export const STRINGS: Record<Lang, Strings> = { en, es, pl };

@@ -16,6 +16,8 @@ import type {
   ContactFrame,
   ContactSavedMsg,
   ConversationSummary,
+  CsatFrame,
+  CsatSavedMsg,
   ServerMessage,
   ShopperContext,
   ShopperHelloV11,
@@ -66,6 +68,15 @@ export interface WidgetConfig {
 
 /** Sent after `contact.saved` does not come in this long: tell the shopper to try again. */
 const CONTACT_TIMEOUT_MS = 15000;
+/** Same for a rating without `csat.saved` (or an error) in this long. */
+const RATING_TIMEOUT_MS = 15000;
+/** The server's limit on a rating's comment (bytes of UTF-8). */
+export const MAX_RATING_COMMENT_BYTES = 500;
+/** How many rated conversation ids are remembered (the oldest go first). */
+const RATED_KEEP = 50;
+
+/** The rating after a closed conversation: pick a score, then send (with a comment or not). */
+type RatingState = 'choosing' | 'sending' | 'error' | 'done';
 
 type ContactField = 'email' | 'phone' | 'note';
 
@@ -85,7 +96,7 @@ export class ChatWidget {
   private client: CalmaClient;
   private root: ShadowRoot;
   private host: HTMLElement;
-  private keys: { token: string; conv: string; name: string; open: string; outbox: string; contact: string };
+  private keys: { token: string; conv: string; name: string; open: string; outbox: string; contact: string; rated: string };
   private locale: string;
 
   // state
@@ -117,6 +128,15 @@ export class ChatWidget {
   private contactTimer: ReturnType<typeof setTimeout> | null = null;
   private savedContact: { email: string | null; phone: string | null } | null = null;
   private contactEditing = false;
+  // Issue 9: the rating (CSAT) of a closed conversation
+  /** The conversation the rating UI is about (its state is reset when this changes). */
+  private ratingConv: string | null = null;
+  private ratingState: RatingState = 'choosing';
+  private ratingScore: number | null = null;
+  /** The one `csat` frame of this rating, kept until it is answered (sent again after a reconnect). */
+  private ratingPending: CsatFrame | null = null;
+  private ratingSent = false;
+  private ratingTimer: ReturnType<typeof setTimeout> | null = null;
 
   // elements
   private launcher!: HTMLButtonElement;
@@ -146,12 +166,21 @@ export class ChatWidget {
   private noteLabel!: HTMLElement;
   private contactSubmit!: HTMLButtonElement;
   private contactThanks!: HTMLElement;
+  private ratingEl!: HTMLElement;
+  private ratingAsk!: HTMLElement;
+  private ratingOpts: HTMLButtonElement[] = [];
+  private ratingMore!: HTMLFormElement;
+  private ratingComment!: HTMLTextAreaElement;
+  private ratingSendBtn!: HTMLButtonElement;
+  private ratingSkipBtn!: HTMLButtonElement;
+  private ratingError!: HTMLElement;
+  private ratingThanks!: HTMLElement;
 
   constructor(private cfg: WidgetConfig) {
     this.t = STRINGS[cfg.lang];
     this.storage = cfg.storage ?? safeStorage('local');
     const p = `calma:${cfg.store}:`;
-    this.keys = { token: p + 'token', conv: p + 'conversation', name: p + 'name', open: p + 'open', outbox: p + 'outbox', contact: p + 'contact' };
+    this.keys = { token: p + 'token', conv: p + 'conversation', name: p + 'name', open: p + 'open', outbox: p + 'outbox', contact: p + 'contact', rated: p + 'rated' };
     this.locale = cfg.locale || cfg.lang;
     this.conversationId = this.storage.getItem(this.keys.conv);
 
@@ -242,7 +271,10 @@ export class ChatWidget {
 
     const newBtn = h('button', { class: 'primary-btn', type: 'button', 'data-testid': 'new-chat' }, t.newChat);
     newBtn.addEventListener('click', () => this.newChat());
-    this.closedEl = h('div', { class: 'closed', hidden: true, 'data-testid': 'closed' }, h('div', {}, t.closed), newBtn);
+    this.buildRating();
+    // The rating sits between "this conversation has ended" and the new-chat button: it
+    // never stands in the way of starting again.
+    this.closedEl = h('div', { class: 'closed', hidden: true, 'data-testid': 'closed' }, h('div', {}, t.closed), this.ratingEl, newBtn);
 
     this.nameInput = h('input', { type: 'text', id: 'calma-name', autocomplete: 'given-name', maxlength: 60, placeholder: t.namePlaceholder });
     this.nameInput.value = this.storage.getItem(this.keys.name) ?? '';
@@ -316,6 +348,66 @@ export class ChatWidget {
     this.offlineEl = h('div', { class: 'offline', hidden: true, 'data-testid': 'offline' }, this.contactForm, this.contactThanks);
   }
 
+  /**
+   * "How was your chat?": five scores as a radiogroup (roving tabindex, arrows move and
+   * select, Enter/Space select), then an optional comment with Send, or "Skip comment"
+   * to send the score alone. One `csat` frame per conversation (the server takes one).
+   */
+  private buildRating(): void {
+    const t = this.t;
+    this.ratingOpts = [];
+    for (let n = 1; n <= 5; n++) {
+      const b = h(
+        'button',
+        { class: 'rating-opt', type: 'button', role: 'radio', 'aria-checked': 'false', 'aria-label': t.ratingOption(n), tabindex: n === 1 ? 0 : -1, 'data-score': n, 'data-testid': `rating-${n}` },
+        String(n),
+      );
+      b.addEventListener('click', () => this.chooseScore(n, false));
+      b.addEventListener('keydown', (e) => this.onRatingKey(e, n));
+      this.ratingOpts.push(b);
+    }
+    const group = h('div', { class: 'rating-scale', role: 'radiogroup', 'aria-labelledby': 'calma-rating-title', 'data-testid': 'rating-group' }, ...this.ratingOpts);
+    const ends = h('div', { class: 'rating-ends', 'aria-hidden': 'true' }, h('span', {}, t.ratingLow), h('span', {}, t.ratingHigh));
+    this.ratingAsk = h('div', { class: 'rating-ask' }, h('div', { class: 'rating-title', id: 'calma-rating-title' }, t.ratingTitle), group, ends);
+
+    this.ratingComment = h('textarea', {
+      id: 'calma-rating-comment',
+      rows: 2,
+      maxlength: MAX_RATING_COMMENT_BYTES,
+      placeholder: t.ratingCommentPlaceholder,
+      'aria-describedby': 'calma-rating-error',
+      'data-testid': 'rating-comment',
+    });
+    this.ratingComment.addEventListener('keydown', (e) => {
+      // As in the chat composer: Enter sends, Shift+Enter is a new line.
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        this.sendRating(true);
+      }
+    });
+    this.ratingComment.addEventListener('input', () => {
+      if (this.ratingState !== 'sending') this.setRatingError(null);
+    });
+    this.ratingSendBtn = h('button', { class: 'primary-btn', type: 'submit', 'data-testid': 'rating-send' }, t.ratingSend);
+    this.ratingSkipBtn = h('button', { class: 'link-btn', type: 'button', 'data-testid': 'rating-skip' }, t.ratingSkip);
+    this.ratingSkipBtn.addEventListener('click', () => this.sendRating(false));
+    this.ratingError = h('div', { class: 'rating-error', id: 'calma-rating-error', role: 'alert', 'data-testid': 'rating-error' });
+    this.ratingMore = h(
+      'form',
+      { class: 'rating-more', hidden: true, novalidate: true, 'data-testid': 'rating-more' },
+      h('label', { for: 'calma-rating-comment' }, t.ratingCommentLabel),
+      this.ratingComment,
+      h('div', { class: 'rating-actions' }, this.ratingSendBtn, this.ratingSkipBtn),
+    );
+    this.ratingMore.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.sendRating(true);
+    });
+    // Always in the DOM (empty when not thanking), so that filling it is announced.
+    this.ratingThanks = h('div', { class: 'rating-thanks', role: 'status', tabindex: -1, 'data-testid': 'rating-thanks' });
+    this.ratingEl = h('div', { class: 'rating', hidden: true, 'data-testid': 'rating' }, this.ratingAsk, this.ratingMore, this.ratingError, this.ratingThanks);
+  }
+
   private renderGreeting(): void {
     clear(this.log);
     this.rows.clear();
@@ -373,6 +465,7 @@ export class ChatWidget {
     c.on('sendRetry', ({ code }) => this.flash(code === ErrorCode.RateLimited ? this.t.rateLimited : this.t.storeDown));
     c.on('serverError', (e) => {
       if (e.ref === 'contact') return this.contactFailed(fieldOfServerError(e.message), e.message || null);
+      if (e.ref === 'csat') return this.ratingFailed(e.code, e.message ?? '');
       // Transient errors without a ref are retried by the client; just tell the shopper.
       if (e.code === ErrorCode.RateLimited) this.flash(this.t.rateLimited);
       else if (e.code === ErrorCode.Unavailable) this.flash(this.t.storeDown);
@@ -449,6 +542,7 @@ export class ChatWidget {
     }
     if (s === 'disconnected') {
       this.contactSentOn = null; // unanswered on that connection: sent again after the next welcome
+      this.ratingSent = false; // likewise (a duplicate is refused as "already rated": then it was saved)
       if (this.everConnected) this.showStatus(this.t.reconnecting, true);
     }
   }
@@ -475,6 +569,7 @@ export class ChatWidget {
     this.renderHeader();
     this.renderStatus();
     this.flushContact();
+    this.flushRating();
   }
 
   private setConversation(id: string | null): void {
@@ -485,7 +580,9 @@ export class ChatWidget {
     if (id) this.flushContact();
   }
 
-  private onEvent(ev: ServerMessage | ContactSavedMsg): void {
+  private onEvent(ev: ServerMessage | ContactSavedMsg | CsatSavedMsg): void {
+    // A rating may be answered after the shopper has moved on to a new chat.
+    if (ev.type === 'csat.saved') return this.onRatingSaved(ev.conversation_id);
     const convOf = (ev as { conversation_id?: string }).conversation_id;
     if (convOf && this.conversationId && convOf !== this.conversationId) return;
     switch (ev.type) {
@@ -509,11 +606,19 @@ export class ChatWidget {
         this.queue = null;
         this.agentName = ev.agent?.name || null;
         break;
-      case 'conversation.closed':
+      case 'conversation.closed': {
+        // The composer is about to go: if the shopper was in it, take them to the rating.
+        const active = this.root.activeElement;
+        const wasComposing = !!active && this.composer.contains(active);
         this.convState = 'closed';
         this.queue = null;
         this.showTyping(false);
-        break;
+        this.renderHeader();
+        this.renderStatus();
+        if (wasComposing) this.focusRating();
+        this.scrollToEnd();
+        return;
+      }
       case 'typing':
         if (ev.from?.role !== 'shopper' && ev.from?.id !== this.client.userId) this.showTyping(ev.state, ev.from?.name);
         return;
@@ -646,6 +751,7 @@ export class ChatWidget {
     this.nameField.hidden = !!this.conversationId || !!this.storage.getItem(this.keys.token);
     this.renderAvailability();
     this.renderOffline();
+    this.renderRating();
   }
 
   /** The opening state to tell the shopper: the store info, else what the queued frame said. */
@@ -870,6 +976,188 @@ export class ChatWidget {
     for (const f of Object.values(this.contactFields)) f.value = '';
     for (const f of ['email', 'phone', 'note', 'form'] as const) this.setFieldError(f, null);
     this.storage.removeItem(this.keys.contact);
+  }
+
+  // ---- rating (CSAT) -----------------------------------------------------------
+
+  private ratedIds(): string[] {
+    try {
+      const v = JSON.parse(this.storage.getItem(this.keys.rated) ?? '[]');
+      return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+    } catch {
+      return [];
+    }
+  }
+
+  private isRated(conv: string): boolean {
+    return this.ratedIds().includes(conv);
+  }
+
+  private markRated(conv: string): void {
+    const ids = this.ratedIds().filter((x) => x !== conv);
+    ids.push(conv);
+    this.storage.setItem(this.keys.rated, JSON.stringify(ids.slice(-RATED_KEEP)));
+  }
+
+  private renderRating(): void {
+    const t = this.t;
+    const conv = this.conversationId;
+    if (this.convState !== 'closed' || !conv) {
+      this.ratingEl.hidden = true;
+      return;
+    }
+    if (this.ratingConv !== conv) {
+      // Another conversation: start afresh (or thank again, if this one was rated before a reload).
+      this.ratingConv = conv;
+      this.ratingScore = null;
+      this.ratingState = this.isRated(conv) ? 'done' : 'choosing';
+      this.ratingComment.value = '';
+      this.setRatingError(null);
+    }
+    const state = this.ratingState;
+    const done = state === 'done';
+    const sending = state === 'sending';
+    this.ratingEl.hidden = false;
+    this.ratingEl.dataset.state = state;
+    this.ratingAsk.hidden = done;
+    this.ratingMore.hidden = done || this.ratingScore === null;
+    const focusable = this.ratingScore ?? 1;
+    for (const b of this.ratingOpts) {
+      const n = Number(b.dataset.score);
+      b.setAttribute('aria-checked', String(n === this.ratingScore));
+      b.tabIndex = n === focusable ? 0 : -1;
+      if (sending) b.setAttribute('aria-disabled', 'true');
+      else b.removeAttribute('aria-disabled');
+    }
+    this.ratingComment.readOnly = sending;
+    this.ratingSendBtn.disabled = sending;
+    this.ratingSkipBtn.disabled = sending;
+    this.ratingSendBtn.textContent = sending ? t.ratingSending : t.ratingSend;
+    if (done && !this.ratingThanks.firstChild) {
+      this.ratingThanks.append(h('strong', {}, t.ratingThanks), h('span', {}, t.ratingThanksMore));
+    } else if (!done) clear(this.ratingThanks);
+  }
+
+  /** Focus the score that takes the Tab stop (the chosen one, else 1). */
+  private focusRating(): void {
+    if (this.ratingEl.hidden) return;
+    if (this.ratingState === 'done') return this.ratingThanks.focus();
+    (this.ratingOpts.find((b) => b.tabIndex === 0) ?? this.ratingOpts[0]).focus();
+  }
+
+  private onRatingKey(e: KeyboardEvent, n: number): void {
+    let next: number;
+    switch (e.key) {
+      case 'ArrowRight':
+      case 'ArrowDown':
+        next = (n % 5) + 1;
+        break;
+      case 'ArrowLeft':
+      case 'ArrowUp':
+        next = ((n + 3) % 5) + 1;
+        break;
+      case 'Home':
+        next = 1;
+        break;
+      case 'End':
+        next = 5;
+        break;
+      case 'Enter':
+      case ' ':
+        next = n;
+        break;
+      default:
+        return;
+    }
+    e.preventDefault();
+    this.chooseScore(next, true);
+  }
+
+  private chooseScore(n: number, focus: boolean): void {
+    if (this.ratingState === 'sending' || this.ratingState === 'done') return;
+    const first = this.ratingScore === null;
+    this.ratingScore = n;
+    if (this.ratingState === 'error') this.ratingState = 'choosing';
+    this.setRatingError(null);
+    this.renderRating();
+    if (focus) this.ratingOpts[n - 1].focus();
+    // The comment box just appeared under the scores: bring it into view.
+    if (first) this.ratingMore.scrollIntoView?.({ block: 'nearest' });
+  }
+
+  private setRatingError(text: string | null, detail?: string): void {
+    clear(this.ratingError);
+    if (text) this.ratingError.append(h('strong', {}, text));
+    if (text && detail) this.ratingError.append(h('span', { class: 'detail' }, detail));
+    if (text) this.ratingComment.setAttribute('aria-invalid', 'true');
+    else this.ratingComment.removeAttribute('aria-invalid');
+  }
+
+  /** Send the one rating: the chosen score, with the comment (Send) or without (Skip comment). */
+  private sendRating(withComment: boolean): void {
+    const conv = this.ratingConv;
+    if (!conv || conv !== this.conversationId || this.ratingScore === null) return;
+    if (this.ratingState === 'sending' || this.ratingState === 'done') return;
+    const comment = withComment ? this.ratingComment.value.trim() : '';
+    if (utf8Length(comment) > MAX_RATING_COMMENT_BYTES) {
+      this.setRatingError(this.t.ratingCommentLong);
+      this.ratingComment.focus();
+      return;
+    }
+    const frame: CsatFrame = { type: 'csat', conversation_id: conv, score: this.ratingScore };
+    if (comment) frame.comment = comment;
+    this.ratingPending = frame;
+    this.ratingSent = false;
+    this.ratingState = 'sending';
+    this.setRatingError(null);
+    this.renderRating();
+    this.flushRating();
+    if (this.ratingTimer) clearTimeout(this.ratingTimer);
+    this.ratingTimer = setTimeout(() => {
+      if (this.ratingPending === frame) this.ratingFailed('timeout', '');
+    }, RATING_TIMEOUT_MS);
+  }
+
+  /** Send the pending rating once connected (again after a reconnect: the server keeps one). */
+  private flushRating(): void {
+    const f = this.ratingPending;
+    if (!f || this.ratingSent) return;
+    if (this.client.sendFrame(f as unknown as { type: string })) this.ratingSent = true;
+    else if (this.client.state === 'disconnected') this.client.connect();
+  }
+
+  private onRatingSaved(conv: string): void {
+    this.markRated(conv);
+    if (this.ratingPending?.conversation_id === conv) {
+      this.ratingPending = null;
+      this.ratingSent = false;
+      if (this.ratingTimer) clearTimeout(this.ratingTimer);
+      this.ratingTimer = null;
+    }
+    if (this.ratingConv !== conv) return;
+    const active = this.root.activeElement;
+    const hadFocus = !!active && this.ratingEl.contains(active);
+    this.ratingState = 'done';
+    this.setRatingError(null);
+    this.renderRating();
+    if (hadFocus) this.ratingThanks.focus();
+  }
+
+  /** An `error` with ref "csat", or no answer in time: say so, keep the choice for a retry. */
+  private ratingFailed(code: string, message: string): void {
+    const f = this.ratingPending;
+    if (!f) return;
+    // Rated already (a resend after a reconnect, another tab, another device): that is done.
+    if (code === ErrorCode.BadRequest && /already rated/i.test(message)) return this.onRatingSaved(f.conversation_id);
+    this.ratingPending = null;
+    this.ratingSent = false;
+    if (this.ratingTimer) clearTimeout(this.ratingTimer);
+    this.ratingTimer = null;
+    if (this.ratingConv !== f.conversation_id || this.ratingState !== 'sending') return;
+    this.ratingState = 'error';
+    this.renderRating();
+    // Our own words in the shopper's language, and the server's reason under them.
+    this.setRatingError(this.t.ratingError, message || undefined);
   }
 
   private renderStatus(): void {
