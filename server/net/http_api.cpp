@@ -362,6 +362,8 @@ void http_api::serve_static(const std::string& path, std::function<void(http_res
   else if (!p.empty() && p.back() == '/') p += "index.html";  // "/" and the other store pages ("/pl/")
   std::string file = resolve_static(static_root_, p);
   std::error_code ec;
+  // "/pl" as "/pl/": a folder's page (the other demo stores).
+  if (!file.empty() && fs::is_directory(file, ec) && fs::is_regular_file(file + "/index.html", ec)) file += "/index.html";
   if (!file.empty() && fs::is_regular_file(file, ec)) {
     std::ifstream in(file, std::ios::binary);
     std::ostringstream ss;

@@ -375,3 +375,13 @@ TEST_CASE("stores - a store's widget opens only on that store's pages") {
   ok.send(json{{"type", "hello"}, {"role", "shopper"}, {"store", "demo-pl"}});
   CHECK(ok.expect("welcome")["store"]["id"] == "demo-pl");
 }
+
+TEST_CASE("stores - the Polish demo store's page is served at /pl/ and /pl") {
+  server_process srv(test_args());
+  for (const char* path : {"/pl/", "/pl"}) {
+    auto r = http(srv.port(), "GET", path);
+    CHECK(r.status == 200);
+    CHECK(r.content_type.find("text/html") == 0);
+    CHECK(r.body.find("demo-pl") != std::string::npos);
+  }
+}
