@@ -4,8 +4,9 @@
  * selecting a conversation, refetching the follow-ups. No DOM: app.ts carries the
  * effects out; unit-tested in test/console-events.test.ts.
  */
-import type { ConsoleServerMessage, JoinMode, PresenceStatus, QueueExtras, Severity, WaitingExtras } from '../protocol/types';
+import type { CausesUpdatedMsg, ConsoleServerMessage, JoinMode, PresenceStatus, QueueExtras, Severity, WaitingExtras } from '../protocol/types';
 import { partyId } from '../protocol/types';
+import { normCauses } from './causes';
 import { t } from './i18n';
 import type { ConsoleModel, ConvVM } from './model';
 import { isAssignedNotice, isEscalationNotice, type NoticeKind } from './notices';
@@ -135,6 +136,14 @@ export function applyFrame(model: ConsoleModel, ev: ConsoleServerMessage, fc: Fr
     case 'presence':
       out.push({ kind: 'presence', status: ev.status, capacity: typeof ev.capacity === 'number' ? ev.capacity : undefined });
       return out;
+    case 'causes.updated' as string: {
+      // Issue 9: a correction by staff (corrected: true) or the server's own tagging (false).
+      const u = ev as unknown as CausesUpdatedMsg;
+      const c = model.conv(u.conversation_id);
+      c.causes = normCauses(u.causes);
+      c.causesCorrected = u.corrected === true;
+      return out;
+    }
     case 'followups.changed':
       out.push({ kind: 'followups' });
       return out;

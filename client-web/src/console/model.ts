@@ -15,6 +15,8 @@ import type {
   QueueSnapshot,
   ShopperInfo,
   Severity,
+  AuditEntry,
+  CsatRating,
 } from '../protocol/types';
 import { partyId } from '../protocol/types';
 
@@ -72,6 +74,16 @@ export interface ConvVM {
   alert?: { kind: string; reasons: string[]; ts: number };
   /** Not ours any more (transferred away or requeued): shown greyed until dismissed. */
   gone?: GoneReason;
+  /** complaint causes (conversation endpoint `categories`, `causes.updated`); undefined: not known yet */
+  causes?: string[];
+  /** the causes were corrected by staff */
+  causesCorrected?: boolean;
+  /** the audit trail from the conversation endpoint; undefined: not fetched yet */
+  audit?: AuditEntry[];
+  /** the history could not be fetched (last try) */
+  auditFailed?: boolean;
+  /** the shopper's rating, once given */
+  csat?: CsatRating | null;
 }
 
 export interface EscalationVM extends EscalationRaised {
