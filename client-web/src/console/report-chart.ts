@@ -25,7 +25,12 @@ export interface ReportChartOptions {
   fmt?: (v: number) => string;
   /** fixed y range (anger levels: 0–100); else from the data, always including 0 */
   yRange?: [number, number];
+  /** counts: ticks on whole numbers only */
+  integer?: boolean;
 }
+
+/** Whole-number tick steps for counts. */
+const INTEGER_INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000, 50000, 100000];
 
 /** "Producto equivocado" → "Producto\nequivocado": long tick labels on two lines. */
 function wrapLabel(s: string): string {
@@ -70,7 +75,8 @@ export class ReportChart {
                 const lo = Math.min(0, Number.isFinite(min) ? min : 0);
                 const hi = Math.max(0, Number.isFinite(max) ? max : 0);
                 const span = hi - lo || 1;
-                return [lo < 0 ? lo - span * 0.08 : 0, hi + span * 0.12];
+                const top = hi + span * 0.12;
+                return [lo < 0 ? lo - span * 0.08 : 0, o.integer ? Math.max(1, Math.ceil(top)) : top];
               },
         },
       },
@@ -88,9 +94,10 @@ export class ReportChart {
           },
           values: (_u, splits) => splits.map((i) => wrapLabel(this.labels[i] ?? '')),
         },
-        { ...axis, size: 44, values: (_u, splits) => splits.map((v) => fmt(v)) },
+        { ...axis, size: 44, incrs: o.integer ? INTEGER_INCRS : undefined, values: (_u, splits) => splits.map((v) => fmt(v)) },
       ],
       series: [
+        // (the x entry is hidden in the legend by the stylesheet; values show under the cursor)
         { label: '', value: (_u, v) => (v == null ? '' : this.labels[v] ?? '') },
         ...o.series.map(
           (s): uPlot.Series => ({
@@ -102,7 +109,7 @@ export class ReportChart {
             spanGaps: false,
             paths: s.kind === 'bar' ? uPlot.paths.bars!({ size: [0.62, 56], align: 0 }) : undefined,
             points: s.kind === 'line' ? { show: true, size: 6, fill: s.color } : { show: false },
-            value: (_u, v) => (v == null ? '—' : fmt(v)),
+            value: (_u, v) => (v == null ? '' : fmt(v)),
           }),
         ),
       ],

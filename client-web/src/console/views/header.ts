@@ -104,7 +104,7 @@ export class HeaderView {
       langSelect(actions.onLang),
       this.mute,
       this.notify,
-      h('div', { class: 'me', 'data-testid': 'me' }, h('span', { class: 'avatar sm' }, initials(name)), h('span', {}, name)),
+      h('div', { class: 'me', 'data-testid': 'me', title: name }, h('span', { class: 'avatar sm' }, initials(name)), h('span', {}, name)),
       logout,
     );
   }

@@ -203,13 +203,14 @@ export class ReportsView {
         testid: 'chart-days',
         emptyText: s.chartNoData,
         legend: true,
+        integer: true,
         fmt: (v) => fmtNumber(v, locale(), 0),
         series: [
           { label: s.seriesConversations, color: COLORS.conv, kind: 'bar' },
           { label: s.seriesEscalations, color: COLORS.esc, kind: 'line' },
         ],
       }),
-      causes: new ReportChart({ testid: 'chart-causes', emptyText: s.chartNoData, fmt: (v) => fmtNumber(v, locale(), 0), series: [{ label: s.chartCauses, color: COLORS.causes, kind: 'bar' }] }),
+      causes: new ReportChart({ testid: 'chart-causes', emptyText: s.chartNoData, integer: true, fmt: (v) => fmtNumber(v, locale(), 0), series: [{ label: s.chartCauses, color: COLORS.causes, kind: 'bar' }] }),
       anger: new ReportChart({
         testid: 'chart-anger',
         emptyText: s.chartNoData,
