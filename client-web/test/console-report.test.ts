@@ -7,7 +7,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { KeyedDebouncer, SYSTEM_NAME, applyDetail, auditConversation, auditDetail, auditLines } from '../src/console/audit';
 import { CAUSES, normCauses, sameCauses } from '../src/console/causes';
-import { STRINGS } from '../src/console/i18n';
+import { applyFrame } from '../src/console/events';
+import { STRINGS, setLang } from '../src/console/i18n';
 import { ConsoleModel } from '../src/console/model';
 import {
   DAY_MS,
@@ -215,6 +216,35 @@ describe('causes', () => {
   it('every cause has a name in every language', () => {
     for (const s of [en, es, pl]) for (const c of CAUSES) expect(s.causeName[c]).toBeTruthy();
     expect(es.causeName.wrong_item).toBe('Producto equivocado');
+  });
+});
+
+describe('causes from the server', () => {
+  const fc = () => ({ me: 'sup', supervisor: true, selected: null, seenEscalations: new Set<string>(), shopperName: () => 'Ana' });
+
+  it('summaries and conversation.assigned carry the causes found so far', () => {
+    setLang('en');
+    const model = new ConsoleModel('sup', 'supervisor');
+    model.applySummary({ conversation_id: 'c1', state: 'assigned', agent_id: 'a', last_seq: 1, created_ts: 1, categories: ['refund', 'delivery'] });
+    expect(model.conv('c1').causes).toEqual(['delivery', 'refund']);
+    model.applySummary({ conversation_id: 'c2', state: 'assigned', agent_id: 'a', last_seq: 1, created_ts: 1 });
+    expect(model.conv('c2').causes).toBeUndefined(); // not known: not "none"
+    applyFrame(model, { type: 'conversation.assigned', conversation_id: 'c2', agent: { id: 'a' }, shopper: { id: 's' }, categories: ['payment'] }, fc());
+    expect(model.conv('c2').causes).toEqual(['payment']);
+  });
+
+  it('causes.updated: the server’s tagging keeps the matched terms; a correction is marked and has none', () => {
+    const model = new ConsoleModel('sup', 'supervisor');
+    const tagged = { type: 'causes.updated', conversation_id: 'c1', causes: ['delivery', 'refund'], corrected: false, hits: [{ cause: 'delivery', term: 'pedido' }, { cause: 'delivery', term: 'pedido' }, { cause: 'refund', term: 'mi dinero' }, { nope: 1 }] };
+    expect(applyFrame(model, tagged as never, fc())).toEqual([]);
+    const c = model.conv('c1');
+    expect(c.causes).toEqual(['delivery', 'refund']);
+    expect(c.causesCorrected).toBe(false);
+    expect(c.causeTerms).toEqual({ delivery: ['pedido'], refund: ['mi dinero'] });
+    applyFrame(model, { type: 'causes.updated', conversation_id: 'c1', causes: ['damaged'], corrected: true, by: { role: 'supervisor', id: 'sup' } } as never, fc());
+    expect(c.causes).toEqual(['damaged']);
+    expect(c.causesCorrected).toBe(true);
+    expect(c.causeTerms).toBeUndefined();
   });
 });
 

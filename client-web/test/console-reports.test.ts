@@ -387,9 +387,10 @@ describe('audit timeline and causes', () => {
     expect($$('cause-chip').map((c) => c.textContent)).toEqual(['Damaged item', 'Refund']);
     expect($('causes-corrected').textContent).toContain('corrected');
     // The server's own tagging: not corrected.
-    server.current!.push({ type: 'causes.updated', conversation_id: 'c1', causes: ['payment'], corrected: false });
+    server.current!.push({ type: 'causes.updated', conversation_id: 'c1', causes: ['payment'], corrected: false, hits: [{ cause: 'payment', term: 'tarjeta' }] });
     await tick(5);
     expect($$('cause-chip').map((c) => c.textContent)).toEqual(['Payment']);
+    expect($('cause-chip').title).toBe('Found in the customer’s words: tarjeta');
     expect($('causes-corrected')).toBeNull();
     await tick(700);
     expect(calls('/api/v1/conversations/c1').length).toBeGreaterThanOrEqual(2); // the audit trail grew

@@ -43,6 +43,7 @@ export function applyFrame(model: ConsoleModel, ev: ConsoleServerMessage, fc: Fr
       c.agentName = ev.agent?.name;
       if (ev.shopper) c.shopper = { ...c.shopper, ...ev.shopper, context: ev.shopper.context ?? c.shopper?.context };
       if (typeof ev.store === 'string' && ev.store) c.store = ev.store;
+      if (Array.isArray(ev.categories)) c.causes = normCauses(ev.categories);
       if (c.agentId === me) {
         c.gone = undefined;
         const sel = fc.selected ? model.convs.get(fc.selected) : undefined;
@@ -142,6 +143,14 @@ export function applyFrame(model: ConsoleModel, ev: ConsoleServerMessage, fc: Fr
       const c = model.conv(u.conversation_id);
       c.causes = normCauses(u.causes);
       c.causesCorrected = u.corrected === true;
+      // What the server found in the shopper's words, per cause (a correction has none).
+      const terms: Record<string, string[]> = {};
+      for (const hit of Array.isArray(u.hits) ? u.hits : []) {
+        if (!hit || typeof hit.cause !== 'string' || typeof hit.term !== 'string') continue;
+        const list = (terms[hit.cause] ??= []);
+        if (!list.includes(hit.term)) list.push(hit.term);
+      }
+      c.causeTerms = u.corrected === true ? undefined : terms;
       return out;
     }
     case 'followups.changed':

@@ -343,7 +343,7 @@ const en = {
   cancel: 'Cancel',
   causesCorrected: 'corrected',
   causesCorrectedTitle: 'Corrected by staff',
-  causesSaved: 'Causes saved',
+  causeTerms: (terms: string) => `Found in the customer’s words: ${terms}`,
 
   // audit trail
   auditTitle: 'History',
@@ -671,7 +671,7 @@ const es: Strings = {
   cancel: 'Cancelar',
   causesCorrected: 'corregidas',
   causesCorrectedTitle: 'Corregidas por el equipo',
-  causesSaved: 'Causas guardadas',
+  causeTerms: (terms) => `Encontrada en las palabras del cliente: ${terms}`,
 
   auditTitle: 'Historial',
   auditEmpty: 'Todavía no hay nada registrado.',
@@ -996,7 +996,7 @@ const pl: Strings = {
   cancel: 'Anuluj',
   causesCorrected: 'poprawione',
   causesCorrectedTitle: 'Poprawione przez obsługę',
-  causesSaved: 'Zapisano przyczyny',
+  causeTerms: (terms) => `Znalezione w słowach klienta: ${terms}`,
 
   auditTitle: 'Historia',
   auditEmpty: 'Na razie nic nie zapisano.',

@@ -19,6 +19,7 @@ import type {
   CsatRating,
 } from '../protocol/types';
 import { partyId } from '../protocol/types';
+import { normCauses } from './causes';
 
 export interface AngerState {
   level: number;
@@ -78,6 +79,8 @@ export interface ConvVM {
   causes?: string[];
   /** the causes were corrected by staff */
   causesCorrected?: boolean;
+  /** the shopper's words that made the server tag each cause (causes.updated `hits`) */
+  causeTerms?: Record<string, string[]>;
   /** the audit trail from the conversation endpoint; undefined: not fetched yet */
   audit?: AuditEntry[];
   /** the history could not be fetched (last try) */
@@ -147,6 +150,8 @@ export class ConsoleModel {
     c.createdTs = s.created_ts || c.createdTs;
     c.knownLastSeq = Math.max(c.knownLastSeq, s.last_seq || 0);
     if (typeof s.queue === 'string') c.queue = s.queue;
+    // Issue 9: staff summaries carry the causes found so far.
+    if (Array.isArray(s.categories)) c.causes = normCauses(s.categories);
     const curve = extractCurve(s);
     if (curve.length) this.setCurve(c, curve);
     return c;

@@ -340,7 +340,7 @@ export interface CausesUpdatedMsg {
   causes: string[];
   corrected?: boolean;
   by?: { role: Role | 'system'; id: string; name?: string };
-  hits?: { cause: string; term: string }[];
+  hits?: { cause: string; term: string; words?: unknown }[];
 }
 
 export type AuditAction =
@@ -358,6 +358,11 @@ export type AuditAction =
   | 'contact'
   | 'causes_corrected'
   | 'followup_done';
+
+/** Staff summaries and `conversation.assigned` carry the causes found so far. */
+export interface AssignedMsg {
+  categories?: string[];
+}
 
 /** One entry of the conversation endpoint's `audit` (by.role "system", id "calma": Calma itself). */
 export interface AuditEntry {

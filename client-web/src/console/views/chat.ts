@@ -163,7 +163,10 @@ export class ChatView {
     const row = h('div', { class: 'causes-row', 'data-testid': 'causes' }, h('span', { class: 'causes-label' }, s.causes + ':'));
     const list = c.causes ?? [];
     if (!list.length) row.append(h('span', { class: 'muted small', 'data-testid': 'causes-none' }, c.causes === undefined ? '…' : s.noCauses));
-    for (const cause of list) row.append(h('span', { class: 'chip cause', 'data-testid': 'cause-chip', 'data-cause': cause }, s.causeName[cause] ?? cause));
+    for (const cause of list) {
+      const terms = c.causeTerms?.[cause];
+      row.append(h('span', { class: 'chip cause', 'data-testid': 'cause-chip', 'data-cause': cause, title: terms?.length ? s.causeTerms(terms.join(', ')) : null }, s.causeName[cause] ?? cause));
+    }
     if (c.causesCorrected) row.append(h('span', { class: 'corrected-mark', title: s.causesCorrectedTitle, 'data-testid': 'causes-corrected' }, '✓ ' + s.causesCorrected));
     if (this.canEditCauses(c) && this.causesEdit?.conv !== c.id) {
       const edit = h('button', { class: 'linkish small', type: 'button', title: s.editCausesTitle, 'data-testid': 'causes-edit' }, s.editCauses);
