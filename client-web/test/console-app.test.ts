@@ -17,6 +17,13 @@ vi.mock('../src/console/chart', () => ({
     destroy() {}
   },
 }));
+vi.mock('../src/console/report-chart', () => ({
+  ReportChart: class {
+    el = document.createElement('div');
+    update() {}
+    destroy() {}
+  },
+}));
 
 const CANNED_PL = [
   { id: 'greeting_hello', title: 'Powitanie', text: 'Dzień dobry, {name}! Nazywam się {agent}.', lang: 'pl', category: 'greeting', stages: ['calm'] },

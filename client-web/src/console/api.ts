@@ -1,5 +1,5 @@
 /** HTTP part of the protocol used by the console. */
-import type { CannedAnswer, FollowUp, Role, ShopperContext, ShopperInfo } from '../protocol/types';
+import type { AuditEntry, CannedAnswer, CsatRating, FollowUp, Role, ShopperContext, ShopperInfo } from '../protocol/types';
 
 export interface Session {
   token: string;
@@ -49,6 +49,10 @@ export interface ConversationDetail {
   context?: ShopperContext;
   shopper?: ShopperInfo;
   conversation?: { store?: string; context?: ShopperContext; shopper?: ShopperInfo; [k: string]: unknown };
+  /** Issue 9: the causes (also conversation.categories, with conversation.categories_corrected), the rating, the audit trail */
+  categories?: string[];
+  csat?: CsatRating | null;
+  audit?: AuditEntry[];
   [k: string]: unknown;
 }
 
@@ -89,5 +93,39 @@ export async function fetchFollowups(token: string, store?: string): Promise<Fol
     return Array.isArray(body.followups) ? body.followups : null;
   } catch {
     return null;
+  }
+}
+
+/** What a report request gave: the body, or why not (HTTP status, 0 when unreachable, and the server's message). */
+export type ReportAnswer<T> = { ok: true; value: T } | { ok: false; status: number; message?: string };
+
+async function errorOf(res: Response): Promise<{ ok: false; status: number; message?: string }> {
+  try {
+    const body = (await res.json()) as { error?: { message?: string } };
+    return { ok: false, status: res.status, message: body?.error?.message };
+  } catch {
+    return { ok: false, status: res.status };
+  }
+}
+
+/** GET /api/v1/reports/summary?<query> (supervisors, Bearer). The body is left to report.ts to normalise. */
+export async function fetchReport(token: string, query: string): Promise<ReportAnswer<unknown>> {
+  try {
+    const res = await fetch('/api/v1/reports/summary?' + query, { headers: { Authorization: 'Bearer ' + token } });
+    if (!res.ok) return errorOf(res);
+    return { ok: true, value: await res.json() };
+  } catch {
+    return { ok: false, status: 0 };
+  }
+}
+
+/** GET /api/v1/reports/conversations.csv?<query> with the Bearer header, as a Blob to save. */
+export async function fetchReportCsv(token: string, query: string): Promise<ReportAnswer<Blob>> {
+  try {
+    const res = await fetch('/api/v1/reports/conversations.csv?' + query, { headers: { Authorization: 'Bearer ' + token } });
+    if (!res.ok) return errorOf(res);
+    return { ok: true, value: await res.blob() };
+  } catch {
+    return { ok: false, status: 0 };
   }
 }

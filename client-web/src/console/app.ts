@@ -3,7 +3,9 @@
  * client and one view model (model.ts). The role from login decides what is shown:
  * agents see their conversations; supervisors additionally see queues, agents and
  * escalations, and can join (monitor / whisper / barge) or take over any conversation.
- * Everyone has the follow-up list. All text is set through textContent (shared/dom.ts)
+ * Everyone has the follow-up list; supervisors also have the reports. Beside the anger
+ * curve, the conversation's audit trail (refetched after the frames that add to it);
+ * in its header, its causes, which staff can correct. All text is set through textContent (shared/dom.ts)
  * and comes from the string table (i18n.ts).
  *
  * This file: session and language, the WebSocket and what its frames do to the model,
@@ -16,6 +18,7 @@ import type { CannedAnswer, ChatMessage, ConsoleServerMessage, PresenceStatus, S
 import { wsUrlFor } from '../protocol/index';
 import { h } from '../shared/dom';
 import { fetchCanned, fetchConversation, fetchFollowups, type Session } from './api';
+import { KeyedDebouncer, applyDetail, auditConversation } from './audit';
 import { CannedCache, cannedLangs, type CannedEntry, type PlaceholderValues } from './canned';
 import { FollowupsStore } from './followups';
 import { LANG_KEY, getLang, pickLang, setLang, t, type Lang } from './i18n';
@@ -23,6 +26,7 @@ import { applyFrame } from './events';
 import { ConsoleModel, type ConvVM } from './model';
 import { isMessageNotice, titleText, unreadTotal, type NoticeKind } from './notices';
 import { Notifier } from './notifier';
+import { AuditView } from './views/audit';
 import { ChatView } from './views/chat';
 import type { Ctx } from './views/ctx';
 import { CurveView } from './views/curve';
@@ -32,6 +36,7 @@ import { InboxView } from './views/inbox';
 import { ListView } from './views/list';
 import { renderLogin } from './views/login';
 import { QueueView } from './views/queue';
+import { ReportState, ReportsView } from './views/reports';
 
 const SESSION_KEY = 'calma:console:session';
 
@@ -52,9 +57,11 @@ interface Views {
   list: ListView;
   chat: ChatView;
   curve: CurveView;
+  audit: AuditView;
   inbox: InboxView | null;
   queue: QueueView | null;
   followups: FollowupsView;
+  reports: ReportsView | null;
   side: HTMLElement;
   insight: HTMLElement;
   toast: HTMLElement;
@@ -72,7 +79,13 @@ export class ConsoleApp implements Ctx {
   private connState: ConnState = 'disconnected';
   private renderQueued = false;
   private ticker: ReturnType<typeof setInterval> | null = null;
-  private fetchedDetail = new Set<string>();
+  /** per conversation, the number of the latest detail request (older answers are dropped) */
+  private detailSeq = new Map<string, number>();
+  /** refetches the audit trail of a conversation shortly after the frames that add to it */
+  private auditLater = new KeyedDebouncer(600, (id) => {
+    if (id === this.selected) this.loadDetail(id);
+  });
+  private reportState: ReportState | null = null;
   private typingSentAt = 0;
   private typingStop: ReturnType<typeof setTimeout> | null = null;
   private seenEscalations = new Set<string>();
@@ -128,27 +141,26 @@ export class ConsoleApp implements Ctx {
     this.selected = id;
     this.views?.chat.scrollToEnd();
     this.client?.follow(id);
-    const c = this.model.conv(id);
-    // The conversation endpoint has the anger curve so far, the store and the shopper's context.
-    if ((!c.anger || !c.store || !c.shopper?.context) && !this.fetchedDetail.has(id) && this._session) {
-      this.fetchedDetail.add(id);
-      void fetchConversation(this._session.token, id).then((d) => {
-        if (!d) return;
-        const tl = d.anger_timeline ?? d.timeline ?? (Array.isArray(d.anger) ? d.anger : undefined);
-        if (tl && tl.length && !c.anger) this.model.setCurve(c, tl as never);
-        const store = d.store ?? d.conversation?.store;
-        if (typeof store === 'string' && store && !c.store) c.store = store;
-        const shopper = d.conversation?.shopper ?? d.shopper;
-        const ctxObj = d.context ?? d.conversation?.context ?? shopper?.context;
-        if (shopper || ctxObj) {
-          const context = c.shopper?.context ?? (ctxObj && typeof ctxObj === 'object' ? ctxObj : undefined);
-          c.shopper = { id: '', ...shopper, ...c.shopper, name: c.shopper?.name || shopper?.name, context };
-        }
-        this.schedule();
-      });
-    }
+    // Every opening fetches the conversation endpoint: the audit trail and the causes (and
+    // the anger curve so far, the store and the shopper's context when not known yet).
+    this.loadDetail(id);
     this.markRead();
     this.schedule();
+  }
+
+  /** GET /api/v1/conversations/{id} into the model; an answer overtaken by a newer request is dropped. */
+  private loadDetail(id: string): void {
+    const session = this._session;
+    if (!session) return;
+    const my = (this.detailSeq.get(id) ?? 0) + 1;
+    this.detailSeq.set(id, my);
+    void fetchConversation(session.token, id).then((d) => {
+      if (this._session !== session || this.detailSeq.get(id) !== my) return;
+      const c = this.model.conv(id);
+      if (d) applyDetail(this.model, c, d);
+      else if (!c.audit) c.auditFailed = true;
+      this.schedule();
+    });
   }
 
   act(frame: { type: string; [k: string]: unknown }, done?: string): boolean {
@@ -257,7 +269,10 @@ export class ConsoleApp implements Ctx {
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = null;
     this.stopTitleFlash();
+    this.auditLater.cancelAll();
     this.views?.curve.destroy();
+    this.views?.reports?.destroy();
+    this.reportState = null;
     this.store.removeItem(SESSION_KEY);
     this._session = null;
     this.selected = null;
@@ -273,7 +288,8 @@ export class ConsoleApp implements Ctx {
     this.tab = 'conversations';
     this.stores = [];
     this.seenEscalations.clear();
-    this.fetchedDetail.clear();
+    this.detailSeq.clear();
+    this.reportState = this.isSupervisor ? new ReportState(() => s.token, () => this.schedule()) : null;
     this.canned = new CannedCache((store, lang) => fetchCanned(s.token, store, lang), () => this.schedule());
     this.followups = new FollowupsStore(() => fetchFollowups(s.token), () => this.schedule());
     this.buildViews();
@@ -292,6 +308,7 @@ export class ConsoleApp implements Ctx {
   private buildViews(): void {
     const s = this.session;
     this.views?.curve.destroy();
+    this.views?.reports?.destroy();
     const header = new HeaderView(s.name, this.isSupervisor, {
       onPresence: (status) => {
         if (!this.client?.sendFrame({ type: 'presence.set', status })) this.toast(t().presenceNotChanged, true);
@@ -331,7 +348,8 @@ export class ConsoleApp implements Ctx {
       insert: (a: CannedAnswer) => this.views?.chat.composer.insertCanned(a),
       canWrite: (c) => this.canAct(c),
     });
-    const insight = h('aside', { class: 'insight' }, curve.el);
+    const audit = new AuditView(this);
+    const insight = h('aside', { class: 'insight' }, curve.el, audit.el);
     let inbox: InboxView | null = null;
     let queue: QueueView | null = null;
     if (this.isSupervisor) {
@@ -340,15 +358,21 @@ export class ConsoleApp implements Ctx {
       insight.prepend(inbox.el, queue.el);
     }
     const followups = new FollowupsView(this, this.followups, this.stores);
+    const reports = this.reportState ? new ReportsView(this.reportState, this.stores) : null;
     const toast = h('div', { class: 'toast', role: 'status', hidden: true });
-    this.root.replaceChildren(h('div', { class: 'app' + (this.isSupervisor ? ' supervisor' : '') }, header.el, list.el, chat.el, insight, followups.el), toast);
-    this.views = { header, list, chat, curve, inbox, queue, followups, side: list.el, insight, toast };
+    this.root.replaceChildren(h('div', { class: 'app' + (this.isSupervisor ? ' supervisor' : '') }, header.el, list.el, chat.el, insight, followups.el, reports?.el ?? null), toast);
+    this.views = { header, list, chat, curve, audit, inbox, queue, followups, reports, side: list.el, insight, toast };
   }
 
   private setTab(tab: Tab): void {
+    if (tab === 'reports' && !this.reportState) tab = 'conversations';
     this.tab = tab;
     if (tab === 'followups') void this.followups.refresh();
-    else this.markRead();
+    else if (tab === 'reports') {
+      // The first visit loads the default window (the last 7 days, every store).
+      const r = this.reportState!;
+      if (!r.data && !r.loading && !r.error) void r.refresh();
+    } else this.markRead();
     this.render();
   }
 
@@ -424,8 +448,8 @@ export class ConsoleApp implements Ctx {
     if (Array.isArray(w.stores)) {
       const hadStores = this.stores.length;
       this.stores = w.stores.filter((s) => s && typeof s.id === 'string');
-      // The follow-up view's store filter depends on the stores: rebuild it once known.
-      if (!hadStores && this.stores.length > 1 && this.views) this.buildViews();
+      // The follow-up view's and the reports' store filters depend on the stores: rebuild them once known.
+      if (!hadStores && (this.stores.length > 1 || this.isSupervisor) && this.stores.length && this.views) this.buildViews();
     }
     for (const s of w.conversations ?? []) {
       this.model.applySummary(s);
@@ -465,6 +489,8 @@ export class ConsoleApp implements Ctx {
   }
 
   private onEvent(ev: ConsoleServerMessage): void {
+    const auditOf = auditConversation(ev as { type?: unknown; conversation_id?: unknown });
+    if (auditOf && auditOf === this.selected) this.auditLater.trigger(auditOf);
     const effects = applyFrame(this.model, ev, {
       me: this.session.user_id,
       supervisor: this.isSupervisor,
@@ -648,13 +674,15 @@ export class ConsoleApp implements Ctx {
       followups: this.followups.visible(null).length,
     });
     v.side.hidden = v.chat.el.hidden = v.insight.hidden = !onConvs;
-    v.followups.el.hidden = onConvs;
+    v.followups.el.hidden = this.tab !== 'followups';
+    if (v.reports) v.reports.el.hidden = this.tab !== 'reports';
     if (onConvs) {
       v.list.render(now);
       const c = this.selected ? this.model.convs.get(this.selected) : undefined;
       if (full) {
         v.chat.render(now);
         v.curve.render(c);
+        v.audit.render(c);
         // Start loading the answers as soon as the conversation is on screen.
         if (c && this.canAct(c)) this.cannedFor(c);
       } else {
@@ -662,8 +690,10 @@ export class ConsoleApp implements Ctx {
       }
       v.inbox?.render(now);
       v.queue?.render();
-    } else if (full) {
+    } else if (full && this.tab === 'followups') {
       v.followups.render();
+    } else if (full && this.tab === 'reports') {
+      v.reports?.render();
     }
     this.updateTitle();
   }

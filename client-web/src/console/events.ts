@@ -4,8 +4,9 @@
  * selecting a conversation, refetching the follow-ups. No DOM: app.ts carries the
  * effects out; unit-tested in test/console-events.test.ts.
  */
-import type { ConsoleServerMessage, JoinMode, PresenceStatus, QueueExtras, Severity, WaitingExtras } from '../protocol/types';
+import type { CausesUpdatedMsg, ConsoleServerMessage, JoinMode, PresenceStatus, QueueExtras, Severity, WaitingExtras } from '../protocol/types';
 import { partyId } from '../protocol/types';
+import { normCauses } from './causes';
 import { t } from './i18n';
 import type { ConsoleModel, ConvVM } from './model';
 import { isAssignedNotice, isEscalationNotice, type NoticeKind } from './notices';
@@ -42,6 +43,7 @@ export function applyFrame(model: ConsoleModel, ev: ConsoleServerMessage, fc: Fr
       c.agentName = ev.agent?.name;
       if (ev.shopper) c.shopper = { ...c.shopper, ...ev.shopper, context: ev.shopper.context ?? c.shopper?.context };
       if (typeof ev.store === 'string' && ev.store) c.store = ev.store;
+      if (Array.isArray(ev.categories)) c.causes = normCauses(ev.categories);
       if (c.agentId === me) {
         c.gone = undefined;
         const sel = fc.selected ? model.convs.get(fc.selected) : undefined;
@@ -135,6 +137,22 @@ export function applyFrame(model: ConsoleModel, ev: ConsoleServerMessage, fc: Fr
     case 'presence':
       out.push({ kind: 'presence', status: ev.status, capacity: typeof ev.capacity === 'number' ? ev.capacity : undefined });
       return out;
+    case 'causes.updated' as string: {
+      // Issue 9: a correction by staff (corrected: true) or the server's own tagging (false).
+      const u = ev as unknown as CausesUpdatedMsg;
+      const c = model.conv(u.conversation_id);
+      c.causes = normCauses(u.causes);
+      c.causesCorrected = u.corrected === true;
+      // What the server found in the shopper's words, per cause (a correction has none).
+      const terms: Record<string, string[]> = {};
+      for (const hit of Array.isArray(u.hits) ? u.hits : []) {
+        if (!hit || typeof hit.cause !== 'string' || typeof hit.term !== 'string') continue;
+        const list = (terms[hit.cause] ??= []);
+        if (!list.includes(hit.term)) list.push(hit.term);
+      }
+      c.causeTerms = u.corrected === true ? undefined : terms;
+      return out;
+    }
     case 'followups.changed':
       out.push({ kind: 'followups' });
       return out;

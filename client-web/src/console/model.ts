@@ -15,8 +15,11 @@ import type {
   QueueSnapshot,
   ShopperInfo,
   Severity,
+  AuditEntry,
+  CsatRating,
 } from '../protocol/types';
 import { partyId } from '../protocol/types';
+import { normCauses } from './causes';
 
 export interface AngerState {
   level: number;
@@ -72,6 +75,18 @@ export interface ConvVM {
   alert?: { kind: string; reasons: string[]; ts: number };
   /** Not ours any more (transferred away or requeued): shown greyed until dismissed. */
   gone?: GoneReason;
+  /** complaint causes (conversation endpoint `categories`, `causes.updated`); undefined: not known yet */
+  causes?: string[];
+  /** the causes were corrected by staff */
+  causesCorrected?: boolean;
+  /** the shopper's words that made the server tag each cause (causes.updated `hits`) */
+  causeTerms?: Record<string, string[]>;
+  /** the audit trail from the conversation endpoint; undefined: not fetched yet */
+  audit?: AuditEntry[];
+  /** the history could not be fetched (last try) */
+  auditFailed?: boolean;
+  /** the shopper's rating, once given */
+  csat?: CsatRating | null;
 }
 
 export interface EscalationVM extends EscalationRaised {
@@ -135,6 +150,8 @@ export class ConsoleModel {
     c.createdTs = s.created_ts || c.createdTs;
     c.knownLastSeq = Math.max(c.knownLastSeq, s.last_seq || 0);
     if (typeof s.queue === 'string') c.queue = s.queue;
+    // Issue 9: staff summaries carry the causes found so far.
+    if (Array.isArray(s.categories)) c.causes = normCauses(s.categories);
     const curve = extractCurve(s);
     if (curve.length) this.setCurve(c, curve);
     return c;

@@ -319,6 +319,130 @@ export type ConsoleServerMessage = ServerMessage | FollowupDoneMsg | FollowupsCh
 
 // ---- end of the console's v1.1 block
 
+// ---- Issue 9 additions used by the console: ratings, causes, the audit trail, reports
+// ---- (/work/spec-v1.1.md "Issue 9 additions"). Declaration merging again: this block
+// ---- stands alone and touches nothing above.
+
+/** The seven complaint causes (the console's list of them, in order, is console/causes.ts). */
+export type Cause = 'delivery' | 'damaged' | 'wrong_item' | 'refund' | 'payment' | 'service' | 'other';
+
+/** staff → server: correct a conversation's causes */
+export interface CausesSetFrame {
+  type: 'causes.set';
+  conversation_id: string;
+  causes: string[];
+}
+
+/** server → the store's staff: a correction (`corrected: true`) or the server's own tagging (`false`). */
+export interface CausesUpdatedMsg {
+  type: 'causes.updated';
+  conversation_id: string;
+  causes: string[];
+  corrected?: boolean;
+  by?: { role: Role | 'system'; id: string; name?: string };
+  hits?: { cause: string; term: string; words?: unknown }[];
+}
+
+export type AuditAction =
+  | 'opened'
+  | 'queued'
+  | 'assigned'
+  | 'transferred'
+  | 'escalated'
+  | 'escalation_acked'
+  | 'escalation_resolved'
+  | 'joined'
+  | 'took_over'
+  | 'closed'
+  | 'csat'
+  | 'contact'
+  | 'causes_corrected'
+  | 'followup_done';
+
+/** Staff summaries and `conversation.assigned` carry the causes found so far. */
+export interface AssignedMsg {
+  categories?: string[];
+}
+
+/** One entry of the conversation endpoint's `audit` (by.role "system", id "calma": Calma itself). */
+export interface AuditEntry {
+  ts: number;
+  action: AuditAction | string;
+  by?: { role?: Role | 'system' | string; id?: string; name?: string } | null;
+  /** joined */
+  mode?: string;
+  /** closed */
+  reason?: string;
+  follow_up?: boolean;
+  /** csat */
+  score?: number;
+  /** causes_corrected */
+  causes?: string[];
+  /** escalated */
+  severity?: string;
+  reasons?: string[];
+  /** assigned */
+  agent?: { id?: string; name?: string };
+  /** transferred */
+  to_queue?: string;
+  to_agent_id?: string;
+  [k: string]: unknown;
+}
+
+export interface CsatRating {
+  score: number;
+  comment?: string;
+  ts?: number;
+}
+
+/** `conversation.figures` of the conversation endpoint. */
+export interface ConversationFigures {
+  peak_level?: number;
+  closing_level?: number;
+  escalations?: number;
+  escalation_reasons?: string[];
+  first_response_by?: string;
+  agents?: { id: string; name?: string; replies?: number; fall_sum?: number }[];
+}
+
+/** One day (UTC, "YYYY-MM-DD") of `GET /api/v1/reports/summary`; only days with conversations are listed. */
+export interface ReportDay {
+  day: string;
+  conversations: number;
+  escalations: number;
+  peak_median: number | null;
+  closing_median: number | null;
+}
+
+export interface ReportAgent {
+  id: string;
+  name?: string;
+  conversations: number;
+  first_response_s_median: number | null;
+  replies_measured?: number;
+  /** mean fall of the anger level (points) after the agent's replies; positive = calmer */
+  deescalation: number | null;
+  csat_count?: number;
+  csat_average: number | null;
+}
+
+/** `GET /api/v1/reports/summary?from=MS&to=MS[&store=S]` (supervisors). Any figure may be null. */
+export interface ReportSummary {
+  from: number;
+  to: number;
+  stores: string[];
+  conversations: number;
+  escalations: number;
+  escalations_by_reason?: Record<string, number>;
+  categories: Record<string, number>;
+  first_response_s: { median: number | null; p90: number | null; count?: number };
+  csat: { count: number; average: number | null; scores?: Record<string, number> };
+  anger: { peak_median: number | null; closing_median: number | null };
+  agents: ReportAgent[];
+  days: ReportDay[];
+}
+// ---- end of the Issue 9 block
+
 /** Pretty-print `by` fields, which may be a string id or a party object. */
 export function partyId(by: string | Party | undefined | null): string | undefined {
   if (by == null) return undefined;

@@ -5,6 +5,7 @@
  */
 import type { ChatMessage, JoinMode } from '../../protocol/types';
 import { ICONS, clear, fmtTime, h, icon, initials } from '../../shared/dom';
+import { CAUSES } from '../causes';
 import { languageName } from '../format';
 import { locale, t } from '../i18n';
 import type { ConvVM } from '../model';
@@ -23,6 +24,8 @@ export class ChatView {
   private lastConv: string | null = null;
   /** conversations whose "needs follow-up" box is ticked (kept across re-renders) */
   private followUp = new Set<string>();
+  /** the causes editor, open for one conversation, with what is ticked (kept across re-renders) */
+  private causesEdit: { conv: string; picked: Set<string> } | null = null;
 
   constructor(
     private ctx: Ctx,
@@ -123,6 +126,8 @@ export class ChatView {
         { class: 'pane-title' },
         h('h2', { 'data-testid': 'pane-title' }, ctx.shopperName(c)),
         contextChips(c.shopper, ctx.storeName(c.store)),
+        this.causesRow(c),
+        this.causesEditor(c),
         h(
           'div',
           { class: 'muted small' },
@@ -144,6 +149,67 @@ export class ChatView {
       ),
       actions,
     );
+  }
+
+  /** Staff who may correct the causes: the conversation's agent, or a supervisor. */
+  private canEditCauses(c: ConvVM): boolean {
+    return this.ctx.isSupervisor || c.agentId === this.ctx.session.user_id;
+  }
+
+  /** The causes as chips (translated), the "corrected" mark, and the button that opens the editor. */
+  private causesRow(c: ConvVM): HTMLElement | null {
+    const s = t();
+    if (c.causes === undefined && !this.canEditCauses(c)) return null;
+    const row = h('div', { class: 'causes-row', 'data-testid': 'causes' }, h('span', { class: 'causes-label' }, s.causes + ':'));
+    const list = c.causes ?? [];
+    if (!list.length) row.append(h('span', { class: 'muted small', 'data-testid': 'causes-none' }, c.causes === undefined ? '…' : s.noCauses));
+    for (const cause of list) {
+      const terms = c.causeTerms?.[cause];
+      row.append(h('span', { class: 'chip cause', 'data-testid': 'cause-chip', 'data-cause': cause, title: terms?.length ? s.causeTerms(terms.join(', ')) : null }, s.causeName[cause] ?? cause));
+    }
+    if (c.causesCorrected) row.append(h('span', { class: 'corrected-mark', title: s.causesCorrectedTitle, 'data-testid': 'causes-corrected' }, '✓ ' + s.causesCorrected));
+    if (this.canEditCauses(c) && this.causesEdit?.conv !== c.id) {
+      const edit = h('button', { class: 'linkish small', type: 'button', title: s.editCausesTitle, 'data-testid': 'causes-edit' }, s.editCauses);
+      edit.addEventListener('click', () => {
+        this.causesEdit = { conv: c.id, picked: new Set(c.causes ?? []) };
+        this.ctx.schedule();
+      });
+      row.append(edit);
+    }
+    return row;
+  }
+
+  /** Checkboxes of the seven causes, Save (sends causes.set) and Cancel. */
+  private causesEditor(c: ConvVM): HTMLElement | null {
+    const { ctx } = this;
+    const s = t();
+    const ed = this.causesEdit;
+    if (!ed || ed.conv !== c.id || !this.canEditCauses(c)) return null;
+    const box = h('div', { class: 'causes-editor', role: 'group', 'aria-label': s.editCausesTitle, 'data-testid': 'causes-editor' });
+    for (const cause of CAUSES) {
+      const cb = h('input', { type: 'checkbox', value: cause, checked: ed.picked.has(cause), 'data-testid': 'cause-opt-' + cause });
+      cb.addEventListener('change', () => {
+        if (cb.checked) ed.picked.add(cause);
+        else ed.picked.delete(cause);
+        cb.toggleAttribute('checked', cb.checked);
+      });
+      box.append(h('label', { class: 'cause-opt' }, cb, s.causeName[cause] ?? cause));
+    }
+    const save = h('button', { class: 'btn primary sm', type: 'button', 'data-testid': 'causes-save' }, s.saveCauses);
+    save.addEventListener('click', () => {
+      const causes = CAUSES.filter((x) => ed.picked.has(x));
+      if (ctx.act({ type: 'causes.set', conversation_id: c.id, causes })) {
+        this.causesEdit = null;
+        ctx.schedule();
+      }
+    });
+    const cancel = h('button', { class: 'btn ghost sm', type: 'button', 'data-testid': 'causes-cancel' }, s.cancel);
+    cancel.addEventListener('click', () => {
+      this.causesEdit = null;
+      ctx.schedule();
+    });
+    box.append(h('span', { class: 'causes-actions' }, save, cancel));
+    return box;
   }
 
   /** "resolved · by you" */

@@ -1,6 +1,6 @@
 /**
  * The top bar: brand and role, connection state, the view tabs (conversations,
- * follow-ups with their count), presence, language menu, sound toggle, the
+ * follow-ups with their count, reports for supervisors), presence, language menu, sound toggle, the
  * "Enable notifications" button, who is signed in, sign out.
  */
 import type { ConnState } from '../../protocol/client';
@@ -8,7 +8,7 @@ import type { PresenceStatus } from '../../protocol/types';
 import { h, icon, initials } from '../../shared/dom';
 import { LANGS, LANG_NAMES, getLang, t, type Lang } from '../i18n';
 
-export type Tab = 'conversations' | 'followups';
+export type Tab = 'conversations' | 'followups' | 'reports';
 
 /** Speaker icons (fixed path data). */
 const SOUND_ON = 'M3 9v6h4l5 5V4L7 9H3zm13.5 3A4.5 4.5 0 0 0 14 7.97v8.05c1.48-.73 2.5-2.25 2.5-4.02zM14 3.23v2.06c2.89.86 5 3.54 5 6.71s-2.11 5.85-5 6.71v2.06c4.01-.91 7-4.49 7-8.77s-2.99-7.86-7-8.77z';
@@ -48,7 +48,8 @@ export class HeaderView {
   private presence: HTMLSelectElement;
   private mute: HTMLButtonElement;
   private notify: HTMLButtonElement;
-  private tabs: Record<Tab, HTMLButtonElement>;
+  private tabs: Partial<Record<Tab, HTMLButtonElement>>;
+  private tabOrder: Tab[];
   private fuCount: HTMLElement;
 
   constructor(name: string, supervisor: boolean, actions: HeaderActions) {
@@ -76,14 +77,19 @@ export class HeaderView {
       b.addEventListener('keydown', (e) => {
         if (e.key === 'ArrowRight' || e.key === 'ArrowLeft') {
           e.preventDefault();
-          const other: Tab = id === 'conversations' ? 'followups' : 'conversations';
+          const order = this.tabOrder;
+          const i = order.indexOf(id);
+          const other = order[(i + (e.key === 'ArrowRight' ? 1 : order.length - 1)) % order.length];
           actions.onTab(other);
-          this.tabs[other].focus();
+          this.tabs[other]?.focus();
         }
       });
       return b;
     };
     this.tabs = { conversations: tab('conversations', s.tabConversations), followups: tab('followups', s.tabFollowups + ' ', this.fuCount) };
+    // Reports are for supervisors only: agents get no tab at all.
+    if (supervisor) this.tabs.reports = tab('reports', s.tabReports);
+    this.tabOrder = (['conversations', 'followups', 'reports'] as Tab[]).filter((id) => this.tabs[id]);
 
     const logout = h('button', { class: 'btn ghost', type: 'button', 'data-testid': 'logout' }, s.signOut);
     logout.addEventListener('click', () => actions.onLogout());
@@ -92,13 +98,13 @@ export class HeaderView {
       { class: 'top' },
       h('div', { class: 'brand' }, h('span', { class: 'logo', 'aria-hidden': 'true' }), 'Calma', h('span', { class: 'brand-sub' }, supervisor ? s.roleSupervisor : s.roleAgent)),
       this.conn,
-      h('nav', { class: 'tabs', role: 'tablist', 'aria-label': s.views }, this.tabs.conversations, this.tabs.followups),
+      h('nav', { class: 'tabs', role: 'tablist', 'aria-label': s.views }, ...this.tabOrder.map((id) => this.tabs[id]!)),
       h('div', { class: 'spacer' }),
       h('label', { class: 'presence-label' }, h('span', { class: 'sr-only' }, s.presence), this.presence),
       langSelect(actions.onLang),
       this.mute,
       this.notify,
-      h('div', { class: 'me', 'data-testid': 'me' }, h('span', { class: 'avatar sm' }, initials(name)), h('span', {}, name)),
+      h('div', { class: 'me', 'data-testid': 'me', title: name }, h('span', { class: 'avatar sm' }, initials(name)), h('span', {}, name)),
       logout,
     );
   }
@@ -130,14 +136,15 @@ export class HeaderView {
     // Asked only from this button (a user gesture); gone once the browser has an answer.
     this.notify.hidden = st.permission !== 'default';
 
-    for (const id of Object.keys(this.tabs) as Tab[]) {
+    for (const id of this.tabOrder) {
+      const b = this.tabs[id]!;
       const on = st.tab === id;
-      this.tabs[id].setAttribute('aria-selected', String(on));
-      this.tabs[id].tabIndex = on ? 0 : -1;
-      this.tabs[id].classList.toggle('on', on);
+      b.setAttribute('aria-selected', String(on));
+      b.tabIndex = on ? 0 : -1;
+      b.classList.toggle('on', on);
     }
     this.fuCount.textContent = String(st.followups);
     this.fuCount.hidden = st.followups === 0;
-    this.tabs.followups.setAttribute('aria-label', `${s.tabFollowups}: ${s.nFollowups(st.followups)}`);
+    this.tabs.followups!.setAttribute('aria-label', `${s.tabFollowups}: ${s.nFollowups(st.followups)}`);
   }
 }
