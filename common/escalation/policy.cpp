@@ -80,7 +80,7 @@ void policy::check_time(std::int64_t ts, const curve_view& v, std::vector<pendin
     if (!nudged_ && waited >= ms(shorten(p_.nudge_s, v.level))) {
       nudged_ = true;
       decisions.push_back({decision_kind::nudge_agent, ts, severity::warning,
-                           {"customer unanswered " + secs(waited)}, false});
+                           {"customer unanswered " + secs(waited)}, false, {"unanswered"}});
     }
     if (waited >= ms(shorten(p_.unanswered_s, v.level)))
       out.push_back({"unanswered", "customer unanswered " + secs(waited), wait_sev});
@@ -106,7 +106,7 @@ void policy::check_time(std::int64_t ts, const curve_view& v, std::vector<pendin
       decisions.push_back({decision_kind::warn_agent, ts, severity::warning,
                            {"level " + num(v.level) + " heading for " + num(p_.level_high) + " in ~" +
                             num(std::max(0.0, eta_s)) + " s (" + why + ")"},
-                           false});
+                           false, {"predicted"}});
     }
   }
 }
@@ -119,7 +119,7 @@ void policy::check_renotify(std::int64_t ts, std::vector<decision>& decisions) {
   const std::int64_t waited = ts - open_->last_notified_ts;
   open_->last_notified_ts = ts;
   decisions.push_back({decision_kind::renotify, ts, open_->sev,
-                       {"not acknowledged after " + secs(waited)}, true});
+                       {"not acknowledged after " + secs(waited)}, true, {"not_acknowledged"}});
 }
 
 std::vector<decision> policy::finish(std::int64_t ts, std::vector<pending>& reasons,
