@@ -13,16 +13,19 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import {
-  CHROMIUM_ARGS,
-  Runner,
   assert,
   checkDist,
+  CHROMIUM_ARGS,
+  countPageErrors,
   crashResult,
   findChromium,
   loadPlaywright,
   parseArgs,
   repoRoot,
+  reportAndExit,
+  Runner,
   startServer,
+  teardown,
   until,
 } from './lib.mjs';
 import { connectWs } from './ws.mjs';
@@ -192,27 +195,13 @@ async function main() {
       assert(!list.some((f) => f.conversation_id === convId), 'the server still lists it as a follow-up');
     }, { needs: ['agent closes with "needs follow-up" and the follow-ups tab lists it'] });
 
-    result = await runner.run();
-    if (pageErrors.length) {
-      console.log('FAIL no uncaught errors in the page\n  ' + pageErrors.join('\n  '));
-      result.failed++;
-    } else {
-      result.passed++;
-    }
-    if (result.failed && server) console.log('--- server output (tail) ---\n' + server.log().slice(-4000));
+    result = countPageErrors(await runner.run(), pageErrors, [['', server]]);
   } catch (e) {
     result = crashResult(runner, e);
   } finally {
-    shopper?.close();
-    try {
-      await browser?.close();
-    } catch {
-      /* ignore */
-    }
-    await server?.stop();
+    await teardown({ sockets: [shopper], browser, servers: [server] });
   }
-  console.log(`${result.passed} passed, ${result.failed} failed`);
-  process.exit(result.failed ? 1 : 0);
+  reportAndExit(result);
 }
 
 main();

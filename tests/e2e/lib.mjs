@@ -181,6 +181,45 @@ export function crashResult(runner, e) {
   };
 }
 
+/**
+ * Uncaught errors in the pages count as one more check; on any failure the
+ * servers' output tails are printed. `servers` is [[label, server], ...].
+ */
+export function countPageErrors(result, pageErrors, servers = []) {
+  if (pageErrors.length) {
+    console.log('FAIL no uncaught errors in the pages\n  ' + pageErrors.join('\n  '));
+    result.failed++;
+  } else {
+    result.passed++;
+  }
+  if (result.failed)
+    for (const [label, s] of servers) if (s) console.log(`--- server ${label} output (tail) ---\n` + s.log().slice(-4000));
+  return result;
+}
+
+/** Closes sockets, then the browser, then stops the servers; nothing here may fail the run. */
+export async function teardown({ sockets = [], browser, servers = [] }) {
+  for (const ws of sockets) {
+    try {
+      ws?.close();
+    } catch {
+      /* ignore */
+    }
+  }
+  try {
+    await browser?.close();
+  } catch {
+    /* ignore */
+  }
+  for (const s of servers) await s?.stop();
+}
+
+/** The last line every e2e script prints, and its exit status. */
+export function reportAndExit(result) {
+  console.log(`${result.passed} passed, ${result.failed} failed`);
+  process.exit(result.failed ? 1 : 0);
+}
+
 /** Minimal sequential runner: a failing test makes later tests that depend on it fail too. */
 export class Runner {
   constructor({ shotsDir, only }) {

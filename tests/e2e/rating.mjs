@@ -13,15 +13,18 @@
 // Needs what run.mjs needs (client-web built, Chromium). Prints "N passed, M failed".
 import { mkdirSync } from 'node:fs';
 import {
-  CHROMIUM_ARGS,
-  Runner,
   assert,
   checkDist,
+  CHROMIUM_ARGS,
+  countPageErrors,
   crashResult,
   findChromium,
   loadPlaywright,
   parseArgs,
+  reportAndExit,
+  Runner,
   startServer,
+  teardown,
   until,
 } from './lib.mjs';
 import { connectWs } from './ws.mjs';
@@ -181,32 +184,13 @@ async function main() {
       assert(sent.filter((f) => f.type === 'csat').length === before, 'a csat frame went out after the reload');
     }, { needs: [RATE] });
 
-    result = await runner.run();
-    if (pageErrors.length) {
-      console.log('page errors:\n  ' + pageErrors.join('\n  '));
-      result.failed++;
-      console.log('FAIL no uncaught errors in the page');
-    } else {
-      result.passed++;
-    }
-    if (result.failed && server) console.log('--- server output (tail) ---\n' + server.log().slice(-3000));
+    result = countPageErrors(await runner.run(), pageErrors, [['', server]]);
   } catch (e) {
     result = crashResult(runner, e);
   } finally {
-    try {
-      agentWs?.close();
-    } catch {
-      /* ignore */
-    }
-    try {
-      await browser?.close();
-    } catch {
-      /* ignore */
-    }
-    await server?.stop();
+    await teardown({ sockets: [agentWs], browser, servers: [server] });
   }
-  console.log(`${result.passed} passed, ${result.failed} failed`);
-  process.exit(result.failed ? 1 : 0);
+  reportAndExit(result);
 }
 
 main();

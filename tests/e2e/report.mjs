@@ -15,16 +15,19 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  CHROMIUM_ARGS,
-  Runner,
   assert,
   checkDist,
+  CHROMIUM_ARGS,
+  countPageErrors,
   crashResult,
   findChromium,
   loadPlaywright,
   parseArgs,
   repoRoot,
+  reportAndExit,
+  Runner,
   startServer,
+  teardown,
   tempDir,
   until,
 } from './lib.mjs';
@@ -241,28 +244,13 @@ async function main() {
       await runner.snap(page, '04-conversation-audit-es');
     }, { needs: ['Download CSV saves a file with a header and one row'] });
 
-    result = await runner.run();
-    if (pageErrors.length) {
-      console.log('FAIL no uncaught errors in the page\n  ' + pageErrors.join('\n  '));
-      result.failed++;
-    } else {
-      result.passed++;
-    }
-    if (result.failed && server) console.log('--- server output (tail) ---\n' + server.log().slice(-4000));
+    result = countPageErrors(await runner.run(), pageErrors, [['', server]]);
   } catch (e) {
     result = crashResult(runner, e);
   } finally {
-    shopper?.close();
-    agent?.close();
-    try {
-      await browser?.close();
-    } catch {
-      /* ignore */
-    }
-    await server?.stop();
+    await teardown({ sockets: [shopper, agent], browser, servers: [server] });
   }
-  console.log(`${result.passed} passed, ${result.failed} failed`);
-  process.exit(result.failed ? 1 : 0);
+  reportAndExit(result);
 }
 
 main();

@@ -13,18 +13,21 @@
 import { mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  CHROMIUM_ARGS,
-  Runner,
-  SetupError,
   assert,
   checkDist,
+  CHROMIUM_ARGS,
   clientDir,
+  countPageErrors,
   crashResult,
   findChromium,
   loadPlaywright,
   parseArgs,
   repoRoot,
+  reportAndExit,
+  Runner,
+  SetupError,
   startServer,
+  teardown,
   tempDir,
   until,
 } from './lib.mjs';
@@ -264,32 +267,13 @@ async function main() {
       assert(entry.reason === undefined || entry.reason === 'contact', `follow-up reason: ${entry.reason}`);
     }, { needs: ['the server serves both demo stores: / (demo) and /pl/ (demo-pl), with a switcher between them'] });
 
-    result = await runner.run();
-    if (pageErrors.length) {
-      console.log('page errors:\n  ' + pageErrors.join('\n  '));
-      result.failed++;
-      console.log('FAIL no uncaught errors in the pages');
-    } else {
-      result.passed++;
-    }
-    if (result.failed) for (const [label, s] of [['A', servers[0]], ['B', servers[1]]]) if (s) console.log(`--- server ${label} output (tail) ---\n` + s.log().slice(-3000));
+    result = countPageErrors(await runner.run(), pageErrors, [['A', servers[0]], ['B', servers[1]]]);
   } catch (e) {
     result = crashResult(runner, e);
   } finally {
-    try {
-      agentWs?.close();
-    } catch {
-      /* ignore */
-    }
-    try {
-      await browser?.close();
-    } catch {
-      /* ignore */
-    }
-    for (const s of servers) await s.stop();
+    await teardown({ sockets: [agentWs], browser, servers: servers });
   }
-  console.log(`${result.passed} passed, ${result.failed} failed`);
-  process.exit(result.failed ? 1 : 0);
+  reportAndExit(result);
 }
 
 main();
