@@ -349,8 +349,10 @@ std::optional<std::string> parse_context(const json& j, shopper_context& out) {
       if (!ok) return "context.currency must be 3 letters (ISO 4217, e.g. EUR)";
       for (char ch : s) c.currency.push_back(static_cast<char>(ch >= 'a' ? ch - 32 : ch));
     } else if (k == "tier") {
-      if (!v.is_string()) return "context.tier must be a string";
-      c.tier = v.get<std::string>();
+      // PROTOCOL: strings or numbers ("tier": 2 is a tier too).
+      if (v.is_number_integer()) c.tier = v.dump();
+      else if (v.is_string()) c.tier = v.get<std::string>();
+      else return "context.tier must be a string or an integer";
       if (c.tier.size() > max_tier_bytes) return "context.tier is longer than " + std::to_string(max_tier_bytes) + " bytes";
       if (!c.tier.empty() && !valid_id(c.tier, max_tier_bytes)) return "context.tier has characters outside [A-Za-z0-9._:-]";
     } else {

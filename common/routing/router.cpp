@@ -222,8 +222,21 @@ int router::online_capacity(const std::string& store) const {
   return n;
 }
 
+std::unordered_map<std::string, int> router::positions() const {
+  std::unordered_map<std::string, int> out;
+  std::unordered_map<std::string, int> per_store;
+  for (const auto& k : order_) {
+    const auto& e = queued_.at(std::get<2>(k)).entry;
+    out[e.conversation_id] = ++per_store[e.store];
+  }
+  return out;
+}
+
 std::int64_t router::estimated_wait_s(const std::string& conversation_id) const {
-  int pos = position(conversation_id);
+  return estimated_wait_s(conversation_id, position(conversation_id));
+}
+
+std::int64_t router::estimated_wait_s(const std::string& conversation_id, int pos) const {
   if (pos == 0) return 0;
   const auto& store = queued_.at(conversation_id).entry.store;
   int ahead_of_slot = pos - free_slots(store);

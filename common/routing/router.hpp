@@ -110,10 +110,14 @@ class router {
 
   /// 1-based position among the waiting conversations of its store; 0 if not queued.
   int position(const std::string& conversation_id) const;
+  /// Every waiting conversation's position, in one pass (position() for all would be quadratic).
+  std::unordered_map<std::string, int> positions() const;
   /// An honest estimate: 0 if a slot of its store is free for it; otherwise
   /// the slots that must free up before it, times the average chat duration,
   /// over the store's online capacity (one slot if nobody is online).
   std::int64_t estimated_wait_s(const std::string& conversation_id) const;
+  /// The same for a position already known.
+  std::int64_t estimated_wait_s(const std::string& conversation_id, int position) const;
   std::vector<queue_entry> queue_order() const;
   std::optional<timestamp_ms> oldest_enqueued_ts() const;
   std::size_t queued_count() const { return queued_.size(); }

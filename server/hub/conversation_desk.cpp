@@ -361,7 +361,7 @@ void hub::on_followup_done(session_entry& s, std::uint64_t conn_id, const protoc
         if (*outcome == 1)
           return self->send_error(conn_id, error_code::bad_request, "this conversation is not on the follow-up list", "followup.done");
         spdlog::info("conversation {}: follow-up done by {}", id, who.id);
-        self->record(id, actor(who), "followup_done", json{{"note", note}});
+        // Not an audit action: PROTOCOL v1.1 names the actions; the record keeps who did it and when.
         json j{{"type", "followup.done"}, {"conversation_id", id}, {"store", *store},
                {"by", json{{"id", who.id}, {"name", who.name}}}, {"ts", now}, {"note", note}};
         self->send_to_store_staff(*store, make_frame(j.dump()));

@@ -203,7 +203,8 @@ class hub : public std::enable_shared_from_this<hub> {
                   std::string ref = {});
   void send_history(const std::string& user_id, std::uint64_t only_conn, const std::string& conv_id,
                     std::int64_t after_seq, bool staff, std::int64_t upto = -1);
-  nlohmann::json queued_json(const conv_entry& c) const;
+  /// `position` when already known (0: ask the router).
+  nlohmann::json queued_json(const conv_entry& c, int position = 0) const;
   nlohmann::json assigned_json(const conv_entry& c) const;
   /// Offline for a store: outside hours ("closed"), nobody online ("no_agents"), or "" (open).
   std::string offline_reason(const std::string& store) const;

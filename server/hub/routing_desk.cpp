@@ -29,12 +29,13 @@ void hub::retry_unsaved() {
     if (auto* c = open_conversation(id)) persist(c->rec);
 }
 
-json hub::queued_json(const conv_entry& c) const {
+json hub::queued_json(const conv_entry& c, int position) const {
+  if (position == 0) position = router_.position(c.rec.id);
   json j{{"type", "conversation.queued"},
-              {"conversation_id", c.rec.id},
-              {"position", router_.position(c.rec.id)},
-              {"estimated_wait_s", router_.estimated_wait_s(c.rec.id)},
-              {"queue", c.rec.queue}};
+         {"conversation_id", c.rec.id},
+         {"position", position},
+         {"estimated_wait_s", router_.estimated_wait_s(c.rec.id, position)},
+         {"queue", c.rec.queue}};
   // Outside hours or with nobody of the store online: say so, honestly.
   const auto why = offline_reason(c.rec.shopper.store);
   j["offline"] = !why.empty();
@@ -193,9 +194,8 @@ void hub::try_assign() {
 }
 
 void hub::send_queue_positions() {
-  for (const auto& e : router_.queue_order())
-    if (auto* c = open_conversation(e.conversation_id))
-      send_to_user(c->rec.shopper.id, make_frame(queued_json(*c).dump()));
+  for (const auto& [id, pos] : router_.positions())
+    if (auto* c = open_conversation(id)) send_to_user(c->rec.shopper.id, make_frame(queued_json(*c, pos).dump()));
 }
 
 void hub::requeue(const std::string& conv_id, const std::string& queue,

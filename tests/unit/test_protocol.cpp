@@ -112,3 +112,30 @@ TEST_CASE("guess_ref names a refused frame") {
   CHECK(guess_ref("{bad") == "");
   CHECK(guess_ref(R"({"client_msg_id":5})") == "");
 }
+
+TEST_CASE("hello context - strings or numbers - bounded - unknown keys refused") {
+  protocol::limits lim;
+  auto ctx_of = [&](const std::string& ctx) {
+    return protocol::parse_client_message(R"({"type":"hello","role":"shopper","store":"demo","context":)" + ctx + "}", lim);
+  };
+  auto ok = ctx_of(R"({"order_id":1042,"order_value":"950.50","currency":"pln","tier":2})");
+  REQUIRE(ok.message);
+  const auto& c = std::get<protocol::hello>(*ok.message).context;
+  CHECK(c.order_id == "1042");
+  CHECK(c.order_value == 950.5);
+  CHECK(c.currency == "PLN");
+  CHECK(c.tier == "2");
+  for (const char* bad : {R"({"order_value":"lots"})", R"({"order_value":-1})", R"({"currency":"EURO"})",
+                          R"({"tier":{"a":1}})", R"({"coupon":"x"})", R"("vip")"}) {
+    auto r = ctx_of(bad);
+    CHECK_FALSE(r.message);
+    REQUIRE(r.err);
+    CHECK(r.err->code == protocol::error_code::bad_request);
+    CHECK(r.err->message.find("context") != std::string::npos);
+  }
+  CHECK(protocol::valid_email("ana@example.com"));
+  CHECK_FALSE(protocol::valid_email("ana@example"));
+  CHECK_FALSE(protocol::valid_email("a b@example.com"));
+  CHECK(protocol::valid_phone("+48 (600) 100-200"));
+  CHECK_FALSE(protocol::valid_phone("12345"));
+}

@@ -258,3 +258,15 @@ TEST_CASE("VIP by tier or order value") {
   p.vip_order_value = 0;  // 0: order value never makes a VIP
   CHECK_FALSE(is_vip(c, p));
 }
+
+TEST_CASE("positions in one pass agree with position() - per store") {
+  auto r = two_stores();
+  r.upsert_agent("es", "es", agent_status::away);
+  r.upsert_agent("pl", "pl", agent_status::away);
+  for (int i = 0; i < 6; ++i) r.enqueue("c" + std::to_string(i), "default", i, i == 4 ? 50 : 0, "", i % 2 ? "demo-pl" : "demo");
+  auto all = r.positions();
+  REQUIRE(all.size() == 6);
+  for (const auto& [id, pos] : all) CHECK(pos == r.position(id));
+  CHECK(all["c4"] == 1);  // the angry one jumped its store's queue
+  CHECK(all["c1"] == 1);
+}
