@@ -356,7 +356,6 @@ void hub::update_queue_gauges() {
 }
 
 void hub::mark_snapshot_dirty() {
-  publish_store_presence(false);
   if (snapshot_pending_ || (supervisor_conns_.empty() && agent_conns_.empty())) return;
   snapshot_pending_ = true;
   // Coalesce: at most one snapshot per snapshot_min_gap, however many changes
@@ -381,6 +380,8 @@ void hub::mark_snapshot_dirty() {
 // One snapshot per distinct set of stores among the connected staff: each
 // sees the agents and the queues of its own stores only.
 void hub::send_snapshot() {
+  // Coalesced with the snapshots (at most one per 250 ms), not on every change.
+  publish_store_presence(false);
   if (supervisor_conns_.empty() && agent_conns_.empty()) return;
   last_snapshot_ = std::chrono::steady_clock::now();
   const auto now = clock_();
