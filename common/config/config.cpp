@@ -1,6 +1,7 @@
 #include "common/config/config.hpp"
 
 #include "common/config/param_reader.hpp"
+#include "common/limits/doors.hpp"
 
 namespace calma {
 
@@ -94,6 +95,28 @@ void parse_config(const json& j, config& c, std::vector<std::string>& errors) {
       s.integer("strike_window_ms", c.rate_limit.strike_window_ms, 1, 3'600'000);
     }
     {
+      auto s = root.child("doors");
+      auto& d = c.doors;
+      s.strings("trusted_proxies", d.trusted_proxies);
+      s.integer("connections_per_address", d.connections_per_address, 0, 10'000'000);
+      s.integer("connections_total", d.connections_total, 0, 10'000'000);
+      s.number("new_connections_per_s", d.new_connections_per_s, 0.01, 1e6);
+      s.number("new_connections_burst", d.new_connections_burst, 1, 1e6);
+      s.integer("request_timeout_s", d.request_timeout_s, 1, 3600);
+      s.integer("pre_hello_frame_bytes", d.pre_hello_frame_bytes, 256, 1 << 20);
+      s.number("conversations_per_min", d.conversations_per_min, 0.01, 1e6);
+      s.number("conversations_burst", d.conversations_burst, 1, 1e6);
+      s.number("logins_per_min", d.logins_per_min, 0.01, 1e6);
+      s.number("logins_burst", d.logins_burst, 1, 1e6);
+      s.integer("login_queue", d.login_queue, 1, 100'000);
+      s.integer("login_failures_before_slowdown", d.login_failures_before_slowdown, 1, 1'000'000);
+      s.integer("login_slowdown_ms", d.login_slowdown_ms, 0, 60'000);
+      s.number("control_frames_per_s", d.control_frames_per_s, 0.01, 1e6);
+      s.number("control_frames_burst", d.control_frames_burst, 1, 1e6);
+      s.string("metrics_token", d.metrics_token);
+      s.strings("metrics_allow", d.metrics_allow);
+    }
+    {
       auto s = root.child("auth");
       s.string("token_secret", c.auth.token_secret);
       s.integer("staff_token_ttl_s", c.auth.staff_token_ttl_s, 60, 365 * 86'400);
@@ -117,6 +140,8 @@ void parse_config(const json& j, config& c, std::vector<std::string>& errors) {
       s.number("priority_s_per_level", c.routing.router.priority_s_per_level, 0, 3600);
       s.integer("vip_head_start_s", c.routing.router.vip_head_start_s, 0, 86'400);
       s.integer("queue_snapshot_interval_s", c.routing.queue_snapshot_interval_s, 1, 3600);
+      s.integer("abandon_after_s", c.routing.abandon_after_s, 1, 86'400);
+      s.integer("abandon_close_s", c.routing.abandon_close_s, 1, 30 * 86'400);
     }
     {
       auto s = root.child("redis");
@@ -175,6 +200,20 @@ void validate(const config& c, std::vector<std::string>& errors) {
     errors.push_back("config.auth.token_secret: must be at least 32 characters");
   if (!protocol::valid_id(c.redis.key_prefix, 64))
     errors.push_back("config.redis.key_prefix: must be 1-64 characters of [A-Za-z0-9._:-]");
+  for (const auto& t : c.doors.trusted_proxies) {
+    limits::network n;
+    if (!limits::network::parse(t, n))
+      errors.push_back("config.doors.trusted_proxies: '" + t + "' is not an address or network (10.0.0.1, 10.0.0.0/8, ::1)");
+  }
+  for (const auto& t : c.doors.metrics_allow) {
+    limits::network n;
+    if (t != "loopback" && t != "*" && !limits::network::parse(t, n))
+      errors.push_back("config.doors.metrics_allow: '" + t + "' is not loopback, * or an address or network");
+  }
+  if (c.doors.pre_hello_frame_bytes > c.websocket.hard_frame_bytes)
+    errors.push_back("config.doors.pre_hello_frame_bytes: must be <= websocket.hard_frame_bytes");
+  if (c.routing.abandon_close_s < c.routing.abandon_after_s)
+    errors.push_back("config.routing.abandon_close_s: must be >= abandon_after_s");
   if (c.rate_limit.burst < 1) errors.push_back("config.rate_limit.burst: must be >= 1");
 }
 

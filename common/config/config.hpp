@@ -40,11 +40,42 @@ struct websocket_config {
   std::size_t send_queue_bytes = 4 * 1024 * 1024;
 };
 
+/// The public doors (server/net/doors.hpp): limits per client address and in
+/// total, so that a flood from one address never takes Calma from anyone
+/// else. Over a limit: HTTP 429 (per address) or 503 (in total) with
+/// Retry-After, or a WebSocket close (1009 frame too big, 4429 flood),
+/// counted in /metrics as calma_refused_total{reason}. 0 disables a limit.
+struct doors_config {
+  /// Peers whose X-Forwarded-For names the client ("10.0.0.1", "10.0.0.0/8", "::1").
+  std::vector<std::string> trusted_proxies;
+  int connections_per_address = 256;     ///< open at once (HTTP and WebSocket)
+  int connections_total = 0;             ///< open at once; 0: what the open-file limit allows, less a reserve
+  double new_connections_per_s = 20;     ///< per address, sustained
+  double new_connections_burst = 200;
+  int request_timeout_s = 10;            ///< a request's header must arrive within this
+  std::size_t pre_hello_frame_bytes = 8 * 1024;  ///< frames before hello larger than this: close 1009
+  double conversations_per_min = 10;     ///< new conversations per address
+  double conversations_burst = 20;
+  double logins_per_min = 30;            ///< login attempts per address
+  double logins_burst = 15;
+  int login_queue = 32;                  ///< password checks waiting at once; full: 503 at once
+  /// Failed logins of one username (from any address) beyond this within the
+  /// hour make every further check of that name wait login_slowdown_ms first:
+  /// slower guessing, never a locked-out staff member.
+  int login_failures_before_slowdown = 20;
+  int login_slowdown_ms = 1000;
+  double control_frames_per_s = 2;       ///< WebSocket pings and pongs per connection
+  double control_frames_burst = 30;
+  std::string metrics_token;             ///< set: /metrics also answers "Authorization: Bearer <token>"
+  /// Client addresses/networks that read /metrics without the token ("loopback", "*" for anyone).
+  std::vector<std::string> metrics_allow{"loopback"};
+};
+
 struct auth_config {
   std::string token_secret;             ///< empty: generated at start (tokens die with the process)
   int staff_token_ttl_s = 12 * 3600;
   int shopper_token_ttl_s = 30 * 24 * 3600;
-  int login_attempts_per_minute = 10;   ///< per username, then 429
+  int login_attempts_per_minute = 10;   ///< per (address, username), then 429
 };
 
 struct routing_config {
@@ -54,6 +85,12 @@ struct routing_config {
   int presence_ttl_s = 43'200;               ///< an agent's chosen status and capacity are remembered this long
   std::vector<std::string> queues{"default"};
   int queue_snapshot_interval_s = 5;
+  /// A queued conversation whose shopper has had no connection this long (and
+  /// left no contact) stops counting in others' positions and waits, is not
+  /// assigned and raises no waiting escalations; it is back in its place if the
+  /// shopper returns, and closed as "abandoned" after abandon_close_s.
+  int abandon_after_s = 60;
+  int abandon_close_s = 900;
 };
 
 /// The Redis store (`--redis URL` selects it; these are its options).
@@ -92,6 +129,7 @@ struct config {
   websocket_config websocket;
   protocol::limits limits;
   protocol::rate_limit_params rate_limit;
+  doors_config doors;
   auth_config auth;
   routing_config routing;
   redis_config redis;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
+#include <utf8proc.h>
 
 #include "common/causes/causes.hpp"
 
@@ -96,9 +97,27 @@ struct reader {
   }
 };
 
+// Nothing a reader would see: spaces of every kind, controls, format
+// characters (U+200B, U+2060, U+FEFF...), lone combining marks, the Hangul
+// fillers and the blank braille pattern that render as nothing.
 bool only_whitespace(std::string_view s) {
-  for (char c : s)
-    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return false;
+  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
+  auto left = static_cast<utf8proc_ssize_t>(s.size());
+  while (left > 0) {
+    utf8proc_int32_t cp = 0;
+    auto n = utf8proc_iterate(p, left, &cp);
+    if (n <= 0) return false;  // not for this check to judge (the JSON parser let it through)
+    switch (utf8proc_category(cp)) {
+      case UTF8PROC_CATEGORY_ZS: case UTF8PROC_CATEGORY_ZL: case UTF8PROC_CATEGORY_ZP:
+      case UTF8PROC_CATEGORY_CC: case UTF8PROC_CATEGORY_CF: case UTF8PROC_CATEGORY_MN:
+      case UTF8PROC_CATEGORY_ME:
+        break;
+      default:
+        if (cp != 0x115F && cp != 0x1160 && cp != 0x3164 && cp != 0xFFA0 && cp != 0x2800 && cp != 0x180E) return false;
+    }
+    p += n;
+    left -= n;
+  }
   return true;
 }
 
