@@ -1,4 +1,5 @@
 // calma-server: composes the pieces and runs them. No rule lives here.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -262,7 +263,33 @@ int main(int argc, char** argv) {
     else cluster_node->signed_out(std::move(id));
   });
   if (cluster_node) api.set_health_extra([n = cluster_node] { return n->status(); });
-  auto ctx = std::shared_ptr<calma::net_context>(new calma::net_context{cfg, the_front, api, stats, clock});
+  // The doors: limits per client address and in total. The total follows
+  // the open-file limit, raised to its hard limit: each connection is one fd,
+  // and a server out of fds serves nobody.
+  calma::doors gate(cfg, clock, stats);
+  {
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+      if (rl.rlim_cur < rl.rlim_max) {
+        rlimit raised = rl;
+        raised.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+      }
+      constexpr rlim_t reserve = 64;  // the store's connections, files, the listener
+      const auto fds = rl.rlim_cur == RLIM_INFINITY ? rlim_t{1'000'000} : rl.rlim_cur;
+      const int room = fds > reserve ? static_cast<int>(std::min<rlim_t>(fds - reserve, 10'000'000)) : 1;
+      int total = cfg.doors.connections_total;
+      if (total == 0 || total > room) {
+        if (total > room)
+          std::cerr << "calma-server: note: doors.connections_total " << total << " is more than the open-file limit allows; using "
+                    << room << std::endl;
+        total = room;
+      }
+      gate.set_total_limit(total);
+    }
+  }
+  api.set_doors(&gate);
+  auto ctx = std::shared_ptr<calma::net_context>(new calma::net_context{cfg, the_front, api, stats, clock, gate});
   calma::listener lst(ioc, ctx);
   if (auto err = lst.open(cfg.server.bind, cfg.server.port); !err.empty()) die(err, 1);
 
@@ -285,7 +312,7 @@ int main(int argc, char** argv) {
     std::string shown = cfg.server.bind == "0.0.0.0" ? "127.0.0.1" : cfg.server.bind;
     std::cout << "calma-server: listening on http://" << shown << ":" << lst.port() << " (node "
               << cfg.server.node_id << ", store " << store.kind() << ", " << nthreads << " threads, "
-              << directory.snapshot()->size() << " staff users"
+              << directory.snapshot()->size() << " staff users, up to " << gate.total_limit() << " connections"
               << (cluster_node ? (cluster_node->leading() ? ", leading the cluster" : ", following the cluster's leader") : "")
               << ")" << std::endl;
   };

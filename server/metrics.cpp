@@ -4,6 +4,25 @@
 
 namespace calma {
 
+const char* to_string(refusal r) {
+  switch (r) {
+    case refusal::connections_per_address: return "connections_per_address";
+    case refusal::connections_total: return "connections_total";
+    case refusal::connection_rate: return "connection_rate";
+    case refusal::request_header: return "request_header";
+    case refusal::pre_hello_frame: return "pre_hello_frame";
+    case refusal::control_frames: return "control_frames";
+    case refusal::conversation_rate: return "conversation_rate";
+    case refusal::login_rate: return "login_rate";
+    case refusal::login_user: return "login_user";
+    case refusal::login_queue: return "login_queue";
+    case refusal::metrics: return "metrics";
+    case refusal::content_type: return "content_type";
+    case refusal::count_: break;
+  }
+  return "unknown";
+}
+
 metrics::gauge& metrics::connections(std::string_view role) {
   if (role == "shopper") return connections_shopper;
   if (role == "agent") return connections_agent;
@@ -60,6 +79,11 @@ std::string metrics::render(std::int64_t now_ms) const {
   for (std::size_t i = 0; i < errors.size(); ++i)
     o << "calma_errors_total{code=\"" << protocol::to_string(static_cast<protocol::error_code>(i))
       << "\"} " << errors[i].load() << '\n';
+  o << "# HELP calma_refused_total Clients refused at a door (a limit per address or in total), by reason.\n"
+       "# TYPE calma_refused_total counter\n";
+  for (std::size_t i = 0; i < refusals.size(); ++i)
+    o << "calma_refused_total{reason=\"" << to_string(static_cast<refusal>(i)) << "\"} " << refusals[i].load() << '\n';
+  one("calma_login_queue", "gauge", "Password checks waiting or running.", login_queue_depth.load());
   one("calma_slow_consumer_disconnects_total", "counter",
       "Connections closed because they did not read their frames.", slow_disconnects.load());
   one("calma_flood_disconnects_total", "counter", "Connections closed for flooding (4429).",

@@ -13,6 +13,24 @@
 
 namespace calma {
 
+/// Why a door refused a client (calma_refused_total{reason}).
+enum class refusal : std::size_t {
+  connections_per_address,  ///< too many open connections from one address (429)
+  connections_total,        ///< the server is full (503)
+  connection_rate,          ///< too many new connections from one address (429)
+  request_header,           ///< request header over the limit (431)
+  pre_hello_frame,          ///< a frame before hello over the limit (1009)
+  control_frames,           ///< pings/pongs over the limit (4429)
+  conversation_rate,        ///< too many new conversations from one address (error rate_limited)
+  login_rate,               ///< too many logins from one address (429)
+  login_user,               ///< too many attempts of one username from one address (429)
+  login_queue,              ///< the password checks' queue is full (503)
+  metrics,                  ///< /metrics without the token, from an address not allowed (403)
+  content_type,             ///< login without application/json (415)
+  count_
+};
+const char* to_string(refusal r);
+
 struct metrics {
   using counter = std::atomic<std::uint64_t>;
   using gauge = std::atomic<std::int64_t>;
@@ -39,7 +57,11 @@ struct metrics {
   counter http_requests{0};
   counter store_errors{0};
 
+  std::array<counter, static_cast<std::size_t>(refusal::count_)> refusals{};
+  gauge login_queue_depth{0};   ///< password checks waiting or running
+
   void error(protocol::error_code c) { ++errors[static_cast<std::size_t>(c)]; }
+  void refused(refusal r) { ++refusals[static_cast<std::size_t>(r)]; }
 
   /// Per store (label `store`: as many series as configured stores, no more).
   struct store_figures {

@@ -10,6 +10,22 @@
 
 namespace calma::limits {
 
+namespace {
+std::int64_t wait_ms(double missing, const rate& r) {
+  return r.per_s > 0 ? static_cast<std::int64_t>(std::ceil(missing / r.per_s * 1000.0)) : 3'600'000;
+}
+}  // namespace
+
+verdict token_bucket::take(timestamp_ms now, double cost) {
+  if (last_ != 0 && now > last_) tokens_ = std::min(r_.burst, tokens_ + static_cast<double>(now - last_) / 1000.0 * r_.per_s);
+  if (now > last_) last_ = now;
+  if (tokens_ >= cost) {
+    tokens_ -= cost;
+    return {};
+  }
+  return verdict{false, wait_ms(cost - tokens_, r_)};
+}
+
 // ---- keyed_buckets
 
 double keyed_buckets::refilled(const bucket& b, timestamp_ms now) const {
@@ -30,9 +46,7 @@ verdict keyed_buckets::take(std::string_view key, timestamp_ms now, double cost)
     b.tokens -= cost;
     return {};
   }
-  const double missing = cost - b.tokens;
-  const auto wait = r_.per_s > 0 ? static_cast<std::int64_t>(std::ceil(missing / r_.per_s * 1000.0)) : 3'600'000;
-  return verdict{false, wait};
+  return verdict{false, wait_ms(cost - b.tokens, r_)};
 }
 
 double keyed_buckets::level(std::string_view key, timestamp_ms now) const {
@@ -60,10 +74,7 @@ void keyed_buckets::make_room(timestamp_ms now) {
 connection_counts::refusal connection_counts::acquire(const std::string& key) {
   if (total_max_ > 0 && total_ >= total_max_) return refusal::total;
   auto& n = counts_[key];
-  if (per_address_ > 0 && n >= per_address_) {
-    if (n == 0) counts_.erase(key);
-    return refusal::per_address;
-  }
+  if (per_address_ > 0 && n >= per_address_) return refusal::per_address;
   ++n;
   ++total_;
   return refusal::none;

@@ -32,6 +32,18 @@ struct verdict {
   std::int64_t retry_after_s() const { return ok ? 0 : (retry_after_ms + 999) / 1000 < 1 ? 1 : (retry_after_ms + 999) / 1000; }
 };
 
+/// One token bucket (per connection, say).
+class token_bucket {
+ public:
+  explicit token_bucket(rate r) : r_(r), tokens_(r.burst) {}
+  verdict take(timestamp_ms now, double cost = 1);
+
+ private:
+  rate r_;
+  double tokens_;
+  timestamp_ms last_ = 0;
+};
+
 /// One token bucket per key, bounded in memory.
 class keyed_buckets {
  public:

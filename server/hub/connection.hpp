@@ -27,6 +27,8 @@ class connection {
   /// unknown: not a browser, or relayed from another node that checked it).
   virtual std::string_view origin() const { return {}; }
   virtual std::string_view host() const { return {}; }
+  /// The client's address (behind a trusted proxy: the one it forwards for), "" when unknown.
+  virtual std::string_view address() const { return {}; }
 };
 
 }  // namespace calma

@@ -1,6 +1,8 @@
 #include "server/net/http_api.hpp"
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -168,6 +170,11 @@ void http_api::handle(http_request req, std::function<void(http_response)> done)
     return;
   }
   if (path == "/metrics" && get) {
+    if (doors_ && !doors_->metrics_allowed(req.client, req.authorization)) {
+      metrics_.refused(refusal::metrics);
+      return done(error_response(403, protocol::error_code::forbidden,
+                                 "metrics are for the operator: from an allowed address or with the metrics token"));
+    }
     return done(http_response{200, "text/plain; version=0.0.4; charset=utf-8", metrics_.render(clock_()), {}});
   }
   if (path == "/api/v1/login") {
@@ -187,7 +194,7 @@ void http_api::handle(http_request req, std::function<void(http_response)> done)
     if (!cl || (revoked_ && revoked_->revoked(id)))
       return done(error_response(401, protocol::error_code::unauthorized, "bad, expired or signed-out token"));
     if (revoked_) revoked_->revoke(id, cl->exp, clock_());
-    spdlog::info("signed out: {} ({})", cl->sub, to_string(cl->r));
+    spdlog::info("signed out: {} ({})", limits::log_safe(cl->sub), to_string(cl->r));
     if (on_signed_out_) on_signed_out_(id);
     return done(http_response{204, "application/json", "", {}});
   }
@@ -305,19 +312,30 @@ void http_api::report(const http_request& req, const std::string& path, std::fun
   });
 }
 
-bool http_api::login_allowed(const std::string& username) {
-  std::lock_guard lk(login_mu_);
-  const auto now = clock_();
-  if (login_attempts_.size() > 100'000) login_attempts_.clear();  // bounded memory under attack
-  auto& [start, count] = login_attempts_[username];
-  if (now - start > 60'000) {
-    start = now;
-    count = 0;
-  }
-  return ++count <= cfg_.auth.login_attempts_per_minute;
+namespace {
+http_response refusal_response(const door_refusal& r) {
+  auto res = error_response(r.status, r.status == 503 ? protocol::error_code::unavailable : protocol::error_code::rate_limited,
+                            r.message);
+  res.headers.emplace_back("Retry-After", std::to_string(r.retry_after_s));
+  return res;
 }
 
+bool is_json(std::string_view content_type) {
+  auto semi = content_type.find(';');
+  auto t = content_type.substr(0, semi);
+  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+  std::string lower(t);
+  for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return lower == "application/json";
+}
+}  // namespace
+
 void http_api::login(const http_request& req, std::function<void(http_response)> done) {
+  // A form on another site can post text/plain without asking; JSON it cannot.
+  if (!is_json(req.content_type)) {
+    metrics_.refused(refusal::content_type);
+    return done(error_response(415, protocol::error_code::bad_request, "send Content-Type: application/json"));
+  }
   auto j = json::parse(req.body, nullptr, false);
   if (j.is_discarded() || !j.is_object() || !j.contains("username") || !j.contains("password") ||
       !j["username"].is_string() || !j["password"].is_string())
@@ -327,32 +345,50 @@ void http_api::login(const http_request& req, std::function<void(http_response)>
   std::string password = j["password"].get<std::string>();
   if (username.size() > 128 || password.size() > 1024)
     return done(error_response(400, protocol::error_code::too_large, "username or password too long"));
-  if (!login_allowed(username)) {
-    ++metrics_.logins_failed;
-    return done(error_response(429, protocol::error_code::rate_limited, "too many attempts, wait a minute"));
+  if (doors_) {
+    if (auto r = doors_->login_attempt(req.client, username)) {
+      ++metrics_.logins_failed;
+      return done(refusal_response(*r));
+    }
+    // Password checks are slow on purpose: a bounded queue of them, and when
+    // it is full an answer at once rather than a wait nobody can bound.
+    if (!doors_->enter_login_queue())
+      return done(refusal_response(door_refusal{503, refusal::login_queue, 1, "too many logins at once; try again"}));
   }
   boost::asio::post(hash_pool_, [this, username = std::move(username), password = std::move(password),
-                                 done = std::move(done)] {
+                                 client = req.client, done = std::move(done)]() mutable {
     auto users = users_.snapshot();
     auto u = users->find(username);
     // Unknown users cost the same time as known ones: no user enumeration by timing.
     static const std::string dummy = auth::hash_password("calma-dummy");
     bool ok = auth::verify_password(password, u == users->end() ? dummy : u->second.password_hash) &&
               u != users->end() && !u->second.disabled;
+    http_response res;
     if (!ok) {
       ++metrics_.logins_failed;
-      spdlog::warn("login refused for '{}'", username);
-      return done(error_response(401, protocol::error_code::unauthorized, "wrong username or password"));
+      spdlog::warn("login refused for '{}' from {}", limits::log_safe(username), limits::log_safe(client, 64));
+      res = error_response(401, protocol::error_code::unauthorized, "wrong username or password");
+    } else {
+      ++metrics_.logins_ok;
+      spdlog::info("login: {} ({})", limits::log_safe(username), to_string(u->second.r));
+      auth::claims cl;
+      cl.r = u->second.r;
+      cl.sub = u->second.username;
+      cl.exp = clock_() + static_cast<timestamp_ms>(cfg_.auth.staff_token_ttl_s) * 1000;
+      res = json_response(200, json{{"token", signer_.sign(cl)}, {"role", to_string(cl.r)},
+                                    {"user_id", cl.sub}, {"name", u->second.name},
+                                    {"expires_ts", cl.exp}});
     }
-    ++metrics_.logins_ok;
-    spdlog::info("login: {} ({})", username, to_string(u->second.r));
-    auth::claims cl;
-    cl.r = u->second.r;
-    cl.sub = u->second.username;
-    cl.exp = clock_() + static_cast<timestamp_ms>(cfg_.auth.staff_token_ttl_s) * 1000;
-    done(json_response(200, json{{"token", signer_.sign(cl)}, {"role", to_string(cl.r)},
-                                 {"user_id", cl.sub}, {"name", u->second.name},
-                                 {"expires_ts", cl.exp}}));
+    if (!doors_) return done(std::move(res));
+    doors_->leave_login_queue();
+    // A name guessed at from everywhere: its answers are held a little (a
+    // timer, not the checking thread), whoever asks; nobody is locked out.
+    const int hold_ms = doors_->login_result(client, username, ok);
+    if (hold_ms <= 0) return done(std::move(res));
+    auto t = std::make_shared<boost::asio::steady_timer>(hash_pool_.get_executor(), std::chrono::milliseconds(hold_ms));
+    t->async_wait([t, res = std::move(res), done = std::move(done)](const boost::system::error_code&) mutable {
+      done(std::move(res));
+    });
   });
 }
 

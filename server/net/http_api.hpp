@@ -20,6 +20,7 @@
 #include "server/auth/users.hpp"
 #include "server/hub/hub.hpp"
 #include "server/metrics.hpp"
+#include "server/net/doors.hpp"
 #include "server/report_runner.hpp"
 #include "server/store/store.hpp"
 
@@ -31,6 +32,8 @@ struct http_request {
   std::string authorization;
   std::string origin;  ///< the Origin header ("" when none)
   std::string host;
+  std::string content_type;
+  std::string client;  ///< the client's address (behind a trusted proxy: the one it forwards for)
   std::string body;
 };
 
@@ -62,13 +65,14 @@ class http_api {
 
   /// `done` may run on any thread.
   void handle(http_request req, std::function<void(http_response)> done);
+  /// The doors' limits for logins and /metrics (nullptr: none, as in unit tests); set before serving.
+  void set_doors(doors* d) { doors_ = d; }
   /// Extra state for /healthz (the cluster's: member, leader); set before serving.
   void set_health_extra(std::function<nlohmann::json()> f) { health_extra_ = std::move(f); }
 
  private:
   void login(const http_request& req, std::function<void(http_response)> done);
   void serve_static(const std::string& path, std::function<void(http_response)> done);
-  bool login_allowed(const std::string& username);
   /// The staff member behind `Authorization: Bearer`, or the 401 to answer.
   std::optional<auth::user> staff_of(const http_request& req, http_response& refusal) const;
   /// The stores a request names with ?store= (checked against what the user
@@ -91,8 +95,7 @@ class http_api {
   void report(const http_request& req, const std::string& path, std::function<void(http_response)> done);
   report_runner reports_{store_};
   boost::asio::thread_pool hash_pool_{1};  // slow password checks never block I/O threads
-  std::mutex login_mu_;
-  std::map<std::string, std::pair<timestamp_ms, int>> login_attempts_;  // per username
+  doors* doors_ = nullptr;
 };
 
 }  // namespace calma

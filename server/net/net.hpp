@@ -13,6 +13,7 @@
 #include "server/hub/front.hpp"
 #include "server/hub/hub.hpp"
 #include "server/metrics.hpp"
+#include "server/net/doors.hpp"
 #include "server/net/http_api.hpp"
 
 namespace calma {
@@ -24,6 +25,7 @@ struct net_context {
   http_api& api;
   metrics& stats;
   clock_fn clock;
+  doors& gate;  ///< the limits per client address and in total
   std::atomic<std::uint64_t> next_id{1};
   std::atomic<bool> draining{false};
 };

@@ -35,23 +35,27 @@ namespace {
 // connection is cut).
 class ws_session final : public connection, public std::enable_shared_from_this<ws_session> {
  public:
-  ws_session(tcp::socket&& socket, std::shared_ptr<net_context> ctx)
+  ws_session(tcp::socket&& socket, std::shared_ptr<net_context> ctx, door_pass pass, std::string client)
       : ws_(std::move(socket)),
         ctx_(std::move(ctx)),
         id_(ctx_->next_id++),
         hello_timer_(ws_.get_executor()),
         idle_timer_(ws_.get_executor()),
-        limiter_(ctx_->cfg.rate_limit) {
+        limiter_(ctx_->cfg.rate_limit),
+        control_(limits::rate{ctx_->cfg.doors.control_frames_per_s, ctx_->cfg.doors.control_frames_burst}),
+        pass_(std::move(pass)),
+        client_(std::move(client)) {
     ++ctx_->stats.connections_total;
     ++ctx_->stats.connections_unauthenticated;
     ++ctx_->stats.websocket_sessions;
   }
 
-  void run(http::request<http::string_body> req) {
+  void run(http::request<http::string_body> req, std::string early) {
     const auto& wc = ctx_->cfg.websocket;
-    // Frames up to hard_frame_bytes are read and answered `too_large` if over
-    // max_frame_bytes; beyond the hard limit Beast closes with 1009.
-    ws_.read_message_max(wc.hard_frame_bytes);
+    // Before hello only a small frame is read (a hello is small); frames up
+    // to hard_frame_bytes after it, answered `too_large` if over
+    // max_frame_bytes; beyond the limit in force Beast closes with 1009.
+    ws_.read_message_max(ctx_->cfg.doors.pre_hello_frame_bytes);
     websocket::stream_base::timeout t{};
     t.handshake_timeout = std::chrono::seconds(10);
     t.idle_timeout = std::chrono::seconds(wc.ping_interval_s);
@@ -59,15 +63,46 @@ class ws_session final : public connection, public std::enable_shared_from_this<
     ws_.set_option(t);
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(http::field::server, "calma"); }));
+    // Pings and pongs cost a write or a wake-up each: a bucket per connection.
+    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+      if (kind == websocket::frame_type::close || closing_ || pending_close_) return;
+      if (control_.take(ctx_->clock()).ok) return;
+      ctx_->stats.refused(refusal::control_frames);
+      ++ctx_->stats.flood_disconnects;
+      // Not from inside the read: after it, on the strand.
+      asio::post(ws_.get_executor(), [self = shared_from_this()] {
+        self->begin_close(static_cast<std::uint16_t>(close_code::flood), "too many control frames");
+      });
+    });
     origin_ = std::string(req[http::field::origin]);
     host_ = std::string(req[http::field::host]);
-    auto r = std::make_shared<http::request<http::string_body>>(std::move(req));
-    ws_.async_accept(*r, [self = shared_from_this(), r](beast::error_code ec) { self->on_accept(ec); });
+    if (early.empty()) {
+      auto r = std::make_shared<http::request<http::string_body>>(std::move(req));
+      ws_.async_accept(*r, [self = shared_from_this(), r](beast::error_code ec) { self->on_accept(ec); });
+      return;
+    }
+    // Frames arrived with the request: Beast takes them only as the bytes
+    // that follow a request it parses itself, in a buffer of its own
+    // (~1.5 KB). Give it the handshake's own fields and then those bytes.
+    auto raw = std::make_shared<std::string>(handshake_of(req) + early);
+    ws_.async_accept(asio::buffer(*raw), [self = shared_from_this(), raw](beast::error_code ec) { self->on_accept(ec); });
+  }
+
+  /// The request line and the fields a WebSocket handshake reads, nothing else.
+  static std::string handshake_of(const http::request<http::string_body>& req) {
+    std::string out = std::string(req.method_string()) + " " + std::string(req.target()) + " HTTP/1.1\r\n";
+    for (auto f : {http::field::host, http::field::upgrade, http::field::connection, http::field::sec_websocket_key,
+                   http::field::sec_websocket_version, http::field::sec_websocket_protocol,
+                   http::field::sec_websocket_extensions})
+      if (auto v = req[f]; !v.empty())
+        out += std::string(http::to_string(f)) + ": " + std::string(v) + "\r\n";
+    return out + "\r\n";
   }
 
   std::uint64_t id() const override { return id_; }
   std::string_view origin() const override { return origin_; }
   std::string_view host() const override { return host_; }
+  std::string_view address() const override { return client_; }
 
   void send(frame_ptr frame) override {
     asio::dispatch(ws_.get_executor(), [self = shared_from_this(), f = std::move(frame)]() mutable {
@@ -119,7 +154,10 @@ class ws_session final : public connection, public std::enable_shared_from_this<
   }
 
   void on_read(beast::error_code ec, std::size_t bytes) {
-    if (ec) return finish();
+    if (ec) {
+      if (ec == websocket::error::message_too_big && !hello_seen_) ctx_->stats.refused(refusal::pre_hello_frame);
+      return finish();
+    }
     ++ctx_->stats.frames_in;
     last_frame_ = std::chrono::steady_clock::now();
     const bool text = ws_.got_text();
@@ -157,6 +195,7 @@ class ws_session final : public connection, public std::enable_shared_from_this<
       }
       hello_seen_ = true;
       hello_timer_.cancel();
+      ws_.read_message_max(ctx_->cfg.websocket.hard_frame_bytes);
       ctx_->the_front->hello(shared_from_this(), std::get<protocol::hello>(std::move(*parsed.message)), std::move(frame));
       return;
     }
@@ -250,6 +289,9 @@ class ws_session final : public connection, public std::enable_shared_from_this<
   asio::steady_timer hello_timer_;
   asio::steady_timer idle_timer_;
   protocol::rate_limiter limiter_;
+  limits::token_bucket control_;  // pings and pongs
+  door_pass pass_;                // counted at the doors while we live
+  std::string client_;            // the client's address
   std::deque<frame_ptr> queue_;
   std::size_t queued_bytes_ = 0;
   bool accepted_ = false;
@@ -264,9 +306,10 @@ class ws_session final : public connection, public std::enable_shared_from_this<
 
 }  // namespace
 
-void start_websocket(tcp::socket&& socket, http::request<http::string_body>&& req,
-                     std::shared_ptr<net_context> ctx) {
-  std::make_shared<ws_session>(std::move(socket), std::move(ctx))->run(std::move(req));
+void start_websocket(tcp::socket&& socket, http::request<http::string_body>&& req, std::string early,
+                     std::shared_ptr<net_context> ctx, door_pass pass, std::string client) {
+  std::make_shared<ws_session>(std::move(socket), std::move(ctx), std::move(pass), std::move(client))
+      ->run(std::move(req), std::move(early));
 }
 
 }  // namespace calma

@@ -13,9 +13,12 @@
 namespace calma {
 
 /// Takes over an upgraded connection: accepts the WebSocket handshake for
-/// `req` and runs the session until it closes.
+/// `req` and runs the session until it closes. `early`: bytes the client sent
+/// behind its request (its first frames), read before anything else. `pass`
+/// counts the connection at the doors for as long as it lives; `client` is
+/// the client's address.
 void start_websocket(boost::asio::ip::tcp::socket&& socket,
-                     boost::beast::http::request<boost::beast::http::string_body>&& req,
-                     std::shared_ptr<net_context> ctx);
+                     boost::beast::http::request<boost::beast::http::string_body>&& req, std::string early,
+                     std::shared_ptr<net_context> ctx, door_pass pass, std::string client);
 
 }  // namespace calma

@@ -137,7 +137,7 @@ TEST_CASE("doors: log-safe text cannot forge a line") {
   CHECK(long_one.substr(long_one.size() - 3) == "\xe2\x80\xa6");
 }
 
-TEST_CASE("doors: a message of only invisible characters is refused, a visible one is not") {
+TEST_CASE("doors: a message of only invisible characters is refused and a visible one is not") {
   calma::protocol::limits lim;
   auto send = [&](const std::string& text) {
     nlohmann::json j{{"type", "chat.send"}, {"client_msg_id", "m1"}, {"text", text}};
