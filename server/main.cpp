@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
                           : (!cfg.server.users_file.empty() ? cfg.server.users_file : calma::find_default("config/users.json"));
   // Swapped whole on SIGHUP or when the file changes (users_watcher, below).
   calma::auth::user_directory directory;
-  calma::auth::revocations revoked;  // signed-out tokens (this node; see README)
+  calma::auth::revocations revoked;  // signed-out tokens (in a cluster kept in step through Redis)
   if (!users_path.empty()) {
     std::vector<std::string> errors;
     auto loaded = calma::auth::load_users(users_path, errors);
@@ -253,14 +253,15 @@ int main(int argc, char** argv) {
     no.lease.renew_every_ms = std::max(200, cfg.redis.leader_lease_ms / 5);
     no.lease.margin_ms = cfg.redis.leader_lease_ms * 3 / 10;
     no.node_timeout_ms = cfg.redis.node_timeout_ms;
+    no.revoked = &revoked;
     cluster_node = calma::cluster::node::create(ioc, std::move(no), cfg, stats, make_hub);
     the_front = cluster_node;
   }
   calma::http_api api(cfg, the_hub, store, stats, signer, directory, clock, static_root, std::move(canned), &revoked);
   // A sign-out closes the sessions holding that token (alone: this hub; in a cluster, where this node leads).
-  api.on_signed_out([&](std::string id) {
+  api.on_signed_out([&](std::string id, calma::timestamp_ms exp) {
     if (!cluster_node) the_hub->signed_out(std::move(id));
-    else cluster_node->signed_out(std::move(id));
+    else cluster_node->signed_out(std::move(id), exp);
   });
   if (cluster_node) api.set_health_extra([n = cluster_node] { return n->status(); });
   // The doors: limits per client address and in total. The total follows

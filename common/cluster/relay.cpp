@@ -23,7 +23,8 @@ bool valid_kind(char k) {
     case relay_kind::close:
     case relay_kind::reset:
     case relay_kind::left:
-    case relay_kind::batch: return true;
+    case relay_kind::batch:
+    case relay_kind::revoked: return true;
   }
   return false;
 }

@@ -17,7 +17,7 @@
 namespace calma::cluster {
 
 enum class relay_kind : char {
-  hello = 'H',   ///< follower → leader: a client's first frame (payload: the raw hello)
+  hello = 'H',   ///< follower → leader: a client's first frame (payload: address RS origin RS host RS raw hello, RS = \x1e)
   frame = 'F',   ///< follower → leader: a client's frame, already validated (payload: raw JSON)
   detach = 'D',  ///< follower → leader: the client is gone
   send = 'S',    ///< leader → follower: send payload to the client
@@ -25,6 +25,7 @@ enum class relay_kind : char {
   reset = 'R',   ///< new leader → every node: reconnect every client relayed elsewhere
   left = 'L',    ///< a node stopping → leader: drop all its clients (sent by a Lua script)
   batch = 'B',   ///< several messages in one (payload: see encode_batch)
+  revoked = 'T', ///< a node → every node: a token was signed out (payload: "<expiry ms> <token id>")
 };
 
 struct relay_message {

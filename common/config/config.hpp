@@ -32,7 +32,7 @@ struct server_config {
 
 struct websocket_config {
   std::size_t max_frame_bytes = 16 * 1024;     ///< over: error too_large, connection kept
-  std::size_t hard_frame_bytes = 1024 * 1024;  ///< over: connection closed (1009)
+  std::size_t hard_frame_bytes = 64 * 1024;    ///< over: connection closed (1009)
   int hello_timeout_ms = 5000;                 ///< no hello in time: close 4401
   int idle_timeout_s = 120;                    ///< nothing received: close 4408
   int ping_interval_s = 30;                    ///< transport keep-alive pings

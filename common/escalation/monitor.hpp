@@ -36,6 +36,7 @@ class monitor {
   void on_acknowledged(std::int64_t ts) { policy_.on_acknowledged(ts); }
   void on_resolved(std::int64_t ts) { policy_.on_resolved(ts); }
   void on_closed(std::int64_t ts) { policy_.on_closed(ts); }
+  void set_abandoned(bool a) { policy_.set_abandoned(a); }
   // Time passes: a timer at next_deadline(), or a tick. Returns one point and
   // whatever the rules decide at `ts`.
   output advance(std::int64_t ts);

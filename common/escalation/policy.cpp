@@ -241,6 +241,10 @@ void policy::on_closed(std::int64_t ts) {
 
 std::vector<decision> policy::evaluate(std::int64_t ts, const curve_view& v) {
   last_view_ = v;
+  if (abandoned_) {
+    last_eval_ts_ = std::max(last_eval_ts_, ts);
+    return {};  // nobody is there to be kept waiting
+  }
   std::vector<pending> reasons;
   std::vector<decision> decisions;
   if (!closed_) {
@@ -252,6 +256,7 @@ std::vector<decision> policy::evaluate(std::int64_t ts, const curve_view& v) {
 }
 
 std::optional<std::int64_t> policy::next_deadline() const {
+  if (abandoned_) return std::nullopt;
   std::optional<std::int64_t> best;
   auto offer = [&](std::int64_t d) {
     if (d <= last_eval_ts_) return;  // already asked at or after that time

@@ -91,6 +91,11 @@ class policy {
   void on_acknowledged(std::int64_t ts);
   void on_resolved(std::int64_t ts);
   void on_closed(std::int64_t ts);
+  // The shopper left a queued conversation (routing.abandon_after_s): the
+  // time rules (waiting, unanswered, the curve's rise with waiting) are
+  // silent until they come back.
+  void set_abandoned(bool a) noexcept { abandoned_ = a; }
+  bool abandoned() const noexcept { return abandoned_; }
   // Time passed (a deadline, a tick): the time rules.
   std::vector<decision> evaluate(std::int64_t ts, const curve_view& v);
 
@@ -133,6 +138,7 @@ class policy {
   std::optional<std::int64_t> last_agent_warning_;
   curve_view last_view_;
   bool closed_ = false;
+  bool abandoned_ = false;
   std::int64_t last_eval_ts_ = std::numeric_limits<std::int64_t>::min();
 };
 

@@ -188,12 +188,17 @@ std::vector<assignment> router::assign_waiting(timestamp_ms now) {
   for (const auto& k : order_) waiting.push_back(queued_.at(std::get<2>(k)).entry);
   for (const auto& e : waiting) {
     if (free_slots() == 0) break;
+    if (e.abandoned) continue;
     auto agent_id = pick_agent(e);
     if (!agent_id) continue;
     assign(e.conversation_id, *agent_id, now);
     out.push_back(assignment{e.conversation_id, *agent_id});
   }
   return out;
+}
+
+void router::set_abandoned(const std::string& conversation_id, bool abandoned) {
+  if (auto it = queued_.find(conversation_id); it != queued_.end()) it->second.entry.abandoned = abandoned;
 }
 
 int router::position(const std::string& conversation_id) const {
@@ -203,7 +208,8 @@ int router::position(const std::string& conversation_id) const {
   int pos = 1;
   for (const auto& k : order_) {
     if (k == it->second.k) break;
-    if (queued_.at(std::get<2>(k)).entry.store == store) ++pos;
+    const auto& e = queued_.at(std::get<2>(k)).entry;
+    if (e.store == store && !e.abandoned) ++pos;
   }
   return pos;
 }
@@ -227,7 +233,8 @@ std::unordered_map<std::string, int> router::positions() const {
   std::unordered_map<std::string, int> per_store;
   for (const auto& k : order_) {
     const auto& e = queued_.at(std::get<2>(k)).entry;
-    out[e.conversation_id] = ++per_store[e.store];
+    auto& n = per_store[e.store];
+    out[e.conversation_id] = e.abandoned ? n + 1 : ++n;
   }
   return out;
 }
@@ -256,7 +263,7 @@ std::vector<queue_entry> router::queue_order() const {
 std::optional<timestamp_ms> router::oldest_enqueued_ts() const {
   std::optional<timestamp_ms> oldest;
   for (const auto& [id, q] : queued_)
-    if (!oldest || q.entry.enqueued_ts < *oldest) oldest = q.entry.enqueued_ts;
+    if (!q.entry.abandoned && (!oldest || q.entry.enqueued_ts < *oldest)) oldest = q.entry.enqueued_ts;
   return oldest;
 }
 

@@ -59,6 +59,9 @@ struct queue_entry {
   std::string avoid_agent;  ///< sent back to the queue by this agent: others first
   std::string store;        ///< only agents of this store take it ("" : any agent)
   bool vip = false;
+  /// The shopper left (routing.abandon_after_s): keeps its place, but is not
+  /// assigned and does not count in anyone's position or wait until it returns.
+  bool abandoned = false;
   /// Angry (priority >= senior_from_level) or VIP: a free senior agent first.
   bool wants_senior(const params& p) const { return vip || priority >= p.senior_from_level; }
 };
@@ -91,6 +94,8 @@ class router {
                double priority = 0, const std::string& avoid_agent = {}, const std::string& store = {},
                bool vip = false);
   void set_priority(const std::string& conversation_id, double priority);
+  /// See queue_entry::abandoned. No-op if not queued.
+  void set_abandoned(const std::string& conversation_id, bool abandoned);
   bool is_queued(const std::string& conversation_id) const { return queued_.count(conversation_id) > 0; }
   /// Records an assignment decided elsewhere (transfer, takeover, restore at start-up).
   /// Removes it from the queue. Capacity is not checked: supervisors may override.
@@ -108,7 +113,8 @@ class router {
   /// idle longest; an entry's avoid_agent only as a last resort. Returns what it decided (already applied to the router).
   std::vector<assignment> assign_waiting(timestamp_ms now);
 
-  /// 1-based position among the waiting conversations of its store; 0 if not queued.
+  /// 1-based position among the waiting conversations of its store (abandoned
+  /// ones not counted); 0 if not queued.
   int position(const std::string& conversation_id) const;
   /// Every waiting conversation's position, in one pass (position() for all would be quadratic).
   std::unordered_map<std::string, int> positions() const;
@@ -119,6 +125,7 @@ class router {
   /// The same for a position already known.
   std::int64_t estimated_wait_s(const std::string& conversation_id, int position) const;
   std::vector<queue_entry> queue_order() const;
+  /// The longest wait of a conversation not abandoned.
   std::optional<timestamp_ms> oldest_enqueued_ts() const;
   std::size_t queued_count() const { return queued_.size(); }
   /// Agents online (status online) that serve `store`.

@@ -75,8 +75,13 @@ std::string remote_key(const std::string& node, std::uint64_t conn) {
 // through that node's channel.
 class node::remote_connection final : public connection {
  public:
-  remote_connection(std::uint64_t id, std::string node_id, std::uint64_t edge_conn, std::weak_ptr<cluster::node> owner)
-      : id_(id), node_(std::move(node_id)), edge_conn_(edge_conn), owner_(std::move(owner)) {}
+  remote_connection(std::uint64_t id, std::string node_id, std::uint64_t edge_conn, std::weak_ptr<cluster::node> owner,
+                    std::string address, std::string origin, std::string host)
+      : id_(id), node_(std::move(node_id)), edge_conn_(edge_conn), owner_(std::move(owner)),
+        address_(std::move(address)), origin_(std::move(origin)), host_(std::move(host)) {}
+  std::string_view address() const override { return address_; }
+  std::string_view origin() const override { return origin_; }
+  std::string_view host() const override { return host_; }
   std::uint64_t id() const override { return id_; }
   void send(frame_ptr f) override {
     if (auto o = owner_.lock()) o->send_to_member(node_, encode({relay_kind::send, node_, edge_conn_, 0, *f}));
@@ -96,6 +101,7 @@ class node::remote_connection final : public connection {
   std::string node_;
   std::uint64_t edge_conn_;
   std::weak_ptr<cluster::node> owner_;
+  std::string address_, origin_, host_;  // as the client's node saw them at the upgrade
 };
 
 std::shared_ptr<node> node::create(asio::io_context& ioc, node_options o, const config& cfg, metrics& m,
@@ -256,6 +262,7 @@ void node::tick() {
   const bool settled_link = reachable_since_ != 0 && now_ms() - reachable_since_ > 2 * opts_.lease.renew_every_ms;
   if (settled_link || peers_ > 0) on_event(lease_.on_tick(now_ms()));
   if (lease_.is_leader() && !hub_) start_hub();  // a start that failed is retried
+  if (ticks_++ % 10 == 0) load_revocations();
   if (!heartbeat_in_flight_) {
     heartbeat_in_flight_ = true;
     const auto sent = now_ms();
@@ -395,7 +402,12 @@ void node::hello(std::shared_ptr<connection> c, protocol::hello h, std::string r
     s = session{c, route::relayed, nullptr, self->lease_.leader()};
     --self->metrics_.connections_unauthenticated;
     ++self->metrics_.relayed_sessions;
-    self->relay(id, s, static_cast<char>(relay_kind::hello), std::move(raw));
+    // What the leader's hub checks at hello besides the frame: the client's
+    // address (limits per address), its Origin and Host (a store's origin).
+    // RS (\x1e) cannot appear in a JSON text, so it ends each field.
+    std::string payload = std::string(c->address()) + '\x1e' + std::string(c->origin()) + '\x1e' +
+                          std::string(c->host()) + '\x1e' + raw;
+    self->relay(id, s, static_cast<char>(relay_kind::hello), std::move(payload));
   });
 }
 
@@ -497,10 +509,19 @@ void node::handle_relay(relay_message msg) {
         hub_->detach(old->second->id());  // a stale one (should not happen): the new hello wins
         remotes_.erase(old);
       }
-      auto parsed = protocol::parse_client_message(msg.payload, cfg_.limits);
+      std::string_view rest = msg.payload;
+      std::string fields[3];
+      for (auto& f : fields) {
+        auto rs = rest.find('\x1e');
+        if (rs == std::string_view::npos) return refuse(static_cast<std::uint16_t>(protocol::close_code::auth), "malformed relayed hello");
+        f = std::string(rest.substr(0, rs));
+        rest.remove_prefix(rs + 1);
+      }
+      auto parsed = protocol::parse_client_message(rest, cfg_.limits);
       if (!parsed.message || !std::holds_alternative<protocol::hello>(*parsed.message))
         return refuse(static_cast<std::uint16_t>(protocol::close_code::auth), "the first frame must be a valid hello");
-      auto rc = std::make_shared<remote_connection>(next_remote_id_++, msg.node, msg.conn, weak_from_this());
+      auto rc = std::make_shared<remote_connection>(next_remote_id_++, msg.node, msg.conn, weak_from_this(),
+                                                    std::move(fields[0]), std::move(fields[1]), std::move(fields[2]));
       remotes_[key] = rc;
       ++metrics_.connections_unauthenticated;  // the hub counts it as one until it says hello
       hub_->hello(rc, std::get<protocol::hello>(std::move(*parsed.message)));
@@ -522,6 +543,15 @@ void node::handle_relay(relay_message msg) {
       return;
     }
     case relay_kind::batch: return;  // never nested
+    case relay_kind::revoked: {
+      auto sp = msg.payload.find(' ');
+      if (sp == std::string::npos || !opts_.revoked) return;
+      const auto exp = std::strtoll(msg.payload.substr(0, sp).c_str(), nullptr, 10);
+      auto id = msg.payload.substr(sp + 1);
+      opts_.revoked->revoke(id, exp, now_ms());
+      if (hub_) hub_->signed_out(std::move(id));
+      return;
+    }
     case relay_kind::left:
       if (lease_.is_leader()) {
         spdlog::info("cluster: node {} left: dropping its clients", msg.node);
@@ -545,10 +575,45 @@ void node::handle_relay(relay_message msg) {
   }
 }
 
-void node::signed_out(std::string token_id) {
-  asio::post(strand_, [self = shared_from_this(), token_id = std::move(token_id)]() mutable {
-    if (self->hub_) self->hub_->signed_out(std::move(token_id));
+// Signed-out tokens: a sorted set (token id scored by its expiry, trimmed
+// as they expire) that a starting node reads, and a broadcast (relay kind T) so the others know at
+// once; every 10th heartbeat each node reads the set again, in case it missed
+// a broadcast while its subscription was down.
+void node::signed_out(std::string token_id, timestamp_ms expires) {
+  asio::post(strand_, [self = shared_from_this(), token_id = std::move(token_id), expires]() mutable {
+    if (self->hub_) self->hub_->signed_out(token_id);
+    const auto key = self->opts_.key_prefix + ":{cluster}:revoked";
+    self->cmd_->command({"ZADD", key, std::to_string(expires), token_id}, [](const redis::reply_or_error&) {});
+    const auto wire = encode({relay_kind::revoked, self->opts_.node_id, 0, 0, std::to_string(expires) + " " + token_id});
+    self->cmd_->command({"ZRANGE", self->opts_.key_prefix + ":{cluster}:nodes", "0", "-1"},
+                        [self, wire](redis::reply_or_error r) {
+                          if (!r.ok() || !r.value.is_array()) return;
+                          for (const auto& m : r.value.elements)
+                            if (m.str != self->opts_.node_id) self->publish(m.str, wire);
+                        });
   });
+}
+
+void node::load_revocations() {
+  if (!opts_.revoked) return;
+  const auto key = opts_.key_prefix + ":{cluster}:revoked";
+  const auto now = now_ms();
+  cmd_->command({"ZREMRANGEBYSCORE", key, "-inf", std::to_string(now)}, [](const redis::reply_or_error&) {});
+  cmd_->command({"ZRANGEBYSCORE", key, std::to_string(now), "+inf", "WITHSCORES"},
+                [self = shared_from_this(), now](redis::reply_or_error r) {
+                  if (!r.ok() || !r.value.is_array()) return;
+                  const auto& e = r.value.elements;
+                  for (std::size_t i = 0; i + 1 < e.size(); i += 2) {
+                    char* end = nullptr;
+                    const auto exp = std::strtoll(e[i + 1].str.c_str(), &end, 10);
+                    if (!self->opts_.revoked->revoked(e[i].str)) {
+                      self->opts_.revoked->revoke(e[i].str, exp, now);
+                      asio::post(self->strand_, [self, id = e[i].str] {
+                        if (self->hub_) self->hub_->signed_out(id);
+                      });
+                    }
+                  }
+                });
 }
 
 }  // namespace calma::cluster

@@ -38,6 +38,7 @@
 #include "common/cluster/relay.hpp"
 #include "common/config/config.hpp"
 #include "server/hub/front.hpp"
+#include "server/auth/revocations.hpp"
 #include "server/metrics.hpp"
 #include "server/store/redis/connection.hpp"
 
@@ -52,6 +53,9 @@ struct node_options {
   redis::connection_options redis;  ///< address, credentials, timeouts
   lease_params lease;
   std::int64_t node_timeout_ms = 5000;
+  /// This process's signed-out tokens: kept in step with every node's (a
+  /// sorted set in Redis, and a broadcast at each sign-out).
+  auth::revocations* revoked = nullptr;
 };
 
 class node final : public front, public std::enable_shared_from_this<node> {
@@ -76,7 +80,9 @@ class node final : public front, public std::enable_shared_from_this<node> {
   bool leading() const { return leading_.load(); }
   /// A token signed out on this node: the sessions holding it are closed if this node leads
   /// (other nodes' HTTP APIs do not know of it: see the README).
-  void signed_out(std::string token_id);
+  /// A token was signed out here: every node refuses it from now on, and the
+  /// leader closes the sessions holding it.
+  void signed_out(std::string token_id, timestamp_ms expires);
   /// {"member", "leading", "leader"} for /healthz (any thread).
   nlohmann::json status() const;
   /// After stop(): the lease was given up (or Redis did not answer).
@@ -102,6 +108,7 @@ class node final : public front, public std::enable_shared_from_this<node> {
   template <class F>
   void on_strand(F&& f);
   void tick();
+  void load_revocations();
   void on_heartbeat(std::int64_t sent, const redis::reply_or_error& r);
   void on_event(lease_event e);
   void start_hub();
@@ -134,6 +141,7 @@ class node final : public front, public std::enable_shared_from_this<node> {
   // strand state
   bool stopped_ = false;
   bool heartbeat_in_flight_ = false;
+  int ticks_ = 0;
   std::int64_t reachable_since_ = 0;  ///< when the command connection came up; 0 while down
   long long peers_ = 0;               ///< other live nodes at the last check-in
   std::function<void()> settled_;

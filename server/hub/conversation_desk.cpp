@@ -23,6 +23,15 @@ void hub::on_chat_send(session_entry& s, std::uint64_t conn_id, protocol::chat_s
       // either way it belongs to the open conversation.
       return store_message(conn_id, who, o->second, std::move(m), visibility::all, true);
     }
+    // New conversations per client address: a flood of throw-away shoppers
+    // from one address must not fill the queue for everyone else.
+    if (auto v = conversations_from_.take(limits::address_key(s.address), clock_()); !v.ok && !s.address.empty()) {
+      metrics_.refused(refusal::conversation_rate);
+      return send_error(conn_id, error_code::rate_limited,
+                        "too many new conversations from your address; try again in " +
+                            std::to_string(v.retry_after_s()) + " s",
+                        m.client_msg_id);
+    }
     return open_conversation_for(conn_id, who, std::move(m));
   }
   const std::string conv_id = *m.conversation_id;
@@ -77,7 +86,7 @@ void hub::open_conversation_for(std::uint64_t conn_id, const participant& who, p
   if (opened_by_.size() >= 100'000) opened_by_.clear();  // bounded; only recent resends need it
   opened_by_[who.id + '\x1f' + m.client_msg_id] = rec.id;
   ++metrics_.conversations_opened;
-  spdlog::info("conversation {} opened by shopper {} (language '{}')", rec.id, who.id, rec.shopper.language);
+  spdlog::info("conversation {} opened by shopper {} (language '{}')", rec.id, who.id, limits::log_safe(rec.shopper.language, 16));
 
   store_.create_conversation(rec, [self = shared_from_this(), id = rec.id, created = now](auto r) {
     self->on_strand([self, id, created, r = std::move(r)] {

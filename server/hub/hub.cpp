@@ -21,6 +21,7 @@ hub::hub(asio::io_context& ioc, const config& cfg, store& st, metrics& m,
       engine_(std::move(engine)),
       status_on_connect_(agent_status_from_string(cfg.routing.status_on_connect).value_or(agent_status::online)),
       router_(cfg.routing.router),
+      conversations_from_(limits::rate::per_minute(cfg.doors.conversations_per_min, cfg.doors.conversations_burst)),
       snapshot_timer_(strand_),
       snapshot_delay_(strand_) {}
 
@@ -61,6 +62,7 @@ void hub::load_conversations(std::function<void(std::string)> done) {
           } else {
             self->router_.enqueue(rec.id, rec.queue, rec.created_ts, 0, {}, rec.shopper.store,
                                   routing::is_vip(rec.shopper.context, self->cfg_.routing.router));
+            c.shopper_gone_since = self->clock_();  // until the shopper says hello again
           }
         }
         // Their agents count as gone until they reconnect within the grace period.
@@ -230,6 +232,7 @@ void hub::do_hello(std::shared_ptr<connection> c, protocol::hello h) {
   participant who;
   std::string shopper_token;
   std::string language, store;
+  timestamp_ms token_exp = 0;
   if (h.token) {
     auto cl = signer_.verify(*h.token, now);
     if (cl && revoked_ && revoked_->revoked(auth::token_id(*h.token))) cl.reset();
@@ -240,6 +243,7 @@ void hub::do_hello(std::shared_ptr<connection> c, protocol::hello h) {
     }
     who.role = cl->r;
     who.id = cl->sub;
+    token_exp = cl->exp;
     if (is_staff(cl->r)) {
       auto u = users().find(cl->sub);
       if (u == users().end() || u->second.r != cl->r || u->second.disabled) {
@@ -277,11 +281,12 @@ void hub::do_hello(std::shared_ptr<connection> c, protocol::hello h) {
     // A store's widget only on that store's pages (the upgrade let any store's origin in).
     if (!origin_allowed(cfg_, cfg_.find_store(cl.store), c->origin(), c->host())) {
       ++metrics_.auth_failures;
-      spdlog::info("hello refused: origin not allowed for store {}", cl.store);
+      spdlog::info("hello refused: origin not allowed for store {}", limits::log_safe(cl.store, 64));
       return c->close(static_cast<std::uint16_t>(protocol::close_code::auth), "origin not allowed for this store");
     }
     cl.lang = h.language;
     cl.exp = now + static_cast<timestamp_ms>(cfg_.auth.shopper_token_ttl_s) * 1000;
+    token_exp = cl.exp;
     shopper_token = signer_.sign(cl);
     who = participant{role::shopper, cl.sub, cl.name};
     language = cl.lang;
@@ -291,9 +296,9 @@ void hub::do_hello(std::shared_ptr<connection> c, protocol::hello h) {
   const auto id = c->id();
   --metrics_.connections_unauthenticated;
   ++metrics_.connections(to_string(who.role));
-  session_entry entry{c, who, language, store, {}, h.context};
+  session_entry entry{c, who, language, store, {}, h.context, auth::token_id(h.token ? *h.token : shopper_token),
+                      token_exp, std::string(c->address())};
   if (is_staff(who.role)) entry.stores = stores_of(who.id);
-  entry.token_id = auth::token_id(h.token ? *h.token : shopper_token);
   sessions_[id] = std::move(entry);
   by_user_[who.id].insert(id);
   if (who.role == role::supervisor) supervisor_conns_.insert(id);
@@ -318,6 +323,7 @@ void hub::do_hello(std::shared_ptr<connection> c, protocol::hello h) {
     if (auto u = users().find(who.id); u != users().end()) router_.set_profile(who.id, u->second.stores, u->second.senior);
     remember_presence(who.id);
   }
+  if (who.role == role::shopper) shopper_back(who.id);
   do_welcome(id, shopper_token);
   if (who.role == role::agent) {
     try_assign();
@@ -404,6 +410,12 @@ void hub::do_welcome(std::uint64_t conn_id, const std::string& token) {
   if (who.role == role::supervisor) send_snapshot();
 }
 
+void hub::close_expired_sessions(timestamp_ms now) {
+  for (auto& [id, s] : sessions_)
+    if (s.token_exp > 0 && s.token_exp <= now)
+      if (auto c = s.conn.lock()) c->close(static_cast<std::uint16_t>(protocol::close_code::auth), "token expired");
+}
+
 void hub::signed_out(std::string token_id) {
   on_strand([self = shared_from_this(), token_id = std::move(token_id)] {
     for (auto& [id, s] : self->sessions_)
@@ -428,7 +440,9 @@ void hub::detach(std::uint64_t conn_id) {
     set.erase(conn_id);
     if (!set.empty()) return;
     self->by_user_.erase(who.id);
-    if (who.role != role::agent || self->stopped_) return;
+    if (self->stopped_) return;
+    if (who.role == role::shopper) return self->shopper_left(who.id, self->clock_());
+    if (who.role != role::agent) return;
     self->start_grace(who.id);
   });
 }

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/config/config.hpp"
+#include "common/limits/doors.hpp"
 #include "common/protocol/messages.hpp"
 #include "common/reports/figures.hpp"
 #include "common/routing/router.hpp"
@@ -76,6 +77,8 @@ class hub : public std::enable_shared_from_this<hub> {
     std::vector<std::string> stores;  // staff: the stores they serve (empty: every store)
     shopper_context context;          // shoppers: what the store's page said (hello.context)
     std::string token_id;             // the token it said hello with (auth::token_id), for sign-out
+    timestamp_ms token_exp = 0;       // when that token expires: the session is closed then (4401)
+    std::string address;              // the client's address (for the limits per address)
     bool serves(const std::string& st) const {
       return who.role == role::shopper ? st == store
                                        : stores.empty() || std::find(stores.begin(), stores.end(), st) != stores.end();
@@ -105,6 +108,8 @@ class hub : public std::enable_shared_from_this<hub> {
     reports::figures_builder fig;  // the report's figures, kept in rec.figures on every save
     std::optional<causes::tagger> causes;  // complaint causes from the shopper's words
     std::int64_t last_visible_seq = 0;     // the last message the shopper may see (not a whisper)
+    std::optional<timestamp_ms> shopper_gone_since;  // queued, and no connection of its shopper since then
+    bool abandoned = false;                          // see routing.abandon_after_s
   };
 
   template <class F>
@@ -127,7 +132,14 @@ class hub : public std::enable_shared_from_this<hub> {
   void on_read(session_entry& s, std::uint64_t conn_id, const protocol::read& m);
   void on_history(session_entry& s, std::uint64_t conn_id, const protocol::history& m);
   void on_close(session_entry& s, std::uint64_t conn_id, const protocol::conversation_close& m);
-  void finish_close(const conversation_record& closed, const participant& by);
+  /// `by_system`: closed by Calma itself (abandoned), not by `by`.
+  void finish_close(const conversation_record& closed, const participant& by, bool by_system = false);
+  /// The shopper of a queued conversation left, or came back.
+  void shopper_left(const std::string& shopper_id, timestamp_ms now);
+  void shopper_back(const std::string& shopper_id);
+  /// Queued conversations whose shopper is gone: abandoned after
+  /// routing.abandon_after_s (unless a contact was left), closed after abandon_close_s.
+  void sweep_abandoned(timestamp_ms now);
   void on_presence(session_entry& s, std::uint64_t conn_id, const protocol::presence_set& m);
   void on_transfer(session_entry& s, std::uint64_t conn_id, const protocol::conversation_transfer& m);
   void on_join(session_entry& s, std::uint64_t conn_id, const protocol::conversation_join& m);
@@ -185,6 +197,8 @@ class hub : public std::enable_shared_from_this<hub> {
   void mark_snapshot_dirty();
   void send_snapshot();
   void schedule_snapshot_timer();
+  /// Sessions whose token expired are closed (4401).
+  void close_expired_sessions(timestamp_ms now);
   void update_queue_gauges();
   void persist(const conversation_record& rec);
   void retry_unsaved();
@@ -234,6 +248,7 @@ class hub : public std::enable_shared_from_this<hub> {
   std::unordered_map<std::string, std::string> shopper_open_;  // shopper id -> open conversation
   std::unordered_map<std::string, std::string> opened_by_;     // shopper \x1f client_msg_id -> conversation it opened
   routing::router router_;
+  limits::keyed_buckets conversations_from_;  // new conversations per client address
   std::unordered_map<std::string, presence_record> remembered_;  // agent -> its last chosen presence
   std::set<std::string> unsaved_;  // open conversations whose last save failed
   std::set<std::string> rating_;   // conversations whose rating is being saved

@@ -121,7 +121,7 @@ void hub::on_close(session_entry& s, std::uint64_t conn_id, const protocol::conv
   });
 }
 
-void hub::finish_close(const conversation_record& closed, const participant& by) {
+void hub::finish_close(const conversation_record& closed, const participant& by, bool by_system) {
   auto* c = open_conversation(closed.id);
   if (!c) return;  // closed meanwhile by someone else
   const auto now = closed.updated_ts;
@@ -132,18 +132,19 @@ void hub::finish_close(const conversation_record& closed, const participant& by)
   c->rec.follow_up = closed.follow_up;
   c->rec.figures = closed.figures;
   c->fig = reports::figures_builder(closed.figures);
-  record(c->rec.id, actor(by), "closed", json{{"reason", closed.close_reason}, {"follow_up", closed.follow_up}});
+  const json by_j = by_system ? system_actor() : actor(by);
+  record(c->rec.id, by_j, "closed", json{{"reason", closed.close_reason}, {"follow_up", closed.follow_up}});
   if (c->esc)
-    record(c->rec.id, actor(by), "escalation_resolved",
+    record(c->rec.id, by_j, "escalation_resolved",
            json{{"escalation_id", c->esc->id}, {"note", "conversation closed"}});
   router_.release(c->rec.id, now, true);
   ++metrics_.conversations_closed;
-  spdlog::info("conversation {} closed by {}", closed.id, by.id);
+  spdlog::info("conversation {} closed by {}", closed.id, by_system ? std::string("calma") : by.id);
   if (c->esc) end_escalation(*c, by, "conversation closed", true);
   c->mon->on_closed(now);
   if (c->deadline) c->deadline->cancel();
-  json j{{"type", "conversation.closed"}, {"conversation_id", c->rec.id}, {"by", by.id},
-         {"by_role", to_string(by.role)}, {"by_name", by.name}, {"reason", closed.close_reason}};
+  json j{{"type", "conversation.closed"}, {"conversation_id", c->rec.id}, {"by", by_j["id"]},
+         {"by_role", by_j["role"]}, {"by_name", by_j["name"]}, {"reason", closed.close_reason}};
   send_to_conversation(*c, make_frame(j.dump()), false, 0, /*and_all_supervisors=*/true);
   if (auto o = shopper_open_.find(c->rec.shopper.id); o != shopper_open_.end() && o->second == c->rec.id)
     shopper_open_.erase(o);
@@ -190,6 +191,78 @@ void hub::try_assign() {
     update_queue_gauges();
     send_queue_positions();
     mark_snapshot_dirty();
+  }
+}
+
+void hub::shopper_left(const std::string& shopper_id, timestamp_ms now) {
+  auto o = shopper_open_.find(shopper_id);
+  if (o == shopper_open_.end()) return;
+  if (auto* c = open_conversation(o->second); c && c->rec.state == conversation_state::queued && !c->shopper_gone_since)
+    c->shopper_gone_since = now;
+}
+
+void hub::shopper_back(const std::string& shopper_id) {
+  auto o = shopper_open_.find(shopper_id);
+  if (o == shopper_open_.end()) return;
+  auto* c = open_conversation(o->second);
+  if (!c) return;
+  c->shopper_gone_since.reset();
+  if (!c->abandoned) return;
+  c->abandoned = false;
+  router_.set_abandoned(c->rec.id, false);
+  c->mon->set_abandoned(false);
+  schedule_deadline(*c);
+  send_queue_positions();  // it is back in its place: the others behind it move back
+  mark_snapshot_dirty();
+  try_assign();
+}
+
+void hub::sweep_abandoned(timestamp_ms now) {
+  const auto after = static_cast<timestamp_ms>(cfg_.routing.abandon_after_s) * 1000;
+  const auto close_after = static_cast<timestamp_ms>(cfg_.routing.abandon_close_s) * 1000;
+  bool moved = false;
+  std::vector<std::string> to_close;
+  for (auto& [id, c] : open_) {
+    if (c.rec.state != conversation_state::queued || !c.shopper_gone_since) continue;
+    // A shopper who left a contact waits for a call-back: not abandoned.
+    if (!c.rec.contact.email.empty() || !c.rec.contact.phone.empty()) continue;
+    const auto gone = now - *c.shopper_gone_since;
+    if (gone >= close_after) to_close.push_back(id);
+    else if (gone >= after && !c.abandoned) {
+      c.abandoned = true;
+      router_.set_abandoned(id, true);
+      c.mon->set_abandoned(true);
+      if (c.deadline) c.deadline->cancel();
+      moved = true;
+    }
+  }
+  if (moved) {
+    send_queue_positions();  // those behind move up
+    mark_snapshot_dirty();
+    update_queue_gauges();
+    try_assign();
+  }
+  for (const auto& id : to_close) {
+    auto* c = open_conversation(id);
+    if (!c) continue;
+    conversation_record closed = c->rec;
+    reports::figures_builder fig = c->fig;
+    fig.on_close(level_of(*c));
+    closed.figures = fig.figures();
+    closed.state = conversation_state::closed;
+    closed.closed_by = "calma";
+    closed.close_reason = "abandoned";
+    closed.updated_ts = now;
+    const participant shopper{role::shopper, c->rec.shopper.id, c->rec.shopper.name};
+    store_.update_conversation(closed, [self = shared_from_this(), closed, shopper](auto r) {
+      self->on_strand([self, closed, shopper, r = std::move(r)] {
+        if (!r.ok()) {
+          ++self->metrics_.store_errors;
+          return spdlog::warn("store error, abandoned conversation {} not closed (will retry): {}", closed.id, r.error);
+        }
+        self->finish_close(closed, shopper, /*by_system=*/true);
+      });
+    });
   }
 }
 
@@ -452,6 +525,8 @@ void hub::schedule_snapshot_timer() {
   snapshot_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
     if (ec || self->stopped_) return;
     if (self->router_.queued_count() > 0) self->send_snapshot();
+    self->close_expired_sessions(self->clock_());
+    self->sweep_abandoned(self->clock_());
     self->retry_unsaved();
     self->publish_store_presence(false);
     self->schedule_snapshot_timer();

@@ -195,7 +195,7 @@ void http_api::handle(http_request req, std::function<void(http_response)> done)
       return done(error_response(401, protocol::error_code::unauthorized, "bad, expired or signed-out token"));
     if (revoked_) revoked_->revoke(id, cl->exp, clock_());
     spdlog::info("signed out: {} ({})", limits::log_safe(cl->sub), to_string(cl->r));
-    if (on_signed_out_) on_signed_out_(id);
+    if (on_signed_out_) on_signed_out_(id, cl->exp);
     return done(http_response{204, "application/json", "", {}});
   }
   constexpr std::string_view conv_prefix = "/api/v1/conversations/";

@@ -59,8 +59,8 @@ class http_api {
   http_api(const config& cfg, std::shared_ptr<hub> h, store& st, metrics& m,
            const auth::token_signer& signer, const auth::user_directory& users, clock_fn clock,
            std::string static_root, canned::library canned = {}, auth::revocations* revoked = nullptr);
-  /// Told of every sign-out (token id), to close the sessions holding it.
-  void on_signed_out(std::function<void(std::string)> f) { on_signed_out_ = std::move(f); }
+  /// Told of every sign-out (token id, its expiry), to close the sessions holding it.
+  void on_signed_out(std::function<void(std::string, timestamp_ms)> f) { on_signed_out_ = std::move(f); }
   ~http_api();
 
   /// `done` may run on any thread.
@@ -89,7 +89,7 @@ class http_api {
   const auth::user_directory& users_;
   canned::library canned_;
   auth::revocations* revoked_;
-  std::function<void(std::string)> on_signed_out_;
+  std::function<void(std::string, timestamp_ms)> on_signed_out_;
   clock_fn clock_;
   std::string static_root_;
   void report(const http_request& req, const std::string& path, std::function<void(http_response)> done);

@@ -270,3 +270,26 @@ TEST_CASE("positions in one pass agree with position() - per store") {
   CHECK(all["c4"] == 1);  // the angry one jumped its store's queue
   CHECK(all["c1"] == 1);
 }
+
+TEST_CASE("an abandoned conversation keeps its place but counts for nobody and is not assigned") {
+  router r(params{1, 300'000, 0.2});
+  r.enqueue("gone", "default", 1000, 0, {}, "demo");
+  r.enqueue("real", "default", 2000, 0, {}, "demo");
+  r.enqueue("other", "default", 1500, 0, {}, "demo-pl");
+  CHECK(r.position("real") == 2);
+  r.set_abandoned("gone", true);
+  CHECK(r.position("real") == 1);
+  CHECK(r.positions().at("real") == 1);
+  CHECK(r.positions().at("other") == 1);
+  CHECK(*r.oldest_enqueued_ts() == 1500);
+  r.upsert_agent("a", "a", agent_status::online);
+  auto d = r.assign_waiting(3000);
+  // The one free slot goes to a shopper who is there.
+  REQUIRE(d.size() == 1);
+  CHECK(d[0].conversation_id != "gone");
+  CHECK(r.is_queued("gone"));
+  // Back: first in line again, as it arrived first.
+  r.set_abandoned("gone", false);
+  CHECK(r.position("gone") == 1);
+  r.set_abandoned("unknown", true);  // not queued: nothing happens
+}

@@ -123,6 +123,18 @@ TEST_CASE("queued without an agent for 120 s escalates - anger shortens the wait
   CHECK_FALSE(find(assigned.evaluate(t0 + 200 * s, at(5)), decision_kind::escalate));
 }
 
+TEST_CASE("an abandoned queued conversation raises no waiting escalation until its shopper returns") {
+  policy p;
+  p.on_queued(t0, at(5));
+  const std::int64_t due = *p.next_deadline();
+  p.set_abandoned(true);
+  CHECK_FALSE(p.next_deadline().has_value());
+  CHECK(p.evaluate(due + 600 * s, at(95)).empty());  // not even the level: nobody is there
+  p.set_abandoned(false);
+  const auto d = p.evaluate(due + 601 * s, at(5));
+  REQUIRE(find(d, decision_kind::escalate));  // back and still waiting: the wait counts again
+}
+
 TEST_CASE("unanswered 60 s nudges the agent - 180 s escalates - an answer resets") {
   params prm;
   prm.anger_wait_factor = 0;  // exact waits for this test
