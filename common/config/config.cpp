@@ -119,8 +119,8 @@ void parse_config(const json& j, config& c, std::vector<std::string>& errors) {
     {
       auto s = root.child("auth");
       s.string("token_secret", c.auth.token_secret);
-      s.integer("staff_token_ttl_s", c.auth.staff_token_ttl_s, 60, 365 * 86'400);
-      s.integer("shopper_token_ttl_s", c.auth.shopper_token_ttl_s, 60, 365 * 86'400);
+      s.integer("staff_token_ttl_s", c.auth.staff_token_ttl_s, 1, 365 * 86'400);
+      s.integer("shopper_token_ttl_s", c.auth.shopper_token_ttl_s, 1, 365 * 86'400);
       s.integer("login_attempts_per_minute", c.auth.login_attempts_per_minute, 1, 100'000);
     }
     {

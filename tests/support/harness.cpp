@@ -1,6 +1,10 @@
 #include "tests/support/harness.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -153,15 +157,26 @@ std::string temp_file(const std::string& text, const std::string& suffix) {
 
 http_result http(std::uint16_t port, const std::string& method, const std::string& target,
                  const std::string& body, const std::string& bearer) {
+  http_options o;
+  o.bearer = bearer;
+  return http_from(port, method, target, body, o);
+}
+
+http_result http_from(std::uint16_t port, const std::string& method, const std::string& target,
+                      const std::string& body, const http_options& opt) {
   asio::io_context ioc;
   beast::tcp_stream stream(ioc);
   stream.expires_after(10s);
+  auto& sock = stream.socket();
+  sock.open(tcp::v4());
+  sock.bind(tcp::endpoint(asio::ip::make_address(opt.from), 0));
   stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   http_::request<http_::string_body> req{http_::string_to_verb(method), target, 11};
   req.set(http_::field::host, "127.0.0.1:" + std::to_string(port));
-  if (!bearer.empty()) req.set(http_::field::authorization, "Bearer " + bearer);
+  if (!opt.bearer.empty()) req.set(http_::field::authorization, "Bearer " + opt.bearer);
+  for (const auto& [k, v] : opt.headers) req.set(k, v);
   if (!body.empty()) {
-    req.set(http_::field::content_type, "application/json");
+    if (!opt.content_type.empty()) req.set(http_::field::content_type, opt.content_type);
     req.body() = body;
   }
   req.prepare_payload();
@@ -171,7 +186,104 @@ http_result http(std::uint16_t port, const std::string& method, const std::strin
   http_::read(stream, buf, res);
   beast::error_code ec;
   stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-  return http_result{res.result_int(), res.body(), std::string(res[http_::field::content_type])};
+  http_result out{res.result_int(), res.body(), std::string(res[http_::field::content_type]), {}};
+  for (const auto& f : res) {
+    std::string name(f.name_string());
+    for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    out.headers[name] = std::string(f.value());
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// raw TCP
+
+raw_tcp::raw_tcp(std::uint16_t port, const std::string& from) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  inet_pton(AF_INET, from.c_str(), &local.sin_addr);
+  ::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+raw_tcp::~raw_tcp() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool raw_tcp::write(const std::string& bytes) {
+  if (fd_ < 0) return false;
+  std::size_t off = 0;
+  while (off < bytes.size()) {
+    auto n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    off += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+std::string raw_tcp::read(std::chrono::milliseconds timeout, const std::string& until) {
+  std::string out = std::move(pending_);
+  pending_.clear();
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (fd_ >= 0 && (until.empty() || out.find(until) == std::string::npos)) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    char buf[4096];
+    auto n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+bool raw_tcp::closed_by_peer(std::chrono::milliseconds timeout) {
+  if (fd_ < 0) return true;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    char buf[4096];
+    auto n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) return true;
+    pending_.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+std::string ws_text_frame(const std::string& payload) {
+  std::string f;
+  f.push_back(static_cast<char>(0x81));  // FIN, text
+  const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
+  if (payload.size() < 126) {
+    f.push_back(static_cast<char>(0x80 | payload.size()));
+  } else if (payload.size() < 65536) {
+    f.push_back(static_cast<char>(0x80 | 126));
+    f.push_back(static_cast<char>(payload.size() >> 8));
+    f.push_back(static_cast<char>(payload.size() & 0xff));
+  } else {
+    f.push_back(static_cast<char>(0x80 | 127));
+    for (int i = 7; i >= 0; --i) f.push_back(static_cast<char>((static_cast<std::uint64_t>(payload.size()) >> (8 * i)) & 0xff));
+  }
+  f.append(reinterpret_cast<const char*>(mask), 4);
+  for (std::size_t i = 0; i < payload.size(); ++i) f.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
+  return f;
+}
+
+std::string ws_upgrade_request(std::uint16_t port) {
+  return "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+         "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+         "Sec-WebSocket-Version: 13\r\n\r\n";
 }
 
 std::string login(std::uint16_t port, const std::string& user, const std::string& password) {
@@ -233,6 +345,7 @@ struct ws_client::impl {
 ws_client::ws_client(std::uint16_t port, client_options opt) : p_(std::make_unique<impl>()) {
   auto& sock = beast::get_lowest_layer(p_->ws).socket();
   sock.open(tcp::v4());
+  sock.bind(tcp::endpoint(asio::ip::make_address(opt.from), 0));
   if (opt.receive_buffer > 0) sock.set_option(asio::socket_base::receive_buffer_size(opt.receive_buffer));
   beast::get_lowest_layer(p_->ws).expires_after(10s);
   sock.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
@@ -276,6 +389,16 @@ void ws_client::send_binary(const std::string& bytes) {
 }
 
 void ws_client::send(const json& j) { send_text(j.dump()); }
+
+bool ws_client::send_control_ping() {
+  bool ok = true;
+  p_->run_sync([&] {
+    beast::error_code ec;
+    p_->ws.ping({}, ec);
+    ok = !ec;
+  });
+  return ok;
+}
 
 std::optional<json> ws_client::next(std::chrono::milliseconds timeout) {
   std::unique_lock lk(p_->mu);

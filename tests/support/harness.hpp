@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -66,10 +67,49 @@ struct http_result {
   unsigned status = 0;
   std::string body;
   std::string content_type;
+  std::map<std::string, std::string> headers;  ///< names in lower case
   json j() const { return json::parse(body, nullptr, false); }
+  std::string header(const std::string& lower_name) const {
+    auto it = headers.find(lower_name);
+    return it == headers.end() ? std::string() : it->second;
+  }
 };
 http_result http(std::uint16_t port, const std::string& method, const std::string& target,
                  const std::string& body = {}, const std::string& bearer = {});
+
+/// A request from a chosen loopback address (127.0.0.2: a bystander), with
+/// extra headers; `content_type` is sent with the body ("" : none).
+struct http_options {
+  std::string from = "127.0.0.1";
+  std::string bearer;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+http_result http_from(std::uint16_t port, const std::string& method, const std::string& target,
+                      const std::string& body, const http_options& opt);
+
+/// A bare TCP connection (from `from`) for what a client library would not
+/// send: oversized headers, a frame in the upgrade's packet, silence.
+class raw_tcp {
+ public:
+  raw_tcp(std::uint16_t port, const std::string& from = "127.0.0.1");
+  ~raw_tcp();
+  /// False if the connection failed or was cut.
+  bool write(const std::string& bytes);
+  /// What arrives until the peer closes, `until` is seen, or `timeout`.
+  std::string read(std::chrono::milliseconds timeout = 3s, const std::string& until = {});
+  /// True when the server closed the connection (EOF or reset) within `timeout`.
+  bool closed_by_peer(std::chrono::milliseconds timeout = 3s);
+
+ private:
+  int fd_ = -1;
+  std::string pending_;
+};
+
+/// A masked client text frame (RFC 6455), for raw_tcp.
+std::string ws_text_frame(const std::string& payload);
+/// The upgrade request of a WebSocket handshake to /ws.
+std::string ws_upgrade_request(std::uint16_t port);
 /// Logs in and returns the token (throws if it fails).
 std::string login(std::uint16_t port, const std::string& user, const std::string& password);
 
@@ -77,6 +117,7 @@ struct client_options {
   std::string origin;
   bool read = true;            ///< false: never read (a slow consumer)
   int receive_buffer = 0;      ///< SO_RCVBUF, 0: default
+  std::string from = "127.0.0.1";  ///< the client's own address (127.0.0.2: a bystander)
 };
 
 class ws_client {
@@ -88,6 +129,8 @@ class ws_client {
   void send(const json& j);
   void send_text(const std::string& text);
   void send_binary(const std::string& bytes);
+  /// A WebSocket control ping (not the JSON ping); false once the connection is gone.
+  bool send_control_ping();
   /// Next frame in arrival order, or nullopt after `timeout`.
   std::optional<json> next(std::chrono::milliseconds timeout = 5s);
   /// The first queued or arriving frame of this type (other frames stay queued,
