@@ -64,7 +64,11 @@ TEST_CASE("frames over the size limit") {
     CHECK(e["ref"] == "long");
   }
   SUBCASE("huge: the connection is closed, the server stays up") {
-    s->send_text(std::string(2 << 20, ' '));
+    try {
+      s->send_text(std::string(2 << 20, ' '));
+    } catch (const std::exception&) {
+      // The server may close before the client has written it all.
+    }
     CHECK(s->wait_closed());
     shopper other(srv.port());
     CHECK(other.say("sigo aquí", "1")["seq"] == 1);

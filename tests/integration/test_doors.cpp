@@ -125,7 +125,11 @@ TEST_CASE("doors - the server says how many connections it can hold and raised i
 TEST_CASE("doors - a big frame before hello is closed with 1009 and a bystander's chat goes on") {
   server_process srv(test_args());
   ws_client big(srv.port());
-  big.send_text(std::string(100'000, 'x'));
+  try {
+    big.send_text(std::string(100'000, 'x'));
+  } catch (const std::exception&) {
+    // The server may close before the client has written it all.
+  }
   REQUIRE(big.wait_closed(5s));
   CHECK(big.close_code() == 1009);
   // A hello that fits is fine; the limit after hello is the usual one.
