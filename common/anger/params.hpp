@@ -72,7 +72,7 @@ struct params {
   std::vector<std::string> languages = {"en", "es", "pl"};  // lexicons to load
   // The learned model beside the cues (common/anger/model.hpp): a file path,
   // relative paths from the folder that holds lexicons/ (config/); "" = cues only.
-  std::string model;
+  std::string model = "models/anger.model";
   scorer_params scorer;
   curve_params curve;
 };
