@@ -92,8 +92,8 @@ int main(int argc, char** argv) {
   fs::path sources_dir = "../shared/data/anger-sources", config = "config/calma.json",
            project_dir = "tests/data/anger/dev", out = "config/models/anger.model", sample_dir;
   int epochs = 6;
-  double lr0 = 0.5;
-  std::size_t sample_per_file = 250;
+  double lr0 = 1.0;
+  std::size_t sample_per_file = 600;
   anger::feature_config fc;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
