@@ -11,6 +11,7 @@ params params_from_json(const json& j, std::vector<std::string>& errors) {
   param_reader r(&j, "anger", errors);
   r.strings("languages", p.languages);
   if (p.languages.empty()) r.error("languages", "must name at least one language");
+  r.string("model", p.model);
   {
     auto s = r.child("scorer");
     auto& q = p.scorer;
@@ -85,6 +86,7 @@ json to_json(const params& p) {
   const auto& c = p.curve;
   return json{
       {"languages", p.languages},
+      {"model", p.model},
       {"scorer",
        {{"default_language", s.default_language},
         {"negation_window", s.negation_window},

@@ -70,6 +70,10 @@ struct curve_params {
 
 struct params {
   std::vector<std::string> languages = {"en", "es", "pl"};  // lexicons to load
+  // The learned model beside the cues (common/anger/model.hpp): a file path,
+  // relative paths from the folder that holds lexicons/ (config/); "" = cues
+  // only, the built-in default (config/calma.json names models/anger.model).
+  std::string model;
   scorer_params scorer;
   curve_params curve;
 };

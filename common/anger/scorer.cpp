@@ -60,7 +60,7 @@ std::uint32_t fnv1a(std::string_view w) {
 }  // namespace
 
 bool awaits_answer(const score_result& r, std::string_view text) noexcept {
-  if (r.score > 0) return true;
+  if (r.cue_score > 0) return true;  // the cues decide, the model does not start the clock
   if (text.find('?') != std::string_view::npos || text.find("\xC2\xBF") != std::string_view::npos) return true;
   for (const auto& c : r.cues)
     if ((c.kind == cue_kind::lexicon && (c.cat == category::positive || c.cat == category::politeness)) ||
@@ -69,10 +69,14 @@ bool awaits_answer(const score_result& r, std::string_view text) noexcept {
   return true;
 }
 
-scorer::scorer(std::shared_ptr<const lexicon_set> lex, scorer_params p)
-    : lex_(std::move(lex)), p_(std::move(p)) {
+scorer::scorer(std::shared_ptr<const lexicon_set> lex, scorer_params p, std::shared_ptr<const text_model> model)
+    : lex_(std::move(lex)), p_(std::move(p)), model_(std::move(model)) {
   const lang_id d = lex_->find(p_.default_language);
   default_lang_ = d == no_lang ? 0 : d;
+  model_slot_.fill(-1);
+  if (model_)
+    for (std::size_t l = 0; l < lex_->language_count() && l < max_languages; ++l)
+      model_slot_[l] = model_->find(lex_->code(static_cast<lang_id>(l)));
 }
 
 void scorer::score(std::string_view text, lang_id lang, std::int64_t ts, scorer_state* state,
@@ -89,6 +93,8 @@ score_result scorer::score_staff(std::string_view text, lang_id lang) const {
 void scorer::analyse(std::string_view text, lang_id lang, std::int64_t ts, scorer_state* state,
                      bool customer, score_result& out) const {
   out.score = 0;
+  out.cue_score = 0;
+  out.model = -1;
   out.apology = 0;
   out.empathy = 0;
   out.cues.clear();
@@ -325,6 +331,27 @@ void scorer::analyse(std::string_view text, lang_id lang, std::int64_t ts, score
   const double raised = 1.0 - keep;
   const double soothing = std::min(p_.max_soothing, 1.0 - calm);
   out.score = std::clamp(raised * (1.0 - soothing), 0.0, 1.0);
+  out.cue_score = out.score;
+
+  // 8. The learned model, beside the cues (text_model::blend, per language):
+  // above its threshold it adds like one more raising cue; when it is sure the
+  // message reads calm it takes a bounded share off the cues' score. Either
+  // way one cue, "model <p>", carries the change, after politeness (the model
+  // has read the polite words itself).
+  if (customer && model_ && lang < max_languages && model_slot_[lang] >= 0) {
+    const auto slot = static_cast<std::size_t>(model_slot_[lang]);
+    const double p = model_->probability(fm, slot);
+    out.model = p;
+    const double combined = model_->blend(out.score, p, slot);
+    if (combined != out.score) {
+      cue c;
+      c.kind = cue_kind::model;
+      c.value = static_cast<float>(std::round(p * 100) / 100);
+      c.contribution = static_cast<float>(combined - out.score);
+      out.cues.push_back(c);
+      out.score = combined;
+    }
+  }
 }
 
 }  // namespace calma::anger

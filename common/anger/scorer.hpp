@@ -6,6 +6,7 @@
 // (earlier complaints, message times, its language) lives in scorer_state.
 
 #include "common/anger/lexicon.hpp"
+#include "common/anger/model.hpp"
 #include "common/anger/params.hpp"
 #include "common/anger/types.hpp"
 
@@ -33,12 +34,17 @@ struct scorer_state {
 
 // Whether a customer message waits for an answer. One that only thanks or
 // agrees ("Perfect, thanks!", "ok 👍") and asks nothing does not start the
-// unanswered clock; everything else does.
+// unanswered clock; everything else does. Read from the cues alone (the
+// model's share does not change it).
 bool awaits_answer(const score_result& r, std::string_view text) noexcept;
 
 class scorer {
  public:
-  scorer(std::shared_ptr<const lexicon_set> lex, scorer_params p);
+  // With a model, customer messages get the model's share as one more cue
+  // ("model 0.62"), blended per language (text_model::share); without one the
+  // score is the cues' alone.
+  scorer(std::shared_ptr<const lexicon_set> lex, scorer_params p,
+         std::shared_ptr<const text_model> model = nullptr);
 
   // Scores a customer message. `lang` is a language of the lexicon set, or
   // no_lang to detect it. With a state, repetition of an earlier complaint and
@@ -58,6 +64,7 @@ class scorer {
   const lexicon_set& lexicon() const noexcept { return *lex_; }
   const scorer_params& params() const noexcept { return p_; }
   lang_id default_language() const noexcept { return default_lang_; }
+  const text_model* model() const noexcept { return model_.get(); }
 
  private:
   void analyse(std::string_view text, lang_id lang, std::int64_t ts, scorer_state* state,
@@ -66,6 +73,8 @@ class scorer {
   std::shared_ptr<const lexicon_set> lex_;
   scorer_params p_;
   lang_id default_lang_ = 0;
+  std::shared_ptr<const text_model> model_;
+  std::array<int, max_languages> model_slot_{};  // lexicon language -> model slot, -1 = none
 };
 
 }  // namespace calma::anger

@@ -44,6 +44,7 @@ std::string describe(const cue& c, std::string_view text) {
     case cue_kind::friendly_emoji: return "friendly_emoji " + slice();
     case cue_kind::repeated: return "repeated " + number(c.value);
     case cue_kind::burst: return "burst " + std::to_string(static_cast<int>(c.value));
+    case cue_kind::model: return "model " + number(c.value);
   }
   return "?";
 }

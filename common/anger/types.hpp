@@ -57,6 +57,7 @@ enum class cue_kind : std::uint8_t {
   friendly_emoji,
   repeated,      // value = similarity with an earlier customer message
   burst,         // value = messages inside the burst window
+  model,         // value = the learned model's probability of anger; contribution = its share
 };
 
 struct cue {
@@ -68,7 +69,9 @@ struct cue {
 };
 
 struct score_result {
-  double score = 0;  // cue score in [0,1]
+  double score = 0;  // message score in [0,1]: the cues, with the model's share when one is loaded
+  double cue_score = 0;  // the cues alone (equal to score without a model)
+  double model = -1;     // the model's calibrated probability of anger; -1 when no model ran
   lang_id lang = no_lang;
   std::vector<cue> cues;
   // Strongest staff-side soothing signals found (apology, empathy) in [0,1];

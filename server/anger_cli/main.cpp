@@ -6,6 +6,9 @@
 //       one customer message a line on stdin -> its cue score in [0,1] a line
 //   calma-anger --replay FILE [--lang ...] [--config FILE] [--all-decisions]
 //       a conversation as JSON lines -> timeline points and escalation decisions
+//   --no-model: the cues alone, even when the config names a model (anger.model);
+//   --model FILE: that model instead of the config's. A model that does not load
+//   is an error naming the file (exit 2), as in the server.
 //
 // Replay input, one object a line (time in ms since the epoch, non-decreasing):
 //   {"ts":..,"role":"shopper"|"agent"|"supervisor","text":".."}
@@ -18,6 +21,7 @@
 //   {"ts","decision":{"kind","reasons"}}   warn_agent / nudge_agent, with --all-decisions
 
 #include "common/anger/lexicon.hpp"
+#include "common/anger/model.hpp"
 #include "common/anger/params.hpp"
 #include "common/anger/scorer.hpp"
 #include "common/escalation/monitor.hpp"
@@ -53,11 +57,12 @@ namespace esc = calma::escalation;
 
 struct loaded {
   std::shared_ptr<const anger::lexicon_set> lexicons;
+  std::shared_ptr<const anger::text_model> model;
   anger::params anger_params;
   esc::params escalation_params;
 };
 
-loaded load(const fs::path& config_path) {
+loaded load(const fs::path& config_path, bool no_model, const std::string& model_file) {
   std::ifstream in(config_path);
   if (!in) fail(config_path.string() + ": cannot open");
   json j;
@@ -75,6 +80,11 @@ loaded load(const fs::path& config_path) {
   if (errors.empty()) {
     auto set = anger::load_lexicons(config_path.parent_path() / "lexicons", out.anger_params.languages, errors);
     if (set) out.lexicons = std::make_shared<const anger::lexicon_set>(std::move(*set));
+    const std::string m = model_file.empty() ? out.anger_params.model : model_file;
+    if (errors.empty() && !no_model && !m.empty())
+      out.model = anger::load_model(model_file.empty() ? anger::resolve_model_path(m, config_path.parent_path() / "lexicons")
+                                                       : fs::path(m),
+                                    errors);
   }
   if (!errors.empty()) {
     std::string line = config_path.string() + ": ";
@@ -118,7 +128,7 @@ void print(const esc::output& o, bool all) {
 }
 
 int score_mode(const loaded& cfg, anger::lang_id lang) {
-  const anger::scorer sc(cfg.lexicons, cfg.anger_params.scorer);
+  const anger::scorer sc(cfg.lexicons, cfg.anger_params.scorer, cfg.model);
   std::string line;
   anger::score_result r;
   char buf[32];
@@ -134,7 +144,7 @@ int score_mode(const loaded& cfg, anger::lang_id lang) {
 int replay_mode(const loaded& cfg, anger::lang_id lang, const std::string& file, bool all) {
   std::ifstream in(file);
   if (!in) fail(file + ": cannot open");
-  const anger::scorer sc(cfg.lexicons, cfg.anger_params.scorer);
+  const anger::scorer sc(cfg.lexicons, cfg.anger_params.scorer, cfg.model);
   std::unique_ptr<esc::monitor> m;
   std::string line;
   std::size_t n = 0;
@@ -161,11 +171,14 @@ int main(int argc, char** argv) {
   std::string lang_name = "auto";
   std::string config;
   std::string replay;
-  bool all = false;
+  bool all = false, no_model = false;
+  std::string model_file;
   app.add_option("--lang", lang_name, "Language of the messages: a lexicon (en, es, pl) or auto");
   app.add_option("--config", config, "calma.json (lexicons are read from lexicons/ beside it)");
   app.add_option("--replay", replay, "Replay a conversation (JSON lines) instead of scoring stdin");
   app.add_flag("--all-decisions", all, "Replay: also print agent warnings and nudges");
+  app.add_flag("--no-model", no_model, "The cues alone, without the learned model the config names");
+  app.add_option("--model", model_file, "A learned anger model file instead of the config's anger.model");
   CLI11_PARSE(app, argc, argv);
 
   fs::path config_path;
@@ -173,7 +186,7 @@ int main(int argc, char** argv) {
   else if (fs::exists("config/calma.json")) config_path = "config/calma.json";
   else config_path = fs::path(CALMA_SOURCE_DIR) / "config" / "calma.json";
 
-  const loaded cfg = load(config_path);
+  const loaded cfg = load(config_path, no_model, model_file);
   anger::lang_id lang = anger::no_lang;
   if (lang_name != "auto") {
     lang = cfg.lexicons->find(lang_name);

@@ -12,7 +12,11 @@ std::shared_ptr<anger_engine> load_anger_engine(const nlohmann::json& anger, con
   auto set = anger::load_lexicons(lexicon_dir, e->anger.languages, errors);
   if (!set || errors.size() != before) return nullptr;
   e->lexicons = std::make_shared<const anger::lexicon_set>(std::move(*set));
-  e->scorer = std::make_unique<anger::scorer>(e->lexicons, e->anger.scorer);
+  if (!e->anger.model.empty()) {  // a model that does not load stops the start-up, naming the file
+    e->model = anger::load_model(anger::resolve_model_path(e->anger.model, lexicon_dir), errors);
+    if (!e->model) return nullptr;
+  }
+  e->scorer = std::make_unique<anger::scorer>(e->lexicons, e->anger.scorer, e->model);
   return e;
 }
 

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/anger/lexicon.hpp"
+#include "common/anger/model.hpp"
 #include "common/anger/params.hpp"
 #include "common/anger/scorer.hpp"
 #include "common/causes/causes.hpp"
@@ -21,6 +22,7 @@ struct anger_engine {
   std::shared_ptr<const anger::lexicon_set> lexicons;
   anger::params anger;
   escalation::params escalation;
+  std::shared_ptr<const anger::text_model> model;  ///< anger.model, beside the cues; null = cues only
   std::unique_ptr<anger::scorer> scorer;  ///< thread-safe; one for every conversation
   std::shared_ptr<const causes::lexicon_set> causes;  ///< complaint causes (config/causes)
 };

@@ -1,8 +1,11 @@
-// Speed of the cue scorer (Google Benchmark; a program, not a test):
-//   build-anger/tests/bench/anger/bench_anger --benchmark_filter=score
-// items_per_second is messages per second on one core.
+// Speed of the cue scorer and of the learned model beside it (Google
+// Benchmark; a program, not a test):
+//   taskset -c 0 build/tests/bench/anger/bench_anger
+// items_per_second is messages per second on one core. The *_model variants
+// run with config/models/anger.model; model_load is the start-up load.
 
 #include "common/anger/lexicon.hpp"
+#include "common/anger/model.hpp"
 #include "common/anger/scorer.hpp"
 #include "common/escalation/monitor.hpp"
 
@@ -26,6 +29,16 @@ std::shared_ptr<const anger::lexicon_set> lexicons() {
     return std::make_shared<const anger::lexicon_set>(std::move(*set));
   }();
   return lex;
+}
+
+std::shared_ptr<const anger::text_model> model() {
+  static const auto m = [] {
+    std::vector<std::string> errors;
+    auto p = anger::load_model(std::filesystem::path(CALMA_SOURCE_DIR) / "config" / "models" / "anger.model", errors);
+    if (!p) std::abort();
+    return p;
+  }();
+  return m;
 }
 
 // Typical chat messages: short, mostly calm, some angry, three languages.
@@ -52,7 +65,7 @@ const std::vector<std::string>& messages() {
 }
 
 void score_auto(benchmark::State& state) {
-  const anger::scorer sc(lexicons(), anger::scorer_params{});
+  const anger::scorer sc(lexicons(), anger::scorer_params{}, state.range(0) ? model() : nullptr);
   const auto& m = messages();
   anger::score_result r;
   std::size_t i = 0, bytes = 0;
@@ -65,7 +78,7 @@ void score_auto(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
   state.SetBytesProcessed(static_cast<std::int64_t>(bytes));
 }
-BENCHMARK(score_auto);
+BENCHMARK(score_auto)->ArgName("model")->Arg(0)->Arg(1);
 
 void score_with_state(benchmark::State& state) {
   const anger::scorer sc(lexicons(), anger::scorer_params{});
@@ -84,7 +97,7 @@ BENCHMARK(score_with_state);
 
 // The whole per-message path of the server: score, curve point, rules.
 void monitor_message(benchmark::State& state) {
-  const anger::scorer sc(lexicons(), anger::scorer_params{});
+  const anger::scorer sc(lexicons(), anger::scorer_params{}, state.range(0) ? model() : nullptr);
   const auto& m = messages();
   escalation::monitor mon(sc, anger::curve_params{}, escalation::params{}, 0);
   std::size_t i = 0;
@@ -96,7 +109,18 @@ void monitor_message(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
-BENCHMARK(monitor_message);
+BENCHMARK(monitor_message)->ArgName("model")->Arg(0)->Arg(1);
+
+// Start-up: reading and checking the model file.
+void model_load(benchmark::State& state) {
+  const auto path = std::filesystem::path(CALMA_SOURCE_DIR) / "config" / "models" / "anger.model";
+  for (auto _ : state) {
+    std::vector<std::string> errors;
+    auto m = anger::load_model(path, errors);
+    benchmark::DoNotOptimize(m);
+  }
+}
+BENCHMARK(model_load)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
