@@ -412,3 +412,37 @@ TEST_CASE("cluster - without a configured token secret the nodes share one throu
   ws_client on_b(b.port());
   CHECK(hello_token(on_b, s.token)["user_id"] == s.welcome["user_id"]);
 }
+
+TEST_CASE("cluster - a sign-out on a follower is refused on every node and closes the sessions holding it") {
+  redis_server r;
+  server_process a(node_args(r, "a"));
+  server_process b(node_args(r, "b"));
+  const auto token = login(a.port(), "agent", "agent");
+  CHECK(http(b.port(), "GET", "/api/v1/followups", {}, token).status == 200);
+  json w;
+  auto on_a = connect_retry(a.port(), token, &w);
+  auto on_b = connect_retry(b.port(), token, &w);
+  CHECK(http(b.port(), "POST", "/api/v1/logout", {}, token).status == 204);
+  REQUIRE(on_a->wait_closed(5s));
+  CHECK(on_a->close_code() == 4401);
+  REQUIRE(on_b->wait_closed(5s));
+  CHECK(on_b->close_code() == 4401);
+  // The other node's HTTP API refuses it too (the broadcast is asynchronous: a moment at most).
+  auto refused_by = [&](std::uint16_t port) {
+    auto until = std::chrono::steady_clock::now() + 5s;
+    while (std::chrono::steady_clock::now() < until) {
+      if (http(port, "GET", "/api/v1/followups", {}, token).status == 401) return true;
+      std::this_thread::sleep_for(50ms);  // another process: no clock to inject
+    }
+    return false;
+  };
+  CHECK(refused_by(a.port()));
+  CHECK(refused_by(b.port()));
+  // A node that starts afterwards reads the sign-out from Redis.
+  server_process c(node_args(r, "c"));
+  CHECK(refused_by(c.port()));
+  ws_client again(c.port());
+  again.send(json{{"type", "hello"}, {"token", token}});
+  REQUIRE(again.wait_closed(5s));
+  CHECK(again.close_code() == 4401);
+}
