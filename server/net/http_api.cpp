@@ -65,6 +65,52 @@ std::string query_param(std::string_view target, std::string_view name) {
   return {};
 }
 
+std::string pick_encoding(std::string_view accept_encoding, bool have_br, bool have_gzip) {
+  // Tokens with their q (absent: 1); q=0 refuses. "*" stands for the rest.
+  double q_br = -1, q_gzip = -1, q_any = -1;
+  std::string_view rest = accept_encoding;
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    auto item = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    auto semi = item.find(';');
+    auto name = item.substr(0, semi);
+    while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+    while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+    double q = 1;
+    if (semi != std::string_view::npos) {
+      auto params = item.substr(semi + 1);
+      if (auto qp = params.find("q="); qp != std::string_view::npos) q = std::atof(std::string(params.substr(qp + 2)).c_str());
+    }
+    std::string lower(name);
+    for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (lower == "br") q_br = q;
+    else if (lower == "gzip" || lower == "x-gzip") q_gzip = q;
+    else if (lower == "*") q_any = q;
+  }
+  if (q_br < 0) q_br = q_any;
+  if (q_gzip < 0) q_gzip = q_any;
+  if (have_br && q_br > 0 && q_br >= q_gzip) return "br";
+  if (have_gzip && q_gzip > 0) return "gzip";
+  if (have_br && q_br > 0) return "br";
+  return {};
+}
+
+bool etag_matches(std::string_view if_none_match, std::string_view etag) {
+  if (if_none_match.empty()) return false;
+  std::string_view rest = if_none_match;
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    auto item = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item.rfind("W/", 0) == 0) item.remove_prefix(2);  // weak comparison, as for GET
+    if (item == "*" || item == etag) return true;
+  }
+  return false;
+}
+
 std::string mime_type(std::string_view path) {
   auto dot = path.rfind('.');
   std::string_view ext = dot == std::string_view::npos ? "" : path.substr(dot);
@@ -269,7 +315,7 @@ void http_api::handle(http_request req, std::function<void(http_response)> done)
   }
   if (path.rfind("/api/", 0) == 0) return done(error_response(404, protocol::error_code::not_found, "no such endpoint"));
   if (!get) return done(error_response(405, protocol::error_code::bad_request, "method not allowed"));
-  serve_static(path, std::move(done));
+  serve_static(path, req, std::move(done));
 }
 
 void http_api::report(const http_request& req, const std::string& path, std::function<void(http_response)> done) {
@@ -392,7 +438,7 @@ void http_api::login(const http_request& req, std::function<void(http_response)>
   });
 }
 
-void http_api::serve_static(const std::string& path, std::function<void(http_response)> done) {
+void http_api::serve_static(const std::string& path, const http_request& req, std::function<void(http_response)> done) {
   std::string p = path;
   if (p == "/console" || p == "/console/") p = "/console.html";
   else if (!p.empty() && p.back() == '/') p += "index.html";  // "/" and the other store pages ("/pl/")
@@ -401,14 +447,31 @@ void http_api::serve_static(const std::string& path, std::function<void(http_res
   // "/pl" as "/pl/": a folder's page (the other demo stores).
   if (!file.empty() && fs::is_directory(file, ec) && fs::is_regular_file(file + "/index.html", ec)) file += "/index.html";
   if (!file.empty() && fs::is_regular_file(file, ec)) {
-    std::ifstream in(file, std::ios::binary);
+    // The build wrote file.br and file.gz beside it (client-web/scripts/precompress.mjs):
+    // the smallest the client takes is sent as it is, never compressed per request.
+    const std::string coding = pick_encoding(req.accept_encoding, fs::exists(file + ".br", ec), fs::exists(file + ".gz", ec));
+    const std::string sent = coding.empty() ? file : file + (coding == "br" ? ".br" : ".gz");
+    const auto size = fs::file_size(sent, ec);
+    const auto mtime = fs::last_write_time(sent, ec).time_since_epoch().count();
+    char tag[64];
+    std::snprintf(tag, sizeof tag, "\"%llx-%llx%s%s\"", static_cast<unsigned long long>(size),
+                  static_cast<unsigned long long>(mtime), coding.empty() ? "" : "-", coding.c_str());
+    // Built assets carry a hash in their names: cached for good. Pages and
+    // widget.js revalidate, cheaply: a matching ETag answers 304 without a body.
+    const bool hashed = p.rfind("/assets/", 0) == 0;
+    http_response r{200, mime_type(file), {}, {}};
+    r.headers.emplace_back("Cache-Control", hashed ? "public, max-age=31536000, immutable" : "no-cache");
+    r.headers.emplace_back("ETag", tag);
+    r.headers.emplace_back("Vary", "Accept-Encoding");
+    if (etag_matches(req.if_none_match, tag)) {
+      r.status = 304;
+      return done(std::move(r));
+    }
+    if (!coding.empty()) r.headers.emplace_back("Content-Encoding", coding);
+    std::ifstream in(sent, std::ios::binary);
     std::ostringstream ss;
     ss << in.rdbuf();
-    http_response r{200, mime_type(file), ss.str(), {}};
-    // Built assets carry a hash in their names; pages and widget.js must revalidate.
-    bool hashed = p.rfind("/assets/", 0) == 0;
-    r.headers.emplace_back("Cache-Control", hashed ? "public, max-age=31536000, immutable" : "no-cache");
-    r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    r.body = ss.str();
     return done(std::move(r));
   }
   if (p == "/index.html" || p == "/console.html") {

@@ -33,6 +33,8 @@ struct http_request {
   std::string origin;  ///< the Origin header ("" when none)
   std::string host;
   std::string content_type;
+  std::string accept_encoding;
+  std::string if_none_match;
   std::string client;  ///< the client's address (behind a trusted proxy: the one it forwards for)
   std::string body;
 };
@@ -46,6 +48,12 @@ struct http_response {
 
 /// The value of `name` in the target's query string, percent-decoded ("" when absent).
 std::string query_param(std::string_view target, std::string_view name);
+
+/// The precompressed variant to send for this Accept-Encoding: "br", "gzip"
+/// or "" (the file as it is), among those that exist; q=0 refuses one.
+std::string pick_encoding(std::string_view accept_encoding, bool have_br, bool have_gzip);
+/// Does If-None-Match name this ETag (or "*")? Weak tags compare as strong ones.
+bool etag_matches(std::string_view if_none_match, std::string_view etag);
 
 /// MIME type by file extension (".js" -> "text/javascript; charset=utf-8").
 std::string mime_type(std::string_view path);
@@ -72,7 +80,7 @@ class http_api {
 
  private:
   void login(const http_request& req, std::function<void(http_response)> done);
-  void serve_static(const std::string& path, std::function<void(http_response)> done);
+  void serve_static(const std::string& path, const http_request& req, std::function<void(http_response)> done);
   /// The staff member behind `Authorization: Bearer`, or the 401 to answer.
   std::optional<auth::user> staff_of(const http_request& req, http_response& refusal) const;
   /// The stores a request names with ?store= (checked against what the user

@@ -113,6 +113,8 @@ class http_session : public std::enable_shared_from_this<http_session> {
     r.origin = std::string(req[http::field::origin]);
     r.host = std::string(req[http::field::host]);
     r.content_type = std::string(req[http::field::content_type]);
+    r.accept_encoding = std::string(req[http::field::accept_encoding]);
+    r.if_none_match = std::string(req[http::field::if_none_match]);
     r.client = client_;
     r.body = std::move(req.body());
     keep_alive_ = req.keep_alive();

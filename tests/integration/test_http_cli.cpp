@@ -109,3 +109,40 @@ TEST_CASE("bad command lines and configs fail with one line and a non-zero exit"
     CHECK(http(p.port(), "POST", "/api/v1/login", R"({"username":"zoe","password":"nope"})").status == 401);
   }
 }
+
+TEST_CASE("static files are sent precompressed by Accept-Encoding with an ETag - hashed assets are immutable") {
+  server_process srv(test_args());
+  auto get = [&](const std::string& path, std::vector<std::pair<std::string, std::string>> headers) {
+    http_options o;
+    o.headers = std::move(headers);
+    return http_from(srv.port(), "GET", path, {}, o);
+  };
+  const auto plain = get("/widget.js", {});
+  REQUIRE(plain.status == 200);
+  CHECK(plain.header("content-encoding").empty());
+  CHECK(plain.header("cache-control") == "no-cache");
+  CHECK(plain.header("vary") == "Accept-Encoding");
+  const auto br = get("/widget.js", {{"Accept-Encoding", "gzip, deflate, br"}});
+  CHECK(br.header("content-encoding") == "br");
+  CHECK(br.body.size() * 2 < plain.body.size());
+  const auto gz = get("/widget.js", {{"Accept-Encoding", "gzip"}});
+  CHECK(gz.header("content-encoding") == "gzip");
+  REQUIRE(gz.body.size() > 2);
+  CHECK(static_cast<unsigned char>(gz.body[0]) == 0x1f);
+  CHECK(static_cast<unsigned char>(gz.body[1]) == 0x8b);
+  // Each representation has its own tag; a matching one is answered 304 without a body.
+  CHECK(br.header("etag") != plain.header("etag"));
+  const auto again = get("/widget.js", {{"Accept-Encoding", "br"}, {"If-None-Match", br.header("etag")}});
+  CHECK(again.status == 304);
+  CHECK(again.body.empty());
+  CHECK(get("/widget.js", {{"If-None-Match", "\"stale\""}}).status == 200);
+  // The console's hashed script is cached for good.
+  const auto page = get("/console", {});
+  auto at = page.body.find("/assets/");
+  REQUIRE(at != std::string::npos);
+  const auto asset = page.body.substr(at, page.body.find('"', at) - at);
+  const auto a = get(asset, {{"Accept-Encoding", "br"}});
+  CHECK(a.status == 200);
+  CHECK(a.header("cache-control") == "public, max-age=31536000, immutable");
+  CHECK(a.header("content-encoding") == "br");
+}

@@ -28,3 +28,29 @@ TEST_CASE("MIME types by extension") {
   CHECK(mime_type("a.woff2") == "font/woff2");
   CHECK(mime_type("noext") == "application/octet-stream");
 }
+
+TEST_CASE("static files: the encoding sent follows Accept-Encoding and what was built") {
+  using calma::pick_encoding;
+  CHECK(pick_encoding("gzip, deflate, br, zstd", true, true) == "br");
+  CHECK(pick_encoding("gzip, deflate", true, true) == "gzip");
+  CHECK(pick_encoding("br;q=0.5, gzip", true, true) == "gzip");
+  CHECK(pick_encoding("br;q=0, gzip;q=0", true, true).empty());
+  CHECK(pick_encoding("", true, true).empty());
+  CHECK(pick_encoding("identity", true, true).empty());
+  CHECK(pick_encoding("*", true, true) == "br");
+  CHECK(pick_encoding("*;q=0", true, true).empty());
+  CHECK(pick_encoding("BR", true, false) == "br");
+  CHECK(pick_encoding("br, gzip", false, true) == "gzip");  // no .br built for it
+  CHECK(pick_encoding("br", false, false).empty());
+}
+
+TEST_CASE("static files: If-None-Match compares the ETag") {
+  using calma::etag_matches;
+  CHECK(etag_matches("\"a1-b2\"", "\"a1-b2\""));
+  CHECK(etag_matches("W/\"a1-b2\"", "\"a1-b2\""));
+  CHECK(etag_matches("\"x\", \"a1-b2\"", "\"a1-b2\""));
+  CHECK(etag_matches("*", "\"a1-b2\""));
+  CHECK_FALSE(etag_matches("\"a1-b3\"", "\"a1-b2\""));
+  CHECK_FALSE(etag_matches("", "\"a1-b2\""));
+  CHECK_FALSE(etag_matches("\"a1-b2-gzip\"", "\"a1-b2\""));
+}
