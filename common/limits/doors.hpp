@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -118,5 +120,42 @@ bool is_loopback(std::string_view address);
 /// quotes and backslashes escaped (\n, \x1b, \u2028...), invalid UTF-8 shown as
 /// \xNN, cut at `max_bytes` with "…". A log line can never be forged with it.
 std::string log_safe(std::string_view text, std::size_t max_bytes = 120);
+
+}  // namespace calma::limits
+
+namespace calma::limits {
+
+/// Work waiting per key (a client address), taken round-robin: one key with
+/// a hundred items waiting does not make another key's first item wait
+/// behind all of them. Not thread-safe (the caller holds a lock).
+template <class T>
+class fair_queue {
+ public:
+  void push(const std::string& key, T item) {
+    auto& q = waiting_[key];
+    if (q.empty()) turn_.push_back(key);
+    q.push_back(std::move(item));
+    ++size_;
+  }
+  /// The next item: the first of the key whose turn it is.
+  std::optional<T> pop() {
+    if (turn_.empty()) return std::nullopt;
+    auto key = std::move(turn_.front());
+    turn_.pop_front();
+    auto it = waiting_.find(key);
+    T item = std::move(it->second.front());
+    it->second.pop_front();
+    --size_;
+    if (it->second.empty()) waiting_.erase(it);
+    else turn_.push_back(std::move(key));
+    return item;
+  }
+  std::size_t size() const { return size_; }
+
+ private:
+  std::deque<std::string> turn_;
+  std::unordered_map<std::string, std::deque<T>> waiting_;
+  std::size_t size_ = 0;
+};
 
 }  // namespace calma::limits

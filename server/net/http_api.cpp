@@ -376,6 +376,22 @@ bool is_json(std::string_view content_type) {
 }
 }  // namespace
 
+void http_api::check_in_turn(const std::string& client, std::function<void()> job) {
+  {
+    std::lock_guard lk(checks_mu_);
+    checks_.push(limits::address_key(client), std::move(job));
+  }
+  // One task per job; each runs whichever job's turn it is.
+  boost::asio::post(hash_pool_, [this] {
+    std::function<void()> next;
+    {
+      std::lock_guard lk(checks_mu_);
+      if (auto j = checks_.pop()) next = std::move(*j);
+    }
+    if (next) next();
+  });
+}
+
 void http_api::login(const http_request& req, std::function<void(http_response)> done) {
   // A form on another site can post text/plain without asking; JSON it cannot.
   if (!is_json(req.content_type)) {
@@ -401,8 +417,10 @@ void http_api::login(const http_request& req, std::function<void(http_response)>
     if (!doors_->enter_login_queue())
       return done(refusal_response(door_refusal{503, refusal::login_queue, 1, "too many logins at once; try again"}));
   }
-  boost::asio::post(hash_pool_, [this, username = std::move(username), password = std::move(password),
-                                 client = req.client, done = std::move(done)]() mutable {
+  // Checks are taken round-robin by client address: a backlog from one
+  // address does not make another address's login wait behind all of it.
+  check_in_turn(req.client, [this, username = std::move(username), password = std::move(password),
+                             client = req.client, done = std::move(done)]() mutable {
     auto users = users_.snapshot();
     auto u = users->find(username);
     // Unknown users cost the same time as known ones: no user enumeration by timing.

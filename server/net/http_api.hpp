@@ -102,6 +102,10 @@ class http_api {
   std::string static_root_;
   void report(const http_request& req, const std::string& path, std::function<void(http_response)> done);
   report_runner reports_{store_};
+  /// Queues a password check behind the others of its client address (fair_queue).
+  void check_in_turn(const std::string& client, std::function<void()> job);
+  std::mutex checks_mu_;
+  limits::fair_queue<std::function<void()>> checks_;
   boost::asio::thread_pool hash_pool_{1};  // slow password checks never block I/O threads
   doors* doors_ = nullptr;
 };

@@ -154,3 +154,21 @@ TEST_CASE("doors: a message of only invisible characters is refused and a visibl
     CHECK_MESSAGE(!r.err.has_value(), "visible text refused: ", fine);
   }
 }
+
+TEST_CASE("doors: the fair queue serves keys in turn so a flooder's backlog does not delay a newcomer") {
+  fair_queue<int> q;
+  for (int i = 0; i < 100; ++i) q.push("flooder", i);
+  q.push("bystander", 1000);
+  CHECK(q.size() == 101);
+  CHECK(*q.pop() == 0);     // the flooder's first
+  CHECK(*q.pop() == 1000);  // then the bystander's, not after 99 more
+  CHECK(*q.pop() == 1);
+  q.push("late", 7);
+  CHECK(*q.pop() == 2);  // the flooder's turn
+  CHECK(*q.pop() == 7);  // then the newcomer's, not after 97 more
+  int n = 0;
+  while (q.pop()) ++n;
+  CHECK(n == 97);
+  CHECK(q.size() == 0);
+  CHECK_FALSE(q.pop().has_value());
+}
