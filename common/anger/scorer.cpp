@@ -51,6 +51,9 @@ long match_words(const scratch& s, const term& t, std::size_t k, std::size_t pos
   return match_words(s, t, k + 1, pos + 1);
 }
 
+// Words after an opening "Great," within which a complaint makes it sarcastic.
+constexpr std::size_t sarcasm_window = 6;
+
 std::uint32_t fnv1a(std::string_view w) {
   std::uint32_t h = 2166136261u;
   for (unsigned char c : w) h = (h ^ c) * 16777619u;
@@ -190,6 +193,20 @@ void scorer::analyse(std::string_view text, lang_id lang, std::int64_t ts, score
     const int k = seen[static_cast<std::size_t>(cat)]++;
     return static_cast<float>(v * std::pow(p_.same_category_decay, k));
   };
+  // Sarcasm: a positive term that is the whole first clause ("Genial," "Great," "Super,") and a
+  // complaint, repetition, bad feeling, insult or swearing in the next few words.
+  auto sarcastic = [&](const match& m) {
+    if (m.first != 0 || m.last + 1 >= ntok || !toks[m.last + 1].clause_start) return false;
+    for (const match& n : s.matches) {
+      if (n.first <= m.last) continue;
+      if (n.first > m.last + sarcasm_window) break;
+      const category k = lex.get_term(n.term).cat;
+      if (k == category::complaint || k == category::repetition || k == category::negative_emotion ||
+          k == category::insult || k == category::profanity)
+        return true;
+    }
+    return false;
+  };
   for (const match& m : s.matches) {
     const term& t = lex.get_term(m.term);
     float intensity = 1.0f;
@@ -229,6 +246,16 @@ void scorer::analyse(std::string_view text, lang_id lang, std::int64_t ts, score
         c.value = 0;
         out.cues.push_back(c);
       }
+      continue;
+    }
+    if (t.cat == category::positive && customer && sarcastic(m)) {
+      // "genial, otra semana esperando", "great, another week of waiting", "super, dzięki za nic":
+      // praise that opens the message and is cut off by a complaint is not praise.
+      c.kind = cue_kind::lexicon;
+      c.cat = category::complaint;
+      c.begin = toks[m.first].obegin;
+      c.value = damp(category::complaint, static_cast<float>(p_.negated_positive_weight));
+      raise(c);
       continue;
     }
     c.kind = cue_kind::lexicon;

@@ -16,6 +16,8 @@
 //
 //   calma_anger_eval --data tests/data/anger --config config/calma.json [-v] [--no-model]
 //   calma_anger_eval --sources ../shared/data/anger-sources [--markdown] [--require-gain en=0.05,es=0.1,pl=0.1]
+//   calma_anger_eval --sources ../shared/data/anger-sources --dev   (the dev parts instead: for choices)
+//   calma_anger_eval --dump-train ../shared/data/anger-sources      (the training part as TSV)
 
 #include "project.hpp"
 #include "sources.hpp"
@@ -58,7 +60,7 @@ struct row {
 
 // Figures on strangers' text; returns false when a required gain is missed.
 bool evaluate_sources(const fs::path& dir, const anger::scorer& sc, bool markdown,
-                      const std::map<std::string, double>& gains) {
+                      const std::map<std::string, double>& gains, bool dev_part) {
   namespace src = anger::sources;
   std::vector<std::string> errors;
   const bool shared = fs::exists(dir / "SHA256SUMS");
@@ -70,7 +72,7 @@ bool evaluate_sources(const fs::path& dir, const anger::scorer& sc, bool markdow
   std::map<std::string, triple> pooled_trainable;  // without the evaluation-only mhc
   anger::score_result r;
   for (const auto& ex : all) {
-    if (ex.part != src::split::test && ex.part != src::split::eval_only) continue;
+    if (dev_part ? ex.part != src::split::dev : ex.part != src::split::test && ex.part != src::split::eval_only) continue;
     const anger::lang_id lang = sc.lexicon().find(ex.lang);
     sc.score(ex.text, lang, 0, nullptr, r);  // the session's language, as the widget gives it
     by[{ex.lang, ex.source}].add(r, ex);
@@ -103,7 +105,8 @@ bool evaluate_sources(const fs::path& dir, const anger::scorer& sc, bool markdow
     return ab - ac;
   };
   std::printf("strangers' text (%s, %s):\n", dir.string().c_str(),
-              shared ? "held-out test parts and evaluation-only sets" : "committed sample of the held-out parts");
+              dev_part ? "DEV parts (for choosing; not the reported figures)"
+              : shared ? "held-out test parts and evaluation-only sets" : "committed sample of the held-out parts");
   if (markdown)
     std::printf("| lang | source | n | anger | AUC cues | AUC model | AUC combined | gain | Pearson r cues / model / combined |\n"
                 "|---|---|---|---|---|---|---|---|---|\n");
@@ -127,8 +130,8 @@ bool evaluate_sources(const fs::path& dir, const anger::scorer& sc, bool markdow
 }  // namespace
 
 int main(int argc, char** argv) {
-  fs::path data = "tests/data/anger", config = "config/calma.json", sources_dir;
-  bool verbose = false, markdown = false, no_model = false;
+  fs::path data = "tests/data/anger", config = "config/calma.json", sources_dir, dump_train;
+  bool verbose = false, markdown = false, no_model = false, dev_part = false;
   std::vector<std::string> sets = {"dev", "heldout"};
   std::map<std::string, double> gains;
   for (int i = 1; i < argc; ++i) {
@@ -149,11 +152,13 @@ int main(int argc, char** argv) {
         b = e + 1;
       }
     } else if (a == "--markdown") markdown = true;
+    else if (a == "--dev") dev_part = true;
+    else if (a == "--dump-train" && i + 1 < argc) dump_train = argv[++i];
     else if (a == "--no-model") no_model = true;
     else if (a == "-v") verbose = true;
     else
       die("usage: calma_anger_eval [--data DIR] [--config FILE] [--set dev|heldout] [-v] [--no-model]\n"
-          "       calma_anger_eval --sources DIR [--config FILE] [--markdown] [--require-gain en=0.05,...]");
+          "       calma_anger_eval --sources DIR [--config FILE] [--markdown] [--dev] [--require-gain en=0.05,...]");
   }
   std::vector<std::string> errors;
   anger::project::loaded_config cfg;
@@ -166,7 +171,17 @@ int main(int argc, char** argv) {
   if (cfg.model) std::printf("model: %s\n", cfg.model_path.string().c_str());
   else std::printf("model: none (cues only)\n");
 
-  if (!sources_dir.empty()) return evaluate_sources(sources_dir, with_model, markdown, gains) ? 0 : 1;
+  if (!dump_train.empty()) {
+    // The training part as TSV (lang, source, label, text): for reading what anger looks like there
+    // when widening the lexicons, so that no choice is made by looking at the dev or test parts.
+    namespace src = anger::sources;
+    auto all = src::load_shared(dump_train, errors);
+    for (const auto& e : errors) std::cerr << e << '\n';
+    for (const auto& ex : all)
+      if (ex.part == src::split::train) std::printf("%s\t%s\t%d\t%s\n", ex.lang.c_str(), ex.source.c_str(), ex.label, ex.text.c_str());
+    return errors.empty() ? 0 : 2;
+  }
+  if (!sources_dir.empty()) return evaluate_sources(sources_dir, with_model, markdown, gains, dev_part) ? 0 : 1;
 
   bool pass = true;
   for (const auto& s : sets) {

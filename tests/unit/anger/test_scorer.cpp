@@ -88,6 +88,42 @@ TEST_CASE("a negated positive word is a complaint") {
   CHECK(score_of("I'm not happy", "en") > score_of("I'm happy", "en"));
 }
 
+TEST_CASE("praise that opens a message and is cut off by a complaint is sarcasm") {
+  CHECK(has_cue(cues_of("genial, otra semana esperando", "es"), "complaint: genial"));
+  CHECK(has_cue(cues_of("great, another week of waiting", "en"), "complaint: great"));
+  CHECK(score_of("genial, otra vez roto", "es") > score_of("otra vez roto", "es"));
+  // Praise alone, praise later in the message, or no complaint after it: still praise.
+  CHECK(has_cue(cues_of("genial, muchas gracias", "es"), "positive: genial"));
+  CHECK_FALSE(has_cue(cues_of("llegó roto pero genial el trato", "es"), "complaint: genial"));
+  CHECK(score_of("Genial, gracias por la ayuda", "es") == 0.0);
+}
+
+TEST_CASE("regional Spanish - insults aimed at the agent - anger in subtitles") {
+  const char* rows[][2] = {
+      {"no sabes hacer tu trabajo", "insult: no sabes hacer tu trabajo"},
+      {"cállate ya", "insult: cállate"},
+      {"qué poca madre, rateros", "insult: qué poca madre"},
+      {"son unos chantas", "insult: chantas"},
+      {"conchetumare, otra vez", "insult: conchetumare"},
+      {"vete al infierno", "profanity: vete al infierno"},
+      {"me tienen podrido con esto", "negative_emotion: me tienen podrido"},
+      {"estoy hasta la coronilla", "negative_emotion: estoy hasta la coronilla"},
+      {"déjame en paz", "negative_emotion: déjame en paz"},
+      {"esta porquería no sirve", "complaint: porquería"},
+  };
+  for (const auto& r : rows) {
+    const std::string text = r[0];
+    CAPTURE(text);
+    const auto cues = cues_of(text, "es");
+    std::string joined;
+    for (const auto& c : cues) joined += c + "; ";
+    CAPTURE(joined);
+    CHECK(has_cue(cues, r[1]));
+  }
+  // "matar el tiempo" and product words stay calm.
+  CHECK(score_of("leo un libro para matar el tiempo mientras llega", "es") < 0.35);
+}
+
 TEST_CASE("intensifiers make a cue stronger") {
   CHECK(score_of("I am very angry", "en") > score_of("I am angry", "en"));
   CHECK(score_of("estoy muy enfadado", "es") > score_of("estoy enfadado", "es"));
