@@ -2,7 +2,9 @@
 
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <charconv>
+#include <limits>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -13,6 +15,18 @@
 namespace calma::redis {
 
 namespace {
+
+// A stored JSON object's fields, when they have the type the store writes;
+// else the default (json::value() would throw, and a throw in a reply handler
+// ends the server).
+std::string str_of(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+std::int64_t int_of(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
+}
 
 std::map<std::string, std::string> pairs(const redis_value& v) {
   std::map<std::string, std::string> m;
@@ -81,10 +95,10 @@ std::optional<conversation_record> record_from(const redis_value& v) {
   if (auto ctx = nlohmann::json::parse(m["context"], nullptr, false); ctx.is_object())
     (void)protocol::parse_context(ctx, c.shopper.context);
   if (auto ct = nlohmann::json::parse(m["contact"], nullptr, false); ct.is_object()) {
-    c.contact.email = ct.value("email", "");
-    c.contact.phone = ct.value("phone", "");
-    c.contact.note = ct.value("note", "");
-    c.contact.ts = ct.value("ts", timestamp_ms{0});
+    c.contact.email = str_of(ct, "email");
+    c.contact.phone = str_of(ct, "phone");
+    c.contact.note = str_of(ct, "note");
+    c.contact.ts = int_of(ct, "ts");
   }
   c.first_response_ts = to_i64(m["first_response_ts"]);
   c.contact_answered_ts = to_i64(m["contact_answered_ts"]);
@@ -171,12 +185,13 @@ std::vector<presence_record> presence_from(const std::vector<std::string>& ids, 
   for (std::size_t i = 0; i < ids.size() && i < v.elements.size(); ++i) {
     const auto& e = v.elements[i];
     auto j = e.is_string() ? nlohmann::json::parse(e.str, nullptr, false) : nlohmann::json();
-    auto st = j.is_object() ? agent_status_from_string(j.value("status", "")) : std::nullopt;
+    auto st = j.is_object() ? agent_status_from_string(str_of(j, "status")) : std::nullopt;
     if (!st) {
       gone.push_back(ids[i]);
       continue;
     }
-    out.push_back({ids[i], *st, j.value("capacity", 0), j.value("ts", std::int64_t{0})});
+    const auto capacity = std::clamp<std::int64_t>(int_of(j, "capacity"), 0, std::numeric_limits<int>::max());
+    out.push_back({ids[i], *st, static_cast<int>(capacity), int_of(j, "ts")});
   }
   return out;
 }
