@@ -34,6 +34,10 @@ mkdir -p "$WORK/$TARGET"
 args=(-max_total_time="$SECONDS_" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
       -error_exitcode=1 -timeout_exitcode=2 -artifact_prefix="$WORK/$TARGET-")
 [ -f "$DICT" ] && args+=(-dict="$DICT")
+# Function names and lines in the reports (Debian's llvm-14 has it off PATH).
+if [ -z "${ASAN_SYMBOLIZER_PATH:-}" ] && ! command -v llvm-symbolizer >/dev/null && [ -x /usr/lib/llvm-14/bin/llvm-symbolizer ]; then
+  export ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer
+fi
 log="$WORK/$TARGET.log"
 echo "$TARGET: ${SECONDS_} s; corpus $WORK/$TARGET, seeds $SEEDS"
 ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}" \
