@@ -17,13 +17,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "tests/fuzz/fuzz_common.hpp"
 
 #include "common/anger/lexicon.hpp"
 #include "common/anger/params.hpp"
@@ -35,6 +36,8 @@
 
 using namespace calma;
 using nlohmann::json;
+using calma::fuzz::read_file;
+using calma::fuzz::strict_ok;
 
 namespace {
 
@@ -68,14 +71,6 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
-bool strict_ok(const json& j) {
-  try {
-    (void)j.dump();
-    return true;
-  } catch (const json::exception&) {
-    return false;
-  }
-}
 
 void check_score(const anger::score_result& r, std::string_view text, bool utf8) {
   EXPECT(std::isfinite(r.score) && r.score >= 0 && r.score <= 1, text);
@@ -99,10 +94,6 @@ void check_output(const escalation::output& o, std::string_view text, bool utf8)
   for (const auto& d : o.decisions) (void)d;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 }  // namespace
 

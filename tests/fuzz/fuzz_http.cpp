@@ -32,6 +32,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
+
+#include "tests/fuzz/fuzz_common.hpp"
 #include <spdlog/spdlog.h>
 
 #include "common/config/config.hpp"
@@ -46,6 +48,7 @@
 
 using namespace calma;
 using nlohmann::json;
+using calma::fuzz::read_file;
 namespace fs = std::filesystem;
 
 namespace {
@@ -75,10 +78,6 @@ world* w = nullptr;
   std::abort();
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 void write_file(const fs::path& p, std::string_view body) {
   fs::create_directories(p.parent_path());
   std::ofstream(p, std::ios::binary) << body;

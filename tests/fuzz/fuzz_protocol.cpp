@@ -16,11 +16,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/fuzz/fuzz_common.hpp"
+
 #include "common/protocol/messages.hpp"
 
 using namespace calma;
 using namespace calma::protocol;
 using nlohmann::json;
+using calma::fuzz::strict_ok;
 
 namespace {
 
@@ -33,15 +36,6 @@ namespace {
     if (!(cond)) fail("expected " #cond, frame); \
   } while (0)
 
-// Strict serialization (what the hub's frames use): throws on invalid UTF-8.
-bool strict_ok(const json& j) {
-  try {
-    (void)j.dump();
-    return true;
-  } catch (const json::exception&) {
-    return false;
-  }
-}
 
 bool id_ok(std::string_view s, const limits& lim) { return valid_id(s, lim.max_id_bytes); }
 
