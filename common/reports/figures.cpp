@@ -61,10 +61,24 @@ nlohmann::json to_json(const conversation_figures& f) {
 conversation_figures figures_from_json(const nlohmann::json& j) {
   conversation_figures f;
   if (!j.is_object()) return f;
-  auto num = [&](const char* k, double d) { auto it = j.find(k); return it != j.end() && it->is_number() ? it->get<double>() : d; };
-  f.peak_level = num("peak_level", 0);
-  f.closing_level = num("closing_level", 0);
-  f.escalations = static_cast<int>(num("escalations", 0));
+  // Stored figures are read back field by field: a field of another type is
+  // its default (json::value() would throw), a count out of int's range is
+  // clamped (casting it would be undefined).
+  auto num = [](const nlohmann::json& o, const char* k, double d) {
+    auto it = o.find(k);
+    return it != o.end() && it->is_number() ? it->get<double>() : d;
+  };
+  auto count = [&](const nlohmann::json& o, const char* k) {
+    const double x = num(o, k, 0);
+    return x >= 0 && x < 2e9 ? static_cast<int>(x) : x >= 2e9 ? 2'000'000'000 : 0;
+  };
+  auto str = [](const nlohmann::json& o, const char* k) {
+    auto it = o.find(k);
+    return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  f.peak_level = num(j, "peak_level", 0);
+  f.closing_level = num(j, "closing_level", 0);
+  f.escalations = count(j, "escalations");
   if (auto it = j.find("escalation_reasons"); it != j.end() && it->is_array())
     for (const auto& r : *it)
       if (r.is_string()) f.escalation_reasons.push_back(r.get<std::string>());
@@ -73,10 +87,10 @@ conversation_figures figures_from_json(const nlohmann::json& j) {
     for (const auto& a : *it) {
       if (!a.is_object()) continue;
       agent_figures x;
-      x.id = a.value("id", "");
-      x.name = a.value("name", "");
-      x.replies = a.value("replies", 0);
-      x.fall_sum = a.value("fall_sum", 0.0);
+      x.id = str(a, "id");
+      x.name = str(a, "name");
+      x.replies = count(a, "replies");
+      x.fall_sum = num(a, "fall_sum", 0.0);
       if (!x.id.empty()) f.agents.push_back(std::move(x));
     }
   return f;

@@ -3,9 +3,7 @@
 #include <openssl/evp.h>
 
 #include <atomic>
-#include <charconv>
 #include <limits>
-#include <map>
 
 #include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
@@ -13,12 +11,14 @@
 #include "common/protocol/messages.hpp"
 #include "common/reports/figures.hpp"
 #include "server/store/redis/connection.hpp"
+#include "server/store/redis/decode.hpp"
 #include "server/store/redis/lua_scripts.hpp"
 
 namespace calma {
 
 using redis::redis_value;
 using redis::reply_or_error;
+using redis::to_i64;
 
 namespace {
 
@@ -65,12 +65,6 @@ const script& list_script() {
   return s;
 }
 
-std::int64_t to_i64(std::string_view s) {
-  std::int64_t v = 0;
-  std::from_chars(s.data(), s.data() + s.size(), v);
-  return v;
-}
-
 /// A Redis error reply as the store reports it (Lua error_reply texts are the
 /// memory store's texts; Redis may prefix "ERR ").
 std::string error_text(const redis_value& v) {
@@ -84,73 +78,6 @@ std::string failure(const reply_or_error& r) {
   if (!r.ok()) return r.error;
   if (r.value.is_error()) return error_text(r.value);
   return {};
-}
-
-std::map<std::string, std::string> pairs(const redis_value& v) {
-  std::map<std::string, std::string> m;
-  for (std::size_t i = 0; i + 1 < v.elements.size(); i += 2) m[v.elements[i].str] = v.elements[i + 1].str;
-  return m;
-}
-
-std::optional<conversation_record> record_from(const redis_value& v) {
-  if (!v.is_array() || v.elements.empty()) return std::nullopt;
-  auto m = pairs(v);
-  conversation_record c;
-  c.id = m["id"];
-  c.shopper.id = m["shopper_id"];
-  c.shopper.name = m["shopper_name"];
-  c.shopper.language = m["shopper_language"];
-  c.shopper.store = m["shopper_store"];
-  c.state = conversation_state_from_string(m["state"]).value_or(conversation_state::queued);
-  if (auto it = m.find("agent_id"); it != m.end()) c.agent_id = it->second;
-  c.agent_name = m["agent_name"];
-  c.queue = m["queue"];
-  c.created_ts = to_i64(m["created_ts"]);
-  c.updated_ts = to_i64(m["updated_ts"]);
-  c.last_seq = to_i64(m["last_seq"]);
-  c.closed_by = m["closed_by"];
-  c.close_reason = m["close_reason"];
-  c.escalation_acked_ts = to_i64(m["escalation_acked_ts"]);
-  c.escalation_acked_by = m["escalation_acked_by"];
-  if (auto ctx = nlohmann::json::parse(m["context"], nullptr, false); ctx.is_object())
-    (void)protocol::parse_context(ctx, c.shopper.context);
-  if (auto ct = nlohmann::json::parse(m["contact"], nullptr, false); ct.is_object()) {
-    c.contact.email = ct.value("email", "");
-    c.contact.phone = ct.value("phone", "");
-    c.contact.note = ct.value("note", "");
-    c.contact.ts = ct.value("ts", timestamp_ms{0});
-  }
-  c.first_response_ts = to_i64(m["first_response_ts"]);
-  c.contact_answered_ts = to_i64(m["contact_answered_ts"]);
-  c.follow_up = m["follow_up"] == "1";
-  c.follow_up_done_ts = to_i64(m["follow_up_done_ts"]);
-  c.follow_up_done_by = m["follow_up_done_by"];
-  c.csat_score = static_cast<int>(to_i64(m["csat_score"]));
-  c.csat_comment = m["csat_comment"];
-  c.csat_ts = to_i64(m["csat_ts"]);
-  if (auto cats = nlohmann::json::parse(m["categories"], nullptr, false); cats.is_array())
-    for (const auto& x : cats)
-      if (x.is_string()) c.categories.push_back(x.get<std::string>());
-  c.categories_corrected = m["categories_corrected"] == "1";
-  c.figures = reports::figures_from_json(nlohmann::json::parse(m["figures"], nullptr, false));
-  return c;
-}
-
-/// A stream entry's fields (flat array) into a message.
-chat_message message_from(const std::string& conversation_id, std::int64_t seq,
-                          const redis_value& fields) {
-  auto m = pairs(fields);
-  chat_message msg;
-  msg.conversation_id = conversation_id;
-  msg.seq = seq;
-  msg.ts = to_i64(m["ts"]);
-  msg.from.role = role_from_string(m["role"]).value_or(role::shopper);
-  msg.from.id = m["from"];
-  msg.from.name = m["name"];
-  msg.text = m["text"];
-  msg.client_msg_id = m["cmid"];
-  msg.visibility = m["vis"] == to_string(visibility::staff) ? visibility::staff : visibility::all;
-  return msg;
 }
 
 /// EVALSHA, and EVAL when Redis lost the script (SCRIPT FLUSH). Every
@@ -420,13 +347,9 @@ void redis_store::list_window(const window_query& q, callback<window_page> cb) {
         opts_.key_prefix, stores},
        [cb = std::move(cb)](reply_or_error r) {
          if (auto e = failure(r); !e.empty()) return cb({{}, std::move(e)});
-         if (!r.value.is_array() || r.value.elements.empty()) return cb({{}, "unexpected reply from list_window"});
-         window_page page;
-         const auto& el = r.value.elements;
-         if (el[0].integer >= 0) page.next = static_cast<std::uint64_t>(el[0].integer);
-         for (std::size_t i = 1; i < el.size(); ++i)
-           if (auto c = record_from(el[i])) page.records.push_back(std::move(*c));
-         cb({std::move(page), {}});
+         auto page = redis::window_page_from(r.value);
+         if (!page) return cb({{}, "unexpected reply from list_window"});
+         cb({std::move(*page), {}});
        });
 }
 
@@ -448,7 +371,7 @@ void redis_store::get_conversation(const std::string& id,
                                    callback<std::optional<conversation_record>> cb) {
   cmd_->command({"HGETALL", conv_key(id)}, [cb = std::move(cb)](reply_or_error r) {
     if (auto e = failure(r); !e.empty()) return cb({{}, std::move(e)});
-    cb({record_from(r.value), {}});
+    cb({redis::record_from(r.value), {}});
   });
 }
 
@@ -478,10 +401,7 @@ void redis_store::list_conversations(const conversation_filter& f,
         f.agent_id.value_or(""), opts_.key_prefix, f.follow_up_only ? "1" : "0", stores},
        [cb = std::move(cb)](reply_or_error r) {
          if (auto e = failure(r); !e.empty()) return cb({{}, std::move(e)});
-         std::vector<conversation_record> out;
-         for (const auto& h : r.value.elements)
-           if (auto c = record_from(h)) out.push_back(std::move(*c));
-         cb({std::move(out), {}});
+         cb({redis::records_from(r.value), {}});
        });
 }
 
@@ -503,25 +423,9 @@ void redis_store::append_message(const append_request& req, callback<append_resu
   eval(cmd_, append_script(), {conv_key(m.conversation_id), msgs_key(m.conversation_id), idem_key(m.conversation_id)},
        std::move(args), [cb = std::move(cb), m](reply_or_error r) {
          if (auto e = failure(r); !e.empty()) return cb({{}, std::move(e)});
-         const auto& el = r.value.elements;
-         if (!r.value.is_array() || el.size() < 2) return cb({{}, "unexpected reply from append script"});
-         append_result res;
-         switch (el[0].integer) {
-           case 2:  // stored now
-             res.message = m;
-             res.message.seq = el[1].integer;
-             break;
-           case 1:  // the first copy
-             res.duplicate = true;
-             res.message = el.size() > 2 ? message_from(m.conversation_id, el[1].integer, el[2])
-                                         : m;
-             res.message.seq = el[1].integer;
-             break;
-           default:  // allow_new false and no earlier copy
-             res.message = m;
-             res.message.seq = 0;
-         }
-         cb({std::move(res), {}});
+         auto res = redis::append_result_from(r.value, m);
+         if (!res) return cb({{}, "unexpected reply from append script"});
+         cb({std::move(*res), {}});
        });
 }
 
@@ -538,13 +442,7 @@ void redis_store::read_messages(const std::string& conversation_id, std::int64_t
   args.push_back(std::to_string(count));
   cmd_->command(std::move(args), [cb = std::move(cb), conversation_id](reply_or_error r) {
     if (auto e = failure(r); !e.empty()) return cb({{}, std::move(e)});
-    std::vector<chat_message> out;
-    out.reserve(r.value.elements.size());
-    for (const auto& entry : r.value.elements) {
-      if (!entry.is_array() || entry.elements.size() < 2) continue;
-      out.push_back(message_from(conversation_id, to_i64(entry.elements[0].str), entry.elements[1]));
-    }
-    cb({std::move(out), {}});
+    cb({redis::messages_from(conversation_id, r.value), {}});
   });
 }
 
@@ -569,18 +467,8 @@ void redis_store::list_presence(callback<std::vector<presence_record>> cb) {
     for (const auto& id : ids) args.push_back(base + ":" + id);
     conn->command(std::move(args), [conn, base, ids, cb = std::move(cb)](reply_or_error r) {
       if (auto e = failure(r); !e.empty()) return cb({{}, std::move(e)});
-      std::vector<presence_record> out;
       std::vector<std::string> gone{"SREM", base};
-      for (std::size_t i = 0; i < ids.size() && i < r.value.elements.size(); ++i) {
-        const auto& v = r.value.elements[i];
-        auto j = v.is_string() ? nlohmann::json::parse(v.str, nullptr, false) : nlohmann::json();
-        auto st = j.is_object() ? agent_status_from_string(j.value("status", "")) : std::nullopt;
-        if (!st) {
-          gone.push_back(ids[i]);
-          continue;
-        }
-        out.push_back({ids[i], *st, j.value("capacity", 0), j.value("ts", std::int64_t{0})});
-      }
+      auto out = redis::presence_from(ids, r.value, gone);
       if (gone.size() > 2) conn->command(std::move(gone), [](reply_or_error) {});
       cb({std::move(out), {}});
     });

@@ -10,8 +10,9 @@ import http from 'node:http';
  *   const ws = await connectWs('ws://127.0.0.1:8080/ws', { origin: 'http://127.0.0.1:8080' });
  *   ws.send({ type: 'hello', token });
  *   const welcome = await ws.next((f) => f.type === 'welcome');
+ * `localAddress` (e.g. '127.0.0.2'): the client address to connect from (tests/soak spreads its shoppers).
  */
-export function connectWs(url, { origin, timeout = 10000 } = {}) {
+export function connectWs(url, { origin, timeout = 10000, localAddress } = {}) {
   const u = new URL(url);
   const key = crypto.randomBytes(16).toString('base64');
   const headers = {
@@ -22,7 +23,7 @@ export function connectWs(url, { origin, timeout = 10000 } = {}) {
   };
   if (origin) headers.Origin = origin;
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: u.hostname, port: u.port || 80, path: u.pathname + u.search, headers, timeout });
+    const req = http.request({ host: u.hostname, port: u.port || 80, path: u.pathname + u.search, headers, timeout, localAddress });
     req.on('timeout', () => req.destroy(new Error(`WebSocket upgrade to ${url} timed out`)));
     req.on('error', reject);
     req.on('response', (res) => reject(new Error(`WebSocket upgrade to ${url} refused: HTTP ${res.statusCode}`)));

@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 
 #include "server/store/redis/asio_adapter.hpp"
+#include "server/store/redis/decode.hpp"
 
 namespace calma::redis {
 
@@ -26,36 +27,6 @@ struct connection::pending {
 };
 
 namespace {
-
-redis_value copy_reply(const redisReply* r) {
-  redis_value v;
-  switch (r->type) {
-    case REDIS_REPLY_STRING:
-      v.kind = redis_value::type::string;
-      v.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_STATUS:
-      v.kind = redis_value::type::status;
-      v.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_ERROR:
-      v.kind = redis_value::type::error;
-      v.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      v.kind = redis_value::type::integer;
-      v.integer = r->integer;
-      break;
-    case REDIS_REPLY_ARRAY:
-      v.kind = redis_value::type::array;
-      v.elements.reserve(r->elements);
-      for (std::size_t i = 0; i < r->elements; ++i) v.elements.push_back(copy_reply(r->element[i]));
-      break;
-    default:
-      v.kind = redis_value::type::nil;
-  }
-  return v;
-}
 
 bool parse_int(std::string_view s, int& out) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
