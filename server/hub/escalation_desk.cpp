@@ -269,20 +269,30 @@ void hub::apply(conv_entry& c, escalation::output out) {
   schedule_deadline(c);
 }
 
+// Called after every change of the curve (several times per message): the
+// timer is armed again only when the next deadline comes sooner than the one
+// it is armed for. Armed for an earlier time, it fires, its catch_up does
+// nothing before the deadline, and apply() arms it for the real one. No timer
+// operation (and no cancelled wait to run) on a message that moves no deadline closer.
 void hub::schedule_deadline(conv_entry& c) {
   auto dl = c.mon->next_deadline();
-  if (!dl || stopped_) {
-    if (c.deadline) c.deadline->cancel();
-    return;
-  }
+  if (!dl || stopped_) return cancel_deadline(c);
+  if (c.deadline_at != 0 && c.deadline_at <= *dl) return;
   if (!c.deadline) c.deadline = std::make_shared<asio::steady_timer>(strand_);
+  c.deadline_at = *dl;
   c.deadline->expires_after(std::chrono::milliseconds(std::max<timestamp_ms>(0, *dl - clock_())));
   c.deadline->async_wait([self = shared_from_this(), id = c.rec.id](const boost::system::error_code& ec) {
     if (ec || self->stopped_) return;
     auto* c = self->open_conversation(id);
     if (!c) return;
+    c->deadline_at = 0;
     self->apply(*c, c->mon->catch_up(self->clock_()));
   });
+}
+
+void hub::cancel_deadline(conv_entry& c) {
+  c.deadline_at = 0;
+  if (c.deadline) c.deadline->cancel();
 }
 
 void hub::on_escalation_ack(session_entry& s, std::uint64_t conn_id, const protocol::escalation_ack& m) {

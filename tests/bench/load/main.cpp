@@ -606,6 +606,10 @@ struct runner {
         {"rate_limit", {{"frames_per_s", 1e6}, {"burst", 1e6}}},
         {"auth", {{"login_attempts_per_minute", 100000}}},
         {"routing", {{"default_capacity", std::min(1000, per_agent + 1)}}},
+        // Every client comes from 127.0.0.1: the doors' limits per address would refuse the load itself.
+        {"doors", {{"connections_per_address", 0}, {"new_connections_per_s", 1e6}, {"new_connections_burst", 1e6},
+                   {"conversations_per_min", 1e6}, {"conversations_burst", 1e6}, {"logins_per_min", 1e6},
+                   {"logins_burst", 1e6}, {"login_queue", 100000}}},
     };
     if (opt.server_threads > 0) cfg["server"]["threads"] = opt.server_threads;
     auto cfg_path = write_temp(cfg.dump(2), "config.json");

@@ -4,7 +4,7 @@
 // offered loads; prints one table. See README.md beside this file.
 //
 //   node tests/bench/peer/compare.mjs [--build DIR] [--rates 10000,20000] [--saturate 60000]
-//        [--pairs 1000] [--agents 1000] [--duration 10] [--words 16] [--runs 1] [--only calma|relay]
+//        [--pairs 1000] [--agents 100] [--duration 10] [--words 16] [--runs 1] [--only calma|relay]
 //        [--server-cpu 0] [--load-cpu 1] [--json FILE]
 import { spawnSync, execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync, readFileSync } from 'node:fs';
@@ -25,7 +25,7 @@ const server = resolve(build, 'server/calma-server');
 const rates = opt('--rates', '10000,20000').split(',').filter(Boolean).map(Number);
 const saturate = Number(opt('--saturate', '60000'));
 const pairs = Number(opt('--pairs', '1000'));
-const agents = Number(opt('--agents', String(pairs)));
+const agents = Number(opt('--agents', '100'));  // 1000 agents: see README (staff fan-out)
 const duration = Number(opt('--duration', '10'));
 const words = Number(opt('--words', '16'));
 const runs = Number(opt('--runs', '1'));
@@ -39,16 +39,21 @@ if (!existsSync(resolve(here, 'node_modules/ws'))) { console.error(`run 'npm ci'
 // What else runs on the machine: the figures are only as quiet as it is.
 function busy() {
   try {
-    const out = execFileSync('ps', ['-eo', 'pcpu,comm', '--sort=-pcpu', '--no-headers'], { encoding: 'utf8' });
-    return out.split('\n').map((l) => l.trim()).filter(Boolean)
-      .filter((l) => parseFloat(l) >= 5 && !/calma-load|calma-server|node|ps$/.test(l)).slice(0, 6).join(', ') || 'nothing over 5%';
+    // top's second frame: CPU over the last half second (ps would give lifetime averages).
+    const out = execFileSync('top', ['-b', '-n', '2', '-d', '0.5', '-w', '200'], { encoding: 'utf8' });
+    const frame = out.slice(out.lastIndexOf('PID USER'));
+    return frame.split('\n').slice(1).map((l) => l.trim().split(/\s+/)).filter((f) => f.length >= 12)
+      .map((f) => [parseFloat(f[8]), f.slice(11).join(' ')])
+      .filter(([c, n]) => c >= 10 && !/^(top|calma-load|calma-server|node)$/.test(n))
+      .slice(0, 6).map(([c, n]) => `${n} ${c.toFixed(0)}%`).join(', ') || 'nothing over 10%';
   } catch { return '?'; }
 }
 
 function runOne(target, rate) {
   const a = ['-c', loadCpu, load, '--scenario', 'chat', '--target', target, '--server-cpus', serverCpu,
              '--agents', String(agents), '--shoppers', String(pairs), '--rate', String(rate),
-             '--duration', String(duration), '--words', String(words), '--setup-timeout', '300', '--json'];
+             '--duration', String(duration), '--words', String(words), '--setup-timeout', '300',
+             '--drain-timeout', '30', '--json'];
   if (target === 'calma') a.push('--server', server, '--server-threads', '1');
   const t0 = Date.now();
   const r = spawnSync('/usr/bin/taskset', a, { encoding: 'utf8', maxBuffer: 64 << 20 });
