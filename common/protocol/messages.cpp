@@ -467,8 +467,6 @@ std::string make_error(const error& e) {
 // string: byte for byte what json(...).dump() gives (keys in std::map order,
 // the same escapes), without building a tree of nodes first.
 
-namespace {
-
 bool valid_utf8(std::string_view s) {
   std::size_t i = 0;
   const auto n = s.size();
@@ -498,7 +496,7 @@ bool valid_utf8(std::string_view s) {
 }
 
 // A JSON string as nlohmann's serializer writes it (ensure_ascii off).
-void put_string(std::string& out, std::string_view s) {
+void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out += '"';
   std::size_t run = 0;  // start of the bytes copied as they are
@@ -525,8 +523,9 @@ void put_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
+namespace {
+void put_string(std::string& out, std::string_view s) { append_json_string(out, s); }
 void put_int(std::string& out, std::int64_t v) { out += std::to_string(v); }
-
 }  // namespace
 
 std::string make_ack(std::string_view client_msg_id, std::string_view conversation_id,

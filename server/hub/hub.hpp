@@ -177,6 +177,8 @@ class hub : public std::enable_shared_from_this<hub> {
   void send_escalation(conv_entry& c, bool update);
   void end_escalation(conv_entry& c, const participant& by, const std::string& note, bool closed);
   nlohmann::json point_json(const conv_entry& c, const anger::point& p) const;
+  /// point_json(c, p).dump(), written directly (the same bytes).
+  std::string point_frame(const conv_entry& c, const anger::point& p) const;
   nlohmann::json curve_json(const conv_entry& c) const;
   nlohmann::json escalation_json(const conv_entry& c) const;
   double level_of(const conv_entry& c) const;
