@@ -9,7 +9,8 @@
 // wait; beyond that it completes only when the socket has taken the earlier
 // bytes, so a client that does not read backs the session's own queue up as
 // before (and is cut there as a slow consumer). The first write of a turn
-// posts the flush, so everything written in the same turn goes out together.
+// posts the flush, so everything written in the same turn goes out together;
+// an owner with more frames queued holds the flush until it has written them.
 // Reads pass straight through.
 #pragma once
 
@@ -60,6 +61,14 @@ class write_coalescer {
   /// Bytes taken and not yet handed to the socket, and those being written.
   std::size_t buffered() const { return pending_.size() + inflight_.size(); }
 
+  /// While held, the turn's flush waits: the owner has more frames to write
+  /// and calls release() when it has none (over `cap`, bytes go out anyway).
+  void hold() { held_by_owner_ = true; }
+  void release() {
+    held_by_owner_ = false;
+    flush();
+  }
+
   /// What owns this stream: kept alive while a socket write is in flight.
   void set_owner(std::weak_ptr<void> owner) { owner_ = std::move(owner); }
 
@@ -101,11 +110,13 @@ class write_coalescer {
       held_.emplace(std::move(h));
       held_n_ = n;
     }
-    if (!flushing_ && !flush_posted_) {
+    if (buffered() > cap) {
+      flush();
+    } else if (!flushing_ && !flush_posted_) {
       flush_posted_ = true;
       boost::asio::post(get_executor(), [this, keep = owner_.lock()] {
         flush_posted_ = false;
-        flush();
+        if (!held_by_owner_) flush();
       });
     }
   }
@@ -147,6 +158,7 @@ class write_coalescer {
   boost::beast::error_code failed_;
   bool flushing_ = false;
   bool flush_posted_ = false;
+  bool held_by_owner_ = false;
 };
 
 // The close handshake's teardown goes to the layer below.

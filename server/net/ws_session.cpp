@@ -251,6 +251,7 @@ class ws_session final : public connection, public std::enable_shared_from_this<
     }
     queued_bytes_ += f->size();
     queue_.push_back(std::move(f));
+    if (queue_.size() == 2) ws_.next_layer().hold();  // more than the one being written: gather them
     if (!writing_) do_write();
   }
 
@@ -270,6 +271,7 @@ class ws_session final : public connection, public std::enable_shared_from_this<
     queued_bytes_ -= queue_.front()->size();
     queue_.pop_front();
     if (!queue_.empty()) return do_write();
+    ws_.next_layer().release();  // the queue is written: out it goes
     if (pending_close_) do_close();
   }
 
