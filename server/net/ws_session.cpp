@@ -194,6 +194,8 @@ class ws_session final : public connection, public std::enable_shared_from_this<
     const bool text = ws_.got_text();
     std::string frame = beast::buffers_to_string(buffer_.data());
     buffer_.consume(buffer_.size());
+    // An idle shopper says hello and then waits: it does not keep the read buffer in the meantime.
+    if (!hello_seen_) buffer_.shrink_to_fit();
     if (!closing_ && !pending_close_) on_frame(text, std::move(frame));
     do_read();  // also while closing: the read completes the close handshake
   }
