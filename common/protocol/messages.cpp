@@ -462,14 +462,117 @@ std::string make_error(const error& e) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-std::string make_ack(std::string_view client_msg_id, std::string_view conversation_id,
-                     std::int64_t seq) {
-  return json{{"type", "ack"}, {"client_msg_id", client_msg_id},
-              {"conversation_id", conversation_id}, {"seq", seq}}
-      .dump();
+// ---------------------------------------------------------------------------
+// The frames of every message (ack, chat.message), written straight into one
+// string: byte for byte what json(...).dump() gives (keys in std::map order,
+// the same escapes), without building a tree of nodes first.
+
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  const auto n = s.size();
+  while (i < n) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len = 0;
+    std::uint32_t cp = 0;
+    if (c >= 0xC2 && c <= 0xDF) len = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF) len = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4) len = 4, cp = c & 0x07;
+    else return false;
+    if (i + len > n) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+      return false;
+    i += len;
+  }
+  return true;
 }
 
-std::string make_chat_message(const chat_message& m) { return to_json(m).dump(); }
+// A JSON string as nlohmann's serializer writes it (ensure_ascii off).
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  std::size_t run = 0;  // start of the bytes copied as they are
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out += hex[c >> 4];
+        out += hex[c & 15];
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out += '"';
+}
+
+namespace {
+void put_string(std::string& out, std::string_view s) { append_json_string(out, s); }
+void put_int(std::string& out, std::int64_t v) { out += std::to_string(v); }
+}  // namespace
+
+std::string make_ack(std::string_view client_msg_id, std::string_view conversation_id,
+                     std::int64_t seq) {
+  if (!valid_utf8(client_msg_id) || !valid_utf8(conversation_id))  // dump()'s own answer to bad bytes
+    return json{{"type", "ack"}, {"client_msg_id", client_msg_id}, {"conversation_id", conversation_id}, {"seq", seq}}
+        .dump();
+  std::string out;
+  out.reserve(64 + client_msg_id.size() + conversation_id.size());
+  out += "{\"client_msg_id\":";
+  put_string(out, client_msg_id);
+  out += ",\"conversation_id\":";
+  put_string(out, conversation_id);
+  out += ",\"seq\":";
+  put_int(out, seq);
+  out += ",\"type\":\"ack\"}";
+  return out;
+}
+
+std::string make_chat_message(const chat_message& m) {
+  for (std::string_view s : {std::string_view(m.conversation_id), std::string_view(m.from.id),
+                             std::string_view(m.from.name), std::string_view(m.text), std::string_view(m.client_msg_id)})
+    if (!valid_utf8(s)) return to_json(m).dump();  // dump()'s own answer to bad bytes
+  std::string out;
+  out.reserve(160 + m.conversation_id.size() + m.from.id.size() + m.from.name.size() + m.text.size() +
+              m.client_msg_id.size());
+  out += "{\"client_msg_id\":";
+  put_string(out, m.client_msg_id);
+  out += ",\"conversation_id\":";
+  put_string(out, m.conversation_id);
+  out += ",\"from\":{\"id\":";
+  put_string(out, m.from.id);
+  out += ",\"name\":";
+  put_string(out, m.from.name);
+  out += ",\"role\":";
+  put_string(out, to_string(m.from.role));
+  out += "},\"seq\":";
+  put_int(out, m.seq);
+  out += ",\"text\":";
+  put_string(out, m.text);
+  out += ",\"ts\":";
+  put_int(out, m.ts);
+  out += ",\"type\":\"chat.message\",\"visibility\":";
+  put_string(out, to_string(m.visibility));
+  out += '}';
+  return out;
+}
 
 std::string make_pong() { return R"({"type":"pong"})"; }
 

@@ -163,6 +163,10 @@ std::string make_error(const error& e);
 std::string make_ack(std::string_view client_msg_id, std::string_view conversation_id,
                      std::int64_t seq);
 std::string make_chat_message(const chat_message& m);
+/// Pieces of frames written without a json tree, exactly as json::dump() writes them:
+/// a string (quoted, escaped; the caller checks valid_utf8 first, dump() throws on bad bytes).
+void append_json_string(std::string& out, std::string_view s);
+bool valid_utf8(std::string_view s);
 std::string make_pong();
 
 }  // namespace calma::protocol

@@ -34,6 +34,48 @@ json hub::point_json(const conv_entry& c, const anger::point& p) const {
   return j;
 }
 
+// point_json(c, p).dump(), byte for byte (keys in std::map order, numbers
+// through json's own formatting), without building the tree: one per point,
+// several points per shopper message, each sent to the agent and the supervisors.
+std::string hub::point_frame(const conv_entry& c, const anger::point& p) const {
+  const auto stage = c.mon->coaching();
+  const auto& lex = *engine_->lexicons;
+  auto lang = lex.find(c.rec.shopper.language);
+  if (lang == anger::no_lang) lang = c.mon->last_score().lang;
+  const auto coaching = lex.coaching(lang, stage);
+  bool ok = protocol::valid_utf8(stage) && protocol::valid_utf8(coaching) && protocol::valid_utf8(c.rec.id);
+  for (const auto& cue : p.cues) ok = ok && protocol::valid_utf8(cue);
+  if (!ok) return point_json(c, p).dump();  // dump()'s own answer to bad bytes
+  std::string out;
+  out.reserve(192 + coaching.size());
+  out += "{\"coaching\":";
+  protocol::append_json_string(out, coaching);
+  out += ",\"coaching_stage\":";
+  protocol::append_json_string(out, stage);
+  out += ",\"conversation_id\":";
+  protocol::append_json_string(out, c.rec.id);
+  out += ",\"cues\":[";
+  for (std::size_t i = 0; i < p.cues.size(); ++i) {
+    if (i) out += ',';
+    protocol::append_json_string(out, p.cues[i]);
+  }
+  out += ']';
+  if (p.eta_ms) {
+    out += ",\"eta_s\":";
+    out += std::to_string(*p.eta_ms / 1000);
+  }
+  out += ",\"level\":";
+  out += json(round1(p.level)).dump();
+  out += ",\"phase\":";
+  protocol::append_json_string(out, anger::phase_name(p.phase));
+  out += ",\"trend\":";
+  out += json(round1(p.trend)).dump();
+  out += ",\"ts\":";
+  out += std::to_string(p.ts);
+  out += ",\"type\":\"anger.update\"}";
+  return out;
+}
+
 json hub::curve_json(const conv_entry& c) const {
   json a = json::array();
   for (const auto& p : c.timeline)
@@ -232,7 +274,7 @@ void hub::end_escalation(conv_entry& c, const participant& by, const std::string
 void hub::apply(conv_entry& c, escalation::output out) {
   for (auto& p : out.points) {
     // Staff only: the agent and every supervisor; never the shopper.
-    send_to_conversation(c, make_frame(point_json(c, p).dump()), /*staff_only=*/true, 0, /*and_all_supervisors=*/true);
+    send_to_conversation(c, make_frame(point_frame(c, p)), /*staff_only=*/true, 0, /*and_all_supervisors=*/true);
     c.fig.on_level(round1(p.level));
     c.timeline.push_back(std::move(p));
     constexpr std::size_t max_points = 2000;  // a long chat's whole curve; older points fall off
@@ -269,20 +311,30 @@ void hub::apply(conv_entry& c, escalation::output out) {
   schedule_deadline(c);
 }
 
+// Called after every change of the curve (several times per message): the
+// timer is armed again only when the next deadline comes sooner than the one
+// it is armed for. Armed for an earlier time, it fires, its catch_up does
+// nothing before the deadline, and apply() arms it for the real one. No timer
+// operation (and no cancelled wait to run) on a message that moves no deadline closer.
 void hub::schedule_deadline(conv_entry& c) {
   auto dl = c.mon->next_deadline();
-  if (!dl || stopped_) {
-    if (c.deadline) c.deadline->cancel();
-    return;
-  }
+  if (!dl || stopped_) return cancel_deadline(c);
+  if (c.deadline_at != 0 && c.deadline_at <= *dl) return;
   if (!c.deadline) c.deadline = std::make_shared<asio::steady_timer>(strand_);
+  c.deadline_at = *dl;
   c.deadline->expires_after(std::chrono::milliseconds(std::max<timestamp_ms>(0, *dl - clock_())));
   c.deadline->async_wait([self = shared_from_this(), id = c.rec.id](const boost::system::error_code& ec) {
     if (ec || self->stopped_) return;
     auto* c = self->open_conversation(id);
     if (!c) return;
+    c->deadline_at = 0;
     self->apply(*c, c->mon->catch_up(self->clock_()));
   });
+}
+
+void hub::cancel_deadline(conv_entry& c) {
+  c.deadline_at = 0;
+  if (c.deadline) c.deadline->cancel();
 }
 
 void hub::on_escalation_ack(session_entry& s, std::uint64_t conn_id, const protocol::escalation_ack& m) {

@@ -101,7 +101,7 @@ void hub::stop(std::uint16_t code, std::string reason) {
     self->snapshot_delay_.cancel();
     for (auto& [id, t] : self->grace_timers_) t->cancel();
     for (auto& [id, c] : self->open_)
-      if (c.deadline) c.deadline->cancel();
+      self->cancel_deadline(c);
     for (auto& [id, s] : self->sessions_)
       if (auto c = s.conn.lock()) c->close(code, reason);
   });

@@ -102,6 +102,7 @@ class hub : public std::enable_shared_from_this<hub> {
     std::unique_ptr<escalation::monitor> mon;
     std::deque<anger::point> timeline;  // bounded by anger.curve.history_points
     std::shared_ptr<boost::asio::steady_timer> deadline;
+    timestamp_ms deadline_at = 0;  // what `deadline` is armed for (0: not armed)
     std::optional<escalation_state> esc;
     std::vector<std::string> handled_by;     // agents who held it, in order
     std::optional<timestamp_ms> unanswered_since;
@@ -171,10 +172,13 @@ class hub : public std::enable_shared_from_this<hub> {
   nlohmann::json replayed_timeline(const conversation_record& rec, const std::vector<chat_message>& messages) const;
   void apply(conv_entry& c, escalation::output out);
   void schedule_deadline(conv_entry& c);
+  void cancel_deadline(conv_entry& c);
   void raise_escalation(conv_entry& c, const escalation::decision& d);
   void send_escalation(conv_entry& c, bool update);
   void end_escalation(conv_entry& c, const participant& by, const std::string& note, bool closed);
   nlohmann::json point_json(const conv_entry& c, const anger::point& p) const;
+  /// point_json(c, p).dump(), written directly (the same bytes).
+  std::string point_frame(const conv_entry& c, const anger::point& p) const;
   nlohmann::json curve_json(const conv_entry& c) const;
   nlohmann::json escalation_json(const conv_entry& c) const;
   double level_of(const conv_entry& c) const;

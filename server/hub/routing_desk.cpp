@@ -142,7 +142,7 @@ void hub::finish_close(const conversation_record& closed, const participant& by,
   spdlog::info("conversation {} closed by {}", closed.id, by_system ? std::string("calma") : by.id);
   if (c->esc) end_escalation(*c, by, "conversation closed", true);
   c->mon->on_closed(now);
-  if (c->deadline) c->deadline->cancel();
+  cancel_deadline(*c);
   json j{{"type", "conversation.closed"}, {"conversation_id", c->rec.id}, {"by", by_j["id"]},
          {"by_role", by_j["role"]}, {"by_name", by_j["name"]}, {"reason", closed.close_reason}};
   send_to_conversation(*c, make_frame(j.dump()), false, 0, /*and_all_supervisors=*/true);
@@ -232,7 +232,7 @@ void hub::sweep_abandoned(timestamp_ms now) {
       c.abandoned = true;
       router_.set_abandoned(id, true);
       c.mon->set_abandoned(true);
-      if (c.deadline) c.deadline->cancel();
+      cancel_deadline(c);
       moved = true;
     }
   }

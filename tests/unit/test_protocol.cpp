@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "common/protocol/messages.hpp"
 
@@ -85,6 +87,26 @@ TEST_CASE("every client message type parses") {
   CHECK(std::get<conversation_join>(*parse(json{{"type", "conversation.join"}, {"conversation_id", "c"}, {"mode", "whisper"}}).message).mode == join_mode::whisper);
   CHECK(parse(json{{"type", "conversation.join"}, {"conversation_id", "c"}, {"mode", "spy"}}).err);
   CHECK(std::holds_alternative<conversation_takeover>(*parse(json{{"type", "conversation.takeover"}, {"conversation_id", "c"}}).message));
+}
+
+TEST_CASE("chat.message and ack are written byte for byte as json::dump() writes them") {
+  const std::vector<std::string> texts = {
+      "hola", "", "quote \" backslash \\ slash /", "tab\tnewline\ncr\rbs\bff\f", std::string("nul\0x\x01\x1f\x7f", 8),
+      "ñandú ŻÓŁĆ 日本 😀 \u00a0", "{\"type\":\"hello\"}", std::string(300, 'x') + "\x1b[0m"};
+  std::int64_t seq = 1;
+  for (const auto& t : texts)
+    for (auto r : {role::shopper, role::agent, role::supervisor}) {
+      chat_message m{"c_\"1", seq++, 1700000000000 + seq, participant{r, "u\\1", "Ana \"A\" García"}, t, "cm:1.a-b_c",
+                     seq % 2 ? visibility::all : visibility::staff};
+      CHECK(make_chat_message(m) == to_json(m).dump());
+      CHECK(make_ack(m.client_msg_id, m.conversation_id, m.seq) ==
+            json{{"type", "ack"}, {"client_msg_id", m.client_msg_id}, {"conversation_id", m.conversation_id}, {"seq", m.seq}}.dump());
+    }
+  chat_message neg{"c", -5, -1, participant{role::agent, "a", "b"}, "t", "m", visibility::all};
+  CHECK(make_chat_message(neg) == to_json(neg).dump());
+  // Bytes that are not UTF-8 get dump()'s own answer (it throws), as before.
+  chat_message bad{"c", 1, 1, participant{role::agent, "a", "b"}, "\xff\xfe", "m", visibility::all};
+  CHECK_THROWS(make_chat_message(bad));
 }
 
 TEST_CASE("server frames carry the fields PROTOCOL.md names") {

@@ -103,6 +103,10 @@ struct options {
   std::string password = "loadpass";
   bool json_out = false;
   bool keep_files = false;
+  std::string target = "calma";  // calma | relay (tests/bench/peer/relay.mjs)
+  std::string relay;             // path to relay.mjs (default: <source>/tests/bench/peer/relay.mjs)
+  std::string server_cpus;       // pin the started server: taskset -c LIST
+  int words = 7;                 // chat: words per message
   unsigned seed = 42;
 };
 
@@ -126,6 +130,11 @@ void usage() {
   --agent-prefix P --supervisor USER --password PW   credentials (with --url)
   --seed N            random seed (default 42)
   --keep-files        keep the temporary config and users files
+  --target calma|relay  what to start: calma-server (default) or the Node ws relay of
+                      tests/bench/peer (no login, no /metrics; same clients, same checks)
+  --relay PATH        relay.mjs to run with --target relay (default: the source tree's)
+  --server-cpus LIST  start the server under `taskset -c LIST` (e.g. 0)
+  --words N           chat: words per message (default 7; 16 makes ~150-byte chat.send frames)
   --json              print one JSON object on stdout (the readable report goes to stderr)
 )";
 }
@@ -156,6 +165,10 @@ options parse_args(int argc, char** argv) {
       else if (a == "--password") o.password = need(i);
       else if (a == "--seed") o.seed = static_cast<unsigned>(std::stoul(need(i)));
       else if (a == "--json") o.json_out = true;
+      else if (a == "--target") o.target = need(i);
+      else if (a == "--relay") o.relay = need(i);
+      else if (a == "--server-cpus") o.server_cpus = need(i);
+      else if (a == "--words") o.words = std::stoi(need(i));
       else if (a == "--keep-files") o.keep_files = true;
       else if (a == "-h" || a == "--help") { usage(); std::exit(0); }
       else die("unknown option " + a + " (see --help)");
@@ -198,12 +211,12 @@ struct dist {
   }
   json to_json() {
     return json{{"count", v.size()}, {"p50_ms", r3(pct(50))}, {"p90_ms", r3(pct(90))}, {"p99_ms", r3(pct(99))},
-                {"max_ms", r3(max())}, {"mean_ms", r3(mean())}};
+                {"p999_ms", r3(pct(99.9))}, {"max_ms", r3(max())}, {"mean_ms", r3(mean())}};
   }
   std::string line() {
     std::ostringstream o;
     o << std::fixed << std::setprecision(2) << "p50 " << pct(50) << " ms, p90 " << pct(90) << " ms, p99 " << pct(99)
-      << " ms, max " << max() << " ms (n=" << v.size() << ")";
+      << " ms, p99.9 " << pct(99.9) << " ms, max " << max() << " ms (n=" << v.size() << ")";
     return o.str();
   }
   static double r3(double x) { return std::round(x * 1000) / 1000; }
@@ -224,6 +237,12 @@ struct server_proc {
     proc = std::make_unique<calma::test::server_process>(bin, std::move(args), true);
     pid = proc->pid();
     port = proc->port();
+  }
+  /// The same under `taskset -c cpus` (it execs: the pid is the server's).
+  void start_pinned(const std::string& cpus, const std::string& bin, std::vector<std::string> args) {
+    if (cpus.empty()) return start(bin, std::move(args));
+    args.insert(args.begin(), {"-c", cpus, bin});
+    start("/usr/bin/taskset", std::move(args));
   }
 
   // SIGTERM, then SIGKILL; returns the exit status description.
@@ -481,10 +500,10 @@ const std::vector<std::string> kWords = {
     "available", "model",  "price",   "cotton",  "wool",     "black",    "white",    "green",    "monday",   "friday",
     "morning", "evening",  "courier", "parcel",  "receipt",  "warranty", "battery",  "charger",  "cable",    "lamp"};
 
-std::string neutral_text(std::mt19937& rng) {
+std::string neutral_text(std::mt19937& rng, int words = 7) {
   std::string s;
   std::uniform_int_distribution<std::size_t> w(0, kWords.size() - 1);
-  for (int i = 0; i < 7; ++i) s += (i ? " " : "") + kWords[w(rng)];
+  for (int i = 0; i < words; ++i) s += (i ? " " : "") + kWords[w(rng)];
   return s;
 }
 
@@ -567,6 +586,7 @@ struct runner {
       return;
     }
     own_server = true;
+    if (opt.target == "relay") return start_relay();
     std::string bin = opt.server.empty() ? default_server() : opt.server;
     if (!std::filesystem::exists(bin)) die("no calma-server at " + bin + " (use --server PATH or --url)");
     std::string hash = run_capture(bin, {"hash-password", "--iterations", "1000"}, opt.password);
@@ -586,6 +606,10 @@ struct runner {
         {"rate_limit", {{"frames_per_s", 1e6}, {"burst", 1e6}}},
         {"auth", {{"login_attempts_per_minute", 100000}}},
         {"routing", {{"default_capacity", std::min(1000, per_agent + 1)}}},
+        // Every client comes from 127.0.0.1: the doors' limits per address would refuse the load itself.
+        {"doors", {{"connections_per_address", 0}, {"new_connections_per_s", 1e6}, {"new_connections_burst", 1e6},
+                   {"conversations_per_min", 1e6}, {"conversations_burst", 1e6}, {"logins_per_min", 1e6},
+                   {"logins_burst", 1e6}, {"login_queue", 100000}}},
     };
     if (opt.server_threads > 0) cfg["server"]["threads"] = opt.server_threads;
     auto cfg_path = write_temp(cfg.dump(2), "config.json");
@@ -593,10 +617,26 @@ struct runner {
     srv.temp_files = {cfg_path, users_path};
     srv.keep_files = opt.keep_files;
     if (opt.keep_files) log("config " + cfg_path + ", users " + users_path);
-    srv.start(bin, {"--port", "0", "--bind", "127.0.0.1", "--config", cfg_path, "--users", users_path});
+    srv.start_pinned(opt.server_cpus, bin, {"--port", "0", "--bind", "127.0.0.1", "--config", cfg_path, "--users", users_path});
     port = srv.port;
     log("started " + bin + " (pid " + std::to_string(srv.pid) + ") on port " + std::to_string(port));
   }
+
+  /// The Node ws relay of tests/bench/peer, started like the server (pinned alike).
+  void start_relay() {
+    std::string script = opt.relay;
+    if (script.empty()) script = std::string(CALMA_SOURCE_DIR) + "/tests/bench/peer/relay.mjs";
+    if (!std::filesystem::exists(script)) die("no relay at " + script + " (--relay PATH)");
+    std::string node;
+    for (const char* d : {"/usr/bin/node", "/usr/local/bin/node"})
+      if (std::filesystem::exists(d)) node = d, d = nullptr;
+    if (node.empty()) die("node not found in /usr/bin or /usr/local/bin");
+    srv.start_pinned(opt.server_cpus, node, {script, "--bind", "127.0.0.1"});
+    port = srv.port;
+    log("started the Node ws relay " + script + " (pid " + std::to_string(srv.pid) + ") on port " + std::to_string(port));
+  }
+  bool relay() const { return opt.target == "relay"; }
+  std::map<std::string, double> metrics_now() { return relay() ? std::map<std::string, double>{} : fetch_metrics(port); }
 
   conn_ptr new_conn(role r) {
     auto c = std::make_shared<conn>(ioc, static_cast<int>(conns.size()), r);
@@ -657,7 +697,7 @@ struct runner {
     std::vector<conn_ptr> v;
     for (int i = 1; i <= n; ++i) {
       auto c = new_conn(role::agent);
-      c->token = login(port, opt.agent_prefix + std::to_string(i), opt.password);
+      c->token = relay() ? "relay" : login(port, opt.agent_prefix + std::to_string(i), opt.password);
       v.push_back(c);
     }
     return v;
@@ -874,8 +914,11 @@ struct runner {
   // ---- scenario: chat
 
   void chat() {
+    raise_fd_limit(opt.shoppers + opt.agents + 256);
     start_server(opt.agents, false);
     report_env();
+    run_until([] { return false; }, 1.0);  // let the server settle
+    const long rss0 = own_server ? proc_status_kb(srv.pid, "VmRSS") : -1;
     msgs.reserve(static_cast<std::size_t>(opt.rate * opt.duration * 1.1) + static_cast<std::size_t>(opt.shoppers) + 16);
     auto agents = make_agents(opt.agents);
     if (!connect_all(agents, "agents", opt.setup_timeout)) die("agents did not all connect");
@@ -895,7 +938,7 @@ struct runner {
           auto mi = new_msg(c.idx, -1, -1, false);
           opening_msg[c.idx] = mi;
           ++opened;
-          c.send(json{{"type", "chat.send"}, {"client_msg_id", "m" + std::to_string(mi)}, {"text", neutral_text(rng)}});
+          c.send(json{{"type", "chat.send"}, {"client_msg_id", "m" + std::to_string(mi)}, {"text", neutral_text(rng, opt.words)}});
         }
       };
     }
@@ -932,14 +975,15 @@ struct runner {
                            {"conversations_per_agent_min", min_load}, {"conversations_per_agent_max", max_load}};
     // Let the setup traffic settle (histories, queue positions).
     run_until([] { return false; }, 0.5);
+    const long rss1 = own_server ? proc_status_kb(srv.pid, "VmRSS") : -1;
 
     // ---- the measured window: open loop at the target rate
-    auto m_before = fetch_metrics(port);
+    auto m_before = metrics_now();
     const double srv_cpu0 = own_server ? proc_cpu_s(srv.pid) : -1;
     const double my_cpu0 = self_cpu_s();
     const auto w0 = now_us();
     const auto w_end = w0 + static_cast<std::int64_t>(opt.duration * 1e6);
-    std::int64_t sent = 0, skipped = 0;
+    std::int64_t sent = 0, skipped = 0, send_bytes = 0;
     std::size_t first_measured = msgs.size();
     std::uniform_int_distribution<std::size_t> pick(0, ready.size() - 1);
     std::uniform_int_distribution<int> side(0, 1);
@@ -964,8 +1008,9 @@ struct runner {
         const int r = from_shopper ? cv.agent : cv.shopper;
         auto mi = new_msg(s, r, conv_by_id[cv.id], true);
         conns[static_cast<std::size_t>(s)]->send(json{{"type", "chat.send"}, {"client_msg_id", "m" + std::to_string(mi)},
-                                                      {"conversation_id", cv.id}, {"text", neutral_text(rng)}}
+                                                      {"conversation_id", cv.id}, {"text", neutral_text(rng, opt.words)}}
                                                      .dump());
+        send_bytes += conns[static_cast<std::size_t>(s)]->outq.back().size();
         ++sent;
       }
       if (t >= w_end) {
@@ -1000,7 +1045,7 @@ struct runner {
     bool drained = run_until(settled, opt.drain_timeout);
     const double drain_s = static_cast<double>(now_us() - d0) / 1e6;
     run_until([] { return false; }, 0.3);  // late duplicates, if any
-    auto m_after = fetch_metrics(port);
+    auto m_after = metrics_now();
 
     // ---- figures
     dist ack_lat, deliv_lat;
@@ -1071,12 +1116,29 @@ struct runner {
     const long measured_sent = static_cast<long>(msgs.size() - first_measured);
     const double thr = static_cast<double>(acked_in) / window_s;
     report["params"] = json{{"agents", opt.agents}, {"shoppers", opt.shoppers}, {"target_rate", opt.rate},
-                            {"duration_s", opt.duration}, {"max_inflight", opt.max_inflight}};
+                            {"duration_s", opt.duration}, {"max_inflight", opt.max_inflight}, {"target", opt.target},
+                            {"words", opt.words}, {"server_cpus", opt.server_cpus}};
+    // Delivered inside the window (chat.message at the peer, not via history): what the relay must also do.
+    std::int64_t delivered_in = 0;
+    for (std::size_t i = first_measured; i < msgs.size(); ++i)
+      if (msgs[i].deliveries > 0 && !msgs[i].via_history && msgs[i].t_deliv <= w_stop) ++delivered_in;
+    const long rss_end = own_server ? proc_status_kb(srv.pid, "VmRSS") : -1;
+    const double nconn = static_cast<double>(opt.agents + opt.shoppers);
+    report["memory"] = json{{"server_rss_start_kib", rss0}, {"server_rss_after_setup_kib", rss1},
+                            {"server_rss_end_kib", rss_end},
+                            {"server_kib_per_connection_setup", rss0 > 0 && rss1 > 0 ? json((rss1 - rss0) / nconn) : json(nullptr)},
+                            {"server_kib_per_connection_end", rss0 > 0 && rss_end > 0 ? json((rss_end - rss0) / nconn) : json(nullptr)}};
     report["window"] = json{{"seconds", window_s},
                             {"sent", measured_sent},
                             {"skipped_inflight_cap", skipped},
                             {"sent_per_s", static_cast<double>(measured_sent) / window_s},
                             {"acked_within_window", acked_in},
+                            {"delivered_within_window", delivered_in},
+                            {"delivered_per_s", static_cast<double>(delivered_in) / window_s},
+                            {"mean_chat_send_frame_bytes", sent ? static_cast<double>(send_bytes) / static_cast<double>(sent) : 0.0},
+                            {"server_cpu_us_per_delivered", own_server && delivered_in
+                                                               ? json((srv_cpu1 - srv_cpu0) * 1e6 / static_cast<double>(delivered_in))
+                                                               : json(nullptr)},
                             {"throughput_acked_per_s", thr},
                             {"server_cpu_s", own_server ? json(srv_cpu1 - srv_cpu0) : json(nullptr)},
                             {"server_cpu_cores_used", own_server ? json((srv_cpu1 - srv_cpu0) / window_s) : json(nullptr)},
@@ -1171,7 +1233,7 @@ struct runner {
     connect_all(cs, "idle shoppers", opt.setup_timeout, &elapsed, &failed);
     run_until([] { return false; }, 2.0);  // settle: welcome frames flushed, buffers shrunk
     const long rss1 = own_server ? proc_status_kb(srv.pid, "VmRSS") : -1;
-    auto m = fetch_metrics(port);
+    auto m = metrics_now();
     const long ok_n = static_cast<long>(cs.size() - failed);
     report["params"] = json{{"connections", opt.connections}};
     json r{{"welcomed", ok_n}, {"failed", failed}, {"connect_s", elapsed},
@@ -1228,7 +1290,7 @@ struct runner {
     for (int i = 0; i < opt.shoppers; ++i) shoppers.push_back(new_conn(role::shopper));
     if (!connect_all(shoppers, "shoppers", opt.setup_timeout)) log("not every shopper connected; going on");
     run_until([] { return false; }, 0.5);
-    auto m_before = fetch_metrics(port);
+    auto m_before = metrics_now();
     // Angry openings at the given rate.
     std::size_t next = 0;
     const auto w0 = now_us();
@@ -1261,7 +1323,7 @@ struct runner {
     };
     bool all = run_until(done, send_s + 15);
     run_until([] { return false; }, 0.3);
-    auto m_after = fetch_metrics(port);
+    auto m_after = metrics_now();
     dist lat, ack_lat;
     long sent = 0, acked = 0, raised = 0, missing = 0;
     for (const auto& r : msgs) {
