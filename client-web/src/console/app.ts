@@ -153,12 +153,12 @@ export class ConsoleApp implements Ctx {
 
   /**
    * Asks the server for the colleagues to transfer to (`agents.list`, available ones
-   * first): on opening a conversation and on opening the transfer list, at most once
-   * every few seconds. The server no longer pushes every colleague to every agent.
+   * first): on opening a conversation and on focusing the transfer list, at most once
+   * a second. The server no longer pushes every colleague to every agent.
    */
   refreshColleagues(): void {
     const now = Date.now();
-    if (now - this.colleaguesAskedAt < 5000) return;
+    if (now - this.colleaguesAskedAt < 1000) return;
     if (this.client?.sendFrame({ type: 'agents.list', limit: 100 })) this.colleaguesAskedAt = now;
   }
 
