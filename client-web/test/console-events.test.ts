@@ -28,6 +28,17 @@ describe('server frames applied to the console model', () => {
     expect(model.conv('c1').shopper?.context?.order_id).toBe('PL-77'); // kept
   });
 
+  it('agents.list: the colleagues to transfer to, preferred to a (capped) snapshot', () => {
+    const { model, fc } = setup();
+    expect(model.transferTargets()).toEqual([]);
+    applyFrame(model, { type: 'queue.snapshot', queues: [], agents: [{ id: 'old', name: 'Old', status: 'online', load: 0, capacity: 4 }], agents_total: 40 }, fc);
+    expect(model.transferTargets().map((a) => a.id)).toEqual(['old']);
+    const fx = applyFrame(model, { type: 'agents.list', agents: [{ id: 'agent2', name: 'Piotr', status: 'online', load: 1, capacity: 4 }], total: 1, offset: 0, more: false }, fc);
+    expect(fx).toEqual([]);
+    expect(model.transferTargets().map((a) => a.id)).toEqual(['agent2']);
+    expect(model.colleaguesTs).toBeGreaterThan(0);
+  });
+
   it('transferred away or requeued: gone, as data (the text is the UI language)', () => {
     const { model, fc } = setup('agent', 'c1');
     applyFrame(model, { type: 'conversation.assigned', conversation_id: 'c1', agent: { id: 'agent' } }, fc);

@@ -140,6 +140,9 @@ void parse_config(const json& j, config& c, std::vector<std::string>& errors) {
       s.number("priority_s_per_level", c.routing.router.priority_s_per_level, 0, 3600);
       s.integer("vip_head_start_s", c.routing.router.vip_head_start_s, 0, 86'400);
       s.integer("queue_snapshot_interval_s", c.routing.queue_snapshot_interval_s, 1, 3600);
+      s.integer("snapshot_min_gap_ms", c.routing.snapshot_min_gap_ms, 0, 60'000);
+      s.integer("snapshot_max_agents", c.routing.snapshot_max_agents, 1, 100'000);
+      s.integer("snapshot_max_waiting", c.routing.snapshot_max_waiting, 1, 100'000);
       s.integer("abandon_after_s", c.routing.abandon_after_s, 1, 86'400);
       s.integer("abandon_close_s", c.routing.abandon_close_s, 1, 30 * 86'400);
     }

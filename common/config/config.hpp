@@ -85,6 +85,12 @@ struct routing_config {
   int presence_ttl_s = 43'200;               ///< an agent's chosen status and capacity are remembered this long
   std::vector<std::string> queues{"default"};
   int queue_snapshot_interval_s = 5;
+  /// Supervisors' queue.snapshot: at most one per this gap, however many changes.
+  int snapshot_min_gap_ms = 500;
+  /// A snapshot lists at most this many agents (available ones first) and this
+  /// many waiting conversations per queue (in queue order); counts give the rest.
+  int snapshot_max_agents = 100;
+  int snapshot_max_waiting = 100;
   /// A queued conversation whose shopper has had no connection this long (and
   /// left no contact) stops counting in others' positions and waits, is not
   /// assigned and raises no waiting escalations; it is back in its place if the

@@ -154,7 +154,7 @@ std::string_view type_name(const client_message& m) {
       "hello",   "chat.send",          "typing",             "read",
       "history", "conversation.close", "presence.set",       "conversation.transfer",
       "escalation.ack", "escalation.resolve", "conversation.join", "conversation.takeover",
-      "ping", "contact", "followup.done", "csat", "causes.set"};
+      "ping", "contact", "followup.done", "csat", "causes.set", "agents.list"};
   return names[m.index()];
 }
 
@@ -262,6 +262,23 @@ parse_result parse_client_message(std::string_view frame, const limits& lim) {
         }
       }
     }
+    return done(r, std::move(m));
+  }
+  if (type == "agents.list") {
+    agents_list m;
+    std::string st;
+    if (r.find("store")) r.id("store", m.store);
+    if (!r.err && r.str("status", st, 16, false) && !st.empty()) {
+      auto v = agent_status_from_string(st);
+      if (!v) r.fail(error_code::bad_request, "field 'status' must be online, away or offline");
+      else m.status = *v;
+    }
+    if (!r.err) r.str("q", m.q, lim.max_name_bytes, false, true);
+    std::int64_t offset = 0, limit = m.limit;
+    if (!r.err) r.integer("offset", offset, false, 0, 1'000'000);
+    if (!r.err) r.integer("limit", limit, false, 1, max_agents_page);
+    m.offset = static_cast<int>(offset);
+    m.limit = static_cast<int>(limit);
     return done(r, std::move(m));
   }
   if (type == "followup.done") {

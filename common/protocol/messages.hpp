@@ -110,11 +110,21 @@ struct conversation_takeover {
   std::string conversation_id;
 };
 struct ping {};
+/// Staff: a page of the agents of their stores (colleagues to transfer to),
+/// available ones first. Agents get no queue.snapshot: they ask this.
+struct agents_list {
+  std::string store;                   ///< "" : every store the user serves
+  std::optional<agent_status> status;  ///< only agents with this status
+  std::string q;                       ///< substring of the name or id, any case ("" : all)
+  int offset = 0;
+  int limit = 100;                     ///< 1..max_agents_page
+};
+constexpr int max_agents_page = 500;
 
 using client_message =
     std::variant<hello, chat_send, typing, read, history, conversation_close, presence_set,
                  conversation_transfer, escalation_ack, escalation_resolve, conversation_join,
-                 conversation_takeover, ping, contact, followup_done, csat, causes_set>;
+                 conversation_takeover, ping, contact, followup_done, csat, causes_set, agents_list>;
 
 /// The wire name of a parsed message ("chat.send", ...).
 std::string_view type_name(const client_message& m);

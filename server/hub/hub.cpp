@@ -407,7 +407,9 @@ void hub::do_welcome(std::uint64_t conn_id, const std::string& token) {
   if (const auto* a = router_.agent(who.id))
     w["presence"] = json{{"status", to_string(a->status)}, {"capacity", a->capacity}};
   send_to(conn_id, make_frame(w.dump()));
-  if (who.role == role::supervisor) send_snapshot();
+  // The board for this supervisor only: the others' snapshots did not change.
+  // (Agents get none: they ask agents.list for colleagues to transfer to.)
+  if (who.role == role::supervisor) send_snapshot_to(conn_id);
 }
 
 void hub::close_expired_sessions(timestamp_ms now) {
@@ -486,6 +488,7 @@ void hub::handle(std::uint64_t conn_id, protocol::client_message m) {
           else if constexpr (std::is_same_v<T, protocol::followup_done>) self->on_followup_done(s, conn_id, msg);
           else if constexpr (std::is_same_v<T, protocol::csat>) self->on_csat(s, conn_id, msg);
           else if constexpr (std::is_same_v<T, protocol::causes_set>) self->on_causes_set(s, conn_id, msg);
+          else if constexpr (std::is_same_v<T, protocol::agents_list>) self->on_agents_list(s, conn_id, msg);
           else if constexpr (std::is_same_v<T, protocol::hello>) {
             self->send_error(conn_id, error_code::bad_request, "already said hello", "hello");
           } else if constexpr (std::is_same_v<T, protocol::ping>) {

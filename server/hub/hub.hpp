@@ -142,6 +142,8 @@ class hub : public std::enable_shared_from_this<hub> {
   /// routing.abandon_after_s (unless a contact was left), closed after abandon_close_s.
   void sweep_abandoned(timestamp_ms now);
   void on_presence(session_entry& s, std::uint64_t conn_id, const protocol::presence_set& m);
+  /// Colleagues on request: agents get no queue.snapshot, they ask this.
+  void on_agents_list(session_entry& s, std::uint64_t conn_id, const protocol::agents_list& m);
   void on_transfer(session_entry& s, std::uint64_t conn_id, const protocol::conversation_transfer& m);
   void on_join(session_entry& s, std::uint64_t conn_id, const protocol::conversation_join& m);
   void on_takeover(session_entry& s, std::uint64_t conn_id, const protocol::conversation_takeover& m);
@@ -199,7 +201,17 @@ class hub : public std::enable_shared_from_this<hub> {
   void agent_gone(const std::string& agent_id);
   void start_grace(const std::string& agent_id);
   void mark_snapshot_dirty();
+  /// Every supervisor gets the queue.snapshot of its stores (one frame per set of stores).
   void send_snapshot();
+  /// One supervisor connection gets it now (its welcome), nobody else.
+  void send_snapshot_to(std::uint64_t conn_id);
+  /// The queue.snapshot of `stores` (empty: every store), its lists capped by
+  /// routing.snapshot_max_agents / snapshot_max_waiting, with the counts.
+  frame_ptr snapshot_frame(const std::vector<std::string>& stores) const;
+  /// The router's agents that `stores` (a viewer's; empty: all) share a store
+  /// with, and that are agents in the users file: available first, then by name.
+  std::vector<routing::agent_view> agents_seen_by(const std::vector<std::string>& stores) const;
+  nlohmann::json agent_row(const routing::agent_view& a) const;
   void schedule_snapshot_timer();
   /// Sessions whose token expired are closed (4401).
   void close_expired_sessions(timestamp_ms now);

@@ -1,5 +1,8 @@
 // The routing desk: a conversation's lifecycle (assignment, requeue, close),
 // presence, transfers, supervisors joining and taking over, and the queue board.
+#include <cctype>
+#include <tuple>
+
 #include "server/hub/hub_internal.hpp"
 
 namespace calma {
@@ -429,12 +432,13 @@ void hub::update_queue_gauges() {
 }
 
 void hub::mark_snapshot_dirty() {
+  // Agents count too: the snapshot's turn also publishes the store's agents online.
   if (snapshot_pending_ || (supervisor_conns_.empty() && agent_conns_.empty())) return;
   snapshot_pending_ = true;
-  // Coalesce: at most one snapshot per snapshot_min_gap, however many changes
-  // (a burst of new conversations would otherwise send one per change).
-  constexpr std::chrono::milliseconds snapshot_min_gap{250};
-  auto due = last_snapshot_ + snapshot_min_gap;
+  // Coalesce: at most one snapshot per snapshot_min_gap_ms, however many changes
+  // (a burst of logins or new conversations would otherwise send one per change).
+  const std::chrono::milliseconds gap{cfg_.routing.snapshot_min_gap_ms};
+  auto due = last_snapshot_ + gap;
   auto now = std::chrono::steady_clock::now();
   if (due <= now) {
     on_strand([self = shared_from_this()] {
@@ -450,73 +454,163 @@ void hub::mark_snapshot_dirty() {
   });
 }
 
-// One snapshot per distinct set of stores among the connected staff: each
-// sees the agents and the queues of its own stores only.
-void hub::send_snapshot() {
-  // Coalesced with the snapshots (at most one per 250 ms), not on every change.
-  publish_store_presence(false);
-  if (supervisor_conns_.empty() && agent_conns_.empty()) return;
-  last_snapshot_ = std::chrono::steady_clock::now();
-  const auto now = clock_();
-  const auto agents = router_.agents();
-  const auto order = router_.queue_order();
-  auto shares_store = [](const std::vector<std::string>& viewer, const std::vector<std::string>& agent) {
-    if (viewer.empty() || agent.empty()) return true;
-    for (const auto& s : viewer)
-      if (std::find(agent.begin(), agent.end(), s) != agent.end()) return true;
-    return false;
-  };
-  auto serves = [](const std::vector<std::string>& viewer, const std::string& store) {
-    return viewer.empty() || std::find(viewer.begin(), viewer.end(), store) != viewer.end();
-  };
-  auto agents_for = [&](const std::vector<std::string>& viewer) {
-    json out = json::array();
-    for (const auto& a : agents) {
-      auto u = users().find(a.id);
-      if (u != users().end() && u->second.r != role::agent) continue;
-      if (!shares_store(viewer, a.stores)) continue;
-      out.push_back(json{{"id", a.id}, {"name", a.name}, {"status", to_string(a.status)}, {"load", a.load},
-                         {"capacity", a.capacity}, {"connected", by_user_.count(a.id) > 0}, {"senior", a.senior},
-                         {"stores", a.stores}});
-    }
-    return out;
-  };
-  auto queues_for = [&](const std::vector<std::string>& viewer) {
-    std::map<std::pair<std::string, std::string>, json> queues;  // (store, queue) -> waiting
-    for (const auto& st : cfg_.stores)
-      if (serves(viewer, st.id))
-        for (const auto& q : cfg_.queues_of(st)) queues[{st.id, q}] = json::array();
-    for (const auto& e : order) {
-      const auto* c = open_conversation(e.conversation_id);
-      const std::string store = c ? c->rec.shopper.store : e.store;
-      if (!serves(viewer, store)) continue;
-      queues[{store, e.queue}].push_back(json{{"conversation_id", e.conversation_id},
-                                              {"wait_s", (now - e.enqueued_ts) / 1000},
-                                              {"level", c ? level_of(*c) : 0.0},
-                                              {"shopper", c ? c->rec.shopper.name : ""},
-                                              {"vip", e.vip},
-                                              {"store", store}});
-    }
-    json qs = json::array();
-    for (auto& [k, waiting] : queues) qs.push_back(json{{"name", k.second}, {"store", k.first}, {"waiting", std::move(waiting)}});
-    return qs;
-  };
-  // Agents see their colleagues (to transfer to) but not the queue: waiting
-  // conversations are not theirs to see.
-  std::map<std::pair<bool, std::vector<std::string>>, frame_ptr> frames;
-  for (const auto* set : {&agent_conns_, &supervisor_conns_}) {
-    const bool sup = set == &supervisor_conns_;
-    for (auto id : *set) {
-      auto it = sessions_.find(id);
-      if (it == sessions_.end()) continue;
-      auto& f = frames[{sup, it->second.stores}];
-      if (!f)
-        f = make_frame(json{{"type", "queue.snapshot"}, {"ts", now},
-                            {"queues", sup ? queues_for(it->second.stores) : json::array()},
-                            {"agents", agents_for(it->second.stores)}}.dump());
-      send_to(id, f);
-    }
+namespace {
+
+bool shares_store(const std::vector<std::string>& viewer, const std::vector<std::string>& agent) {
+  if (viewer.empty() || agent.empty()) return true;
+  for (const auto& s : viewer)
+    if (std::find(agent.begin(), agent.end(), s) != agent.end()) return true;
+  return false;
+}
+
+bool viewer_serves(const std::vector<std::string>& viewer, const std::string& store) {
+  return viewer.empty() || std::find(viewer.begin(), viewer.end(), store) != viewer.end();
+}
+
+// Available first: online with a free slot, online and full, away, offline.
+int availability(const routing::agent_view& a) {
+  switch (a.status) {
+    case agent_status::online: return a.load < a.capacity ? 0 : 1;
+    case agent_status::away: return 2;
+    case agent_status::offline: return 3;
   }
+  return 3;
+}
+
+bool contains_nocase(const std::string& hay, const std::string& needle) {
+  auto lower = [](unsigned char c) { return static_cast<char>(c < 0x80 ? std::tolower(c) : c); };
+  return std::search(hay.begin(), hay.end(), needle.begin(), needle.end(),
+                     [&](char a, char b) { return lower(static_cast<unsigned char>(a)) == lower(static_cast<unsigned char>(b)); }) !=
+         hay.end();
+}
+
+}  // namespace
+
+std::vector<routing::agent_view> hub::agents_seen_by(const std::vector<std::string>& stores) const {
+  std::vector<routing::agent_view> out;
+  for (auto& a : router_.agents()) {
+    // A supervisor holding a conversation (takeover) is in the router, not a colleague to list.
+    if (auto u = users().find(a.id); u != users().end() && u->second.r != role::agent) continue;
+    if (!shares_store(stores, a.stores)) continue;
+    out.push_back(std::move(a));
+  }
+  std::sort(out.begin(), out.end(), [](const routing::agent_view& x, const routing::agent_view& y) {
+    const int ax = availability(x), ay = availability(y);
+    if (ax != ay) return ax < ay;
+    return std::tie(x.name, x.id) < std::tie(y.name, y.id);
+  });
+  return out;
+}
+
+json hub::agent_row(const routing::agent_view& a) const {
+  return json{{"id", a.id},       {"name", a.name},
+              {"status", to_string(a.status)},
+              {"load", a.load},   {"capacity", a.capacity},
+              {"connected", by_user_.count(a.id) > 0},
+              {"senior", a.senior}, {"stores", a.stores}};
+}
+
+void hub::on_agents_list(session_entry& s, std::uint64_t conn_id, const protocol::agents_list& m) {
+  const char* ref = "agents.list";
+  if (!is_staff(s.who.role)) return send_error(conn_id, error_code::forbidden, "agents.list is for staff", ref);
+  std::vector<std::string> scope = s.stores;
+  if (!m.store.empty()) {
+    if (!cfg_.find_store(m.store)) return send_error(conn_id, error_code::not_found, "no such store: " + m.store, ref);
+    if (!s.serves(m.store)) return send_error(conn_id, error_code::forbidden, "not a store you serve: " + m.store, ref);
+    scope = {m.store};
+  }
+  json page = json::array();
+  int total = 0;
+  for (const auto& a : agents_seen_by(scope)) {
+    if (m.status && a.status != *m.status) continue;
+    if (!m.q.empty() && !contains_nocase(a.name, m.q) && !contains_nocase(a.id, m.q)) continue;
+    if (total >= m.offset && static_cast<int>(page.size()) < m.limit) page.push_back(agent_row(a));
+    ++total;
+  }
+  const bool more = m.offset + static_cast<int>(page.size()) < total;
+  send_to(conn_id, make_frame(json{{"type", "agents.list"}, {"ts", clock_()}, {"agents", std::move(page)},
+                                   {"total", total}, {"offset", m.offset}, {"more", more}}
+                                  .dump()));
+}
+
+frame_ptr hub::snapshot_frame(const std::vector<std::string>& viewer) const {
+  const auto now = clock_();
+  const auto max_agents = static_cast<std::size_t>(cfg_.routing.snapshot_max_agents);
+  const auto max_waiting = static_cast<std::size_t>(cfg_.routing.snapshot_max_waiting);
+  bool truncated = false;
+  // Agents: the first max_agents (available first), all of them counted.
+  const auto seen = agents_seen_by(viewer);
+  json agents = json::array();
+  int online = 0, away = 0, offline = 0;
+  for (const auto& a : seen) {
+    online += a.status == agent_status::online;
+    away += a.status == agent_status::away;
+    offline += a.status == agent_status::offline;
+    if (agents.size() < max_agents) agents.push_back(agent_row(a));
+  }
+  truncated |= seen.size() > max_agents;
+  // Queues: the first max_waiting of each in queue order, all of them counted.
+  struct q_state {
+    json waiting = json::array();
+    std::size_t total = 0;
+  };
+  std::map<std::pair<std::string, std::string>, q_state> queues;  // (store, queue)
+  for (const auto& st : cfg_.stores)
+    if (viewer_serves(viewer, st.id))
+      for (const auto& q : cfg_.queues_of(st)) queues[{st.id, q}];
+  for (const auto& e : router_.queue_order()) {
+    auto it = open_.find(e.conversation_id);
+    const conv_entry* c = it == open_.end() ? nullptr : &it->second;
+    const std::string& store = c ? c->rec.shopper.store : e.store;
+    if (!viewer_serves(viewer, store)) continue;
+    auto& q = queues[{store, e.queue}];
+    if (q.total++ >= max_waiting) {
+      truncated = true;
+      continue;
+    }
+    q.waiting.push_back(json{{"conversation_id", e.conversation_id},
+                             {"wait_s", (now - e.enqueued_ts) / 1000},
+                             {"level", c ? level_of(*c) : 0.0},
+                             {"shopper", c ? c->rec.shopper.name : ""},
+                             {"vip", e.vip},
+                             {"store", store}});
+  }
+  json qs = json::array();
+  for (auto& [k, q] : queues)
+    qs.push_back(json{{"name", k.second}, {"store", k.first}, {"waiting", std::move(q.waiting)}, {"waiting_total", q.total}});
+  return make_frame(json{{"type", "queue.snapshot"},
+                         {"ts", now},
+                         {"queues", std::move(qs)},
+                         {"agents", std::move(agents)},
+                         {"agents_total", seen.size()},
+                         {"agents_by_status", json{{"online", online}, {"away", away}, {"offline", offline}}},
+                         {"truncated", truncated}}
+                        .dump());
+}
+
+// Supervisors only, one frame per distinct set of stores among them: each sees
+// the agents and the queues of its own stores. Agents get no snapshot (they
+// ask agents.list): a thousand agents coming online no longer cost each of
+// them a thousand colleagues on every change.
+void hub::send_snapshot() {
+  // Coalesced with the snapshots, not on every change.
+  publish_store_presence(false);
+  last_snapshot_ = std::chrono::steady_clock::now();
+  if (supervisor_conns_.empty()) return;
+  std::map<std::vector<std::string>, frame_ptr> frames;
+  for (auto id : supervisor_conns_) {
+    auto it = sessions_.find(id);
+    if (it == sessions_.end()) continue;
+    auto& f = frames[it->second.stores];
+    if (!f) f = snapshot_frame(it->second.stores);
+    send_to(id, f);
+  }
+}
+
+void hub::send_snapshot_to(std::uint64_t conn_id) {
+  auto it = sessions_.find(conn_id);
+  if (it == sessions_.end()) return;
+  send_to(conn_id, snapshot_frame(it->second.stores));
 }
 
 void hub::schedule_snapshot_timer() {

@@ -443,6 +443,9 @@ async function main() {
       await a2.locator('[data-testid="me"]').filter({ hasText: 'Piotr Nowak' }).waitFor();
       const item = agent.locator('[data-testid="conv-item"]').filter({ hasText: 'Piotr Zieliński' });
       await item.click();
+      // Colleagues come on request (agents.list, asked on opening a conversation): the new one is offered.
+      const offered = agent.locator('[data-testid="transfer-select"] option').filter({ hasText: 'Piotr Nowak' });
+      await until(async () => (await offered.count()) > 0 || (await item.click(), false), 'the transfer list never offered agent2 (agents.list)', 15000, 1200);
       agent.once('dialog', (d) => d.accept('agent2'));
       await agent.locator('[data-testid="transfer-select"]').selectOption('other');
       const moved = a2.locator('[data-testid="conv-item"]').filter({ hasText: 'Piotr Zieliński' });

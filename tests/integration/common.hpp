@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <fstream>
+
 #include "tests/support/harness.hpp"
 
 namespace calma::test {
@@ -19,6 +21,19 @@ inline std::vector<std::string> test_args(const json& extra = json::object()) {
   return {"--config", test_config(extra), "--users", std::string(CALMA_SOURCE_DIR) + "/config/users.json",
           "--bind", "127.0.0.1"};
 }
+
+/// The password hashes of config/users.json's demo "agent" and "supervisor"
+/// (passwords "agent" and "supervisor"), for users files of a test's own.
+struct demo_hashes {
+  std::string agent, supervisor;
+  demo_hashes() {
+    std::ifstream in(std::string(CALMA_SOURCE_DIR) + "/config/users.json");
+    for (const auto& u : json::parse(in)) {
+      if (u["username"] == "agent") agent = u["password_hash"];
+      if (u["username"] == "supervisor") supervisor = u["password_hash"];
+    }
+  }
+};
 
 /// A logged-in staff member's WebSocket connection, after its welcome.
 struct staff {

@@ -15,13 +15,9 @@ namespace {
 // Users of two stores. Every password is the username's demo password from
 // config/users.json's hashes: "agent" (for agents) or "supervisor".
 std::string users_file() {
-  std::ifstream in(std::string(CALMA_SOURCE_DIR) + "/config/users.json");
-  auto demo = json::parse(in);
-  std::string agent_hash, sup_hash;
-  for (const auto& u : demo) {
-    if (u["username"] == "agent") agent_hash = u["password_hash"];
-    if (u["username"] == "supervisor") sup_hash = u["password_hash"];
-  }
+  const demo_hashes hashes;
+  const auto& agent_hash = hashes.agent;
+  const auto& sup_hash = hashes.supervisor;
   json users = json::array({
       {{"username", "ana"}, {"name", "Ana"}, {"role", "agent"}, {"password_hash", agent_hash}, {"stores", {"demo"}}},
       {{"username", "ola"}, {"name", "Ola"}, {"role", "agent"}, {"password_hash", agent_hash}, {"stores", {"demo-pl"}}},

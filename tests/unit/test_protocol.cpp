@@ -107,6 +107,34 @@ TEST_CASE("chat.message and ack are written byte for byte as json::dump() writes
   // Bytes that are not UTF-8 get dump()'s own answer (it throws), as before.
   chat_message bad{"c", 1, 1, participant{role::agent, "a", "b"}, "\xff\xfe", "m", visibility::all};
   CHECK_THROWS(make_chat_message(bad));
+
+TEST_CASE("agents.list - defaults, filters and bounds") {
+  auto d = parse(json{{"type", "agents.list"}});
+  REQUIRE(d.message);
+  const auto& m = std::get<agents_list>(*d.message);
+  CHECK(m.store.empty());
+  CHECK_FALSE(m.status);
+  CHECK(m.q.empty());
+  CHECK(m.offset == 0);
+  CHECK(m.limit == 100);
+  CHECK(type_name(*d.message) == "agents.list");
+  auto f = parse(json{{"type", "agents.list"}, {"store", "demo-pl"}, {"status", "online"}, {"q", "Ana"}, {"offset", 20}, {"limit", 500}});
+  REQUIRE(f.message);
+  const auto& g = std::get<agents_list>(*f.message);
+  CHECK(g.store == "demo-pl");
+  CHECK(g.status == agent_status::online);
+  CHECK(g.q == "Ana");
+  CHECK(g.offset == 20);
+  CHECK(g.limit == max_agents_page);
+  for (const json& bad : {json{{"limit", 0}}, json{{"limit", 501}}, json{{"limit", "10"}}, json{{"offset", -1}},
+                          json{{"status", "busy"}}, json{{"store", "a b"}}, json{{"q", 5}}}) {
+    json j = bad;
+    j["type"] = "agents.list";
+    auto r = parse(j);
+    CHECK(code_of(r) == error_code::bad_request);
+    CHECK(r.err->ref == "agents.list");
+  }
+  CHECK(code_of(parse(json{{"type", "agents.list"}, {"q", std::string(81, 'a')}})) == error_code::too_large);
 }
 
 TEST_CASE("server frames carry the fields PROTOCOL.md names") {

@@ -72,6 +72,8 @@ export class ConsoleApp implements Ctx {
   private prefs: StorageLike;
   private _session: Session | null = null;
   private client: CalmaClient | null = null;
+  /** when agents.list was last asked (see refreshColleagues) */
+  private colleaguesAskedAt = 0;
   model!: ConsoleModel;
   selected: string | null = null;
   private presence: PresenceStatus | null = null;
@@ -145,7 +147,19 @@ export class ConsoleApp implements Ctx {
     // the anger curve so far, the store and the shopper's context when not known yet).
     this.loadDetail(id);
     this.markRead();
+    this.refreshColleagues();
     this.schedule();
+  }
+
+  /**
+   * Asks the server for the colleagues to transfer to (`agents.list`, available ones
+   * first): on opening a conversation and on focusing the transfer list, at most once
+   * a second. The server no longer pushes every colleague to every agent.
+   */
+  refreshColleagues(): void {
+    const now = Date.now();
+    if (now - this.colleaguesAskedAt < 1000) return;
+    if (this.client?.sendFrame({ type: 'agents.list', limit: 100 })) this.colleaguesAskedAt = now;
   }
 
   /** GET /api/v1/conversations/{id} into the model; an answer overtaken by a newer request is dropped. */
@@ -175,7 +189,7 @@ export class ConsoleApp implements Ctx {
   /** A staff member's name from what this console knows (snapshot, conversations, itself). */
   staffName(id: string): string {
     if (id === this._session?.user_id) return this._session.name;
-    const a = this.model.snapshot?.agents?.find((x) => x.id === id);
+    const a = this.model.colleagues?.find((x) => x.id === id) ?? this.model.snapshot?.agents?.find((x) => x.id === id);
     if (a?.name) return a.name;
     for (const c of this.model.convs.values()) if (c.agentId === id && c.agentName) return c.agentName;
     return id;

@@ -134,6 +134,11 @@ export function applyFrame(model: ConsoleModel, ev: ConsoleServerMessage, fc: Fr
         }
       }
       return out;
+    case 'agents.list':
+      // Colleagues on request (the transfer list): agents get no queue.snapshot.
+      model.colleagues = Array.isArray(ev.agents) ? ev.agents : [];
+      model.colleaguesTs = Date.now();
+      return out;
     case 'presence':
       out.push({ kind: 'presence', status: ev.status, capacity: typeof ev.capacity === 'number' ? ev.capacity : undefined });
       return out;

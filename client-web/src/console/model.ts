@@ -4,6 +4,7 @@
  * can be unit-tested; the UI re-renders from it.
  */
 import type {
+  AgentRow,
   AngerPhase,
   AngerUpdate,
   ChatMessage,
@@ -111,11 +112,19 @@ export class ConsoleModel {
   escalations = new Map<string, EscalationVM>();
   snapshot: QueueSnapshot | null = null;
   snapshotTs = 0;
+  /** the last `agents.list` answer: colleagues to transfer to (agents get no snapshots) */
+  colleagues: AgentRow[] | null = null;
+  colleaguesTs = 0;
 
   constructor(
     public userId: string,
     public role: 'agent' | 'supervisor',
   ) {}
+
+  /** Colleagues to offer for a transfer: the last agents.list answer, else the snapshot's agents. */
+  transferTargets(): AgentRow[] {
+    return this.colleagues ?? this.snapshot?.agents ?? [];
+  }
 
   conv(id: string): ConvVM {
     let c = this.convs.get(id);

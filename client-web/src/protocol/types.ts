@@ -315,7 +315,7 @@ export interface WaitingExtras {
 }
 
 /** Every frame the console handles: ServerMessage plus the v1.1 follow-up frames. */
-export type ConsoleServerMessage = ServerMessage | FollowupDoneMsg | FollowupsChangedMsg;
+export type ConsoleServerMessage = ServerMessage | FollowupDoneMsg | FollowupsChangedMsg | AgentsListMsg;
 
 // ---- end of the console's v1.1 block
 
@@ -552,3 +552,58 @@ export interface CsatSavedMsg {
   conversation_id: string;
 }
 // ---- end of the rating (CSAT) block ----
+
+// ---- Staff fan-out (issue 12): colleagues on request, bounded snapshots ----
+// Agents no longer get `queue.snapshot`; they ask `agents.list` (the transfer list).
+// Supervisors' snapshots are coalesced and capped (routing.snapshot_max_agents /
+// snapshot_max_waiting): the counts say what the capped lists leave out.
+
+/** One agent, as in `queue.snapshot.agents` and the `agents.list` answer. */
+export interface AgentRow {
+  id: string;
+  name: string;
+  status: PresenceStatus | string;
+  load: number;
+  capacity: number;
+  connected?: boolean;
+  senior?: boolean;
+  stores?: string[];
+}
+
+/** staff -> server: a page of the agents of the user's stores, available ones first. */
+export interface AgentsListFrame {
+  type: 'agents.list';
+  store?: string;
+  status?: PresenceStatus;
+  /** substring of the name or id, any case */
+  q?: string;
+  offset?: number;
+  /** 1..500, default 100 */
+  limit?: number;
+}
+
+/** server -> the staff connection that asked. */
+export interface AgentsListMsg {
+  type: 'agents.list';
+  ts?: number;
+  agents: AgentRow[];
+  /** how many match (the page is `agents`) */
+  total: number;
+  offset: number;
+  more: boolean;
+}
+
+/** queue.snapshot's counts beside the capped lists (server extension). */
+export interface QueueSnapshot {
+  ts?: number;
+  /** agents of the viewer's stores, whatever the cap */
+  agents_total?: number;
+  agents_by_status?: { online?: number; away?: number; offline?: number };
+  /** a list was cut at its cap */
+  truncated?: boolean;
+}
+export interface QueueExtras {
+  /** conversations waiting in this queue, whatever the cap */
+  waiting_total?: number;
+}
+// ---- end of the staff fan-out block ----

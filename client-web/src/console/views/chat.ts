@@ -3,7 +3,7 @@
  * state, actions: transfer, close with "needs follow-up", join modes, take over), the
  * agent-alert banner, the transcript, the typing line and the reply box.
  */
-import type { ChatMessage, JoinMode } from '../../protocol/types';
+import type { AgentRow, ChatMessage, JoinMode } from '../../protocol/types';
 import { ICONS, clear, fmtTime, h, icon, initials } from '../../shared/dom';
 import { CAUSES } from '../causes';
 import { languageName } from '../format';
@@ -26,6 +26,9 @@ export class ChatView {
   private followUp = new Set<string>();
   /** the causes editor, open for one conversation, with what is ticked (kept across re-renders) */
   private causesEdit: { conv: string; picked: Set<string> } | null = null;
+  /** the transfer list has focus: its options stay as shown (see transferControl) */
+  private transferOpen = false;
+  private shownTargets: AgentRow[] | null = null;
 
   constructor(
     private ctx: Ctx,
@@ -228,11 +231,24 @@ export class ChatView {
     const sel = h('select', { 'aria-label': s.transferTo, 'data-testid': 'transfer-select' }, h('option', { value: '' }, s.transferPick));
     const queues = ctx.model.snapshot?.queues?.map((q) => q.name) ?? [];
     for (const q of queues.length ? queues : [c.queue || 'default']) sel.append(h('option', { value: 'queue:' + q }, s.backToQueue(q)));
-    for (const a of ctx.model.snapshot?.agents ?? []) {
+    // While the list is open, keep the options it opened with: a fresh agents.list
+    // answer re-renders the head, and a changed <select> would close under the pointer.
+    const targets = this.transferOpen && this.shownTargets ? this.shownTargets : ctx.model.transferTargets();
+    this.shownTargets = targets;
+    for (const a of targets) {
       if (a.id === c.agentId) continue;
       sel.append(h('option', { value: 'agent:' + a.id }, s.agentOption(a.name, s.status[a.status] ?? String(a.status), a.load, a.capacity)));
     }
     sel.append(h('option', { value: 'other' }, s.anotherAgent));
+    // Colleagues come on request: opening the list asks for a fresh one.
+    sel.addEventListener('focus', () => {
+      this.transferOpen = true;
+      ctx.refreshColleagues();
+    });
+    sel.addEventListener('blur', () => {
+      this.transferOpen = false;
+      ctx.schedule();
+    });
     sel.addEventListener('change', () => {
       const v = sel.value;
       sel.value = '';

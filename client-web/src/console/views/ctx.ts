@@ -16,6 +16,8 @@ export interface Ctx {
   /** Sends a frame; toasts "not connected" when it cannot (and returns false). */
   act(frame: { type: string; [k: string]: unknown }, done?: string): boolean;
   toast(text: string, error?: boolean): void;
+  /** Asks the server for the colleagues to transfer to (throttled). */
+  refreshColleagues(): void;
   /** re-render soon */
   schedule(): void;
   shopperName(c: ConvVM): string;

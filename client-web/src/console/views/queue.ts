@@ -31,6 +31,8 @@ export class QueueView {
     for (const q of queues) {
       const waiting = q.waiting ?? [];
       const store = (q as QueueExtras).store;
+      // Capped by the server (routing.snapshot_max_waiting): the total says how many wait.
+      const total = Math.max(waiting.length, (q as QueueExtras).waiting_total ?? 0);
       const rows = waiting.map((w) => {
         const c = ctx.model.convs.get(w.conversation_id);
         const x = w as WaitingExtras;
@@ -50,8 +52,9 @@ export class QueueView {
         h(
           'div',
           { class: 'queue', 'data-testid': 'queue' },
-          h('div', { class: 'queue-head' }, h('strong', {}, q.name, manyStores && store ? h('span', { class: 'muted small queue-store' }, ' · ' + (ctx.storeName(store) ?? store)) : null), h('span', { class: 'pill' + (waiting.length ? ' alert' : '') }, s.nWaiting(waiting.length))),
+          h('div', { class: 'queue-head' }, h('strong', {}, q.name, manyStores && store ? h('span', { class: 'muted small queue-store' }, ' · ' + (ctx.storeName(store) ?? store)) : null), h('span', { class: 'pill' + (total ? ' alert' : '') }, s.nWaiting(total))),
           rows.length ? h('ul', { class: 'waiting' }, ...rows) : h('p', { class: 'muted small' }, s.nobodyWaiting),
+          total > waiting.length ? h('p', { class: 'muted small', 'data-testid': 'queue-more' }, s.moreWaiting(total - waiting.length)) : null,
         ),
       );
     }
@@ -75,6 +78,12 @@ export class QueueView {
       ),
     );
     box.append(agents.length ? table : h('p', { class: 'muted small' }, s.noAgentsOnline));
+    // Capped by the server (routing.snapshot_max_agents, available ones first): say how many more.
+    const allAgents = Math.max(agents.length, snap.agents_total ?? 0);
+    if (allAgents > agents.length) {
+      const by = snap.agents_by_status ?? {};
+      box.append(h('p', { class: 'muted small', 'data-testid': 'agents-more' }, s.moreAgents(allAgents - agents.length, by.online ?? 0, by.away ?? 0)));
+    }
     box.append(h('p', { class: 'muted tiny' }, s.updated(fmtTime(ctx.model.snapshotTs, locale()))));
   }
 }
