@@ -107,6 +107,7 @@ TEST_CASE("chat.message and ack are written byte for byte as json::dump() writes
   // Bytes that are not UTF-8 get dump()'s own answer (it throws), as before.
   chat_message bad{"c", 1, 1, participant{role::agent, "a", "b"}, "\xff\xfe", "m", visibility::all};
   CHECK_THROWS(make_chat_message(bad));
+}
 
 TEST_CASE("agents.list - defaults, filters and bounds") {
   auto d = parse(json{{"type", "agents.list"}});
