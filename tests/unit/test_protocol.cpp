@@ -87,7 +87,7 @@ TEST_CASE("every client message type parses") {
   CHECK(std::holds_alternative<conversation_takeover>(*parse(json{{"type", "conversation.takeover"}, {"conversation_id", "c"}}).message));
 }
 
-TEST_CASE("agents.list - defaults, filters and bounds") {
+TEST_CASE("agents.list - defaults - filters and bounds") {
   auto d = parse(json{{"type", "agents.list"}});
   REQUIRE(d.message);
   const auto& m = std::get<agents_list>(*d.message);
