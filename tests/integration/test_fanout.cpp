@@ -57,10 +57,10 @@ json list(staff& s, json ask = json::object()) {
 
 }  // namespace
 
-TEST_CASE("fan-out - colleagues coming online send an agent nothing; agents.list pages through them") {
+TEST_CASE("fan-out - colleagues coming online send an agent nothing - agents.list pages through them") {
   constexpr int n = 30;
   const auto users = users_file(n);
-  server_process srv(args({}, users));
+  server_process srv(args(json::object(), users));
   std::vector<std::unique_ptr<staff>> agents;
   // One by one: after each arrival, no agent online got anything for it.
   for (int i = 1; i <= n; ++i) {
@@ -144,7 +144,7 @@ TEST_CASE("fan-out - colleagues coming online send an agent nothing; agents.list
   CHECK(s->expect("error")["code"] == "forbidden");
 }
 
-TEST_CASE("fan-out - supervisors' snapshots are coalesced and capped, and a welcome's goes to that supervisor alone") {
+TEST_CASE("fan-out - supervisors' snapshots are coalesced and capped - a welcome's goes to that supervisor alone") {
   constexpr int n = 20;
   const auto users = users_file(n);
   // A gap longer than the test: after the first snapshot, every change until the

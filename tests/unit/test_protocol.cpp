@@ -109,7 +109,7 @@ TEST_CASE("chat.message and ack are written byte for byte as json::dump() writes
   CHECK_THROWS(make_chat_message(bad));
 }
 
-TEST_CASE("agents.list - defaults, filters and bounds") {
+TEST_CASE("agents.list - defaults - filters and bounds") {
   auto d = parse(json{{"type", "agents.list"}});
   REQUIRE(d.message);
   const auto& m = std::get<agents_list>(*d.message);
