@@ -5,7 +5,7 @@
 //
 //   node tests/bench/peer/compare.mjs [--build DIR] [--rates 10000,20000] [--saturate 60000]
 //        [--pairs 1000] [--agents 100] [--duration 10] [--words 16] [--runs 1] [--only calma|relay]
-//        [--server-cpu 0] [--load-cpu 1] [--json FILE]
+//        [--server-cpu 0] [--load-cpu 1] [--server PATH] [--json FILE]
 import { spawnSync, execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -21,7 +21,7 @@ const opt = (name, dflt) => {
 };
 const build = resolve(opt('--build', resolve(root, 'build')));
 const load = resolve(build, 'tests/bench/load/calma-load');
-const server = resolve(build, 'server/calma-server');
+const server = resolve(opt('--server', resolve(build, 'server/calma-server')));  // another calma-server (an older build) to compare
 const rates = opt('--rates', '10000,20000').split(',').filter(Boolean).map(Number);
 const saturate = Number(opt('--saturate', '60000'));
 const pairs = Number(opt('--pairs', '1000'));
