@@ -28,7 +28,7 @@ redis_value array(std::vector<redis_value> el) {
 }
 }  // namespace
 
-TEST_CASE("presence records of another shape are dropped or defaulted, not thrown") {
+TEST_CASE("presence records of another shape are dropped or defaulted - not thrown") {
   const std::vector<std::string> ids{"a", "b", "c", "d", "e"};
   std::vector<std::string> gone;
   auto out = redis::presence_from(ids,
