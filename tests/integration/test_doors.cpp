@@ -131,7 +131,9 @@ TEST_CASE("doors - a big frame before hello is closed with 1009 and a bystander'
     // The server may close before the client has written it all.
   }
   REQUIRE(big.wait_closed(5s));
-  CHECK(big.close_code() == 1009);
+  // 1009, unless the rest of the frame the server did not read made the
+  // close a reset that took the close frame with it (then the metric below says why).
+  CHECK((big.close_code() == 1009 || big.close_code() == 0));
   // A hello that fits is fine; the limit after hello is the usual one.
   CHECK(shopper_visit(srv.port(), bystander)["seq"] == 1);
   CHECK(refused(srv.port(), "pre_hello_frame") >= 1);
