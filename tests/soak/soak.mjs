@@ -200,9 +200,16 @@ function nextAddress() {
   return `127.0.0.${addressCursor + 1}`;  // 127.0.0.2 .. 127.0.0.254
 }
 
+const sockets = new Set();  // every client connection, cut when the load stops
+function track(ws) {
+  sockets.add(ws);
+  ws.socket.on('close', () => sockets.delete(ws));
+  return ws;
+}
+
 async function shopperConnect(localAddress) {
   stats.connects++;
-  return connectWs(wsUrl, { origin, localAddress, timeout: 10000 });
+  return track(await connectWs(wsUrl, { origin, localAddress, timeout: 10000 }));
 }
 
 async function shopperSession(lane, n) {
@@ -329,7 +336,7 @@ async function shopperLane(lane) {
 
 // A long-lived connection: frames are handled as they come and not kept.
 async function staffConnection(token, onFrame) {
-  const ws = await connectWs(wsUrl, { origin, timeout: 10000 });
+  const ws = track(await connectWs(wsUrl, { origin, timeout: 10000 }));
   const wake = ws.wake.bind(ws);
   ws.wake = () => {
     const frames = ws.frames.splice(0);
@@ -535,6 +542,7 @@ async function main() {
   });
   stopping = true;
   await Promise.race([Promise.allSettled(workers), sleep(15000)]);
+  for (const ws of sockets) ws.socket.destroy();  // what is still waiting for a frame
   await sleep(5000);
   let after = null;
   try {
@@ -575,7 +583,7 @@ async function main() {
     console.log('failures (by kind):');
     for (const [k, n] of [...failures].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`  ${n} x ${k}`);
   }
-  if (after) console.log(`after the load stopped (5 s later): rss ${mb(after.rssKb)} MB, ${after.fds} fds (idle before the load: ${mb(idle.rssKb)} MB, ${idle.fds} fds)`);
+  if (after) console.log(`after the load stopped (its connections cut, 5 s later): rss ${mb(after.rssKb)} MB, ${after.fds} fds (idle before the load: ${mb(idle.rssKb)} MB, ${idle.fds} fds)`);
   for (const v of verdicts) console.log(v);
   console.log(`shopper sessions: ${stats.sessions_failed} of ${stats.sessions} failed (${(failRate * 100).toFixed(2)}%): ${chatOk ? 'chat kept working' : 'TOO MANY FAILURES'}`);
   if (serverGone) console.log(`the server died; its last output:\n${server ? server.log().slice(-4000) : ''}`);
