@@ -158,7 +158,118 @@ std::string_view type_name(const client_message& m) {
   return names[m.index()];
 }
 
+namespace {
+
+// A plain chat.send, read without building a json tree: the frame of nearly
+// every message. A flat object whose fields are among type, client_msg_id,
+// text and conversation_id, each once and each a string, with no \u escape.
+// Anything else (another type, another field, a number, null, a nested
+// value, a duplicate, \u escapes, bad bytes, a value the rules refuse) is
+// left to the general path, which also words every error: this path only
+// accepts what the general one accepts, and builds the same chat_send
+// (checked by tests/unit/test_protocol.cpp and the fuzz_protocol target).
+class flat_scan {
+ public:
+  explicit flat_scan(std::string_view s) : p_(s.data()), e_(s.data() + s.size()) {}
+
+  void ws() {
+    while (p_ != e_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) ++p_;
+  }
+  bool take(char c) {
+    ws();
+    if (p_ == e_ || *p_ != c) return false;
+    ++p_;
+    return true;
+  }
+  bool at_end() {
+    ws();
+    return p_ == e_;
+  }
+  /// A string after its opening quote, into `out`; false on anything the fast path leaves alone.
+  bool string(std::string& out, bool& non_ascii) {
+    out.clear();
+    const char* run = p_;
+    while (p_ != e_) {
+      const auto c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        out.append(run, p_);
+        ++p_;
+        return true;
+      }
+      if (c < 0x20) return false;
+      if (c >= 0x80) non_ascii = true;
+      if (c != '\\') {
+        ++p_;
+        continue;
+      }
+      out.append(run, p_);
+      if (++p_ == e_) return false;
+      switch (*p_) {
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        case '/': out += '/'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        default: return false;  // \u: the general path decodes it
+      }
+      run = ++p_;
+    }
+    return false;
+  }
+
+ private:
+  const char* p_;
+  const char* e_;
+};
+
+}  // namespace
+
+std::optional<chat_send> fast_chat_send(std::string_view frame, const limits& lim) {
+  static constexpr std::string_view keys[] = {"type", "client_msg_id", "text", "conversation_id"};
+  std::string values[4];
+  bool seen[4] = {false, false, false, false};
+  bool non_ascii = false;
+  flat_scan sc(frame);
+  if (!sc.take('{')) return std::nullopt;
+  std::string key;
+  for (;;) {
+    if (!sc.take('"')) return std::nullopt;  // also `{}` and a trailing comma
+    bool key_non_ascii = false;
+    if (!sc.string(key, key_non_ascii)) return std::nullopt;
+    std::size_t k = 0;
+    while (k < 4 && keys[k] != key) ++k;
+    if (k == 4 || seen[k]) return std::nullopt;
+    seen[k] = true;
+    if (!sc.take(':') || !sc.take('"') || !sc.string(values[k], non_ascii)) return std::nullopt;
+    if (sc.take(',')) continue;
+    if (!sc.take('}') || !sc.at_end()) return std::nullopt;
+    break;
+  }
+  if (!seen[0] || values[0] != "chat.send" || !seen[1] || !seen[2]) return std::nullopt;
+  if (non_ascii)
+    for (const auto& v : values)
+      if (!valid_utf8(v)) return std::nullopt;
+  chat_send m;
+  m.client_msg_id = std::move(values[1]);
+  m.text = std::move(values[2]);
+  if (!valid_id(m.client_msg_id, lim.max_id_bytes)) return std::nullopt;
+  if (m.text.empty() || m.text.size() > lim.max_text_bytes || only_whitespace(m.text)) return std::nullopt;
+  if (seen[3]) {
+    if (!valid_id(values[3], lim.max_id_bytes)) return std::nullopt;
+    m.conversation_id = std::move(values[3]);
+  }
+  return m;
+}
+
 parse_result parse_client_message(std::string_view frame, const limits& lim) {
+  if (auto m = fast_chat_send(frame, lim)) return parse_result{client_message{std::move(*m)}, std::nullopt};
+  return parse_client_message_general(frame, lim);
+}
+
+parse_result parse_client_message_general(std::string_view frame, const limits& lim) {
   json obj = json::parse(frame.begin(), frame.end(), nullptr, /*allow_exceptions=*/false);
   if (obj.is_discarded())
     return {std::nullopt, error{error_code::bad_request, "invalid JSON", ""}};

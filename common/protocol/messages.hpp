@@ -137,6 +137,11 @@ struct parse_result {
 
 /// Parses one text frame. Never throws.
 parse_result parse_client_message(std::string_view frame, const limits& lim);
+/// The two paths parse_client_message takes, for the tests and the fuzzer:
+/// a plain chat.send read without a json tree (nullopt: not one, or not
+/// acceptable), and the general path every other frame takes.
+std::optional<chat_send> fast_chat_send(std::string_view frame, const limits& lim);
+parse_result parse_client_message_general(std::string_view frame, const limits& lim);
 
 /// For a frame refused before parsing (rate_limited, too_large): the
 /// client_msg_id it carries, else its type, else "". Never throws.

@@ -6,7 +6,8 @@
 //  - what a message carries is within the limits and the id rules, and every
 //    text it carries can be serialized again as strict JSON (UTF-8), since
 //    the hub sends it on;
-//  - type_name() is the frame's own "type".
+//  - type_name() is the frame's own "type";
+//  - the fast path for plain chat.sends agrees with the general path.
 // Input: the frame's bytes. Seeds: tests/fuzz/seeds/protocol (make_seeds.py).
 #include <cstdint>
 #include <cstdlib>
@@ -89,7 +90,21 @@ void check_message(const client_message& m, const limits& lim, std::string_view 
   }
 }
 
+// The fast path for plain chat.sends accepts only what the general path
+// accepts, and reads the same message out of it.
+void same_as_general(std::string_view frame, const limits& lim) {
+  auto fast = fast_chat_send(frame, lim);
+  if (!fast) return;
+  parse_result g = parse_client_message_general(frame, lim);
+  EXPECT(g.message && std::holds_alternative<chat_send>(*g.message));
+  const auto& m = std::get<chat_send>(*g.message);
+  EXPECT(m.client_msg_id == fast->client_msg_id);
+  EXPECT(m.text == fast->text);
+  EXPECT(m.conversation_id == fast->conversation_id);
+}
+
 void one(std::string_view frame, const limits& lim) {
+  same_as_general(frame, lim);
   parse_result r = parse_client_message(frame, lim);
   EXPECT(r.message.has_value() != r.err.has_value());
   if (r.err) {

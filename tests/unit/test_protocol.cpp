@@ -48,6 +48,55 @@ TEST_CASE("chat.send parses and validates") {
   }
 }
 
+TEST_CASE("plain chat.sends take the fast path and read as the general path reads them") {
+  const limits lim;
+  // Taken by the fast path: the same message as the general path's.
+  for (std::string f : {
+           R"({"type":"chat.send","client_msg_id":"m-1","text":"Hola ¿qué tal? ñ"})",
+           R"( { "text" : "a \"quoted\" \\ \/ \n\t\r\b\f" , "type":"chat.send", "client_msg_id" : "m.2", "conversation_id":"c_9" } )",
+           "{\"type\":\"chat.send\",\"client_msg_id\":\"m\",\"text\":\"\x7f emoji \xf0\x9f\x98\xa1 \xc5\x9b\"}\n",
+       }) {
+    CAPTURE(f);
+    auto fast = fast_chat_send(f, lim);
+    REQUIRE(fast);
+    auto g = parse_client_message_general(f, lim);
+    REQUIRE(g.message);
+    const auto& m = std::get<chat_send>(*g.message);
+    CHECK(m.client_msg_id == fast->client_msg_id);
+    CHECK(m.text == fast->text);
+    CHECK(m.conversation_id == fast->conversation_id);
+  }
+  CHECK(fast_chat_send(R"({"type":"chat.send","client_msg_id":"m","text":"a\"b"})", lim)->text == "a\"b");
+  // Left to the general path, which gives the answer (a message or the worded error).
+  for (std::string f : {
+           R"({"type":"chat.send","client_msg_id":"m","text":"\u00f1"})",           // \u escape
+           R"({"type":"chat.send","client_msg_id":"m","text":"x","text":"y"})",     // duplicate
+           R"({"type":"chat.send","client_msg_id":"m","text":"x","extra":"y"})",    // another field
+           R"({"type":"chat.send","client_msg_id":"m","text":"x","conversation_id":null})",
+           R"({"type":"chat.send","client_msg_id":"m","text":7})",
+           R"({"type":"chat.send","client_msg_id":"m","text":"x",})",
+           R"({"type":"chat.send","client_msg_id":"m","text":"x"} x)",
+           R"({"type":"chat.send","client_msg_id":"m","text":"x")",
+           R"({"type":"chat.send","client_msg_id":"a b","text":"x"})",
+           R"({"type":"chat.send","client_msg_id":"m","text":" \t "})",
+           R"({"type":"chat.send","client_msg_id":"m","text":""})",
+           R"({"type":"chat.send","client_msg_id":"m","text":"x","conversation_id":""})",
+           R"({"type":"typing","client_msg_id":"m","text":"x"})",
+           R"({"type":"chat.send","text":"x"})",
+           "{\"type\":\"chat.send\",\"client_msg_id\":\"m\",\"text\":\"a\x01\"}",      // a raw control
+           "{\"type\":\"chat.send\",\"client_msg_id\":\"m\",\"text\":\"\xc3\x28\"}",  // bad UTF-8
+           "{\"type\":\"chat.send\",\"client_msg_id\":\"m\",\"text\":\"\xed\xa0\x80\"}",  // a surrogate
+       }) {
+    CAPTURE(f);
+    CHECK_FALSE(fast_chat_send(f, lim));
+  }
+  limits tight;
+  tight.max_text_bytes = 4;
+  CHECK_FALSE(fast_chat_send(R"({"type":"chat.send","client_msg_id":"m","text":"12345"})", tight));
+  CHECK(code_of(parse_client_message(R"({"type":"chat.send","client_msg_id":"m","text":"12345"})", tight)) == error_code::too_large);
+  CHECK(code_of(parse_client_message("{\"type\":\"chat.send\",\"client_msg_id\":\"m\",\"text\":\"\xc3\x28\"}", lim)) == error_code::bad_request);
+}
+
 TEST_CASE("frames that are not objects with a type") {
   CHECK(parse_client_message("{oops", {}).err->code == error_code::bad_request);
   CHECK(parse_client_message("", {}).err->code == error_code::bad_request);
