@@ -16,7 +16,7 @@ struct match {
 // Reused between calls on the same thread: after warm-up, scoring a message
 // allocates nothing but the cues it returns.
 struct scratch {
-  folded_message fm;
+  const folded_message* fm = nullptr;  // fold_message_reused's, for the message being scored
   std::vector<std::int32_t> ids;
   std::vector<std::uint32_t> id_off;
   std::vector<std::uint8_t> used;
@@ -39,7 +39,7 @@ bool token_has(const scratch& s, std::size_t tok, std::int32_t word) {
 // never spans a clause boundary.
 long match_words(const scratch& s, const term& t, std::size_t k, std::size_t pos) {
   if (k == t.words.size()) return static_cast<long>(pos);
-  const auto& toks = s.fm.tokens;
+  const auto& toks = s.fm->tokens;
   const std::int32_t w = t.words[k];
   if (w == gap_word) {
     long r = match_words(s, t, k + 1, pos);
@@ -103,8 +103,8 @@ void scorer::analyse(std::string_view text, lang_id lang, std::int64_t ts, score
   out.cues.clear();
   scratch& s = local_scratch();
   const lexicon_set& lex = *lex_;
-  fold_message(text, s.fm);
-  const auto& toks = s.fm.tokens;
+  s.fm = &fold_message_reused(text);
+  const auto& toks = s.fm->tokens;
   const std::size_t ntok = toks.size();
 
   // 1. Every word looked up once, for all languages.
@@ -112,7 +112,7 @@ void scorer::analyse(std::string_view text, lang_id lang, std::int64_t ts, score
   s.id_off.assign(ntok + 1, 0);
   for (std::size_t i = 0; i < ntok; ++i) {
     s.id_off[i] = static_cast<std::uint32_t>(s.ids.size());
-    lex.lookup(s.fm.word(toks[i]), s.ids);
+    lex.lookup(s.fm->word(toks[i]), s.ids);
   }
   s.id_off[ntok] = static_cast<std::uint32_t>(s.ids.size());
 
@@ -127,7 +127,7 @@ void scorer::analyse(std::string_view text, lang_id lang, std::int64_t ts, score
       }
       for (std::size_t l = 0; l < max_languages; ++l) votes[l] += (mask >> l) & 1;
     }
-    for (const auto& sc : s.fm.specials) {
+    for (const auto& sc : s.fm->specials) {
       const std::uint8_t mask = lex.letter_hint(sc.cp);
       for (std::size_t l = 0; l < max_languages; ++l) votes[l] += 2 * ((mask >> l) & 1);
     }
@@ -270,7 +270,7 @@ void scorer::analyse(std::string_view text, lang_id lang, std::int64_t ts, score
   }
 
   // 5. Surface: shouting, punctuation, emoji.
-  const auto& fm = s.fm;
+  const auto& fm = *s.fm;
   auto raise_measure = [&](cue_kind kind, double measure, double contribution) {
     cue c;
     c.kind = kind;

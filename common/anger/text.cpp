@@ -171,6 +171,23 @@ void folded_message::clear() noexcept {
   caps_upper = 0;
 }
 
+const folded_message& fold_message_reused(std::string_view text) {
+  struct cache {
+    std::string text;
+    folded_message fm;
+    bool filled = false;
+  };
+  thread_local cache c;
+  if (!c.filled || c.text != text) {
+    fold_message(text, c.fm);
+    c.text.assign(text);
+    c.filled = true;
+    // A huge message does not keep its buffers for the rest of the thread's life.
+    if (c.text.capacity() > 64 * 1024) c.text.shrink_to_fit();
+  }
+  return c.fm;
+}
+
 void fold_message(std::string_view text, folded_message& out) {
   out.clear();
   const auto& table = info_table();

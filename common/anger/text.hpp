@@ -51,6 +51,12 @@ struct folded_message {
 // quotes, so order numbers ("AB1234") and quoted codes do not count as shouting.
 void fold_message(std::string_view text, folded_message& out);
 
+// The same, kept per thread: the fold of the last text folded here, given
+// again while the text is the same. The scorer and the cause tagger read
+// each message one after the other on one thread; this folds it once. The
+// reference is valid until this thread's next call with another text.
+const folded_message& fold_message_reused(std::string_view text);
+
 // Folds a lexicon entry: the folded words joined by single spaces.
 std::string fold_phrase(std::string_view text);
 

@@ -313,8 +313,7 @@ result lexicon_set::classify(std::string_view text, std::string_view lang) const
   if (terms_.empty()) return out;
   const std::uint8_t mask = mask_of(lang);
 
-  anger::folded_message m;
-  anger::fold_message(text, m);
+  const anger::folded_message& m = anger::fold_message_reused(text);  // the scorer's fold of it, often
   const auto n = static_cast<std::uint32_t>(m.tokens.size());
   if (n == 0) return out;
   // breaks[i]: a sentence ends between word i-1 and word i.

@@ -117,11 +117,12 @@ void hub::open_conversation_for(std::uint64_t conn_id, const participant& who, p
   });
   // After the create (the store applies them in order): the trail's first entry.
   record(rec.id, actor(who), "opened", json{{"store", rec.shopper.store}, {"language", rec.shopper.language}});
-  store_message(conn_id, who, rec.id, std::move(m), visibility::all, true);
+  // Answered after the create's answer (queued first, then the ack), even from the memory store.
+  store_message(conn_id, who, rec.id, std::move(m), visibility::all, true, /*answer_later=*/true);
 }
 
 void hub::store_message(std::uint64_t conn_id, const participant& who, std::string conversation_id,
-                        protocol::chat_send m, visibility vis, bool allow_new) {
+                        protocol::chat_send m, visibility vis, bool allow_new, bool answer_later) {
   append_request req;
   req.allow_new = allow_new;
   req.message.conversation_id = std::move(conversation_id);
@@ -131,8 +132,8 @@ void hub::store_message(std::uint64_t conn_id, const participant& who, std::stri
   req.message.client_msg_id = std::move(m.client_msg_id);
   req.message.visibility = vis;
   store_.append_message(req, [self = shared_from_this(), conn_id, cmid = req.message.client_msg_id,
-                              conv = req.message.conversation_id](auto r) {
-    self->on_strand([self, conn_id, cmid, conv, r = std::move(r)] {
+                              conv = req.message.conversation_id, answer_later](auto r) {
+    auto answer = [self, conn_id, cmid, conv, r = std::move(r)] {
       if (!r.ok()) {
         ++self->metrics_.store_errors;
         spdlog::warn("store error: {}", r.error);
@@ -187,7 +188,9 @@ void hub::store_message(std::uint64_t conn_id, const participant& who, std::stri
         }
       }
       self->send_to(conn_id, make_frame(protocol::make_ack(cmid, conv, msg.seq)));
-    });
+    };
+    if (answer_later) self->on_strand(std::move(answer));
+    else self->on_strand_now(std::move(answer));
   });
 }
 

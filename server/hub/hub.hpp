@@ -115,6 +115,8 @@ class hub : public std::enable_shared_from_this<hub> {
 
   template <class F>
   void on_strand(F&& f);
+  template <class F>
+  void on_strand_now(F&& f);
   /// On the strand: takes the reloaded users table, if any, and closes the
   /// sessions of staff who are gone or disabled.
   void refresh_users();
@@ -190,7 +192,7 @@ class hub : public std::enable_shared_from_this<hub> {
   bool may_see(const participant& who, const conversation_record& rec) const;
   bool may_act(const participant& who, const conv_entry& c) const;
   void store_message(std::uint64_t conn_id, const participant& who, std::string conversation_id,
-                     protocol::chat_send m, visibility vis, bool allow_new);
+                     protocol::chat_send m, visibility vis, bool allow_new, bool answer_later = false);
   void open_conversation_for(std::uint64_t conn_id, const participant& who, protocol::chat_send m);
   void try_assign();
   void apply_assignment(const std::string& conv_id, const std::string& agent_id,

@@ -36,4 +36,13 @@ void hub::on_strand(F&& f) {
   });
 }
 
+// A store's answer: at once when it comes on the strand (the memory store
+// answers inside the call), else posted. The caller must not touch hub state
+// after starting the store call, since the answer may already have run.
+template <class F>
+void hub::on_strand_now(F&& f) {
+  if (strand_.running_in_this_thread()) return f();
+  on_strand(std::forward<F>(f));
+}
+
 }  // namespace calma

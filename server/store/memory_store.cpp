@@ -68,25 +68,26 @@ void memory_store::append_message(const append_request& r, callback<append_resul
     std::lock_guard lk(mu_);
     auto it = convs_.find(r.message.conversation_id);
     if (it == convs_.end()) {
-      cb({{}, "no conversation " + r.message.conversation_id});
-      return;
-    }
-    conv& c = it->second;
-    std::string key = r.message.from.id + '\x1f' + r.message.client_msg_id;
-    if (auto d = c.by_client_id.find(key); d != c.by_client_id.end()) {
-      res.message = c.messages[static_cast<std::size_t>(d->second - 1)];
-      res.duplicate = true;
-    } else if (!r.allow_new) {
-      res.message = r.message;
-      res.message.seq = 0;
+      res.message.seq = -1;  // answered below, out of the lock (the callback may call the store)
     } else {
-      res.message = r.message;
-      res.message.seq = ++c.rec.last_seq;
-      c.messages.push_back(res.message);
-      c.by_client_id.emplace(std::move(key), res.message.seq);
-      c.rec.updated_ts = r.message.ts;
+      conv& c = it->second;
+      std::string key = r.message.from.id + '\x1f' + r.message.client_msg_id;
+      if (auto d = c.by_client_id.find(key); d != c.by_client_id.end()) {
+        res.message = c.messages[static_cast<std::size_t>(d->second - 1)];
+        res.duplicate = true;
+      } else if (!r.allow_new) {
+        res.message = r.message;
+        res.message.seq = 0;
+      } else {
+        c.messages.push_back(r.message);
+        c.messages.back().seq = ++c.rec.last_seq;
+        res.message = c.messages.back();
+        c.by_client_id.emplace(std::move(key), res.message.seq);
+        c.rec.updated_ts = r.message.ts;
+      }
     }
   }
+  if (res.message.seq < 0) return cb({{}, "no conversation " + r.message.conversation_id});
   cb({std::move(res), {}});
 }
 
