@@ -1,24 +1,36 @@
-// A stream layer under the WebSocket stream that gathers its writes: the
-// frames a session writes in one turn of the event loop leave in one `write`
-// (one system call, one TCP segment on loopback) instead of one each.
+// The stream layer under a session's WebSocket stream that owns its
+// outgoing bytes: every frame for the client is appended to one buffer, and
+// what gathers while a socket write is in flight leaves in the next single
+// `write` (one system call, one TCP segment on loopback).
 //
-// Beast's WebSocket stream keeps doing everything it does (framing, control
-// frames, the close handshake, its one-write-at-a-time rule); this layer only
-// changes when its bytes reach the socket. A write is taken into `pending_`
-// and completes at once (posted, never inline) while fewer than `cap` bytes
-// wait; beyond that it completes only when the socket has taken the earlier
-// bytes, so a client that does not read backs the session's own queue up as
-// before (and is cut there as a slow consumer). The first write of a turn
-// posts the flush, so everything written in the same turn goes out together;
-// an owner with more frames queued holds the flush until it has written them.
-// Reads pass straight through.
+// Two ways in:
+//  - `send_text(payload)`, from any thread: the hub's data frames. The frame
+//    (header and payload, server frames are not masked) is appended under a
+//    small mutex and a flush is posted to the session's strand if none is
+//    pending. No per-frame handler, no per-frame hop between threads: the
+//    hub's turn writes straight into each session's buffer.
+//  - `async_write_some`, from the WebSocket stream on the session's strand:
+//    everything Beast writes itself (the handshake's answer, pings, pongs,
+//    the close frame). Taken whole into the same buffer, so frames never
+//    interleave; the write completes at once (posted, never inline) while
+//    fewer than `cap` bytes wait, else once the socket has taken the bytes
+//    before it.
+// A client that does not read backs the buffer up: `send_text` refuses when
+// the bytes or frames waiting pass the session's limits, and the session
+// cuts the connection (slow consumer). Once `stop_text()` is called (the
+// close handshake began, or the connection was cut) data frames are dropped
+// and only Beast's own writes (the close frame) go out. Reads pass straight
+// through.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -32,6 +44,22 @@
 #include <boost/beast/websocket/teardown.hpp>
 
 namespace calma {
+
+/// A server's WebSocket text frame header (FIN, opcode 1, no mask) for a
+/// payload of `n` bytes, appended to `out` (RFC 6455 section 5.2).
+inline void append_text_frame_header(std::string& out, std::size_t n) {
+  out += static_cast<char>(0x81);
+  if (n < 126) {
+    out += static_cast<char>(n);
+  } else if (n <= 0xFFFF) {
+    out += static_cast<char>(126);
+    out += static_cast<char>((n >> 8) & 0xFF);
+    out += static_cast<char>(n & 0xFF);
+  } else {
+    out += static_cast<char>(127);
+    for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>((static_cast<std::uint64_t>(n) >> shift) & 0xFF);
+  }
+}
 
 template <class NextLayer>
 class write_coalescer {
@@ -58,44 +86,104 @@ class write_coalescer {
         [this](auto handler, const ConstBuffers& bufs) { initiate_write(std::move(handler), bufs); }, token, b);
   }
 
-  /// Bytes taken and not yet handed to the socket, and those being written.
-  std::size_t buffered() const { return pending_.size() + inflight_.size(); }
+  /// What owns this stream: kept alive while a socket write or flush is pending.
+  void set_owner(std::weak_ptr<void> owner) { owner_ = std::move(owner); }
 
-  /// While held, the turn's flush waits: the owner has more frames to write
-  /// and calls release() when it has none (over `cap`, bytes go out anyway).
-  void hold() { held_by_owner_ = true; }
-  void release() {
-    held_by_owner_ = false;
-    flush();
+  /// Limits of what may wait for the client (see send_text).
+  void set_limits(std::size_t max_bytes, std::size_t max_frames) {
+    std::lock_guard lk(mu_);
+    max_bytes_ = max_bytes;
+    max_frames_ = max_frames;
   }
 
-  /// What owns this stream: kept alive while a socket write is in flight.
-  void set_owner(std::weak_ptr<void> owner) { owner_ = std::move(owner); }
+  enum class sent { queued, dropped, over_limit };
+  /// A text frame for the client; callable from any thread. `dropped` while
+  /// text is stopped; `over_limit` (nothing queued) when the bytes or frames
+  /// waiting would pass the limits: the caller cuts the connection.
+  sent send_text(std::string_view payload) {
+    std::lock_guard lk(mu_);
+    if (!text_open_ || failed_) return sent::dropped;
+    if (pending_.size() + inflight_bytes_ + payload.size() > max_bytes_ || frames_ + 1 > max_frames_) {
+      text_open_ = false;
+      return sent::over_limit;
+    }
+    append_text_frame_header(pending_, payload.size());
+    pending_.append(payload);
+    ++frames_;
+    schedule_flush_locked();
+    return sent::queued;
+  }
+  /// Data frames are taken from now on (the handshake is done).
+  void start_text() {
+    std::lock_guard lk(mu_);
+    text_open_ = !failed_;
+  }
+  /// No more data frames (closing, or cut); what is queued still goes out.
+  void stop_text() {
+    std::lock_guard lk(mu_);
+    text_open_ = false;
+  }
+  /// Bytes and frames waiting for the client (queued or being written).
+  std::pair<std::size_t, std::size_t> waiting() const {
+    std::lock_guard lk(mu_);
+    return {pending_.size() + inflight_bytes_, frames_};
+  }
 
   /// Completes once every byte taken has reached the socket (or it failed):
   /// the close handshake's teardown shuts the socket down only after that.
   template <class Handler>
   void async_drain(Handler&& h) {
+    std::unique_lock lk(mu_);
     if (failed_ || (!flushing_ && pending_.empty())) {
-      return boost::asio::post(get_executor(), boost::beast::bind_front_handler(std::move(h), failed_));
+      auto ec = failed_;
+      lk.unlock();
+      return boost::asio::post(get_executor(), boost::beast::bind_front_handler(std::move(h), ec));
     }
     drained_.emplace(std::move(h));
-    if (!flushing_) flush();
+    const bool start = !flushing_;
+    lk.unlock();
+    if (start) flush();
   }
   /// The same, blocking (the synchronous teardown).
   void drain(boost::beast::error_code& ec) {
-    if (!flushing_ && !pending_.empty() && !failed_) boost::asio::write(next_, boost::asio::buffer(pending_), failed_);
-    pending_.clear();
+    std::string rest;
+    {
+      std::lock_guard lk(mu_);
+      if (!flushing_ && !failed_) rest.swap(pending_);
+      pending_.clear();
+      text_open_ = false;
+    }
+    boost::beast::error_code wec;
+    if (!rest.empty()) boost::asio::write(next_, boost::asio::buffer(rest), wec);
+    std::lock_guard lk(mu_);
+    if (wec && !failed_) failed_ = wec;
     ec = failed_;
   }
 
  private:
   using handler_type = boost::asio::any_completion_handler<void(boost::beast::error_code, std::size_t)>;
 
+  // Under mu_: a flush on the strand, unless one is pending or a write is in flight
+  // (its completion flushes what gathered meanwhile).
+  void schedule_flush_locked() {
+    if (flushing_ || flush_posted_) return;
+    flush_posted_ = true;
+    boost::asio::post(get_executor(), [this, keep = owner_.lock()] {
+      {
+        std::lock_guard lk(mu_);
+        flush_posted_ = false;
+      }
+      flush();
+    });
+  }
+
   template <class Handler, class ConstBuffers>
   void initiate_write(Handler&& h, const ConstBuffers& bufs) {
+    std::unique_lock lk(mu_);
     if (failed_) {
-      return boost::asio::post(get_executor(), boost::beast::bind_front_handler(std::move(h), failed_, std::size_t{0}));
+      auto ec = failed_;
+      lk.unlock();
+      return boost::asio::post(get_executor(), boost::beast::bind_front_handler(std::move(h), ec, std::size_t{0}));
     }
     std::size_t n = 0;
     for (auto it = boost::asio::buffer_sequence_begin(bufs); it != boost::asio::buffer_sequence_end(bufs); ++it) {
@@ -103,54 +191,79 @@ class write_coalescer {
       pending_.append(static_cast<const char*>(cb.data()), cb.size());
       n += cb.size();
     }
-    if (buffered() <= cap) {
+    const bool over = pending_.size() + inflight_bytes_ > cap;
+    if (!over) {
+      lk.unlock();
       boost::asio::post(get_executor(), boost::beast::bind_front_handler(std::move(h), boost::beast::error_code{}, n));
+      lk.lock();
     } else {
       // Over the cap: the write completes once the socket has taken the bytes before it.
       held_.emplace(std::move(h));
       held_n_ = n;
     }
-    if (buffered() > cap) {
-      flush();
-    } else if (!flushing_ && !flush_posted_) {
-      flush_posted_ = true;
-      boost::asio::post(get_executor(), [this, keep = owner_.lock()] {
-        flush_posted_ = false;
-        if (!held_by_owner_) flush();
-      });
-    }
+    if (!over) return schedule_flush_locked();
+    lk.unlock();
+    flush();
   }
 
+  // On the strand.
   void flush() {
-    if (flushing_ || pending_.empty()) return;
-    flushing_ = true;
-    inflight_.swap(pending_);
-    pending_.clear();
+    {
+      std::lock_guard lk(mu_);
+      if (flushing_ || pending_.empty() || failed_) return;
+      flushing_ = true;
+      inflight_.swap(pending_);
+      pending_.clear();
+      inflight_bytes_ = inflight_.size();
+      inflight_frames_ = frames_;
+    }
     boost::asio::async_write(next_, boost::asio::buffer(inflight_), [this, keep = owner_.lock()](boost::beast::error_code ec, std::size_t) {
-      flushing_ = false;
-      inflight_.clear();
-      if (inflight_.capacity() > cap) std::string().swap(inflight_);
-      if (ec) {
-        failed_ = ec;
-        pending_.clear();
+      std::optional<handler_type> held;
+      std::optional<boost::asio::any_completion_handler<void(boost::beast::error_code)>> drained;
+      boost::beast::error_code failed;
+      std::size_t held_n = 0;
+      bool again = false;
+      {
+        std::lock_guard lk(mu_);
+        flushing_ = false;
+        inflight_.clear();
+        if (inflight_.capacity() > cap) std::string().swap(inflight_);
+        inflight_bytes_ = 0;
+        frames_ -= inflight_frames_;
+        inflight_frames_ = 0;
+        if (ec) {
+          failed_ = ec;
+          pending_.clear();
+          frames_ = 0;
+          text_open_ = false;
+        }
+        failed = failed_;
+        if (held_ && (failed_ || pending_.size() <= cap)) {
+          held = std::move(held_);
+          held_.reset();
+          held_n = held_n_;
+        }
+        again = !failed_ && !pending_.empty();
+        if (drained_ && (failed_ || pending_.empty())) {
+          drained = std::move(drained_);
+          drained_.reset();
+        }
       }
-      if (held_ && (failed_ || buffered() <= cap)) {
-        auto h = std::move(*held_);
-        held_.reset();
-        boost::asio::post(get_executor(), boost::beast::bind_front_handler(std::move(h), failed_, failed_ ? 0 : held_n_));
-      }
-      if (!failed_) flush();
-      if (drained_ && (failed_ || (!flushing_ && pending_.empty()))) {
-        auto d = std::move(*drained_);
-        drained_.reset();
-        boost::asio::post(get_executor(), boost::beast::bind_front_handler(std::move(d), failed_));
-      }
+      if (held) boost::asio::post(get_executor(), boost::beast::bind_front_handler(std::move(*held), failed, failed ? 0 : held_n));
+      if (again) flush();
+      if (drained) boost::asio::post(get_executor(), boost::beast::bind_front_handler(std::move(*drained), failed));
     });
   }
 
   NextLayer next_;
+  mutable std::mutex mu_;
   std::string pending_;   // taken, not yet handed to the socket
-  std::string inflight_;  // being written
+  std::string inflight_;  // being written (touched only by the strand while flushing_)
+  std::size_t inflight_bytes_ = 0;
+  std::size_t frames_ = 0;           // data frames pending or in flight
+  std::size_t inflight_frames_ = 0;  // of which in flight
+  std::size_t max_bytes_ = SIZE_MAX;
+  std::size_t max_frames_ = SIZE_MAX;
   std::optional<handler_type> held_;
   std::optional<boost::asio::any_completion_handler<void(boost::beast::error_code)>> drained_;
   std::weak_ptr<void> owner_;
@@ -158,7 +271,7 @@ class write_coalescer {
   boost::beast::error_code failed_;
   bool flushing_ = false;
   bool flush_posted_ = false;
-  bool held_by_owner_ = false;
+  bool text_open_ = false;
 };
 
 // The close handshake's teardown goes to the layer below.

@@ -28,41 +28,13 @@ using protocol::error_code;
 
 namespace {
 
-// The send queue: a FIFO that costs nothing while empty (a std::deque
-// allocates ~600 bytes as it is constructed, per connection).
-class frame_fifo {
- public:
-  bool empty() const { return head_ == v_.size(); }
-  std::size_t size() const { return v_.size() - head_; }
-  const frame_ptr& front() const { return v_[head_]; }
-  void push_back(frame_ptr f) { v_.push_back(std::move(f)); }
-  void pop_front() {
-    v_[head_++].reset();
-    if (head_ == v_.size()) {
-      head_ = 0;
-      v_.clear();
-      if (v_.capacity() > 64) v_.shrink_to_fit();
-    } else if (head_ >= 64 && head_ * 2 >= v_.size()) {
-      v_.erase(v_.begin(), v_.begin() + static_cast<std::ptrdiff_t>(head_));
-      head_ = 0;
-    }
-  }
-  void clear() {
-    std::vector<frame_ptr>().swap(v_);
-    head_ = 0;
-  }
-
- private:
-  std::vector<frame_ptr> v_;
-  std::size_t head_ = 0;
-};
-
 // A WebSocket session: reads frames, parses them at the boundary, keeps the
 // per-connection rules (hello deadline, frame size, flood, idle) and hands
-// what is valid to the hub. Writes go through a bounded queue on the
-// session's strand; a client over the bound is closed as a slow consumer
-// (it is not reading, so a close frame could not reach it either: the TCP
-// connection is cut).
+// what is valid to the hub. Frames for the client are appended, from any
+// thread, to the buffer of the stream layer below (write_coalescer.hpp),
+// bounded; a client over the bound is cut as a slow consumer (it is not
+// reading, so a close frame could not reach it either: the TCP connection
+// is cut).
 class ws_session final : public connection, public std::enable_shared_from_this<ws_session> {
  public:
   ws_session(tcp::socket&& socket, std::shared_ptr<net_context> ctx, door_pass pass, std::string client)
@@ -83,6 +55,7 @@ class ws_session final : public connection, public std::enable_shared_from_this<
   void run(http::request<http::string_body> req, std::string early) {
     const auto& wc = ctx_->cfg.websocket;
     ws_.next_layer().set_owner(shared_from_this());
+    ws_.next_layer().set_limits(wc.send_queue_bytes, wc.send_queue_messages);
     // Before hello only a small frame is read (a hello is small); frames up
     // to hard_frame_bytes after it, answered `too_large` if over
     // max_frame_bytes; beyond the limit in force Beast closes with 1009.
@@ -96,7 +69,7 @@ class ws_session final : public connection, public std::enable_shared_from_this<
         [](websocket::response_type& res) { res.set(http::field::server, "calma"); }));
     // Pings and pongs cost a write or a wake-up each: a bucket per connection.
     ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
-      if (kind == websocket::frame_type::close || closing_ || pending_close_) return;
+      if (kind == websocket::frame_type::close || closing_) return;
       if (control_.take(ctx_->clock()).ok) return;
       ctx_->stats.refused(refusal::control_frames);
       ++ctx_->stats.flood_disconnects;
@@ -135,10 +108,22 @@ class ws_session final : public connection, public std::enable_shared_from_this<
   std::string_view host() const override { return host_; }
   std::string_view address() const override { return client_; }
 
+  // Any thread: straight into the stream's buffer (no hop to our strand).
   void send(frame_ptr frame) override {
-    asio::dispatch(ws_.get_executor(), [self = shared_from_this(), f = std::move(frame)]() mutable {
-      self->enqueue(std::move(f));
-    });
+    switch (ws_.next_layer().send_text(*frame)) {
+      case write_coalescer<beast::tcp_stream>::sent::queued:
+        ++ctx_->stats.frames_out;
+        ctx_->stats.bytes_out += frame->size();
+        return;
+      case write_coalescer<beast::tcp_stream>::sent::dropped: return;  // closing, or not yet accepted
+      case write_coalescer<beast::tcp_stream>::sent::over_limit: {
+        ++ctx_->stats.slow_disconnects;
+        const auto [bytes, frames] = ws_.next_layer().waiting();
+        spdlog::warn("connection {} cut: slow consumer ({} frames, {} bytes queued)", id_, frames, bytes);
+        asio::dispatch(ws_.get_executor(), [self = shared_from_this()] { self->abort(); });
+        return;
+      }
+    }
   }
 
   void close(std::uint16_t code, std::string reason) override {
@@ -151,6 +136,7 @@ class ws_session final : public connection, public std::enable_shared_from_this<
   void on_accept(beast::error_code ec) {
     if (ec) return finish();
     accepted_ = true;
+    ws_.next_layer().start_text();
     if (ctx_->draining) {
       begin_close(static_cast<std::uint16_t>(close_code::going_away), "server shutting down");
       return do_read();  // the read completes the close handshake and finishes the session
@@ -196,7 +182,7 @@ class ws_session final : public connection, public std::enable_shared_from_this<
     buffer_.consume(buffer_.size());
     // An idle shopper says hello and then waits: it does not keep the read buffer in the meantime.
     if (!hello_seen_) buffer_.shrink_to_fit();
-    if (!closing_ && !pending_close_) on_frame(text, std::move(frame));
+    if (!closing_) on_frame(text, std::move(frame));
     do_read();  // also while closing: the read completes the close handshake
   }
 
@@ -234,63 +220,25 @@ class ws_session final : public connection, public std::enable_shared_from_this<
     }
     if (parsed.err) return answer_error(parsed.err->code, parsed.err->message, parsed.err->ref);
     if (std::holds_alternative<protocol::ping>(*parsed.message))
-      return enqueue(make_frame(protocol::make_pong()));
+      return send(make_frame(protocol::make_pong()));
     ctx_->the_front->handle(id_, std::move(*parsed.message), std::move(frame));
   }
 
   void answer_error(error_code code, std::string message, std::string ref = {}) {
     ctx_->stats.error(code);
-    enqueue(make_frame(protocol::make_error({code, std::move(message), std::move(ref)})));
+    send(make_frame(protocol::make_error({code, std::move(message), std::move(ref)})));
   }
 
-  void enqueue(frame_ptr f) {
-    if (closing_ || !accepted_) return;
-    const auto& wc = ctx_->cfg.websocket;
-    if (queue_.size() + 1 > wc.send_queue_messages || queued_bytes_ + f->size() > wc.send_queue_bytes) {
-      ++ctx_->stats.slow_disconnects;
-      spdlog::warn("connection {} cut: slow consumer ({} frames, {} bytes queued)", id_, queue_.size(), queued_bytes_);
-      return abort();
-    }
-    queued_bytes_ += f->size();
-    queue_.push_back(std::move(f));
-    if (queue_.size() == 2) ws_.next_layer().hold();  // more than the one being written: gather them
-    if (!writing_) do_write();
-  }
-
-  void do_write() {
-    writing_ = true;
-    ws_.text(true);
-    ws_.async_write(asio::buffer(*queue_.front()), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-      self->on_write(ec, n);
-    });
-  }
-
-  void on_write(beast::error_code ec, std::size_t bytes) {
-    writing_ = false;
-    if (ec) return abort();
-    ++ctx_->stats.frames_out;
-    ctx_->stats.bytes_out += bytes;
-    queued_bytes_ -= queue_.front()->size();
-    queue_.pop_front();
-    if (!queue_.empty()) return do_write();
-    ws_.next_layer().release();  // the queue is written: out it goes
-    if (pending_close_) do_close();
-  }
-
-  // Close after what is already queued (an error frame before a 4429, say).
+  // Close after what is already queued (an error frame before a 4429, say):
+  // the close frame goes into the same buffer, after them.
   void begin_close(std::uint16_t code, std::string reason) {
-    if (closing_ || pending_close_) return;
-    if (!accepted_) return abort();
-    pending_close_.emplace(code, std::move(reason));
-    if (!writing_ && queue_.empty()) do_close();
-  }
-
-  void do_close() {
     if (closing_) return;
+    if (!accepted_) return abort();
     closing_ = true;
+    ws_.next_layer().stop_text();
     hello_timer_.cancel();
     idle_timer_.cancel();
-    websocket::close_reason cr(static_cast<websocket::close_code>(pending_close_->first), pending_close_->second);
+    websocket::close_reason cr(static_cast<websocket::close_code>(code), std::move(reason));
     ws_.async_close(cr, [self = shared_from_this()](beast::error_code) {
       // The pending read completes with `closed` and finishes the session.
     });
@@ -298,6 +246,7 @@ class ws_session final : public connection, public std::enable_shared_from_this<
 
   void abort() {
     closing_ = true;
+    ws_.next_layer().stop_text();
     hello_timer_.cancel();
     idle_timer_.cancel();
     beast::error_code ignored;
@@ -309,15 +258,14 @@ class ws_session final : public connection, public std::enable_shared_from_this<
     if (finished_) return;
     finished_ = true;
     closing_ = true;
+    ws_.next_layer().stop_text();
     hello_timer_.cancel();
     idle_timer_.cancel();
-    queue_.clear();
-    queued_bytes_ = 0;
     --ctx_->stats.websocket_sessions;
     ctx_->the_front->detach(id_);
   }
 
-  // Frames written in one turn leave in one system call (write_coalescer.hpp).
+  // Frames gathered while a write is in flight leave in one system call (write_coalescer.hpp).
   websocket::stream<write_coalescer<beast::tcp_stream>> ws_;
   beast::flat_buffer buffer_;
   std::shared_ptr<net_context> ctx_;
@@ -328,15 +276,11 @@ class ws_session final : public connection, public std::enable_shared_from_this<
   limits::token_bucket control_;  // pings and pongs
   door_pass pass_;                // counted at the doors while we live
   std::string client_;            // the client's address
-  frame_fifo queue_;
-  std::size_t queued_bytes_ = 0;
   bool accepted_ = false;
-  bool writing_ = false;
   bool hello_seen_ = false;
   std::string origin_, host_;  // set before the session is shared; read-only after
   bool closing_ = false;   // close started or connection cut: nothing more is queued
   bool finished_ = false;  // the hub has been told we are gone
-  std::optional<std::pair<std::uint16_t, std::string>> pending_close_;
   std::chrono::steady_clock::time_point last_frame_;
 };
 
