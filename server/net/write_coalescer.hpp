@@ -43,23 +43,9 @@
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/websocket/teardown.hpp>
 
-namespace calma {
+#include "common/protocol/ws_frame.hpp"
 
-/// A server's WebSocket text frame header (FIN, opcode 1, no mask) for a
-/// payload of `n` bytes, appended to `out` (RFC 6455 section 5.2).
-inline void append_text_frame_header(std::string& out, std::size_t n) {
-  out += static_cast<char>(0x81);
-  if (n < 126) {
-    out += static_cast<char>(n);
-  } else if (n <= 0xFFFF) {
-    out += static_cast<char>(126);
-    out += static_cast<char>((n >> 8) & 0xFF);
-    out += static_cast<char>(n & 0xFF);
-  } else {
-    out += static_cast<char>(127);
-    for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>((static_cast<std::uint64_t>(n) >> shift) & 0xFF);
-  }
-}
+namespace calma {
 
 template <class NextLayer>
 class write_coalescer {
@@ -107,7 +93,7 @@ class write_coalescer {
       text_open_ = false;
       return sent::over_limit;
     }
-    append_text_frame_header(pending_, payload.size());
+    protocol::append_text_frame_header(pending_, payload.size());
     pending_.append(payload);
     ++frames_;
     schedule_flush_locked();

@@ -217,3 +217,27 @@ TEST_CASE("the resend of a conversation's first message after the conversation c
   // A genuinely new message opens a new conversation.
   CHECK(s.say("otra cosa", "open-2")["conversation_id"] != conv);
 }
+
+TEST_CASE("a history answer over 64 KiB reaches the client whole") {
+  // Server frames are written by Calma itself (header and payload into the
+  // session's buffer): this one needs the 64-bit length form.
+  server_process srv(test_args());
+  staff agent(srv.port(), "agent");
+  shopper ana(srv.port());
+  const std::string conv = ana.say("Necesito ayuda con un pedido largo", "r0")["conversation_id"];
+  agent->expect("history");
+  const std::string long_text(3900, 'x');
+  for (int i = 1; i <= 20; ++i) {
+    agent->send(chat(conv, long_text + std::to_string(i), "a" + std::to_string(i)));
+    CHECK(agent->expect("ack")["seq"] == i + 1);
+    CHECK(ana->expect("chat.message")["seq"] == i + 1);
+  }
+  ana->send(json{{"type", "history"}, {"conversation_id", conv}, {"after_seq", 0}});
+  auto h = ana->expect("history");
+  REQUIRE(h["messages"].size() == 21);
+  CHECK(h.dump().size() > 65536);
+  CHECK(h["messages"][20]["text"] == long_text + "20");
+  // And the connection goes on after it.
+  agent->send(chat(conv, "¿Algo más?", "a99"));
+  CHECK(ana->expect("chat.message")["seq"] == 22);
+}

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/protocol/messages.hpp"
+#include "common/protocol/ws_frame.hpp"
 
 using namespace calma;
 using namespace calma::protocol;
@@ -238,4 +239,23 @@ TEST_CASE("hello context - strings or numbers - bounded - unknown keys refused")
   CHECK_FALSE(protocol::valid_email("a b@example.com"));
   CHECK(protocol::valid_phone("+48 (600) 100-200"));
   CHECK_FALSE(protocol::valid_phone("12345"));
+}
+
+TEST_CASE("a server text frame header carries the length in 7 - 16 or 64 bits") {
+  auto header = [](std::size_t n) {
+    std::string h;
+    append_text_frame_header(h, n);
+    return std::vector<unsigned>(h.begin(), h.end());
+  };
+  auto bytes = [](std::initializer_list<unsigned> b) { return std::vector<unsigned>(b); };
+  auto u = [](std::vector<unsigned> v) {
+    for (auto& x : v) x &= 0xFF;
+    return v;
+  };
+  CHECK(u(header(0)) == bytes({0x81, 0}));
+  CHECK(u(header(125)) == bytes({0x81, 125}));
+  CHECK(u(header(126)) == bytes({0x81, 126, 0, 126}));
+  CHECK(u(header(65535)) == bytes({0x81, 126, 0xFF, 0xFF}));
+  CHECK(u(header(65536)) == bytes({0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0}));
+  CHECK(u(header(0x0102030405ULL)) == bytes({0x81, 127, 0, 0, 0, 0x01, 0x02, 0x03, 0x04, 0x05}));
 }
