@@ -54,6 +54,9 @@ std::string metrics::render(std::int64_t now_ms) const {
   one("calma_frames_in_total", "counter", "WebSocket frames received.", frames_in.load());
   one("calma_frames_out_total", "counter", "WebSocket frames sent.", frames_out.load());
   one("calma_bytes_out_total", "counter", "WebSocket payload bytes sent.", bytes_out.load());
+  one("calma_hub_busy_seconds_total", "counter",
+      "Time the hub's strand spent deciding (one core at most: its rate near 1 means the hub is the bottleneck).",
+      hub_busy_ns.load() / 1e9);
   one("calma_queue_length", "gauge", "Conversations waiting for an agent.", queue_length.load());
   auto oldest = queue_oldest_enqueued_ms.load();
   one("calma_queue_oldest_wait_seconds", "gauge", "Wait of the longest-waiting queued conversation.",

@@ -56,6 +56,7 @@ struct metrics {
   counter logins_ok{0}, logins_failed{0};
   counter http_requests{0};
   counter store_errors{0};
+  counter hub_busy_ns{0};  ///< CPU time the hub's strand spent in handlers (sampled; its share of one core)
 
   std::array<counter, static_cast<std::size_t>(refusal::count_)> refusals{};
   gauge login_queue_depth{0};   ///< password checks waiting or running

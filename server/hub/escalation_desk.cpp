@@ -325,6 +325,7 @@ void hub::schedule_deadline(conv_entry& c) {
   c.deadline->expires_after(std::chrono::milliseconds(std::max<timestamp_ms>(0, *dl - clock_())));
   c.deadline->async_wait([self = shared_from_this(), id = c.rec.id](const boost::system::error_code& ec) {
     if (ec || self->stopped_) return;
+    busy_scope busy(self->metrics_);
     auto* c = self->open_conversation(id);
     if (!c) return;
     c->deadline_at = 0;

@@ -456,6 +456,7 @@ void hub::start_grace(const std::string& agent_id) {
   t->expires_after(std::chrono::seconds(cfg_.routing.disconnect_grace_s));
   t->async_wait([self = shared_from_this(), id = agent_id](const boost::system::error_code& ec) {
     if (ec) return;
+    busy_scope busy(self->metrics_);
     self->grace_timers_.erase(id);
     if (!self->by_user_.count(id)) self->agent_gone(id);
   });

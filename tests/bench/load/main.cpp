@@ -1186,6 +1186,23 @@ struct runner {
         << static_cast<double>(max_lag_us) / 1000.0 << " ms)";
       line(o.str());
     }
+    {
+      // The hub's strand decides for everyone: its busy share bounds what more cores can give.
+      auto busy = [](const std::map<std::string, double>& m) {
+        auto it = m.find("calma_hub_busy_seconds_total");
+        return it == m.end() ? -1.0 : it->second;
+      };
+      const double b0 = busy(m_before), b1 = busy(m_after);
+      if (b0 >= 0 && b1 >= 0 && window_s > 0) {
+        const double share = (b1 - b0) / window_s;
+        report["hub_busy_share"] = share;
+        o.str("");
+        o << "hub strand busy " << std::setprecision(1) << 100.0 * share << "% of the window";
+        if (own_server && srv_cpu1 > srv_cpu0)
+          o << " (" << 100.0 * (b1 - b0) / (srv_cpu1 - srv_cpu0) << "% of the server's CPU time)";
+        line(o.str());
+      }
+    }
     line("ack latency (send -> ack at the sender):          " + ack_lat.line());
     line("delivery latency (send -> chat.message at peer):  " + deliv_lat.line());
     o.str("");
