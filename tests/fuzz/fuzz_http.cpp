@@ -8,11 +8,17 @@
 //  - resolve_static never gives a path outside the root (nor a "." or ".."
 //    segment, a NUL or a backslash), and no answer ever carries the file
 //    placed next to the root;
-//  - every answer has an HTTP status, and a JSON answer's body is JSON.
+//  - every answer has an HTTP status, and a JSON answer's body is JSON;
+//  - a Content-Encoding is one the request accepted, a 304 has no body and
+//    answers an If-None-Match, and no header carries a line break.
+// The doors are on (per-address limits for logins and /metrics, with the
+// request's client address), as in calma-server.
 //
 // Input, one field a line: method, target, Authorization (one of the words
 // "sup", "agent", "agent2", "shopper" for a valid token of that demo user,
-// "-" for none, or the header as written), Origin, then the body.
+// "-" for none, or the header as written), Origin, then one line of
+// tab-separated Content-Type, Accept-Encoding, If-None-Match and the
+// client's address ("" fields: none; no address: 127.0.0.1), then the body.
 // A login with a well-formed JSON body is not passed on: it would spend
 // 210,000 PBKDF2 rounds on every such input (the JSON checks before that are
 // fuzzed). Seeds: tests/fuzz/seeds/http (make_seeds.py).
@@ -43,6 +49,7 @@
 #include "server/hub/anger_engine.hpp"
 #include "server/hub/hub.hpp"
 #include "server/metrics.hpp"
+#include "server/net/doors.hpp"
 #include "server/net/http_api.hpp"
 #include "server/store/memory_store.hpp"
 
@@ -65,6 +72,7 @@ struct world {
   auth::token_signer signer{std::string(48, 'k')};
   auth::user_directory users;
   std::shared_ptr<hub> h;
+  std::unique_ptr<doors> gate;
   std::unique_ptr<http_api> api;
   std::string root;
   std::map<std::string, std::string> tokens;
@@ -72,8 +80,11 @@ struct world {
 world* w = nullptr;
 
 [[noreturn]] void fail(const char* what, const http_request& req, std::string_view detail = {}) {
-  std::fprintf(stderr, "fuzz_http: %s\n%s %s\nauthorization: %s\norigin: %s\nbody: %s\n%.*s\n", what,
-               req.method.c_str(), req.target.c_str(), req.authorization.c_str(), req.origin.c_str(),
+  std::fprintf(stderr,
+               "fuzz_http: %s\n%s %s\nauthorization: %s\norigin: %s\ncontent-type: %s\naccept-encoding: %s\n"
+               "if-none-match: %s\nclient: %s\nbody: %s\n%.*s\n",
+               what, req.method.c_str(), req.target.c_str(), req.authorization.c_str(), req.origin.c_str(),
+               req.content_type.c_str(), req.accept_encoding.c_str(), req.if_none_match.c_str(), req.client.c_str(),
                req.body.c_str(), static_cast<int>(detail.size()), detail.data());
   std::abort();
 }
@@ -194,6 +205,10 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   write_file(base / "www" / "console.html", "<!doctype html><title>console</title>");
   write_file(base / "www" / "pl" / "index.html", "<!doctype html><title>sklep</title>");
   write_file(base / "www" / "widget.js", "console.log(1)");
+  // Precompressed variants beside it (any bytes do: they are sent as they are).
+  write_file(base / "www" / "widget.js.br", "br-bytes");
+  write_file(base / "www" / "widget.js.gz", "gzip-bytes");
+  write_file(base / "www" / "assets" / "app-1a2b3c.js.gz", "gzip-bytes");
   write_file(base / "www" / "assets" / "app-1a2b3c.js", "export {}");
   write_file(base / "www" / "assets" / "style.css", "body{}");
   static std::string tmp_dir = base.string();
@@ -215,6 +230,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   if (!start_error.empty()) die("the hub did not start: " + start_error);
   w->api = std::make_unique<http_api>(w->cfg, w->h, w->store, w->stats, w->signer, w->users, clock, w->root,
                                       std::move(canned));
+  w->gate = std::make_unique<doors>(w->cfg, clock, w->stats);
+  w->api->set_doors(w->gate.get());
   auto token = [&](role r, const char* sub, const char* store) {
     auth::claims c;
     c.r = r;
@@ -243,6 +260,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   req.target = line();
   req.authorization = line();
   req.origin = line();
+  {
+    const std::string h = line();
+    std::string* fields[] = {&req.content_type, &req.accept_encoding, &req.if_none_match, &req.client};
+    std::size_t at = 0;
+    for (auto* f : fields) {
+      if (at > h.size()) break;
+      const auto tab = h.find('\t', at);
+      *f = h.substr(at, tab == std::string::npos ? std::string::npos : tab - at);
+      at = tab == std::string::npos ? h.size() + 1 : tab + 1;
+    }
+    if (req.client.empty()) req.client = "127.0.0.1";
+  }
   req.body = std::string(in);
   req.host = "localhost:8080";
   if (auto it = w->tokens.find(req.authorization); it != w->tokens.end()) req.authorization = it->second;
@@ -258,6 +287,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (std::string_view name : {"store", "lang", "from", "to", ""})
     if (query_param(target, name).size() > target.size()) fail("query_param grew", req);
   (void)mime_type(target);
+  for (bool br : {false, true})
+    for (bool gz : {false, true}) {
+      const std::string e = pick_encoding(req.accept_encoding, br, gz);
+      if (!(e.empty() || (e == "br" && br) || (e == "gzip" && gz))) fail("pick_encoding chose a variant that is not there", req, e);
+    }
+  (void)etag_matches(req.if_none_match, "\"0-br\"");
 
   if (would_hash(req)) return 0;
   const http_response res = ask(req);
@@ -266,8 +301,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (res.content_type.rfind("application/json", 0) == 0 && !res.body.empty() &&
       json::parse(res.body, nullptr, false).is_discarded())
     fail("a JSON answer that is not JSON", req, res.body);
-  for (const auto& [k, v] : res.headers)
+  for (const auto& [k, v] : res.headers) {
     if (k.find_first_of("\r\n") != std::string::npos || v.find_first_of("\r\n") != std::string::npos)
       fail("a header with a line break", req, k + ": " + v);
+    if (k == "Content-Encoding" && pick_encoding(req.accept_encoding, v == "br", v == "gzip") != v)
+      fail("a Content-Encoding the request did not accept", req, v);
+  }
+  if (res.status == 304 && (!res.body.empty() || req.if_none_match.empty())) fail("a 304 with a body, or unasked", req);
   return 0;
 }

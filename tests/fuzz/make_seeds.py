@@ -230,19 +230,29 @@ def http_seeds():
               "/api/v1/reports/conversations.csv?from=1749900000000&to=1750100000000",
               "/api/v1/canned?store=demo&lang=es", "/api/v1/stores/demo-pl/widget", "/%2e%2e/secret.txt",
               "/..%2fsecret.txt", "/../www-secret/index.html"}
+    # Line 5: Content-Type, Accept-Encoding, If-None-Match, client address (tab-separated).
+    none = ""
     seeds = []
     for p in sorted(paths):
         for auth in ("-", "sup", "agent"):
-            seeds.append(f"GET\n{p}\n{auth}\n\n")
-    seeds.append("GET\n/api/v1/stores/demo/widget\n-\nhttps://shop.example.com\n")
-    seeds.append("HEAD\n/healthz\n-\n\n")
-    seeds.append("GET\n/api/v1/conversations/c1\nshopper\n\n")
-    seeds.append("GET\n/api/v1/followups\nBearer not.a-token\n\n")
-    seeds.append("POST\n/api/v1/logout\nagent2\n\n")
-    seeds.append("DELETE\n/api/v1/conversations/c1\nsup\n\n")
-    seeds.append("PUT\n/index.html\n-\n\n")
+            seeds.append(f"GET\n{p}\n{auth}\n\n{none}\n")
+    for p in ("/widget.js", "/assets/app-1a2b3c.js", "/index.html"):
+        for ae in ("br, gzip", "gzip;q=1, br;q=0", "identity", "*", "gzip, deflate, br;q=0.5"):
+            seeds.append(f"GET\n{p}\n-\n\n\t{ae}\t\t203.0.113.7\n")
+        seeds.append(f'GET\n{p}\n-\n\n\tbr\t"0-br", W/"1"\t\n')
+        seeds.append(f"GET\n{p}\n-\n\n\t\t*\t\n")
+    seeds.append("GET\n/api/v1/stores/demo/widget\n-\nhttps://shop.example.com\n\n")
+    seeds.append("HEAD\n/healthz\n-\n\n\n")
+    seeds.append("GET\n/metrics\n-\n\n\t\t\t198.51.100.9\n")
+    seeds.append("GET\n/metrics\nBearer metrics-token\n\n\t\t\t2001:db8::1\n")
+    seeds.append("GET\n/api/v1/conversations/c1\nshopper\n\n\n")
+    seeds.append("GET\n/api/v1/followups\nBearer not.a-token\n\n\n")
+    seeds.append("POST\n/api/v1/logout\nagent2\n\n\n")
+    seeds.append("DELETE\n/api/v1/conversations/c1\nsup\n\n\n")
+    seeds.append("PUT\n/index.html\n-\n\n\n")
     for b in sorted(bodies) + ['{"username":1,"password":"x"}', "username=agent&password=agent", "{", "[]"]:
-        seeds.append(f"POST\n/api/v1/login\n-\n\n{b}")
+        for ct in ("application/json", "application/json; charset=utf-8", "text/plain", ""):
+            seeds.append(f"POST\n/api/v1/login\n-\n\n{ct}\t\t\t192.0.2.1\n{b}")
     write("http", seeds)
 
 
