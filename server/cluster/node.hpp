@@ -52,7 +52,7 @@ struct node_options {
   std::string key_prefix = "calma";
   redis::connection_options redis;  ///< address, credentials, timeouts
   lease_params lease;
-  std::int64_t node_timeout_ms = 5000;
+  std::int64_t node_timeout_ms = 2000;
   /// This process's signed-out tokens: kept in step with every node's (a
   /// sorted set in Redis, and a broadcast at each sign-out).
   auth::revocations* revoked = nullptr;
@@ -101,7 +101,16 @@ class node final : public front, public std::enable_shared_from_this<node> {
     std::weak_ptr<connection> conn;
     route r = route::local;
     std::shared_ptr<hub> bound;  ///< local: the hub it said hello to
-    std::string leader;          ///< relayed: the node it was relayed to
+    /// relayed: the member it is relayed to; empty while it waits for a new
+    /// leader (the old one died or stepped down): its frames are then
+    /// answered `unavailable`, and its hello is said again to the next leader.
+    std::string leader;
+    /// relayed: the hello to say again to a new leader: the client's own, or,
+    /// once a shopper was welcomed, the same with the token it was given (so a
+    /// new leader resumes that shopper instead of making a new one).
+    std::string hello;
+    bool welcomed = false;      ///< relayed: `leader`'s welcome came through
+    std::int64_t since_ms = 0;  ///< relayed: when the hello went to `leader` (or the wait began)
   };
 
   node(boost::asio::io_context& ioc, node_options o, const config& cfg, metrics& m, hub_factory make_hub);
@@ -118,6 +127,17 @@ class node final : public front, public std::enable_shared_from_this<node> {
   void handle_relay(relay_message m);
   void flush_outbox();
   void relay(std::uint64_t conn_id, session& s, char kind, std::string payload);
+  void relay_hello(std::uint64_t conn_id, session& s, bool resumed);
+  /// A relayed client's frame that no leader can take now: `unavailable`, naming its ref (a ping gets its pong).
+  void answer_gap(connection& c, const protocol::client_message& m);
+  /// The leader is gone or changed: every relayed client waits (kept open) for the next one.
+  void hold_relayed();
+  /// `leader` announced it serves: every relayed client's hello goes to it again, marked as a resumption.
+  void retarget_relayed(const std::string& leader);
+  /// This node now leads, its hub ready: its relayed clients say hello to it, locally.
+  void adopt_relayed();
+  /// A relayed S frame: the first welcome of the session's leader is noted (and a shopper's token kept).
+  void note_welcome(session& s, const std::string& frame);
   void close_relayed(std::uint16_t code, const std::string& reason);
   void close_all_local(std::uint16_t code, const std::string& reason);
   void drop_remotes_of(const std::string& node_id);
@@ -144,6 +164,8 @@ class node final : public front, public std::enable_shared_from_this<node> {
   int ticks_ = 0;
   std::int64_t reachable_since_ = 0;  ///< when the command connection came up; 0 while down
   long long peers_ = 0;               ///< other live nodes at the last check-in
+  std::int64_t leader_pttl_ = -1;     ///< the lease's time left at the last heartbeat (-1: unknown)
+  std::int64_t waiting_since_ = 0;    ///< relayed clients wait for a new leader since then; 0 when none waits
   std::function<void()> settled_;
   std::shared_ptr<hub> hub_;  ///< while leading
   bool hub_ready_ = false;

@@ -60,6 +60,67 @@ TEST_CASE("lease: a leader that finds another node holding the key loses leaders
   CHECK(t.on_reply(9000, "b") == lease_event::none);
 }
 
+TEST_CASE("lease: the default timings replace a SIGKILLed leader well within 2 s") {
+  const lease_params d;
+  auto p = lease_params_for(1500);
+  REQUIRE(p);
+  CHECK(p->lease_ms == d.lease_ms);
+  CHECK(p->renew_every_ms == d.renew_every_ms);
+  CHECK(p->margin_ms == d.margin_ms);
+  CHECK(p->renew_every_ms == 300);
+  CHECK(p->margin_ms == 450);
+  // A leader steps down after lease - margin unconfirmed: two renewals or more
+  // must have failed by then, so one slow reply does not cost the lease.
+  CHECK(p->lease_ms - p->margin_ms >= 3 * p->renew_every_ms);
+  // Killed just after renewing, the key lives lease_ms more; a follower asks
+  // just after it expires (next_heartbeat_in): taken within lease_ms + slack.
+  CHECK(next_heartbeat_in(*p, false, 1450) == p->renew_every_ms);  // far: the usual interval
+  CHECK(next_heartbeat_in(*p, false, 120) == 125);                   // near: just after it ends
+  CHECK(next_heartbeat_in(*p, false, 0) == 20);                      // ending now: soon, not in a busy loop
+  CHECK(next_heartbeat_in(*p, false, -1) == p->renew_every_ms);      // unknown (failed or no key)
+  CHECK(next_heartbeat_in(*p, true, 120) == p->renew_every_ms);      // the leader renews on its rhythm
+  CHECK(next_heartbeat_in(*p, false, 295) == p->renew_every_ms);     // not sooner than the interval
+}
+
+TEST_CASE("lease: timings for other lease lengths - out of range refused with a reason") {
+  auto small = lease_params_for(1000);
+  REQUIRE(small);
+  CHECK(small->renew_every_ms == 200);
+  CHECK(small->margin_ms == 300);
+  auto big = lease_params_for(5000);
+  REQUIRE(big);
+  CHECK(big->renew_every_ms == 1000);
+  CHECK(big->margin_ms == 1500);
+  std::string err;
+  CHECK_FALSE(lease_params_for(999, &err));
+  CHECK(err.find("leader_lease_ms") != std::string::npos);
+  CHECK(err.find("999") != std::string::npos);
+  err.clear();
+  CHECK_FALSE(lease_params_for(600'001, &err));
+  CHECK_FALSE(err.empty());
+  CHECK_FALSE(lease_params_for(-5));
+}
+
+TEST_CASE("lease: a leader killed at the worst moment is replaced within its lease plus a heartbeat") {
+  // Fake clock: the leader a renews at 0, 300, ... and dies at 1201 right
+  // after its renewal at 1200 (key until 2700). Follower b heartbeats every
+  // 300 ms from 50, following next_heartbeat_in with the PTTL Redis answers.
+  const auto p = *lease_params_for(1500);
+  lease_tracker b("b", p);
+  const timestamp_ms expires = 1200 + p.lease_ms;
+  timestamp_ms t = 50, taken = -1;
+  for (int i = 0; i < 100 && taken < 0; ++i) {
+    const bool alive_key = t < expires;
+    const auto e = b.on_reply(t, alive_key ? "a" : "b");
+    if (e == lease_event::became_leader) taken = t;
+    t += next_heartbeat_in(p, b.is_leader(), alive_key ? expires - t : -1);
+  }
+  REQUIRE(taken > 0);
+  CHECK(taken >= expires);
+  CHECK(taken - expires <= 25);         // asked just after the key ran out
+  CHECK(taken - 1201 <= p.lease_ms + 25);  // from the kill: the lease and a few ms
+}
+
 TEST_CASE("relay: every kind round-trips with a binary payload") {
   for (auto k : {relay_kind::hello, relay_kind::frame, relay_kind::detach, relay_kind::send, relay_kind::close,
                  relay_kind::reset, relay_kind::left, relay_kind::batch}) {
