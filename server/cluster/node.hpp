@@ -16,9 +16,13 @@
 // by the leader after `node_timeout_ms`: its clients reconnect elsewhere, its
 // agents get the usual grace period. A leader that dies is replaced when its
 // lease expires: the new leader loads the open conversations from the store
-// (the hub's start) and every client is asked to reconnect (1012), resuming by
-// seq: nothing acked is lost (acks are sent after the store took the message)
-// and nothing is shown twice. See server/cluster/README.md.
+// (the hub's start) and announces itself; the other nodes keep their clients
+// open and say each one's hello to it again (a resumption), and the new
+// leader's welcome on the open connection makes the client catch up by seq
+// and resend what was not acked. Frames in the gap are answered `unavailable`
+// (not stored: sent again). Nothing acked is lost (acks are sent after the
+// store took the message) and nothing is shown twice. See
+// server/cluster/README.md ("Failover").
 #pragma once
 
 #include <atomic>
