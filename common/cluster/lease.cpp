@@ -39,6 +39,15 @@ lease_event lease_tracker::on_reply(timestamp_ms sent, const std::string& holder
     return lease_event::lost_leadership;
   }
   if (holder == known_) return lease_event::none;
+  if (sent < announced_at_) return lease_event::none;  // asked before the announcement: stale
+  known_ = holder;
+  return lease_event::leader_changed;
+}
+
+lease_event lease_tracker::on_announce(timestamp_ms now, const std::string& holder) {
+  if (leader_ || holder.empty() || holder == self_) return lease_event::none;
+  announced_at_ = now;
+  if (holder == known_) return lease_event::none;
   known_ = holder;
   return lease_event::leader_changed;
 }

@@ -62,6 +62,12 @@ class lease_tracker {
   lease_event on_reply(timestamp_ms sent, const std::string& holder);
   /// Time passed while Redis was reachable (call about every renew_every_ms).
   lease_event on_tick(timestamp_ms now);
+  /// `holder` announced at `now` (relay R) that it leads and serves. A
+  /// follower takes it as the leader; a reply to a heartbeat sent before this
+  /// that names another holder is older news and is ignored (on_reply answers
+  /// none), so a late reply cannot send the follower back to a dead leader.
+  /// A leader ignores announcements: only Redis says who leads (none).
+  lease_event on_announce(timestamp_ms now, const std::string& holder);
 
   bool is_leader() const { return leader_; }
   /// The leader as last known; empty when unknown.
@@ -75,6 +81,7 @@ class lease_tracker {
   bool leader_ = false;
   std::string known_;
   timestamp_ms confirmed_until_ = 0;  ///< our lease surely holds before this
+  timestamp_ms announced_at_ = 0;     ///< when known_ announced itself (0: never)
 };
 
 }  // namespace calma::cluster

@@ -715,7 +715,7 @@ void node::handle_relay(relay_message msg) {
       return;
     case relay_kind::reset:
       if (lease_.is_leader()) return;  // Redis, not a message, says who leads
-      on_event(lease_.on_reply(now_ms(), msg.node));
+      on_event(lease_.on_announce(now_ms(), msg.node));
       retarget_relayed(msg.node);
       return;
     case relay_kind::send:

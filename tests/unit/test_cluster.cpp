@@ -121,6 +121,37 @@ TEST_CASE("lease: a leader killed at the worst moment is replaced within its lea
   CHECK(taken - 1201 <= p.lease_ms + 25);  // from the kill: the lease and a few ms
 }
 
+TEST_CASE("lease: an announcement makes a follower follow - a heartbeat answered before it does not undo it") {
+  lease_tracker c("c", {});
+  REQUIRE(c.on_reply(1000, "a") == lease_event::leader_changed);
+  // a dies; b takes the key and announces itself (relay R) at 3000.
+  CHECK(c.on_announce(3000, "b") == lease_event::leader_changed);
+  CHECK(c.leader() == "b");
+  // The reply to a heartbeat sent at 2900, before the announcement, still named a.
+  CHECK(c.on_reply(2900, "a") == lease_event::none);
+  CHECK(c.leader() == "b");
+  CHECK(c.on_reply(3100, "b") == lease_event::none);
+  // Later news from Redis counts again: d leads after b.
+  CHECK(c.on_reply(6000, "d") == lease_event::leader_changed);
+  CHECK(c.leader() == "d");
+  // The same announcement twice is no change; one naming nobody or this node is ignored.
+  CHECK(c.on_announce(6100, "d") == lease_event::none);
+  CHECK(c.on_announce(6200, "") == lease_event::none);
+  CHECK(c.on_announce(6300, "c") == lease_event::none);
+  CHECK(c.leader() == "d");
+  CHECK_FALSE(c.is_leader());
+}
+
+TEST_CASE("lease: a leader ignores announcements - Redis says who leads") {
+  lease_tracker a("a", {});
+  REQUIRE(a.on_reply(1000, "a") == lease_event::became_leader);
+  CHECK(a.on_announce(1100, "b") == lease_event::none);
+  CHECK(a.is_leader());
+  CHECK(a.leader() == "a");
+  // Its own replies still decide: another holder means it lost the lease.
+  CHECK(a.on_reply(1200, "b") == lease_event::lost_leadership);
+}
+
 TEST_CASE("relay: every kind round-trips with a binary payload") {
   for (auto k : {relay_kind::hello, relay_kind::frame, relay_kind::detach, relay_kind::send, relay_kind::close,
                  relay_kind::reset, relay_kind::left, relay_kind::batch}) {
