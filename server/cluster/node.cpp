@@ -74,7 +74,7 @@ constexpr std::uint16_t hello_resumed = 1;
 /// long is closed (1013): a lost announcement or a leader that never became
 /// ready must not leave it waiting for ever. As long as a client waits for
 /// its first welcome.
-constexpr std::int64_t welcome_timeout_ms = 10'000;
+constexpr timestamp_ms welcome_timeout_ms = 10'000;
 
 /// The ref an `error` answering this frame names (PROTOCOL.md): a chat.send's client_msg_id, else its type.
 std::string ref_of(const protocol::client_message& m) {
@@ -139,7 +139,8 @@ node::node(asio::io_context& ioc, node_options o, const config& cfg, metrics& m,
       metrics_(m),
       make_hub_(std::move(make_hub)),
       timer_(strand_),
-      lease_(opts_.node_id, opts_.lease) {}
+      lease_(opts_.node_id, opts_.lease),
+      routes_(failover_params{opts_.lease.lease_ms, welcome_timeout_ms}) {}
 
 node::~node() {
   if (cmd_) cmd_->stop();
@@ -284,17 +285,16 @@ void node::tick() {
   const bool settled_link = reachable_since_ != 0 && now_ms() - reachable_since_ > 2 * opts_.lease.renew_every_ms;
   if (settled_link || peers_ > 0) on_event(lease_.on_tick(now_ms()));
   if (lease_.is_leader() && !hub_) start_hub();  // a start that failed is retried
-  const auto now = now_ms();
-  // Relayed clients waiting for a new leader whose announcement (relay R) did
+  // Relayed clients held for a new leader whose announcement (relay R) did
   // not come (pub/sub may lose it): once the lease has had time to move, say
   // their hello to whoever Redis says leads (it ignores resumptions until it
-  // is ready, and then announces itself anyway).
-  if (waiting_since_ != 0 && !lease_.is_leader() && !lease_.leader().empty() &&
-      now - waiting_since_ > opts_.lease.lease_ms)
-    retarget_relayed(lease_.leader());
-  for (auto& [id, sess] : sessions_)
-    if (sess.r == route::relayed && !sess.welcomed && now - sess.since_ms > welcome_timeout_ms)
-      if (auto c = sess.conn.lock()) c->close(code_try_later, "no cluster leader answered; reconnect");
+  // is ready, and then announces itself anyway); and clients with no welcome
+  // for too long reconnect.
+  const auto due = routes_.on_tick(now_ms(), lease_.is_leader() ? std::string() : lease_.leader());
+  if (!due.retarget_to.empty()) retarget_relayed(due.retarget_to);
+  for (auto id : due.expired)
+    if (auto it = sessions_.find(id); it != sessions_.end())
+      if (auto c = it->second.conn.lock()) c->close(code_try_later, "no cluster leader answered; reconnect");
   if (ticks_++ % 10 == 0) load_revocations();
   if (!heartbeat_in_flight_) {
     heartbeat_in_flight_ = true;
@@ -450,13 +450,11 @@ void node::hello(std::shared_ptr<connection> c, protocol::hello h, std::string r
     // hub loading, or the new leader not announced yet), held: its hello goes
     // to the next leader when it serves.
     auto& s = self->sessions_[id];
-    const bool hold = self->lease_.is_leader() || self->waiting_since_ != 0;
-    s = session{c, route::relayed, nullptr, hold ? std::string() : self->lease_.leader(), std::move(raw), false,
-                self->now_ms()};
+    s = session{c, route::relayed, nullptr, std::move(raw), h.token.has_value()};
     --self->metrics_.connections_unauthenticated;
     ++self->metrics_.relayed_sessions;
-    if (hold) return;
-    self->relay_hello(id, s, false);
+    const auto to = self->routes_.add(id, self->now_ms(), self->lease_.is_leader() ? std::string() : self->lease_.leader());
+    if (!to.empty()) self->relay_hello(id, s, to, false);
   });
 }
 
@@ -470,7 +468,8 @@ void node::handle(std::uint64_t conn_id, protocol::client_message m, std::string
       return;
     }
     auto& s = it->second;
-    if (s.leader.empty()) {
+    const auto* to = self->routes_.find(conn_id);
+    if (!to || to->leader.empty()) {
       if (auto c = s.conn.lock()) self->answer_gap(*c, m);
       return;
     }
@@ -478,7 +477,7 @@ void node::handle(std::uint64_t conn_id, protocol::client_message m, std::string
     // (Redis away): not delivered, so not stored: the client hears
     // `unavailable` for it and sends it again (same client_msg_id: stored once).
     auto wire = encode({relay_kind::frame, self->opts_.node_id, conn_id, 0, std::move(raw)});
-    self->publish(s.leader, std::move(wire), [self, conn = s.conn, m = std::move(m)](long long receivers) {
+    self->publish(to->leader, std::move(wire), [self, conn = s.conn, m = std::move(m)](long long receivers) {
       if (receivers > 0) return;
       if (auto c = conn.lock()) self->answer_gap(*c, m);
     });
@@ -496,17 +495,15 @@ void node::detach(std::uint64_t conn_id) {
       it->second.bound->detach(conn_id);
     } else {
       --self->metrics_.relayed_sessions;
-      if (!it->second.leader.empty()) self->relay(conn_id, it->second, static_cast<char>(relay_kind::detach), {});
+      if (const auto* to = self->routes_.find(conn_id); to && !to->leader.empty())
+        self->publish(to->leader, encode({relay_kind::detach, self->opts_.node_id, conn_id, 0, {}}));
+      self->routes_.remove(conn_id);
     }
     self->sessions_.erase(it);
   });
 }
 
-void node::relay(std::uint64_t conn_id, session& s, char kind, std::string payload) {
-  publish(s.leader, encode({static_cast<relay_kind>(kind), opts_.node_id, conn_id, 0, std::move(payload)}));
-}
-
-void node::relay_hello(std::uint64_t conn_id, session& s, bool resumed) {
+void node::relay_hello(std::uint64_t conn_id, const session& s, const std::string& to, bool resumed) {
   auto c = s.conn.lock();
   if (!c) return;
   // What the leader's hub checks at hello besides the frame: the client's
@@ -514,19 +511,12 @@ void node::relay_hello(std::uint64_t conn_id, session& s, bool resumed) {
   // RS (\x1e) cannot appear in a JSON text, so it ends each field.
   std::string payload = std::string(c->address()) + '\x1e' + std::string(c->origin()) + '\x1e' +
                         std::string(c->host()) + '\x1e' + s.hello;
-  const auto to = s.leader;
   auto wire = encode({relay_kind::hello, opts_.node_id, conn_id, resumed ? hello_resumed : std::uint16_t{0}, std::move(payload)});
-  // Nobody listening (the leader died) or Redis away: the client waits (kept
-  // open) for the next leader, which its hello goes to when it announces itself.
+  // Nobody listening (the leader died) or Redis away: the client is held
+  // (kept open) for the next leader, which its hello goes to when it announces itself.
   publish(to, std::move(wire), [self = shared_from_this(), conn_id, to](long long receivers) {
     if (receivers > 0) return;
-    self->on_strand([self, conn_id, to] {
-      auto it = self->sessions_.find(conn_id);
-      if (it == self->sessions_.end() || it->second.r != route::relayed || it->second.leader != to || it->second.welcomed)
-        return;
-      it->second.leader.clear();
-      if (self->waiting_since_ == 0) self->waiting_since_ = self->now_ms();
-    });
+    self->on_strand([self, conn_id, to] { self->routes_.missed(conn_id, to, self->now_ms()); });
   });
 }
 
@@ -537,37 +527,22 @@ void node::answer_gap(connection& c, const protocol::client_message& m) {
   c.send(make_frame(unavailable_frame(ref_of(m))));
 }
 
-void node::hold_relayed() {
-  const auto now = now_ms();
-  for (auto& [id, s] : sessions_) {
-    if (s.r != route::relayed) continue;
-    s.leader.clear();
-    s.welcomed = false;
-    s.since_ms = now;
-  }
-  if (waiting_since_ == 0) waiting_since_ = now;
-}
+void node::hold_relayed() { routes_.hold(now_ms()); }
 
 void node::retarget_relayed(const std::string& leader) {
-  const auto now = now_ms();
-  std::size_t n = 0;
-  for (auto& [id, s] : sessions_) {
-    if (s.r != route::relayed) continue;
-    s.leader = leader;
-    s.welcomed = false;
-    s.since_ms = now;
-    relay_hello(id, s, true);
-    ++n;
-  }
-  waiting_since_ = 0;
-  metrics_.cluster_resumed += n;
-  if (n) spdlog::info("cluster: {} clients of this node said hello again to the leader {}", n, leader);
+  const auto ids = routes_.retarget(now_ms(), leader);
+  for (auto id : ids)
+    if (auto it = sessions_.find(id); it != sessions_.end()) relay_hello(id, it->second, leader, true);
+  metrics_.cluster_resumed += ids.size();
+  if (!ids.empty()) spdlog::info("cluster: {} clients of this node said hello again to the leader {}", ids.size(), leader);
 }
 
 void node::adopt_relayed() {
   std::size_t n = 0;
-  for (auto& [id, s] : sessions_) {
-    if (s.r != route::relayed) continue;
+  for (auto id : routes_.take_all()) {
+    auto it = sessions_.find(id);
+    if (it == sessions_.end()) continue;
+    auto& s = it->second;
     auto c = s.conn.lock();
     if (!c) continue;  // its detach is on its way
     auto parsed = protocol::parse_client_message(s.hello, cfg_.limits);
@@ -581,22 +556,20 @@ void node::adopt_relayed() {
     hub_->hello(std::move(c), std::get<protocol::hello>(std::move(*parsed.message)));
     ++n;
   }
-  waiting_since_ = 0;
   metrics_.cluster_resumed += n;
   if (n) spdlog::info("cluster: {} clients of this node said hello again to its own hub", n);
 }
 
-void node::note_welcome(session& s, const std::string& frame) {
-  // Only the frames before the welcome are looked into (usually none).
-  auto j = nlohmann::json::parse(frame, nullptr, false);
-  if (!j.is_object() || j.value("type", "") != "welcome") return;
-  s.welcomed = true;
-  auto t = j.find("token");
-  if (t == j.end() || !t->is_string()) return;  // staff: their hello already holds their token
-  auto h = nlohmann::json::parse(s.hello, nullptr, false);
-  if (!h.is_object()) return;
-  h["token"] = *t;  // the same shopper, its context kept
-  s.hello = h.dump();
+void node::note_welcome(std::uint64_t conn_id, session& s, const std::string& frame) {
+  // Only the frames before a welcome are looked into (usually none).
+  const auto* r = routes_.find(conn_id);
+  if (s.hello_final && (!r || r->welcomed)) return;
+  if (!is_welcome(frame)) return;
+  routes_.welcomed(conn_id);
+  if (s.hello_final) return;
+  // A shopper: a later leader must resume this one, not make a new one.
+  if (auto h = hello_after_welcome(s.hello, frame)) s.hello = std::move(*h);
+  s.hello_final = true;
 }
 
 void node::close_relayed(std::uint16_t code, const std::string& reason) {
@@ -725,7 +698,7 @@ void node::handle_relay(relay_message msg) {
       auto c = it->second.conn.lock();
       if (!c) return;
       if (msg.kind == relay_kind::send) {
-        if (it->second.r == route::relayed && !it->second.welcomed) note_welcome(it->second, msg.payload);
+        if (it->second.r == route::relayed) note_welcome(msg.conn, it->second, msg.payload);
         return c->send(make_frame(std::move(msg.payload)));
       }
       return c->close(msg.code, std::move(msg.payload));

@@ -38,6 +38,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "common/cluster/failover.hpp"
 #include "common/cluster/lease.hpp"
 #include "common/cluster/relay.hpp"
 #include "common/config/config.hpp"
@@ -105,16 +106,12 @@ class node final : public front, public std::enable_shared_from_this<node> {
     std::weak_ptr<connection> conn;
     route r = route::local;
     std::shared_ptr<hub> bound;  ///< local: the hub it said hello to
-    /// relayed: the member it is relayed to; empty while it waits for a new
-    /// leader (the old one died or stepped down): its frames are then
-    /// answered `unavailable`, and its hello is said again to the next leader.
-    std::string leader;
     /// relayed: the hello to say again to a new leader: the client's own, or,
     /// once a shopper was welcomed, the same with the token it was given (so a
-    /// new leader resumes that shopper instead of making a new one).
+    /// new leader resumes that shopper instead of making a new one). Where it
+    /// is relayed to, held or welcomed: `routes_`.
     std::string hello;
-    bool welcomed = false;      ///< relayed: `leader`'s welcome came through
-    std::int64_t since_ms = 0;  ///< relayed: when the hello went to `leader` (or the wait began)
+    bool hello_final = false;  ///< relayed: `hello` holds a token (staff's from the start, a shopper's once welcomed)
   };
 
   node(boost::asio::io_context& ioc, node_options o, const config& cfg, metrics& m, hub_factory make_hub);
@@ -130,8 +127,7 @@ class node final : public front, public std::enable_shared_from_this<node> {
   void on_relay(std::string wire);
   void handle_relay(relay_message m);
   void flush_outbox();
-  void relay(std::uint64_t conn_id, session& s, char kind, std::string payload);
-  void relay_hello(std::uint64_t conn_id, session& s, bool resumed);
+  void relay_hello(std::uint64_t conn_id, const session& s, const std::string& to, bool resumed);
   /// A relayed client's frame that no leader can take now: `unavailable`, naming its ref (a ping gets its pong).
   void answer_gap(connection& c, const protocol::client_message& m);
   /// The leader is gone or changed: every relayed client waits (kept open) for the next one.
@@ -141,7 +137,7 @@ class node final : public front, public std::enable_shared_from_this<node> {
   /// This node now leads, its hub ready: its relayed clients say hello to it, locally.
   void adopt_relayed();
   /// A relayed S frame: the first welcome of the session's leader is noted (and a shopper's token kept).
-  void note_welcome(session& s, const std::string& frame);
+  void note_welcome(std::uint64_t conn_id, session& s, const std::string& frame);
   void close_relayed(std::uint16_t code, const std::string& reason);
   void close_all_local(std::uint16_t code, const std::string& reason);
   void drop_remotes_of(const std::string& node_id);
@@ -169,7 +165,7 @@ class node final : public front, public std::enable_shared_from_this<node> {
   std::int64_t reachable_since_ = 0;  ///< when the command connection came up; 0 while down
   long long peers_ = 0;               ///< other live nodes at the last check-in
   std::int64_t leader_pttl_ = -1;     ///< the lease's time left at the last heartbeat (-1: unknown)
-  std::int64_t waiting_since_ = 0;    ///< relayed clients wait for a new leader since then; 0 when none waits
+  relay_routes routes_;               ///< where each relayed client is relayed to, or held
   std::function<void()> settled_;
   std::shared_ptr<hub> hub_;  ///< while leading
   bool hub_ready_ = false;

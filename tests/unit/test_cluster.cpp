@@ -1,6 +1,10 @@
 // The cluster's pure parts: the leader lease and the relay wire form.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "common/cluster/failover.hpp"
 #include "common/cluster/lease.hpp"
 #include "common/cluster/relay.hpp"
 
@@ -198,4 +202,96 @@ TEST_CASE("relay: a batch carries its messages in order - malformed batches are 
   CHECK_FALSE(decode_batch("3abc"));         // no colon
   CHECK_FALSE(decode_batch("-1:a"));
   CHECK(decode_batch("1:a2:bc") == std::vector<std::string>{"a", "bc"});
+}
+
+TEST_CASE("failover: relayed clients are held when the leader goes and resumed with the one that announces itself") {
+  relay_routes r({1500, 10'000});
+  CHECK(r.add(1, 0, "a") == "a");
+  CHECK(r.add(2, 0, "a") == "a");
+  CHECK(r.welcomed(1));
+  CHECK_FALSE(r.welcomed(1));  // once
+  CHECK(r.welcomed(2));
+  CHECK_FALSE(r.holding());
+  // a dies: the heartbeat names b (not serving yet). Everyone is held, new clients too.
+  r.hold(2000);
+  CHECK(r.holding());
+  CHECK(r.find(1)->leader.empty());
+  CHECK_FALSE(r.find(1)->welcomed);
+  CHECK(r.add(3, 2100, "b").empty());
+  CHECK(r.on_tick(2500, "b").retarget_to.empty());  // b has time to load and announce
+  // b announces itself: every hello goes to it, marked as resumptions by the caller.
+  auto ids = r.retarget(2600, "b");
+  std::sort(ids.begin(), ids.end());
+  CHECK(ids == std::vector<std::uint64_t>{1, 2, 3});
+  CHECK_FALSE(r.holding());
+  CHECK(r.find(3)->leader == "b");
+  CHECK(r.add(4, 2700, "b") == "b");  // not holding any more: relayed at once
+  CHECK(r.welcomed(1));
+  CHECK(r.remove(2));
+  CHECK_FALSE(r.remove(2));
+  CHECK(r.size() == 3);
+}
+
+TEST_CASE("failover: a lost announcement - a hello that reached nobody - a client never welcomed") {
+  relay_routes r({1500, 10'000});
+  CHECK(r.add(1, 0, "a") == "a");
+  CHECK(r.welcomed(1));
+  // The announcement is lost: after the lease, re-target to whoever Redis names.
+  r.hold(1000);
+  CHECK(r.on_tick(2400, "b").retarget_to.empty());
+  CHECK(r.on_tick(2501, "").retarget_to.empty());  // Redis names nobody else (or this node leads)
+  CHECK(r.on_tick(2501, "b").retarget_to == "b");
+  r.retarget(2501, "b");
+  // A new client's hello to b reached nobody (b died too): held, not closed.
+  CHECK(r.add(2, 3000, "b") == "b");
+  CHECK(r.missed(2, "b", 3010));
+  CHECK(r.holding());
+  CHECK(r.find(2)->leader.empty());
+  CHECK_FALSE(r.missed(2, "b", 3020));  // already held
+  CHECK_FALSE(r.missed(1, "c", 3020));  // not where it was sent
+  CHECK_FALSE(r.missed(9, "b", 3020));  // unknown: nothing changes
+  CHECK(r.size() == 2);
+  // Nobody welcomes them for 10 s: due to be closed (they reconnect).
+  CHECK(r.on_tick(12'000, "").expired.empty());
+  CHECK(r.on_tick(12'600, "").expired == std::vector<std::uint64_t>{1});  // its resumed hello went at 2501
+  auto late = r.on_tick(13'100, "").expired;
+  std::sort(late.begin(), late.end());
+  CHECK(late == std::vector<std::uint64_t>{1, 2});
+  CHECK_FALSE(r.welcomed(2));  // held: a late welcome from an old leader does not count
+  CHECK(r.retarget(13'200, "").empty());  // no leader: nothing changes
+  CHECK(r.find(2)->leader.empty());
+}
+
+TEST_CASE("failover: the node that takes over adopts every relayed client") {
+  relay_routes r;
+  r.add(1, 0, "a");
+  r.add(2, 0, "a");
+  r.hold(100);
+  auto ids = r.take_all();
+  std::sort(ids.begin(), ids.end());
+  CHECK(ids == std::vector<std::uint64_t>{1, 2});
+  CHECK(r.size() == 0);
+  CHECK_FALSE(r.holding());
+  CHECK(r.find(1) == nullptr);
+  CHECK(r.on_tick(1'000'000, "b").expired.empty());
+}
+
+TEST_CASE("failover: a shopper's hello is said again with the token its welcome gave it") {
+  const std::string hello = R"({"type":"hello","role":"shopper","store":"demo","name":"Ana","context":{"tier":"vip"}})";
+  auto h = hello_after_welcome(hello, R"({"type":"welcome","role":"shopper","token":"tok.1","user_id":"s_1"})");
+  REQUIRE(h);
+  auto j = nlohmann::json::parse(*h);
+  CHECK(j["token"] == "tok.1");
+  CHECK(j["context"]["tier"] == "vip");  // kept: the new leader's staff still see it
+  CHECK(j["name"] == "Ana");
+  // Staff welcome (no token), not a welcome, or junk: nothing to change.
+  CHECK_FALSE(hello_after_welcome(R"({"type":"hello","token":"staff"})", R"({"type":"welcome","role":"agent"})"));
+  CHECK_FALSE(hello_after_welcome(hello, R"({"type":"ack","token":"x"})"));
+  CHECK_FALSE(hello_after_welcome(hello, "not json"));
+  CHECK_FALSE(hello_after_welcome("[1]", R"({"type":"welcome","token":"t"})"));
+  CHECK_FALSE(hello_after_welcome(hello, R"({"type":"welcome","token":""})"));
+  CHECK(is_welcome(R"({"role":"agent","type":"welcome"})"));
+  CHECK_FALSE(is_welcome(R"({"type":"chat.message","text":"\"welcome\""})"));
+  CHECK_FALSE(is_welcome(R"({"type":"ack"})"));
+  CHECK_FALSE(is_welcome("{\"welcome\""));
 }
