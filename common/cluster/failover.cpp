@@ -17,8 +17,8 @@ bool relay_routes::remove(std::uint64_t id) { return routes_.erase(id) > 0; }
 void relay_routes::hold(timestamp_ms now) {
   for (auto& [id, r] : routes_) {
     r.leader.clear();
+    if (r.welcomed) r.since = now;
     r.welcomed = false;
-    r.since = now;
   }
   if (holding_since_ == 0) holding_since_ = now;
 }
@@ -29,8 +29,8 @@ std::vector<std::uint64_t> relay_routes::retarget(timestamp_ms now, const std::s
   ids.reserve(routes_.size());
   for (auto& [id, r] : routes_) {
     r.leader = leader;
+    if (r.welcomed) r.since = now;
     r.welcomed = false;
-    r.since = now;
     ids.push_back(id);
   }
   holding_since_ = 0;

@@ -8,9 +8,10 @@
 //
 // Fallbacks, since pub/sub may lose the announcement: clients held longer
 // than `retarget_after_ms` while Redis names a leader are re-targeted to it
-// anyway; a client with no welcome `welcome_timeout_ms` after its hello (first
-// or resumed) or after its hold began is due to be closed (1013: it
-// reconnects).
+// anyway (again every `retarget_after_ms` while they are held); a client that
+// has gone `welcome_timeout_ms` without a welcoming leader (since its first
+// hello, or since the hold that took its leader away, whatever the resumptions
+// meanwhile) is due to be closed (1013: it reconnects).
 #pragma once
 
 #include <cstdint>
@@ -26,7 +27,7 @@ namespace calma::cluster {
 
 struct failover_params {
   timestamp_ms retarget_after_ms = 1500;    ///< held this long with a leader named by Redis: re-target to it
-  timestamp_ms welcome_timeout_ms = 10'000; ///< no welcome this long after the hello (or the hold): close
+  timestamp_ms welcome_timeout_ms = 10'000; ///< this long without a welcoming leader: close
 };
 
 class relay_routes {
@@ -34,7 +35,7 @@ class relay_routes {
   struct route {
     std::string leader;     ///< the member it is relayed to; empty while held
     bool welcomed = false;  ///< `leader`'s welcome came through
-    timestamp_ms since = 0; ///< when its hello went to `leader`, or its hold began
+    timestamp_ms since = 0; ///< not welcomed: since when (its first hello, or the hold that took its welcome away)
   };
 
   explicit relay_routes(failover_params p = {}) : p_(p) {}

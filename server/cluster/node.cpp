@@ -171,17 +171,33 @@ void node::start(std::function<void()> settled) {
     auto self = w.lock();
     if (!self) return;
     self->on_strand([self, reason] {
-      // Relayed frames may have been lost: every client relayed through this
-      // link reconnects and resumes by seq; a leader forgets the clients of
-      // other nodes (their nodes close them too).
-      self->close_relayed(code_restart, "lost the link to the cluster; reconnect");
+      // Relayed frames may have been lost either way. Every client relayed
+      // through this link is held (kept open, its frames answered
+      // `unavailable`) and says hello again once the link is back: the
+      // welcome makes it catch up by seq. A leader forgets the clients of
+      // other nodes (their nodes hold them too, or hear its announcement).
+      self->relink_pending_ = true;
+      self->hold_relayed();
       if (self->remotes_.empty()) return;
-      spdlog::warn("cluster: lost the relay link ({}): dropping {} remote clients", reason, self->remotes_.size());
-      for (auto& [key, rc] : self->remotes_) {
-        rc->close(code_restart, "lost the link to the cluster; reconnect");
+      spdlog::warn("cluster: lost the relay link ({}): forgetting {} remote clients until it is back", reason,
+                   self->remotes_.size());
+      for (auto& [key, rc] : self->remotes_)
         if (self->hub_) self->hub_->detach(rc->id());
-      }
       self->remotes_.clear();
+    });
+  });
+  sub_->set_on_ready([w] {
+    // The relay link is back (subscribed again). A leader announces itself:
+    // every node says its clients' hello again. A follower says its own
+    // clients' hello again to the leader it knows.
+    if (auto self = w.lock()) self->on_strand([self] {
+      if (!self->relink_pending_ || self->stopped_) return;
+      self->relink_pending_ = false;
+      if (self->lease_.is_leader()) {
+        if (self->hub_ && self->hub_ready_) self->announce_leadership();
+        return;
+      }
+      if (!self->lease_.leader().empty()) self->retarget_relayed(self->lease_.leader());
     });
   });
   cmd_->set_on_ready([w] {
@@ -570,12 +586,6 @@ void node::note_welcome(std::uint64_t conn_id, session& s, const std::string& fr
   // A shopper: a later leader must resume this one, not make a new one.
   if (auto h = hello_after_welcome(s.hello, frame)) s.hello = std::move(*h);
   s.hello_final = true;
-}
-
-void node::close_relayed(std::uint16_t code, const std::string& reason) {
-  for (auto& [id, s] : sessions_)
-    if (s.r == route::relayed)
-      if (auto c = s.conn.lock()) c->close(code, reason);
 }
 
 void node::close_all_local(std::uint16_t code, const std::string& reason) {

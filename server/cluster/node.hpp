@@ -138,7 +138,6 @@ class node final : public front, public std::enable_shared_from_this<node> {
   void adopt_relayed();
   /// A relayed S frame: the first welcome of the session's leader is noted (and a shopper's token kept).
   void note_welcome(std::uint64_t conn_id, session& s, const std::string& frame);
-  void close_relayed(std::uint16_t code, const std::string& reason);
   void close_all_local(std::uint16_t code, const std::string& reason);
   void drop_remotes_of(const std::string& node_id);
   std::int64_t now_ms() const;
@@ -166,6 +165,7 @@ class node final : public front, public std::enable_shared_from_this<node> {
   long long peers_ = 0;               ///< other live nodes at the last check-in
   std::int64_t leader_pttl_ = -1;     ///< the lease's time left at the last heartbeat (-1: unknown)
   relay_routes routes_;               ///< where each relayed client is relayed to, or held
+  bool relink_pending_ = false;       ///< the relay link dropped: resync its clients when it is back
   std::function<void()> settled_;
   std::shared_ptr<hub> hub_;  ///< while leading
   bool hub_ready_ = false;
