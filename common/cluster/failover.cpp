@@ -8,6 +8,7 @@ std::string relay_routes::add(std::uint64_t id, timestamp_ms now, const std::str
   route r;
   r.since = now;
   if (!holding() && !leader.empty()) r.leader = leader;
+  else if (holding_since_ == 0) holding_since_ = now;  // no leader to relay to: held like the others
   routes_[id] = r;
   return r.leader;
 }

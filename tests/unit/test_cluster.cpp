@@ -263,6 +263,13 @@ TEST_CASE("failover: a lost announcement - a hello that reached nobody - a clien
   CHECK(r.find(2)->leader.empty());
 }
 
+TEST_CASE("failover: a client with no leader to go to is held - and the fallback applies to it") {
+  relay_routes r({1500, 10'000});
+  CHECK(r.add(1, 100, "").empty());
+  CHECK(r.holding());
+  CHECK(r.on_tick(1700, "b").retarget_to == "b");
+}
+
 TEST_CASE("failover: the node that takes over adopts every relayed client") {
   relay_routes r;
   r.add(1, 0, "a");
