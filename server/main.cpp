@@ -249,9 +249,10 @@ int main(int argc, char** argv) {
     no.node_id = cluster_member;
     no.key_prefix = cfg.redis.key_prefix;
     no.redis = calma::connection_options_from(ro);
-    no.lease.lease_ms = cfg.redis.leader_lease_ms;
-    no.lease.renew_every_ms = std::max(200, cfg.redis.leader_lease_ms / 5);
-    no.lease.margin_ms = cfg.redis.leader_lease_ms * 3 / 10;
+    std::string lease_err;
+    auto lease = calma::cluster::lease_params_for(cfg.redis.leader_lease_ms, &lease_err);
+    if (!lease) die(lease_err, 1);
+    no.lease = *lease;
     no.node_timeout_ms = cfg.redis.node_timeout_ms;
     no.revoked = &revoked;
     cluster_node = calma::cluster::node::create(ioc, std::move(no), cfg, stats, make_hub);

@@ -45,8 +45,14 @@ std::string metrics::render(std::int64_t now_ms) const {
   one("calma_websocket_sessions", "gauge", "WebSocket connections open on this node.", websocket_sessions.load());
   one("calma_relayed_sessions", "gauge", "WebSocket connections of this node relayed to the cluster's leader.",
       relayed_sessions.load());
-  if (cluster_leader >= 0)
+  if (cluster_leader >= 0) {
     one("calma_cluster_leader", "gauge", "1 when this node leads the cluster, 0 when it follows.", cluster_leader.load());
+    one("calma_cluster_resumed_total", "counter",
+        "Clients of this node kept open across a leader change: their hello said again to the new leader.",
+        cluster_resumed.load());
+    one("calma_cluster_gap_unavailable_total", "counter",
+        "Client frames answered unavailable while no cluster leader could take them.", cluster_gap_unavailable.load());
+  }
   one("calma_connections_total", "counter", "WebSocket connections accepted.", connections_total.load());
   one("calma_messages_in_total", "counter", "Chat messages stored.", messages_in.load());
   one("calma_messages_duplicate_total", "counter", "Resent chat messages answered with the stored copy.",

@@ -40,6 +40,8 @@ struct metrics {
   gauge websocket_sessions{0};  ///< this node's open WebSocket sockets (in a cluster the leader's hub counts every node's clients above)
   gauge relayed_sessions{0};    ///< of those, relayed to the cluster's leader
   gauge cluster_leader{-1};     ///< 1 leading the cluster, 0 following; -1 not in a cluster (not shown)
+  counter cluster_resumed{0};   ///< relayed clients said hello again to a new leader (kept open across a leader change)
+  counter cluster_gap_unavailable{0};  ///< client frames answered `unavailable` while no leader could take them
   counter connections_total{0};
   counter messages_in{0};        ///< chat messages stored
   counter messages_duplicate{0}; ///< resends answered from the store

@@ -283,6 +283,51 @@ describe('outbox', () => {
     expect(c.outbox.size).toBe(0);
   });
 
+  it('a second welcome on the open connection (a cluster failover) resends the outbox and catches up once', async () => {
+    const { c, messages, acks } = makeClient();
+    const welcomes = vi.fn();
+    c.on('welcome', welcomes);
+    c.connect();
+    await tick(1);
+    c.send('hola');
+    await tick(1);
+    expect(acks).toHaveLength(1); // c1 seq 1
+    server.agentSays('c1', 'buenas'); // seq 2, live
+    await tick(1);
+    expect(messages.map((m) => m.seq)).toEqual([2]);
+    // The leader dies: a send reaches nobody (no answer), another is answered
+    // unavailable (retry pending), and the agent writes meanwhile (not live).
+    server.dropAcks = true;
+    c.send('¿sigue ahí?', 'c1'); // stored as seq 3, never acked
+    server.dropAcks = false;
+    server.unavailableCount = 1;
+    c.send('¿hola?', 'c1'); // not stored: retry in >= 1 s
+    await tick(1);
+    server.agentSays('c1', 'sí, aquí', false); // seq 4, missed
+    const sock = server.current!;
+    const before = server.log.length;
+    // The node said hello again for us: the new leader's welcome, same socket.
+    server.receive(sock, { type: 'hello' });
+    await tick(1);
+    expect(server.connects).toBe(1);
+    expect(c.state).toBe('connected');
+    expect(welcomes).toHaveBeenCalledTimes(2);
+    const after = server.log.slice(before + 1);
+    // History after the last seq seen (its echo of our stored send settles that
+    // one), and the send that was answered unavailable again at once, same id.
+    expect(after.filter((f) => f.type === 'chat.send').map((f) => f.text)).toEqual(['¿hola?']);
+    expect(after.find((f) => f.type === 'history')).toMatchObject({ conversation_id: 'c1', after_seq: 2 });
+    expect(c.outbox.size).toBe(0);
+    expect(acks.map((m) => m.seq)).toEqual([1, 3, 5]);
+    // Each message once: the agent's missed one from history, our own not shown as someone else's.
+    expect(messages.map((m) => m.seq)).toEqual([2, 4]);
+    expect(server.convs.get('c1')!.map((m) => m.text)).toEqual(['hola', 'buenas', '¿sigue ahí?', 'sí, aquí', '¿hola?']);
+    // One ping timer, not two.
+    const pings = server.log.length;
+    await tick(25000);
+    expect(server.log.slice(pings).filter((f) => f.type === 'ping')).toHaveLength(1);
+  });
+
   it('reports errors not tied to a send', async () => {
     const { c } = makeClient();
     const errs = vi.fn();

@@ -1,6 +1,29 @@
 #include "common/cluster/lease.hpp"
 
+#include <algorithm>
+
 namespace calma::cluster {
+
+std::optional<lease_params> lease_params_for(timestamp_ms lease_ms, std::string* err) {
+  if (lease_ms < 1000 || lease_ms > 600'000) {
+    if (err) *err = "leader_lease_ms must be between 1000 and 600000 (got " + std::to_string(lease_ms) + ")";
+    return std::nullopt;
+  }
+  lease_params p;
+  p.lease_ms = lease_ms;
+  p.renew_every_ms = std::max<timestamp_ms>(200, lease_ms / 5);
+  p.margin_ms = lease_ms * 3 / 10;
+  return p;
+}
+
+timestamp_ms next_heartbeat_in(const lease_params& p, bool leader, timestamp_ms leader_pttl_ms) {
+  // The key is gone this long after Redis answered; the next script reaches
+  // Redis a round trip's half later still. A few ms of slack so we do not
+  // arrive just before it expires and wait a whole interval more.
+  constexpr timestamp_ms slack_ms = 5, floor_ms = 20;
+  if (leader || leader_pttl_ms < 0 || leader_pttl_ms + slack_ms >= p.renew_every_ms) return p.renew_every_ms;
+  return std::max(floor_ms, leader_pttl_ms + slack_ms);
+}
 
 lease_event lease_tracker::on_reply(timestamp_ms sent, const std::string& holder) {
   if (holder == self_) {
@@ -15,6 +38,15 @@ lease_event lease_tracker::on_reply(timestamp_ms sent, const std::string& holder
     known_ = holder;
     return lease_event::lost_leadership;
   }
+  if (holder == known_) return lease_event::none;
+  if (sent < announced_at_) return lease_event::none;  // asked before the announcement: stale
+  known_ = holder;
+  return lease_event::leader_changed;
+}
+
+lease_event lease_tracker::on_announce(timestamp_ms now, const std::string& holder) {
+  if (leader_ || holder.empty() || holder == self_) return lease_event::none;
+  announced_at_ = now;
   if (holder == known_) return lease_event::none;
   known_ = holder;
   return lease_event::leader_changed;

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace calma::cluster {
@@ -26,10 +27,25 @@ namespace calma::cluster {
 using timestamp_ms = std::int64_t;
 
 struct lease_params {
-  timestamp_ms lease_ms = 5000;        ///< TTL of the leader key
-  timestamp_ms renew_every_ms = 1000;  ///< how often every node asks
-  timestamp_ms margin_ms = 1500;       ///< a leader steps down this long before its lease could end
+  timestamp_ms lease_ms = 1500;       ///< TTL of the leader key
+  timestamp_ms renew_every_ms = 300;  ///< how often every node asks
+  timestamp_ms margin_ms = 450;       ///< a leader steps down this long before its lease could end
 };
+
+/// The timings that follow from a lease length: renewed every fifth of it
+/// (at least every 200 ms), a leader steps down when 30 % of it is left
+/// unconfirmed. Nullopt (and `err` says why) for a lease under 1000 ms or over
+/// 600 000 ms, where those rules would not leave a renewal or two of slack.
+std::optional<lease_params> lease_params_for(timestamp_ms lease_ms, std::string* err = nullptr);
+
+/// When to run the next heartbeat, from the one that just answered. A leader
+/// (or a node whose heartbeat failed: `leader_pttl_ms` < 0) waits
+/// `renew_every_ms`. A follower that was told the leader key has
+/// `leader_pttl_ms` left waits just past that when it is sooner: if the leader
+/// died, the follower asks the moment the key is gone, not up to a renew
+/// interval later (a SIGKILLed leader is replaced within its lease, not its
+/// lease plus an interval).
+timestamp_ms next_heartbeat_in(const lease_params& p, bool leader, timestamp_ms leader_pttl_ms);
 
 enum class lease_event {
   none,
@@ -46,6 +62,12 @@ class lease_tracker {
   lease_event on_reply(timestamp_ms sent, const std::string& holder);
   /// Time passed while Redis was reachable (call about every renew_every_ms).
   lease_event on_tick(timestamp_ms now);
+  /// `holder` announced at `now` (relay R) that it leads and serves. A
+  /// follower takes it as the leader; a reply to a heartbeat sent before this
+  /// that names another holder is older news and is ignored (on_reply answers
+  /// none), so a late reply cannot send the follower back to a dead leader.
+  /// A leader ignores announcements: only Redis says who leads (none).
+  lease_event on_announce(timestamp_ms now, const std::string& holder);
 
   bool is_leader() const { return leader_; }
   /// The leader as last known; empty when unknown.
@@ -59,6 +81,7 @@ class lease_tracker {
   bool leader_ = false;
   std::string known_;
   timestamp_ms confirmed_until_ = 0;  ///< our lease surely holds before this
+  timestamp_ms announced_at_ = 0;     ///< when known_ announced itself (0: never)
 };
 
 }  // namespace calma::cluster

@@ -112,8 +112,8 @@ struct redis_config {
   std::string sentinel_master = "mymaster";
   std::string sentinel_password;
   // Several nodes on one Redis (server/cluster): one leader at a time.
-  int leader_lease_ms = 5000;      ///< TTL of the leader's lease; a dead leader is replaced within about this
-  int node_timeout_ms = 5000;      ///< a node silent this long is gone: its clients are dropped
+  int leader_lease_ms = 1500;      ///< TTL of the leader's lease; a dead leader is replaced within about this
+  int node_timeout_ms = 2000;      ///< a node silent this long is gone: its clients are dropped
 };
 
 /// One tenant: a shop with its own languages, origins, opening hours, queues

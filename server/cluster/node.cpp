@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <utility>
 
 #include "common/cluster/relay.hpp"
 #include "common/protocol/errors.hpp"
@@ -21,7 +22,8 @@ namespace {
 // refused check-in must not cost the lease), count the live nodes and, when
 // leading, collect the nodes that stopped checking in. A node is known by its
 // member id, "<node id>@<incarnation>": a restarted node is a new member.
-// Returns {holder, live nodes, stale member...}.
+// Returns {holder, live nodes, the lease's time left (ms), stale member...}:
+// a follower asks again just after that time (the leader may have died).
 constexpr const char* heartbeat_lua = R"lua(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -34,7 +36,7 @@ elseif holder == ARGV[1] then
 end
 redis.pcall('ZADD', KEYS[2], now, ARGV[1])
 local live = redis.call('ZCOUNT', KEYS[2], now - tonumber(ARGV[3]), '+inf')
-local out = {holder, live}
+local out = {holder, live, redis.call('PTTL', KEYS[1])}
 if holder == ARGV[1] then
   local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[3]))
   for _, n in ipairs(stale) do
@@ -64,6 +66,26 @@ return 1
 
 constexpr std::uint16_t code_restart = 1012;    // service restart: reconnect
 constexpr std::uint16_t code_try_later = 1013;  // try again later
+/// Relay `H` code: a hello said again for a client already welcomed by a
+/// previous leader (kept open across the leader change). Older nodes ignore
+/// the code: to them it is a hello.
+constexpr std::uint16_t hello_resumed = 1;
+/// A relayed client whose hello (first or resumed) has no welcome after this
+/// long is closed (1013): a lost announcement or a leader that never became
+/// ready must not leave it waiting for ever. As long as a client waits for
+/// its first welcome.
+constexpr timestamp_ms welcome_timeout_ms = 10'000;
+
+/// The ref an `error` answering this frame names (PROTOCOL.md): a chat.send's client_msg_id, else its type.
+std::string ref_of(const protocol::client_message& m) {
+  if (const auto* cs = std::get_if<protocol::chat_send>(&m)) return cs->client_msg_id;
+  return std::string(protocol::type_name(m));
+}
+
+std::string unavailable_frame(std::string ref) {
+  return protocol::make_error({protocol::error_code::unavailable,
+                               "the cluster is changing leader: not delivered, send it again", std::move(ref)});
+}
 
 std::string remote_key(const std::string& node, std::uint64_t conn) {
   return node + '\x1f' + std::to_string(conn);
@@ -117,7 +139,8 @@ node::node(asio::io_context& ioc, node_options o, const config& cfg, metrics& m,
       metrics_(m),
       make_hub_(std::move(make_hub)),
       timer_(strand_),
-      lease_(opts_.node_id, opts_.lease) {}
+      lease_(opts_.node_id, opts_.lease),
+      routes_(failover_params{opts_.lease.lease_ms, welcome_timeout_ms}) {}
 
 node::~node() {
   if (cmd_) cmd_->stop();
@@ -148,17 +171,33 @@ void node::start(std::function<void()> settled) {
     auto self = w.lock();
     if (!self) return;
     self->on_strand([self, reason] {
-      // Relayed frames may have been lost: every client relayed through this
-      // link reconnects and resumes by seq; a leader forgets the clients of
-      // other nodes (their nodes close them too).
-      self->close_relayed(code_restart, "lost the link to the cluster; reconnect");
+      // Relayed frames may have been lost either way. Every client relayed
+      // through this link is held (kept open, its frames answered
+      // `unavailable`) and says hello again once the link is back: the
+      // welcome makes it catch up by seq. A leader forgets the clients of
+      // other nodes (their nodes hold them too, or hear its announcement).
+      self->relink_pending_ = true;
+      self->hold_relayed();
       if (self->remotes_.empty()) return;
-      spdlog::warn("cluster: lost the relay link ({}): dropping {} remote clients", reason, self->remotes_.size());
-      for (auto& [key, rc] : self->remotes_) {
-        rc->close(code_restart, "lost the link to the cluster; reconnect");
+      spdlog::warn("cluster: lost the relay link ({}): forgetting {} remote clients until it is back", reason,
+                   self->remotes_.size());
+      for (auto& [key, rc] : self->remotes_)
         if (self->hub_) self->hub_->detach(rc->id());
-      }
       self->remotes_.clear();
+    });
+  });
+  sub_->set_on_ready([w] {
+    // The relay link is back (subscribed again). A leader announces itself:
+    // every node says its clients' hello again. A follower says its own
+    // clients' hello again to the leader it knows.
+    if (auto self = w.lock()) self->on_strand([self] {
+      if (!self->relink_pending_ || self->stopped_) return;
+      self->relink_pending_ = false;
+      if (self->lease_.is_leader()) {
+        if (self->hub_ && self->hub_ready_) self->announce_leadership();
+        return;
+      }
+      if (!self->lease_.leader().empty()) self->retarget_relayed(self->lease_.leader());
     });
   });
   cmd_->set_on_ready([w] {
@@ -262,6 +301,16 @@ void node::tick() {
   const bool settled_link = reachable_since_ != 0 && now_ms() - reachable_since_ > 2 * opts_.lease.renew_every_ms;
   if (settled_link || peers_ > 0) on_event(lease_.on_tick(now_ms()));
   if (lease_.is_leader() && !hub_) start_hub();  // a start that failed is retried
+  // Relayed clients held for a new leader whose announcement (relay R) did
+  // not come (pub/sub may lose it): once the lease has had time to move, say
+  // their hello to whoever Redis says leads (it ignores resumptions until it
+  // is ready, and then announces itself anyway); and clients with no welcome
+  // for too long reconnect.
+  const auto due = routes_.on_tick(now_ms(), lease_.is_leader() ? std::string() : lease_.leader());
+  if (!due.retarget_to.empty()) retarget_relayed(due.retarget_to);
+  for (auto id : due.expired)
+    if (auto it = sessions_.find(id); it != sessions_.end())
+      if (auto c = it->second.conn.lock()) c->close(code_try_later, "no cluster leader answered; reconnect");
   if (ticks_++ % 10 == 0) load_revocations();
   if (!heartbeat_in_flight_) {
     heartbeat_in_flight_ = true;
@@ -288,9 +337,19 @@ void node::on_heartbeat(std::int64_t sent, const redis::reply_or_error& r) {
   }
   on_event(lease_.on_reply(sent, r.value.elements[0].str));
   if (r.value.elements.size() > 1) peers_ = std::max<long long>(0, r.value.elements[1].integer - 1);
+  leader_pttl_ = r.value.elements.size() > 2 ? r.value.elements[2].integer : -1;
   maybe_settled();
+  // A follower asks again as soon as the lease may have run out: a dead
+  // leader is replaced then, not up to a renew interval later.
+  if (const auto next = next_heartbeat_in(opts_.lease, lease_.is_leader(), leader_pttl_);
+      next < opts_.lease.renew_every_ms) {
+    timer_.expires_after(std::chrono::milliseconds(next));
+    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->tick();
+    });
+  }
   if (!lease_.is_leader()) return;
-  for (std::size_t i = 2; i < r.value.elements.size(); ++i) {
+  for (std::size_t i = 3; i < r.value.elements.size(); ++i) {
     const auto& gone = r.value.elements[i].str;
     spdlog::warn("cluster: node {} stopped checking in: dropping its clients", gone);
     drop_remotes_of(gone);
@@ -303,9 +362,10 @@ nlohmann::json node::status() const {
 }
 
 void node::on_event(lease_event e) {
+  std::string before;
   if (e != lease_event::none) {
     std::lock_guard lk(leader_mu_);
-    leader_seen_ = lease_.leader();
+    before = std::exchange(leader_seen_, lease_.leader());
   }
   metrics_.cluster_leader = lease_.is_leader() ? 1 : 0;
   switch (e) {
@@ -313,8 +373,9 @@ void node::on_event(lease_event e) {
     case lease_event::became_leader:
       spdlog::info("cluster: node {} now leads the cluster", opts_.node_id);
       leading_ = true;
-      // Clients relayed to the previous leader start over here.
-      close_relayed(code_restart, "the cluster's leader changed; reconnect");
+      // Clients relayed to the previous leader stay open: they say hello to
+      // this node's hub once it is ready (adopt_relayed).
+      hold_relayed();
       remotes_.clear();
       start_hub();
       return;
@@ -323,19 +384,22 @@ void node::on_event(lease_event e) {
       leading_ = false;
       ++hub_generation_;
       hub_ready_ = false;
-      // Other nodes' clients reconnect (to the new leader); the hub forgets
-      // them (its gauges too) before it stops and closes its own clients.
-      for (auto& [key, rc] : remotes_) {
-        rc->close(code_restart, "the cluster's leader changed; reconnect");
+      // Other nodes' clients stay open: their nodes re-target them to the
+      // new leader when it announces itself (their frames meanwhile are
+      // answered `unavailable`, here or by their node). The hub forgets them
+      // (its gauges too) before it stops and closes its own clients.
+      for (auto& [key, rc] : remotes_)
         if (hub_) hub_->detach(rc->id());
-      }
       remotes_.clear();
       if (hub_) hub_->stop(code_restart, "this node no longer leads the cluster; reconnect");
       hub_.reset();
       return;
     case lease_event::leader_changed:
       spdlog::info("cluster: the leader is node {}", lease_.leader());
-      close_relayed(code_restart, "the cluster's leader changed; reconnect");
+      // Kept open: they say hello again when the new leader announces it
+      // serves (relay R); new clients wait for it too. (The first leader this
+      // node learns of is no change: it serves already.)
+      if (!before.empty()) hold_relayed();
       return;
   }
 }
@@ -355,6 +419,7 @@ void node::start_hub() {
       }
       self->hub_ready_ = true;
       spdlog::info("cluster: node {} is serving as the leader", self->opts_.node_id);
+      self->adopt_relayed();
       self->maybe_settled();
       self->announce_leadership();
     });
@@ -363,7 +428,7 @@ void node::start_hub() {
 
 // Tells every node that this one now serves as the leader (relay kind R):
 // clients they relayed to a previous leader, even one of the same member id
-// that stepped down and came back, reconnect and say hello here.
+// that stepped down and came back, say hello here again (a resumption).
 void node::announce_leadership() {
   cmd_->command({"ZRANGE", opts_.key_prefix + ":{cluster}:nodes", "0", "-1"},
                 [self = shared_from_this()](redis::reply_or_error r) {
@@ -391,23 +456,21 @@ void node::hello(std::shared_ptr<connection> c, protocol::hello h, std::string r
     if (self->stopped_)
       return c->close(static_cast<std::uint16_t>(protocol::close_code::going_away), "server shutting down");
     const auto id = c->id();
-    if (self->lease_.is_leader()) {
-      if (!self->hub_ || !self->hub_ready_) return c->close(code_try_later, "the cluster's leader is starting; try again");
+    if (self->lease_.is_leader() && self->hub_ && self->hub_ready_) {
       self->sessions_[id] = session{c, route::local, self->hub_, {}};
       return self->hub_->hello(std::move(c), std::move(h));
     }
-    if (self->lease_.leader().empty() || !self->sub_->connected())
+    if (!self->lease_.is_leader() && (self->lease_.leader().empty() || !self->sub_->connected()))
       return c->close(code_try_later, "no cluster leader reachable; try again");
+    // Relayed to the leader; or, while the cluster changes leader (this node's
+    // hub loading, or the new leader not announced yet), held: its hello goes
+    // to the next leader when it serves.
     auto& s = self->sessions_[id];
-    s = session{c, route::relayed, nullptr, self->lease_.leader()};
+    s = session{c, route::relayed, nullptr, std::move(raw), h.token.has_value()};
     --self->metrics_.connections_unauthenticated;
     ++self->metrics_.relayed_sessions;
-    // What the leader's hub checks at hello besides the frame: the client's
-    // address (limits per address), its Origin and Host (a store's origin).
-    // RS (\x1e) cannot appear in a JSON text, so it ends each field.
-    std::string payload = std::string(c->address()) + '\x1e' + std::string(c->origin()) + '\x1e' +
-                          std::string(c->host()) + '\x1e' + raw;
-    self->relay(id, s, static_cast<char>(relay_kind::hello), std::move(payload));
+    const auto to = self->routes_.add(id, self->now_ms(), self->lease_.is_leader() ? std::string() : self->lease_.leader());
+    if (!to.empty()) self->relay_hello(id, s, to, false);
   });
 }
 
@@ -420,7 +483,20 @@ void node::handle(std::uint64_t conn_id, protocol::client_message m, std::string
       if (it->second.bound == self->hub_) it->second.bound->handle(conn_id, std::move(m));
       return;
     }
-    self->relay(conn_id, it->second, static_cast<char>(relay_kind::frame), std::move(raw));
+    auto& s = it->second;
+    const auto* to = self->routes_.find(conn_id);
+    if (!to || to->leader.empty()) {
+      if (auto c = s.conn.lock()) self->answer_gap(*c, m);
+      return;
+    }
+    // Published to a leader that is gone (nobody listening) or not published
+    // (Redis away): not delivered, so not stored: the client hears
+    // `unavailable` for it and sends it again (same client_msg_id: stored once).
+    auto wire = encode({relay_kind::frame, self->opts_.node_id, conn_id, 0, std::move(raw)});
+    self->publish(to->leader, std::move(wire), [self, conn = s.conn, m = std::move(m)](long long receivers) {
+      if (receivers > 0) return;
+      if (auto c = conn.lock()) self->answer_gap(*c, m);
+    });
   });
 }
 
@@ -435,30 +511,81 @@ void node::detach(std::uint64_t conn_id) {
       it->second.bound->detach(conn_id);
     } else {
       --self->metrics_.relayed_sessions;
-      self->relay(conn_id, it->second, static_cast<char>(relay_kind::detach), {});
+      if (const auto* to = self->routes_.find(conn_id); to && !to->leader.empty())
+        self->publish(to->leader, encode({relay_kind::detach, self->opts_.node_id, conn_id, 0, {}}));
+      self->routes_.remove(conn_id);
     }
     self->sessions_.erase(it);
   });
 }
 
-void node::relay(std::uint64_t conn_id, session& s, char kind, std::string payload) {
-  auto wire = encode({static_cast<relay_kind>(kind), opts_.node_id, conn_id, 0, std::move(payload)});
-  std::function<void(long long)> done;
-  if (kind != static_cast<char>(relay_kind::detach)) {
-    // Nobody listening (the leader died) or Redis away: the frame is lost, so
-    // the client reconnects and resends; it was not acked.
-    done = [self = shared_from_this(), conn = s.conn](long long receivers) {
-      if (receivers > 0) return;
-      if (auto c = conn.lock()) c->close(code_try_later, "the cluster's leader is unreachable; reconnect");
-    };
-  }
-  publish(s.leader, std::move(wire), std::move(done));
+void node::relay_hello(std::uint64_t conn_id, const session& s, const std::string& to, bool resumed) {
+  auto c = s.conn.lock();
+  if (!c) return;
+  // What the leader's hub checks at hello besides the frame: the client's
+  // address (limits per address), its Origin and Host (a store's origin).
+  // RS (\x1e) cannot appear in a JSON text, so it ends each field.
+  std::string payload = std::string(c->address()) + '\x1e' + std::string(c->origin()) + '\x1e' +
+                        std::string(c->host()) + '\x1e' + s.hello;
+  auto wire = encode({relay_kind::hello, opts_.node_id, conn_id, resumed ? hello_resumed : std::uint16_t{0}, std::move(payload)});
+  // Nobody listening (the leader died) or Redis away: the client is held
+  // (kept open) for the next leader, which its hello goes to when it announces itself.
+  publish(to, std::move(wire), [self = shared_from_this(), conn_id, to](long long receivers) {
+    if (receivers > 0) return;
+    self->on_strand([self, conn_id, to] { self->routes_.missed(conn_id, to, self->now_ms()); });
+  });
 }
 
-void node::close_relayed(std::uint16_t code, const std::string& reason) {
-  for (auto& [id, s] : sessions_)
-    if (s.r == route::relayed)
-      if (auto c = s.conn.lock()) c->close(code, reason);
+void node::answer_gap(connection& c, const protocol::client_message& m) {
+  if (std::holds_alternative<protocol::ping>(m)) return c.send(make_frame(R"({"type":"pong"})"));
+  if (std::holds_alternative<protocol::typing>(m)) return;  // ephemeral: nothing to retry
+  ++metrics_.cluster_gap_unavailable;
+  c.send(make_frame(unavailable_frame(ref_of(m))));
+}
+
+void node::hold_relayed() { routes_.hold(now_ms()); }
+
+void node::retarget_relayed(const std::string& leader) {
+  const auto ids = routes_.retarget(now_ms(), leader);
+  for (auto id : ids)
+    if (auto it = sessions_.find(id); it != sessions_.end()) relay_hello(id, it->second, leader, true);
+  metrics_.cluster_resumed += ids.size();
+  if (!ids.empty()) spdlog::info("cluster: {} clients of this node said hello again to the leader {}", ids.size(), leader);
+}
+
+void node::adopt_relayed() {
+  std::size_t n = 0;
+  for (auto id : routes_.take_all()) {
+    auto it = sessions_.find(id);
+    if (it == sessions_.end()) continue;
+    auto& s = it->second;
+    auto c = s.conn.lock();
+    if (!c) continue;  // its detach is on its way
+    auto parsed = protocol::parse_client_message(s.hello, cfg_.limits);
+    if (!parsed.message || !std::holds_alternative<protocol::hello>(*parsed.message)) {
+      c->close(code_restart, "the cluster's leader changed; reconnect");
+      continue;
+    }
+    s = session{s.conn, route::local, hub_, {}};
+    --metrics_.relayed_sessions;
+    ++metrics_.connections_unauthenticated;  // the hub counts it as one until its hello
+    hub_->hello(std::move(c), std::get<protocol::hello>(std::move(*parsed.message)));
+    ++n;
+  }
+  metrics_.cluster_resumed += n;
+  if (n) spdlog::info("cluster: {} clients of this node said hello again to its own hub", n);
+}
+
+void node::note_welcome(std::uint64_t conn_id, session& s, const std::string& frame) {
+  // Only the frames before a welcome are looked into (usually none).
+  const auto* r = routes_.find(conn_id);
+  if (s.hello_final && (!r || r->welcomed)) return;
+  if (!is_welcome(frame)) return;
+  routes_.welcomed(conn_id);
+  if (s.hello_final) return;
+  // A shopper: a later leader must resume this one, not make a new one.
+  if (auto h = hello_after_welcome(s.hello, frame)) s.hello = std::move(*h);
+  s.hello_final = true;
 }
 
 void node::close_all_local(std::uint16_t code, const std::string& reason) {
@@ -502,8 +629,12 @@ void node::handle_relay(relay_message msg) {
   };
   switch (msg.kind) {
     case relay_kind::hello: {
-      if (!lease_.is_leader() || !hub_ || !hub_ready_)
+      if (!lease_.is_leader() || !hub_ || !hub_ready_) {
+        // A resumption too early (a follower's fallback): it comes again when
+        // this node announces it serves; the client stays open meanwhile.
+        if (msg.code == hello_resumed) return;
         return refuse(code_try_later, "this node does not lead the cluster (now); reconnect");
+      }
       const auto key = remote_key(msg.node, msg.conn);
       if (auto old = remotes_.find(key); old != remotes_.end()) {
         hub_->detach(old->second->id());  // a stale one (should not happen): the new hello wins
@@ -529,8 +660,15 @@ void node::handle_relay(relay_message msg) {
     }
     case relay_kind::frame: {
       auto it = remotes_.find(remote_key(msg.node, msg.conn));
-      if (it == remotes_.end() || !hub_)
-        return refuse(code_restart, "unknown to the cluster's leader; reconnect");
+      if (!lease_.is_leader() || !hub_ || !hub_ready_) {
+        // Relayed here by a node that does not know yet that this one no
+        // longer leads (or does not serve yet): not handled, so the client
+        // hears `unavailable` and sends it again once re-targeted.
+        ++metrics_.cluster_gap_unavailable;
+        return publish(msg.node, encode({relay_kind::send, msg.node, msg.conn, 0,
+                                         unavailable_frame(protocol::guess_ref(msg.payload))}));
+      }
+      if (it == remotes_.end()) return refuse(code_restart, "unknown to the cluster's leader; reconnect");
       auto parsed = protocol::parse_client_message(msg.payload, cfg_.limits);
       if (parsed.message) hub_->handle(it->second->id(), std::move(*parsed.message));
       return;
@@ -560,8 +698,8 @@ void node::handle_relay(relay_message msg) {
       return;
     case relay_kind::reset:
       if (lease_.is_leader()) return;  // Redis, not a message, says who leads
-      on_event(lease_.on_reply(now_ms(), msg.node));
-      close_relayed(code_restart, "the cluster's leader changed; reconnect");
+      on_event(lease_.on_announce(now_ms(), msg.node));
+      retarget_relayed(msg.node);
       return;
     case relay_kind::send:
     case relay_kind::close: {
@@ -569,7 +707,10 @@ void node::handle_relay(relay_message msg) {
       if (it == sessions_.end()) return;
       auto c = it->second.conn.lock();
       if (!c) return;
-      if (msg.kind == relay_kind::send) return c->send(make_frame(std::move(msg.payload)));
+      if (msg.kind == relay_kind::send) {
+        if (it->second.r == route::relayed) note_welcome(msg.conn, it->second, msg.payload);
+        return c->send(make_frame(std::move(msg.payload)));
+      }
       return c->close(msg.code, std::move(msg.payload));
     }
   }

@@ -16,9 +16,13 @@
 // by the leader after `node_timeout_ms`: its clients reconnect elsewhere, its
 // agents get the usual grace period. A leader that dies is replaced when its
 // lease expires: the new leader loads the open conversations from the store
-// (the hub's start) and every client is asked to reconnect (1012), resuming by
-// seq: nothing acked is lost (acks are sent after the store took the message)
-// and nothing is shown twice. See server/cluster/README.md.
+// (the hub's start) and announces itself; the other nodes keep their clients
+// open and say each one's hello to it again (a resumption), and the new
+// leader's welcome on the open connection makes the client catch up by seq
+// and resend what was not acked. Frames in the gap are answered `unavailable`
+// (not stored: sent again). Nothing acked is lost (acks are sent after the
+// store took the message) and nothing is shown twice. See
+// server/cluster/README.md ("Failover").
 #pragma once
 
 #include <atomic>
@@ -34,6 +38,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "common/cluster/failover.hpp"
 #include "common/cluster/lease.hpp"
 #include "common/cluster/relay.hpp"
 #include "common/config/config.hpp"
@@ -52,7 +57,7 @@ struct node_options {
   std::string key_prefix = "calma";
   redis::connection_options redis;  ///< address, credentials, timeouts
   lease_params lease;
-  std::int64_t node_timeout_ms = 5000;
+  std::int64_t node_timeout_ms = 2000;
   /// This process's signed-out tokens: kept in step with every node's (a
   /// sorted set in Redis, and a broadcast at each sign-out).
   auth::revocations* revoked = nullptr;
@@ -101,7 +106,12 @@ class node final : public front, public std::enable_shared_from_this<node> {
     std::weak_ptr<connection> conn;
     route r = route::local;
     std::shared_ptr<hub> bound;  ///< local: the hub it said hello to
-    std::string leader;          ///< relayed: the node it was relayed to
+    /// relayed: the hello to say again to a new leader: the client's own, or,
+    /// once a shopper was welcomed, the same with the token it was given (so a
+    /// new leader resumes that shopper instead of making a new one). Where it
+    /// is relayed to, held or welcomed: `routes_`.
+    std::string hello;
+    bool hello_final = false;  ///< relayed: `hello` holds a token (staff's from the start, a shopper's once welcomed)
   };
 
   node(boost::asio::io_context& ioc, node_options o, const config& cfg, metrics& m, hub_factory make_hub);
@@ -117,8 +127,17 @@ class node final : public front, public std::enable_shared_from_this<node> {
   void on_relay(std::string wire);
   void handle_relay(relay_message m);
   void flush_outbox();
-  void relay(std::uint64_t conn_id, session& s, char kind, std::string payload);
-  void close_relayed(std::uint16_t code, const std::string& reason);
+  void relay_hello(std::uint64_t conn_id, const session& s, const std::string& to, bool resumed);
+  /// A relayed client's frame that no leader can take now: `unavailable`, naming its ref (a ping gets its pong).
+  void answer_gap(connection& c, const protocol::client_message& m);
+  /// The leader is gone or changed: every relayed client waits (kept open) for the next one.
+  void hold_relayed();
+  /// `leader` announced it serves: every relayed client's hello goes to it again, marked as a resumption.
+  void retarget_relayed(const std::string& leader);
+  /// This node now leads, its hub ready: its relayed clients say hello to it, locally.
+  void adopt_relayed();
+  /// A relayed S frame: the first welcome of the session's leader is noted (and a shopper's token kept).
+  void note_welcome(std::uint64_t conn_id, session& s, const std::string& frame);
   void close_all_local(std::uint16_t code, const std::string& reason);
   void drop_remotes_of(const std::string& node_id);
   std::int64_t now_ms() const;
@@ -144,6 +163,9 @@ class node final : public front, public std::enable_shared_from_this<node> {
   int ticks_ = 0;
   std::int64_t reachable_since_ = 0;  ///< when the command connection came up; 0 while down
   long long peers_ = 0;               ///< other live nodes at the last check-in
+  std::int64_t leader_pttl_ = -1;     ///< the lease's time left at the last heartbeat (-1: unknown)
+  relay_routes routes_;               ///< where each relayed client is relayed to, or held
+  bool relink_pending_ = false;       ///< the relay link dropped: resync its clients when it is back
   std::function<void()> settled_;
   std::shared_ptr<hub> hub_;  ///< while leading
   bool hub_ready_ = false;

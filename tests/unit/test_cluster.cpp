@@ -1,6 +1,10 @@
 // The cluster's pure parts: the leader lease and the relay wire form.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "common/cluster/failover.hpp"
 #include "common/cluster/lease.hpp"
 #include "common/cluster/relay.hpp"
 
@@ -60,6 +64,98 @@ TEST_CASE("lease: a leader that finds another node holding the key loses leaders
   CHECK(t.on_reply(9000, "b") == lease_event::none);
 }
 
+TEST_CASE("lease: the default timings replace a SIGKILLed leader well within 2 s") {
+  const lease_params d;
+  auto p = lease_params_for(1500);
+  REQUIRE(p);
+  CHECK(p->lease_ms == d.lease_ms);
+  CHECK(p->renew_every_ms == d.renew_every_ms);
+  CHECK(p->margin_ms == d.margin_ms);
+  CHECK(p->renew_every_ms == 300);
+  CHECK(p->margin_ms == 450);
+  // A leader steps down after lease - margin unconfirmed: two renewals or more
+  // must have failed by then, so one slow reply does not cost the lease.
+  CHECK(p->lease_ms - p->margin_ms >= 3 * p->renew_every_ms);
+  // Killed just after renewing, the key lives lease_ms more; a follower asks
+  // just after it expires (next_heartbeat_in): taken within lease_ms + slack.
+  CHECK(next_heartbeat_in(*p, false, 1450) == p->renew_every_ms);  // far: the usual interval
+  CHECK(next_heartbeat_in(*p, false, 120) == 125);                   // near: just after it ends
+  CHECK(next_heartbeat_in(*p, false, 0) == 20);                      // ending now: soon, not in a busy loop
+  CHECK(next_heartbeat_in(*p, false, -1) == p->renew_every_ms);      // unknown (failed or no key)
+  CHECK(next_heartbeat_in(*p, true, 120) == p->renew_every_ms);      // the leader renews on its rhythm
+  CHECK(next_heartbeat_in(*p, false, 295) == p->renew_every_ms);     // not sooner than the interval
+}
+
+TEST_CASE("lease: timings for other lease lengths - out of range refused with a reason") {
+  auto small = lease_params_for(1000);
+  REQUIRE(small);
+  CHECK(small->renew_every_ms == 200);
+  CHECK(small->margin_ms == 300);
+  auto big = lease_params_for(5000);
+  REQUIRE(big);
+  CHECK(big->renew_every_ms == 1000);
+  CHECK(big->margin_ms == 1500);
+  std::string err;
+  CHECK_FALSE(lease_params_for(999, &err));
+  CHECK(err.find("leader_lease_ms") != std::string::npos);
+  CHECK(err.find("999") != std::string::npos);
+  err.clear();
+  CHECK_FALSE(lease_params_for(600'001, &err));
+  CHECK_FALSE(err.empty());
+  CHECK_FALSE(lease_params_for(-5));
+}
+
+TEST_CASE("lease: a leader killed at the worst moment is replaced within its lease plus a heartbeat") {
+  // Fake clock: the leader a renews at 0, 300, ... and dies at 1201 right
+  // after its renewal at 1200 (key until 2700). Follower b heartbeats every
+  // 300 ms from 50, following next_heartbeat_in with the PTTL Redis answers.
+  const auto p = *lease_params_for(1500);
+  lease_tracker b("b", p);
+  const timestamp_ms expires = 1200 + p.lease_ms;
+  timestamp_ms t = 50, taken = -1;
+  for (int i = 0; i < 100 && taken < 0; ++i) {
+    const bool alive_key = t < expires;
+    const auto e = b.on_reply(t, alive_key ? "a" : "b");
+    if (e == lease_event::became_leader) taken = t;
+    t += next_heartbeat_in(p, b.is_leader(), alive_key ? expires - t : -1);
+  }
+  REQUIRE(taken > 0);
+  CHECK(taken >= expires);
+  CHECK(taken - expires <= 25);         // asked just after the key ran out
+  CHECK(taken - 1201 <= p.lease_ms + 25);  // from the kill: the lease and a few ms
+}
+
+TEST_CASE("lease: an announcement makes a follower follow - a heartbeat answered before it does not undo it") {
+  lease_tracker c("c", {});
+  REQUIRE(c.on_reply(1000, "a") == lease_event::leader_changed);
+  // a dies; b takes the key and announces itself (relay R) at 3000.
+  CHECK(c.on_announce(3000, "b") == lease_event::leader_changed);
+  CHECK(c.leader() == "b");
+  // The reply to a heartbeat sent at 2900, before the announcement, still named a.
+  CHECK(c.on_reply(2900, "a") == lease_event::none);
+  CHECK(c.leader() == "b");
+  CHECK(c.on_reply(3100, "b") == lease_event::none);
+  // Later news from Redis counts again: d leads after b.
+  CHECK(c.on_reply(6000, "d") == lease_event::leader_changed);
+  CHECK(c.leader() == "d");
+  // The same announcement twice is no change; one naming nobody or this node is ignored.
+  CHECK(c.on_announce(6100, "d") == lease_event::none);
+  CHECK(c.on_announce(6200, "") == lease_event::none);
+  CHECK(c.on_announce(6300, "c") == lease_event::none);
+  CHECK(c.leader() == "d");
+  CHECK_FALSE(c.is_leader());
+}
+
+TEST_CASE("lease: a leader ignores announcements - Redis says who leads") {
+  lease_tracker a("a", {});
+  REQUIRE(a.on_reply(1000, "a") == lease_event::became_leader);
+  CHECK(a.on_announce(1100, "b") == lease_event::none);
+  CHECK(a.is_leader());
+  CHECK(a.leader() == "a");
+  // Its own replies still decide: another holder means it lost the lease.
+  CHECK(a.on_reply(1200, "b") == lease_event::lost_leadership);
+}
+
 TEST_CASE("relay: every kind round-trips with a binary payload") {
   for (auto k : {relay_kind::hello, relay_kind::frame, relay_kind::detach, relay_kind::send, relay_kind::close,
                  relay_kind::reset, relay_kind::left, relay_kind::batch}) {
@@ -106,4 +202,104 @@ TEST_CASE("relay: a batch carries its messages in order - malformed batches are 
   CHECK_FALSE(decode_batch("3abc"));         // no colon
   CHECK_FALSE(decode_batch("-1:a"));
   CHECK(decode_batch("1:a2:bc") == std::vector<std::string>{"a", "bc"});
+}
+
+TEST_CASE("failover: relayed clients are held when the leader goes and resumed with the one that announces itself") {
+  relay_routes r({1500, 10'000});
+  CHECK(r.add(1, 0, "a") == "a");
+  CHECK(r.add(2, 0, "a") == "a");
+  CHECK(r.welcomed(1));
+  CHECK_FALSE(r.welcomed(1));  // once
+  CHECK(r.welcomed(2));
+  CHECK_FALSE(r.holding());
+  // a dies: the heartbeat names b (not serving yet). Everyone is held, new clients too.
+  r.hold(2000);
+  CHECK(r.holding());
+  CHECK(r.find(1)->leader.empty());
+  CHECK_FALSE(r.find(1)->welcomed);
+  CHECK(r.add(3, 2100, "b").empty());
+  CHECK(r.on_tick(2500, "b").retarget_to.empty());  // b has time to load and announce
+  // b announces itself: every hello goes to it, marked as resumptions by the caller.
+  auto ids = r.retarget(2600, "b");
+  std::sort(ids.begin(), ids.end());
+  CHECK(ids == std::vector<std::uint64_t>{1, 2, 3});
+  CHECK_FALSE(r.holding());
+  CHECK(r.find(3)->leader == "b");
+  CHECK(r.add(4, 2700, "b") == "b");  // not holding any more: relayed at once
+  CHECK(r.welcomed(1));
+  CHECK(r.remove(2));
+  CHECK_FALSE(r.remove(2));
+  CHECK(r.size() == 3);
+}
+
+TEST_CASE("failover: a lost announcement - a hello that reached nobody - a client never welcomed") {
+  relay_routes r({1500, 10'000});
+  CHECK(r.add(1, 0, "a") == "a");
+  CHECK(r.welcomed(1));
+  // The announcement is lost: after the lease, re-target to whoever Redis names.
+  r.hold(1000);
+  CHECK(r.on_tick(2400, "b").retarget_to.empty());
+  CHECK(r.on_tick(2501, "").retarget_to.empty());  // Redis names nobody else (or this node leads)
+  CHECK(r.on_tick(2501, "b").retarget_to == "b");
+  r.retarget(2501, "b");
+  // A new client's hello to b reached nobody (b died too): held, not closed.
+  CHECK(r.add(2, 3000, "b") == "b");
+  CHECK(r.missed(2, "b", 3010));
+  CHECK(r.holding());
+  CHECK(r.find(2)->leader.empty());
+  CHECK_FALSE(r.missed(2, "b", 3020));  // already held
+  CHECK_FALSE(r.missed(1, "c", 3020));  // not where it was sent
+  CHECK_FALSE(r.missed(9, "b", 3020));  // unknown: nothing changes
+  CHECK(r.size() == 2);
+  // Nobody welcomes them for 10 s: due to be closed (they reconnect).
+  // Resumptions do not restart the count: 1 has had no welcoming leader since its hold at 1000.
+  CHECK(r.on_tick(10'900, "").expired.empty());
+  CHECK(r.on_tick(11'100, "").expired == std::vector<std::uint64_t>{1});
+  auto late = r.on_tick(13'100, "").expired;
+  std::sort(late.begin(), late.end());
+  CHECK(late == std::vector<std::uint64_t>{1, 2});
+  CHECK_FALSE(r.welcomed(2));  // held: a late welcome from an old leader does not count
+  CHECK(r.retarget(13'200, "").empty());  // no leader: nothing changes
+  CHECK(r.find(2)->leader.empty());
+}
+
+TEST_CASE("failover: a client with no leader to go to is held - and the fallback applies to it") {
+  relay_routes r({1500, 10'000});
+  CHECK(r.add(1, 100, "").empty());
+  CHECK(r.holding());
+  CHECK(r.on_tick(1700, "b").retarget_to == "b");
+}
+
+TEST_CASE("failover: the node that takes over adopts every relayed client") {
+  relay_routes r;
+  r.add(1, 0, "a");
+  r.add(2, 0, "a");
+  r.hold(100);
+  auto ids = r.take_all();
+  std::sort(ids.begin(), ids.end());
+  CHECK(ids == std::vector<std::uint64_t>{1, 2});
+  CHECK(r.size() == 0);
+  CHECK_FALSE(r.holding());
+  CHECK(r.find(1) == nullptr);
+  CHECK(r.on_tick(1'000'000, "b").expired.empty());
+}
+
+TEST_CASE("failover: a shopper's hello is said again with the token its welcome gave it") {
+  const std::string hello = R"({"type":"hello","role":"shopper","store":"demo","name":"Ana","context":{"tier":"vip"}})";
+  auto h = hello_after_welcome(hello, R"({"type":"welcome","role":"shopper","token":"tok.1","user_id":"s_1"})");
+  REQUIRE(h);
+  auto j = nlohmann::json::parse(*h);
+  CHECK(j["token"] == "tok.1");
+  CHECK(j["context"]["tier"] == "vip");  // kept: the new leader's staff still see it
+  CHECK(j["name"] == "Ana");
+  // Staff welcome (no token), not a welcome, or junk: nothing to change.
+  CHECK_FALSE(hello_after_welcome(R"({"type":"hello","token":"staff"})", R"({"type":"welcome","role":"agent"})"));
+  CHECK_FALSE(hello_after_welcome(hello, R"({"type":"ack","token":"x"})"));
+  CHECK_FALSE(hello_after_welcome(hello, "not json"));
+  CHECK_FALSE(hello_after_welcome("[1]", R"({"type":"welcome","token":"t"})"));
+  CHECK_FALSE(hello_after_welcome(hello, R"({"type":"welcome","token":""})"));
+  CHECK(is_welcome(R"({"role":"agent","type":"welcome"})"));
+  CHECK_FALSE(is_welcome(R"({"type":"chat.message","text":"\"welcome\""})"));
+  CHECK_FALSE(is_welcome(R"({"type":"ack"})"));
+  CHECK_FALSE(is_welcome("{\"welcome\""));
 }

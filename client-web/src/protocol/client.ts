@@ -12,7 +12,10 @@
  *  - after each reconnect it asks `history` after the last contiguous seq it has for every
  *    tracked conversation, and follows `more: true`;
  *  - every chat.message is de-duplicated by (conversation_id, seq), so the UI's `message`
- *    event fires at most once per message; a gap in seq triggers a history request.
+ *    event fires at most once per message; a gap in seq triggers a history request;
+ *  - a `welcome` on an already open connection (a cluster's failover: the node kept us
+ *    and said hello to the new leader) is a reconnect without the socket: history after
+ *    the last seq, the outbox resent, the UI's `welcome` event again.
  */
 import { backoffDelay } from './backoff';
 import { CloseCode, ErrorCode, RESTART_RECONNECT_MAX_MS, isRetryable } from './codes';
@@ -284,6 +287,16 @@ export class CalmaClient extends Emitter<ClientEvents> {
   }
 
   private onWelcome(w: Welcome): void {
+    if (this._state === 'connected') {
+      // A second welcome on this open connection: a cluster changed leader and
+      // our node said hello again for us (PROTOCOL.md v1.1, "Failover"). The
+      // new leader knows nothing of what we sent the old one: sends not acked
+      // and histories not answered go again (same client_msg_id: stored once),
+      // now rather than after their retry backoff.
+      this.teardownConnection();
+      for (const t of this.retryTimers.values()) clearTimeout(t);
+      this.retryTimers.clear();
+    }
     if (this.helloTimer) clearTimeout(this.helloTimer);
     this.helloTimer = null;
     this.welcome = w;

@@ -548,6 +548,10 @@ export class ChatWidget {
   }
 
   private onWelcome(w: Welcome): void {
+    // A contact or rating sent before this welcome may have gone to a cluster
+    // leader that died (a welcome on an open connection): sent again below.
+    this.contactSentOn = null;
+    this.ratingSent = false;
     if (w.token) this.storage.setItem(this.keys.token, w.token);
     const convs = [...(w.conversations ?? [])].sort((a, b) => (a.created_ts ?? 0) - (b.created_ts ?? 0));
     let current = convs.find((c) => c.conversation_id === this.conversationId);

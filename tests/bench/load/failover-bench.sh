@@ -7,12 +7,21 @@
 #
 #   tests/bench/load/failover-bench.sh TERM|KILL [N] [BUILD_DIR]
 #
+# KILLS: three nodes, N conversations open (shoppers and agents on the
+# followers), the leader SIGKILLed ROUNDS times (restarted each time): p50/p99
+# of the time from the kill to a follower's client's next ack, and the
+# connections of the surviving nodes dropped (failover-clients.mjs).
+#
+#   tests/bench/load/failover-bench.sh KILLS [N] [BUILD_DIR] [ROUNDS] [PROBES]
+#
 # Needs redis-server, and node with a global WebSocket (22, or 20 with
-# --experimental-websocket). Ports 6392, 8301, 8302.
+# --experimental-websocket). Ports 6392, 8301, 8302 (KILLS: 8311-8313).
 set -euo pipefail
-sig=${1:?TERM|KILL}
+sig=${1:?TERM|KILL|KILLS}
 n=${2:-200}
 B=${3:-build}
+rounds=${4:-10}
+probes=${5:-100}
 here=$(cd "$(dirname "$0")" && pwd)
 W=$(mktemp -d /tmp/calma-failover.XXXXXX)
 trap 'pkill -f "calma-server --config $W" || true; redis-cli -p 6392 shutdown nosave >/dev/null 2>&1 || true; rm -rf "$W"' EXIT
@@ -25,7 +34,16 @@ hash=$(echo loadpass | "$B/server/calma-server" hash-password --iterations 1000)
   for i in $(seq 1 20); do echo "{\"username\":\"loadagent$i\",\"name\":\"Agent $i\",\"role\":\"agent\",\"password_hash\":\"$hash\"},"; done
   echo "{\"username\":\"loadsup\",\"name\":\"Supervisor\",\"role\":\"supervisor\",\"password_hash\":\"$hash\"}]"
 } > "$W/users.json"
-echo '{"rate_limit":{"frames_per_s":1000000,"burst":1000000},"auth":{"login_attempts_per_minute":100000},"routing":{"default_capacity":1000}}' > "$W/config.json"
+echo '{"rate_limit":{"frames_per_s":1000000,"burst":1000000},"auth":{"login_attempts_per_minute":100000},"routing":{"default_capacity":1000,"disconnect_grace_s":600},
+  "doors":{"connections_per_address":100000,"new_connections_per_s":100000,"new_connections_burst":100000,"conversations_per_min":1000000,"conversations_burst":100000,"logins_per_min":100000,"logins_burst":100000},
+  "escalation":{"queue_wait_s":3600,"unanswered_s":3600}}' > "$W/config.json"
+if [ "$sig" = KILLS ]; then
+  CALMA_SERVER="$B/server/calma-server" CALMA_CONFIG="$W/config.json" CALMA_USERS="$W/users.json" \
+    CALMA_REDIS=redis://127.0.0.1:6392 CALMA_LOGDIR="$W" \
+    node --experimental-websocket "$here/failover-clients.mjs" "$n" 20 "$probes" "$rounds" 2>/dev/null
+  grep -hE "loaded|said hello again" "$W"/n*.log | cut -c1-160 | tail -6
+  exit 0
+fi
 "$B/server/calma-server" --config "$W/config.json" --users "$W/users.json" --redis redis://127.0.0.1:6392 --node-id a --port 8301 > "$W/a.log" 2>&1 &
 leader=$!
 sleep 1

@@ -1,0 +1,244 @@
+// Repeated SIGKILLs of a cluster's leader with open conversations: for
+// failover-kills.sh (which starts Redis and writes the users and config files).
+//
+// Spawns three calma-server nodes, opens SHOPPERS conversations (shoppers and
+// AGENTS agents all on followers), then ROUNDS times: SIGKILLs the leader and
+// has PROBES shoppers on the surviving nodes send a message at once, sending
+// it again (same client_msg_id) when answered `unavailable`, when a new
+// `welcome` arrives on their open connection, or after 3 s of silence, until
+// acked. Prints p50/p99 of the time from the kill to each probe's ack, and how
+// many connections of the surviving nodes were dropped (the goal: none). The
+// killed leader's own clients drop (their process died): counted apart, then
+// reconnected to a follower; the killed node is restarted before the next round.
+//
+// env: CALMA_SERVER, CALMA_CONFIG, CALMA_USERS, CALMA_REDIS, CALMA_LOGDIR
+// args: SHOPPERS AGENTS PROBES ROUNDS  (defaults 1000 20 100 10)
+// Needs a global WebSocket: Node 22, or Node 20 with --experimental-websocket.
+import { spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
+
+const [SHOPPERS = 1000, AGENTS = 20, PROBES = 100, ROUNDS = 10] = process.argv.slice(2).map(Number);
+const env = process.env;
+const ports = { n1: 8311, n2: 8312, n3: 8313 };
+const procs = {};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const now = () => performance.now();
+
+function startNode(id) {
+  const log = openSync(`${env.CALMA_LOGDIR}/${id}.log`, 'a');
+  procs[id] = spawn(env.CALMA_SERVER, ['--config', env.CALMA_CONFIG, '--users', env.CALMA_USERS, '--redis', env.CALMA_REDIS,
+    '--node-id', id, '--port', String(ports[id]), '--bind', '127.0.0.1'], { stdio: ['ignore', log, log] });
+}
+
+async function health(id) {
+  try {
+    const r = await fetch(`http://127.0.0.1:${ports[id]}/healthz`);
+    return await r.json();
+  } catch {
+    return null;
+  }
+}
+
+/** Waits until every live node names one leader that serves; returns its node id. */
+async function settledLeader(live, within = 20000) {
+  const until = now() + within;
+  while (now() < until) {
+    const hs = await Promise.all(live.map(health));
+    const leaders = new Set(hs.map((h) => h?.cluster?.leader?.split('@')[0] ?? ''));
+    if (hs.every((h) => h && h.status === 'ok') && leaders.size === 1 && !leaders.has('')) {
+      const l = [...leaders][0];
+      if (hs.some((h) => h.cluster.leading)) return l;
+    }
+    await sleep(50);
+  }
+  throw new Error('the cluster did not settle');
+}
+
+async function login(port, user) {
+  const r = await fetch(`http://127.0.0.1:${port}/api/v1/login`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: user, password: 'loadpass' }),
+  });
+  if (!r.ok) throw new Error(`login ${user}: ${r.status}`);
+  return (await r.json()).token;
+}
+
+let seq = 0;
+class Client {
+  constructor(kind, hello) {
+    this.kind = kind;
+    this.hello = hello;
+    this.token = hello.token ?? null;
+    this.welcomes = 0;
+    this.closes = [];
+    this.probe = null; // {cmid, frame, resolve, timer}
+    this.unavailable = 0;
+  }
+  connect(node) {
+    this.node = node;
+    this.welcomes = 0;
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${ports[node]}/ws`);
+      this.ws = ws;
+      let first = true;
+      const fail = setTimeout(() => reject(new Error(`${this.kind} on ${node}: no welcome`)), 20000);
+      ws.onopen = () => ws.send(JSON.stringify(this.token ? { type: 'hello', token: this.token, ...(this.kind === 'shopper' ? { role: 'shopper' } : {}) } : this.hello));
+      ws.onmessage = (e) => {
+        const m = JSON.parse(e.data);
+        if (m.type === 'welcome') {
+          this.welcomes++;
+          if (m.token) this.token = m.token;
+          if (first) {
+            first = false;
+            clearTimeout(fail);
+            resolve(m);
+          } else if (this.probe) this.resend(0); // a new leader: the outbox goes again
+        } else if (m.type === 'ack') {
+          if (this.pendingOpen && m.client_msg_id === this.pendingOpen.cmid) {
+            this.conv = m.conversation_id;
+            this.pendingOpen.resolve();
+            this.pendingOpen = null;
+          }
+          if (this.probe && m.client_msg_id === this.probe.cmid) {
+            clearTimeout(this.probe.timer);
+            const p = this.probe;
+            this.probe = null;
+            p.resolve(now());
+          }
+        } else if (m.type === 'error' && this.probe && m.ref === this.probe.cmid) {
+          this.unavailable += m.code === 'unavailable';
+          this.resend(100);
+        }
+      };
+      ws.onclose = (e) => {
+        this.closes.push({ t: now(), code: e.code, node: this.node });
+        clearTimeout(fail);
+        if (first) reject(new Error(`${this.kind} on ${node}: closed ${e.code} before welcome`));
+        if (this.probe) {
+          clearTimeout(this.probe.timer);
+          const p = this.probe;
+          this.probe = null;
+          p.resolve(null);
+        }
+      };
+    });
+  }
+  get open() {
+    return this.ws && this.ws.readyState === 1;
+  }
+  send(f) {
+    if (this.open) this.ws.send(JSON.stringify(f));
+  }
+  openConversation() {
+    const cmid = `open-${++seq}`;
+    return new Promise((resolve) => {
+      this.pendingOpen = { cmid, resolve };
+      this.send({ type: 'chat.send', client_msg_id: cmid, text: 'Hello, where is my order?' });
+    });
+  }
+  resend(delay) {
+    if (!this.probe) return;
+    clearTimeout(this.probe.timer);
+    this.probe.timer = setTimeout(() => {
+      if (!this.probe) return;
+      this.send(this.probe.frame);
+      this.probe.timer = setTimeout(() => this.resend(0), 3000);
+    }, delay);
+  }
+  /** Sends one message until acked; resolves with the time of the ack (null if the connection dropped). */
+  sendUntilAcked(text) {
+    const cmid = `p-${++seq}`;
+    return new Promise((resolve) => {
+      this.probe = { cmid, frame: { type: 'chat.send', client_msg_id: cmid, conversation_id: this.conv, text }, resolve, timer: null };
+      this.resend(0);
+    });
+  }
+}
+
+function pct(xs, p) {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+}
+
+async function inBatches(items, n, f) {
+  for (let i = 0; i < items.length; i += n) await Promise.all(items.slice(i, i + n).map(f));
+}
+
+const all = ['n1', 'n2', 'n3'];
+try {
+  startNode('n1');
+  await settledLeader(['n1']);
+  startNode('n2');
+  startNode('n3');
+  let leader = await settledLeader(all);
+  const followers = () => all.filter((n) => n !== leader);
+  console.log(`leader ${leader}; opening ${SHOPPERS} conversations (${AGENTS} agents), all on the followers`);
+
+  const agents = [];
+  for (let i = 1; i <= AGENTS; i++) {
+    const f = followers()[i % 2];
+    const a = new Client('agent', { type: 'hello', token: await login(ports[f], `loadagent${i}`) });
+    await a.connect(f);
+    agents.push(a);
+  }
+  const shoppers = [];
+  for (let i = 0; i < SHOPPERS; i++) shoppers.push(new Client('shopper', { type: 'hello', role: 'shopper', name: `S${i}`, language: 'en' }));
+  await inBatches(shoppers, 50, async (s) => {
+    await s.connect(followers()[shoppers.indexOf(s) % 2]);
+    await s.openConversation();
+  });
+  const clients = [...agents, ...shoppers];
+  console.log(`${shoppers.filter((s) => s.conv).length} conversations open`);
+  await sleep(1000);
+
+  const samples = [], perRound = [];
+  let droppedOnSurvivors = 0, droppedOnVictim = 0, unanswered = 0, unavailable = 0, rewelcomed = 0;
+  for (let round = 1; round <= ROUNDS; round++) {
+    const victim = leader;
+    const survivors = clients.filter((c) => c.node !== victim);
+    const onVictim = clients.filter((c) => c.node === victim);
+    const probes = shoppers.filter((s) => s.node !== victim).slice(0, PROBES);
+    for (const c of clients) c.closes = [];
+    for (const c of survivors) c.welcomes = 1;
+    for (const p of probes) p.unavailable = 0;
+    const t0 = now();
+    procs[victim].kill('SIGKILL');
+    const acks = await Promise.all(probes.map((p) => Promise.race([p.sendUntilAcked(`round ${round}`), sleep(20000).then(() => undefined)])));
+    const times = [];
+    for (const t of acks) {
+      if (typeof t === 'number') times.push(t - t0);
+      else unanswered++;
+    }
+    samples.push(...times);
+    const live = all.filter((n) => n !== victim);
+    leader = await settledLeader(live);
+    await sleep(300); // the last welcomes
+    const dropped = survivors.filter((c) => c.closes.length).length;
+    droppedOnSurvivors += dropped;
+    droppedOnVictim += onVictim.length;
+    unavailable += probes.reduce((n, p) => n + p.unavailable, 0);
+    const again = survivors.filter((c) => c.welcomes > 1).length;
+    rewelcomed += again;
+    perRound.push({ first: Math.min(...times), p50: pct(times, 50), last: Math.max(...times) });
+    console.log(`round ${round}: killed ${victim} (${onVictim.length} own clients), new leader ${leader}; ` +
+      `probe acks after ${Math.round(pct(times, 50))} ms p50, ${Math.round(Math.max(...times))} ms last; ` +
+      `${again}/${survivors.length} survivors welcomed again, ${dropped} dropped`);
+    // The killed node comes back as a follower; its clients reconnect to a follower.
+    startNode(victim);
+    await settledLeader(all);
+    await sleep(500);
+    const fs = followers();
+    await inBatches(onVictim, 50, (c) => c.connect(fs[Math.floor(Math.random() * fs.length)]).catch(() => c.connect(fs[0])));
+    await sleep(1000);
+  }
+  const r = (x) => Math.round(x);
+  console.log('');
+  console.log(`kills: ${ROUNDS}; open conversations: ${SHOPPERS}; probes a kill: ${PROBES}`);
+  console.log(`kill -> probe ack (ms): p50 ${r(pct(samples, 50))}  p99 ${r(pct(samples, 99))}  max ${r(Math.max(...samples))}  (${samples.length} samples, ${unanswered} never acked)`);
+  console.log(`per kill, first ack (ms): p50 ${r(pct(perRound.map((x) => x.first), 50))}  p99 ${r(pct(perRound.map((x) => x.first), 99))}; last ack: p50 ${r(pct(perRound.map((x) => x.last), 50))}  p99 ${r(pct(perRound.map((x) => x.last), 99))}`);
+  console.log(`connections of surviving nodes dropped: ${droppedOnSurvivors}; welcomed again on their open connection: ${rewelcomed}`);
+  console.log(`the killed leaders' own clients (dropped, reconnected): ${droppedOnVictim}; unavailable answers to probes: ${unavailable}`);
+} finally {
+  for (const p of Object.values(procs)) p.kill('SIGKILL');
+  process.exit(0);
+}
