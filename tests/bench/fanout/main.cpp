@@ -45,8 +45,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "tests/bench/common/bench_support.hpp"
 #include "tests/support/harness.hpp"
 
 namespace {
@@ -80,75 +82,29 @@ struct options {
   std::string label;
 };
 
-void usage() {
-  std::cout << R"(calma-bench-fanout: staff fan-out when agents come online and conversations start
-
-  --server PATH        calma-server to start (default: <build>/server/calma-server)
-  --agents A           agents coming online (default 1000, at most 5000)
-  --supervisors S      supervisors connected before them (default 1)
-  --conversations C    shoppers that then open a conversation each (default 1000; 0: skip)
-  --parallel P         handshakes in flight (default 100)
-  --capacity N         routing.default_capacity (default 4)
-  --quiet-ms MS        a phase ends when no staff connection got a frame this long (default 1500)
-  --phase-timeout S    bound of each phase (default 180)
-  --ask-colleagues     after phase 1 every agent sends agents.list once (the transfer list)
-  --label TEXT         printed with the results (e.g. before / after)
-  --json               one JSON object on stdout (the readable report goes to stderr)
-)";
-}
-
+/// The command line (CLI11). Exits after --help (0) or a bad option (non-zero, the reason on stderr).
 options parse_args(int argc, char** argv) {
   options o;
-  auto need = [&](int& i) -> std::string {
-    if (i + 1 >= argc) die(std::string("missing value for ") + argv[i]);
-    return argv[++i];
-  };
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--server") o.server = need(i);
-    else if (a == "--agents") o.agents = std::stoi(need(i));
-    else if (a == "--supervisors") o.supervisors = std::stoi(need(i));
-    else if (a == "--conversations") o.conversations = std::stoi(need(i));
-    else if (a == "--parallel") o.parallel = std::stoi(need(i));
-    else if (a == "--capacity") o.capacity = std::stoi(need(i));
-    else if (a == "--quiet-ms") o.quiet_ms = std::stoi(need(i));
-    else if (a == "--phase-timeout") o.phase_timeout = std::stod(need(i));
-    else if (a == "--ask-colleagues") o.ask_colleagues = true;
-    else if (a == "--label") o.label = need(i);
-    else if (a == "--json") o.json_out = true;
-    else if (a == "-h" || a == "--help") {
-      usage();
-      std::exit(0);
-    } else die("unknown option " + a + " (see --help)");
+  CLI::App app{"calma-bench-fanout: staff fan-out when agents come online and conversations start"};
+  app.add_option("--server", o.server, "calma-server to start (default: <build>/server/calma-server)");
+  app.add_option("--agents", o.agents, "agents coming online")->check(CLI::Range(1, 5000))->capture_default_str();
+  app.add_option("--supervisors", o.supervisors, "supervisors connected before them")->check(CLI::Range(0, 50))->capture_default_str();
+  app.add_option("--conversations", o.conversations, "shoppers that then open a conversation each (0: skip)")
+      ->check(CLI::Range(0, 20000))->capture_default_str();
+  app.add_option("--parallel", o.parallel, "handshakes in flight")->check(CLI::Range(1, 1000))->capture_default_str();
+  app.add_option("--capacity", o.capacity, "routing.default_capacity")->check(CLI::Range(1, 1000))->capture_default_str();
+  app.add_option("--quiet-ms", o.quiet_ms, "a phase ends when no staff connection got a frame this long")
+      ->check(CLI::Range(1, 600000))->capture_default_str();
+  app.add_option("--phase-timeout", o.phase_timeout, "bound of each phase (s)")->check(CLI::Range(1e-9, 900.0))->capture_default_str();
+  app.add_flag("--ask-colleagues", o.ask_colleagues, "after phase 1 every agent sends agents.list once (the transfer list)");
+  app.add_option("--label", o.label, "printed with the results (e.g. before / after)");
+  app.add_flag("--json", o.json_out, "one JSON object on stdout (the readable report goes to stderr)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));
   }
-  if (o.agents < 1 || o.agents > 5000) die("--agents must be in 1..5000");
-  if (o.supervisors < 0 || o.supervisors > 50) die("--supervisors must be in 0..50");
-  if (o.conversations < 0 || o.conversations > 20000) die("--conversations must be in 0..20000");
-  if (o.parallel < 1 || o.parallel > 1000) die("--parallel must be in 1..1000");
-  if (o.capacity < 1 || o.capacity > 1000) die("--capacity must be in 1..1000");
-  if (o.phase_timeout <= 0 || o.phase_timeout > 900) die("--phase-timeout must be in (0, 900]");
   return o;
-}
-
-std::string write_temp(const std::string& text, const std::string& name) {
-  auto path = std::filesystem::temp_directory_path() / ("calma-fanout-" + std::to_string(getpid()) + "-" + name);
-  std::ofstream(path) << text;
-  return path.string();
-}
-
-std::string hash_password(const std::string& bin, const std::string& pw) {
-  auto in = write_temp(pw + "\n", "pw.txt");
-  std::string cmd = "'" + bin + "' hash-password --iterations 1000 < '" + in + "'";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) die("cannot run " + bin);
-  std::string out;
-  char buf[512];
-  while (fgets(buf, sizeof buf, p)) out += buf;
-  pclose(p);
-  std::filesystem::remove(in);
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  if (out.rfind("$pbkdf2", 0) != 0) die("hash-password gave: " + out);
-  return out;
 }
 
 /// The frame's top-level "type". Small frames are parsed; big ones (snapshots
@@ -178,86 +134,36 @@ struct tally {
   std::uint64_t max_frame = 0;
 };
 
-struct conn : std::enable_shared_from_this<conn> {
-  conn(asio::io_context& ioc, kind k, int idx) : ws(ioc), k(k), idx(idx) {}
-  websocket::stream<beast::tcp_stream> ws;
-  beast::flat_buffer buf;
-  std::deque<std::string> outq;
-  bool writing = false;
+struct conn : calma::bench::ws_conn {
+  conn(asio::io_context& ioc, kind k, int idx) : ws_conn(ioc), k(k), idx(idx) {
+    on_bytes = [this](std::string_view f) {
+      auto type = frame_type(f.data(), f.size());
+      t.bytes += f.size();
+      ++t.frames;
+      auto& bt = t.by_type[type];
+      ++bt.first;
+      bt.second += f.size();
+      t.max_frame = std::max<std::uint64_t>(t.max_frame, f.size());
+      if (on_frame) on_frame(*this, type, f.data(), f.size());
+    };
+    on_end = [this](const beast::error_code& ec) {
+      static int shown = 0;
+      if (shown++ < 5)
+        log("connection closed (" + ec.message() + ", code " + std::to_string(close_code) + " " +
+            std::string(ws.reason().reason.c_str()) + ")");
+    };
+  }
   kind k;
   int idx;
   std::string token;
-  bool welcomed = false, assigned = false, closed = false, failed = false;
-  int close_code = 0;
+  bool welcomed = false, assigned = false;
   double welcomed_at = 0;
   tally t;
   std::function<void(conn&, const std::string& type, const char*, std::size_t)> on_frame;
 
+  bool failed() const { return !fail.empty(); }
   void connect(std::uint16_t port, std::function<void(conn&, bool)> done) {
-    auto self = shared_from_this();
-    beast::get_lowest_layer(ws).expires_after(30s);
-    beast::get_lowest_layer(ws).async_connect(
-        tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), [self, port, done](beast::error_code ec) {
-          if (ec) {
-            self->failed = true;
-            return done(*self, false);
-          }
-          beast::get_lowest_layer(self->ws).socket().set_option(tcp::no_delay(true), ec);
-          beast::get_lowest_layer(self->ws).expires_never();
-          auto to = websocket::stream_base::timeout::suggested(beast::role_type::client);
-          to.handshake_timeout = 30s;
-          self->ws.set_option(to);
-          self->ws.read_message_max(256 << 20);
-          self->ws.async_handshake("127.0.0.1:" + std::to_string(port), "/ws", [self, done](beast::error_code ec2) {
-            if (ec2) {
-              self->failed = true;
-              return done(*self, false);
-            }
-            self->read_loop();
-            done(*self, true);
-          });
-        });
-  }
-
-  void read_loop() {
-    ws.async_read(buf, [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-      if (ec) {
-        self->closed = true;
-        self->close_code = self->ws.reason().code;
-        static int shown = 0;
-        if (shown++ < 5)
-          log("connection closed (" + ec.message() + ", code " + std::to_string(self->close_code) + " " +
-              std::string(self->ws.reason().reason.c_str()) + ")");
-        return;
-      }
-      const char* p = static_cast<const char*>(self->buf.data().data());
-      auto type = frame_type(p, n);
-      self->t.bytes += n;
-      ++self->t.frames;
-      auto& bt = self->t.by_type[type];
-      ++bt.first;
-      bt.second += n;
-      self->t.max_frame = std::max<std::uint64_t>(self->t.max_frame, n);
-      if (self->on_frame) self->on_frame(*self, type, p, n);
-      self->buf.consume(self->buf.size());
-      self->read_loop();
-    });
-  }
-
-  void send(std::string s) {
-    if (closed) return;
-    outq.push_back(std::move(s));
-    if (!writing) write_next();
-  }
-  void write_next() {
-    writing = true;
-    ws.text(true);
-    ws.async_write(asio::buffer(outq.front()), [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      self->writing = false;
-      if (ec) return self->outq.clear();
-      self->outq.pop_front();
-      if (!self->outq.empty()) self->write_next();
-    });
+    ws_conn::connect(port, 30s, 30s, 256 << 20, [this, done](bool ok) { done(*this, ok); });
   }
 };
 using conn_ptr = std::shared_ptr<conn>;
@@ -305,7 +211,7 @@ struct runner {
     server_bin = opt.server.empty() ? default_server() : opt.server;
     if (!std::filesystem::exists(server_bin)) die("no calma-server at " + server_bin + " (use --server PATH)");
     const std::string pw = "fanoutpass";
-    const auto hash = hash_password(server_bin, pw);
+    const auto hash = calma::bench::hash_password("calma-fanout", server_bin, pw);
     json users = json::array();
     for (int i = 1; i <= opt.agents; ++i)
       users.push_back(json{{"username", "fanagent" + std::to_string(i)}, {"name", "Fanout Agent " + std::to_string(i)},
@@ -318,13 +224,10 @@ struct runner {
              {"websocket", {{"idle_timeout_s", 3600}, {"send_queue_messages", 1'000'000}, {"send_queue_bytes", 1LL << 31}}},
              {"rate_limit", {{"frames_per_s", 1e6}, {"burst", 1e6}}},
              {"auth", {{"login_attempts_per_minute", 100000}, {"token_secret", "fanout-bench-secret-0123456789abcdef"}}},
-             {"doors",
-              {{"connections_per_address", 1'000'000}, {"new_connections_per_s", 1e6}, {"new_connections_burst", 1e6},
-               {"conversations_per_min", 1e6}, {"conversations_burst", 1e6}, {"logins_per_min", 1e6},
-               {"logins_burst", 1e6}, {"login_queue", 10000}}},
+             {"doors", calma::bench::doors_wide_open(10000)},
              {"routing", {{"default_capacity", opt.capacity}}}};
-    auto cfg_path = write_temp(cfg.dump(2), "config.json");
-    auto users_path = write_temp(users.dump(), "users.json");
+    auto cfg_path = calma::bench::write_temp("calma-fanout", cfg.dump(2), "config.json");
+    auto users_path = calma::bench::write_temp("calma-fanout", users.dump(), "users.json");
     temp_files = {cfg_path, users_path};
     srv = std::make_unique<calma::test::server_process>(
         server_bin, std::vector<std::string>{"--port", "0", "--bind", "127.0.0.1", "--config", cfg_path, "--users", users_path},
@@ -386,7 +289,7 @@ struct runner {
         [&] {
           if (finished < cs.size()) return false;
           for (auto& c : cs)
-            if (!c->welcomed && !c->failed && !c->closed) return false;
+            if (!c->welcomed && !c->failed() && !c->closed) return false;
           return true;
         },
         timeout_s);

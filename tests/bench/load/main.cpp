@@ -55,8 +55,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "tests/bench/common/bench_support.hpp"
 #include "tests/support/harness.hpp"
 
 extern char** environ;
@@ -110,87 +112,52 @@ struct options {
   unsigned seed = 42;
 };
 
-void usage() {
-  std::cout << R"(calma-load: load generator for calma-server (127.0.0.1 only)
-
-  --scenario chat|idle|escalation   (default chat)
-  --server PATH       calma-server to start (default: <build>/server/calma-server)
-  --url URL           use a running server at http://127.0.0.1:PORT instead; it must
-                      know users <agent-prefix>1..A and <supervisor> with --password
-  --agents A          agents (chat, escalation; default 20)
-  --shoppers S        shoppers (chat, escalation; default 200)
-  --rate R            chat: total messages/s (default 2000);
-                      escalation: angry messages/s (default 200)
-  --duration D        chat: seconds of traffic (default 10)
-  --connections N     idle: connections (default 2000)
-  --server-threads T  pass --threads T to the started server
-  --setup-timeout S   seconds allowed for connecting and assigning (default 30)
-  --drain-timeout S   seconds to wait for outstanding acks/deliveries (default 5)
-  --max-inflight N    chat: unacked messages beyond which sends are skipped (default 50000)
-  --agent-prefix P --supervisor USER --password PW   credentials (with --url)
-  --seed N            random seed (default 42)
-  --keep-files        keep the temporary config and users files
-  --target calma|relay  what to start: calma-server (default) or the Node ws relay of
-                      tests/bench/peer (no login, no /metrics; same clients, same checks)
-  --relay PATH        relay.mjs to run with --target relay (default: the source tree's)
-  --server-cpus LIST  start the server under `taskset -c LIST` (e.g. 0)
-  --words N           chat: words per message (default 7; 16 makes ~150-byte chat.send frames)
-  --json              print one JSON object on stdout (the readable report goes to stderr)
-)";
-}
-
+/// The command line (CLI11). Exits after --help (0) or a bad option (non-zero, the reason on stderr).
 options parse_args(int argc, char** argv) {
   options o;
-  auto need = [&](int& i) -> std::string {
-    if (i + 1 >= argc) die(std::string("missing value for ") + argv[i]);
-    return argv[++i];
-  };
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    try {
-      if (a == "--scenario") o.scenario = need(i);
-      else if (a == "--server") o.server = need(i);
-      else if (a == "--url") o.url = need(i);
-      else if (a == "--agents") o.agents = std::stoi(need(i));
-      else if (a == "--shoppers") o.shoppers = std::stoi(need(i));
-      else if (a == "--rate") o.rate = std::stod(need(i));
-      else if (a == "--duration") o.duration = std::stod(need(i));
-      else if (a == "--connections") o.connections = std::stoi(need(i));
-      else if (a == "--server-threads") o.server_threads = std::stoi(need(i));
-      else if (a == "--setup-timeout") o.setup_timeout = std::stod(need(i));
-      else if (a == "--drain-timeout") o.drain_timeout = std::stod(need(i));
-      else if (a == "--max-inflight") o.max_inflight = std::stoi(need(i));
-      else if (a == "--agent-prefix") o.agent_prefix = need(i);
-      else if (a == "--supervisor") o.supervisor_user = need(i);
-      else if (a == "--password") o.password = need(i);
-      else if (a == "--seed") o.seed = static_cast<unsigned>(std::stoul(need(i)));
-      else if (a == "--json") o.json_out = true;
-      else if (a == "--target") o.target = need(i);
-      else if (a == "--relay") o.relay = need(i);
-      else if (a == "--server-cpus") o.server_cpus = need(i);
-      else if (a == "--words") o.words = std::stoi(need(i));
-      else if (a == "--keep-files") o.keep_files = true;
-      else if (a == "-h" || a == "--help") { usage(); std::exit(0); }
-      else die("unknown option " + a + " (see --help)");
-    } catch (const std::invalid_argument&) {
-      die("bad value for " + a);
-    }
+  CLI::App app{"calma-load: load generator for calma-server (127.0.0.1 only)"};
+  app.add_option("--scenario", o.scenario, "chat, idle or escalation")
+      ->check(CLI::IsMember({"chat", "idle", "escalation"}))->capture_default_str();
+  app.add_option("--server", o.server, "calma-server to start (default: <build>/server/calma-server)");
+  app.add_option("--url", o.url,
+                 "use a running server at http://127.0.0.1:PORT instead; it must know users "
+                 "<agent-prefix>1..A and <supervisor> with --password");
+  app.add_option("--agents", o.agents, "agents (chat, escalation)")->check(CLI::Range(1, 1000))->capture_default_str();
+  app.add_option("--shoppers", o.shoppers, "shoppers (chat, escalation)")->check(CLI::Range(1, 50000))->capture_default_str();
+  app.add_option("--rate", o.rate, "chat: total messages/s (default 2000); escalation: angry messages/s (default 200)")
+      ->check(CLI::Range(1e-9, 1e6));
+  app.add_option("--duration", o.duration, "chat: seconds of traffic")->check(CLI::Range(1e-9, 600.0))->capture_default_str();
+  app.add_option("--connections", o.connections, "idle: connections")->check(CLI::Range(1, 100000))->capture_default_str();
+  app.add_option("--server-threads", o.server_threads, "pass --threads T to the started server")->check(CLI::Range(0, 256));
+  app.add_option("--setup-timeout", o.setup_timeout, "seconds allowed for connecting and assigning")
+      ->check(CLI::Range(1e-9, 300.0))->capture_default_str();
+  app.add_option("--drain-timeout", o.drain_timeout, "seconds to wait for outstanding acks/deliveries")
+      ->check(CLI::Range(0.0, 60.0))->capture_default_str();
+  app.add_option("--max-inflight", o.max_inflight, "chat: unacked messages beyond which sends are skipped")
+      ->check(CLI::Range(1, 10'000'000))->capture_default_str();
+  app.add_option("--agent-prefix", o.agent_prefix, "agents' user names (with --url)")->capture_default_str();
+  app.add_option("--supervisor", o.supervisor_user, "the supervisor's user name (with --url)")->capture_default_str();
+  app.add_option("--password", o.password, "their password (with --url)")->capture_default_str();
+  app.add_option("--seed", o.seed, "random seed")->capture_default_str();
+  app.add_flag("--keep-files", o.keep_files, "keep the temporary config and users files");
+  app.add_option("--target", o.target,
+                 "what to start: calma-server, or the Node ws relay of tests/bench/peer "
+                 "(no login, no /metrics; same clients, same checks)")
+      ->check(CLI::IsMember({"calma", "relay"}))->capture_default_str();
+  app.add_option("--relay", o.relay, "relay.mjs to run with --target relay (default: the source tree's)");
+  app.add_option("--server-cpus", o.server_cpus, "start the server under `taskset -c LIST` (e.g. 0)");
+  app.add_option("--words", o.words, "chat: words per message (16 makes ~150-byte chat.send frames)")
+      ->check(CLI::Range(1, 1000))->capture_default_str();
+  app.add_flag("--json", o.json_out, "print one JSON object on stdout (the readable report goes to stderr)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));
   }
-  if (o.scenario != "chat" && o.scenario != "idle" && o.scenario != "escalation") die("unknown scenario " + o.scenario);
   if (o.rate < 0) o.rate = o.scenario == "escalation" ? 200 : 2000;
-  // Bounded: every knob has a ceiling so that a typo cannot run for hours.
-  if (o.agents < 1 || o.agents > 1000) die("--agents must be in 1..1000");
-  if (o.shoppers < 1 || o.shoppers > 50000) die("--shoppers must be in 1..50000");
-  if (o.connections < 1 || o.connections > 100000) die("--connections must be in 1..100000");
-  if (o.duration <= 0 || o.duration > 600) die("--duration must be in (0, 600]");
-  if (o.rate <= 0 || o.rate > 1e6) die("--rate must be in (0, 1e6]");
-  if (o.setup_timeout <= 0 || o.setup_timeout > 300) die("--setup-timeout must be in (0, 300]");
-  if (o.drain_timeout < 0 || o.drain_timeout > 60) die("--drain-timeout must be in [0, 60]");
   return o;
 }
 
-// ---------------------------------------------------------------------------
-// statistics
 
 struct dist {
   std::vector<double> v;  // milliseconds
@@ -300,26 +267,7 @@ double self_cpu_s() {
 }
 
 std::string write_temp(const std::string& text, const std::string& name) {
-  auto path = std::filesystem::temp_directory_path() / ("calma-load-" + std::to_string(getpid()) + "-" + name);
-  std::ofstream(path) << text;
-  return path.string();
-}
-
-std::string run_capture(const std::string& bin, const std::vector<std::string>& args, const std::string& input) {
-  // Small helper: bin args < input, returns stdout.
-  auto in_path = write_temp(input + "\n", "stdin.txt");
-  std::string cmd = "'" + bin + "'";
-  for (const auto& a : args) cmd += " '" + a + "'";
-  cmd += " < '" + in_path + "'";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) die("cannot run " + bin);
-  std::string out;
-  char buf[512];
-  while (fgets(buf, sizeof buf, p)) out += buf;
-  pclose(p);
-  std::filesystem::remove(in_path);
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
+  return calma::bench::write_temp("calma-load", text, name);
 }
 
 // ---------------------------------------------------------------------------
@@ -361,20 +309,21 @@ enum class role { shopper, agent, supervisor };
 struct conn;
 using frame_handler = std::function<void(conn&, json&)>;
 
-struct conn : std::enable_shared_from_this<conn> {
-  conn(asio::io_context& ioc, int idx, role r) : ws(ioc), idx(idx), r(r) {}
-  websocket::stream<beast::tcp_stream> ws;
-  beast::flat_buffer buf;
-  std::deque<std::string> outq;
-  bool writing = false;
+struct conn : calma::bench::ws_conn {
+  conn(asio::io_context& ioc, int idx, role r) : ws_conn(ioc), idx(idx), r(r) {
+    on_bytes = [this](std::string_view f) {
+      auto j = json::parse(f.begin(), f.end(), nullptr, false);
+      if (on_frame) on_frame(*this, j);
+    };
+    on_end = [this](const beast::error_code&) {
+      if (on_closed) on_closed(*this);
+    };
+  }
   int idx;
   role r;
   std::string token;    // staff token to say hello with
   std::string user_id;  // from welcome
   bool welcomed = false;
-  bool closed = false;
-  int close_code = 0;
-  std::string fail;  // why it failed to connect
   frame_handler on_frame;
   std::function<void(conn&)> on_closed;
   // chat: per conversation, seqs observed (chat.message, history) and own acked seqs
@@ -384,73 +333,10 @@ struct conn : std::enable_shared_from_this<conn> {
   };
   std::unordered_map<std::string, seen> convs;
 
-  void connect(std::uint16_t port, std::function<void(conn&, bool)> done) {
-    auto self = shared_from_this();
-    beast::get_lowest_layer(ws).expires_after(10s);
-    beast::get_lowest_layer(ws).async_connect(
-        tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), [self, port, done](beast::error_code ec) {
-          if (ec) {
-            self->fail = "connect: " + ec.message();
-            return done(*self, false);
-          }
-          beast::get_lowest_layer(self->ws).socket().set_option(tcp::no_delay(true), ec);
-          beast::get_lowest_layer(self->ws).expires_never();
-          websocket::stream_base::timeout t = websocket::stream_base::timeout::suggested(beast::role_type::client);
-          t.handshake_timeout = 15s;
-          self->ws.set_option(t);
-          self->ws.read_message_max(64 << 20);
-          self->ws.async_handshake("127.0.0.1:" + std::to_string(port), "/ws", [self, done](beast::error_code ec2) {
-            if (ec2) {
-              self->fail = "handshake: " + ec2.message();
-              return done(*self, false);
-            }
-            self->read_loop();
-            done(*self, true);
-          });
-        });
-  }
-
-  void read_loop() {
-    ws.async_read(buf, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) {
-        self->closed = true;
-        self->close_code = self->ws.reason().code;
-        if (self->on_closed) self->on_closed(*self);
-        return;
-      }
-      auto j = json::parse(static_cast<const char*>(self->buf.data().data()),
-                           static_cast<const char*>(self->buf.data().data()) + self->buf.size(), nullptr, false);
-      self->buf.consume(self->buf.size());
-      if (self->on_frame) self->on_frame(*self, j);
-      self->read_loop();
-    });
-  }
-
-  void send(std::string s) {
-    if (closed) return;
-    outq.push_back(std::move(s));
-    if (!writing) write_next();
-  }
+  using ws_conn::send;
   void send(const json& j) { send(j.dump()); }
-
-  void write_next() {
-    writing = true;
-    ws.text(true);
-    ws.async_write(asio::buffer(outq.front()), [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      self->writing = false;
-      if (ec) {
-        self->outq.clear();
-        return;
-      }
-      self->outq.pop_front();
-      if (!self->outq.empty() && !self->closed) self->write_next();
-    });
-  }
-
-  void shutdown() {
-    beast::error_code ec;
-    beast::get_lowest_layer(ws).socket().shutdown(tcp::socket::shutdown_both, ec);
-    beast::get_lowest_layer(ws).close();
+  void connect(std::uint16_t port, std::function<void(conn&, bool)> done) {
+    ws_conn::connect(port, 10s, 15s, 64 << 20, [this, done](bool ok) { done(*this, ok); });
   }
 };
 using conn_ptr = std::shared_ptr<conn>;
@@ -589,8 +475,7 @@ struct runner {
     if (opt.target == "relay") return start_relay();
     std::string bin = opt.server.empty() ? default_server() : opt.server;
     if (!std::filesystem::exists(bin)) die("no calma-server at " + bin + " (use --server PATH or --url)");
-    std::string hash = run_capture(bin, {"hash-password", "--iterations", "1000"}, opt.password);
-    if (hash.rfind("$pbkdf2", 0) != 0) die("hash-password gave: " + hash);
+    std::string hash = calma::bench::hash_password("calma-load", bin, opt.password);
     json users = json::array();
     for (int i = 1; i <= staff_agents; ++i)
       users.push_back(json{{"username", opt.agent_prefix + std::to_string(i)}, {"name", "Load Agent " + std::to_string(i)},
@@ -607,9 +492,7 @@ struct runner {
         {"auth", {{"login_attempts_per_minute", 100000}}},
         {"routing", {{"default_capacity", std::min(1000, per_agent + 1)}}},
         // Every client comes from 127.0.0.1: the doors' limits per address would refuse the load itself.
-        {"doors", {{"connections_per_address", 0}, {"new_connections_per_s", 1e6}, {"new_connections_burst", 1e6},
-                   {"conversations_per_min", 1e6}, {"conversations_burst", 1e6}, {"logins_per_min", 1e6},
-                   {"logins_burst", 1e6}, {"login_queue", 100000}}},
+        {"doors", calma::bench::doors_wide_open(100000)},
     };
     if (opt.server_threads > 0) cfg["server"]["threads"] = opt.server_threads;
     auto cfg_path = write_temp(cfg.dump(2), "config.json");
