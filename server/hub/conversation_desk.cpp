@@ -8,7 +8,7 @@ namespace calma {
 // chat
 
 void hub::on_chat_send(session_entry& s, std::uint64_t conn_id, protocol::chat_send m) {
-  const participant who = s.who;
+  const participant& who = s.who;  // nothing below adds or removes sessions
   if (!m.conversation_id) {
     if (who.role != role::shopper)
       return send_error(conn_id, error_code::bad_request, "missing field 'conversation_id'", m.client_msg_id);
@@ -132,8 +132,8 @@ void hub::store_message(std::uint64_t conn_id, const participant& who, std::stri
   req.message.client_msg_id = std::move(m.client_msg_id);
   req.message.visibility = vis;
   store_.append_message(req, [self = shared_from_this(), conn_id, cmid = req.message.client_msg_id,
-                              conv = req.message.conversation_id, answer_later](auto r) {
-    auto answer = [self, conn_id, cmid, conv, r = std::move(r)] {
+                              conv = req.message.conversation_id, answer_later](auto r) mutable {
+    auto answer = [self, conn_id, cmid = std::move(cmid), conv = std::move(conv), r = std::move(r)] {
       if (!r.ok()) {
         ++self->metrics_.store_errors;
         spdlog::warn("store error: {}", r.error);
