@@ -43,13 +43,22 @@ std::string hub::point_frame(const conv_entry& c, const anger::point& p) const {
   auto lang = lex.find(c.rec.shopper.language);
   if (lang == anger::no_lang) lang = c.mon->last_score().lang;
   const auto coaching = lex.coaching(lang, stage);
-  bool ok = protocol::valid_utf8(stage) && protocol::valid_utf8(coaching) && protocol::valid_utf8(c.rec.id);
+  // The coaching lines are the lexicon's own, fixed while the hub lives: each
+  // one checked and escaped once (keyed by where it lives), not on every point.
+  auto memo = coaching_json_.find(coaching.data());
+  if (memo == coaching_json_.end() || memo->second.first != coaching.size()) {
+    std::string esc;
+    if (protocol::valid_utf8(coaching)) protocol::append_json_string(esc, coaching);
+    memo = coaching_json_.insert_or_assign(coaching.data(), std::pair{coaching.size(), std::move(esc)}).first;
+  }
+  const std::string& coaching_json = memo->second.second;
+  bool ok = !coaching_json.empty() && protocol::valid_utf8(stage) && protocol::valid_utf8(c.rec.id);
   for (const auto& cue : p.cues) ok = ok && protocol::valid_utf8(cue);
   if (!ok) return point_json(c, p).dump();  // dump()'s own answer to bad bytes
   std::string out;
-  out.reserve(192 + coaching.size());
+  out.reserve(192 + coaching_json.size());
   out += "{\"coaching\":";
-  protocol::append_json_string(out, coaching);
+  out += coaching_json;
   out += ",\"coaching_stage\":";
   protocol::append_json_string(out, stage);
   out += ",\"conversation_id\":";

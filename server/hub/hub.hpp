@@ -279,6 +279,8 @@ class hub : public std::enable_shared_from_this<hub> {
   std::map<std::string, int> published_online_;  // store -> agents online, as last put in the store
   std::chrono::steady_clock::time_point published_at_{};
   bool stopped_ = false;
+  /// point_frame's memo: a coaching line (by its address in the lexicon) -> (its length, its JSON string; "" if not UTF-8).
+  mutable std::unordered_map<const char*, std::pair<std::size_t, std::string>> coaching_json_;
 };
 
 }  // namespace calma
