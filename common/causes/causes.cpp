@@ -119,10 +119,18 @@ bool lexicon_set::parse_term(std::string_view text, term& out, const std::string
   return true;
 }
 
+std::uint32_t lexicon_set::stem_key(std::string_view w, std::size_t len) noexcept {
+  std::uint32_t h = static_cast<std::uint32_t>(len) * 0x9E3779B1u;
+  for (std::size_t i = 0; i < 3 && i < len; ++i) h = (h ^ static_cast<unsigned char>(w[i])) * 16777619u;
+  return (h ^ (h >> 16)) & 0xFFFFu;
+}
+
 void lexicon_set::index_term(std::uint32_t i) {
   const pattern_word& first = terms_[i].words.front();
   if (first.prefix) {
     stem_first_[first.text].push_back(i);
+    const auto k = stem_key(first.text, first.text.size());
+    stem_filter_[k >> 6] |= std::uint64_t{1} << (k & 63);
     if (std::find(stem_lengths_.begin(), stem_lengths_.end(), first.text.size()) == stem_lengths_.end()) {
       stem_lengths_.push_back(first.text.size());
       std::sort(stem_lengths_.begin(), stem_lengths_.end());
@@ -353,6 +361,7 @@ result lexicon_set::classify(std::string_view text, std::string_view lang) const
     if (const auto it = exact_first_.find(w); it != exact_first_.end()) try_terms(it->second, pos);
     for (const std::size_t len : stem_lengths_) {
       if (len > w.size()) break;
+      if (const auto k = stem_key(w, len); !((stem_filter_[k >> 6] >> (k & 63)) & 1)) continue;
       if (const auto it = stem_first_.find(w.substr(0, len)); it != stem_first_.end()) try_terms(it->second, pos);
     }
   }

@@ -127,6 +127,11 @@ class lexicon_set {
   word_index exact_first_;  // first word (exact) -> terms
   word_index stem_first_;   // first word (a stem) -> terms
   std::vector<std::size_t> stem_lengths_;  // distinct lengths of first-word stems, ascending
+  // A filter before each stem lookup: a bit per (length, first three bytes)
+  // hash of every first-word stem. A clear bit: no stem of that length starts
+  // so, and the word's prefix is not looked up (most are not).
+  static std::uint32_t stem_key(std::string_view w, std::size_t len) noexcept;
+  std::vector<std::uint64_t> stem_filter_ = std::vector<std::uint64_t>(1024);  // 65,536 bits
   std::unordered_map<std::string, std::uint32_t> canonical_;  // per-language canonical form -> term
 };
 
