@@ -218,7 +218,10 @@ void fold_message(std::string_view text, folded_message& out) {
   std::size_t i = 0;
   while (i < text.size()) {
     char32_t cp;
-    std::size_t n = decode_utf8(text, i, cp);
+    const auto b0 = static_cast<unsigned char>(text[i]);
+    std::size_t n = 1;
+    if (b0 < 0x80) cp = b0;  // most of every message: no call
+    else n = decode_utf8(text, i, cp);
     if (n == 0) {  // invalid byte: acts as a separator
       end_word(i);
       end_run();
@@ -246,7 +249,8 @@ void fold_message(std::string_view text, folded_message& out) {
           cur.clause_start = pending_boundary;
           pending_boundary = false;
         }
-        out.folded.append(info->folded, info->len);
+        if (info->len == 1) out.folded.push_back(info->folded[0]);
+        else out.folded.append(info->folded, info->len);
         if (info->cls == char_class::digit) {
           cur.has_digit = true;
         } else {
