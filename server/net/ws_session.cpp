@@ -14,6 +14,7 @@
 #include "common/protocol/messages.hpp"
 #include "common/protocol/rate_limiter.hpp"
 #include "server/hub/connection.hpp"
+#include "server/net/frame_buffer.hpp"
 #include "server/net/write_coalescer.hpp"
 
 namespace calma {
@@ -192,10 +193,7 @@ class ws_session final : public connection, public std::enable_shared_from_this<
     ++ctx_->stats.frames_in;
     last_frame_ = std::chrono::steady_clock::now();
     const bool text = ws_.got_text();
-    std::string frame = beast::buffers_to_string(buffer_.data());
-    buffer_.consume(buffer_.size());
-    // An idle shopper says hello and then waits: it does not keep the read buffer in the meantime.
-    if (!hello_seen_) buffer_.shrink_to_fit();
+    std::string frame = buffer_.take();  // the buffer keeps nothing on the heap until the next frame
     if (!closing_ && !pending_close_) on_frame(text, std::move(frame));
     do_read();  // also while closing: the read completes the close handshake
   }
@@ -319,7 +317,9 @@ class ws_session final : public connection, public std::enable_shared_from_this<
 
   // Frames written in one turn leave in one system call (write_coalescer.hpp).
   websocket::stream<write_coalescer<beast::tcp_stream>> ws_;
-  beast::flat_buffer buffer_;
+  // Between frames (all of an idle shopper's life) the read that waits holds
+  // only these inline bytes; small frames (typing, read, ping) fit in them.
+  frame_buffer<128> buffer_;
   std::shared_ptr<net_context> ctx_;
   std::uint64_t id_;
   asio::steady_timer hello_timer_;
