@@ -1,5 +1,6 @@
 #include "server/net/ws_session.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <optional>
@@ -70,8 +71,7 @@ class ws_session final : public connection, public std::enable_shared_from_this<
       : ws_(std::move(socket)),
         ctx_(std::move(ctx)),
         id_(ctx_->next_id++),
-        hello_timer_(ws_.get_executor()),
-        idle_timer_(ws_.get_executor()),
+        timer_(ws_.get_executor()),
         limiter_(ctx_->cfg.rate_limit),
         control_(limits::rate{ctx_->cfg.doors.control_frames_per_s, ctx_->cfg.doors.control_frames_burst}),
         pass_(std::move(pass)),
@@ -156,27 +156,34 @@ class ws_session final : public connection, public std::enable_shared_from_this<
       begin_close(static_cast<std::uint16_t>(close_code::going_away), "server shutting down");
       return do_read();  // the read completes the close handshake and finishes the session
     }
-    hello_timer_.expires_after(std::chrono::milliseconds(ctx_->cfg.websocket.hello_timeout_ms));
-    hello_timer_.async_wait([self = shared_from_this()](beast::error_code e) {
-      if (e || self->hello_seen_) return;
-      ++self->ctx_->stats.auth_failures;
-      self->begin_close(static_cast<std::uint16_t>(close_code::auth), "no hello in time");
-    });
     last_frame_ = std::chrono::steady_clock::now();
-    arm_idle(std::chrono::seconds(ctx_->cfg.websocket.idle_timeout_s));
+    hello_by_ = last_frame_ + std::chrono::milliseconds(ctx_->cfg.websocket.hello_timeout_ms);
+    arm_timer();
     do_read();
   }
 
-  void arm_idle(std::chrono::steady_clock::duration in) {
-    idle_timer_.expires_after(in);
-    idle_timer_.async_wait([self = shared_from_this()](beast::error_code e) {
-      if (e || self->closing_) return;
-      // Frames push last_frame_ forward without touching the timer; check here.
-      auto limit = std::chrono::seconds(self->ctx_->cfg.websocket.idle_timeout_s);
-      auto idle = std::chrono::steady_clock::now() - self->last_frame_;
-      if (idle < limit) return self->arm_idle(limit - idle);
-      self->begin_close(static_cast<std::uint16_t>(close_code::idle), "idle");
+  // One timer for both deadlines: the hello's (until it comes) and the idle
+  // check. Frames push last_frame_ forward and a hello stops the first
+  // without touching the timer: it looks when it fires, and waits again.
+  void arm_timer() {
+    auto at = last_frame_ + std::chrono::seconds(ctx_->cfg.websocket.idle_timeout_s);
+    if (!hello_seen_) at = std::min(at, hello_by_);
+    timer_.expires_at(at);
+    timer_.async_wait([self = shared_from_this()](beast::error_code e) {
+      if (!e) self->on_timer();
     });
+  }
+
+  void on_timer() {
+    if (closing_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (!hello_seen_ && now >= hello_by_) {
+      ++ctx_->stats.auth_failures;
+      return begin_close(static_cast<std::uint16_t>(close_code::auth), "no hello in time");
+    }
+    if (now - last_frame_ >= std::chrono::seconds(ctx_->cfg.websocket.idle_timeout_s))
+      return begin_close(static_cast<std::uint16_t>(close_code::idle), "idle");
+    arm_timer();
   }
 
   void do_read() {
@@ -225,7 +232,6 @@ class ws_session final : public connection, public std::enable_shared_from_this<
         return begin_close(static_cast<std::uint16_t>(close_code::auth), "the first frame must be a valid hello");
       }
       hello_seen_ = true;
-      hello_timer_.cancel();
       ws_.read_message_max(ctx_->cfg.websocket.hard_frame_bytes);
       ctx_->the_front->hello(shared_from_this(), std::get<protocol::hello>(std::move(*parsed.message)), std::move(frame));
       return;
@@ -286,8 +292,7 @@ class ws_session final : public connection, public std::enable_shared_from_this<
   void do_close() {
     if (closing_) return;
     closing_ = true;
-    hello_timer_.cancel();
-    idle_timer_.cancel();
+    timer_.cancel();
     websocket::close_reason cr(static_cast<websocket::close_code>(pending_close_->first), pending_close_->second);
     ws_.async_close(cr, [self = shared_from_this()](beast::error_code) {
       // The pending read completes with `closed` and finishes the session.
@@ -296,19 +301,18 @@ class ws_session final : public connection, public std::enable_shared_from_this<
 
   void abort() {
     closing_ = true;
-    hello_timer_.cancel();
-    idle_timer_.cancel();
+    timer_.cancel();
     beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
-    beast::get_lowest_layer(ws_).close();
+    auto& socket = beast::get_lowest_layer(ws_);
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
   }
 
   void finish() {
     if (finished_) return;
     finished_ = true;
     closing_ = true;
-    hello_timer_.cancel();
-    idle_timer_.cancel();
+    timer_.cancel();
     queue_.clear();
     queued_bytes_ = 0;
     --ctx_->stats.websocket_sessions;
@@ -316,14 +320,16 @@ class ws_session final : public connection, public std::enable_shared_from_this<
   }
 
   // Frames written in one turn leave in one system call (write_coalescer.hpp).
-  websocket::stream<write_coalescer<beast::tcp_stream>> ws_;
+  // Under it the bare socket: the WebSocket stream's own timeouts (handshake,
+  // idle pings) are the ones in force, and a beast::tcp_stream would add an
+  // allocation with three timers of its own per connection.
+  websocket::stream<write_coalescer<tcp::socket>> ws_;
   // Between frames (all of an idle shopper's life) the read that waits holds
   // only these inline bytes; small frames (typing, read, ping) fit in them.
   frame_buffer<128> buffer_;
   std::shared_ptr<net_context> ctx_;
   std::uint64_t id_;
-  asio::steady_timer hello_timer_;
-  asio::steady_timer idle_timer_;
+  asio::steady_timer timer_;  // the hello deadline, then the idle check
   protocol::rate_limiter limiter_;
   limits::token_bucket control_;  // pings and pongs
   door_pass pass_;                // counted at the doors while we live
@@ -338,6 +344,7 @@ class ws_session final : public connection, public std::enable_shared_from_this<
   bool finished_ = false;  // the hub has been told we are gone
   std::optional<std::pair<std::uint16_t, std::string>> pending_close_;
   std::chrono::steady_clock::time_point last_frame_;
+  std::chrono::steady_clock::time_point hello_by_;
 };
 
 }  // namespace
