@@ -128,8 +128,9 @@ class write_coalescer {
     pending_.clear();
     boost::asio::async_write(next_, boost::asio::buffer(inflight_), [this, keep = owner_.lock()](boost::beast::error_code ec, std::size_t) {
       flushing_ = false;
-      inflight_.clear();
-      if (inflight_.capacity() > cap) std::string().swap(inflight_);
+      // Nothing kept: a connection that goes quiet (an idle shopper after its
+      // welcome) holds no write buffer; the next write allocates one again.
+      std::string().swap(inflight_);
       if (ec) {
         failed_ = ec;
         pending_.clear();
@@ -140,6 +141,7 @@ class write_coalescer {
         boost::asio::post(get_executor(), boost::beast::bind_front_handler(std::move(h), failed_, failed_ ? 0 : held_n_));
       }
       if (!failed_) flush();
+      if (!flushing_ && pending_.empty()) std::string().swap(pending_);
       if (drained_ && (failed_ || (!flushing_ && pending_.empty()))) {
         auto d = std::move(*drained_);
         drained_.reset();
