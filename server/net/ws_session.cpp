@@ -62,9 +62,9 @@ class frame_fifo {
 // A WebSocket session: reads frames, parses them at the boundary, keeps the
 // per-connection rules (hello deadline, frame size, flood, idle) and hands
 // what is valid to the hub. Writes go through a bounded queue on the
-// session's strand; a client over the bound is closed as a slow consumer
-// (it is not reading, so a close frame could not reach it either: the TCP
-// connection is cut).
+// session's strand (the io_context's executor with one I/O thread); a client
+// over the bound is closed as a slow consumer (it is not reading, so a close
+// frame could not reach it either: the TCP connection is cut).
 class ws_session final : public connection, public std::enable_shared_from_this<ws_session> {
  public:
   ws_session(tcp::socket&& socket, std::shared_ptr<net_context> ctx, door_pass pass, std::string client)
