@@ -31,6 +31,7 @@
 #include "server/hub/anger_engine.hpp"
 #include "common/escalation/monitor.hpp"
 #include "server/hub/connection.hpp"
+#include "server/hub/small_ring.hpp"
 #include "server/metrics.hpp"
 #include "server/store/store.hpp"
 
@@ -100,7 +101,7 @@ class hub : public std::enable_shared_from_this<hub> {
     std::map<std::string, std::int64_t> read_marks;     // user id -> seq
     // The anger curve and the escalation rules of this conversation.
     std::unique_ptr<escalation::monitor> mon;
-    std::deque<anger::point> timeline;  // bounded by anger.curve.history_points
+    small_ring<anger::point> timeline;  // bounded by anger.curve.history_points; nothing while empty
     std::shared_ptr<boost::asio::steady_timer> deadline;
     timestamp_ms deadline_at = 0;  // what `deadline` is armed for (0: not armed)
     std::optional<escalation_state> esc;
