@@ -177,3 +177,19 @@ TEST_CASE("a connection that sends nothing for the idle timeout is closed with 4
   CHECK(quiet->close_code() == 4408);
   CHECK_FALSE(chatty->is_closed());
 }
+
+TEST_CASE("keep-alive pings - a peer that never answers is cut and one that answers stays") {
+  server_process srv(test_args({{"websocket", {{"ping_interval_s", 1}, {"idle_timeout_s", 60}}}}));
+  const auto hello = json{{"type", "hello"}, {"role", "shopper"}, {"store", "demo"}, {"name", "Eve"}}.dump();
+  raw_tcp dead(srv.port());  // says hello, then reads without ever answering a ping
+  REQUIRE(dead.write(ws_upgrade_request(srv.port()) + ws_text_frame(hello)));
+  REQUIRE(dead.read(3s, "\"welcome\"").find("\"welcome\"") != std::string::npos);
+  shopper alive(srv.port());  // a real client: its reads answer pings with pongs
+  // Silent for half the interval: a ping (an unmasked server frame, opcode 9); silent for the interval: cut.
+  const auto got = dead.read(3s, std::string("\x89", 1));
+  CHECK(got.find('\x89') != std::string::npos);
+  CHECK(dead.closed_by_peer(3s));
+  std::this_thread::sleep_for(3s);  // real time is what is under test here: three intervals without a frame
+  CHECK_FALSE(alive->is_closed());
+  CHECK(count_type(alive->barrier(), "error") == 0);
+}
