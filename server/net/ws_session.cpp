@@ -82,21 +82,24 @@ class ws_session final : public connection, public std::enable_shared_from_this<
   }
 
   void run(http::request<http::string_body> req, std::string early) {
-    const auto& wc = ctx_->cfg.websocket;
     ws_.next_layer().set_owner(shared_from_this());
     // Before hello only a small frame is read (a hello is small); frames up
     // to hard_frame_bytes after it, answered `too_large` if over
     // max_frame_bytes; beyond the limit in force Beast closes with 1009.
     ws_.read_message_max(ctx_->cfg.doors.pre_hello_frame_bytes);
+    // The handshakes (opening, closing) have Beast's time limit. Dead peers are
+    // found by the keep-alive pings of the session's own timer (on_timer):
+    // Beast's idle timeout would keep a second timer waiting per connection.
     websocket::stream_base::timeout t{};
     t.handshake_timeout = std::chrono::seconds(10);
-    t.idle_timeout = std::chrono::seconds(wc.ping_interval_s);
-    t.keep_alive_pings = true;  // dead peers are found by the transport
+    t.idle_timeout = websocket::stream_base::none();
+    t.keep_alive_pings = false;
     ws_.set_option(t);
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(http::field::server, "calma"); }));
     // Pings and pongs cost a write or a wake-up each: a bucket per connection.
     ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+      heard();  // a pong (or a ping, a close) shows the peer is there
       if (kind == websocket::frame_type::close || closing_ || pending_close_) return;
       if (control_.take(ctx_->clock()).ok) return;
       ctx_->stats.refused(refusal::control_frames);
@@ -156,18 +159,29 @@ class ws_session final : public connection, public std::enable_shared_from_this<
       begin_close(static_cast<std::uint16_t>(close_code::going_away), "server shutting down");
       return do_read();  // the read completes the close handshake and finishes the session
     }
-    last_frame_ = std::chrono::steady_clock::now();
+    last_frame_ = last_heard_ = std::chrono::steady_clock::now();
     hello_by_ = last_frame_ + std::chrono::milliseconds(ctx_->cfg.websocket.hello_timeout_ms);
     arm_timer();
     do_read();
   }
 
-  // One timer for both deadlines: the hello's (until it comes) and the idle
-  // check. Frames push last_frame_ forward and a hello stops the first
-  // without touching the timer: it looks when it fires, and waits again.
+  // One timer for every deadline: the hello's (until it comes), the idle
+  // check (no frame for idle_timeout_s: 4408) and the keep-alive (nothing
+  // heard for half of ping_interval_s: a ping; for all of it: the peer is
+  // dead and the connection is cut, as Beast's idle timeout did). Frames and
+  // pongs push the times forward without touching the timer: it looks when it
+  // fires, and waits again.
+  std::chrono::steady_clock::duration ping_interval() const { return std::chrono::seconds(ctx_->cfg.websocket.ping_interval_s); }
+
+  void heard() {
+    last_heard_ = std::chrono::steady_clock::now();
+    pinged_ = false;
+  }
+
   void arm_timer() {
     auto at = last_frame_ + std::chrono::seconds(ctx_->cfg.websocket.idle_timeout_s);
     if (!hello_seen_) at = std::min(at, hello_by_);
+    at = std::min(at, last_heard_ + (pinged_ ? ping_interval() : ping_interval() / 2));
     timer_.expires_at(at);
     timer_.async_wait([self = shared_from_this()](beast::error_code e) {
       if (!e) self->on_timer();
@@ -183,7 +197,20 @@ class ws_session final : public connection, public std::enable_shared_from_this<
     }
     if (now - last_frame_ >= std::chrono::seconds(ctx_->cfg.websocket.idle_timeout_s))
       return begin_close(static_cast<std::uint16_t>(close_code::idle), "idle");
+    if (now - last_heard_ >= ping_interval()) return abort();  // no pong: the peer is gone
+    if (!pinged_ && now - last_heard_ >= ping_interval() / 2) ping();
     arm_timer();
+  }
+
+  void ping() {
+    pinged_ = true;
+    if (pinging_ || pending_close_) return;
+    pinging_ = true;
+    ws_.async_ping({}, [self = shared_from_this()](beast::error_code) {
+      self->pinging_ = false;
+      // A close waits for the ping (Beast allows one ping or close at a time).
+      if (self->pending_close_ && !self->writing_ && self->queue_.empty()) self->do_close();
+    });
   }
 
   void do_read() {
@@ -198,7 +225,8 @@ class ws_session final : public connection, public std::enable_shared_from_this<
       return finish();
     }
     ++ctx_->stats.frames_in;
-    last_frame_ = std::chrono::steady_clock::now();
+    heard();
+    last_frame_ = last_heard_;
     const bool text = ws_.got_text();
     std::string frame = buffer_.take();  // the buffer keeps nothing on the heap until the next frame
     if (!closing_ && !pending_close_) on_frame(text, std::move(frame));
@@ -290,7 +318,7 @@ class ws_session final : public connection, public std::enable_shared_from_this<
   }
 
   void do_close() {
-    if (closing_) return;
+    if (closing_ || pinging_) return;  // after the ping in flight (see ping())
     closing_ = true;
     timer_.cancel();
     websocket::close_reason cr(static_cast<websocket::close_code>(pending_close_->first), pending_close_->second);
@@ -345,6 +373,9 @@ class ws_session final : public connection, public std::enable_shared_from_this<
   std::optional<std::pair<std::uint16_t, std::string>> pending_close_;
   std::chrono::steady_clock::time_point last_frame_;
   std::chrono::steady_clock::time_point hello_by_;
+  std::chrono::steady_clock::time_point last_heard_;  // the last frame of any kind from the peer
+  bool pinged_ = false;   // a keep-alive ping went out since then
+  bool pinging_ = false;  // and is being written
 };
 
 }  // namespace
