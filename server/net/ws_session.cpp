@@ -171,7 +171,11 @@ class ws_session final : public connection, public std::enable_shared_from_this<
   // dead and the connection is cut, as Beast's idle timeout did). Frames and
   // pongs push the times forward without touching the timer: it looks when it
   // fires, and waits again.
-  std::chrono::steady_clock::duration ping_interval() const { return std::chrono::seconds(ctx_->cfg.websocket.ping_interval_s); }
+  // (A frame still arriving counts when it is whole: a frame of up to
+  // hard_frame_bytes that takes longer than ping_interval_s is cut.)
+  std::chrono::steady_clock::duration ping_interval() const {
+    return std::chrono::seconds(ctx_->cfg.websocket.ping_interval_s);
+  }
 
   void heard() {
     last_heard_ = std::chrono::steady_clock::now();
@@ -348,8 +352,8 @@ class ws_session final : public connection, public std::enable_shared_from_this<
   }
 
   // Frames written in one turn leave in one system call (write_coalescer.hpp).
-  // Under it the bare socket: the WebSocket stream's own timeouts (handshake,
-  // idle pings) are the ones in force, and a beast::tcp_stream would add an
+  // Under it the bare socket: Beast's handshake timeout and the session's own
+  // timer are the time limits in force, and a beast::tcp_stream would add an
   // allocation with three timers of its own per connection.
   websocket::stream<write_coalescer<tcp::socket>> ws_;
   // Between frames (all of an idle shopper's life) the read that waits holds
@@ -357,7 +361,7 @@ class ws_session final : public connection, public std::enable_shared_from_this<
   frame_buffer<128> buffer_;
   std::shared_ptr<net_context> ctx_;
   std::uint64_t id_;
-  asio::steady_timer timer_;  // the hello deadline, then the idle check
+  asio::steady_timer timer_;  // the hello deadline, the idle check, the keep-alive (arm_timer)
   protocol::rate_limiter limiter_;
   limits::token_bucket control_;  // pings and pongs
   door_pass pass_;                // counted at the doors while we live
