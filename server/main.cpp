@@ -292,6 +292,7 @@ int main(int argc, char** argv) {
   }
   api.set_doors(&gate);
   auto ctx = std::shared_ptr<calma::net_context>(new calma::net_context{cfg, the_front, api, stats, clock, gate});
+  ctx->one_thread = nthreads == 1;
   calma::listener lst(ioc, ctx);
   if (auto err = lst.open(cfg.server.bind, cfg.server.port); !err.empty()) die(err, 1);
 

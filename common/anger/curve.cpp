@@ -26,7 +26,9 @@ std::string_view phase_name(phase p) noexcept {
 
 curve::curve(curve_params p, std::int64_t start_ts)
     : p_(p), level_(p.baseline), ts_(start_ts), start_ts_(start_ts) {
-  history_.reserve(static_cast<std::size_t>(p_.history_points));
+  // Not reserved: the samples' ring grows as they come (history_points of
+  // them reserved up front cost 1 KiB per open conversation, most of which
+  // have a few).
 }
 
 double curve::evolve_level(const curve_params& p, double L, std::int64_t from, std::int64_t to,

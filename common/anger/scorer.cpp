@@ -349,7 +349,8 @@ void scorer::analyse(std::string_view text, lang_id lang, std::int64_t ts, score
     if (in_burst >= p_.burst.min_messages && p_.burst.weight > 0)
       raise_measure(cue_kind::burst, in_burst,
                     std::min(p_.burst.max, p_.burst.weight + p_.burst.per_extra * (in_burst - p_.burst.min_messages)));
-    state->recent[state->next] = now;
+    if (state->recent.size() < scorer_state::ring) state->recent.push_back(now);
+    else state->recent[state->next] = now;
     state->next = (state->next + 1) % scorer_state::ring;
     state->count = std::min(state->count + 1, scorer_state::ring);
   }

@@ -11,6 +11,7 @@
 #include "common/anger/types.hpp"
 
 #include <array>
+#include <vector>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -26,7 +27,7 @@ struct scorer_state {
     std::uint8_t n = 0;  // content-word hashes used
     std::array<std::uint32_t, max_words> words{};  // sorted
   };
-  std::array<past_message, ring> recent{};
+  std::vector<past_message> recent;  // grows to `ring`, then used as a ring
   std::size_t count = 0;  // messages recorded (capped at ring)
   std::size_t next = 0;   // ring slot for the next one
   lang_id last_lang = no_lang;  // language of the last detected message

@@ -237,7 +237,7 @@ void hub::raise_escalation(conv_entry& c, const escalation::decision& d) {
     e.reasons = d.reasons;
     e.keys = d.keys;
     e.raised_ts = d.ts;
-    c.esc = std::move(e);
+    c.esc = std::make_unique<escalation_state>(std::move(e));
     escalations_[c.esc->id] = c.rec.id;
     c.fig.on_escalation(d.keys, true);
     record(c.rec.id, system_actor(), "escalated",

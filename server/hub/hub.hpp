@@ -31,6 +31,7 @@
 #include "server/hub/anger_engine.hpp"
 #include "common/escalation/monitor.hpp"
 #include "server/hub/connection.hpp"
+#include "server/hub/small_ring.hpp"
 #include "server/metrics.hpp"
 #include "server/store/store.hpp"
 
@@ -69,13 +70,28 @@ class hub : public std::enable_shared_from_this<hub> {
   void widget_status(std::string store_id, std::function<void(http_answer)> done);
 
  private:
+  /// A shopper_context kept only when not empty (most connections have none:
+  /// staff, and shoppers whose page said nothing); ~110 bytes less per session.
+  class boxed_context {
+   public:
+    boxed_context() = default;
+    boxed_context(shopper_context c)  // NOLINT: implicit, as the plain member was
+        : p_(c.empty() ? nullptr : std::make_unique<shopper_context>(std::move(c))) {}
+    operator const shopper_context&() const {  // NOLINT: reads as the plain member did
+      static const shopper_context none;
+      return p_ ? *p_ : none;
+    }
+
+   private:
+    std::unique_ptr<shopper_context> p_;
+  };
   struct session_entry {
     std::weak_ptr<connection> conn;
     participant who;
     std::string language;  // shoppers
     std::string store;     // shoppers: their store
     std::vector<std::string> stores;  // staff: the stores they serve (empty: every store)
-    shopper_context context;          // shoppers: what the store's page said (hello.context)
+    boxed_context context;            // shoppers: what the store's page said (hello.context)
     std::string token_id;             // the token it said hello with (auth::token_id), for sign-out
     timestamp_ms token_exp = 0;       // when that token expires: the session is closed then (4401)
     std::string address;              // the client's address (for the limits per address)
@@ -100,10 +116,10 @@ class hub : public std::enable_shared_from_this<hub> {
     std::map<std::string, std::int64_t> read_marks;     // user id -> seq
     // The anger curve and the escalation rules of this conversation.
     std::unique_ptr<escalation::monitor> mon;
-    std::deque<anger::point> timeline;  // bounded by anger.curve.history_points
+    small_ring<anger::point> timeline;  // bounded by anger.curve.history_points; nothing while empty
     std::shared_ptr<boost::asio::steady_timer> deadline;
     timestamp_ms deadline_at = 0;  // what `deadline` is armed for (0: not armed)
-    std::optional<escalation_state> esc;
+    std::unique_ptr<escalation_state> esc;  // the open one (a pointer: most conversations never have one)
     std::vector<std::string> handled_by;     // agents who held it, in order
     std::optional<timestamp_ms> unanswered_since;
     reports::figures_builder fig;  // the report's figures, kept in rec.figures on every save

@@ -1,6 +1,7 @@
 // Listener and HTTP session (Beast), in the shape of Beast's chat-multi
 // example: the listener accepts on its own strand and gives each connection a
-// strand of its own; the HTTP session reads requests with a body limit and a
+// strand of its own (with one I/O thread, the io_context's executor: one
+// thread already runs every handler one at a time); the HTTP session reads requests with a body limit and a
 // timeout, hands them to http_api, and passes /ws upgrades to ws_session.
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -245,7 +246,7 @@ class listener_impl : public std::enable_shared_from_this<listener_impl> {
 
  private:
   void do_accept() {
-    acceptor_.async_accept(asio::make_strand(ioc_), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
+    acceptor_.async_accept(connection_executor(), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
       if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
       if (ec) {
         // Out of file descriptors or similar: pause instead of spinning on the error.
@@ -269,6 +270,11 @@ class listener_impl : public std::enable_shared_from_this<listener_impl> {
       else session->run();
       self->do_accept();
     });
+  }
+
+  asio::any_io_executor connection_executor() {
+    if (ctx_->one_thread) return ioc_.get_executor();
+    return asio::make_strand(ioc_);
   }
 
   asio::io_context& ioc_;

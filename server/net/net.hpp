@@ -28,6 +28,9 @@ struct net_context {
   doors& gate;  ///< the limits per client address and in total
   std::atomic<std::uint64_t> next_id{1};
   std::atomic<bool> draining{false};
+  /// One thread runs the io_context: connections need no strand of their own
+  /// (a strand costs an allocation per connection and a hop per handler).
+  bool one_thread = false;
 };
 
 class listener_impl;

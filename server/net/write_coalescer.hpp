@@ -212,8 +212,9 @@ class write_coalescer {
       {
         std::lock_guard lk(mu_);
         flushing_ = false;
-        inflight_.clear();
-        if (inflight_.capacity() > cap) std::string().swap(inflight_);
+        // Nothing kept: a connection that goes quiet (an idle shopper after its
+        // welcome) holds no write buffer; the next write allocates one again.
+        std::string().swap(inflight_);
         inflight_bytes_ = 0;
         frames_ -= inflight_frames_;
         inflight_frames_ = 0;
@@ -230,6 +231,7 @@ class write_coalescer {
           held_n = held_n_;
         }
         again = !failed_ && !pending_.empty();
+        if (pending_.empty()) std::string().swap(pending_);
         if (drained_ && (failed_ || pending_.empty())) {
           drained = std::move(drained_);
           drained_.reset();

@@ -1,5 +1,6 @@
 #include "server/net/ws_session.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <optional>
@@ -14,6 +15,7 @@
 #include "common/protocol/messages.hpp"
 #include "common/protocol/rate_limiter.hpp"
 #include "server/hub/connection.hpp"
+#include "server/net/frame_buffer.hpp"
 #include "server/net/write_coalescer.hpp"
 
 namespace calma {
@@ -34,15 +36,15 @@ namespace {
 // thread, to the buffer of the stream layer below (write_coalescer.hpp),
 // bounded; a client over the bound is cut as a slow consumer (it is not
 // reading, so a close frame could not reach it either: the TCP connection
-// is cut).
+// is cut). With one I/O thread the session runs on the io_context's
+// executor, else on a strand of its own.
 class ws_session final : public connection, public std::enable_shared_from_this<ws_session> {
  public:
   ws_session(tcp::socket&& socket, std::shared_ptr<net_context> ctx, door_pass pass, std::string client)
       : ws_(std::move(socket)),
         ctx_(std::move(ctx)),
         id_(ctx_->next_id++),
-        hello_timer_(ws_.get_executor()),
-        idle_timer_(ws_.get_executor()),
+        timer_(ws_.get_executor()),
         limiter_(ctx_->cfg.rate_limit),
         control_(limits::rate{ctx_->cfg.doors.control_frames_per_s, ctx_->cfg.doors.control_frames_burst}),
         pass_(std::move(pass)),
@@ -60,16 +62,20 @@ class ws_session final : public connection, public std::enable_shared_from_this<
     // to hard_frame_bytes after it, answered `too_large` if over
     // max_frame_bytes; beyond the limit in force Beast closes with 1009.
     ws_.read_message_max(ctx_->cfg.doors.pre_hello_frame_bytes);
+    // The handshakes (opening, closing) have Beast's time limit. Dead peers are
+    // found by the keep-alive pings of the session's own timer (on_timer):
+    // Beast's idle timeout would keep a second timer waiting per connection.
     websocket::stream_base::timeout t{};
     t.handshake_timeout = std::chrono::seconds(10);
-    t.idle_timeout = std::chrono::seconds(wc.ping_interval_s);
-    t.keep_alive_pings = true;  // dead peers are found by the transport
+    t.idle_timeout = websocket::stream_base::none();
+    t.keep_alive_pings = false;
     ws_.set_option(t);
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(http::field::server, "calma"); }));
     // Pings and pongs cost a write or a wake-up each: a bucket per connection.
     ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
-      if (kind == websocket::frame_type::close || closing_) return;
+      heard();  // a pong (or a ping, a close) shows the peer is there
+      if (kind == websocket::frame_type::close || closing_ || pending_close_) return;
       if (control_.take(ctx_->clock()).ok) return;
       ctx_->stats.refused(refusal::control_frames);
       ++ctx_->stats.flood_disconnects;
@@ -111,16 +117,16 @@ class ws_session final : public connection, public std::enable_shared_from_this<
   // Any thread: straight into the stream's buffer (no hop to our strand).
   void send(frame_ptr frame) override {
     switch (ws_.next_layer().send_text(*frame)) {
-      case write_coalescer<beast::tcp_stream>::sent::queued:
+      case write_coalescer<tcp::socket>::sent::queued:
         ++ctx_->stats.frames_out;
         ctx_->stats.bytes_out += frame->size();
         return;
-      case write_coalescer<beast::tcp_stream>::sent::dropped: return;  // closing, or not yet accepted
-      case write_coalescer<beast::tcp_stream>::sent::over_limit: {
+      case write_coalescer<tcp::socket>::sent::dropped: return;  // closing, or not yet accepted
+      case write_coalescer<tcp::socket>::sent::over_limit: {
         ++ctx_->stats.slow_disconnects;
         const auto [bytes, frames] = ws_.next_layer().waiting();
         spdlog::warn("connection {} cut: slow consumer ({} frames, {} bytes queued)", id_, frames, bytes);
-        asio::dispatch(ws_.get_executor(), [self = shared_from_this()] { self->abort(); });
+        asio::post(ws_.get_executor(), [self = shared_from_this()] { self->abort(); });
         return;
       }
     }
@@ -141,26 +147,61 @@ class ws_session final : public connection, public std::enable_shared_from_this<
       begin_close(static_cast<std::uint16_t>(close_code::going_away), "server shutting down");
       return do_read();  // the read completes the close handshake and finishes the session
     }
-    hello_timer_.expires_after(std::chrono::milliseconds(ctx_->cfg.websocket.hello_timeout_ms));
-    hello_timer_.async_wait([self = shared_from_this()](beast::error_code e) {
-      if (e || self->hello_seen_) return;
-      ++self->ctx_->stats.auth_failures;
-      self->begin_close(static_cast<std::uint16_t>(close_code::auth), "no hello in time");
-    });
-    last_frame_ = std::chrono::steady_clock::now();
-    arm_idle(std::chrono::seconds(ctx_->cfg.websocket.idle_timeout_s));
+    last_frame_ = last_heard_ = std::chrono::steady_clock::now();
+    hello_by_ = last_frame_ + std::chrono::milliseconds(ctx_->cfg.websocket.hello_timeout_ms);
+    arm_timer();
     do_read();
   }
 
-  void arm_idle(std::chrono::steady_clock::duration in) {
-    idle_timer_.expires_after(in);
-    idle_timer_.async_wait([self = shared_from_this()](beast::error_code e) {
-      if (e || self->closing_) return;
-      // Frames push last_frame_ forward without touching the timer; check here.
-      auto limit = std::chrono::seconds(self->ctx_->cfg.websocket.idle_timeout_s);
-      auto idle = std::chrono::steady_clock::now() - self->last_frame_;
-      if (idle < limit) return self->arm_idle(limit - idle);
-      self->begin_close(static_cast<std::uint16_t>(close_code::idle), "idle");
+  // One timer for every deadline: the hello's (until it comes), the idle
+  // check (no frame for idle_timeout_s: 4408) and the keep-alive (nothing
+  // heard for half of ping_interval_s: a ping; for all of it: the peer is
+  // dead and the connection is cut, as Beast's idle timeout did). Frames and
+  // pongs push the times forward without touching the timer: it looks when it
+  // fires, and waits again.
+  // (A frame still arriving counts when it is whole: a frame of up to
+  // hard_frame_bytes that takes longer than ping_interval_s is cut.)
+  std::chrono::steady_clock::duration ping_interval() const {
+    return std::chrono::seconds(ctx_->cfg.websocket.ping_interval_s);
+  }
+
+  void heard() {
+    last_heard_ = std::chrono::steady_clock::now();
+    pinged_ = false;
+  }
+
+  void arm_timer() {
+    auto at = last_frame_ + std::chrono::seconds(ctx_->cfg.websocket.idle_timeout_s);
+    if (!hello_seen_) at = std::min(at, hello_by_);
+    at = std::min(at, last_heard_ + (pinged_ ? ping_interval() : ping_interval() / 2));
+    timer_.expires_at(at);
+    timer_.async_wait([self = shared_from_this()](beast::error_code e) {
+      if (!e) self->on_timer();
+    });
+  }
+
+  void on_timer() {
+    if (closing_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (!hello_seen_ && now >= hello_by_) {
+      ++ctx_->stats.auth_failures;
+      return begin_close(static_cast<std::uint16_t>(close_code::auth), "no hello in time");
+    }
+    if (now - last_frame_ >= std::chrono::seconds(ctx_->cfg.websocket.idle_timeout_s))
+      return begin_close(static_cast<std::uint16_t>(close_code::idle), "idle");
+    if (now - last_heard_ >= ping_interval()) return abort();  // no pong: the peer is gone
+    if (!pinged_ && now - last_heard_ >= ping_interval() / 2) ping();
+    arm_timer();
+  }
+
+  void ping() {
+    pinged_ = true;
+    if (pinging_ || pending_close_ || closing_) return;
+    pinging_ = true;
+    ws_.async_ping({}, [self = shared_from_this()](beast::error_code) {
+      self->pinging_ = false;
+      // A close waits for the ping (Beast allows one ping or close at a time).
+      if (self->pending_close_) self->do_close();
     });
   }
 
@@ -176,13 +217,11 @@ class ws_session final : public connection, public std::enable_shared_from_this<
       return finish();
     }
     ++ctx_->stats.frames_in;
-    last_frame_ = std::chrono::steady_clock::now();
+    heard();
+    last_frame_ = last_heard_;
     const bool text = ws_.got_text();
-    std::string frame = beast::buffers_to_string(buffer_.data());
-    buffer_.consume(buffer_.size());
-    // An idle shopper says hello and then waits: it does not keep the read buffer in the meantime.
-    if (!hello_seen_) buffer_.shrink_to_fit();
-    if (!closing_) on_frame(text, std::move(frame));
+    std::string frame = buffer_.take();  // the buffer keeps nothing on the heap until the next frame
+    if (!closing_ && !pending_close_) on_frame(text, std::move(frame));
     do_read();  // also while closing: the read completes the close handshake
   }
 
@@ -213,7 +252,6 @@ class ws_session final : public connection, public std::enable_shared_from_this<
         return begin_close(static_cast<std::uint16_t>(close_code::auth), "the first frame must be a valid hello");
       }
       hello_seen_ = true;
-      hello_timer_.cancel();
       ws_.read_message_max(ctx_->cfg.websocket.hard_frame_bytes);
       ctx_->the_front->hello(shared_from_this(), std::get<protocol::hello>(std::move(*parsed.message)), std::move(frame));
       return;
@@ -232,13 +270,18 @@ class ws_session final : public connection, public std::enable_shared_from_this<
   // Close after what is already queued (an error frame before a 4429, say):
   // the close frame goes into the same buffer, after them.
   void begin_close(std::uint16_t code, std::string reason) {
-    if (closing_) return;
+    if (closing_ || pending_close_) return;
     if (!accepted_) return abort();
-    closing_ = true;
     ws_.next_layer().stop_text();
-    hello_timer_.cancel();
-    idle_timer_.cancel();
-    websocket::close_reason cr(static_cast<websocket::close_code>(code), std::move(reason));
+    pending_close_.emplace(code, std::move(reason));
+    if (!pinging_) do_close();
+  }
+
+  void do_close() {
+    if (closing_) return;
+    closing_ = true;
+    timer_.cancel();
+    websocket::close_reason cr(static_cast<websocket::close_code>(pending_close_->first), pending_close_->second);
     ws_.async_close(cr, [self = shared_from_this()](beast::error_code) {
       // The pending read completes with `closed` and finishes the session.
     });
@@ -247,11 +290,11 @@ class ws_session final : public connection, public std::enable_shared_from_this<
   void abort() {
     closing_ = true;
     ws_.next_layer().stop_text();
-    hello_timer_.cancel();
-    idle_timer_.cancel();
+    timer_.cancel();
     beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
-    beast::get_lowest_layer(ws_).close();
+    auto& socket = beast::get_lowest_layer(ws_);
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
   }
 
   void finish() {
@@ -259,19 +302,22 @@ class ws_session final : public connection, public std::enable_shared_from_this<
     finished_ = true;
     closing_ = true;
     ws_.next_layer().stop_text();
-    hello_timer_.cancel();
-    idle_timer_.cancel();
+    timer_.cancel();
     --ctx_->stats.websocket_sessions;
     ctx_->the_front->detach(id_);
   }
 
   // Frames gathered while a write is in flight leave in one system call (write_coalescer.hpp).
-  websocket::stream<write_coalescer<beast::tcp_stream>> ws_;
-  beast::flat_buffer buffer_;
+  // Under it the bare socket: Beast's handshake timeout and the session's own
+  // timer are the time limits in force, and a beast::tcp_stream would add an
+  // allocation with three timers of its own per connection.
+  websocket::stream<write_coalescer<tcp::socket>> ws_;
+  // Between frames (all of an idle shopper's life) the read that waits holds
+  // only these inline bytes; small frames (typing, read, ping) fit in them.
+  frame_buffer<128> buffer_;
   std::shared_ptr<net_context> ctx_;
   std::uint64_t id_;
-  asio::steady_timer hello_timer_;
-  asio::steady_timer idle_timer_;
+  asio::steady_timer timer_;  // the hello deadline, the idle check, the keep-alive (arm_timer)
   protocol::rate_limiter limiter_;
   limits::token_bucket control_;  // pings and pongs
   door_pass pass_;                // counted at the doors while we live
@@ -281,7 +327,12 @@ class ws_session final : public connection, public std::enable_shared_from_this<
   std::string origin_, host_;  // set before the session is shared; read-only after
   bool closing_ = false;   // close started or connection cut: nothing more is queued
   bool finished_ = false;  // the hub has been told we are gone
+  std::optional<std::pair<std::uint16_t, std::string>> pending_close_;  // begun; waits for a ping being written
   std::chrono::steady_clock::time_point last_frame_;
+  std::chrono::steady_clock::time_point hello_by_;
+  std::chrono::steady_clock::time_point last_heard_;  // the last frame of any kind from the peer
+  bool pinged_ = false;   // a keep-alive ping went out since then
+  bool pinging_ = false;  // and is being written
 };
 
 }  // namespace

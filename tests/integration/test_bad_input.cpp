@@ -177,3 +177,49 @@ TEST_CASE("a connection that sends nothing for the idle timeout is closed with 4
   CHECK(quiet->close_code() == 4408);
   CHECK_FALSE(chatty->is_closed());
 }
+
+TEST_CASE("keep-alive pings - a peer that never answers is cut and one that answers stays") {
+  server_process srv(test_args({{"websocket", {{"ping_interval_s", 1}, {"idle_timeout_s", 60}}}}));
+  const auto hello = json{{"type", "hello"}, {"role", "shopper"}, {"store", "demo"}, {"name", "Eve"}}.dump();
+  raw_tcp dead(srv.port());  // says hello, then reads without ever answering a ping
+  REQUIRE(dead.write(ws_upgrade_request(srv.port()) + ws_text_frame(hello)));
+  REQUIRE(dead.read(3s, "\"welcome\"").find("\"welcome\"") != std::string::npos);
+  shopper alive(srv.port());  // a real client: its reads answer pings with pongs
+  // Silent for half the interval: a ping (an unmasked server frame, opcode 9); silent for the interval: cut.
+  const auto got = dead.read(3s, std::string("\x89", 1));
+  CHECK(got.find('\x89') != std::string::npos);
+  CHECK(dead.closed_by_peer(3s));
+  std::this_thread::sleep_for(3s);  // real time is what is under test here: three intervals without a frame
+  CHECK_FALSE(alive->is_closed());
+  CHECK(count_type(alive->barrier(), "error") == 0);
+}
+
+TEST_CASE("a message in several frames and a long one arriving in pieces are read whole") {
+  server_process srv(test_args());
+  const auto hello = json{{"type", "hello"}, {"role", "shopper"}, {"store", "demo"}, {"name", "Eve"}}.dump();
+  raw_tcp c(srv.port());
+  REQUIRE(c.write(ws_upgrade_request(srv.port()) + ws_text_frame(hello)));
+  REQUIRE(c.read(3s, "\"welcome\"").find("\"welcome\"") != std::string::npos);
+  // A fragmented message: text without FIN, a continuation without FIN, a final continuation
+  // (the session's read buffer keeps 128 bytes inline: the pieces straddle it).
+  const std::string text(900, 'a');
+  const auto m1 = json{{"type", "chat.send"}, {"client_msg_id", "frag-1"}, {"text", text}}.dump();
+  auto frame = [](const std::string& part, unsigned char first) {
+    auto f = ws_text_frame(part);
+    f[0] = static_cast<char>(first);
+    return f;
+  };
+  REQUIRE(c.write(frame(m1.substr(0, 40), 0x01) + frame(m1.substr(40, 300), 0x00) + frame(m1.substr(340), 0x80)));
+  auto got = c.read(3s, "frag-1");
+  CHECK(got.find("\"ack\"") != std::string::npos);
+  // One long frame written a few bytes at a time.
+  const auto m2 = json{{"type", "chat.send"}, {"client_msg_id", "slow-2"}, {"text", std::string(3000, 'b')}}.dump();
+  const auto f2 = ws_text_frame(m2);
+  for (std::size_t at = 0; at < f2.size(); at += 700) {
+    REQUIRE(c.write(f2.substr(at, 700)));
+    std::this_thread::sleep_for(20ms);
+  }
+  got = c.read(3s, "slow-2");
+  CHECK(got.find("\"ack\"") != std::string::npos);
+  CHECK(got.find("\"error\"") == std::string::npos);
+}

@@ -1086,6 +1086,14 @@ struct runner {
         line(o.str());
       }
     }
+    if (own_server && rss0 > 0 && rss1 > 0) {
+      o.str("");
+      const double nconn = static_cast<double>(opt.agents + opt.shoppers);
+      o << std::setprecision(2) << "RSS per connection (agents + shoppers, with their conversations): server VmRSS "
+        << rss0 << " KiB -> " << rss1 << " KiB after setup: " << static_cast<double>(rss1 - rss0) / nconn
+        << " KiB per connection";
+      line(o.str());
+    }
     line("ack latency (send -> ack at the sender):          " + ack_lat.line());
     line("delivery latency (send -> chat.message at peer):  " + deliv_lat.line());
     o.str("");
