@@ -137,7 +137,7 @@ server_process::~server_process() {
   if (out_fd_ >= 0) close(out_fd_);
   // A server built with sanitizers reports on stderr, which is ours: make a
   // report fail the run loudly instead of vanishing with the process.
-  for (const char* mark : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
+  for (const char* mark : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "WARNING: ThreadSanitizer:"}) {
     if (output_.find(mark) != std::string::npos) {
       std::fprintf(stderr, "calma-server reported a sanitizer error:\n%s\n", output_.c_str());
       std::_Exit(99);
