@@ -120,11 +120,8 @@ class write_coalescer {
   template <class Handler>
   void async_drain(Handler&& h) {
     std::unique_lock lk(mu_);
-    if (failed_ || (!flushing_ && pending_.empty())) {
-      auto ec = failed_;
-      lk.unlock();
-      return boost::asio::post(get_executor(), boost::beast::bind_front_handler(std::move(h), ec));
-    }
+    if (failed_ || (!flushing_ && pending_.empty()))
+      return boost::asio::post(get_executor(), boost::beast::bind_front_handler(std::move(h), failed_));
     drained_.emplace(std::move(h));
     const bool start = !flushing_;
     lk.unlock();
@@ -165,29 +162,23 @@ class write_coalescer {
 
   template <class Handler, class ConstBuffers>
   void initiate_write(Handler&& h, const ConstBuffers& bufs) {
+    // Posting under the lock is safe: a posted handler never runs inside post().
     std::unique_lock lk(mu_);
-    if (failed_) {
-      auto ec = failed_;
-      lk.unlock();
-      return boost::asio::post(get_executor(), boost::beast::bind_front_handler(std::move(h), ec, std::size_t{0}));
-    }
+    if (failed_)
+      return boost::asio::post(get_executor(), boost::beast::bind_front_handler(std::move(h), failed_, std::size_t{0}));
     std::size_t n = 0;
     for (auto it = boost::asio::buffer_sequence_begin(bufs); it != boost::asio::buffer_sequence_end(bufs); ++it) {
       boost::asio::const_buffer cb(*it);
       pending_.append(static_cast<const char*>(cb.data()), cb.size());
       n += cb.size();
     }
-    const bool over = pending_.size() + inflight_bytes_ > cap;
-    if (!over) {
-      lk.unlock();
+    if (pending_.size() + inflight_bytes_ <= cap) {
       boost::asio::post(get_executor(), boost::beast::bind_front_handler(std::move(h), boost::beast::error_code{}, n));
-      lk.lock();
-    } else {
-      // Over the cap: the write completes once the socket has taken the bytes before it.
-      held_.emplace(std::move(h));
-      held_n_ = n;
+      return schedule_flush_locked();
     }
-    if (!over) return schedule_flush_locked();
+    // Over the cap: the write completes once the socket has taken the bytes before it.
+    held_.emplace(std::move(h));
+    held_n_ = n;
     lk.unlock();
     flush();
   }

@@ -64,12 +64,12 @@ void memory_store::list_conversations(const conversation_filter& f,
 
 void memory_store::append_message(const append_request& r, callback<append_result> cb) {
   append_result res;
+  bool found = false;  // answered below, out of the lock (the callback may call the store)
   {
     std::lock_guard lk(mu_);
     auto it = convs_.find(r.message.conversation_id);
-    if (it == convs_.end()) {
-      res.message.seq = -1;  // answered below, out of the lock (the callback may call the store)
-    } else {
+    if (it != convs_.end()) {
+      found = true;
       conv& c = it->second;
       std::string key = r.message.from.id + '\x1f' + r.message.client_msg_id;
       if (auto d = c.by_client_id.find(key); d != c.by_client_id.end()) {
@@ -87,7 +87,7 @@ void memory_store::append_message(const append_request& r, callback<append_resul
       }
     }
   }
-  if (res.message.seq < 0) return cb({{}, "no conversation " + r.message.conversation_id});
+  if (!found) return cb({{}, "no conversation " + r.message.conversation_id});
   cb({std::move(res), {}});
 }
 
