@@ -60,6 +60,16 @@ std::uint32_t fnv1a(std::string_view w) {
   return h;
 }
 
+// A cue that is a measure (caps share, marks, repetition, burst) and what it adds.
+void push_measure(score_result& out, double& keep, cue_kind kind, double measure, double contribution) {
+  cue c;
+  c.kind = kind;
+  c.value = static_cast<float>(measure);
+  c.contribution = static_cast<float>(contribution);
+  keep *= 1.0 - std::min(1.0, contribution);
+  out.cues.push_back(c);
+}
+
 }  // namespace
 
 bool awaits_answer(const score_result& r, std::string_view text) noexcept {
@@ -95,6 +105,29 @@ score_result scorer::score_staff(std::string_view text, lang_id lang) const {
 
 void scorer::analyse(std::string_view text, lang_id lang, std::int64_t ts, scorer_state* state,
                      bool customer, score_result& out) const {
+  thread_local prepared_text p;  // its cue vector is reused from message to message
+  prepare(text, lang, fallback_for(state), customer, p);
+  finish(p, lang, ts, state, out);
+}
+
+bool scorer::fits(const prepared_text& p, lang_id lang, const scorer_state* state, bool customer) const noexcept {
+  if (p.customer != customer) return false;
+  const bool detect = lang >= lex_->language_count();
+  if (!detect) return p.partial.lang == lang;  // asked so, or detected so
+  return p.asked >= lex_->language_count() && (!p.by_fallback || p.fallback == fallback_for(state));
+}
+
+void scorer::prepare(std::string_view text, lang_id lang, lang_id fallback, bool customer,
+                     prepared_text& prep) const {
+  prep.customer = customer;
+  prep.asked = lang;
+  prep.fallback = fallback;
+  prep.by_fallback = false;
+  prep.detected = false;
+  prep.model_slot = -1;
+  prep.model_p = -1;
+  prep.nwords = 0;
+  score_result& out = prep.partial;
   out.score = 0;
   out.cue_score = 0;
   out.model = -1;
@@ -131,16 +164,21 @@ void scorer::analyse(std::string_view text, lang_id lang, std::int64_t ts, score
       const std::uint8_t mask = lex.letter_hint(sc.cp);
       for (std::size_t l = 0; l < max_languages; ++l) votes[l] += 2 * ((mask >> l) & 1);
     }
-    const lang_id fallback = state && state->last_lang != no_lang ? state->last_lang : default_lang_;
+    // The most votes; on a tie the fallback if it is among the best, else the first.
     lang = fallback;
-    int best = 0;
+    int best = 0, tied = 0;
     for (std::size_t l = 0; l < lex.language_count(); ++l) {
-      if (votes[l] > best || (votes[l] == best && best > 0 && l == fallback)) {
+      if (votes[l] > best) {
         best = votes[l];
         lang = static_cast<lang_id>(l);
+        tied = 1;
+      } else if (votes[l] == best && best > 0) {
+        ++tied;
+        if (l == fallback) lang = static_cast<lang_id>(l);
       }
     }
-    if (state && best > 0) state->last_lang = lang;
+    prep.by_fallback = best == 0 || tied > 1;
+    prep.detected = best > 0;
   }
   out.lang = lang;
   const auto bit = static_cast<std::uint8_t>(1u << lang);
@@ -171,8 +209,9 @@ void scorer::analyse(std::string_view text, lang_id lang, std::int64_t ts, score
     }
   }
 
-  double keep = 1.0;   // product of (1 - c) over raising cues
-  double calm = 1.0;   // product of (1 - r) over soothing cues
+  double& keep = prep.keep;  // product of (1 - c) over raising cues
+  double& calm = prep.calm;  // product of (1 - r) over soothing cues
+  keep = calm = 1.0;
   auto raise = [&](cue c) {
     c.contribution = c.value;
     keep *= 1.0 - std::min(1.0f, c.value);
@@ -272,12 +311,7 @@ void scorer::analyse(std::string_view text, lang_id lang, std::int64_t ts, score
   // 5. Surface: shouting, punctuation, emoji.
   const auto& fm = *s.fm;
   auto raise_measure = [&](cue_kind kind, double measure, double contribution) {
-    cue c;
-    c.kind = kind;
-    c.value = static_cast<float>(measure);
-    c.contribution = static_cast<float>(contribution);
-    keep *= 1.0 - std::min(1.0, contribution);
-    out.cues.push_back(c);
+    push_measure(out, keep, kind, measure, contribution);
   };
   if (fm.caps_letters > 0 && fm.caps_upper >= static_cast<std::uint32_t>(p_.caps.min_letters)) {
     const double share = double(fm.caps_upper) / fm.caps_letters;
@@ -305,11 +339,10 @@ void scorer::analyse(std::string_view text, lang_id lang, std::int64_t ts, score
     else soothe(c);
   }
 
-  // 6. The conversation: the same complaint again, many messages at once.
-  if (customer && state) {
-    scorer_state::past_message now;
-    now.ts = ts;
-    for (std::size_t i = 0; i < ntok && now.n < scorer_state::max_words; ++i) {
+  // 6a. The content words repetition compares (the conversation's part is in finish()).
+  if (customer) {
+    auto& n = prep.nwords;
+    for (std::size_t i = 0; i < ntok && n < scorer_state::max_words; ++i) {
       const std::string_view w = fm.word(toks[i]);
       if (w.size() < 3) continue;
       bool skip = false;
@@ -320,11 +353,39 @@ void scorer::analyse(std::string_view text, lang_id lang, std::int64_t ts, score
       if (skip) continue;
       // Five letters stand in for a stem: "llegado"/"llegó", "arrived"/"arrive".
       const std::uint32_t h = fnv1a(w.substr(0, 5));
-      if (std::find(now.words.begin(), now.words.begin() + now.n, h) == now.words.begin() + now.n)
-        now.words[now.n++] = h;
+      if (std::find(prep.words.begin(), prep.words.begin() + n, h) == prep.words.begin() + n) prep.words[n++] = h;
     }
-    std::sort(now.words.begin(), now.words.begin() + now.n);
+    std::sort(prep.words.begin(), prep.words.begin() + n);
+  }
 
+  // 8a. The learned model's probability (its share is blended in finish()).
+  if (customer && model_ && lang < max_languages && model_slot_[lang] >= 0) {
+    prep.model_slot = model_slot_[lang];
+    prep.model_p = model_->probability(fm, static_cast<std::size_t>(prep.model_slot));
+  }
+}
+
+void scorer::finish(prepared_text& prep, lang_id lang, std::int64_t ts, scorer_state* state,
+                    score_result& out) const {
+  out.lang = prep.partial.lang;
+  out.apology = prep.partial.apology;
+  out.empathy = prep.partial.empathy;
+  out.model = -1;
+  out.cues.swap(prep.partial.cues);
+  // A detected language is the conversation's next fallback (not when asked in one).
+  if (state && prep.detected && lang >= lex_->language_count()) state->last_lang = out.lang;
+  double keep = prep.keep;
+  const double calm = prep.calm;
+  auto raise_measure = [&](cue_kind kind, double measure, double contribution) {
+    push_measure(out, keep, kind, measure, contribution);
+  };
+
+  // 6. The conversation: the same complaint again, many messages at once.
+  if (prep.customer && state) {
+    scorer_state::past_message now;
+    now.ts = ts;
+    now.n = prep.nwords;
+    now.words = prep.words;
     double best_sim = 0;
     int in_burst = 1;
     const std::size_t have = std::min(state->count, scorer_state::ring);
@@ -366,9 +427,9 @@ void scorer::analyse(std::string_view text, lang_id lang, std::int64_t ts, score
   // message reads calm it takes a bounded share off the cues' score. Either
   // way one cue, "model <p>", carries the change, after politeness (the model
   // has read the polite words itself).
-  if (customer && model_ && lang < max_languages && model_slot_[lang] >= 0) {
-    const auto slot = static_cast<std::size_t>(model_slot_[lang]);
-    const double p = model_->probability(fm, slot);
+  if (prep.model_slot >= 0) {
+    const auto slot = static_cast<std::size_t>(prep.model_slot);
+    const double p = prep.model_p;
     out.model = p;
     const double combined = model_->blend(out.score, p, slot);
     if (combined != out.score) {

@@ -421,9 +421,15 @@ std::string explain(const hit& h) {
 tagger::tagger(std::shared_ptr<const lexicon_set> lexicons) : lex_(std::move(lexicons)) {}
 
 void tagger::add(std::string_view text, std::string_view lang) {
+  if (!lex_) {
+    ++messages_;
+    return;
+  }
+  add(lex_->classify(text, lang));
+}
+
+void tagger::add(result r) {
   ++messages_;
-  if (!lex_) return;
-  result r = lex_->classify(text, lang);
   for (const cause c : r.causes) found_ |= bit_of(c);
   for (hit& h : r.hits) {
     const bool seen = std::any_of(hits_.begin(), hits_.end(),

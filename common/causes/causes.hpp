@@ -149,6 +149,9 @@ class tagger {
   explicit tagger(std::shared_ptr<const lexicon_set> lexicons);
 
   void add(std::string_view text, std::string_view lang);
+  // The same with the message already classified (lexicon_set::classify with
+  // these lexicons, on any thread).
+  void add(result classified);
   // In enum order. `other` alone when messages were added and none gave a
   // cause; empty before the first message.
   std::vector<cause> causes() const;

@@ -6,9 +6,10 @@ monitor::monitor(const anger::scorer& sc, const anger::curve_params& cp, const p
                  std::int64_t start_ts, anger::lang_id lang)
     : scorer_(&sc), lang_(lang), curve_(cp, start_ts), policy_(ep) {}
 
-output monitor::on_customer_message(std::int64_t ts, std::string_view text) {
+output monitor::on_customer_message(std::int64_t ts, std::string_view text, anger::prepared_text* pre) {
   output out;
-  scorer_->score(text, lang_, ts, &state_, last_);
+  if (pre && scorer_->fits(*pre, lang_, &state_, true)) scorer_->finish(*pre, lang_, ts, &state_, last_);
+  else scorer_->score(text, lang_, ts, &state_, last_);
   // Before any answer every message waits (a first "hello" needs one).
   const bool awaits = !answered_once_ || anger::awaits_answer(last_, text);
   out.points.push_back(curve_.on_customer_message(ts, last_, text, awaits));
@@ -17,9 +18,11 @@ output monitor::on_customer_message(std::int64_t ts, std::string_view text) {
   return out;
 }
 
-output monitor::on_staff_message(std::int64_t ts, std::string_view text) {
+output monitor::on_staff_message(std::int64_t ts, std::string_view text, anger::prepared_text* pre) {
   output out;
-  const anger::score_result r = scorer_->score_staff(text, lang_);
+  anger::score_result r;
+  if (pre && scorer_->fits(*pre, lang_, nullptr, false)) scorer_->finish(*pre, lang_, 0, nullptr, r);
+  else r = scorer_->score_staff(text, lang_);
   answered_once_ = true;
   out.points.push_back(curve_.on_staff_message(ts, r, text));
   out.decisions = policy_.on_staff_message(out.points.back().ts, view_of(curve_, policy_.parameters()));

@@ -29,8 +29,15 @@ class monitor {
   monitor(const anger::scorer& sc, const anger::curve_params& cp, const params& ep,
           std::int64_t start_ts, anger::lang_id lang = anger::no_lang);
 
-  output on_customer_message(std::int64_t ts, std::string_view text);
-  output on_staff_message(std::int64_t ts, std::string_view text);
+  // `pre`, when given, is the text's analysis prepared elsewhere
+  // (scorer::prepare, on another thread): used when it fits this
+  // conversation (scorer::fits), else the text is analysed here. Spent either way.
+  output on_customer_message(std::int64_t ts, std::string_view text, anger::prepared_text* pre = nullptr);
+  output on_staff_message(std::int64_t ts, std::string_view text, anger::prepared_text* pre = nullptr);
+  // The language a message of this conversation is analysed in (no_lang:
+  // detected) and what a detection falls back to now: what to prepare with.
+  anger::lang_id language() const noexcept { return lang_; }
+  anger::lang_id fallback() const noexcept { return scorer_->fallback_for(&state_); }
   output on_queued(std::int64_t ts);
   output on_assigned(std::int64_t ts);
   void on_acknowledged(std::int64_t ts) { policy_.on_acknowledged(ts); }

@@ -7,7 +7,7 @@ namespace calma {
 // ---------------------------------------------------------------------------
 // chat
 
-void hub::on_chat_send(session_entry& s, std::uint64_t conn_id, protocol::chat_send m) {
+void hub::on_chat_send(session_entry& s, std::uint64_t conn_id, protocol::chat_send m, std::shared_ptr<preread> pre) {
   const participant& who = s.who;  // nothing below adds or removes sessions
   if (!m.conversation_id) {
     if (who.role != role::shopper)
@@ -16,12 +16,13 @@ void hub::on_chat_send(session_entry& s, std::uint64_t conn_id, protocol::chat_s
     // belongs to that conversation, even if it was closed since.
     if (auto f = opened_by_.find(who.id + '\x1f' + m.client_msg_id); f != opened_by_.end()) {
       std::string conv = f->second;
-      return store_message(conn_id, who, conv, std::move(m), visibility::all, open_conversation(conv) != nullptr);
+      return store_message(conn_id, who, conv, std::move(m), visibility::all, open_conversation(conv) != nullptr, false,
+                           std::move(pre));
     }
     if (auto o = shopper_open_.find(who.id); o != shopper_open_.end()) {
       // A resend of the message that opened it, or the shopper writing on:
       // either way it belongs to the open conversation.
-      return store_message(conn_id, who, o->second, std::move(m), visibility::all, true);
+      return store_message(conn_id, who, o->second, std::move(m), visibility::all, true, false, std::move(pre));
     }
     // New conversations per client address: a flood of throw-away shoppers
     // from one address must not fill the queue for everyone else.
@@ -32,7 +33,7 @@ void hub::on_chat_send(session_entry& s, std::uint64_t conn_id, protocol::chat_s
                             std::to_string(v.retry_after_s()) + " s",
                         m.client_msg_id);
     }
-    return open_conversation_for(conn_id, who, std::move(m));
+    return open_conversation_for(conn_id, who, std::move(m), std::move(pre));
   }
   const std::string conv_id = *m.conversation_id;
   if (auto* c = open_conversation(conv_id)) {
@@ -44,11 +45,11 @@ void hub::on_chat_send(session_entry& s, std::uint64_t conn_id, protocol::chat_s
                           "join the conversation in whisper or barge mode (or take it over) to write",
                           m.client_msg_id);
       auto vis = !owns && j->second == protocol::join_mode::whisper ? visibility::staff : visibility::all;
-      return store_message(conn_id, who, conv_id, std::move(m), vis, true);
+      return store_message(conn_id, who, conv_id, std::move(m), vis, true, false, std::move(pre));
     }
     if (!may_act(who, *c))
       return send_error(conn_id, error_code::forbidden, "not your conversation", m.client_msg_id);
-    return store_message(conn_id, who, conv_id, std::move(m), visibility::all, true);
+    return store_message(conn_id, who, conv_id, std::move(m), visibility::all, true, false, std::move(pre));
   }
   // Not open: closed or unknown. A resend of a message stored before the
   // close must still be acked with its seq; anything new is refused.
@@ -63,7 +64,8 @@ void hub::on_chat_send(session_entry& s, std::uint64_t conn_id, protocol::chat_s
   });
 }
 
-void hub::open_conversation_for(std::uint64_t conn_id, const participant& who, protocol::chat_send m) {
+void hub::open_conversation_for(std::uint64_t conn_id, const participant& who, protocol::chat_send m,
+                                std::shared_ptr<preread> pre) {
   const auto now = clock_();
   conversation_record rec;
   rec.id = new_id("c_");
@@ -118,11 +120,12 @@ void hub::open_conversation_for(std::uint64_t conn_id, const participant& who, p
   // After the create (the store applies them in order): the trail's first entry.
   record(rec.id, actor(who), "opened", json{{"store", rec.shopper.store}, {"language", rec.shopper.language}});
   // Answered after the create's answer (queued first, then the ack), even from the memory store.
-  store_message(conn_id, who, rec.id, std::move(m), visibility::all, true, /*answer_later=*/true);
+  store_message(conn_id, who, rec.id, std::move(m), visibility::all, true, /*answer_later=*/true, std::move(pre));
 }
 
 void hub::store_message(std::uint64_t conn_id, const participant& who, std::string conversation_id,
-                        protocol::chat_send m, visibility vis, bool allow_new, bool answer_later) {
+                        protocol::chat_send m, visibility vis, bool allow_new, bool answer_later,
+                        std::shared_ptr<preread> pre) {
   append_request req;
   req.allow_new = allow_new;
   req.message.conversation_id = std::move(conversation_id);
@@ -132,8 +135,8 @@ void hub::store_message(std::uint64_t conn_id, const participant& who, std::stri
   req.message.client_msg_id = std::move(m.client_msg_id);
   req.message.visibility = vis;
   store_.append_message(req, [self = shared_from_this(), conn_id, cmid = req.message.client_msg_id,
-                              conv = req.message.conversation_id, answer_later](auto r) mutable {
-    auto answer = [self, conn_id, cmid = std::move(cmid), conv = std::move(conv), r = std::move(r)] {
+                              conv = req.message.conversation_id, answer_later, pre = std::move(pre)](auto r) mutable {
+    auto answer = [self, conn_id, cmid = std::move(cmid), conv = std::move(conv), r = std::move(r), pre = std::move(pre)] {
       if (!r.ok()) {
         ++self->metrics_.store_errors;
         spdlog::warn("store error: {}", r.error);
@@ -161,7 +164,7 @@ void hub::store_message(std::uint64_t conn_id, const participant& who, std::stri
           if (!c->unanswered_since) c->unanswered_since = msg.ts;
           self->apply(*c, c->mon->catch_up(msg.ts));
           self->note_message(*c, msg);
-          if (self->tag_causes(*c, msg)) {
+          if (self->tag_causes(*c, msg, pre.get())) {
             self->persist(c->rec);
             json hits = json::array();
             for (const auto& h : c->causes->hits())
@@ -170,7 +173,7 @@ void hub::store_message(std::uint64_t conn_id, const participant& who, std::stri
                    {"corrected", false}, {"hits", std::move(hits)}};
             self->send_to_conversation(*c, make_frame(j.dump()), /*staff_only=*/true, 0, /*and_all_supervisors=*/true);
           }
-          self->apply(*c, c->mon->on_customer_message(msg.ts, msg.text));
+          self->apply(*c, c->mon->on_customer_message(msg.ts, msg.text, pre ? &pre->anger : nullptr));
         } else if (msg.visibility == visibility::all) {
           c->unanswered_since.reset();
           // The first answer (reports) and the answer to a contact left (it leaves the follow-up list).
@@ -184,7 +187,7 @@ void hub::store_message(std::uint64_t conn_id, const participant& who, std::stri
           if (changed) self->persist(c->rec);
           self->apply(*c, c->mon->catch_up(msg.ts));
           self->note_message(*c, msg);
-          self->apply(*c, c->mon->on_staff_message(msg.ts, msg.text));
+          self->apply(*c, c->mon->on_staff_message(msg.ts, msg.text, pre ? &pre->anger : nullptr));
         }
       }
       self->send_to(conn_id, make_frame(protocol::make_ack(cmid, conv, msg.seq)));
@@ -393,10 +396,11 @@ void hub::note_message(conv_entry& c, const chat_message& m) {
 }
 
 // Any language the lexicons know: shoppers mix them ("mi pedido didn't arrive").
-bool hub::tag_causes(conv_entry& c, const chat_message& m) {
+bool hub::tag_causes(conv_entry& c, const chat_message& m, preread* pre) {
   if (m.from.role != role::shopper || c.rec.categories_corrected) return false;
   if (!c.causes) c.causes.emplace(engine_->causes);
-  c.causes->add(m.text, "");
+  if (pre && pre->causes) c.causes->add(std::move(*pre->causes));
+  else c.causes->add(m.text, "");
   std::vector<std::string> names;
   for (auto cause : c.causes->causes()) names.emplace_back(causes::name(cause));
   if (names == c.rec.categories) return false;

@@ -19,6 +19,7 @@ hub::hub(asio::io_context& ioc, const config& cfg, store& st, metrics& m,
       users_version_(users.version()),
       clock_(std::move(clock)),
       engine_(std::move(engine)),
+      prereader_(engine_),
       status_on_connect_(agent_status_from_string(cfg.routing.status_on_connect).value_or(agent_status::online)),
       router_(cfg.routing.router),
       conversations_from_(limits::rate::per_minute(cfg.doors.conversations_per_min, cfg.doors.conversations_burst)),
@@ -299,6 +300,7 @@ void hub::do_hello(std::shared_ptr<connection> c, protocol::hello h) {
   session_entry entry{c, who, language, store, {}, h.context, auth::token_id(h.token ? *h.token : shopper_token),
                       token_exp, std::string(c->address())};
   if (is_staff(who.role)) entry.stores = stores_of(who.id);
+  prereader_.know(id, who.role == role::shopper, entry.language);
   sessions_[id] = std::move(entry);
   by_user_[who.id].insert(id);
   if (who.role == role::supervisor) supervisor_conns_.insert(id);
@@ -435,6 +437,7 @@ void hub::detach(std::uint64_t conn_id) {
     }
     const participant who = it->second.who;
     --self->metrics_.connections(to_string(who.role));
+    self->prereader_.forget(conn_id);
     self->sessions_.erase(it);
     self->supervisor_conns_.erase(conn_id);
     self->agent_conns_.erase(conn_id);
@@ -467,14 +470,17 @@ void hub::start_grace(const std::string& agent_id) {
 // dispatch
 
 void hub::handle(std::uint64_t conn_id, protocol::client_message m) {
-  on_strand([self = shared_from_this(), conn_id, m = std::move(m)]() mutable {
+  // A message's words are read here, on the caller's thread, not on the strand.
+  std::shared_ptr<preread> pre;
+  if (const auto* cs = std::get_if<protocol::chat_send>(&m)) pre = prereader_.read(conn_id, cs->text);
+  on_strand([self = shared_from_this(), conn_id, m = std::move(m), pre = std::move(pre)]() mutable {
     auto it = self->sessions_.find(conn_id);
     if (it == self->sessions_.end()) return;  // hello refused or gone
     auto& s = it->second;
     std::visit(
         [&](auto&& msg) {
           using T = std::decay_t<decltype(msg)>;
-          if constexpr (std::is_same_v<T, protocol::chat_send>) self->on_chat_send(s, conn_id, std::move(msg));
+          if constexpr (std::is_same_v<T, protocol::chat_send>) self->on_chat_send(s, conn_id, std::move(msg), std::move(pre));
           else if constexpr (std::is_same_v<T, protocol::typing>) self->on_typing(s, conn_id, msg);
           else if constexpr (std::is_same_v<T, protocol::read>) self->on_read(s, conn_id, msg);
           else if constexpr (std::is_same_v<T, protocol::history>) self->on_history(s, conn_id, msg);

@@ -31,6 +31,7 @@
 #include "server/hub/anger_engine.hpp"
 #include "common/escalation/monitor.hpp"
 #include "server/hub/connection.hpp"
+#include "server/hub/prereader.hpp"
 #include "server/hub/small_ring.hpp"
 #include "server/metrics.hpp"
 #include "server/store/store.hpp"
@@ -146,7 +147,8 @@ class hub : public std::enable_shared_from_this<hub> {
   // handlers (strand)
   void do_hello(std::shared_ptr<connection> c, protocol::hello h);
   void do_welcome(std::uint64_t conn_id, const std::string& token);
-  void on_chat_send(session_entry& s, std::uint64_t conn_id, protocol::chat_send m);
+  /// `pre`: its words read before the strand (prereader), or null.
+  void on_chat_send(session_entry& s, std::uint64_t conn_id, protocol::chat_send m, std::shared_ptr<preread> pre);
   void on_typing(session_entry& s, std::uint64_t conn_id, const protocol::typing& m);
   void on_read(session_entry& s, std::uint64_t conn_id, const protocol::read& m);
   void on_history(session_entry& s, std::uint64_t conn_id, const protocol::history& m);
@@ -185,7 +187,7 @@ class hub : public std::enable_shared_from_this<hub> {
   /// A message that moves the curve, before its words count: the figures read the level.
   void note_message(conv_entry& c, const chat_message& m);
   /// Tags the conversation's causes with a shopper's message; true when they changed.
-  bool tag_causes(conv_entry& c, const chat_message& m);
+  bool tag_causes(conv_entry& c, const chat_message& m, preread* pre = nullptr);
   // anger curve and escalations
   void start_monitor(conv_entry& c) const;
   void replay(conv_entry& c, const std::vector<chat_message>& messages);
@@ -208,8 +210,10 @@ class hub : public std::enable_shared_from_this<hub> {
   bool may_see(const participant& who, const conversation_record& rec) const;
   bool may_act(const participant& who, const conv_entry& c) const;
   void store_message(std::uint64_t conn_id, const participant& who, std::string conversation_id,
-                     protocol::chat_send m, visibility vis, bool allow_new, bool answer_later = false);
-  void open_conversation_for(std::uint64_t conn_id, const participant& who, protocol::chat_send m);
+                     protocol::chat_send m, visibility vis, bool allow_new, bool answer_later = false,
+                     std::shared_ptr<preread> pre = nullptr);
+  void open_conversation_for(std::uint64_t conn_id, const participant& who, protocol::chat_send m,
+                             std::shared_ptr<preread> pre);
   void try_assign();
   void apply_assignment(const std::string& conv_id, const std::string& agent_id,
                         const std::optional<std::string>& previous_agent);
@@ -272,6 +276,7 @@ class hub : public std::enable_shared_from_this<hub> {
   clock_fn clock_;
   // Before the conversations: their monitors use its scorer until they are destroyed.
   std::shared_ptr<const anger_engine> engine_;
+  prereader prereader_;  // any thread: read-only but for its own lock
   agent_status status_on_connect_;
 
   std::unordered_map<std::uint64_t, session_entry> sessions_;

@@ -9,6 +9,9 @@
 //    every text derived from it (cue descriptions, cause hits, timeline cues)
 //    is valid UTF-8 too: the hub serializes them with strict json::dump(),
 //    which throws on invalid UTF-8.
+//  - a conversation fed with texts prepared beforehand (scorer::prepare, as
+//    the server does on the connection's thread, then monitor's fits/finish)
+//    reads exactly as the one that scores each message on its turn.
 // Input: arbitrary bytes. The whole input is scored as one message; then its
 // lines are a conversation fed to one escalation monitor: a line starting
 // with "A:" is an agent's reply, "T:" a minute of waiting, anything else the
@@ -155,9 +158,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   // A conversation: one line an event, on one monitor (scorer state, curve, policy).
   escalation::monitor mon(*eng->sc, eng->ap.curve, eng->ep, 1'000'000);
+  escalation::monitor twin(*eng->sc, eng->ap.curve, eng->ep, 1'000'000);  // fed prepared texts
+  auto same = [&](const anger::score_result& a, const anger::score_result& b, std::string_view line) {
+    EXPECT(a.score == b.score && a.cue_score == b.cue_score && a.lang == b.lang && a.model == b.model, line);
+    EXPECT(a.apology == b.apology && a.empathy == b.empathy && a.cues.size() == b.cues.size(), line);
+    for (std::size_t i = 0; i < a.cues.size() && i < b.cues.size(); ++i)
+      EXPECT(a.cues[i].kind == b.cues[i].kind && a.cues[i].cat == b.cues[i].cat && a.cues[i].value == b.cues[i].value &&
+                 a.cues[i].begin == b.cues[i].begin && a.cues[i].end == b.cues[i].end,
+             line);
+  };
   std::int64_t ts = 1'000'000;
   check_output(mon.on_queued(ts), text, utf8);
-  causes::tagger tags(eng->causes);
+  (void)twin.on_queued(ts);
+  causes::tagger tags(eng->causes), twin_tags(eng->causes);
   std::size_t start = 0, lines = 0;
   while (start <= text.size() && lines < 32) {
     std::size_t end = text.find('\n', start);
@@ -165,22 +178,40 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view line = text.substr(start, end - start);
     ts += 1000 + static_cast<std::int64_t>(line.size()) * 97;
     if (line.starts_with("A:")) {
-      if (lines == 1) check_output(mon.on_assigned(ts), line, utf8);
-      check_output(mon.on_staff_message(ts, line.substr(2)), line, utf8);
+      if (lines == 1) {
+        check_output(mon.on_assigned(ts), line, utf8);
+        (void)twin.on_assigned(ts);
+      }
+      const auto out = mon.on_staff_message(ts, line.substr(2));
+      check_output(out, line, utf8);
+      anger::prepared_text p;
+      eng->sc->prepare(line.substr(2), anger::no_lang, eng->sc->default_language(), false, p);
+      const auto out2 = twin.on_staff_message(ts, line.substr(2), &p);
+      EXPECT(out.points.size() == out2.points.size() && out.decisions.size() == out2.decisions.size(), line);
+      if (!out.points.empty() && !out2.points.empty())
+        EXPECT(out.points.back().level == out2.points.back().level, line);
     } else if (line.starts_with("T:")) {
       ts += 60'000;
       check_output(mon.catch_up(ts), line, utf8);
       check_output(mon.advance(ts), line, utf8);
+      (void)twin.catch_up(ts);
+      (void)twin.advance(ts);
     } else {
       check_output(mon.on_customer_message(ts, line), line, utf8);
       check_score(mon.last_score(), line, utf8);
       tags.add(line, "");
+      anger::prepared_text p;
+      eng->sc->prepare(line, anger::no_lang, eng->sc->default_language(), true, p);
+      (void)twin.on_customer_message(ts, line, &p);
+      same(mon.last_score(), twin.last_score(), line);
+      twin_tags.add(eng->causes->classify(line, ""));
     }
     ++lines;
     start = end + 1;
   }
+  EXPECT(mon.curve().level() == twin.curve().level() && mon.next_deadline() == twin.next_deadline(), text);
   if (auto d = mon.next_deadline()) check_output(mon.advance(std::max(ts, *d)), text, utf8);
   check_output(mon.advance(ts + 3'600'000), text, utf8);
-  (void)tags.causes();
+  EXPECT(tags.causes() == twin_tags.causes() && tags.hits().size() == twin_tags.hits().size(), text);
   return 0;
 }

@@ -267,3 +267,90 @@ TEST_CASE("params from json: defaults - overrides and every error listed") {
   REQUIRE(errors.size() == 3);
   CHECK(errors[0].rfind("anger.scorer.caps.min_share: ", 0) == 0);
 }
+
+namespace {
+void check_same(const score_result& a, const score_result& b, std::string_view text) {
+  CHECK(a.score == b.score);
+  CHECK(a.cue_score == b.cue_score);
+  CHECK(a.model == b.model);
+  CHECK(a.lang == b.lang);
+  CHECK(a.apology == b.apology);
+  CHECK(a.empathy == b.empathy);
+  CHECK(describe_all(a, text) == describe_all(b, text));
+}
+}  // namespace
+
+// The server prepares a message's analysis on the connection's thread and
+// finishes it on the hub's turn: the two halves must read exactly as one.
+TEST_CASE("a text prepared elsewhere and finished against the conversation reads as score()") {
+  const scorer& sc = real_scorer();
+  const std::vector<std::string> conversation = {
+      "Hola, ¿dónde está mi pedido?",
+      "ok",
+      "where is my order??? it has not arrived",
+      "¿DÓNDE ESTÁ MI PEDIDO? no ha llegado!!!",
+      "¿dónde está mi pedido? no ha llegado",
+      "Genial, otra semana esperando",
+      "gdzie jest moja paczka, nie dotarła",
+      "zzz qqq",
+      "no estoy contento, quiero hablar con el encargado 😡",
+      "¿dónde está mi pedido? no ha llegado",
+  };
+  for (const lang_id asked : {no_lang, lang("es")}) {
+    CAPTURE(int(asked));
+    scorer_state one, two;
+    std::int64_t ts = 1'000'000;
+    for (const auto& text : conversation) {
+      CAPTURE(text);
+      ts += 4'000;
+      const score_result direct = sc.score(text, asked, ts, &one);
+      prepared_text p;
+      sc.prepare(text, asked, sc.fallback_for(&two), true, p);
+      REQUIRE(sc.fits(p, asked, &two, true));
+      score_result later;
+      sc.finish(p, asked, ts, &two, later);
+      check_same(direct, later, text);
+      CHECK(one.last_lang == two.last_lang);
+      CHECK(one.count == two.count);
+      // Staff: no state, the same split.
+      prepared_text q;
+      sc.prepare(text, asked, sc.fallback_for(nullptr), false, q);
+      REQUIRE(sc.fits(q, asked, nullptr, false));
+      score_result staff;
+      sc.finish(q, asked, 0, nullptr, staff);
+      check_same(sc.score_staff(text, asked), staff, text);
+    }
+  }
+}
+
+TEST_CASE("a prepared text that does not fit the conversation is refused") {
+  const scorer& sc = real_scorer();
+  prepared_text p;
+  // No word of any language: the detection is the fallback's.
+  sc.prepare("zzz qqq", no_lang, lang("es"), true, p);
+  CHECK(p.by_fallback);
+  scorer_state polish;
+  polish.last_lang = lang("pl");
+  CHECK_FALSE(sc.fits(p, no_lang, &polish, true));
+  scorer_state spanish;
+  spanish.last_lang = lang("es");
+  CHECK(sc.fits(p, no_lang, &spanish, true));
+  CHECK_FALSE(sc.fits(p, no_lang, &spanish, false));  // prepared as the shopper's, not staff's
+  CHECK_FALSE(sc.fits(p, lang("pl"), &spanish, true));  // detected es, asked pl
+
+  // Clearly Polish, whatever the fallback: fits any conversation that detects.
+  prepared_text q;
+  sc.prepare("gdzie jest moja paczka, nie dotarła", no_lang, lang("es"), true, q);
+  CHECK_FALSE(q.by_fallback);
+  CHECK(sc.fits(q, no_lang, &spanish, true));
+  // And a conversation asked in Polish: the same words read the same.
+  CHECK(sc.fits(q, lang("pl"), &spanish, true));
+  CHECK_FALSE(sc.fits(q, lang("es"), &spanish, true));
+  scorer_state s1, s2;
+  score_result direct, later;
+  sc.score("gdzie jest moja paczka, nie dotarła", lang("pl"), 5, &s1, direct);
+  sc.finish(q, lang("pl"), 5, &s2, later);
+  check_same(direct, later, "gdzie jest moja paczka, nie dotarła");
+  CHECK(s2.last_lang == no_lang);  // asked in a language: the detection is not remembered
+  CHECK(s1.last_lang == s2.last_lang);
+}
