@@ -92,11 +92,12 @@ json hub::curve_json(const conv_entry& c) const {
   return a;
 }
 
-json hub::escalation_json(const conv_entry& c) const {
+json hub::escalation_json(const conv_entry& c, bool with_curve) const {
   const auto& e = *c.esc;
   const auto now = clock_();
   json curve = json::array();
-  for (const auto& p : c.timeline) curve.push_back(json{{"ts", p.ts}, {"level", round1(p.level)}});
+  if (with_curve)
+    for (const auto& p : c.timeline) curve.push_back(json{{"ts", p.ts}, {"level", round1(p.level)}});
   json waiting{{"conversation_s", (now - c.rec.created_ts) / 1000}};
   if (c.rec.state == conversation_state::queued) waiting["queued_s"] = (now - c.rec.created_ts) / 1000;
   if (c.unanswered_since) waiting["unanswered_s"] = (now - *c.unanswered_since) / 1000;
@@ -117,22 +118,57 @@ json hub::escalation_json(const conv_entry& c) const {
          {"agent", c.rec.agent_id ? json{{"id", *c.rec.agent_id}, {"name", c.rec.agent_name}} : json(nullptr)},
          {"acked", !e.acked_by.empty()},
          {"renotified", e.renotified}};
+  if (!with_curve) {
+    j.erase("curve");
+    j.erase("transcript_tail");
+  }
   if (!e.acked_by.empty()) j["acked_by"] = e.acked_by;
   return j;
 }
 
+// escalation_json(c) with "update", as text, but for the curve and the
+// transcript: the curve (up to anger.curve.history_points points) is written
+// straight into the text here, the transcript's messages by
+// escalation_frame_end, as their chat.message frames are. Raised and
+// updated on every new reason: no json tree per point or message.
+std::string hub::escalation_frame_start(const conv_entry& c, bool update) const {
+  json j = escalation_json(c, /*with_curve=*/false);
+  if (update) j["update"] = true;
+  std::string out = j.dump();
+  out.pop_back();  // its closing brace: the arrays follow
+  out += ",\"curve\":[";
+  bool first = true;
+  for (const auto& p : c.timeline) {
+    out += first ? "{\"level\":" : ",{\"level\":";
+    first = false;
+    out += json(round1(p.level)).dump();
+    out += ",\"ts\":";
+    out += std::to_string(p.ts);
+    out += '}';
+  }
+  out += "],\"transcript_tail\":[";
+  return out;
+}
+
+std::string hub::escalation_frame_end(std::string start, const std::vector<chat_message>& tail) {
+  for (std::size_t i = 0; i < tail.size(); ++i) {
+    if (i) start += ',';
+    start += protocol::make_chat_message(tail[i]);
+  }
+  start += "]}";
+  return start;
+}
+
 void hub::send_escalation(conv_entry& c, bool update) {
   if (!c.esc) return;
-  json j = escalation_json(c);
-  if (update) j["update"] = true;
+  std::string start = escalation_frame_start(c, update);
   // The supervisor needs the last messages: read them, then send.
   const std::int64_t tail = 10;
   store_.read_messages(c.rec.id, std::max<std::int64_t>(0, c.rec.last_seq - tail), tail,
-                       [self = shared_from_this(), id = c.rec.id, j = std::move(j)](auto r) mutable {
-    self->on_strand([self, id, j = std::move(j), r = std::move(r)]() mutable {
-      if (r.ok())
-        for (const auto& m : r.value) j["transcript_tail"].push_back(protocol::to_json(m));
-      auto f = make_frame(j.dump());
+                       [self = shared_from_this(), id = c.rec.id, start = std::move(start)](auto r) mutable {
+    self->on_strand([self, id, start = std::move(start), r = std::move(r)]() mutable {
+      static const std::vector<chat_message> none;
+      auto f = make_frame(escalation_frame_end(std::move(start), r.ok() ? r.value : none));
       auto* c = self->open_conversation(id);
       if (!c) return;
       self->send_to_supervisors(c->rec.shopper.store, f);

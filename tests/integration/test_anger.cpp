@@ -77,6 +77,16 @@ TEST_CASE("a manager request escalates at once - ack and resolve reach everyone 
   CHECK_FALSE(e["curve"].empty());
   CHECK(e["transcript_tail"].size() == 2);
   CHECK(e["transcript_tail"][1]["text"] == "I want to speak to a manager right now");
+  CHECK(e["transcript_tail"][1]["type"] == "chat.message");
+  CHECK(e["transcript_tail"][1]["from"]["role"] == "shopper");
+  CHECK(e["transcript_tail"][1]["seq"] == 2);
+  for (const auto& p : e["curve"]) {
+    CHECK(p.size() == 2);
+    CHECK(p["ts"].is_number_integer());
+    CHECK(p["level"].is_number());
+  }
+  // The curve ends where the escalation stands.
+  CHECK(e["curve"].back()["level"] == e["level"]);
   CHECK(e["raised_ts"].is_number_integer());
   CHECK(e["level"].is_number());
   CHECK(e["handled_by"] == json::array({"agent"}));
