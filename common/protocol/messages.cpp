@@ -1,3 +1,4 @@
+#include <cmath>
 #include "common/protocol/messages.hpp"
 
 #include <algorithm>
@@ -649,6 +650,14 @@ void append_json_string(std::string& out, std::string_view s) {
   }
   out.append(s.data() + run, s.size() - run);
   out += '"';
+}
+
+void append_json_tenths(std::string& out, double v) {
+  if (std::signbit(v)) out += '-';
+  const auto t = static_cast<std::int64_t>(std::llround(std::fabs(v) * 10));
+  out += std::to_string(t / 10);
+  out += '.';
+  out += static_cast<char>('0' + t % 10);
 }
 
 namespace {

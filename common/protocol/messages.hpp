@@ -181,6 +181,9 @@ std::string make_chat_message(const chat_message& m);
 /// Pieces of frames written without a json tree, exactly as json::dump() writes them:
 /// a string (quoted, escaped; the caller checks valid_utf8 first, dump() throws on bad bytes).
 void append_json_string(std::string& out, std::string_view s);
+/// a number already rounded to one decimal (std::round(v * 10) / 10, |v| < 1e15):
+/// "12.3", "100.0", "-0.5", "-0.0", as dump() writes such a double.
+void append_json_tenths(std::string& out, double v);
 bool valid_utf8(std::string_view s);
 std::string make_pong();
 

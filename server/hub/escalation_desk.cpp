@@ -74,11 +74,11 @@ std::string hub::point_frame(const conv_entry& c, const anger::point& p) const {
     out += std::to_string(*p.eta_ms / 1000);
   }
   out += ",\"level\":";
-  out += json(round1(p.level)).dump();
+  protocol::append_json_tenths(out, round1(p.level));
   out += ",\"phase\":";
   protocol::append_json_string(out, anger::phase_name(p.phase));
   out += ",\"trend\":";
-  out += json(round1(p.trend)).dump();
+  protocol::append_json_tenths(out, round1(p.trend));
   out += ",\"ts\":";
   out += std::to_string(p.ts);
   out += ",\"type\":\"anger.update\"}";
@@ -141,7 +141,7 @@ std::string hub::escalation_frame_start(const conv_entry& c, bool update) const 
   for (const auto& p : c.timeline) {
     out += first ? "{\"level\":" : ",{\"level\":";
     first = false;
-    out += json(round1(p.level)).dump();
+    protocol::append_json_tenths(out, round1(p.level));
     out += ",\"ts\":";
     out += std::to_string(p.ts);
     out += '}';

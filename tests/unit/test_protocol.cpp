@@ -259,3 +259,24 @@ TEST_CASE("a server text frame header carries the length in 7 - 16 or 64 bits") 
   CHECK(u(header(65536)) == bytes({0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0}));
   CHECK(u(header(0x0102030405ULL)) == bytes({0x81, 127, 0, 0, 0, 0x01, 0x02, 0x03, 0x04, 0x05}));
 }
+
+TEST_CASE("a number rounded to one decimal is written as dump() writes it") {
+  auto tenths = [](double v) {
+    std::string s;
+    calma::protocol::append_json_tenths(s, v);
+    return s;
+  };
+  for (int k = -20000; k <= 20000; ++k) {
+    const double v = std::round((k / 10.0) * 10.0) / 10.0;
+    CAPTURE(k);
+    REQUIRE(tenths(v) == nlohmann::json(v).dump());
+  }
+  // Levels and trends as the hub rounds them, from values that are not tenths.
+  for (double x : {0.04, -0.04, 12.345, 99.95, 100.0, -7.25, 1e-9, 63.05, 1234567.89}) {
+    const double v = std::round(x * 10.0) / 10.0;
+    CAPTURE(x);
+    CHECK(tenths(v) == nlohmann::json(v).dump());
+  }
+  CHECK(tenths(-0.0) == "-0.0");
+  CHECK(tenths(12.3) == "12.3");
+}
