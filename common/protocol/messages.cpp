@@ -682,10 +682,11 @@ std::string make_ack(std::string_view client_msg_id, std::string_view conversati
   return out;
 }
 
-std::string make_chat_message(const chat_message& m) {
+std::string make_chat_message(const chat_message& m, std::string_view text_json) {
   for (std::string_view s : {std::string_view(m.conversation_id), std::string_view(m.from.id),
-                             std::string_view(m.from.name), std::string_view(m.text), std::string_view(m.client_msg_id)})
+                             std::string_view(m.from.name), std::string_view(m.client_msg_id)})
     if (!valid_utf8(s)) return to_json(m).dump();  // dump()'s own answer to bad bytes
+  if (text_json.empty() && !valid_utf8(m.text)) return to_json(m).dump();
   std::string out;
   out.reserve(160 + m.conversation_id.size() + m.from.id.size() + m.from.name.size() + m.text.size() +
               m.client_msg_id.size());
@@ -702,7 +703,8 @@ std::string make_chat_message(const chat_message& m) {
   out += "},\"seq\":";
   put_int(out, m.seq);
   out += ",\"text\":";
-  put_string(out, m.text);
+  if (text_json.empty()) put_string(out, m.text);
+  else out += text_json;
   out += ",\"ts\":";
   put_int(out, m.ts);
   out += ",\"type\":\"chat.message\",\"visibility\":";

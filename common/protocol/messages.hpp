@@ -177,7 +177,9 @@ nlohmann::json summary_json(const conversation_record& c, bool for_staff);
 std::string make_error(const error& e);
 std::string make_ack(std::string_view client_msg_id, std::string_view conversation_id,
                      std::int64_t seq);
-std::string make_chat_message(const chat_message& m);
+/// `text_json`: m.text already checked and written by append_json_string (on
+/// another thread, before the hub's turn), or empty to write it here.
+std::string make_chat_message(const chat_message& m, std::string_view text_json = {});
 /// Pieces of frames written without a json tree, exactly as json::dump() writes them:
 /// a string (quoted, escaped; the caller checks valid_utf8 first, dump() throws on bad bytes).
 void append_json_string(std::string& out, std::string_view s);

@@ -156,7 +156,7 @@ void hub::store_message(std::uint64_t conn_id, const participant& who, std::stri
         if (msg.seq > c->rec.last_seq) c->rec.last_seq = msg.seq;
         if (msg.visibility == visibility::all && msg.seq > c->last_visible_seq) c->last_visible_seq = msg.seq;
         c->rec.updated_ts = msg.ts;
-        self->send_to_conversation(*c, make_frame(protocol::make_chat_message(msg)),
+        self->send_to_conversation(*c, make_frame(protocol::make_chat_message(msg, pre ? pre->json_of(msg.text) : std::string_view())),
                                    msg.visibility == visibility::staff, conn_id);
         // The curve moves only on what the shopper wrote and on what staff
         // said to the shopper (a whisper does not calm anyone).

@@ -1,5 +1,6 @@
 #include "server/hub/prereader.hpp"
 
+#include "common/protocol/messages.hpp"
 #include "server/hub/anger_engine.hpp"
 
 namespace calma {
@@ -31,6 +32,12 @@ std::shared_ptr<preread> prereader::read(std::uint64_t conn_id, std::string_view
   // conversation that remembers another language reads it again (scorer::fits).
   sc.prepare(text, s.lang, sc.default_language(), s.shopper, p->anger);
   if (s.shopper && engine_->causes) p->causes = engine_->causes->classify(text, "");
+  // The chat.message frame's costliest field, escaped here rather than on the strand.
+  if (protocol::valid_utf8(text)) {
+    p->text.assign(text);
+    p->text_json.reserve(text.size() + 2);
+    protocol::append_json_string(p->text_json, text);
+  }
   return p;
 }
 

@@ -25,6 +25,10 @@ struct anger_engine;
 struct preread {
   anger::prepared_text anger;
   std::optional<causes::result> causes;  // a shopper's words
+  std::string text;       // the text read
+  std::string text_json;  // and as a JSON string (protocol::append_json_string); "" if not UTF-8
+  /// text_json when `t` is the text read, else "".
+  std::string_view json_of(std::string_view t) const { return t == text ? std::string_view(text_json) : std::string_view(); }
 };
 
 class prereader {

@@ -149,6 +149,10 @@ TEST_CASE("chat.message and ack are written byte for byte as json::dump() writes
       chat_message m{"c_\"1", seq++, 1700000000000 + seq, participant{r, "u\\1", "Ana \"A\" García"}, t, "cm:1.a-b_c",
                      seq % 2 ? visibility::all : visibility::staff};
       CHECK(make_chat_message(m) == to_json(m).dump());
+      // The text escaped beforehand (the hub's prereader, on another thread): the same bytes.
+      std::string text_json;
+      append_json_string(text_json, t);
+      CHECK(make_chat_message(m, text_json) == to_json(m).dump());
       CHECK(make_ack(m.client_msg_id, m.conversation_id, m.seq) ==
             json{{"type", "ack"}, {"client_msg_id", m.client_msg_id}, {"conversation_id", m.conversation_id}, {"seq", m.seq}}.dump());
     }
