@@ -382,26 +382,27 @@ void scorer::finish(prepared_text& prep, lang_id lang, std::int64_t ts, scorer_s
 
   // 6. The conversation: the same complaint again, many messages at once.
   if (prep.customer && state) {
-    scorer_state::past_message now;
-    now.ts = ts;
-    now.n = prep.nwords;
-    now.words = prep.words;
+    const auto history = std::min(scorer_state::ring, static_cast<std::size_t>(std::max(0, p_.repetition.history)));
     double best_sim = 0;
     int in_burst = 1;
     const std::size_t have = std::min(state->count, scorer_state::ring);
     for (std::size_t back = 1; back <= have; ++back) {
-      const auto& past = state->recent[(state->next + scorer_state::ring - back) % scorer_state::ring];
-      const double age_s = double(ts - past.ts) / 1000.0;
+      const std::int64_t past_ts = state->times[(state->next + scorer_state::ring - back) % scorer_state::ring];
+      const double age_s = double(ts - past_ts) / 1000.0;
       if (age_s <= p_.burst.window_s) ++in_burst;
-      if (back <= static_cast<std::size_t>(p_.repetition.history) && age_s <= p_.repetition.window_s &&
-          now.n >= p_.repetition.min_words && past.n >= p_.repetition.min_words) {
+      if (back <= history && back <= state->words.size() && age_s <= p_.repetition.window_s &&
+          prep.nwords >= p_.repetition.min_words) {
+        const std::size_t slot = (state->next_words + history - back) % history;
+        if (slot >= state->words.size()) continue;
+        const auto& past = state->words[slot];
+        if (past.n < p_.repetition.min_words) continue;
         std::size_t inter = 0, a = 0, b = 0;
-        while (a < now.n && b < past.n) {
-          if (now.words[a] == past.words[b]) { ++inter; ++a; ++b; }
-          else if (now.words[a] < past.words[b]) ++a;
+        while (a < prep.nwords && b < past.n) {
+          if (prep.words[a] == past.words[b]) { ++inter; ++a; ++b; }
+          else if (prep.words[a] < past.words[b]) ++a;
           else ++b;
         }
-        const double uni = double(now.n + past.n - inter);
+        const double uni = double(prep.nwords + past.n - inter);
         best_sim = std::max(best_sim, uni > 0 ? inter / uni : 0.0);
       }
     }
@@ -410,10 +411,18 @@ void scorer::finish(prepared_text& prep, lang_id lang, std::int64_t ts, scorer_s
     if (in_burst >= p_.burst.min_messages && p_.burst.weight > 0)
       raise_measure(cue_kind::burst, in_burst,
                     std::min(p_.burst.max, p_.burst.weight + p_.burst.per_extra * (in_burst - p_.burst.min_messages)));
-    if (state->recent.size() < scorer_state::ring) state->recent.push_back(now);
-    else state->recent[state->next] = now;
+    if (state->times.size() < scorer_state::ring) state->times.push_back(ts);
+    else state->times[state->next] = ts;
     state->next = (state->next + 1) % scorer_state::ring;
     state->count = std::min(state->count + 1, scorer_state::ring);
+    if (history > 0) {
+      scorer_state::past_words now;
+      now.n = prep.nwords;
+      now.words = prep.words;
+      if (state->words.size() < history) state->words.push_back(now);
+      else state->words[state->next_words] = now;
+      state->next_words = (state->next_words + 1) % history;
+    }
   }
 
   // 7. Noisy-or of the raising cues, then politeness takes off a bounded share.

@@ -18,18 +18,20 @@
 
 namespace calma::anger {
 
-// Per conversation, customer side. Fixed size: no allocation.
+// Per conversation, customer side. Bounded: the times of the last `ring`
+// messages (bursts) and the words of the last repetition.history (repetition).
 struct scorer_state {
-  static constexpr std::size_t ring = 16;
+  static constexpr std::size_t ring = 16;  // also the bound of repetition.history
   static constexpr std::size_t max_words = 24;
-  struct past_message {
-    std::int64_t ts = 0;
+  struct past_words {
     std::uint8_t n = 0;  // content-word hashes used
     std::array<std::uint32_t, max_words> words{};  // sorted
   };
-  std::vector<past_message> recent;  // grows to `ring`, then used as a ring
+  std::vector<std::int64_t> times;  // grows to `ring`, then used as a ring
+  std::vector<past_words> words;    // grows to repetition.history, then used as a ring
   std::size_t count = 0;  // messages recorded (capped at ring)
-  std::size_t next = 0;   // ring slot for the next one
+  std::size_t next = 0;   // ring slot of `times` for the next one
+  std::size_t next_words = 0;  // ring slot of `words` for the next one
   lang_id last_lang = no_lang;  // language of the last detected message
 };
 

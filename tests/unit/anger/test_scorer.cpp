@@ -181,6 +181,29 @@ TEST_CASE("the same complaint repeated and bursts of messages count with a state
   CHECK(burst);
   CHECK(describe_all(third, "hello??").back() == "burst 3");
 
+  // Repetition looks back repetition.history customer messages (4), bursts 16;
+  // the state keeps words for the first and times for the second.
+  const int history = s.params().repetition.history;
+  REQUIRE(history == 4);
+  auto repeated_after = [&](int others) {
+    scorer_state r;
+    std::int64_t ts = 0;
+    s.score("my order 1234 has not arrived yet", no_lang, ts, &r);
+    const char* fillers[] = {"what colours do you have", "is the blue one in stock", "what sizes are there",
+                             "do you ship to Madrid", "can I pay by card", "thanks a lot"};
+    for (int i = 0; i < others; ++i) s.score(fillers[i % 6], no_lang, ts += 40'000, &r);
+    const auto res = s.score("order 1234 has still not arrived", no_lang, ts += 40'000, &r);
+    CHECK(r.words.size() <= static_cast<std::size_t>(history));
+    CHECK(r.times.size() <= scorer_state::ring);
+    for (const auto& c : res.cues)
+      if (c.kind == cue_kind::repeated) return true;
+    return false;
+  };
+  CHECK(repeated_after(0));
+  CHECK(repeated_after(history - 1));  // the complaint is the history-th message back
+  CHECK_FALSE(repeated_after(history));
+  CHECK_FALSE(repeated_after(history + 7));  // the rings wrapped
+
   scorer_state slow;
   s.score("hello?", no_lang, 0, &slow);
   s.score("anyone?", no_lang, 60000, &slow);
