@@ -1,5 +1,6 @@
 #include <cmath>
 #include "common/protocol/messages.hpp"
+#include "common/protocol/scan.hpp"
 
 #include <algorithm>
 
@@ -191,6 +192,8 @@ class flat_scan {
     out.clear();
     const char* run = p_;
     while (p_ != e_) {
+      p_ += scan::to_special(p_, 0, static_cast<std::size_t>(e_ - p_), &non_ascii);
+      if (p_ == e_) return false;
       const auto c = static_cast<unsigned char>(*p_);
       if (c == '"') {
         out.append(run, p_);
@@ -198,11 +201,6 @@ class flat_scan {
         return true;
       }
       if (c < 0x20) return false;
-      if (c >= 0x80) non_ascii = true;
-      if (c != '\\') {
-        ++p_;
-        continue;
-      }
       out.append(run, p_);
       if (++p_ == e_) return false;
       switch (*p_) {
@@ -600,11 +598,9 @@ bool valid_utf8(std::string_view s) {
   std::size_t i = 0;
   const auto n = s.size();
   while (i < n) {
+    i = scan::to_non_ascii(s.data(), i, n);
+    if (i == n) break;
     const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
     std::size_t len = 0;
     std::uint32_t cp = 0;
     if (c >= 0xC2 && c <= 0xDF) len = 2, cp = c & 0x1F;
@@ -629,9 +625,8 @@ void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out += '"';
   std::size_t run = 0;  // start of the bytes copied as they are
-  for (std::size_t i = 0; i < s.size(); ++i) {
+  for (std::size_t i = 0; (i = scan::to_special(s.data(), i, s.size())) < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {

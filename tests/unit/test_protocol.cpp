@@ -284,3 +284,36 @@ TEST_CASE("a number rounded to one decimal is written as dump() writes it") {
   CHECK(tenths(-0.0) == "-0.0");
   CHECK(tenths(12.3) == "12.3");
 }
+
+// The scans read 16 bytes at a time: every special byte at every position
+// around those blocks, and bad UTF-8 likewise.
+TEST_CASE("escaping - UTF-8 checks and the fast chat.send read agree with json at every position") {
+  const limits lim;
+  const std::vector<std::string> specials = {"\"", "\\", "\n", std::string(1, '\0'), "\x1f", "\x7f", "ñ", "😀", "/"};
+  for (std::size_t len : {0u, 1u, 15u, 16u, 17u, 31u, 32u, 33u, 47u}) {
+    for (std::size_t at = 0; at <= len; ++at) {
+      for (const auto& sp : specials) {
+        std::string t(len, 'a');
+        t.insert(at, sp);
+        CAPTURE(len);
+        CAPTURE(at);
+        std::string mine;
+        append_json_string(mine, t);
+        REQUIRE(mine == json(t).dump());
+        REQUIRE(valid_utf8(t));
+        const std::string frame = json{{"type", "chat.send"}, {"client_msg_id", "m"}, {"text", t + "x"}}.dump();
+        auto fast = fast_chat_send(frame, lim);
+        if (fast) CHECK(fast->text == t + "x");
+        auto general = parse_client_message(frame, lim);
+        REQUIRE(general.message);
+        CHECK(std::get<chat_send>(*general.message).text == t + "x");
+      }
+      for (const std::string bad : {"\xff", "\xc3", "\xe2\x82", "\xed\xa0\x80", "\xf5\x80\x80\x80"}) {
+        std::string t(len, 'a');
+        t.insert(at, bad);
+        CAPTURE(at);
+        CHECK_FALSE(valid_utf8(t));
+      }
+    }
+  }
+}
