@@ -186,6 +186,7 @@ void memory_store::append_audit(const std::string& conversation_id, audit_entry 
       return;
     }
     auto& a = it->second.audit;
+    e.shrink_to_fit();  // a JSON dump grows by doubling: ~240 bytes held for a 130-byte entry
     a.push_back(std::move(e));
     if (a.size() > max_audit_entries) a.erase(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(a.size() - max_audit_entries));
   }
