@@ -32,6 +32,7 @@
 #include "common/escalation/monitor.hpp"
 #include "server/hub/connection.hpp"
 #include "server/hub/deadline_set.hpp"
+#include "server/hub/flat_map.hpp"
 #include "server/hub/small_ring.hpp"
 #include "server/metrics.hpp"
 #include "server/store/store.hpp"
@@ -113,8 +114,8 @@ class hub : public std::enable_shared_from_this<hub> {
   };
   struct conv_entry {
     conversation_record rec;
-    std::map<std::string, protocol::join_mode> joined;  // supervisor id -> mode
-    std::map<std::string, std::int64_t> read_marks;     // user id -> seq
+    flat_map<std::string, protocol::join_mode> joined;  // supervisor id -> mode
+    flat_map<std::string, std::int64_t> read_marks;     // user id -> seq
     // The anger curve and the escalation rules of this conversation.
     std::unique_ptr<escalation::monitor> mon;
     small_ring<anger::point> timeline;  // bounded by anger.curve.history_points; nothing while empty
