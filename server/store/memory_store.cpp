@@ -16,6 +16,7 @@ std::uint64_t client_id_hash(std::string_view sender, std::string_view client_ms
 
 void memory_store::conv::set(const conversation_record& r) {
   rec = packed::pack(r);
+  rec.shrink_to_fit();
   created_ts = r.created_ts;
   updated_ts = r.updated_ts;
   shopper_h = hash_of(r.shopper.id);
@@ -186,9 +187,8 @@ void memory_store::append_audit(const std::string& conversation_id, audit_entry 
       return;
     }
     auto& a = it->second.audit;
-    e.shrink_to_fit();  // a JSON dump grows by doubling: ~240 bytes held for a 130-byte entry
-    a.push_back(std::move(e));
-    if (a.size() > max_audit_entries) a.erase(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(a.size() - max_audit_entries));
+    a.push_back(e);
+    if (a.size() > max_audit_entries) a.drop_front(a.size() - max_audit_entries);
   }
   cb({});
 }
@@ -197,7 +197,11 @@ void memory_store::read_audit(const std::string& conversation_id, callback<std::
   std::vector<audit_entry> out;
   {
     std::lock_guard lk(mu_);
-    if (auto it = convs_.find(conversation_id); it != convs_.end()) out.assign(it->second.audit.begin(), it->second.audit.end());
+    if (auto it = convs_.find(conversation_id); it != convs_.end()) {
+      const auto& a = it->second.audit;
+      out.reserve(a.size());
+      for (std::size_t i = 0; i < a.size(); ++i) out.emplace_back(a[i]);
+    }
   }
   cb({std::move(out), {}});
 }

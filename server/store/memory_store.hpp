@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 
+#include "server/store/packed.hpp"
 #include "server/store/store.hpp"
 
 namespace calma {
@@ -37,7 +38,8 @@ class memory_store final : public store {
   // A conversation, compact: the record packed (server/store/packed.hpp),
   // with what the filters look at beside it (hashes: a match is checked on
   // the unpacked record), the messages packed, their (sender, client_msg_id)
-  // index as hashes sorted (a match is checked on the message).
+  // index as hashes sorted (a match is checked on the message), the messages
+  // and the audit entries each in one buffer.
   struct conv {
     std::string rec;  // packed; its updated_ts and last_seq are the fields below
     timestamp_ms created_ts = 0;
@@ -47,9 +49,9 @@ class memory_store final : public store {
     conversation_state state = conversation_state::queued;
     bool has_agent = false;
     bool follow_up = false;  // needs_follow_up
-    std::vector<std::string> messages;  // packed; index = seq - 1
+    packed::byte_log messages;  // packed; index = seq - 1
     std::vector<std::pair<std::uint64_t, std::int64_t>> by_client_id;  // hash(sender, client_msg_id) -> seq, by hash
-    std::vector<audit_entry> audit;
+    packed::byte_log audit;
 
     void set(const conversation_record& r);  // all but last_seq
     conversation_record record() const;

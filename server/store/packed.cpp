@@ -41,10 +41,7 @@ class writer {
     u(v.size());
     for (const auto& x : v) s(x);
   }
-  std::string done() {
-    out_.shrink_to_fit();
-    return std::move(out_);
-  }
+  std::string done() { return std::move(out_); }
 
  private:
   std::string out_;

@@ -529,6 +529,30 @@ TEST_CASE_TEMPLATE("the audit trail keeps entries in order - only for a conversa
   CHECK(none_yet.value.empty());
 }
 
+TEST_CASE_TEMPLATE("the audit trail keeps the last max_audit_entries - the oldest fall off", F, memory_fixture,
+                   redis_fixture) {
+  F f;
+  must_create(f, conv("c1", "s1", 1000));
+  const std::size_t n = store::max_audit_entries + 7;
+  for (std::size_t i = 0; i < n; ++i)
+    REQUIRE(await<none>(f.ioc, [&](auto cb) { f.s->append_audit("c1", "{\"n\":" + std::to_string(i) + "}", cb); }).ok());
+  auto a = await<std::vector<audit_entry>>(f.ioc, [&](auto cb) { f.s->read_audit("c1", cb); });
+  REQUIRE(a.ok());
+  REQUIRE(a.value.size() == store::max_audit_entries);
+  CHECK(a.value.front() == "{\"n\":7}");
+  CHECK(a.value[1] == "{\"n\":8}");
+  CHECK(a.value.back() == "{\"n\":" + std::to_string(n - 1) + "}");
+  // And one more after the trim, with an empty entry between.
+  REQUIRE(await<none>(f.ioc, [&](auto cb) { f.s->append_audit("c1", "", cb); }).ok());
+  REQUIRE(await<none>(f.ioc, [&](auto cb) { f.s->append_audit("c1", "{\"last\":1}", cb); }).ok());
+  a = await<std::vector<audit_entry>>(f.ioc, [&](auto cb) { f.s->read_audit("c1", cb); });
+  REQUIRE(a.ok());
+  REQUIRE(a.value.size() == store::max_audit_entries);
+  CHECK(a.value.front() == "{\"n\":9}");
+  CHECK(a.value[a.value.size() - 2].empty());
+  CHECK(a.value.back() == "{\"last\":1}");
+}
+
 TEST_CASE_TEMPLATE("list_window pages through a window oldest first - by store", F, memory_fixture, redis_fixture) {
   F f;
   for (int i = 0; i < 25; ++i) {
