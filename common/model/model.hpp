@@ -54,6 +54,7 @@ struct shopper_info {
   std::string language;
   std::string store;
   shopper_context context;
+  bool operator==(const shopper_info&) const = default;
 };
 
 /// A way to reach the shopper, left when nobody could answer.
@@ -63,6 +64,7 @@ struct contact_info {
   std::string note;
   timestamp_ms ts = 0;  ///< 0: none left
   bool empty() const { return ts == 0; }
+  bool operator==(const contact_info&) const = default;
 };
 
 /// What one agent did in a conversation, for the reports.
@@ -71,6 +73,7 @@ struct agent_figures {
   std::string name;
   int replies = 0;           ///< messages to the shopper whose effect on the curve was measured
   double fall_sum = 0;       ///< sum over those replies of (level at the reply - level after it)
+  bool operator==(const agent_figures&) const = default;
 };
 
 /// A conversation's figures for the reports, kept up to date by the hub.
@@ -81,6 +84,7 @@ struct conversation_figures {
   std::vector<std::string> escalation_reasons;  ///< every reason raised, each once
   std::string first_response_by;                ///< who sent the first staff message
   std::vector<agent_figures> agents;
+  bool operator==(const conversation_figures&) const = default;
 };
 
 /// An entry of a conversation's audit trail, as stored: its JSON text
@@ -121,6 +125,7 @@ struct conversation_record {
   std::vector<std::string> categories;
   bool categories_corrected = false;
   conversation_figures figures;
+  bool operator==(const conversation_record&) const = default;
 };
 
 /// On the store's follow-up list: a contact left that no staff answer followed

@@ -102,6 +102,7 @@ void hub::open_conversation_for(std::uint64_t conn_id, const participant& who, p
         // The conversation never existed: a resend must open it again, not point here.
         for (auto it = self->opened_by_.begin(); it != self->opened_by_.end();)
           it = it->second == id ? self->opened_by_.erase(it) : std::next(it);
+        self->cancel_deadline(*c);
         self->open_.erase(id);
         return;  // the append issued after this fails too and answers `unavailable`
       }

@@ -357,30 +357,47 @@ void hub::apply(conv_entry& c, escalation::output out) {
 }
 
 // Called after every change of the curve (several times per message): the
-// timer is armed again only when the next deadline comes sooner than the one
-// it is armed for. Armed for an earlier time, it fires, its catch_up does
+// conversation's entry moves only when the next deadline comes sooner than the
+// one it is armed for. Armed for an earlier time, it fires, its catch_up does
 // nothing before the deadline, and apply() arms it for the real one. No timer
-// operation (and no cancelled wait to run) on a message that moves no deadline closer.
+// operation on a message that moves no deadline closer; the one hub timer is
+// armed again only when the earliest of all comes sooner.
 void hub::schedule_deadline(conv_entry& c) {
   auto dl = c.mon->next_deadline();
   if (!dl || stopped_) return cancel_deadline(c);
   if (c.deadline_at != 0 && c.deadline_at <= *dl) return;
-  if (!c.deadline) c.deadline = std::make_shared<asio::steady_timer>(strand_);
-  c.deadline_at = *dl;
-  c.deadline->expires_after(std::chrono::milliseconds(std::max<timestamp_ms>(0, *dl - clock_())));
-  c.deadline->async_wait([self = shared_from_this(), id = c.rec.id](const boost::system::error_code& ec) {
-    if (ec || self->stopped_) return;
+  deadlines_.arm(c.rec.id, c.deadline_at, *dl);
+  arm_deadline_timer();
+}
+
+void hub::cancel_deadline(conv_entry& c) { deadlines_.cancel(c.rec.id, c.deadline_at); }
+
+void hub::arm_deadline_timer() {
+  const auto first = deadlines_.earliest();
+  if (!first || stopped_) return;
+  if (deadline_timer_at_ != 0 && deadline_timer_at_ <= *first) return;
+  deadline_timer_at_ = *first;
+  deadline_timer_.expires_after(std::chrono::milliseconds(std::max<timestamp_ms>(0, *first - clock_())));
+  deadline_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec || self->stopped_) return;  // cancelled: armed again for sooner (or stopping)
     busy_scope busy(self->metrics_);
-    auto* c = self->open_conversation(id);
-    if (!c) return;
-    c->deadline_at = 0;
-    self->apply(*c, c->mon->catch_up(self->clock_()));
+    self->deadline_timer_at_ = 0;
+    self->fire_deadlines();
   });
 }
 
-void hub::cancel_deadline(conv_entry& c) {
-  c.deadline_at = 0;
-  if (c.deadline) c.deadline->cancel();
+// Each entry is taken out once (deadline_set::take_due); one whose
+// conversation closed, or was armed again meanwhile, is passed over.
+// A timer that fires early (the clocks differ) takes nothing and is armed again.
+void hub::fire_deadlines() {
+  const auto now = clock_();
+  for (const auto& [at, id] : deadlines_.take_due(now)) {
+    auto* c = open_conversation(id);
+    if (!c || c->deadline_at != at) continue;
+    c->deadline_at = 0;
+    apply(*c, c->mon->catch_up(now));
+  }
+  arm_deadline_timer();
 }
 
 void hub::on_escalation_ack(session_entry& s, std::uint64_t conn_id, const protocol::escalation_ack& m) {

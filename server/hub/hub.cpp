@@ -24,6 +24,7 @@ hub::hub(asio::io_context& ioc, const config& cfg, store& st, metrics& m,
       router_(cfg.routing.router),
       conversations_from_(limits::rate::per_minute(cfg.doors.conversations_per_min, cfg.doors.conversations_burst)),
       snapshot_timer_(strand_),
+      deadline_timer_(strand_),
       snapshot_delay_(strand_) {}
 
 // ---------------------------------------------------------------------------
@@ -103,6 +104,7 @@ void hub::stop(std::uint16_t code, std::string reason) {
     for (auto& [id, t] : self->grace_timers_) t->cancel();
     for (auto& [id, c] : self->open_)
       self->cancel_deadline(c);
+    self->deadline_timer_.cancel();
     for (auto& [id, s] : self->sessions_)
       if (auto c = s.conn.lock()) c->close(code, reason);
   });

@@ -31,6 +31,8 @@
 #include "server/hub/anger_engine.hpp"
 #include "common/escalation/monitor.hpp"
 #include "server/hub/connection.hpp"
+#include "server/hub/deadline_set.hpp"
+#include "server/hub/flat_map.hpp"
 #include "server/hub/prereader.hpp"
 #include "server/hub/small_ring.hpp"
 #include "server/metrics.hpp"
@@ -113,13 +115,12 @@ class hub : public std::enable_shared_from_this<hub> {
   };
   struct conv_entry {
     conversation_record rec;
-    std::map<std::string, protocol::join_mode> joined;  // supervisor id -> mode
-    std::map<std::string, std::int64_t> read_marks;     // user id -> seq
+    flat_map<std::string, protocol::join_mode> joined;  // supervisor id -> mode
+    flat_map<std::string, std::int64_t> read_marks;     // user id -> seq
     // The anger curve and the escalation rules of this conversation.
     std::unique_ptr<escalation::monitor> mon;
     small_ring<anger::point> timeline;  // bounded by anger.curve.history_points; nothing while empty
-    std::shared_ptr<boost::asio::steady_timer> deadline;
-    timestamp_ms deadline_at = 0;  // what `deadline` is armed for (0: not armed)
+    timestamp_ms deadline_at = 0;  // its entry in deadlines_ (0: none)
     std::unique_ptr<escalation_state> esc;  // the open one (a pointer: most conversations never have one)
     std::vector<std::string> handled_by;     // agents who held it, in order
     std::optional<timestamp_ms> unanswered_since;
@@ -195,6 +196,10 @@ class hub : public std::enable_shared_from_this<hub> {
   void apply(conv_entry& c, escalation::output out);
   void schedule_deadline(conv_entry& c);
   void cancel_deadline(conv_entry& c);
+  /// deadline_timer_ at the earliest of deadlines_, unless it is armed for that or sooner.
+  void arm_deadline_timer();
+  /// The timer fired: every conversation whose deadline is due catches up.
+  void fire_deadlines();
   void raise_escalation(conv_entry& c, const escalation::decision& d);
   void send_escalation(conv_entry& c, bool update);
   void end_escalation(conv_entry& c, const participant& by, const std::string& note, bool closed);
@@ -298,6 +303,10 @@ class hub : public std::enable_shared_from_this<hub> {
   std::unordered_map<std::string, std::unique_ptr<boost::asio::steady_timer>> grace_timers_;
   std::unordered_map<std::string, std::string> escalations_;  // open escalation id -> conversation
   boost::asio::steady_timer snapshot_timer_;
+  // Every open conversation's next deadline, and one timer at the earliest.
+  deadline_set deadlines_;
+  boost::asio::steady_timer deadline_timer_;
+  timestamp_ms deadline_timer_at_ = 0;  // what deadline_timer_ is armed for (0: not armed)
   boost::asio::steady_timer snapshot_delay_;
   std::chrono::steady_clock::time_point last_snapshot_{};
   bool snapshot_pending_ = false;

@@ -1,17 +1,49 @@
 #include "server/store/memory_store.hpp"
 
 #include <algorithm>
+#include <functional>
+
+#include "server/store/packed.hpp"
 
 namespace calma {
+
+namespace {
+std::uint64_t hash_of(std::string_view s) { return std::hash<std::string_view>{}(s); }
+std::uint64_t client_id_hash(std::string_view sender, std::string_view client_msg_id) {
+  return hash_of(sender) * 0x9e3779b97f4a7c15ull ^ hash_of(client_msg_id);
+}
+}  // namespace
+
+void memory_store::conv::set(const conversation_record& r) {
+  rec = packed::pack(r);
+  rec.shrink_to_fit();
+  created_ts = r.created_ts;
+  updated_ts = r.updated_ts;
+  shopper_h = hash_of(r.shopper.id);
+  has_agent = r.agent_id.has_value();
+  agent_h = has_agent ? hash_of(*r.agent_id) : 0;
+  store_h = hash_of(r.shopper.store);
+  state = r.state;
+  follow_up = needs_follow_up(r);
+}
+
+conversation_record memory_store::conv::record() const {
+  auto r = packed::unpack_record(rec);
+  r.updated_ts = updated_ts;
+  r.last_seq = last_seq;
+  return r;
+}
 
 void memory_store::create_conversation(const conversation_record& c, callback<none> cb) {
   {
     std::lock_guard lk(mu_);
-    if (convs_.count(c.id)) {
+    auto [it, fresh] = convs_.try_emplace(c.id);
+    if (!fresh) {
       cb({{}, "conversation " + c.id + " exists"});
       return;
     }
-    convs_[c.id].rec = c;
+    it->second.set(c);
+    it->second.last_seq = c.last_seq;
   }
   cb({});
 }
@@ -24,9 +56,7 @@ void memory_store::update_conversation(const conversation_record& c, callback<no
       cb({{}, "no conversation " + c.id});
       return;
     }
-    auto last = it->second.rec.last_seq;
-    it->second.rec = c;
-    it->second.rec.last_seq = last;
+    it->second.set(c);  // keeps last_seq
   }
   cb({});
 }
@@ -36,7 +66,7 @@ void memory_store::get_conversation(const std::string& id,
   std::optional<conversation_record> out;
   {
     std::lock_guard lk(mu_);
-    if (auto it = convs_.find(id); it != convs_.end()) out = it->second.rec;
+    if (auto it = convs_.find(id); it != convs_.end()) out = it->second.record();
   }
   cb({std::move(out), {}});
 }
@@ -46,14 +76,19 @@ void memory_store::list_conversations(const conversation_filter& f,
   std::vector<conversation_record> out;
   {
     std::lock_guard lk(mu_);
+    const auto shopper_h = f.shopper_id ? hash_of(*f.shopper_id) : 0;
+    const auto agent_h = f.agent_id ? hash_of(*f.agent_id) : 0;
     for (const auto& [id, c] : convs_) {
-      const auto& r = c.rec;
-      if (f.open_only && r.state == conversation_state::closed) continue;
+      // What the packed record's neighbours rule out, then the filter itself on the record.
+      if (f.open_only && c.state == conversation_state::closed) continue;
+      if (f.shopper_id && c.shopper_h != shopper_h) continue;
+      if (f.agent_id && (!c.has_agent || c.agent_h != agent_h)) continue;
+      if (f.follow_up_only && !c.follow_up) continue;
+      auto r = c.record();
       if (f.shopper_id && r.shopper.id != *f.shopper_id) continue;
       if (f.agent_id && r.agent_id != f.agent_id) continue;
-      if (f.follow_up_only && !needs_follow_up(r)) continue;
       if (!f.stores.empty() && std::find(f.stores.begin(), f.stores.end(), r.shopper.store) == f.stores.end()) continue;
-      out.push_back(r);
+      out.push_back(std::move(r));
     }
   }
   std::sort(out.begin(), out.end(),
@@ -71,19 +106,26 @@ void memory_store::append_message(const append_request& r, callback<append_resul
     if (it != convs_.end()) {
       found = true;
       conv& c = it->second;
-      std::string key = r.message.from.id + '\x1f' + r.message.client_msg_id;
-      if (auto d = c.by_client_id.find(key); d != c.by_client_id.end()) {
-        res.message = c.messages[static_cast<std::size_t>(d->second - 1)];
+      const auto& m = r.message;
+      const auto h = client_id_hash(m.from.id, m.client_msg_id);
+      auto at = std::lower_bound(c.by_client_id.begin(), c.by_client_id.end(), std::pair{h, std::int64_t{0}});
+      std::int64_t earlier = 0;
+      for (auto d = at; d != c.by_client_id.end() && d->first == h && !earlier; ++d) {
+        const auto k = packed::key_of(c.messages[static_cast<std::size_t>(d->second - 1)]);
+        if (k.from_id == m.from.id && k.client_msg_id == m.client_msg_id) earlier = d->second;
+      }
+      if (earlier) {
+        res.message = packed::unpack_message(c.messages[static_cast<std::size_t>(earlier - 1)], it->first, earlier);
         res.duplicate = true;
       } else if (!r.allow_new) {
-        res.message = r.message;
+        res.message = m;
         res.message.seq = 0;
       } else {
-        c.messages.push_back(r.message);
-        c.messages.back().seq = ++c.rec.last_seq;
-        res.message = c.messages.back();
-        c.by_client_id.emplace(std::move(key), res.message.seq);
-        c.rec.updated_ts = r.message.ts;
+        res.message = m;
+        res.message.seq = ++c.last_seq;
+        c.messages.push_back(packed::pack(m));
+        c.by_client_id.insert(at, {h, res.message.seq});
+        c.updated_ts = m.ts;
       }
     }
   }
@@ -100,7 +142,8 @@ void memory_store::read_messages(const std::string& conversation_id, std::int64_
     if (it != convs_.end()) {
       const auto& m = it->second.messages;
       std::size_t from = static_cast<std::size_t>(std::max<std::int64_t>(after_seq, 0));
-      for (std::size_t i = from; i < m.size() && out.size() < limit; ++i) out.push_back(m[i]);
+      for (std::size_t i = from; i < m.size() && out.size() < limit; ++i)
+        out.push_back(packed::unpack_message(m[i], conversation_id, static_cast<std::int64_t>(i + 1)));
     }
   }
   cb({std::move(out), {}});
@@ -113,16 +156,23 @@ void memory_store::list_window(const window_query& q, callback<window_page> cb) 
   {
     std::lock_guard lk(mu_);
     // The window's conversations in created order, as the Redis index has them.
-    std::vector<const conversation_record*> in;
+    std::vector<std::pair<const std::string*, const conv*>> in;
     for (const auto& [id, c] : convs_)
-      if (c.rec.created_ts >= q.from && c.rec.created_ts < q.to) in.push_back(&c.rec);
-    std::sort(in.begin(), in.end(), [](const auto* a, const auto* b) {
-      return a->created_ts != b->created_ts ? a->created_ts < b->created_ts : a->id < b->id;
+      if (c.created_ts >= q.from && c.created_ts < q.to) in.emplace_back(&id, &c);
+    std::sort(in.begin(), in.end(), [](const auto& a, const auto& b) {
+      return a.second->created_ts != b.second->created_ts ? a.second->created_ts < b.second->created_ts : *a.first < *b.first;
     });
     const auto end = std::min<std::size_t>(in.size(), q.cursor + q.limit);
-    for (std::size_t i = q.cursor; i < end; ++i)
-      if (q.stores.empty() || std::find(q.stores.begin(), q.stores.end(), in[i]->shopper.store) != q.stores.end())
-        page.records.push_back(*in[i]);
+    for (std::size_t i = q.cursor; i < end; ++i) {
+      if (!q.stores.empty()) {
+        bool maybe = false;
+        for (const auto& st : q.stores) maybe = maybe || hash_of(st) == in[i].second->store_h;
+        if (!maybe) continue;
+      }
+      auto r = in[i].second->record();
+      if (q.stores.empty() || std::find(q.stores.begin(), q.stores.end(), r.shopper.store) != q.stores.end())
+        page.records.push_back(std::move(r));
+    }
     if (end < in.size()) page.next = end;
   }
   cb({std::move(page), {}});
@@ -137,8 +187,8 @@ void memory_store::append_audit(const std::string& conversation_id, audit_entry 
       return;
     }
     auto& a = it->second.audit;
-    a.push_back(std::move(e));
-    while (a.size() > max_audit_entries) a.pop_front();
+    a.push_back(e);
+    if (a.size() > max_audit_entries) a.drop_front(a.size() - max_audit_entries);
   }
   cb({});
 }
@@ -147,7 +197,11 @@ void memory_store::read_audit(const std::string& conversation_id, callback<std::
   std::vector<audit_entry> out;
   {
     std::lock_guard lk(mu_);
-    if (auto it = convs_.find(conversation_id); it != convs_.end()) out.assign(it->second.audit.begin(), it->second.audit.end());
+    if (auto it = convs_.find(conversation_id); it != convs_.end()) {
+      const auto& a = it->second.audit;
+      out.reserve(a.size());
+      for (std::size_t i = 0; i < a.size(); ++i) out.emplace_back(a[i]);
+    }
   }
   cb({std::move(out), {}});
 }

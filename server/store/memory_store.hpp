@@ -4,12 +4,11 @@
 #pragma once
 
 #include <chrono>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <unordered_map>
 
+#include "server/store/packed.hpp"
 #include "server/store/store.hpp"
 
 namespace calma {
@@ -36,11 +35,26 @@ class memory_store final : public store {
   void get_online_agents(const std::string& store_id, callback<int> cb) override;
 
  private:
+  // A conversation, compact: the record packed (server/store/packed.hpp),
+  // with what the filters look at beside it (hashes: a match is checked on
+  // the unpacked record), the messages packed, their (sender, client_msg_id)
+  // index as hashes sorted (a match is checked on the message), the messages
+  // and the audit entries each in one buffer.
   struct conv {
-    conversation_record rec;
-    std::vector<chat_message> messages;  // index = seq - 1
-    std::unordered_map<std::string, std::int64_t> by_client_id;  // sender \x1f client_msg_id -> seq
-    std::deque<audit_entry> audit;
+    std::string rec;  // packed; its updated_ts and last_seq are the fields below
+    timestamp_ms created_ts = 0;
+    timestamp_ms updated_ts = 0;
+    std::int64_t last_seq = 0;
+    std::uint64_t shopper_h = 0, agent_h = 0, store_h = 0;
+    conversation_state state = conversation_state::queued;
+    bool has_agent = false;
+    bool follow_up = false;  // needs_follow_up
+    packed::byte_log messages;  // packed; index = seq - 1
+    std::vector<std::pair<std::uint64_t, std::int64_t>> by_client_id;  // hash(sender, client_msg_id) -> seq, by hash
+    packed::byte_log audit;
+
+    void set(const conversation_record& r);  // all but last_seq
+    conversation_record record() const;
   };
   std::mutex mu_;
   std::map<std::string, conv> convs_;

@@ -130,6 +130,35 @@ TEST_CASE("after a restart on Redis the anger curves and open escalations are ba
   CHECK(agent.welcome["conversations"][0]["level"].get<double>() > 30);
 }
 
+// The deadlines are armed again by the replay after a restart (one hub timer
+// for all conversations): an escalation nobody acknowledged is re-sent.
+TEST_CASE("after a restart on Redis an escalation nobody acknowledged is re-sent") {
+  redis_server r({"--appendonly", "yes", "--appendfsync", "always"});
+  const json cfg{{"routing", {{"disconnect_grace_s", 10}}}, {"escalation", {{"ack_timeout_s", 1}}}};
+  std::string conv;
+  {
+    // Nothing re-sent before the restart: the first server waits ten minutes for an ack.
+    server_process a(redis_args(r, {{"routing", {{"disconnect_grace_s", 10}}}, {"escalation", {{"ack_timeout_s", 600}}}}));
+    staff agent(a.port(), "agent");
+    shopper s(a.port(), "Ola", "pl");
+    conv = s.say("Chcę rozmawiać z kierownikiem", "1")["conversation_id"].get<std::string>();
+    auto raised = agent->expect("escalation.raised");
+    CHECK(raised.value("renotified", 0) == 0);
+    CHECK(a.signal_and_wait(SIGTERM) == 0);
+  }
+  server_process b(redis_args(r, cfg));
+  staff sup(b.port(), "supervisor");
+  REQUIRE(sup.welcome["escalations"].size() == 1);
+  CHECK(sup.welcome["escalations"][0]["conversation_id"] == conv);
+  auto again = sup->expect_if("escalation.raised", [](const json& j) { return j.value("renotified", 0) >= 1; }, 10s);
+  CHECK(again["conversation_id"] == conv);
+  CHECK(again["severity"] == "critical");
+  CHECK(again["renotified"].get<int>() >= 1);
+  sup->send(json{{"type", "escalation.ack"}, {"escalation_id", again["escalation_id"]}});
+  auto acked = sup->expect("escalation.acked");
+  CHECK(acked["conversation_id"] == conv);
+}
+
 TEST_CASE("an assignment made while Redis is away is saved once it returns") {
   redis_server r({"--appendonly", "yes", "--appendfsync", "always"});
   server_process srv(redis_args(r, {{"routing", {{"queue_snapshot_interval_s", 1}}}}));

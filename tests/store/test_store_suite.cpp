@@ -422,6 +422,98 @@ TEST_CASE_TEMPLATE("v1.1 fields - context - contact - follow-up - rating - cause
   CHECK(list_ids(f, fu).empty());
 }
 
+// Every field set to something other than its default (the memory store keeps
+// records packed: a field it forgot would come back empty here).
+TEST_CASE_TEMPLATE("every field of a record comes back from get - list - list_window - after create and update", F,
+                   memory_fixture, redis_fixture) {
+  F f;
+  conversation_record c = conv("c_full", "s_full", 5000);
+  c.shopper.context = shopper_context{"ORD-1", 12.25, "EUR", "gold"};
+  c.state = conversation_state::assigned;
+  c.agent_id = "agent-7";
+  c.agent_name = "Agata \"A\" Nowak";
+  c.queue = "returns";
+  c.updated_ts = 6000;
+  c.closed_by = "agent-7";
+  c.close_reason = "resolved, with ünïcödé";
+  c.escalation_acked_ts = 5500;
+  c.escalation_acked_by = "sup-1";
+  c.first_response_ts = 5100;
+  c.contact = contact_info{"x@y.z", "+1 555", "after 5 pm", 5200};
+  c.contact_answered_ts = 5300;
+  c.follow_up = true;
+  c.follow_up_done_ts = 5400;
+  c.follow_up_done_by = "sup-2";
+  c.csat_score = 5;
+  c.csat_comment = "great";
+  c.csat_ts = 7000;
+  c.categories = {"delivery", "refund"};
+  c.categories_corrected = true;
+  c.figures.peak_level = 77.5;
+  c.figures.closing_level = 3.25;
+  c.figures.escalations = 2;
+  c.figures.escalation_reasons = {"manager_request", "legal_threat"};
+  c.figures.first_response_by = "agent-7";
+  c.figures.agents = {agent_figures{"agent-7", "Agata", 4, 12.5}, agent_figures{"agent-8", "Bo", 1, -2.25}};
+  must_create(f, c);
+  auto got = must_get(f, "c_full");
+  REQUIRE(got);
+  CHECK(*got == c);
+
+  must_append(f, msg("c_full", "s_full", "m1", "hello", 8000));
+  c.updated_ts = 8000;
+  c.last_seq = 1;
+  got = must_get(f, "c_full");
+  REQUIRE(got);
+  CHECK(*got == c);
+
+  c.state = conversation_state::closed;
+  c.agent_id.reset();
+  c.updated_ts = 9000;
+  c.shopper.context.order_value.reset();
+  c.figures.agents.pop_back();
+  REQUIRE(await<none>(f.ioc, [&](auto cb) { f.s->update_conversation(c, cb); }).ok());
+  got = must_get(f, "c_full");
+  REQUIRE(got);
+  CHECK(*got == c);
+
+  conversation_filter all;
+  all.open_only = false;
+  all.shopper_id = "s_full";
+  auto listed = await<std::vector<conversation_record>>(f.ioc, [&](auto cb) { f.s->list_conversations(all, cb); });
+  REQUIRE(listed.ok());
+  REQUIRE(listed.value.size() == 1);
+  CHECK(listed.value[0] == c);
+  window_query q;
+  q.from = 0;
+  q.to = 10'000;
+  auto page = await<window_page>(f.ioc, [&](auto cb) { f.s->list_window(q, cb); });
+  REQUIRE(page.ok());
+  REQUIRE(page.value.records.size() == 1);
+  CHECK(page.value.records[0] == c);
+}
+
+// The memory store checks a (sender, client_msg_id) on the stored message
+// itself, whatever its index says: many of them, each found once.
+TEST_CASE_TEMPLATE("resends among many messages are each found - never mistaken for another", F, memory_fixture,
+                   redis_fixture) {
+  F f;
+  must_create(f, conv("c1", "s1", 100));
+  for (int i = 1; i <= 60; ++i) {
+    must_append(f, msg("c1", i % 2 ? "s1" : "a1", "m" + std::to_string(i / 2), "t" + std::to_string(i)));
+  }
+  for (int i = 1; i <= 60; ++i) {
+    auto again = must_append(f, msg("c1", i % 2 ? "s1" : "a1", "m" + std::to_string(i / 2), "other"));
+    CHECK(again.duplicate);
+    CHECK(again.message.seq == i);
+    CHECK(again.message.text == "t" + std::to_string(i));
+  }
+  CHECK(must_get(f, "c1")->last_seq == 60);
+  auto fresh = must_append(f, msg("c1", "s2", "m1", "new sender, same id"));
+  CHECK_FALSE(fresh.duplicate);
+  CHECK(fresh.message.seq == 61);
+}
+
 TEST_CASE_TEMPLATE("the audit trail keeps entries in order - only for a conversation that exists", F, memory_fixture,
                    redis_fixture) {
   F f;
@@ -435,6 +527,30 @@ TEST_CASE_TEMPLATE("the audit trail keeps entries in order - only for a conversa
   auto none_yet = await<std::vector<audit_entry>>(f.ioc, [&](auto cb) { f.s->read_audit("nope", cb); });
   REQUIRE(none_yet.ok());
   CHECK(none_yet.value.empty());
+}
+
+TEST_CASE_TEMPLATE("the audit trail keeps the last max_audit_entries - the oldest fall off", F, memory_fixture,
+                   redis_fixture) {
+  F f;
+  must_create(f, conv("c1", "s1", 1000));
+  const std::size_t n = store::max_audit_entries + 7;
+  for (std::size_t i = 0; i < n; ++i)
+    REQUIRE(await<none>(f.ioc, [&](auto cb) { f.s->append_audit("c1", "{\"n\":" + std::to_string(i) + "}", cb); }).ok());
+  auto a = await<std::vector<audit_entry>>(f.ioc, [&](auto cb) { f.s->read_audit("c1", cb); });
+  REQUIRE(a.ok());
+  REQUIRE(a.value.size() == store::max_audit_entries);
+  CHECK(a.value.front() == "{\"n\":7}");
+  CHECK(a.value[1] == "{\"n\":8}");
+  CHECK(a.value.back() == "{\"n\":" + std::to_string(n - 1) + "}");
+  // And one more after the trim, with an empty entry between.
+  REQUIRE(await<none>(f.ioc, [&](auto cb) { f.s->append_audit("c1", "", cb); }).ok());
+  REQUIRE(await<none>(f.ioc, [&](auto cb) { f.s->append_audit("c1", "{\"last\":1}", cb); }).ok());
+  a = await<std::vector<audit_entry>>(f.ioc, [&](auto cb) { f.s->read_audit("c1", cb); });
+  REQUIRE(a.ok());
+  REQUIRE(a.value.size() == store::max_audit_entries);
+  CHECK(a.value.front() == "{\"n\":9}");
+  CHECK(a.value[a.value.size() - 2].empty());
+  CHECK(a.value.back() == "{\"last\":1}");
 }
 
 TEST_CASE_TEMPLATE("list_window pages through a window oldest first - by store", F, memory_fixture, redis_fixture) {

@@ -1,15 +1,18 @@
 // The per-connection buffers that cost nothing while idle: the WebSocket
-// session's read buffer (server/net/frame_buffer.hpp) and the conversation
-// timeline's ring (server/hub/small_ring.hpp).
+// session's read buffer (server/net/frame_buffer.hpp), the conversation
+// timeline's ring (server/hub/small_ring.hpp) and its small maps
+// (server/hub/flat_map.hpp).
 #include <doctest/doctest.h>
 
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "server/hub/flat_map.hpp"
 #include "server/hub/small_ring.hpp"
 #include "server/net/frame_buffer.hpp"
 
+using calma::flat_map;
 using calma::frame_buffer;
 using calma::small_ring;
 
@@ -102,4 +105,30 @@ TEST_CASE("small_ring - popped to empty and filled again") {
     for (int v : r) CHECK(v == want++);
     while (!r.empty()) r.pop_front();
   }
+}
+
+TEST_CASE("flat_map - find - count - at - operator[] as std::map - iterated in key order") {
+  flat_map<std::string, int> m;
+  CHECK(m.empty());
+  CHECK(m.find("a") == m.end());
+  CHECK(m.count("a") == 0);
+  CHECK_THROWS_AS(m.at("a"), std::out_of_range);
+  m["sup2"] = 2;
+  m["sup1"] = 1;
+  m["sup3"] = 3;
+  m["sup1"] = 10;  // the same key: replaced, not added
+  CHECK(m.size() == 3);
+  CHECK(m.at("sup1") == 10);
+  CHECK(m.count("sup2") == 1);
+  auto it = m.find("sup3");
+  REQUIRE(it != m.end());
+  CHECK(it->second == 3);
+  int& fresh = m["sup0"];
+  CHECK(fresh == 0);  // a new key starts at V{}
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : m) keys.push_back(k);
+  CHECK(keys == std::vector<std::string>{"sup0", "sup1", "sup2", "sup3"});
+  const auto& cm = m;
+  CHECK(cm.find("nope") == cm.end());
+  CHECK(cm.at("sup2") == 2);
 }
