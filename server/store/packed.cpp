@@ -20,6 +20,8 @@ static_assert(sizeof(chat_message) == 192, "chat_message changed: pack and unpac
 
 class writer {
  public:
+  writer() = default;
+  explicit writer(std::size_t expect) { out_.reserve(expect); }
   void u(std::uint64_t v) {
     while (v >= 0x80) {
       out_ += static_cast<char>((v & 0x7f) | 0x80);
@@ -200,7 +202,8 @@ conversation_record unpack_record(std::string_view bytes) {
 }
 
 std::string pack(const chat_message& m) {
-  writer w;
+  // Its size at most: the strings, their lengths and the numbers (varints of 10 bytes or fewer).
+  writer w(m.from.id.size() + m.client_msg_id.size() + m.from.name.size() + m.text.size() + 4 * 10 + 3 * 10);
   w.s(m.from.id);
   w.s(m.client_msg_id);
   w.u(static_cast<std::uint64_t>(m.from.role));
