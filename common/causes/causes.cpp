@@ -446,6 +446,6 @@ std::vector<cause> tagger::causes() const {
   return out;
 }
 
-std::vector<hit> tagger::hits() const { return hits_; }
+const std::vector<hit>& tagger::hits() const noexcept { return hits_; }
 
 }  // namespace calma::causes

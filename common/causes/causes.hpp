@@ -156,7 +156,7 @@ class tagger {
   // cause; empty before the first message.
   std::vector<cause> causes() const;
   // Every (cause, term) that matched, first occurrence, in arrival order.
-  std::vector<hit> hits() const;
+  const std::vector<hit>& hits() const noexcept;
   std::size_t messages() const noexcept { return messages_; }
 
  private:

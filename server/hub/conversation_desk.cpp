@@ -167,12 +167,8 @@ void hub::store_message(std::uint64_t conn_id, const participant& who, std::stri
           self->note_message(*c, msg);
           if (self->tag_causes(*c, msg, pre.get())) {
             self->persist(c->rec);
-            json hits = json::array();
-            for (const auto& h : c->causes->hits())
-              hits.push_back(json{{"cause", causes::name(h.c)}, {"term", h.term}, {"words", h.words}});
-            json j{{"type", "causes.updated"}, {"conversation_id", c->rec.id}, {"causes", c->rec.categories},
-                   {"corrected", false}, {"hits", std::move(hits)}};
-            self->send_to_conversation(*c, make_frame(j.dump()), /*staff_only=*/true, 0, /*and_all_supervisors=*/true);
+            self->send_to_conversation(*c, make_frame(self->causes_frame(*c)), /*staff_only=*/true, 0,
+                                       /*and_all_supervisors=*/true);
           }
           self->apply(*c, c->mon->on_customer_message(msg.ts, msg.text, pre ? &pre->anger : nullptr));
         } else if (msg.visibility == visibility::all) {
@@ -407,6 +403,43 @@ bool hub::tag_causes(conv_entry& c, const chat_message& m, preread* pre) {
   if (names == c.rec.categories) return false;
   c.rec.categories = std::move(names);
   return true;
+}
+
+// {"type":"causes.updated", conversation_id, causes, corrected: false, hits}, as
+// json::dump() would write it, without the tree: sent on every change of a
+// conversation's causes, with every hit so far.
+std::string hub::causes_frame(const conv_entry& c) const {
+  static const std::vector<causes::hit> none;
+  const auto& hits = c.causes ? c.causes->hits() : none;
+  bool utf8 = protocol::valid_utf8(c.rec.id);
+  for (const auto& n : c.rec.categories) utf8 = utf8 && protocol::valid_utf8(n);
+  for (const auto& h : hits) utf8 = utf8 && protocol::valid_utf8(h.term) && protocol::valid_utf8(h.words);
+  if (!utf8) {  // dump()'s own answer to bad bytes
+    json list = json::array();
+    for (const auto& h : hits) list.push_back(json{{"cause", causes::name(h.c)}, {"term", h.term}, {"words", h.words}});
+    return json{{"type", "causes.updated"}, {"conversation_id", c.rec.id}, {"causes", c.rec.categories},
+                {"corrected", false}, {"hits", std::move(list)}}
+        .dump();
+  }
+  std::string out = "{\"causes\":[";
+  for (std::size_t i = 0; i < c.rec.categories.size(); ++i) {
+    if (i) out += ',';
+    protocol::append_json_string(out, c.rec.categories[i]);
+  }
+  out += "],\"conversation_id\":";
+  protocol::append_json_string(out, c.rec.id);
+  out += ",\"corrected\":false,\"hits\":[";
+  for (std::size_t i = 0; i < hits.size(); ++i) {
+    out += i ? ",{\"cause\":" : "{\"cause\":";
+    protocol::append_json_string(out, causes::name(hits[i].c));
+    out += ",\"term\":";
+    protocol::append_json_string(out, hits[i].term);
+    out += ",\"words\":";
+    protocol::append_json_string(out, hits[i].words);
+    out += '}';
+  }
+  out += "],\"type\":\"causes.updated\"}";
+  return out;
 }
 
 void hub::on_csat(session_entry& s, std::uint64_t conn_id, const protocol::csat& m) {

@@ -189,6 +189,8 @@ class hub : public std::enable_shared_from_this<hub> {
   void note_message(conv_entry& c, const chat_message& m);
   /// Tags the conversation's causes with a shopper's message; true when they changed.
   bool tag_causes(conv_entry& c, const chat_message& m, preread* pre = nullptr);
+  /// The causes.updated frame of the shopper's words (every hit so far).
+  std::string causes_frame(const conv_entry& c) const;
   // anger curve and escalations
   void start_monitor(conv_entry& c) const;
   void replay(conv_entry& c, const std::vector<chat_message>& messages);

@@ -179,6 +179,13 @@ TEST_CASE("after the conversation - causes are tagged from the shopper's words a
   REQUIRE(u2["hits"].size() >= 2);
   CHECK(u2["hits"][0]["cause"] == "delivery");  // explainable: which words gave which cause
   CHECK(u2["hits"][1]["cause"] == "damaged");
+  CHECK(u2["conversation_id"] == conv);
+  CHECK(u2.size() == 5);  // type, conversation_id, causes, corrected, hits
+  for (const auto& h : u2["hits"]) {
+    CHECK(h.size() == 3);
+    CHECK(h["term"].is_string());
+    CHECK_FALSE(h["words"].get<std::string>().empty());
+  }
   auto d = http(srv.port(), "GET", "/api/v1/conversations/" + conv, {}, agent.token).j();
   CHECK(d["categories"] == json({"delivery", "damaged"}));
   // Corrected by staff: the words no longer change it.
