@@ -259,6 +259,24 @@ void fold_message(std::string_view text, folded_message& out) {
           if (cp >= 0x80) out.specials.push_back({cp, static_cast<std::uint32_t>(i),
                                                   static_cast<std::uint32_t>(i + n)});
         }
+        // The rest of an ASCII run of letters and digits: the same steps, without
+        // the decode and the switch per byte (most of every message).
+        while (i + n < text.size()) {
+          const auto b = static_cast<unsigned char>(text[i + n]);
+          if (b >= 0x80) break;
+          const cp_info& in = table[b];
+          if (in.cls != char_class::letter && in.cls != char_class::digit) break;
+          i += n;
+          n = 1;
+          if (in.len == 1) out.folded.push_back(in.folded[0]);
+          else out.folded.append(in.folded, in.len);
+          if (in.cls == char_class::digit) {
+            cur.has_digit = true;
+          } else {
+            if (cur.letters < 0xffff) ++cur.letters;
+            if (in.upper && cur.upper < 0xffff) ++cur.upper;
+          }
+        }
         break;
       case char_class::mark:
       case char_class::apostrophe:
