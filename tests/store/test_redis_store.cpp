@@ -68,7 +68,7 @@ struct open_store {
 conversation_record conv(const std::string& id) {
   conversation_record c;
   c.id = id;
-  c.shopper = {"s1", "Sol", "es", "store"};
+  c.shopper = {"s1", "Sol", "es", "store", {}};
   c.created_ts = 100;
   return c;
 }
@@ -254,7 +254,11 @@ namespace {
 // completion, so more are in flight), restarts it (AOF replay) and checks that
 // every acked message is there with its seq, then that the failed ones store
 // once on retry.
-void acked_survive_a_redis_kill(const char* appendfsync) {
+// `tail_may_be_lost`: with everysec Redis replies before it writes the AOF
+// when the previous second's fsync is still running (a busy disk: it postpones
+// the write up to 2 s), so a killed process may lose the last acked messages;
+// never one followed by a stored one, never a seq changed.
+void acked_survive_a_redis_kill(const char* appendfsync, bool tail_may_be_lost = false) {
   boost::asio::io_context ioc;
   test::redis_server redis({"--appendonly", "yes", "--appendfsync", appendfsync});
   node a(ioc, redis.url());
@@ -287,16 +291,30 @@ void acked_survive_a_redis_kill(const char* appendfsync) {
   REQUIRE(all.ok());
   std::map<std::string, std::int64_t> stored;
   for (auto& m : all.value) stored[m.client_msg_id] = m.seq;
+  std::int64_t last_stored = 0;
+  for (auto& m : all.value) last_stored = std::max(last_stored, m.seq);
+  int lost_tail = 0;
   for (auto& [cmid, seq] : acked) {
+    if (tail_may_be_lost && !stored.count(cmid) && seq > last_stored) {
+      ++lost_tail;  // acked after everything that was kept: the postponed write
+      continue;
+    }
     CHECK_MESSAGE(stored.count(cmid) == 1, "acked message ", cmid, " lost");
     CHECK(stored[cmid] == seq);
   }
+  if (lost_tail) MESSAGE(lost_tail, " acked messages at the end lost: Redis postponed the AOF write (busy disk)");
   // The failures were "not done, safe to retry": retrying stores each once.
   for (auto& cmid : failed) {
     auto r = await<append_result>(ioc, [&](auto cb) { a.s->append_message({msg("c1", "s1", cmid)}, cb); });
     REQUIRE_MESSAGE(r.ok(), r.error);
   }
   all = await<std::vector<chat_message>>(ioc, [&](auto cb) { a.s->read_messages("c1", 0, 1000, cb); });
+  if (lost_tail) {  // sent again, they are stored once each, after the rest
+    for (auto& [cmid, seq] : acked)
+      if (!stored.count(cmid))
+        REQUIRE(await<append_result>(ioc, [&](auto cb) { a.s->append_message({msg("c1", "s1", cmid)}, cb); }).ok());
+    all = await<std::vector<chat_message>>(ioc, [&](auto cb) { a.s->read_messages("c1", 0, 1000, cb); });
+  }
   REQUIRE(all.value.size() == total);
   for (std::size_t i = 0; i < all.value.size(); ++i) CHECK(all.value[i].seq == static_cast<std::int64_t>(i + 1));
   shut_down(ioc, {&a});
@@ -309,10 +327,13 @@ TEST_CASE("nothing acked is lost when Redis is killed (appendonly appendfsync al
 
 // The measured row of the durability table: Redis writes the AOF (write(2),
 // not fsync) before it replies, so a killed Redis *process* loses nothing
-// acked with everysec either. A power loss can lose the last second or two
-// (not fsynced); that cannot be tested on one machine.
-TEST_CASE("nothing acked is lost when the Redis process is killed (appendonly appendfsync everysec)") {
-  acked_survive_a_redis_kill("everysec");
+// acked with everysec either, except when the disk is slow: while the last
+// second's fsync runs Redis postpones the write (up to 2 s) and replies first,
+// so the last acked messages can be lost (seen once on this machine under
+// heavy builds). A power loss can lose the last second or two (not fsynced);
+// that cannot be tested on one machine.
+TEST_CASE("nothing acked is lost when the Redis process is killed (appendonly appendfsync everysec) - but a tail on a busy disk") {
+  acked_survive_a_redis_kill("everysec", /*tail_may_be_lost=*/true);
 }
 
 TEST_CASE("a command without a reply times out and the connection recovers") {

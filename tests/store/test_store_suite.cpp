@@ -46,7 +46,7 @@ namespace {
 conversation_record conv(const std::string& id, const std::string& shopper, timestamp_ms created) {
   conversation_record c;
   c.id = id;
-  c.shopper = {shopper, "Name " + shopper, "es", "store-1"};
+  c.shopper = {shopper, "Name " + shopper, "es", "store-1", {}};
   c.created_ts = created;
   c.updated_ts = created;
   return c;
