@@ -27,6 +27,7 @@ timestamp_ms next_heartbeat_in(const lease_params& p, bool leader, timestamp_ms 
 
 lease_event lease_tracker::on_reply(timestamp_ms sent, const std::string& holder) {
   if (holder == self_) {
+    if (!leader_ && stepped_down_at_ != 0 && sent < stepped_down_at_) return lease_event::none;  // stale
     confirmed_until_ = sent + p_.lease_ms;
     known_ = self_;
     if (leader_) return lease_event::none;
@@ -52,10 +53,15 @@ lease_event lease_tracker::on_announce(timestamp_ms now, const std::string& hold
   return lease_event::leader_changed;
 }
 
+bool lease_tracker::released_by(const std::string& holder) const {
+  return !leader_ && !holder.empty() && holder != self_ && holder == known_;
+}
+
 lease_event lease_tracker::on_tick(timestamp_ms now) {
   if (!leader_ || now < confirmed_until_ - p_.margin_ms) return lease_event::none;
   leader_ = false;
   known_.clear();
+  stepped_down_at_ = now;
   return lease_event::lost_leadership;
 }
 

@@ -58,7 +58,10 @@ class lease_tracker {
  public:
   lease_tracker(std::string self, lease_params p) : self_(std::move(self)), p_(p) {}
 
-  /// The renewal sent at `sent` answered: `holder` holds the lease now.
+  /// The renewal sent at `sent` answered: `holder` holds the lease now. A
+  /// reply naming this node to a renewal sent before on_tick made it step
+  /// down is stale (a paused process finds it waiting when it resumes) and
+  /// changes nothing: it cannot make the node lead again; a fresh renewal can.
   lease_event on_reply(timestamp_ms sent, const std::string& holder);
   /// Time passed while Redis was reachable (call about every renew_every_ms).
   lease_event on_tick(timestamp_ms now);
@@ -68,6 +71,13 @@ class lease_tracker {
   /// none), so a late reply cannot send the follower back to a dead leader.
   /// A leader ignores announcements: only Redis says who leads (none).
   lease_event on_announce(timestamp_ms now, const std::string& holder);
+  /// `holder` said it gave its lease up (a graceful stop: relay L from the
+  /// release script, published after its DEL). True when it is the leader
+  /// this follower knows: the key is free now, so the caller asks Redis at
+  /// once instead of at its next heartbeat, and holds its relayed clients
+  /// (the leader is gone). Nothing changes here: the heartbeat's answer says
+  /// who leads next (leader_changed, or became_leader for this node).
+  bool released_by(const std::string& holder) const;
 
   bool is_leader() const { return leader_; }
   /// The leader as last known; empty when unknown.
@@ -82,6 +92,7 @@ class lease_tracker {
   std::string known_;
   timestamp_ms confirmed_until_ = 0;  ///< our lease surely holds before this
   timestamp_ms announced_at_ = 0;     ///< when known_ announced itself (0: never)
+  timestamp_ms stepped_down_at_ = 0;  ///< when on_tick last made this node step down (0: never)
 };
 
 }  // namespace calma::cluster
