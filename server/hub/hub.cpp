@@ -107,6 +107,24 @@ void hub::stop(std::uint16_t code, std::string reason) {
   });
 }
 
+void hub::step_down() {
+  on_strand([self = shared_from_this()] {
+    self->stopped_ = true;  // timers already due see it and do nothing
+    self->deposed_ = true;  // nothing posted from now on runs
+    self->snapshot_timer_.cancel();
+    self->snapshot_delay_.cancel();
+    for (auto& [id, t] : self->grace_timers_) t->cancel();
+    for (auto& [id, c] : self->open_)
+      self->cancel_deadline(c);
+    // Forgotten, not closed: no frame of this hub reaches them any more.
+    for (const auto& [id, s] : self->sessions_) --self->metrics_.connections(to_string(s.who.role));
+    self->sessions_.clear();
+    self->by_user_.clear();
+    self->supervisor_conns_.clear();
+    self->agent_conns_.clear();
+  });
+}
+
 // ---------------------------------------------------------------------------
 // sending
 
@@ -455,7 +473,7 @@ void hub::start_grace(const std::string& agent_id) {
   auto t = std::make_unique<asio::steady_timer>(strand_);
   t->expires_after(std::chrono::seconds(cfg_.routing.disconnect_grace_s));
   t->async_wait([self = shared_from_this(), id = agent_id](const boost::system::error_code& ec) {
-    if (ec) return;
+    if (ec || self->stopped_) return;
     busy_scope busy(self->metrics_);
     self->grace_timers_.erase(id);
     if (!self->by_user_.count(id)) self->agent_gone(id);

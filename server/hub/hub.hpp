@@ -49,6 +49,14 @@ class hub : public std::enable_shared_from_this<hub> {
   void start(std::function<void(std::string)> done);
   /// Closes every session (1001 unless told otherwise) and stops the timers.
   void stop(std::uint16_t code = 1001, std::string reason = "server shutting down");
+  /// This hub no longer leads its cluster (its node lost the lease while
+  /// alive): it stops its timers and forgets every session *without closing
+  /// it* (the node says their hello to the next leader), and from then on
+  /// decides nothing: whatever is still on its way to its strand (a frame, a
+  /// store's answer, an ack) is dropped unrun. A message whose append was
+  /// under way is not acked by this hub; its client resends it to the next
+  /// leader with the same client_msg_id, which stores it once.
+  void step_down();
 
   // ---- from sessions (any thread)
   /// The first frame of a connection. On a bad token the hub closes it (4401).
@@ -295,6 +303,7 @@ class hub : public std::enable_shared_from_this<hub> {
   std::map<std::string, int> published_online_;  // store -> agents online, as last put in the store
   std::chrono::steady_clock::time_point published_at_{};
   bool stopped_ = false;
+  bool deposed_ = false;  ///< step_down(): nothing more runs on the strand
   /// point_frame's memo: a coaching line (by its address in the lexicon) -> (its length, its JSON string; "" if not UTF-8).
   mutable std::unordered_map<const char*, std::pair<std::size_t, std::string>> coaching_json_;
 };

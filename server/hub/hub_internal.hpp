@@ -59,10 +59,12 @@ class busy_scope {
 };
 
 // Every entry into hub state goes through here: onto the strand, and with the
-// users table current (a reload swaps it; see refresh_users).
+// users table current (a reload swaps it; see refresh_users). After
+// step_down() nothing more runs (frames, store answers: dropped).
 template <class F>
 void hub::on_strand(F&& f) {
   boost::asio::post(strand_, [self = this, f = std::forward<F>(f)]() mutable {
+    if (self->deposed_) return;  // stepped down: nothing more is decided here
     busy_scope busy(self->metrics_);
     self->refresh_users();
     f();
