@@ -126,6 +126,48 @@ class node::remote_connection final : public connection {
   std::string address_, origin_, host_;  // as the client's node saw them at the upgrade
 };
 
+// What the leader's hub sees of one of this node's own shoppers that said
+// hello with no token: the connection itself, noting the first welcome the
+// hub sends it (it carries the shopper's token), so that if this node steps
+// down alive it says that shopper's hello again *as that shopper*. Every
+// frame passes straight on; until the welcome each is searched for its type
+// (the hub's frames are compact JSON: a string value cannot hold `"type":"`
+// unescaped), after it only a flag is read. The welcome is kept as sent (a
+// shared frame, no copy) and parsed only if this node steps down.
+class node::welcome_tap final : public connection {
+ public:
+  explicit welcome_tap(const std::shared_ptr<connection>& c)
+      : inner_(c), id_(c->id()), address_(c->address()), origin_(c->origin()), host_(c->host()) {}
+  std::uint64_t id() const override { return id_; }
+  std::string_view address() const override { return address_; }
+  std::string_view origin() const override { return origin_; }
+  std::string_view host() const override { return host_; }
+  void send(frame_ptr f) override {
+    if (!seen_.load(std::memory_order_acquire) && f->find(R"("type":"welcome")") != std::string::npos) {
+      std::lock_guard lk(mu_);
+      welcome_ = f;
+      seen_.store(true, std::memory_order_release);
+    }
+    if (auto c = inner_.lock()) c->send(std::move(f));
+  }
+  void close(std::uint16_t code, std::string reason) override {
+    if (auto c = inner_.lock()) c->close(code, std::move(reason));
+  }
+  /// The first welcome the hub sent (null: none yet).
+  frame_ptr welcome() const {
+    std::lock_guard lk(mu_);
+    return welcome_;
+  }
+
+ private:
+  std::weak_ptr<connection> inner_;
+  std::uint64_t id_;
+  std::string address_, origin_, host_;
+  std::atomic<bool> seen_{false};
+  mutable std::mutex mu_;
+  frame_ptr welcome_;
+};
+
 std::shared_ptr<node> node::create(asio::io_context& ioc, node_options o, const config& cfg, metrics& m,
                                    hub_factory make_hub) {
   return std::shared_ptr<node>(new node(ioc, std::move(o), cfg, m, std::move(make_hub)));
@@ -291,6 +333,14 @@ void node::flush_outbox() {
 // ---------------------------------------------------------------------------
 // the lease
 
+void node::check_routes() {
+  const auto due = routes_.on_tick(now_ms(), lease_.is_leader() ? std::string() : lease_.leader());
+  if (!due.retarget_to.empty()) retarget_relayed(due.retarget_to);
+  for (auto id : due.expired)
+    if (auto it = sessions_.find(id); it != sessions_.end())
+      if (auto c = it->second.conn.lock()) c->close(code_try_later, "no cluster leader answered; reconnect");
+}
+
 void node::tick() {
   if (stopped_) return;
   // Time counts against our lease while Redis is reachable and the heartbeats
@@ -306,11 +356,7 @@ void node::tick() {
   // their hello to whoever Redis says leads (it ignores resumptions until it
   // is ready, and then announces itself anyway); and clients with no welcome
   // for too long reconnect.
-  const auto due = routes_.on_tick(now_ms(), lease_.is_leader() ? std::string() : lease_.leader());
-  if (!due.retarget_to.empty()) retarget_relayed(due.retarget_to);
-  for (auto id : due.expired)
-    if (auto it = sessions_.find(id); it != sessions_.end())
-      if (auto c = it->second.conn.lock()) c->close(code_try_later, "no cluster leader answered; reconnect");
+  check_routes();
   if (ticks_++ % 10 == 0) load_revocations();
   if (!heartbeat_in_flight_) {
     heartbeat_in_flight_ = true;
@@ -387,12 +433,16 @@ void node::on_event(lease_event e) {
       // Other nodes' clients stay open: their nodes re-target them to the
       // new leader when it announces itself (their frames meanwhile are
       // answered `unavailable`, here or by their node). The hub forgets them
-      // (its gauges too) before it stops and closes its own clients.
+      // (its gauges too); then it steps down: it decides nothing more and
+      // forgets this node's own clients without closing them, which become
+      // relayed clients held for the next leader (step_down_locals).
       for (auto& [key, rc] : remotes_)
         if (hub_) hub_->detach(rc->id());
       remotes_.clear();
-      if (hub_) hub_->stop(code_restart, "this node no longer leads the cluster; reconnect");
+      if (hub_) hub_->step_down();
       hub_.reset();
+      step_down_locals();
+      check_routes();  // the new leader is named already (it holds the key): its hellos go now
       return;
     case lease_event::leader_changed:
       spdlog::info("cluster: the leader is node {}", lease_.leader());
@@ -400,6 +450,7 @@ void node::on_event(lease_event e) {
       // serves (relay R); new clients wait for it too. (The first leader this
       // node learns of is no change: it serves already.)
       if (!before.empty()) hold_relayed();
+      check_routes();  // a stepped-down leader's clients go to it at once (its announcement may be gone)
       return;
   }
 }
@@ -457,8 +508,12 @@ void node::hello(std::shared_ptr<connection> c, protocol::hello h, std::string r
       return c->close(static_cast<std::uint16_t>(protocol::close_code::going_away), "server shutting down");
     const auto id = c->id();
     if (self->lease_.is_leader() && self->hub_ && self->hub_ready_) {
-      self->sessions_[id] = session{c, route::local, self->hub_, {}};
-      return self->hub_->hello(std::move(c), std::move(h));
+      // Its hello is kept, to be said again to the next leader if this node steps down alive.
+      auto& s = self->sessions_[id];
+      s = session{c, route::local, self->hub_, std::move(raw), h.token.has_value()};
+      std::shared_ptr<connection> to_hub = std::move(c);
+      if (!s.hello_final) to_hub = s.tap = std::make_shared<welcome_tap>(to_hub);
+      return self->hub_->hello(std::move(to_hub), std::move(h));
     }
     if (!self->lease_.is_leader() && (self->lease_.leader().empty() || !self->sub_->connected()))
       return c->close(code_try_later, "no cluster leader reachable; try again");
@@ -566,10 +621,12 @@ void node::adopt_relayed() {
       c->close(code_restart, "the cluster's leader changed; reconnect");
       continue;
     }
-    s = session{s.conn, route::local, hub_, {}};
+    s = session{s.conn, route::local, hub_, std::move(s.hello), s.hello_final};
+    std::shared_ptr<connection> to_hub = std::move(c);
+    if (!s.hello_final) to_hub = s.tap = std::make_shared<welcome_tap>(to_hub);
     --metrics_.relayed_sessions;
     ++metrics_.connections_unauthenticated;  // the hub counts it as one until its hello
-    hub_->hello(std::move(c), std::get<protocol::hello>(std::move(*parsed.message)));
+    hub_->hello(std::move(to_hub), std::get<protocol::hello>(std::move(*parsed.message)));
     ++n;
   }
   metrics_.cluster_resumed += n;
@@ -591,6 +648,29 @@ void node::note_welcome(std::uint64_t conn_id, session& s, const std::string& fr
 void node::close_all_local(std::uint16_t code, const std::string& reason) {
   for (auto& [id, s] : sessions_)
     if (auto c = s.conn.lock()) c->close(code, reason);
+}
+
+void node::step_down_locals() {
+  const auto now = now_ms();
+  routes_.stepped_down(now);
+  std::size_t n = 0;
+  for (auto& [id, s] : sessions_) {
+    if (s.r != route::local) continue;
+    if (s.conn.expired()) continue;  // its detach is on its way (to a hub that drops it)
+    if (s.tap) {
+      if (auto w = s.tap->welcome()) {
+        s.hello = hello_to_resume(s.hello, *w);
+        s.hello_final = true;
+      }
+      s.tap.reset();
+    }
+    s.r = route::relayed;
+    s.bound.reset();
+    ++metrics_.relayed_sessions;
+    routes_.add(id, now, {});  // held until the next leader serves
+    ++n;
+  }
+  if (n) spdlog::info("cluster: {} clients of this node kept open, to say hello again to the next leader", n);
 }
 
 // ---------------------------------------------------------------------------

@@ -101,17 +101,22 @@ class node final : public front, public std::enable_shared_from_this<node> {
 
  private:
   class remote_connection;
+  class welcome_tap;
   enum class route { local, relayed };
   struct session {
     std::weak_ptr<connection> conn;
     route r = route::local;
     std::shared_ptr<hub> bound;  ///< local: the hub it said hello to
-    /// relayed: the hello to say again to a new leader: the client's own, or,
-    /// once a shopper was welcomed, the same with the token it was given (so a
-    /// new leader resumes that shopper instead of making a new one). Where it
-    /// is relayed to, held or welcomed: `routes_`.
+    /// The hello to say again to a new leader: the client's own, or, once a
+    /// shopper was welcomed, the same with the token it was given (so a new
+    /// leader resumes that shopper instead of making a new one). Relayed:
+    /// where it is relayed to, held or welcomed: `routes_`. Local: said again
+    /// when this node steps down alive (lost_leadership).
     std::string hello;
-    bool hello_final = false;  ///< relayed: `hello` holds a token (staff's from the start, a shopper's once welcomed)
+    bool hello_final = false;  ///< `hello` holds a token (staff's from the start, a shopper's once welcomed)
+    /// local, a shopper with no token yet: what the hub sees of its
+    /// connection, keeping the welcome's token for a step-down.
+    std::shared_ptr<welcome_tap> tap;
   };
 
   node(boost::asio::io_context& ioc, node_options o, const config& cfg, metrics& m, hub_factory make_hub);
@@ -139,6 +144,12 @@ class node final : public front, public std::enable_shared_from_this<node> {
   /// A relayed S frame: the first welcome of the session's leader is noted (and a shopper's token kept).
   void note_welcome(std::uint64_t conn_id, session& s, const std::string& frame);
   void close_all_local(std::uint16_t code, const std::string& reason);
+  /// This node stopped leading while alive: its hub forgets its clients
+  /// without closing them (hub::step_down) and they become relayed clients,
+  /// held until the next leader serves, then said hello again as resumptions.
+  void step_down_locals();
+  /// Held clients are re-targeted, or closed after too long without a welcome, when due (routes_.on_tick).
+  void check_routes();
   void drop_remotes_of(const std::string& node_id);
   std::int64_t now_ms() const;
 
