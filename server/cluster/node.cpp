@@ -49,16 +49,23 @@ end
 return out
 )lua";
 
-// A node leaving on purpose: give the lease up at once (only if ours), check
-// out, and tell the leader (relay kind L) to drop this node's clients now:
-// their detach messages may not all have gone out. ARGV[2]: channel prefix.
+// A node leaving on purpose: give the lease up at once (only if ours: a
+// compare-and-delete), check out, and say so (relay kind L): a follower tells
+// the leader to drop its clients now (their detach messages may not all have
+// gone out); a leader tells every other member that the lease is free, so
+// they ask for it at once instead of at their next heartbeat (nodes that do
+// not know this ignore an L when they do not lead). ARGV[2]: channel prefix.
 constexpr const char* release_lua = R"lua(
 local holder = redis.call('GET', KEYS[1])
+local us = string.char(31)
+local left = 'L' .. us .. ARGV[1] .. us .. '0' .. us .. '0' .. us
 if holder == ARGV[1] then
   redis.call('DEL', KEYS[1])
+  for _, n in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+    if n ~= ARGV[1] then redis.call('PUBLISH', ARGV[2] .. n, left) end
+  end
 elseif holder then
-  local us = string.char(31)
-  redis.call('PUBLISH', ARGV[2] .. holder, 'L' .. us .. ARGV[1] .. us .. '0' .. us .. '0' .. us)
+  redis.call('PUBLISH', ARGV[2] .. holder, left)
 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
@@ -262,6 +269,13 @@ void node::stop() {
     if (self->stopped_) return;
     self->stopped_ = true;
     self->timer_.cancel();
+    // A leader: other nodes' clients are theirs to keep. The hub forgets them
+    // (before it stops: the strand runs these first) rather than closing
+    // them; their nodes hold them and say their hello to the next leader.
+    for (auto& [key, rc] : self->remotes_)
+      if (self->hub_) self->hub_->detach(rc->id());
+    self->remotes_.clear();
+    self->hub_ready_ = false;
     if (self->hub_) self->hub_->stop();
     self->close_all_local(static_cast<std::uint16_t>(protocol::close_code::going_away), "server shutting down");
     const std::string p = self->opts_.key_prefix;
@@ -390,6 +404,12 @@ void node::on_heartbeat(std::int64_t sent, const redis::reply_or_error& r) {
   if (const auto next = next_heartbeat_in(opts_.lease, lease_.is_leader(), leader_pttl_);
       next < opts_.lease.renew_every_ms) {
     timer_.expires_after(std::chrono::milliseconds(next));
+    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->tick();
+    });
+  }
+  if (std::exchange(ask_again_, false)) {
+    timer_.expires_after(std::chrono::milliseconds(0));
     timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (!ec) self->tick();
     });
@@ -689,9 +709,11 @@ void node::drop_remotes_of(const std::string& node_id) {
 
 void node::on_relay(std::string wire) {
   on_strand([self = shared_from_this(), wire = std::move(wire)] {
-    if (self->stopped_) return;
     auto m = decode(wire);
     if (!m) return spdlog::warn("cluster: malformed relay message ignored ({} bytes)", wire.size());
+    // Stopping: a frame relayed here meanwhile is answered `unavailable` (sent
+    // again to the next leader); nothing else is taken.
+    if (self->stopped_ && m->kind != relay_kind::frame) return;
     if (m->kind != relay_kind::batch) return self->handle_relay(std::move(*m));
     auto parts = decode_batch(m->payload);
     if (!parts) return spdlog::warn("cluster: malformed relay batch ignored ({} bytes)", wire.size());
@@ -740,9 +762,9 @@ void node::handle_relay(relay_message msg) {
     }
     case relay_kind::frame: {
       auto it = remotes_.find(remote_key(msg.node, msg.conn));
-      if (!lease_.is_leader() || !hub_ || !hub_ready_) {
+      if (stopped_ || !lease_.is_leader() || !hub_ || !hub_ready_) {
         // Relayed here by a node that does not know yet that this one no
-        // longer leads (or does not serve yet): not handled, so the client
+        // longer leads (or does not serve yet, or is stopping): not handled, so the client
         // hears `unavailable` and sends it again once re-targeted.
         ++metrics_.cluster_gap_unavailable;
         return publish(msg.node, encode({relay_kind::send, msg.node, msg.conn, 0,
@@ -774,6 +796,13 @@ void node::handle_relay(relay_message msg) {
       if (lease_.is_leader()) {
         spdlog::info("cluster: node {} left: dropping its clients", msg.node);
         drop_remotes_of(msg.node);
+      } else if (lease_.released_by(msg.node)) {
+        // The leader stopped and gave its lease up: the key is free now. Its
+        // relayed clients wait for the next leader; ask for the lease at once.
+        spdlog::info("cluster: the leader {} gave its lease up: asking for it now", msg.node);
+        hold_relayed();
+        if (heartbeat_in_flight_) ask_again_ = true;
+        else tick();
       }
       return;
     case relay_kind::reset:
