@@ -83,6 +83,14 @@ const relay_routes::route* relay_routes::find(std::uint64_t id) const {
   return it == routes_.end() ? nullptr : &it->second;
 }
 
+bool reannounce_limiter::due(const std::string& member, timestamp_ms now) {
+  auto [it, fresh] = last_.try_emplace(member, now);
+  if (fresh) return true;
+  if (now - it->second < every_) return false;
+  it->second = now;
+  return true;
+}
+
 bool is_welcome(std::string_view frame) {
   // Server frames are compact JSON with sorted keys; a cheap look before a parse.
   if (frame.find("\"welcome\"") == std::string_view::npos) return false;

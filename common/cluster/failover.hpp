@@ -90,6 +90,28 @@ class relay_routes {
   bool eager_ = false;              ///< stepped_down(): re-target as soon as a leader is named
 };
 
+/// The leader's side of a client it does not know: a frame relayed for a
+/// client whose hello it never took (the hello came while its hub was still
+/// loading, and a resumption is ignored then; or it dropped the node's clients
+/// when the node stopped checking in) is answered `unavailable`, and the
+/// client's node is asked to say its clients' hello again (relay R, as a new
+/// leader announces itself) rather than told to close the client. At most
+/// once every `every_ms` per member: one announcement re-targets every client
+/// of that node, and the frames of its other unknown clients follow it.
+class reannounce_limiter {
+ public:
+  explicit reannounce_limiter(timestamp_ms every_ms) : every_(every_ms) {}
+  /// True when `member` should be asked now (and then not again for `every_ms`).
+  bool due(const std::string& member, timestamp_ms now);
+  /// The member is gone: its entry is dropped.
+  void forget(const std::string& member) { last_.erase(member); }
+  std::size_t size() const { return last_.size(); }
+
+ private:
+  timestamp_ms every_;
+  std::unordered_map<std::string, timestamp_ms> last_;
+};
+
 /// The hello to say again for a client, once `welcome` (a server frame, the
 /// first its leader sent it) came through: for a shopper, `hello` with the
 /// token the welcome gave it (so a new leader resumes that shopper instead of

@@ -189,7 +189,8 @@ node::node(asio::io_context& ioc, node_options o, const config& cfg, metrics& m,
       make_hub_(std::move(make_hub)),
       timer_(strand_),
       lease_(opts_.node_id, opts_.lease),
-      routes_(failover_params{opts_.lease.lease_ms, welcome_timeout_ms}) {}
+      routes_(failover_params{opts_.lease.lease_ms, welcome_timeout_ms}),
+      reannounce_(opts_.lease.renew_every_ms) {}
 
 node::~node() {
   if (cmd_) cmd_->stop();
@@ -697,6 +698,7 @@ void node::step_down_locals() {
 // frames from other nodes
 
 void node::drop_remotes_of(const std::string& node_id) {
+  reannounce_.forget(node_id);
   for (auto it = remotes_.begin(); it != remotes_.end();) {
     if (it->second->node_id() != node_id) {
       ++it;
@@ -770,7 +772,20 @@ void node::handle_relay(relay_message msg) {
         return publish(msg.node, encode({relay_kind::send, msg.node, msg.conn, 0,
                                          unavailable_frame(protocol::guess_ref(msg.payload))}));
       }
-      if (it == remotes_.end()) return refuse(code_restart, "unknown to the cluster's leader; reconnect");
+      if (it == remotes_.end()) {
+        // A client this leader never took (its resumption came while the hub
+        // loaded and was ignored, and the frame overtook the announcement's
+        // re-hello; or its node was dropped for not checking in): not
+        // handled, `unavailable`, and its node is asked to say its clients'
+        // hello again (relay R) rather than told to close it.
+        ++metrics_.cluster_gap_unavailable;
+        publish(msg.node, encode({relay_kind::send, msg.node, msg.conn, 0, unavailable_frame(protocol::guess_ref(msg.payload))}));
+        if (reannounce_.due(msg.node, now_ms())) {
+          spdlog::info("cluster: a frame from a client of node {} this leader does not know: asking it to say hello again", msg.node);
+          publish(msg.node, encode({relay_kind::reset, opts_.node_id, 0, 0, {}}));
+        }
+        return;
+      }
       auto parsed = protocol::parse_client_message(msg.payload, cfg_.limits);
       if (parsed.message) hub_->handle(it->second->id(), std::move(*parsed.message));
       return;

@@ -177,6 +177,7 @@ class node final : public front, public std::enable_shared_from_this<node> {
   long long peers_ = 0;               ///< other live nodes at the last check-in
   std::int64_t leader_pttl_ = -1;     ///< the lease's time left at the last heartbeat (-1: unknown)
   relay_routes routes_;               ///< where each relayed client is relayed to, or held
+  reannounce_limiter reannounce_;     ///< leading: members asked to say their clients' hello again
   bool relink_pending_ = false;       ///< the relay link dropped: resync its clients when it is back
   std::function<void()> settled_;
   std::shared_ptr<hub> hub_;  ///< while leading

@@ -372,3 +372,16 @@ TEST_CASE("lease: a paused leader steps down on its first tick - the stale answe
   u.on_tick(3300);
   CHECK(u.on_reply(3310, "a") == lease_event::became_leader);
 }
+
+TEST_CASE("failover: a leader asks a node to say its clients' hello again once per interval - a forgotten member is asked afresh") {
+  reannounce_limiter l(300);
+  CHECK(l.due("b@1", 1000));
+  CHECK_FALSE(l.due("b@1", 1000));  // the other unknown clients' frames follow the one announcement
+  CHECK_FALSE(l.due("b@1", 1299));
+  CHECK(l.due("c@1", 1100));        // per member
+  CHECK(l.due("b@1", 1300));        // the announcement may have been lost: again
+  CHECK_FALSE(l.due("b@1", 1400));
+  l.forget("b@1");
+  CHECK(l.size() == 1);
+  CHECK(l.due("b@1", 1401));
+}
