@@ -16,7 +16,7 @@
 #
 # TERMS: the same, the leader stopped with SIGTERM each round (it gives its
 # lease up at once): the handover, from the signal to a follower's client's ack.
-# STOPS: the leader SIGSTOPped until another node serves, then SIGCONTed: it
+# STOPS: the leader SIGSTOPped until another node leads, then SIGCONTed: it
 # steps down alive; its own clients (clients on all three nodes) should stay
 # open: p50/p99 from SIGCONT to their next ack, and the others' from SIGSTOP.
 #

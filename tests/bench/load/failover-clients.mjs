@@ -15,8 +15,8 @@
 //   KILL  SIGKILL, as above (the default);
 //   TERM  SIGTERM: it gives its lease up (a compare-and-delete) and tells the
 //         followers, which ask for it at once; timed from the signal;
-//   STOP  SIGSTOP until another node leads and serves, then SIGCONT: the
-//         paused leader steps down alive. Clients are on all three nodes; the
+//   STOP  SIGSTOP until another node holds the lease (it may still be
+//         loading), then SIGCONT: the paused leader steps down alive. Clients are on all three nodes; the
 //         paused node's own probes send at SIGCONT and are timed from it
 //         (their connections should all stay open), the others' from SIGSTOP.
 //
@@ -227,7 +227,7 @@ try {
     const pending = probe(probes, round);
     let ownTimes = [];
     if (MODE === 'STOP') {
-      // Paused until another node leads and serves, then resumed: it steps down alive.
+      // Paused until another node holds the lease (maybe still loading), then resumed: it steps down alive.
       leader = await settledLeader(live);
       const tc = now();
       procs[victim].kill('SIGCONT');
