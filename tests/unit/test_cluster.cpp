@@ -385,3 +385,61 @@ TEST_CASE("failover: a leader asks a node to say its clients' hello again once p
   CHECK(l.size() == 1);
   CHECK(l.due("b@1", 1401));
 }
+
+TEST_CASE("lease: the decide gate - open while the lease holds - closed for good by the first ask past it - the node closes it too") {
+  decide_gate g(lease_params{});
+  g.set_link(-1000, 1);  // Redis reachable, a peer alive: time counts
+  CHECK_FALSE(g.closed());
+  g.extend(1050);
+  CHECK(g.may_decide(0));
+  CHECK(g.may_decide(1049));
+  g.extend(1350);  // a renewal confirmed
+  bool just = false;
+  CHECK(g.may_decide(1300, &just));
+  CHECK_FALSE(just);
+  // Paused: the hub's timer asks first, at 4000.
+  CHECK_FALSE(g.may_decide(4000, &just));
+  CHECK(just);
+  CHECK(g.closed());
+  just = false;
+  CHECK_FALSE(g.may_decide(4001, &just));
+  CHECK_FALSE(just);  // told once
+  // A late reply confirming the lease does not open it again: the node steps down anyway.
+  g.extend(5000);
+  CHECK_FALSE(g.may_decide(4002));
+  // Alone with Redis out of reach, time does not count; the node's own step-down closes it.
+  decide_gate alone(lease_params{});
+  alone.set_link(0, 0);
+  alone.extend(1050);
+  CHECK(alone.may_decide(1'000'000));
+  alone.close();
+  CHECK_FALSE(alone.may_decide(0));
+  // Alone, just after Redis came back: the clock runs once the link has had
+  // two renew intervals, counted at the time of the ask (a node paused just
+  // after it started leading finds it running when it resumes).
+  decide_gate fresh(lease_params{});
+  fresh.set_link(100, 0);
+  fresh.extend(1150);
+  CHECK(fresh.may_decide(600));    // 500 ms of link: not yet
+  CHECK_FALSE(fresh.may_decide(1200));  // 1100 ms of link: the clock runs, and 1150 has passed
+}
+
+TEST_CASE("lease: when time counts against a leader's lease") {
+  const lease_params p{};  // renew every 300 ms
+  CHECK(lease_clock_runs(p, 10'000, 0, 1));        // a peer alive: always
+  CHECK_FALSE(lease_clock_runs(p, 10'000, 0, 0));  // alone, Redis out of reach
+  CHECK_FALSE(lease_clock_runs(p, 10'000, 9'500, 0));  // alone, Redis back 500 ms ago
+  CHECK(lease_clock_runs(p, 10'000, 9'300, 0));    // alone, back for more than two renewals
+}
+
+TEST_CASE("lease: a leader told by its hub to stop steps down whatever the time - and may lead again") {
+  lease_tracker t("a", lease_params{});
+  CHECK(t.step_down(10) == lease_event::none);  // not leading
+  CHECK(t.on_reply(0, "a") == lease_event::became_leader);
+  CHECK(t.holds_until() == 1050);
+  CHECK(t.step_down(500) == lease_event::lost_leadership);
+  CHECK_FALSE(t.is_leader());
+  CHECK(t.leader().empty());
+  CHECK(t.on_reply(300, "a") == lease_event::none);  // sent before the step-down
+  CHECK(t.on_reply(600, "a") == lease_event::became_leader);
+}
