@@ -356,6 +356,16 @@ void node::check_routes() {
       if (auto c = it->second.conn.lock()) c->close(code_try_later, "no cluster leader answered; reconnect");
 }
 
+bool node::lease_clock_runs() const {
+  return cluster::lease_clock_runs(opts_.lease, now_ms(), reachable_since_, peers_);
+}
+
+void node::update_gate() {
+  if (!gate_ || !lease_.is_leader()) return;
+  gate_->set_link(reachable_since_, peers_);
+  gate_->extend(lease_.holds_until());
+}
+
 void node::tick() {
   if (stopped_) return;
   // Time counts against our lease while Redis is reachable and the heartbeats
@@ -363,8 +373,8 @@ void node::tick() {
   // nodes were alive at the last check-in: one of them may take the lease
   // from a Redis we cannot reach (a partition), so we stop first. Alone, we
   // keep leading through a Redis outage (nobody could take over anyway).
-  const bool settled_link = reachable_since_ != 0 && now_ms() - reachable_since_ > 2 * opts_.lease.renew_every_ms;
-  if (settled_link || peers_ > 0) on_event(lease_.on_tick(now_ms()));
+  if (lease_clock_runs()) on_event(lease_.on_tick(now_ms()));
+  update_gate();
   if (lease_.is_leader() && !hub_) start_hub();  // a start that failed is retried
   // Relayed clients held for a new leader whose announcement (relay R) did
   // not come (pub/sub may lose it): once the lease has had time to move, say
@@ -399,6 +409,7 @@ void node::on_heartbeat(std::int64_t sent, const redis::reply_or_error& r) {
   on_event(lease_.on_reply(sent, r.value.elements[0].str));
   if (r.value.elements.size() > 1) peers_ = std::max<long long>(0, r.value.elements[1].integer - 1);
   leader_pttl_ = r.value.elements.size() > 2 ? r.value.elements[2].integer : -1;
+  update_gate();
   maybe_settled();
   // A follower asks again as soon as the lease may have run out: a dead
   // leader is replaced then, not up to a renew interval later.
@@ -451,6 +462,8 @@ void node::on_event(lease_event e) {
       leading_ = false;
       ++hub_generation_;
       hub_ready_ = false;
+      if (gate_) gate_->close();  // what is already queued on the hub's strand decides nothing either
+      gate_.reset();
       // Other nodes' clients stay open: their nodes re-target them to the
       // new leader when it announces itself (their frames meanwhile are
       // answered `unavailable`, here or by their node). The hub forgets them
@@ -480,6 +493,20 @@ void node::start_hub() {
   hub_ = make_hub_();
   hub_ready_ = false;
   const auto gen = ++hub_generation_;
+  // The hub asks before each step whether the lease surely holds; the first
+  // "no" closes the gate and has this node step down (a paused leader's
+  // timers that came due meanwhile run before its own tick could say so).
+  gate_ = std::make_shared<decide_gate>(opts_.lease);
+  update_gate();
+  hub_->set_decide_check([w = weak_from_this(), g = gate_] {
+    bool just_closed = false;
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now().time_since_epoch()).count();
+    if (g->may_decide(now, &just_closed)) return true;
+    if (just_closed)
+      if (auto self = w.lock()) self->on_strand([self, g] { self->gate_closed(g); });
+    return false;
+  });
   hub_->start([self = shared_from_this(), gen](std::string err) {
     self->on_strand([self, gen, err = std::move(err)] {
       if (gen != self->hub_generation_ || !self->hub_) return;
@@ -501,6 +528,13 @@ void node::start_hub() {
 // Tells every node that this one now serves as the leader (relay kind R):
 // clients they relayed to a previous leader, even one of the same member id
 // that stepped down and came back, say hello here again (a resumption).
+void node::gate_closed(const std::shared_ptr<decide_gate>& g) {
+  if (g != gate_ || !lease_.is_leader()) return;  // stepped down already
+  spdlog::warn("cluster: node {}'s lease is unconfirmed past its margin: its hub stopped deciding; stepping down",
+               opts_.node_id);
+  on_event(lease_.step_down(now_ms()));
+}
+
 void node::announce_leadership() {
   cmd_->command({"ZRANGE", opts_.key_prefix + ":{cluster}:nodes", "0", "-1"},
                 [self = shared_from_this()](redis::reply_or_error r) {
@@ -531,7 +565,7 @@ void node::hello(std::shared_ptr<connection> c, protocol::hello h, std::string r
     if (self->lease_.is_leader() && self->hub_ && self->hub_ready_) {
       // Its hello is kept, to be said again to the next leader if this node steps down alive.
       auto& s = self->sessions_[id];
-      s = session{c, route::local, self->hub_, std::move(raw), h.token.has_value()};
+      s = session{c, route::local, self->hub_, std::move(raw), h.token.has_value(), nullptr};
       std::shared_ptr<connection> to_hub = std::move(c);
       if (!s.hello_final) to_hub = s.tap = std::make_shared<welcome_tap>(to_hub);
       return self->hub_->hello(std::move(to_hub), std::move(h));
@@ -542,7 +576,7 @@ void node::hello(std::shared_ptr<connection> c, protocol::hello h, std::string r
     // hub loading, or the new leader not announced yet), held: its hello goes
     // to the next leader when it serves.
     auto& s = self->sessions_[id];
-    s = session{c, route::relayed, nullptr, std::move(raw), h.token.has_value()};
+    s = session{c, route::relayed, nullptr, std::move(raw), h.token.has_value(), nullptr};
     --self->metrics_.connections_unauthenticated;
     ++self->metrics_.relayed_sessions;
     const auto to = self->routes_.add(id, self->now_ms(), self->lease_.is_leader() ? std::string() : self->lease_.leader());
@@ -642,7 +676,7 @@ void node::adopt_relayed() {
       c->close(code_restart, "the cluster's leader changed; reconnect");
       continue;
     }
-    s = session{s.conn, route::local, hub_, std::move(s.hello), s.hello_final};
+    s = session{s.conn, route::local, hub_, std::move(s.hello), s.hello_final, nullptr};
     std::shared_ptr<connection> to_hub = std::move(c);
     if (!s.hello_final) to_hub = s.tap = std::make_shared<welcome_tap>(to_hub);
     --metrics_.relayed_sessions;

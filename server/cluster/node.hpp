@@ -127,6 +127,8 @@ class node final : public front, public std::enable_shared_from_this<node> {
   void on_heartbeat(std::int64_t sent, const redis::reply_or_error& r);
   void on_event(lease_event e);
   void start_hub();
+  /// The hub found its gate's time passed (and closed it): step down now.
+  void gate_closed(const std::shared_ptr<decide_gate>& g);
   void maybe_settled();
   void announce_leadership();
   void on_relay(std::string wire);
@@ -150,6 +152,10 @@ class node final : public front, public std::enable_shared_from_this<node> {
   void step_down_locals();
   /// Held clients are re-targeted, or closed after too long without a welcome, when due (routes_.on_tick).
   void check_routes();
+  /// Whether time counts against our lease now (see tick()).
+  bool lease_clock_runs() const;
+  /// Tells the hub's gate until when the lease surely holds (after each heartbeat and tick).
+  void update_gate();
   void drop_remotes_of(const std::string& node_id);
   std::int64_t now_ms() const;
 
@@ -181,6 +187,7 @@ class node final : public front, public std::enable_shared_from_this<node> {
   bool relink_pending_ = false;       ///< the relay link dropped: resync its clients when it is back
   std::function<void()> settled_;
   std::shared_ptr<hub> hub_;  ///< while leading
+  std::shared_ptr<decide_gate> gate_;  ///< hub_'s: whether it may decide (lease surely ours)
   bool hub_ready_ = false;
   std::uint64_t hub_generation_ = 0;
   std::unordered_map<std::uint64_t, session> sessions_;  ///< this node's clients, after hello

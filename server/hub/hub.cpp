@@ -245,7 +245,7 @@ void hub::hello(std::shared_ptr<connection> c, protocol::hello h) {
 }
 
 void hub::do_hello(std::shared_ptr<connection> c, protocol::hello h) {
-  if (stopped_) return c->close(static_cast<std::uint16_t>(protocol::close_code::going_away), "server shutting down");
+  if (stopped_.set()) return c->close(static_cast<std::uint16_t>(protocol::close_code::going_away), "server shutting down");
   const auto now = clock_();
   participant who;
   std::string shopper_token;

@@ -57,6 +57,11 @@ class hub : public std::enable_shared_from_this<hub> {
   /// under way is not acked by this hub; its client resends it to the next
   /// leader with the same client_msg_id, which stores it once.
   void step_down();
+  /// In a cluster, before start(): asked (on the hub's strand) before every
+  /// step the hub takes, a timer's included; false: the node's lease is in
+  /// doubt, nothing is decided and the node steps down (see
+  /// cluster::decide_gate). Unset: always true.
+  void set_decide_check(std::function<bool()> may_decide) { may_decide_ = std::move(may_decide); }
 
   // ---- from sessions (any thread)
   /// The first frame of a connection. On a bad token the hub closes it (4401).
@@ -302,7 +307,25 @@ class hub : public std::enable_shared_from_this<hub> {
   bool snapshot_pending_ = false;
   std::map<std::string, int> published_online_;  // store -> agents online, as last put in the store
   std::chrono::steady_clock::time_point published_at_{};
-  bool stopped_ = false;
+  /// stop() or step_down() was called; and, read as a bool (as every timer
+  /// does before it decides), also while the node's lease is in doubt.
+  class stop_flag {
+   public:
+    explicit stop_flag(const hub& h) : h_(h) {}
+    stop_flag& operator=(bool v) {
+      set_ = v;
+      return *this;
+    }
+    explicit operator bool() const { return set_ || !h_.may_decide(); }
+    bool set() const { return set_; }
+
+   private:
+    const hub& h_;
+    bool set_ = false;
+  };
+  bool may_decide() const { return !may_decide_ || may_decide_(); }
+  std::function<bool()> may_decide_;
+  stop_flag stopped_{*this};
   bool deposed_ = false;  ///< step_down(): nothing more runs on the strand
   /// point_frame's memo: a coaching line (by its address in the lexicon) -> (its length, its JSON string; "" if not UTF-8).
   mutable std::unordered_map<const char*, std::pair<std::size_t, std::string>> coaching_json_;

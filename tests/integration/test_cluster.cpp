@@ -130,6 +130,16 @@ struct three_nodes {
   staff agent{c.port(), "agent"};
 };
 
+/// Two nodes on one Redis that persists every write, a leading (the first
+/// up), escalating a conversation queued for `queue_wait_s`.
+struct two_nodes {
+  explicit two_nodes(int queue_wait_s) : cfg{{"escalation", {{"queue_wait_s", queue_wait_s}, {"ack_timeout_s", 600}}}} {}
+  json cfg;
+  redis_server r{{"--appendonly", "yes", "--appendfsync", "always"}};
+  server_process a{node_args(r, "a", cfg)};
+  server_process b{node_args(r, "b", cfg)};
+};
+
 /// After a leader change: the agent's send is acked with seq `n` by the new
 /// leader, the shopper gets it live, and the history holds 1..n once each.
 /// Returns that history.
@@ -604,10 +614,8 @@ TEST_CASE("cluster - a sign-out on a follower is refused on every node and close
 }
 
 TEST_CASE("cluster - the leader paused past its lease (SIGSTOP) steps down alive - its clients stay open and resume on the new leader - nothing decided twice") {
-  redis_server r({"--appendonly", "yes", "--appendfsync", "always"});
-  const json cfg{{"escalation", {{"queue_wait_s", 8}, {"ack_timeout_s", 600}}}};
-  server_process a(node_args(r, "a", cfg));
-  server_process b(node_args(r, "b", cfg));
+  two_nodes t(8);
+  auto& [cfg, r, a, b] = t;
   staff agent(a.port(), "agent");
   staff sup(a.port(), "supervisor");
   staff sup_b(b.port(), "supervisor");
@@ -710,4 +718,46 @@ TEST_CASE("cluster - the leader stopped with SIGTERM gives its lease up at once 
   // The leader's release told the followers: they asked for the lease at once.
   CHECK((b.output() + c.output()).find("gave its lease up: asking for it now") != std::string::npos);
   CHECK(count_type(leader_barrier(*agent.ws, conv), "conversation.assigned") == 0);
+}
+
+TEST_CASE("cluster - a deadline that comes due while the leader is paused past its lease fires once - under the new leader") {
+  two_nodes t(1);
+  auto& [cfg, r, a, b] = t;
+  staff sup(a.port(), "supervisor");
+  staff sup_b(b.port(), "supervisor");
+  shopper s(a.port(), "Jan", "pl");  // no agent anywhere: it waits
+  auto conv = s.say("Dzień dobry, czekam", "1")["conversation_id"].get<std::string>();
+  // Paused before its 1 s queue-wait deadline; resumed after it, once b leads.
+  REQUIRE(kill(a.pid(), SIGSTOP) == 0);
+  const bool b_leads = wait_leading(b.port());
+  REQUIRE(kill(a.pid(), SIGCONT) == 0);
+  REQUIRE(b_leads);
+  json w = sup->expect("welcome", 10s);
+  CHECK(w["leader_id"] == "b");
+  std::this_thread::sleep_for(1s);  // the deadline is other processes' timers
+  // a's timer came due during the pause and ran first on resuming: its hub's
+  // gate (the lease long unconfirmed) kept it from deciding. Each supervisor
+  // hears of the escalation once (in the new welcome or as it is raised), and
+  // it is raised once in the store.
+  // (A welcome lists the open escalations: a second welcome, after a second
+  // resumption, lists the same one again; it is state, not news.)
+  for (auto* st : {&sup, &sup_b}) {
+    std::set<std::string> ids;
+    int raised = 0;
+    auto listed = [&](const json& welcome) {
+      for (const auto& e : welcome["escalations"])
+        if (e["conversation_id"] == conv) ids.insert(e["escalation_id"].get<std::string>());
+    };
+    if (st == &sup) listed(w);
+    for (const auto& f : leader_barrier(*(*st).ws, conv)) {
+      if (f["type"] == "welcome") listed(f);
+      if (f["type"] == "escalation.raised" && !f.value("update", false) && f["conversation_id"] == conv) {
+        ++raised;
+        ids.insert(f["escalation_id"].get<std::string>());
+      }
+    }
+    CHECK(ids.size() == 1);
+    CHECK(raised <= 1);
+  }
+  CHECK(audited(b.port(), sup.token, conv, "escalated") == 1);
 }
