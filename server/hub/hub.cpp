@@ -108,7 +108,9 @@ void hub::stop(std::uint16_t code, std::string reason) {
 }
 
 void hub::step_down() {
-  on_strand([self = shared_from_this()] {
+  // Not through on_strand: this must run even once the node's lease is in
+  // doubt (the decide gate closed), which is when it is called.
+  asio::post(strand_, [self = shared_from_this()] {
     self->stopped_ = true;  // timers already due see it and do nothing
     self->deposed_ = true;  // nothing posted from now on runs
     self->snapshot_timer_.cancel();

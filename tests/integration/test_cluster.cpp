@@ -693,8 +693,11 @@ TEST_CASE("cluster - the leader paused past its lease (SIGSTOP) steps down alive
   CHECK(h["cluster"]["leader"].get<std::string>().rfind("b@", 0) == 0);
   CHECK(a.output().find("no longer leads the cluster") != std::string::npos);
   CHECK(a.output().find("kept open, to say hello again to the next leader") != std::string::npos);
-  // a's clients are b's now: relayed, as b's gauges say.
-  CHECK(http(a.port(), "GET", "/metrics").body.find("calma_relayed_sessions 4") != std::string::npos);
+  // a's clients are b's now: relayed, as a's gauges say; its stepped-down hub counts none.
+  const auto m = http(a.port(), "GET", "/metrics").body;
+  CHECK(m.find("calma_relayed_sessions 4") != std::string::npos);
+  for (const char* role : {"shopper", "agent", "supervisor", "unauthenticated"})
+    CHECK_MESSAGE(m.find("calma_connections{role=\"" + std::string(role) + "\"} 0") != std::string::npos, role);
 }
 
 TEST_CASE("cluster - the leader stopped with SIGTERM gives its lease up at once - the followers' clients stay open and resume") {
