@@ -24,6 +24,11 @@ void relay_routes::hold(timestamp_ms now) {
   if (holding_since_ == 0) holding_since_ = now;
 }
 
+void relay_routes::stepped_down(timestamp_ms now) {
+  hold(now);
+  eager_ = true;
+}
+
 std::vector<std::uint64_t> relay_routes::retarget(timestamp_ms now, const std::string& leader) {
   std::vector<std::uint64_t> ids;
   if (leader.empty()) return ids;
@@ -35,6 +40,7 @@ std::vector<std::uint64_t> relay_routes::retarget(timestamp_ms now, const std::s
     ids.push_back(id);
   }
   holding_since_ = 0;
+  eager_ = false;
   return ids;
 }
 
@@ -44,6 +50,7 @@ std::vector<std::uint64_t> relay_routes::take_all() {
   for (const auto& [id, r] : routes_) ids.push_back(id);
   routes_.clear();
   holding_since_ = 0;
+  eager_ = false;
   return ids;
 }
 
@@ -64,7 +71,8 @@ bool relay_routes::welcomed(std::uint64_t id) {
 
 relay_routes::due relay_routes::on_tick(timestamp_ms now, const std::string& redis_leader) const {
   due d;
-  if (holding() && !redis_leader.empty() && now - holding_since_ > p_.retarget_after_ms) d.retarget_to = redis_leader;
+  if (holding() && !redis_leader.empty() && (eager_ || now - holding_since_ > p_.retarget_after_ms))
+    d.retarget_to = redis_leader;
   for (const auto& [id, r] : routes_)
     if (!r.welcomed && now - r.since > p_.welcome_timeout_ms) d.expired.push_back(id);
   return d;
@@ -73,6 +81,14 @@ relay_routes::due relay_routes::on_tick(timestamp_ms now, const std::string& red
 const relay_routes::route* relay_routes::find(std::uint64_t id) const {
   auto it = routes_.find(id);
   return it == routes_.end() ? nullptr : &it->second;
+}
+
+bool reannounce_limiter::due(const std::string& member, timestamp_ms now) {
+  auto [it, fresh] = last_.try_emplace(member, now);
+  if (fresh) return true;
+  if (now - it->second < every_) return false;
+  it->second = now;
+  return true;
 }
 
 bool is_welcome(std::string_view frame) {
@@ -93,6 +109,12 @@ std::optional<std::string> hello_after_welcome(std::string_view hello, std::stri
   if (!h.is_object()) return std::nullopt;
   h["token"] = *t;
   return h.dump();
+}
+
+std::string hello_to_resume(std::string_view hello, std::string_view welcome) {
+  if (!welcome.empty())
+    if (auto h = hello_after_welcome(hello, welcome)) return std::move(*h);
+  return std::string(hello);
 }
 
 }  // namespace calma::cluster

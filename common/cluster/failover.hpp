@@ -49,6 +49,14 @@ class relay_routes {
   bool remove(std::uint64_t id);
   /// The leader died or changed: every client is held from `now`, and new ones too, until retarget().
   void hold(timestamp_ms now);
+  /// This node led and lost its lease while alive (it was paused, or cut off
+  /// from Redis, and another node took over): its own clients, add()ed after
+  /// this, and any relayed ones are held from `now` like hold(), but the next
+  /// leader's announcement may already have come and gone (a leader ignores
+  /// announcements), so on_tick re-targets them as soon as Redis names a
+  /// leader, without waiting `retarget_after_ms`. A resumption that reaches a
+  /// leader not ready yet is ignored by it; its announcement re-targets again.
+  void stepped_down(timestamp_ms now);
   /// `leader` serves (it announced itself, or a fallback): every client's
   /// hello goes to it, from `now`. Returns their ids. An empty leader changes
   /// nothing and returns none.
@@ -79,6 +87,29 @@ class relay_routes {
   failover_params p_;
   std::unordered_map<std::uint64_t, route> routes_;
   timestamp_ms holding_since_ = 0;  ///< 0: not holding
+  bool eager_ = false;              ///< stepped_down(): re-target as soon as a leader is named
+};
+
+/// The leader's side of a client it does not know: a frame relayed for a
+/// client whose hello it never took (the hello came while its hub was still
+/// loading, and a resumption is ignored then; or it dropped the node's clients
+/// when the node stopped checking in) is answered `unavailable`, and the
+/// client's node is asked to say its clients' hello again (relay R, as a new
+/// leader announces itself) rather than told to close the client. At most
+/// once every `every_ms` per member: one announcement re-targets every client
+/// of that node, and the frames of its other unknown clients follow it.
+class reannounce_limiter {
+ public:
+  explicit reannounce_limiter(timestamp_ms every_ms) : every_(every_ms) {}
+  /// True when `member` should be asked now (and then not again for `every_ms`).
+  bool due(const std::string& member, timestamp_ms now);
+  /// The member is gone: its entry is dropped.
+  void forget(const std::string& member) { last_.erase(member); }
+  std::size_t size() const { return last_.size(); }
+
+ private:
+  timestamp_ms every_;
+  std::unordered_map<std::string, timestamp_ms> last_;
 };
 
 /// The hello to say again for a client, once `welcome` (a server frame, the
@@ -91,5 +122,12 @@ std::optional<std::string> hello_after_welcome(std::string_view hello, std::stri
 
 /// True when `frame` is a server `welcome` (cheap refusal of anything else).
 bool is_welcome(std::string_view frame);
+
+/// The hello to say again for a client of this node's own hub when the node
+/// steps down: `hello` as the client sent it, completed with the token of
+/// `welcome` (the first welcome the hub sent it; empty if none came) as
+/// hello_after_welcome() does for a relayed client. A client never welcomed
+/// says its own hello again (a shopper that was never told its id is a new one).
+std::string hello_to_resume(std::string_view hello, std::string_view welcome);
 
 }  // namespace calma::cluster

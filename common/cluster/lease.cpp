@@ -27,6 +27,7 @@ timestamp_ms next_heartbeat_in(const lease_params& p, bool leader, timestamp_ms 
 
 lease_event lease_tracker::on_reply(timestamp_ms sent, const std::string& holder) {
   if (holder == self_) {
+    if (!leader_ && stepped_down_at_ != 0 && sent < stepped_down_at_) return lease_event::none;  // stale
     confirmed_until_ = sent + p_.lease_ms;
     known_ = self_;
     if (leader_) return lease_event::none;
@@ -52,10 +53,46 @@ lease_event lease_tracker::on_announce(timestamp_ms now, const std::string& hold
   return lease_event::leader_changed;
 }
 
+bool lease_tracker::released_by(const std::string& holder) const {
+  return !leader_ && !holder.empty() && holder != self_ && holder == known_;
+}
+
+lease_event lease_tracker::step_down(timestamp_ms now) {
+  if (!leader_) return lease_event::none;
+  leader_ = false;
+  known_.clear();
+  stepped_down_at_ = now;
+  return lease_event::lost_leadership;
+}
+
+void decide_gate::extend(timestamp_ms until) {
+  auto cur = until_.load();
+  while (cur != closed_mark && !until_.compare_exchange_weak(cur, until)) {
+  }
+}
+
+bool lease_clock_runs(const lease_params& p, timestamp_ms now, timestamp_ms reachable_since, long long peers) {
+  const bool settled_link = reachable_since != 0 && now - reachable_since > 2 * p.renew_every_ms;
+  return settled_link || peers > 0;
+}
+
+bool decide_gate::may_decide(timestamp_ms now, bool* just_closed) {
+  auto cur = until_.load();
+  for (;;) {
+    if (cur == closed_mark) return false;
+    if (now < cur || !lease_clock_runs(p_, now, reachable_since_.load(), peers_.load())) return true;
+    if (until_.compare_exchange_weak(cur, closed_mark)) {
+      if (just_closed) *just_closed = true;
+      return false;
+    }
+  }
+}
+
 lease_event lease_tracker::on_tick(timestamp_ms now) {
   if (!leader_ || now < confirmed_until_ - p_.margin_ms) return lease_event::none;
   leader_ = false;
   known_.clear();
+  stepped_down_at_ = now;
   return lease_event::lost_leadership;
 }
 

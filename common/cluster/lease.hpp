@@ -18,7 +18,9 @@
 // heartbeat after Redis returns says whether it still leads.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -47,6 +49,14 @@ std::optional<lease_params> lease_params_for(timestamp_ms lease_ms, std::string*
 /// lease plus an interval).
 timestamp_ms next_heartbeat_in(const lease_params& p, bool leader, timestamp_ms leader_pttl_ms);
 
+/// Whether time counts against a leader's lease at `now` (on_tick is applied
+/// only then): always when other members were alive at the last check-in
+/// (`peers` > 0: one may take the lease from a Redis we cannot reach), and
+/// alone once Redis has been reachable (since `reachable_since`, 0 while not)
+/// for two renew intervals, so the renewals since had their chance. Alone with
+/// Redis out of reach the leader keeps leading: nobody could take over.
+bool lease_clock_runs(const lease_params& p, timestamp_ms now, timestamp_ms reachable_since, long long peers);
+
 enum class lease_event {
   none,
   became_leader,    ///< this node now holds the lease: start the hub
@@ -58,7 +68,10 @@ class lease_tracker {
  public:
   lease_tracker(std::string self, lease_params p) : self_(std::move(self)), p_(p) {}
 
-  /// The renewal sent at `sent` answered: `holder` holds the lease now.
+  /// The renewal sent at `sent` answered: `holder` holds the lease now. A
+  /// reply naming this node to a renewal sent before on_tick made it step
+  /// down is stale (a paused process finds it waiting when it resumes) and
+  /// changes nothing: it cannot make the node lead again; a fresh renewal can.
   lease_event on_reply(timestamp_ms sent, const std::string& holder);
   /// Time passed while Redis was reachable (call about every renew_every_ms).
   lease_event on_tick(timestamp_ms now);
@@ -68,6 +81,22 @@ class lease_tracker {
   /// none), so a late reply cannot send the follower back to a dead leader.
   /// A leader ignores announcements: only Redis says who leads (none).
   lease_event on_announce(timestamp_ms now, const std::string& holder);
+  /// `holder` said it gave its lease up (a graceful stop: relay L from the
+  /// release script, published after its DEL). True when it is the leader
+  /// this follower knows: the key is free now, so the caller asks Redis at
+  /// once instead of at its next heartbeat, and holds its relayed clients
+  /// (the leader is gone). Nothing changes here: the heartbeat's answer says
+  /// who leads next (leader_changed, or became_leader for this node).
+  bool released_by(const std::string& holder) const;
+
+  /// This node leads and must stop (its hub let it know it would not decide,
+  /// the gate below): lost_leadership as on_tick gives it, whatever the time;
+  /// none when it does not lead. A later reply naming it to a renewal sent
+  /// from now on makes it lead again (with a new hub).
+  lease_event step_down(timestamp_ms now);
+  /// Leading: until when the lease is surely ours by on_tick's rule (the last
+  /// confirmed renewal's send time plus the lease, less the margin).
+  timestamp_ms holds_until() const { return confirmed_until_ - p_.margin_ms; }
 
   bool is_leader() const { return leader_; }
   /// The leader as last known; empty when unknown.
@@ -82,6 +111,46 @@ class lease_tracker {
   std::string known_;
   timestamp_ms confirmed_until_ = 0;  ///< our lease surely holds before this
   timestamp_ms announced_at_ = 0;     ///< when known_ announced itself (0: never)
+  timestamp_ms stepped_down_at_ = 0;  ///< when on_tick last made this node step down (0: never)
+};
+
+/// Whether a leader's hub may decide now, asked from the hub's own thread
+/// before each step it takes (a timer firing, a store's answer, a frame). The
+/// node keeps it told until when its lease surely holds (holds_until) and
+/// what lease_clock_runs needs (since when Redis is reachable, the peers at
+/// the last check-in), which the gate evaluates at the time of each ask: a
+/// node paused right after it started leading finds the clock running when
+/// it resumes. The first ask that finds that time passed *closes* the gate for
+/// good, and its caller tells the node, which steps down (step_down) even if
+/// a late reply would have confirmed the lease: so a hub that held back never
+/// has to make up for a decision it skipped; the next hub, loaded from the
+/// store, takes them. A paused leader's timers that came due during the pause
+/// run, on resuming, before the node's own tick can tell the hub to stop:
+/// this is what keeps them from deciding on a lease that is gone.
+/// Thread-safe (one atomic); no I/O.
+class decide_gate {
+ public:
+  explicit decide_gate(lease_params p) : p_(p) {}
+  /// The node: the lease holds until `until` (may move either way). Nothing once closed.
+  void extend(timestamp_ms until);
+  /// The node: Redis reachable since `reachable_since` (0: not now), `peers` other live members.
+  void set_link(timestamp_ms reachable_since, long long peers) {
+    reachable_since_.store(reachable_since);
+    peers_.store(peers);
+  }
+  /// May the hub decide at `now`? False from the first ask at or after the
+  /// time given, and for ever; `just_closed` is set by the ask that closed it.
+  bool may_decide(timestamp_ms now, bool* just_closed = nullptr);
+  /// The node stepped down by itself: closed now.
+  void close() { until_.store(closed_mark); }
+  bool closed() const { return until_.load() == closed_mark; }
+
+ private:
+  static constexpr timestamp_ms closed_mark = std::numeric_limits<timestamp_ms>::min();
+  lease_params p_;
+  std::atomic<timestamp_ms> until_{0};  // set up by the node before its hub runs
+  std::atomic<timestamp_ms> reachable_since_{0};
+  std::atomic<long long> peers_{0};
 };
 
 }  // namespace calma::cluster

@@ -49,16 +49,23 @@ end
 return out
 )lua";
 
-// A node leaving on purpose: give the lease up at once (only if ours), check
-// out, and tell the leader (relay kind L) to drop this node's clients now:
-// their detach messages may not all have gone out. ARGV[2]: channel prefix.
+// A node leaving on purpose: give the lease up at once (only if ours: a
+// compare-and-delete), check out, and say so (relay kind L): a follower tells
+// the leader to drop its clients now (their detach messages may not all have
+// gone out); a leader tells every other member that the lease is free, so
+// they ask for it at once instead of at their next heartbeat (nodes that do
+// not know this ignore an L when they do not lead). ARGV[2]: channel prefix.
 constexpr const char* release_lua = R"lua(
 local holder = redis.call('GET', KEYS[1])
+local us = string.char(31)
+local left = 'L' .. us .. ARGV[1] .. us .. '0' .. us .. '0' .. us
 if holder == ARGV[1] then
   redis.call('DEL', KEYS[1])
+  for _, n in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+    if n ~= ARGV[1] then redis.call('PUBLISH', ARGV[2] .. n, left) end
+  end
 elseif holder then
-  local us = string.char(31)
-  redis.call('PUBLISH', ARGV[2] .. holder, 'L' .. us .. ARGV[1] .. us .. '0' .. us .. '0' .. us)
+  redis.call('PUBLISH', ARGV[2] .. holder, left)
 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
@@ -126,6 +133,48 @@ class node::remote_connection final : public connection {
   std::string address_, origin_, host_;  // as the client's node saw them at the upgrade
 };
 
+// What the leader's hub sees of one of this node's own shoppers that said
+// hello with no token: the connection itself, noting the first welcome the
+// hub sends it (it carries the shopper's token), so that if this node steps
+// down alive it says that shopper's hello again *as that shopper*. Every
+// frame passes straight on; until the welcome each is searched for its type
+// (the hub's frames are compact JSON: a string value cannot hold `"type":"`
+// unescaped), after it only a flag is read. The welcome is kept as sent (a
+// shared frame, no copy) and parsed only if this node steps down.
+class node::welcome_tap final : public connection {
+ public:
+  explicit welcome_tap(const std::shared_ptr<connection>& c)
+      : inner_(c), id_(c->id()), address_(c->address()), origin_(c->origin()), host_(c->host()) {}
+  std::uint64_t id() const override { return id_; }
+  std::string_view address() const override { return address_; }
+  std::string_view origin() const override { return origin_; }
+  std::string_view host() const override { return host_; }
+  void send(frame_ptr f) override {
+    if (!seen_.load(std::memory_order_acquire) && f->find(R"("type":"welcome")") != std::string::npos) {
+      std::lock_guard lk(mu_);
+      welcome_ = f;
+      seen_.store(true, std::memory_order_release);
+    }
+    if (auto c = inner_.lock()) c->send(std::move(f));
+  }
+  void close(std::uint16_t code, std::string reason) override {
+    if (auto c = inner_.lock()) c->close(code, std::move(reason));
+  }
+  /// The first welcome the hub sent (null: none yet).
+  frame_ptr welcome() const {
+    std::lock_guard lk(mu_);
+    return welcome_;
+  }
+
+ private:
+  std::weak_ptr<connection> inner_;
+  std::uint64_t id_;
+  std::string address_, origin_, host_;
+  std::atomic<bool> seen_{false};
+  mutable std::mutex mu_;
+  frame_ptr welcome_;
+};
+
 std::shared_ptr<node> node::create(asio::io_context& ioc, node_options o, const config& cfg, metrics& m,
                                    hub_factory make_hub) {
   return std::shared_ptr<node>(new node(ioc, std::move(o), cfg, m, std::move(make_hub)));
@@ -140,7 +189,8 @@ node::node(asio::io_context& ioc, node_options o, const config& cfg, metrics& m,
       make_hub_(std::move(make_hub)),
       timer_(strand_),
       lease_(opts_.node_id, opts_.lease),
-      routes_(failover_params{opts_.lease.lease_ms, welcome_timeout_ms}) {}
+      routes_(failover_params{opts_.lease.lease_ms, welcome_timeout_ms}),
+      reannounce_(opts_.lease.renew_every_ms) {}
 
 node::~node() {
   if (cmd_) cmd_->stop();
@@ -220,6 +270,13 @@ void node::stop() {
     if (self->stopped_) return;
     self->stopped_ = true;
     self->timer_.cancel();
+    // A leader: other nodes' clients are theirs to keep. The hub forgets them
+    // (before it stops: the strand runs these first) rather than closing
+    // them; their nodes hold them and say their hello to the next leader.
+    for (auto& [key, rc] : self->remotes_)
+      if (self->hub_) self->hub_->detach(rc->id());
+    self->remotes_.clear();
+    self->hub_ready_ = false;
     if (self->hub_) self->hub_->stop();
     self->close_all_local(static_cast<std::uint16_t>(protocol::close_code::going_away), "server shutting down");
     const std::string p = self->opts_.key_prefix;
@@ -291,6 +348,24 @@ void node::flush_outbox() {
 // ---------------------------------------------------------------------------
 // the lease
 
+void node::check_routes() {
+  const auto due = routes_.on_tick(now_ms(), lease_.is_leader() ? std::string() : lease_.leader());
+  if (!due.retarget_to.empty()) retarget_relayed(due.retarget_to);
+  for (auto id : due.expired)
+    if (auto it = sessions_.find(id); it != sessions_.end())
+      if (auto c = it->second.conn.lock()) c->close(code_try_later, "no cluster leader answered; reconnect");
+}
+
+bool node::lease_clock_runs() const {
+  return cluster::lease_clock_runs(opts_.lease, now_ms(), reachable_since_, peers_);
+}
+
+void node::update_gate() {
+  if (!gate_ || !lease_.is_leader()) return;
+  gate_->set_link(reachable_since_, peers_);
+  gate_->extend(lease_.holds_until());
+}
+
 void node::tick() {
   if (stopped_) return;
   // Time counts against our lease while Redis is reachable and the heartbeats
@@ -298,19 +373,15 @@ void node::tick() {
   // nodes were alive at the last check-in: one of them may take the lease
   // from a Redis we cannot reach (a partition), so we stop first. Alone, we
   // keep leading through a Redis outage (nobody could take over anyway).
-  const bool settled_link = reachable_since_ != 0 && now_ms() - reachable_since_ > 2 * opts_.lease.renew_every_ms;
-  if (settled_link || peers_ > 0) on_event(lease_.on_tick(now_ms()));
+  if (lease_clock_runs()) on_event(lease_.on_tick(now_ms()));
+  update_gate();
   if (lease_.is_leader() && !hub_) start_hub();  // a start that failed is retried
   // Relayed clients held for a new leader whose announcement (relay R) did
   // not come (pub/sub may lose it): once the lease has had time to move, say
   // their hello to whoever Redis says leads (it ignores resumptions until it
   // is ready, and then announces itself anyway); and clients with no welcome
   // for too long reconnect.
-  const auto due = routes_.on_tick(now_ms(), lease_.is_leader() ? std::string() : lease_.leader());
-  if (!due.retarget_to.empty()) retarget_relayed(due.retarget_to);
-  for (auto id : due.expired)
-    if (auto it = sessions_.find(id); it != sessions_.end())
-      if (auto c = it->second.conn.lock()) c->close(code_try_later, "no cluster leader answered; reconnect");
+  check_routes();
   if (ticks_++ % 10 == 0) load_revocations();
   if (!heartbeat_in_flight_) {
     heartbeat_in_flight_ = true;
@@ -338,12 +409,19 @@ void node::on_heartbeat(std::int64_t sent, const redis::reply_or_error& r) {
   on_event(lease_.on_reply(sent, r.value.elements[0].str));
   if (r.value.elements.size() > 1) peers_ = std::max<long long>(0, r.value.elements[1].integer - 1);
   leader_pttl_ = r.value.elements.size() > 2 ? r.value.elements[2].integer : -1;
+  update_gate();
   maybe_settled();
   // A follower asks again as soon as the lease may have run out: a dead
   // leader is replaced then, not up to a renew interval later.
   if (const auto next = next_heartbeat_in(opts_.lease, lease_.is_leader(), leader_pttl_);
       next < opts_.lease.renew_every_ms) {
     timer_.expires_after(std::chrono::milliseconds(next));
+    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->tick();
+    });
+  }
+  if (std::exchange(ask_again_, false)) {
+    timer_.expires_after(std::chrono::milliseconds(0));
     timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (!ec) self->tick();
     });
@@ -384,15 +462,21 @@ void node::on_event(lease_event e) {
       leading_ = false;
       ++hub_generation_;
       hub_ready_ = false;
+      if (gate_) gate_->close();  // what is already queued on the hub's strand decides nothing either
+      gate_.reset();
       // Other nodes' clients stay open: their nodes re-target them to the
       // new leader when it announces itself (their frames meanwhile are
       // answered `unavailable`, here or by their node). The hub forgets them
-      // (its gauges too) before it stops and closes its own clients.
+      // (its gauges too); then it steps down: it decides nothing more and
+      // forgets this node's own clients without closing them, which become
+      // relayed clients held for the next leader (step_down_locals).
       for (auto& [key, rc] : remotes_)
         if (hub_) hub_->detach(rc->id());
       remotes_.clear();
-      if (hub_) hub_->stop(code_restart, "this node no longer leads the cluster; reconnect");
+      if (hub_) hub_->step_down();
       hub_.reset();
+      step_down_locals();
+      check_routes();  // the new leader is named already (it holds the key): its hellos go now
       return;
     case lease_event::leader_changed:
       spdlog::info("cluster: the leader is node {}", lease_.leader());
@@ -400,6 +484,7 @@ void node::on_event(lease_event e) {
       // serves (relay R); new clients wait for it too. (The first leader this
       // node learns of is no change: it serves already.)
       if (!before.empty()) hold_relayed();
+      check_routes();  // a stepped-down leader's clients go to it at once (its announcement may be gone)
       return;
   }
 }
@@ -408,6 +493,20 @@ void node::start_hub() {
   hub_ = make_hub_();
   hub_ready_ = false;
   const auto gen = ++hub_generation_;
+  // The hub asks before each step whether the lease surely holds; the first
+  // "no" closes the gate and has this node step down (a paused leader's
+  // timers that came due meanwhile run before its own tick could say so).
+  gate_ = std::make_shared<decide_gate>(opts_.lease);
+  update_gate();
+  hub_->set_decide_check([w = weak_from_this(), g = gate_] {
+    bool just_closed = false;
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now().time_since_epoch()).count();
+    if (g->may_decide(now, &just_closed)) return true;
+    if (just_closed)
+      if (auto self = w.lock()) self->on_strand([self, g] { self->gate_closed(g); });
+    return false;
+  });
   hub_->start([self = shared_from_this(), gen](std::string err) {
     self->on_strand([self, gen, err = std::move(err)] {
       if (gen != self->hub_generation_ || !self->hub_) return;
@@ -429,6 +528,13 @@ void node::start_hub() {
 // Tells every node that this one now serves as the leader (relay kind R):
 // clients they relayed to a previous leader, even one of the same member id
 // that stepped down and came back, say hello here again (a resumption).
+void node::gate_closed(const std::shared_ptr<decide_gate>& g) {
+  if (g != gate_ || !lease_.is_leader()) return;  // stepped down already
+  spdlog::warn("cluster: node {}'s lease is unconfirmed past its margin: its hub stopped deciding; stepping down",
+               opts_.node_id);
+  on_event(lease_.step_down(now_ms()));
+}
+
 void node::announce_leadership() {
   cmd_->command({"ZRANGE", opts_.key_prefix + ":{cluster}:nodes", "0", "-1"},
                 [self = shared_from_this()](redis::reply_or_error r) {
@@ -457,8 +563,12 @@ void node::hello(std::shared_ptr<connection> c, protocol::hello h, std::string r
       return c->close(static_cast<std::uint16_t>(protocol::close_code::going_away), "server shutting down");
     const auto id = c->id();
     if (self->lease_.is_leader() && self->hub_ && self->hub_ready_) {
-      self->sessions_[id] = session{c, route::local, self->hub_, {}};
-      return self->hub_->hello(std::move(c), std::move(h));
+      // Its hello is kept, to be said again to the next leader if this node steps down alive.
+      auto& s = self->sessions_[id];
+      s = session{c, route::local, self->hub_, std::move(raw), h.token.has_value(), nullptr};
+      std::shared_ptr<connection> to_hub = std::move(c);
+      if (!s.hello_final) to_hub = s.tap = std::make_shared<welcome_tap>(to_hub);
+      return self->hub_->hello(std::move(to_hub), std::move(h));
     }
     if (!self->lease_.is_leader() && (self->lease_.leader().empty() || !self->sub_->connected()))
       return c->close(code_try_later, "no cluster leader reachable; try again");
@@ -466,7 +576,7 @@ void node::hello(std::shared_ptr<connection> c, protocol::hello h, std::string r
     // hub loading, or the new leader not announced yet), held: its hello goes
     // to the next leader when it serves.
     auto& s = self->sessions_[id];
-    s = session{c, route::relayed, nullptr, std::move(raw), h.token.has_value()};
+    s = session{c, route::relayed, nullptr, std::move(raw), h.token.has_value(), nullptr};
     --self->metrics_.connections_unauthenticated;
     ++self->metrics_.relayed_sessions;
     const auto to = self->routes_.add(id, self->now_ms(), self->lease_.is_leader() ? std::string() : self->lease_.leader());
@@ -566,10 +676,12 @@ void node::adopt_relayed() {
       c->close(code_restart, "the cluster's leader changed; reconnect");
       continue;
     }
-    s = session{s.conn, route::local, hub_, {}};
+    s = session{s.conn, route::local, hub_, std::move(s.hello), s.hello_final, nullptr};
+    std::shared_ptr<connection> to_hub = std::move(c);
+    if (!s.hello_final) to_hub = s.tap = std::make_shared<welcome_tap>(to_hub);
     --metrics_.relayed_sessions;
     ++metrics_.connections_unauthenticated;  // the hub counts it as one until its hello
-    hub_->hello(std::move(c), std::get<protocol::hello>(std::move(*parsed.message)));
+    hub_->hello(std::move(to_hub), std::get<protocol::hello>(std::move(*parsed.message)));
     ++n;
   }
   metrics_.cluster_resumed += n;
@@ -593,10 +705,34 @@ void node::close_all_local(std::uint16_t code, const std::string& reason) {
     if (auto c = s.conn.lock()) c->close(code, reason);
 }
 
+void node::step_down_locals() {
+  const auto now = now_ms();
+  routes_.stepped_down(now);
+  std::size_t n = 0;
+  for (auto& [id, s] : sessions_) {
+    if (s.r != route::local) continue;
+    if (s.conn.expired()) continue;  // its detach is on its way (to a hub that drops it)
+    if (s.tap) {
+      if (auto w = s.tap->welcome()) {
+        s.hello = hello_to_resume(s.hello, *w);
+        s.hello_final = true;
+      }
+      s.tap.reset();
+    }
+    s.r = route::relayed;
+    s.bound.reset();
+    ++metrics_.relayed_sessions;
+    routes_.add(id, now, {});  // held until the next leader serves
+    ++n;
+  }
+  if (n) spdlog::info("cluster: {} clients of this node kept open, to say hello again to the next leader", n);
+}
+
 // ---------------------------------------------------------------------------
 // frames from other nodes
 
 void node::drop_remotes_of(const std::string& node_id) {
+  reannounce_.forget(node_id);
   for (auto it = remotes_.begin(); it != remotes_.end();) {
     if (it->second->node_id() != node_id) {
       ++it;
@@ -609,9 +745,11 @@ void node::drop_remotes_of(const std::string& node_id) {
 
 void node::on_relay(std::string wire) {
   on_strand([self = shared_from_this(), wire = std::move(wire)] {
-    if (self->stopped_) return;
     auto m = decode(wire);
     if (!m) return spdlog::warn("cluster: malformed relay message ignored ({} bytes)", wire.size());
+    // Stopping: a frame relayed here meanwhile is answered `unavailable` (sent
+    // again to the next leader); nothing else is taken.
+    if (self->stopped_ && m->kind != relay_kind::frame) return;
     if (m->kind != relay_kind::batch) return self->handle_relay(std::move(*m));
     auto parts = decode_batch(m->payload);
     if (!parts) return spdlog::warn("cluster: malformed relay batch ignored ({} bytes)", wire.size());
@@ -660,15 +798,28 @@ void node::handle_relay(relay_message msg) {
     }
     case relay_kind::frame: {
       auto it = remotes_.find(remote_key(msg.node, msg.conn));
-      if (!lease_.is_leader() || !hub_ || !hub_ready_) {
+      if (stopped_ || !lease_.is_leader() || !hub_ || !hub_ready_) {
         // Relayed here by a node that does not know yet that this one no
-        // longer leads (or does not serve yet): not handled, so the client
+        // longer leads (or does not serve yet, or is stopping): not handled, so the client
         // hears `unavailable` and sends it again once re-targeted.
         ++metrics_.cluster_gap_unavailable;
         return publish(msg.node, encode({relay_kind::send, msg.node, msg.conn, 0,
                                          unavailable_frame(protocol::guess_ref(msg.payload))}));
       }
-      if (it == remotes_.end()) return refuse(code_restart, "unknown to the cluster's leader; reconnect");
+      if (it == remotes_.end()) {
+        // A client this leader never took (its resumption came while the hub
+        // loaded and was ignored, and the frame overtook the announcement's
+        // re-hello; or its node was dropped for not checking in): not
+        // handled, `unavailable`, and its node is asked to say its clients'
+        // hello again (relay R) rather than told to close it.
+        ++metrics_.cluster_gap_unavailable;
+        publish(msg.node, encode({relay_kind::send, msg.node, msg.conn, 0, unavailable_frame(protocol::guess_ref(msg.payload))}));
+        if (reannounce_.due(msg.node, now_ms())) {
+          spdlog::info("cluster: a frame from a client of node {} this leader does not know: asking it to say hello again", msg.node);
+          publish(msg.node, encode({relay_kind::reset, opts_.node_id, 0, 0, {}}));
+        }
+        return;
+      }
       auto parsed = protocol::parse_client_message(msg.payload, cfg_.limits);
       if (parsed.message) hub_->handle(it->second->id(), std::move(*parsed.message));
       return;
@@ -694,6 +845,13 @@ void node::handle_relay(relay_message msg) {
       if (lease_.is_leader()) {
         spdlog::info("cluster: node {} left: dropping its clients", msg.node);
         drop_remotes_of(msg.node);
+      } else if (lease_.released_by(msg.node)) {
+        // The leader stopped and gave its lease up: the key is free now. Its
+        // relayed clients wait for the next leader; ask for the lease at once.
+        spdlog::info("cluster: the leader {} gave its lease up: asking for it now", msg.node);
+        hold_relayed();
+        if (heartbeat_in_flight_) ask_again_ = true;
+        else tick();
       }
       return;
     case relay_kind::reset:

@@ -101,17 +101,22 @@ class node final : public front, public std::enable_shared_from_this<node> {
 
  private:
   class remote_connection;
+  class welcome_tap;
   enum class route { local, relayed };
   struct session {
     std::weak_ptr<connection> conn;
     route r = route::local;
     std::shared_ptr<hub> bound;  ///< local: the hub it said hello to
-    /// relayed: the hello to say again to a new leader: the client's own, or,
-    /// once a shopper was welcomed, the same with the token it was given (so a
-    /// new leader resumes that shopper instead of making a new one). Where it
-    /// is relayed to, held or welcomed: `routes_`.
+    /// The hello to say again to a new leader: the client's own, or, once a
+    /// shopper was welcomed, the same with the token it was given (so a new
+    /// leader resumes that shopper instead of making a new one). Relayed:
+    /// where it is relayed to, held or welcomed: `routes_`. Local: said again
+    /// when this node steps down alive (lost_leadership).
     std::string hello;
-    bool hello_final = false;  ///< relayed: `hello` holds a token (staff's from the start, a shopper's once welcomed)
+    bool hello_final = false;  ///< `hello` holds a token (staff's from the start, a shopper's once welcomed)
+    /// local, a shopper with no token yet: what the hub sees of its
+    /// connection, keeping the welcome's token for a step-down.
+    std::shared_ptr<welcome_tap> tap;
   };
 
   node(boost::asio::io_context& ioc, node_options o, const config& cfg, metrics& m, hub_factory make_hub);
@@ -122,6 +127,8 @@ class node final : public front, public std::enable_shared_from_this<node> {
   void on_heartbeat(std::int64_t sent, const redis::reply_or_error& r);
   void on_event(lease_event e);
   void start_hub();
+  /// The hub found its gate's time passed (and closed it): step down now.
+  void gate_closed(const std::shared_ptr<decide_gate>& g);
   void maybe_settled();
   void announce_leadership();
   void on_relay(std::string wire);
@@ -139,6 +146,16 @@ class node final : public front, public std::enable_shared_from_this<node> {
   /// A relayed S frame: the first welcome of the session's leader is noted (and a shopper's token kept).
   void note_welcome(std::uint64_t conn_id, session& s, const std::string& frame);
   void close_all_local(std::uint16_t code, const std::string& reason);
+  /// This node stopped leading while alive: its hub forgets its clients
+  /// without closing them (hub::step_down) and they become relayed clients,
+  /// held until the next leader serves, then said hello again as resumptions.
+  void step_down_locals();
+  /// Held clients are re-targeted, or closed after too long without a welcome, when due (routes_.on_tick).
+  void check_routes();
+  /// Whether time counts against our lease now (see tick()).
+  bool lease_clock_runs() const;
+  /// Tells the hub's gate until when the lease surely holds (after each heartbeat and tick).
+  void update_gate();
   void drop_remotes_of(const std::string& node_id);
   std::int64_t now_ms() const;
 
@@ -160,14 +177,17 @@ class node final : public front, public std::enable_shared_from_this<node> {
   // strand state
   bool stopped_ = false;
   bool heartbeat_in_flight_ = false;
+  bool ask_again_ = false;  ///< the leader released its lease while a heartbeat was out: ask again at its answer
   int ticks_ = 0;
   std::int64_t reachable_since_ = 0;  ///< when the command connection came up; 0 while down
   long long peers_ = 0;               ///< other live nodes at the last check-in
   std::int64_t leader_pttl_ = -1;     ///< the lease's time left at the last heartbeat (-1: unknown)
   relay_routes routes_;               ///< where each relayed client is relayed to, or held
+  reannounce_limiter reannounce_;     ///< leading: members asked to say their clients' hello again
   bool relink_pending_ = false;       ///< the relay link dropped: resync its clients when it is back
   std::function<void()> settled_;
   std::shared_ptr<hub> hub_;  ///< while leading
+  std::shared_ptr<decide_gate> gate_;  ///< hub_'s: whether it may decide (lease surely ours)
   bool hub_ready_ = false;
   std::uint64_t hub_generation_ = 0;
   std::unordered_map<std::uint64_t, session> sessions_;  ///< this node's clients, after hello

@@ -110,6 +110,26 @@ void hub::stop(std::uint16_t code, std::string reason) {
   });
 }
 
+void hub::step_down() {
+  // Not through on_strand: this must run even once the node's lease is in
+  // doubt (the decide gate closed), which is when it is called.
+  asio::post(strand_, [self = shared_from_this()] {
+    self->stopped_ = true;  // timers already due see it and do nothing
+    self->deposed_ = true;  // nothing posted from now on runs
+    self->snapshot_timer_.cancel();
+    self->snapshot_delay_.cancel();
+    for (auto& [id, t] : self->grace_timers_) t->cancel();
+    for (auto& [id, c] : self->open_)
+      self->cancel_deadline(c);
+    // Forgotten, not closed: no frame of this hub reaches them any more.
+    for (const auto& [id, s] : self->sessions_) --self->metrics_.connections(to_string(s.who.role));
+    self->sessions_.clear();
+    self->by_user_.clear();
+    self->supervisor_conns_.clear();
+    self->agent_conns_.clear();
+  });
+}
+
 // ---------------------------------------------------------------------------
 // sending
 
@@ -230,7 +250,7 @@ void hub::hello(std::shared_ptr<connection> c, protocol::hello h) {
 }
 
 void hub::do_hello(std::shared_ptr<connection> c, protocol::hello h) {
-  if (stopped_) return c->close(static_cast<std::uint16_t>(protocol::close_code::going_away), "server shutting down");
+  if (stopped_.set()) return c->close(static_cast<std::uint16_t>(protocol::close_code::going_away), "server shutting down");
   const auto now = clock_();
   participant who;
   std::string shopper_token;
@@ -460,7 +480,7 @@ void hub::start_grace(const std::string& agent_id) {
   auto t = std::make_unique<asio::steady_timer>(strand_);
   t->expires_after(std::chrono::seconds(cfg_.routing.disconnect_grace_s));
   t->async_wait([self = shared_from_this(), id = agent_id](const boost::system::error_code& ec) {
-    if (ec) return;
+    if (ec || self->stopped_) return;
     busy_scope busy(self->metrics_);
     self->grace_timers_.erase(id);
     if (!self->by_user_.count(id)) self->agent_gone(id);

@@ -52,6 +52,19 @@ class hub : public std::enable_shared_from_this<hub> {
   void start(std::function<void(std::string)> done);
   /// Closes every session (1001 unless told otherwise) and stops the timers.
   void stop(std::uint16_t code = 1001, std::string reason = "server shutting down");
+  /// This hub no longer leads its cluster (its node lost the lease while
+  /// alive): it stops its timers and forgets every session *without closing
+  /// it* (the node says their hello to the next leader), and from then on
+  /// decides nothing: whatever is still on its way to its strand (a frame, a
+  /// store's answer, an ack) is dropped unrun. A message whose append was
+  /// under way is not acked by this hub; its client resends it to the next
+  /// leader with the same client_msg_id, which stores it once.
+  void step_down();
+  /// In a cluster, before start(): asked (on the hub's strand) before every
+  /// step the hub takes, a timer's included; false: the node's lease is in
+  /// doubt, nothing is decided and the node steps down (see
+  /// cluster::decide_gate). Unset: always true.
+  void set_decide_check(std::function<bool()> may_decide) { may_decide_ = std::move(may_decide); }
 
   // ---- from sessions (any thread)
   /// The first frame of a connection. On a bad token the hub closes it (4401).
@@ -314,7 +327,26 @@ class hub : public std::enable_shared_from_this<hub> {
   bool snapshot_pending_ = false;
   std::map<std::string, int> published_online_;  // store -> agents online, as last put in the store
   std::chrono::steady_clock::time_point published_at_{};
-  bool stopped_ = false;
+  /// stop() or step_down() was called; and, read as a bool (as every timer
+  /// does before it decides), also while the node's lease is in doubt.
+  class stop_flag {
+   public:
+    explicit stop_flag(const hub& h) : h_(h) {}
+    stop_flag& operator=(bool v) {
+      set_ = v;
+      return *this;
+    }
+    explicit operator bool() const { return set_ || !h_.may_decide(); }
+    bool set() const { return set_; }
+
+   private:
+    const hub& h_;
+    bool set_ = false;
+  };
+  bool may_decide() const { return !may_decide_ || may_decide_(); }
+  std::function<bool()> may_decide_;
+  stop_flag stopped_{*this};
+  bool deposed_ = false;  ///< step_down(): nothing more runs on the strand
   /// point_frame's memo: a coaching line (by its address in the lexicon) -> (its length, its JSON string; "" if not UTF-8).
   mutable std::unordered_map<const char*, std::pair<std::size_t, std::string>> coaching_json_;
 };

@@ -59,10 +59,14 @@ class busy_scope {
 };
 
 // Every entry into hub state goes through here: onto the strand, and with the
-// users table current (a reload swaps it; see refresh_users).
+// users table current (a reload swaps it; see refresh_users). After
+// step_down(), or once the node's lease is in doubt, nothing more runs
+// (frames, store answers: dropped; clients resend to the next leader).
 template <class F>
 void hub::on_strand(F&& f) {
   boost::asio::post(strand_, [self = this, f = std::forward<F>(f)]() mutable {
+    // Stepped down, or the lease in doubt (the node steps down): nothing more is decided here.
+    if (self->deposed_ || !self->may_decide()) return;
     busy_scope busy(self->metrics_);
     self->refresh_users();
     f();

@@ -303,3 +303,143 @@ TEST_CASE("failover: a shopper's hello is said again with the token its welcome 
   CHECK_FALSE(is_welcome(R"({"type":"ack"})"));
   CHECK_FALSE(is_welcome("{\"welcome\""));
 }
+
+TEST_CASE("failover: a leader that stepped down alive holds its own clients - re-targets them as soon as a leader is named") {
+  relay_routes r({1500, 10'000});
+  r.add(9, 0, "");  // a client held while this node's hub was loading
+  r.take_all();
+  // This node led; its lease lapsed (paused past it) and b took over: b's
+  // announcement came while this node still led and was ignored.
+  r.stepped_down(5000);
+  CHECK(r.holding());
+  CHECK(r.add(1, 5000, "b").empty());  // its own clients are held like relayed ones
+  CHECK(r.add(2, 5000, "b").empty());
+  CHECK(r.on_tick(5000, "").retarget_to.empty());  // Redis names nobody yet
+  // Not retarget_after_ms later: at once, since b's announcement may be gone.
+  CHECK(r.on_tick(5001, "b").retarget_to == "b");
+  auto ids = r.retarget(5001, "b");
+  std::sort(ids.begin(), ids.end());
+  CHECK(ids == std::vector<std::uint64_t>{1, 2});
+  CHECK(r.welcomed(1));
+  // Once re-targeted, a later leader change waits for its announcement again.
+  r.hold(8000);
+  CHECK(r.on_tick(8001, "c").retarget_to.empty());
+  CHECK(r.on_tick(9501, "c").retarget_to == "c");
+  // The welcome timeout counts from the step-down for a client never welcomed since.
+  CHECK(r.on_tick(15'001, "").expired == std::vector<std::uint64_t>{2});
+}
+
+TEST_CASE("failover: the hello a stepped-down leader says again for its own client") {
+  const std::string hello = R"({"type":"hello","role":"shopper","store":"demo","name":"Ana"})";
+  auto j = nlohmann::json::parse(hello_to_resume(hello, R"({"type":"welcome","role":"shopper","token":"tok.2"})"));
+  CHECK(j["token"] == "tok.2");
+  CHECK(j["name"] == "Ana");
+  CHECK(hello_to_resume(hello, "") == hello);  // never welcomed: its own hello
+  const std::string staff = R"({"type":"hello","token":"staff.tok"})";
+  CHECK(hello_to_resume(staff, R"({"type":"welcome","role":"agent"})") == staff);
+}
+
+TEST_CASE("lease: a follower told that its leader released the lease asks at once - nobody else's release counts") {
+  lease_tracker t("b", lease_params{});
+  CHECK_FALSE(t.released_by("a"));  // no leader known yet
+  CHECK(t.on_reply(0, "a") == lease_event::leader_changed);
+  CHECK(t.released_by("a"));
+  CHECK_FALSE(t.released_by("c"));  // not the leader it follows
+  CHECK_FALSE(t.released_by(""));
+  CHECK(t.leader() == "a");         // unchanged until Redis answers
+  // The next heartbeat finds the key free and takes it.
+  CHECK(t.on_reply(10, "b") == lease_event::became_leader);
+  CHECK_FALSE(t.released_by("a"));  // a leader ignores it
+  CHECK_FALSE(t.released_by("b"));
+}
+
+TEST_CASE("lease: a paused leader steps down on its first tick - the stale answer of a renewal sent before does not make it lead again") {
+  lease_tracker t("a", lease_params{});
+  CHECK(t.on_reply(0, "a") == lease_event::became_leader);
+  // A renewal goes out at 300, then the process is stopped (SIGSTOP) for 3 s;
+  // Redis answered it before the pause, the answer waits in the socket.
+  // Resumed at 3300: the tick comes first, the lease is long unconfirmed.
+  CHECK(t.on_tick(3300) == lease_event::lost_leadership);
+  CHECK_FALSE(t.is_leader());
+  CHECK(t.on_reply(300, "a") == lease_event::none);  // stale: sent before the step-down
+  CHECK_FALSE(t.is_leader());
+  // The next renewal learns who took over.
+  CHECK(t.on_reply(3305, "b") == lease_event::leader_changed);
+  CHECK(t.leader() == "b");
+  // A renewal sent after the step-down that finds the key free leads again.
+  lease_tracker u("a", lease_params{});
+  u.on_reply(0, "a");
+  u.on_tick(3300);
+  CHECK(u.on_reply(3310, "a") == lease_event::became_leader);
+}
+
+TEST_CASE("failover: a leader asks a node to say its clients' hello again once per interval - a forgotten member is asked afresh") {
+  reannounce_limiter l(300);
+  CHECK(l.due("b@1", 1000));
+  CHECK_FALSE(l.due("b@1", 1000));  // the other unknown clients' frames follow the one announcement
+  CHECK_FALSE(l.due("b@1", 1299));
+  CHECK(l.due("c@1", 1100));        // per member
+  CHECK(l.due("b@1", 1300));        // the announcement may have been lost: again
+  CHECK_FALSE(l.due("b@1", 1400));
+  l.forget("b@1");
+  CHECK(l.size() == 1);
+  CHECK(l.due("b@1", 1401));
+}
+
+TEST_CASE("lease: the decide gate - open while the lease holds - closed for good by the first ask past it - the node closes it too") {
+  decide_gate g(lease_params{});
+  g.set_link(-1000, 1);  // Redis reachable, a peer alive: time counts
+  CHECK_FALSE(g.closed());
+  g.extend(1050);
+  CHECK(g.may_decide(0));
+  CHECK(g.may_decide(1049));
+  g.extend(1350);  // a renewal confirmed
+  bool just = false;
+  CHECK(g.may_decide(1300, &just));
+  CHECK_FALSE(just);
+  // Paused: the hub's timer asks first, at 4000.
+  CHECK_FALSE(g.may_decide(4000, &just));
+  CHECK(just);
+  CHECK(g.closed());
+  just = false;
+  CHECK_FALSE(g.may_decide(4001, &just));
+  CHECK_FALSE(just);  // told once
+  // A late reply confirming the lease does not open it again: the node steps down anyway.
+  g.extend(5000);
+  CHECK_FALSE(g.may_decide(4002));
+  // Alone with Redis out of reach, time does not count; the node's own step-down closes it.
+  decide_gate alone(lease_params{});
+  alone.set_link(0, 0);
+  alone.extend(1050);
+  CHECK(alone.may_decide(1'000'000));
+  alone.close();
+  CHECK_FALSE(alone.may_decide(0));
+  // Alone, just after Redis came back: the clock runs once the link has had
+  // two renew intervals, counted at the time of the ask (a node paused just
+  // after it started leading finds it running when it resumes).
+  decide_gate fresh(lease_params{});
+  fresh.set_link(100, 0);
+  fresh.extend(1150);
+  CHECK(fresh.may_decide(600));    // 500 ms of link: not yet
+  CHECK_FALSE(fresh.may_decide(1200));  // 1100 ms of link: the clock runs, and 1150 has passed
+}
+
+TEST_CASE("lease: when time counts against a leader's lease") {
+  const lease_params p{};  // renew every 300 ms
+  CHECK(lease_clock_runs(p, 10'000, 0, 1));        // a peer alive: always
+  CHECK_FALSE(lease_clock_runs(p, 10'000, 0, 0));  // alone, Redis out of reach
+  CHECK_FALSE(lease_clock_runs(p, 10'000, 9'500, 0));  // alone, Redis back 500 ms ago
+  CHECK(lease_clock_runs(p, 10'000, 9'300, 0));    // alone, back for more than two renewals
+}
+
+TEST_CASE("lease: a leader told by its hub to stop steps down whatever the time - and may lead again") {
+  lease_tracker t("a", lease_params{});
+  CHECK(t.step_down(10) == lease_event::none);  // not leading
+  CHECK(t.on_reply(0, "a") == lease_event::became_leader);
+  CHECK(t.holds_until() == 1050);
+  CHECK(t.step_down(500) == lease_event::lost_leadership);
+  CHECK_FALSE(t.is_leader());
+  CHECK(t.leader().empty());
+  CHECK(t.on_reply(300, "a") == lease_event::none);  // sent before the step-down
+  CHECK(t.on_reply(600, "a") == lease_event::became_leader);
+}

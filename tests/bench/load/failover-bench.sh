@@ -14,17 +14,26 @@
 #
 #   tests/bench/load/failover-bench.sh KILLS [N] [BUILD_DIR] [ROUNDS] [PROBES]
 #
+# TERMS: the same, the leader stopped with SIGTERM each round (it gives its
+# lease up at once): the handover, from the signal to a follower's client's ack.
+# STOPS: the leader SIGSTOPped until another node leads, then SIGCONTed: it
+# steps down alive; its own clients (clients on all three nodes) should stay
+# open: p50/p99 from SIGCONT to their next ack, and the others' from SIGSTOP.
+#
+#   tests/bench/load/failover-bench.sh TERMS|STOPS [N] [BUILD_DIR] [ROUNDS] [PROBES]
+#
 # Needs redis-server, and node with a global WebSocket (22, or 20 with
 # --experimental-websocket). Ports 6392, 8301, 8302 (KILLS: 8311-8313).
+# KEEP=1 keeps the nodes' logs (the temporary directory is named at the end).
 set -euo pipefail
-sig=${1:?TERM|KILL|KILLS}
+sig=${1:?TERM|KILL|KILLS|TERMS|STOPS}
 n=${2:-200}
 B=${3:-build}
 rounds=${4:-10}
 probes=${5:-100}
 here=$(cd "$(dirname "$0")" && pwd)
 W=$(mktemp -d /tmp/calma-failover.XXXXXX)
-trap 'pkill -f "calma-server --config $W" || true; redis-cli -p 6392 shutdown nosave >/dev/null 2>&1 || true; rm -rf "$W"' EXIT
+trap 'pkill -f "calma-server --config $W" || true; redis-cli -p 6392 shutdown nosave >/dev/null 2>&1 || true; if [ -n "${KEEP:-}" ]; then echo "logs kept in $W" >&2; else rm -rf "$W"; fi' EXIT
 export CALMA_TOKEN_SECRET=failover-bench-secret-0123456789abcdefgh
 redis-server --port 6392 --appendonly yes --appendfsync everysec --dir "$W" --daemonize yes > /dev/null
 sleep 0.3
@@ -37,11 +46,11 @@ hash=$(echo loadpass | "$B/server/calma-server" hash-password --iterations 1000)
 echo '{"rate_limit":{"frames_per_s":1000000,"burst":1000000},"auth":{"login_attempts_per_minute":100000},"routing":{"default_capacity":1000,"disconnect_grace_s":600},
   "doors":{"connections_per_address":100000,"new_connections_per_s":100000,"new_connections_burst":100000,"conversations_per_min":1000000,"conversations_burst":100000,"logins_per_min":100000,"logins_burst":100000},
   "escalation":{"queue_wait_s":3600,"unanswered_s":3600}}' > "$W/config.json"
-if [ "$sig" = KILLS ]; then
+if [ "$sig" = KILLS ] || [ "$sig" = TERMS ] || [ "$sig" = STOPS ]; then
   CALMA_SERVER="$B/server/calma-server" CALMA_CONFIG="$W/config.json" CALMA_USERS="$W/users.json" \
     CALMA_REDIS=redis://127.0.0.1:6392 CALMA_LOGDIR="$W" \
-    node --experimental-websocket "$here/failover-clients.mjs" "$n" 20 "$probes" "$rounds" 2>/dev/null
-  grep -hE "loaded|said hello again" "$W"/n*.log | cut -c1-160 | tail -6
+    node --experimental-websocket "$here/failover-clients.mjs" "$n" 20 "$probes" "$rounds" "${sig%S}" 2>/dev/null
+  grep -hE "loaded|said hello again|kept open|gave its lease up" "$W"/n*.log | cut -c1-160 | tail -6
   exit 0
 fi
 "$B/server/calma-server" --config "$W/config.json" --users "$W/users.json" --redis redis://127.0.0.1:6392 --node-id a --port 8301 > "$W/a.log" 2>&1 &

@@ -11,13 +11,24 @@
 // killed leader's own clients drop (their process died): counted apart, then
 // reconnected to a follower; the killed node is restarted before the next round.
 //
+// MODE (the fifth argument) says how the leader goes each round:
+//   KILL  SIGKILL, as above (the default);
+//   TERM  SIGTERM: it gives its lease up (a compare-and-delete) and tells the
+//         followers, which ask for it at once; timed from the signal;
+//   STOP  SIGSTOP until another node holds the lease (it may still be
+//         loading), then SIGCONT: the paused leader steps down alive. Clients are on all three nodes; the
+//         paused node's own probes send at SIGCONT and are timed from it
+//         (their connections should all stay open), the others' from SIGSTOP.
+//
 // env: CALMA_SERVER, CALMA_CONFIG, CALMA_USERS, CALMA_REDIS, CALMA_LOGDIR
-// args: SHOPPERS AGENTS PROBES ROUNDS  (defaults 1000 20 100 10)
+// args: SHOPPERS AGENTS PROBES ROUNDS MODE  (defaults 1000 20 100 10 KILL)
 // Needs a global WebSocket: Node 22, or Node 20 with --experimental-websocket.
 import { spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
 
-const [SHOPPERS = 1000, AGENTS = 20, PROBES = 100, ROUNDS = 10] = process.argv.slice(2).map(Number);
+const [SHOPPERS = 1000, AGENTS = 20, PROBES = 100, ROUNDS = 10] = process.argv.slice(2, 6).map(Number);
+const MODE = process.argv[6] ?? 'KILL';
+if (!['KILL', 'TERM', 'STOP'].includes(MODE)) throw new Error(`mode ${MODE}: KILL, TERM or STOP`);
 const env = process.env;
 const ports = { n1: 8311, n2: 8312, n3: 8313 };
 const procs = {};
@@ -90,6 +101,9 @@ class Client {
           if (first) {
             first = false;
             clearTimeout(fail);
+            // As the web client does: a ping now and then, or the server closes an idle connection (4408).
+            clearInterval(this.keepalive);
+            this.keepalive = setInterval(() => this.send({ type: 'ping' }), 30000);
             resolve(m);
           } else if (this.probe) this.resend(0); // a new leader: the outbox goes again
         } else if (m.type === 'ack') {
@@ -110,6 +124,7 @@ class Client {
         }
       };
       ws.onclose = (e) => {
+        clearInterval(this.keepalive);
         this.closes.push({ t: now(), code: e.code, node: this.node });
         clearTimeout(fail);
         if (first) reject(new Error(`${this.kind} on ${node}: closed ${e.code} before welcome`));
@@ -172,11 +187,13 @@ try {
   startNode('n3');
   let leader = await settledLeader(all);
   const followers = () => all.filter((n) => n !== leader);
-  console.log(`leader ${leader}; opening ${SHOPPERS} conversations (${AGENTS} agents), all on the followers`);
+  // STOP: clients on every node (the paused leader's own are the point); else on the followers.
+  const homes = () => (MODE === 'STOP' ? all : followers());
+  console.log(`leader ${leader}; opening ${SHOPPERS} conversations (${AGENTS} agents), on ${MODE === 'STOP' ? 'every node' : 'the followers'}`);
 
   const agents = [];
   for (let i = 1; i <= AGENTS; i++) {
-    const f = followers()[i % 2];
+    const f = homes()[i % homes().length];
     const a = new Client('agent', { type: 'hello', token: await login(ports[f], `loadagent${i}`) });
     await a.connect(f);
     agents.push(a);
@@ -184,46 +201,74 @@ try {
   const shoppers = [];
   for (let i = 0; i < SHOPPERS; i++) shoppers.push(new Client('shopper', { type: 'hello', role: 'shopper', name: `S${i}`, language: 'en' }));
   await inBatches(shoppers, 50, async (s) => {
-    await s.connect(followers()[shoppers.indexOf(s) % 2]);
+    await s.connect(homes()[shoppers.indexOf(s) % homes().length]);
     await s.openConversation();
   });
   const clients = [...agents, ...shoppers];
   console.log(`${shoppers.filter((s) => s.conv).length} conversations open`);
   await sleep(1000);
 
-  const samples = [], perRound = [];
-  let droppedOnSurvivors = 0, droppedOnVictim = 0, unanswered = 0, unavailable = 0, rewelcomed = 0;
+  const samples = [], perRound = [], ownSamples = [];
+  const closeCodes = {};
+  let droppedOnSurvivors = 0, droppedOnVictim = 0, unanswered = 0, unavailable = 0, rewelcomed = 0, ownRewelcomed = 0;
+  const probe = (list, round) =>
+    Promise.all(list.map((p) => Promise.race([p.sendUntilAcked(`round ${round}`), sleep(20000).then(() => undefined)])));
   for (let round = 1; round <= ROUNDS; round++) {
     const victim = leader;
     const survivors = clients.filter((c) => c.node !== victim);
     const onVictim = clients.filter((c) => c.node === victim);
     const probes = shoppers.filter((s) => s.node !== victim).slice(0, PROBES);
     for (const c of clients) c.closes = [];
-    for (const c of survivors) c.welcomes = 1;
+    for (const c of clients) c.welcomes = 1;
     for (const p of probes) p.unavailable = 0;
+    const live = all.filter((n) => n !== victim);
     const t0 = now();
-    procs[victim].kill('SIGKILL');
-    const acks = await Promise.all(probes.map((p) => Promise.race([p.sendUntilAcked(`round ${round}`), sleep(20000).then(() => undefined)])));
+    procs[victim].kill(`SIG${MODE}`);
+    const pending = probe(probes, round);
+    let ownTimes = [];
+    if (MODE === 'STOP') {
+      // Paused until another node holds the lease (maybe still loading), then resumed: it steps down alive.
+      leader = await settledLeader(live);
+      const tc = now();
+      procs[victim].kill('SIGCONT');
+      const own = shoppers.filter((s) => s.node === victim).slice(0, PROBES);
+      for (const t of await probe(own, round)) {
+        if (typeof t === 'number') ownTimes.push(t - tc);
+        else unanswered++;
+      }
+      ownSamples.push(...ownTimes);
+    }
+    const acks = await pending;
     const times = [];
     for (const t of acks) {
       if (typeof t === 'number') times.push(t - t0);
       else unanswered++;
     }
     samples.push(...times);
-    const live = all.filter((n) => n !== victim);
-    leader = await settledLeader(live);
+    leader = await settledLeader(MODE === 'STOP' ? all : live);
     await sleep(300); // the last welcomes
     const dropped = survivors.filter((c) => c.closes.length).length;
+    for (const c of clients) for (const x of c.closes) closeCodes[x.code] = (closeCodes[x.code] ?? 0) + 1;
     droppedOnSurvivors += dropped;
-    droppedOnVictim += onVictim.length;
+    if (MODE === 'STOP') {
+      droppedOnVictim += onVictim.filter((c) => c.closes.length).length;
+      ownRewelcomed += onVictim.filter((c) => c.welcomes > 1).length;
+    } else droppedOnVictim += onVictim.length;
     unavailable += probes.reduce((n, p) => n + p.unavailable, 0);
     const again = survivors.filter((c) => c.welcomes > 1).length;
     rewelcomed += again;
     perRound.push({ first: Math.min(...times), p50: pct(times, 50), last: Math.max(...times) });
-    console.log(`round ${round}: killed ${victim} (${onVictim.length} own clients), new leader ${leader}; ` +
+    console.log(`round ${round}: ${MODE} ${victim} (${onVictim.length} own clients), new leader ${leader}; ` +
       `probe acks after ${Math.round(pct(times, 50))} ms p50, ${Math.round(Math.max(...times))} ms last; ` +
-      `${again}/${survivors.length} survivors welcomed again, ${dropped} dropped`);
-    // The killed node comes back as a follower; its clients reconnect to a follower.
+      `${again}/${survivors.length} survivors welcomed again, ${dropped} dropped` +
+      (MODE === 'STOP' ? `; own probes acked ${Math.round(pct(ownTimes, 50))} ms p50 after SIGCONT, ` +
+        `${onVictim.filter((c) => c.closes.length).length} own clients dropped` : ''));
+    if (MODE === 'STOP') {
+      await sleep(1000);
+      continue; // the resumed node follows; its clients stay where they are
+    }
+    // The stopped node comes back as a follower; its clients reconnect to a follower.
+    await new Promise((r) => (procs[victim].exitCode !== null || procs[victim].signalCode ? r() : procs[victim].once('exit', r)));
     startNode(victim);
     await settledLeader(all);
     await sleep(500);
@@ -233,11 +278,15 @@ try {
   }
   const r = (x) => Math.round(x);
   console.log('');
-  console.log(`kills: ${ROUNDS}; open conversations: ${SHOPPERS}; probes a kill: ${PROBES}`);
-  console.log(`kill -> probe ack (ms): p50 ${r(pct(samples, 50))}  p99 ${r(pct(samples, 99))}  max ${r(Math.max(...samples))}  (${samples.length} samples, ${unanswered} never acked)`);
+  console.log(`${MODE} rounds: ${ROUNDS}; open conversations: ${SHOPPERS}; probes a round: ${PROBES}`);
+  console.log(`${MODE === 'STOP' ? 'SIGSTOP' : MODE === 'TERM' ? 'SIGTERM' : 'kill'} -> surviving nodes' probe ack (ms): p50 ${r(pct(samples, 50))}  p99 ${r(pct(samples, 99))}  max ${r(Math.max(...samples))}  (${samples.length} samples, ${unanswered} never acked)`);
   console.log(`per kill, first ack (ms): p50 ${r(pct(perRound.map((x) => x.first), 50))}  p99 ${r(pct(perRound.map((x) => x.first), 99))}; last ack: p50 ${r(pct(perRound.map((x) => x.last), 50))}  p99 ${r(pct(perRound.map((x) => x.last), 99))}`);
   console.log(`connections of surviving nodes dropped: ${droppedOnSurvivors}; welcomed again on their open connection: ${rewelcomed}`);
-  console.log(`the killed leaders' own clients (dropped, reconnected): ${droppedOnVictim}; unavailable answers to probes: ${unavailable}`);
+  console.log(`close codes seen: ${JSON.stringify(closeCodes)}`);
+  if (MODE === 'STOP') {
+    console.log(`SIGCONT -> the paused leader's own probe ack (ms): p50 ${r(pct(ownSamples, 50))}  p99 ${r(pct(ownSamples, 99))}  max ${r(Math.max(...ownSamples))}  (${ownSamples.length} samples)`);
+    console.log(`the paused leaders' own clients dropped: ${droppedOnVictim}; welcomed again on their open connection: ${ownRewelcomed}; unavailable answers to probes: ${unavailable}`);
+  } else console.log(`the stopped leaders' own clients (dropped, reconnected): ${droppedOnVictim}; unavailable answers to probes: ${unavailable}`);
 } finally {
   for (const p of Object.values(procs)) p.kill('SIGKILL');
   process.exit(0);
