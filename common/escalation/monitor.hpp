@@ -34,10 +34,6 @@ class monitor {
   // conversation (scorer::fits), else the text is analysed here. Spent either way.
   output on_customer_message(std::int64_t ts, std::string_view text, anger::prepared_text* pre = nullptr);
   output on_staff_message(std::int64_t ts, std::string_view text, anger::prepared_text* pre = nullptr);
-  // The language a message of this conversation is analysed in (no_lang:
-  // detected) and what a detection falls back to now: what to prepare with.
-  anger::lang_id language() const noexcept { return lang_; }
-  anger::lang_id fallback() const noexcept { return scorer_->fallback_for(&state_); }
   output on_queued(std::int64_t ts);
   output on_assigned(std::int64_t ts);
   void on_acknowledged(std::int64_t ts) { policy_.on_acknowledged(ts); }

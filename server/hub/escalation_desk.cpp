@@ -95,9 +95,6 @@ json hub::curve_json(const conv_entry& c) const {
 json hub::escalation_json(const conv_entry& c, bool with_curve) const {
   const auto& e = *c.esc;
   const auto now = clock_();
-  json curve = json::array();
-  if (with_curve)
-    for (const auto& p : c.timeline) curve.push_back(json{{"ts", p.ts}, {"level", round1(p.level)}});
   json waiting{{"conversation_s", (now - c.rec.created_ts) / 1000}};
   if (c.rec.state == conversation_state::queued) waiting["queued_s"] = (now - c.rec.created_ts) / 1000;
   if (c.unanswered_since) waiting["unanswered_s"] = (now - *c.unanswered_since) / 1000;
@@ -108,8 +105,6 @@ json hub::escalation_json(const conv_entry& c, bool with_curve) const {
          {"reason_keys", e.keys},
          {"severity", escalation::severity_name(e.sev)},
          {"level", level_of(c)},
-         {"curve", std::move(curve)},
-         {"transcript_tail", json::array()},
          {"raised_ts", e.raised_ts},
          {"waiting", std::move(waiting)},
          {"handled_by", c.handled_by},
@@ -118,9 +113,11 @@ json hub::escalation_json(const conv_entry& c, bool with_curve) const {
          {"agent", c.rec.agent_id ? json{{"id", *c.rec.agent_id}, {"name", c.rec.agent_name}} : json(nullptr)},
          {"acked", !e.acked_by.empty()},
          {"renotified", e.renotified}};
-  if (!with_curve) {
-    j.erase("curve");
-    j.erase("transcript_tail");
+  if (with_curve) {
+    json curve = json::array();
+    for (const auto& p : c.timeline) curve.push_back(json{{"ts", p.ts}, {"level", round1(p.level)}});
+    j["curve"] = std::move(curve);
+    j["transcript_tail"] = json::array();
   }
   if (!e.acked_by.empty()) j["acked_by"] = e.acked_by;
   return j;
