@@ -244,7 +244,7 @@ void hub::send_error(std::uint64_t conn_id, error_code code, std::string message
 // hello / welcome
 
 void hub::hello(std::shared_ptr<connection> c, protocol::hello h) {
-  on_strand([self = shared_from_this(), c = std::move(c), h = std::move(h)]() mutable {
+  on_strand_from_session([self = shared_from_this(), c = std::move(c), h = std::move(h)]() mutable {
     self->do_hello(std::move(c), std::move(h));
   });
 }
@@ -451,7 +451,7 @@ void hub::signed_out(std::string token_id) {
 }
 
 void hub::detach(std::uint64_t conn_id) {
-  on_strand([self = shared_from_this(), conn_id] {
+  on_strand_from_session([self = shared_from_this(), conn_id] {
     auto it = self->sessions_.find(conn_id);
     if (it == self->sessions_.end()) {
       --self->metrics_.connections_unauthenticated;
@@ -495,7 +495,7 @@ void hub::handle(std::uint64_t conn_id, protocol::client_message m) {
   // A message's words are read here, on the caller's thread, not on the strand.
   std::shared_ptr<preread> pre;
   if (const auto* cs = std::get_if<protocol::chat_send>(&m)) pre = prereader_.read(conn_id, cs->text);
-  on_strand([self = shared_from_this(), conn_id, m = std::move(m), pre = std::move(pre)]() mutable {
+  on_strand_from_session([self = shared_from_this(), conn_id, m = std::move(m), pre = std::move(pre)]() mutable {
     auto it = self->sessions_.find(conn_id);
     if (it == self->sessions_.end()) return;  // hello refused or gone
     auto& s = it->second;

@@ -145,7 +145,11 @@ class hub : public std::enable_shared_from_this<hub> {
   };
 
   template <class F>
+  auto strand_step(F&& f);
+  template <class F>
   void on_strand(F&& f);
+  template <class F>
+  void on_strand_from_session(F&& f);
   template <class F>
   void on_strand_now(F&& f);
   /// On the strand: takes the reloaded users table, if any, and closes the

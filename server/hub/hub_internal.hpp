@@ -5,6 +5,7 @@
 #include <chrono>
 #include <ctime>
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
@@ -63,14 +64,30 @@ class busy_scope {
 // step_down(), or once the node's lease is in doubt, nothing more runs
 // (frames, store answers: dropped; clients resend to the next leader).
 template <class F>
-void hub::on_strand(F&& f) {
-  boost::asio::post(strand_, [self = this, f = std::forward<F>(f)]() mutable {
+auto hub::strand_step(F&& f) {
+  return [self = this, f = std::forward<F>(f)]() mutable {
     // Stepped down, or the lease in doubt (the node steps down): nothing more is decided here.
     if (self->deposed_ || !self->may_decide()) return;
     busy_scope busy(self->metrics_);
     self->refresh_users();
     f();
-  });
+  };
+}
+
+template <class F>
+void hub::on_strand(F&& f) {
+  boost::asio::post(strand_, strand_step(std::forward<F>(f)));
+}
+
+// What a session says (hello, a frame, its end): run at once, inside the
+// read's completion, when the strand is free and this thread runs the
+// io_context: no hop through the scheduler's queue, which under load adds a
+// turn of everyone else's handlers to every message. Else queued behind what
+// the strand holds, as on_strand. Every entry of a session comes this way, so
+// its hello, frames and detach keep their order.
+template <class F>
+void hub::on_strand_from_session(F&& f) {
+  boost::asio::dispatch(strand_, strand_step(std::forward<F>(f)));
 }
 
 // A store's answer: at once when it comes on the strand (the memory store

@@ -25,6 +25,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cerrno>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -32,6 +33,8 @@
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include <sys/socket.h>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
@@ -183,7 +186,10 @@ class write_coalescer {
     flush();
   }
 
-  // On the strand.
+  // On the strand. The bytes go to the kernel at once when its buffer takes
+  // them (nearly always: the socket is idle between bursts): one `send`, no
+  // completion handler through the scheduler. What it does not take is left
+  // to an async_write, whose completion carries on the same way.
   void flush() {
     {
       std::lock_guard lk(mu_);
@@ -194,44 +200,64 @@ class write_coalescer {
       inflight_bytes_ = inflight_.size();
       inflight_frames_ = frames_;
     }
-    boost::asio::async_write(next_, boost::asio::buffer(inflight_), [this, keep = owner_.lock()](boost::beast::error_code ec, std::size_t) {
-      std::optional<handler_type> held;
-      std::optional<boost::asio::any_completion_handler<void(boost::beast::error_code)>> drained;
-      boost::beast::error_code failed;
-      std::size_t held_n = 0;
-      bool again = false;
-      {
-        std::lock_guard lk(mu_);
-        flushing_ = false;
-        // Nothing kept: a connection that goes quiet (an idle shopper after its
-        // welcome) holds no write buffer; the next write allocates one again.
-        std::string().swap(inflight_);
-        inflight_bytes_ = 0;
-        frames_ -= inflight_frames_;
-        inflight_frames_ = 0;
-        if (ec) {
-          failed_ = ec;
-          pending_.clear();
-          frames_ = 0;
-          text_open_ = false;
+    std::size_t done = 0;
+    if constexpr (requires { next_.native_handle(); }) {
+      for (;;) {
+        const auto n = ::send(next_.native_handle(), inflight_.data() + done, inflight_.size() - done,
+                              MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) {
+          done += static_cast<std::size_t>(n);
+          if (done == inflight_.size()) return written({});
+          continue;
         }
-        failed = failed_;
-        if (held_ && (failed_ || pending_.size() <= cap)) {
-          held = std::move(held_);
-          held_.reset();
-          held_n = held_n_;
-        }
-        again = !failed_ && !pending_.empty();
-        if (pending_.empty()) std::string().swap(pending_);
-        if (drained_ && (failed_ || pending_.empty())) {
-          drained = std::move(drained_);
-          drained_.reset();
-        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+          return written(boost::beast::error_code(errno, boost::system::system_category()));
+        break;  // the kernel's buffer is full: wait for room
       }
-      if (held) boost::asio::post(get_executor(), boost::beast::bind_front_handler(std::move(*held), failed, failed ? 0 : held_n));
-      if (again) flush();
-      if (drained) boost::asio::post(get_executor(), boost::beast::bind_front_handler(std::move(*drained), failed));
-    });
+    }
+    boost::asio::async_write(next_, boost::asio::buffer(inflight_.data() + done, inflight_.size() - done),
+                             [this, keep = owner_.lock()](boost::beast::error_code ec, std::size_t) { written(ec); });
+  }
+
+  // On the strand: the flight ended (`ec`: how).
+  void written(boost::beast::error_code ec) {
+    std::optional<handler_type> held;
+    std::optional<boost::asio::any_completion_handler<void(boost::beast::error_code)>> drained;
+    boost::beast::error_code failed;
+    std::size_t held_n = 0;
+    bool again = false;
+    {
+      std::lock_guard lk(mu_);
+      flushing_ = false;
+      // Nothing kept: a connection that goes quiet (an idle shopper after its
+      // welcome) holds no write buffer; the next write allocates one again.
+      std::string().swap(inflight_);
+      inflight_bytes_ = 0;
+      frames_ -= inflight_frames_;
+      inflight_frames_ = 0;
+      if (ec) {
+        failed_ = ec;
+        pending_.clear();
+        frames_ = 0;
+        text_open_ = false;
+      }
+      failed = failed_;
+      if (held_ && (failed_ || pending_.size() <= cap)) {
+        held = std::move(held_);
+        held_.reset();
+        held_n = held_n_;
+      }
+      again = !failed_ && !pending_.empty();
+      if (pending_.empty()) std::string().swap(pending_);
+      if (drained_ && (failed_ || pending_.empty())) {
+        drained = std::move(drained_);
+        drained_.reset();
+      }
+    }
+    if (held) boost::asio::post(get_executor(), boost::beast::bind_front_handler(std::move(*held), failed, failed ? 0 : held_n));
+    if (again) flush();
+    if (drained) boost::asio::post(get_executor(), boost::beast::bind_front_handler(std::move(*drained), failed));
   }
 
   NextLayer next_;
