@@ -708,6 +708,141 @@ std::string make_chat_message(const chat_message& m, std::string_view text_json)
   return out;
 }
 
+json to_json(const escalation_fields& e) {
+  json waiting{{"conversation_s", e.conversation_s}};
+  if (e.queued_s) waiting["queued_s"] = *e.queued_s;
+  if (e.unanswered_s) waiting["unanswered_s"] = *e.unanswered_s;
+  static const std::vector<std::string> none;
+  json j{{"type", "escalation.raised"},
+         {"escalation_id", e.escalation_id},
+         {"conversation_id", e.conversation_id},
+         {"reasons", e.reasons ? *e.reasons : none},
+         {"reason_keys", e.reason_keys ? *e.reason_keys : none},
+         {"severity", e.severity},
+         {"level", e.level},
+         {"raised_ts", e.raised_ts},
+         {"waiting", std::move(waiting)},
+         {"handled_by", e.handled_by ? *e.handled_by : none},
+         {"shopper", e.shopper ? shopper_json(*e.shopper) : json(nullptr)},
+         {"store", e.store},
+         {"agent", e.has_agent ? json{{"id", e.agent_id}, {"name", e.agent_name}} : json(nullptr)},
+         {"acked", !e.acked_by.empty()},
+         {"renotified", e.renotified}};
+  if (!e.acked_by.empty()) j["acked_by"] = e.acked_by;
+  if (e.update) j["update"] = true;
+  return j;
+}
+
+namespace {
+bool put_strings(std::string& out, const std::vector<std::string>* v) {
+  out += '[';
+  if (v)
+    for (std::size_t i = 0; i < v->size(); ++i) {
+      if (!valid_utf8((*v)[i])) return false;
+      if (i) out += ',';
+      put_string(out, (*v)[i]);
+    }
+  out += ']';
+  return true;
+}
+}  // namespace
+
+bool append_escalation_fields(std::string& out, const escalation_fields& e) {
+  const auto size = out.size();
+  auto fail = [&] {
+    out.resize(size);
+    return false;
+  };
+  for (std::string_view s : {e.escalation_id, e.conversation_id, e.severity, e.store, e.agent_id, e.agent_name, e.acked_by})
+    if (!valid_utf8(s)) return fail();
+  // The shopper, its context's fields in dump()'s (sorted) order; an order
+  // value (a double, in dump()'s own shortest form) is left to the tree.
+  std::string shopper = "null";
+  if (e.shopper) {
+    const auto& s = *e.shopper;
+    const auto& c = s.context;
+    for (std::string_view v : {std::string_view(s.id), std::string_view(s.name), std::string_view(s.language),
+                               std::string_view(s.store), std::string_view(c.order_id), std::string_view(c.currency),
+                               std::string_view(c.tier)})
+      if (!valid_utf8(v)) return fail();
+    if (c.order_value) return fail();  // rare enough: the tree writes it
+    shopper = "{\"context\":{";
+    bool first = true;
+    auto field = [&](const char* key, const std::string& v) {
+      if (v.empty()) return;
+      shopper += first ? "\"" : ",\"";
+      first = false;
+      shopper += key;
+      shopper += "\":";
+      put_string(shopper, v);
+    };
+    field("currency", c.currency);
+    field("order_id", c.order_id);
+    field("tier", c.tier);
+    shopper += "},\"id\":";
+    put_string(shopper, s.id);
+    shopper += ",\"language\":";
+    put_string(shopper, s.language);
+    shopper += ",\"name\":";
+    put_string(shopper, s.name);
+    shopper += ",\"store\":";
+    put_string(shopper, s.store);
+    shopper += '}';
+  }
+  out += "{\"acked\":";
+  out += e.acked_by.empty() ? "false" : "true";
+  if (!e.acked_by.empty()) {
+    out += ",\"acked_by\":";
+    put_string(out, e.acked_by);
+  }
+  out += ",\"agent\":";
+  if (e.has_agent) {
+    out += "{\"id\":";
+    put_string(out, e.agent_id);
+    out += ",\"name\":";
+    put_string(out, e.agent_name);
+    out += '}';
+  } else {
+    out += "null";
+  }
+  out += ",\"conversation_id\":";
+  put_string(out, e.conversation_id);
+  out += ",\"escalation_id\":";
+  put_string(out, e.escalation_id);
+  out += ",\"handled_by\":";
+  if (!put_strings(out, e.handled_by)) return fail();
+  out += ",\"level\":";
+  append_json_tenths(out, e.level);
+  out += ",\"raised_ts\":";
+  put_int(out, e.raised_ts);
+  out += ",\"reason_keys\":";
+  if (!put_strings(out, e.reason_keys)) return fail();
+  out += ",\"reasons\":";
+  if (!put_strings(out, e.reasons)) return fail();
+  out += ",\"renotified\":";
+  put_int(out, e.renotified);
+  out += ",\"severity\":";
+  put_string(out, e.severity);
+  out += ",\"shopper\":";
+  out += shopper;
+  out += ",\"store\":";
+  put_string(out, e.store);
+  out += ",\"type\":\"escalation.raised\"";
+  if (e.update) out += ",\"update\":true";
+  out += ",\"waiting\":{\"conversation_s\":";
+  put_int(out, e.conversation_s);
+  if (e.queued_s) {
+    out += ",\"queued_s\":";
+    put_int(out, *e.queued_s);
+  }
+  if (e.unanswered_s) {
+    out += ",\"unanswered_s\":";
+    put_int(out, *e.unanswered_s);
+  }
+  out += '}';
+  return true;
+}
+
 std::string make_pong() { return R"({"type":"pong"})"; }
 
 }  // namespace calma::protocol

@@ -174,6 +174,31 @@ nlohmann::json shopper_json(const shopper_info& s);
 /// Conversation summary of PROTOCOL.md plus `shopper` for staff.
 nlohmann::json summary_json(const conversation_record& c, bool for_staff);
 
+/// An escalation.raised frame's fields but its curve and transcript
+/// (PROTOCOL.md), as the hub has them; views into the caller's data.
+struct escalation_fields {
+  std::string_view escalation_id, conversation_id, severity, store;
+  const std::vector<std::string>* reasons = nullptr;
+  const std::vector<std::string>* reason_keys = nullptr;
+  const std::vector<std::string>* handled_by = nullptr;
+  const shopper_info* shopper = nullptr;
+  double level = 0;  // rounded to tenths
+  std::int64_t raised_ts = 0;
+  std::int64_t conversation_s = 0;
+  std::optional<std::int64_t> queued_s, unanswered_s;
+  bool has_agent = false;
+  std::string_view agent_id, agent_name;
+  std::string_view acked_by;  // "" while not acknowledged
+  int renotified = 0;
+  bool update = false;  // "update": true (a new reason for an open one)
+};
+nlohmann::json to_json(const escalation_fields& e);
+/// to_json(e).dump() without its closing brace, written without a tree (one
+/// per escalation raised or updated, to every supervisor of the store); false,
+/// with `out` as it was, if a string is not valid UTF-8 or a number is one
+/// dump() writes otherwise (the caller then dumps the tree).
+bool append_escalation_fields(std::string& out, const escalation_fields& e);
+
 std::string make_error(const error& e);
 std::string make_ack(std::string_view client_msg_id, std::string_view conversation_id,
                      std::int64_t seq);

@@ -92,34 +92,41 @@ json hub::curve_json(const conv_entry& c) const {
   return a;
 }
 
-json hub::escalation_json(const conv_entry& c, bool with_curve) const {
+protocol::escalation_fields hub::escalation_fields_of(const conv_entry& c) const {
   const auto& e = *c.esc;
   const auto now = clock_();
-  json waiting{{"conversation_s", (now - c.rec.created_ts) / 1000}};
-  if (c.rec.state == conversation_state::queued) waiting["queued_s"] = (now - c.rec.created_ts) / 1000;
-  if (c.unanswered_since) waiting["unanswered_s"] = (now - *c.unanswered_since) / 1000;
-  json j{{"type", "escalation.raised"},
-         {"escalation_id", e.id},
-         {"conversation_id", c.rec.id},
-         {"reasons", e.reasons},
-         {"reason_keys", e.keys},
-         {"severity", escalation::severity_name(e.sev)},
-         {"level", level_of(c)},
-         {"raised_ts", e.raised_ts},
-         {"waiting", std::move(waiting)},
-         {"handled_by", c.handled_by},
-         {"shopper", protocol::shopper_json(c.rec.shopper)},
-         {"store", c.rec.shopper.store},
-         {"agent", c.rec.agent_id ? json{{"id", *c.rec.agent_id}, {"name", c.rec.agent_name}} : json(nullptr)},
-         {"acked", !e.acked_by.empty()},
-         {"renotified", e.renotified}};
+  protocol::escalation_fields f;
+  f.escalation_id = e.id;
+  f.conversation_id = c.rec.id;
+  f.severity = escalation::severity_name(e.sev);
+  f.store = c.rec.shopper.store;
+  f.reasons = &e.reasons;
+  f.reason_keys = &e.keys;
+  f.handled_by = &c.handled_by;
+  f.shopper = &c.rec.shopper;
+  f.level = level_of(c);
+  f.raised_ts = e.raised_ts;
+  f.conversation_s = (now - c.rec.created_ts) / 1000;
+  if (c.rec.state == conversation_state::queued) f.queued_s = (now - c.rec.created_ts) / 1000;
+  if (c.unanswered_since) f.unanswered_s = (now - *c.unanswered_since) / 1000;
+  if (c.rec.agent_id) {
+    f.has_agent = true;
+    f.agent_id = *c.rec.agent_id;
+    f.agent_name = c.rec.agent_name;
+  }
+  f.acked_by = e.acked_by;
+  f.renotified = e.renotified;
+  return f;
+}
+
+json hub::escalation_json(const conv_entry& c, bool with_curve) const {
+  json j = protocol::to_json(escalation_fields_of(c));
   if (with_curve) {
     json curve = json::array();
     for (const auto& p : c.timeline) curve.push_back(json{{"ts", p.ts}, {"level", round1(p.level)}});
     j["curve"] = std::move(curve);
     j["transcript_tail"] = json::array();
   }
-  if (!e.acked_by.empty()) j["acked_by"] = e.acked_by;
   return j;
 }
 
@@ -129,10 +136,14 @@ json hub::escalation_json(const conv_entry& c, bool with_curve) const {
 // escalation_frame_end, as their chat.message frames are. Raised and
 // updated on every new reason: no json tree per point or message.
 std::string hub::escalation_frame_start(const conv_entry& c, bool update) const {
-  json j = escalation_json(c, /*with_curve=*/false);
-  if (update) j["update"] = true;
-  std::string out = j.dump();
-  out.pop_back();  // its closing brace: the arrays follow
+  auto f = escalation_fields_of(c);
+  f.update = update;
+  std::string out;
+  out.reserve(1024 + c.timeline.size() * 32);
+  if (!protocol::append_escalation_fields(out, f)) {
+    out = protocol::to_json(f).dump();  // dump()'s own answer to bad bytes
+    out.pop_back();                    // its closing brace: the arrays follow
+  }
   out += ",\"curve\":[";
   bool first = true;
   for (const auto& p : c.timeline) {

@@ -227,6 +227,7 @@ class hub : public std::enable_shared_from_this<hub> {
   std::string point_frame(const conv_entry& c, const anger::point& p) const;
   nlohmann::json curve_json(const conv_entry& c) const;
   /// Without the curve: no "curve" nor "transcript_tail".
+  protocol::escalation_fields escalation_fields_of(const conv_entry& c) const;
   nlohmann::json escalation_json(const conv_entry& c, bool with_curve = true) const;
   /// The escalation.raised frame's text, in two halves: up to its transcript, then with it.
   std::string escalation_frame_start(const conv_entry& c, bool update) const;

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -316,4 +317,75 @@ TEST_CASE("escaping - UTF-8 checks and the fast chat.send read agree with json a
       }
     }
   }
+}
+
+// The escalation frame's fields written as text: dump()'s bytes for every
+// shape the hub produces (acked or not, an agent or none, queued or not,
+// context fields present or not, escapes, several reasons), and dump() itself
+// (false, out untouched) for bad bytes and for an order value.
+TEST_CASE("escalation fields are written as dump() writes them") {
+  std::vector<std::string> reasons{"level 71.3 \xE2\x89\xA5 70", "asked for a manager \"now\""};
+  std::vector<std::string> keys{"level", "manager"};
+  std::vector<std::string> handled{"a_1", "a\\2"};
+  std::vector<std::string> empty;
+  shopper_info shopper{"s_1", "Zo\xC3\xAB \"Z\"", "pl", "store-a", {}};
+  int shapes = 0;
+  for (int acked = 0; acked < 2; ++acked)
+    for (int agent = 0; agent < 2; ++agent)
+      for (int waits = 0; waits < 4; ++waits)
+        for (int ctx = 0; ctx < 8; ++ctx)
+          for (int lists = 0; lists < 2; ++lists) {
+            shopper.context = {};
+            if (ctx & 1) shopper.context.order_id = "ORD-1\n2";
+            if (ctx & 2) shopper.context.currency = "PLN";
+            if (ctx & 4) shopper.context.tier = "vip";
+            escalation_fields e;
+            e.escalation_id = "e_42";
+            e.conversation_id = "c_7";
+            e.severity = acked ? "critical" : "warning";
+            e.store = "store-a";
+            e.reasons = lists ? &reasons : &empty;
+            e.reason_keys = lists ? &keys : nullptr;
+            e.handled_by = lists ? &handled : &empty;
+            e.shopper = &shopper;
+            e.level = std::round(73.456 * 10) / 10 + waits;
+            e.raised_ts = 1764547200123 + shapes;
+            e.conversation_s = 95 + waits;
+            if (waits & 1) e.queued_s = 90;
+            if (waits & 2) e.unanswered_s = 0;
+            e.has_agent = agent;
+            if (agent) e.agent_id = "a_1", e.agent_name = "\xC5\x81ucja";
+            if (acked) e.acked_by = "sup_1";
+            e.renotified = waits;
+            e.update = lists && acked;
+            std::string out = "prefix";
+            REQUIRE(append_escalation_fields(out, e));
+            std::string want = to_json(e).dump();
+            want.pop_back();
+            CHECK(out == "prefix" + want);
+            ++shapes;
+          }
+  CHECK(shapes == 256);
+
+  escalation_fields e;
+  e.escalation_id = "e_1";
+  e.conversation_id = "c_1";
+  e.severity = "warning";
+  shopper.context = {};
+  shopper.context.order_value = 12.5;
+  e.shopper = &shopper;
+  std::string out = "x";
+  CHECK_FALSE(append_escalation_fields(out, e));  // the order value is left to dump()
+  CHECK(out == "x");
+  shopper.context = {};
+  shopper.name = "bad \xC3";
+  CHECK_FALSE(append_escalation_fields(out, e));
+  CHECK(out == "x");
+  shopper.name = "ok";
+  std::vector<std::string> bad{"fine", "\xFF"};
+  e.reasons = &bad;
+  CHECK_FALSE(append_escalation_fields(out, e));
+  CHECK(out == "x");
+  e.reasons = nullptr;
+  CHECK(append_escalation_fields(out, e));
 }
