@@ -100,4 +100,34 @@ console.log(out.join('\n'));
 console.log(`\n${pairs} shopper-agent conversations, ${agents} agent connections, ${duration} s per run, ` +
             `chat.send frames ${fmt(rows[0]?.frame, 0)} bytes on average; server on cpu ${serverCpu} (calma-server --threads 1), ` +
             `calma-load on cpu ${loadCpu}; ${os.cpus().length} cpus. Busy during the runs: ${[...new Set(rows.map((r) => r.busy))].join(' | ')}`);
+// Several runs: the median of each (server, offered rate) and, run by run,
+// whether calma's p99 was at or below the relay's in the same round (p99 of a
+// 10 s run on 2 shared cores moves by several times from run to run).
+if (runs > 1) {
+  const median = (xs) => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  };
+  const lines = ['', '| server | offered msg/s | runs | median delivered | median p50 / p99 (ms) | p99 range (ms) | median CPU µs / msg |',
+                 '| --- | ---: | ---: | ---: | --- | --- | ---: |'];
+  for (const [rate, sat] of plan)
+    for (const target of ['Node ws relay', 'calma-server']) {
+      const rs = rows.filter((r) => r.target === target && r.offered === rate && r.sat === sat);
+      if (!rs.length) continue;
+      const p99 = rs.map((r) => r.p99);
+      lines.push(`| ${target} | ${rate}${sat ? ' (saturation)' : ''} | ${rs.length} | ${fmt(median(rs.map((r) => r.delivered)), 0)} | ` +
+                 `${fmt(median(rs.map((r) => r.p50)))} / ${fmt(median(p99))} | ${fmt(Math.min(...p99))}-${fmt(Math.max(...p99))} | ` +
+                 `${fmt(median(rs.map((r) => r.us)), 1)} |`);
+    }
+  for (const [rate, sat] of plan) {
+    const relay = rows.filter((r) => r.target === 'Node ws relay' && r.offered === rate && r.sat === sat);
+    const calma = rows.filter((r) => r.target === 'calma-server' && r.offered === rate && r.sat === sat);
+    const n = Math.min(relay.length, calma.length);
+    if (!n) continue;
+    let at = 0;
+    for (let k = 0; k < n; ++k) if (calma[k].p99 <= relay[k].p99) ++at;
+    lines.push(`\n${rate} msg/s${sat ? ' (saturation)' : ''}: calma's p99 at or below the relay's in ${at} of ${n} rounds.`);
+  }
+  console.log(lines.join('\n'));
+}
 if (jsonOut) writeFileSync(jsonOut, JSON.stringify(all, null, 1));
