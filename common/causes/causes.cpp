@@ -324,8 +324,14 @@ result lexicon_set::classify(std::string_view text, std::string_view lang) const
   const anger::folded_message& m = anger::fold_message_reused(text);  // the scorer's fold of it, often
   const auto n = static_cast<std::uint32_t>(m.tokens.size());
   if (n == 0) return out;
+  // Scratch kept per thread (the prereader classifies on every I/O thread):
+  // no allocation a message once they have grown to the longest seen.
+  thread_local std::vector<bool> breaks;
+  thread_local std::vector<match> found, kept;
+  found.clear();
+  kept.clear();
   // breaks[i]: a sentence ends between word i-1 and word i.
-  std::vector<bool> breaks(n, false);
+  breaks.assign(n, false);
   for (std::uint32_t i = 1; i < n; ++i)
     breaks[i] = sentence_break(text.substr(m.tokens[i - 1].oend, m.tokens[i].obegin - m.tokens[i - 1].oend));
 
@@ -347,7 +353,6 @@ result lexicon_set::classify(std::string_view text, std::string_view lang) const
     return self(self, t, k + 1, pos + 1);
   };
 
-  std::vector<match> found;
   auto try_terms = [&](const std::vector<std::uint32_t>& ids, std::uint32_t pos) {
     for (const std::uint32_t id : ids) {
       const term& t = terms_[id];
@@ -369,7 +374,6 @@ result lexicon_set::classify(std::string_view text, std::string_view lang) const
 
   // Ignore phrases remove every match they overlap; a match inside a longer
   // one is dropped.
-  std::vector<match> kept;
   for (const match& a : found) {
     if (terms_[a.term].ignore) continue;
     bool drop = false;

@@ -1,7 +1,8 @@
 // The hub: applies the rules to the connected people.
 //
 // All hub state lives on one strand. Sessions hand it parsed messages (any
-// thread: every entry point posts to the strand); it asks the store, the
+// thread: every entry point goes through the strand: a session's at once
+// when the strand is free, see on_strand_from_session); it asks the store, the
 // router and (later) the anger curve, and sends the resulting frames to the
 // connections concerned. It holds connections by weak pointer: a session's
 // lifetime is its own.
