@@ -723,7 +723,7 @@ json to_json(const escalation_fields& e) {
          {"raised_ts", e.raised_ts},
          {"waiting", std::move(waiting)},
          {"handled_by", e.handled_by ? *e.handled_by : none},
-         {"shopper", e.shopper ? shopper_json(*e.shopper) : json(nullptr)},
+         {"shopper", shopper_json(e.shopper)},
          {"store", e.store},
          {"agent", e.has_agent ? json{{"id", e.agent_id}, {"name", e.agent_name}} : json(nullptr)},
          {"acked", !e.acked_by.empty()},
@@ -757,9 +757,9 @@ bool append_escalation_fields(std::string& out, const escalation_fields& e) {
     if (!valid_utf8(s)) return fail();
   // The shopper, its context's fields in dump()'s (sorted) order; an order
   // value (a double, in dump()'s own shortest form) is left to the tree.
-  std::string shopper = "null";
-  if (e.shopper) {
-    const auto& s = *e.shopper;
+  std::string shopper;
+  {
+    const auto& s = e.shopper;
     const auto& c = s.context;
     for (std::string_view v : {std::string_view(s.id), std::string_view(s.name), std::string_view(s.language),
                                std::string_view(s.store), std::string_view(c.order_id), std::string_view(c.currency),

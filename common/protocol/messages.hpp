@@ -181,7 +181,7 @@ struct escalation_fields {
   const std::vector<std::string>* reasons = nullptr;
   const std::vector<std::string>* reason_keys = nullptr;
   const std::vector<std::string>* handled_by = nullptr;
-  const shopper_info* shopper = nullptr;
+  shopper_info shopper;  // a copy: the hub keeps its own in pieces
   double level = 0;  // rounded to tenths
   std::int64_t raised_ts = 0;
   std::int64_t conversation_s = 0;

@@ -103,7 +103,7 @@ protocol::escalation_fields hub::escalation_fields_of(const conv_entry& c) const
   f.reasons = &e.reasons;
   f.reason_keys = &e.keys;
   f.handled_by = &c.handled_by;
-  f.shopper = &c.rec.shopper;
+  f.shopper = c.rec.shopper;
   f.level = level_of(c);
   f.raised_ts = e.raised_ts;
   f.conversation_s = (now - c.rec.created_ts) / 1000;

@@ -335,11 +335,11 @@ TEST_CASE("escalation fields are written as dump() writes them") {
       for (int waits = 0; waits < 4; ++waits)
         for (int ctx = 0; ctx < 8; ++ctx)
           for (int lists = 0; lists < 2; ++lists) {
+            escalation_fields e;
             shopper.context = {};
             if (ctx & 1) shopper.context.order_id = "ORD-1\n2";
             if (ctx & 2) shopper.context.currency = "PLN";
             if (ctx & 4) shopper.context.tier = "vip";
-            escalation_fields e;
             e.escalation_id = "e_42";
             e.conversation_id = "c_7";
             e.severity = acked ? "critical" : "warning";
@@ -347,7 +347,7 @@ TEST_CASE("escalation fields are written as dump() writes them") {
             e.reasons = lists ? &reasons : &empty;
             e.reason_keys = lists ? &keys : nullptr;
             e.handled_by = lists ? &handled : &empty;
-            e.shopper = &shopper;
+            e.shopper = shopper;
             e.level = std::round(73.456 * 10) / 10 + waits;
             e.raised_ts = 1764547200123 + shapes;
             e.conversation_s = 95 + waits;
@@ -371,17 +371,15 @@ TEST_CASE("escalation fields are written as dump() writes them") {
   e.escalation_id = "e_1";
   e.conversation_id = "c_1";
   e.severity = "warning";
-  shopper.context = {};
-  shopper.context.order_value = 12.5;
-  e.shopper = &shopper;
+  e.shopper.context.order_value = 12.5;
   std::string out = "x";
   CHECK_FALSE(append_escalation_fields(out, e));  // the order value is left to dump()
   CHECK(out == "x");
-  shopper.context = {};
-  shopper.name = "bad \xC3";
+  e.shopper.context = {};
+  e.shopper.name = "bad \xC3";
   CHECK_FALSE(append_escalation_fields(out, e));
   CHECK(out == "x");
-  shopper.name = "ok";
+  e.shopper.name = "ok";
   std::vector<std::string> bad{"fine", "\xFF"};
   e.reasons = &bad;
   CHECK_FALSE(append_escalation_fields(out, e));
