@@ -11,8 +11,10 @@ namespace calma {
 void hub::start_monitor(conv_entry& c) const {
   const auto& lex = *engine_->lexicons;
   auto lang = c.rec.shopper.language.empty() ? anger::no_lang : lex.find(c.rec.shopper.language);
-  c.mon = std::make_unique<escalation::monitor>(*engine_->scorer, engine_->anger.curve, engine_->escalation,
-                                                c.rec.created_ts, lang);
+  // The engine's parameters, shared (aliasing pointers: they keep the engine alive, nothing is copied).
+  c.mon = std::make_unique<escalation::monitor>(
+      *engine_->scorer, std::shared_ptr<const anger::curve_params>(engine_, &engine_->anger.curve),
+      std::shared_ptr<const escalation::params>(engine_, &engine_->escalation), c.rec.created_ts, lang);
 }
 
 double hub::level_of(const conv_entry& c) const {
