@@ -110,7 +110,7 @@ json hub::escalation_json(const conv_entry& c, bool with_curve) const {
          {"raised_ts", e.raised_ts},
          {"waiting", std::move(waiting)},
          {"handled_by", c.handled_by},
-         {"shopper", protocol::shopper_json(c.rec.shopper)},
+         {"shopper", protocol::shopper_json(c.rec.whole_shopper())},
          {"store", c.rec.shopper.store},
          {"agent", c.rec.agent_id ? json{{"id", *c.rec.agent_id}, {"name", c.rec.agent_name}} : json(nullptr)},
          {"acked", !e.acked_by.empty()},
@@ -187,8 +187,8 @@ namespace {
 // output. Whispers do not move the curve.
 // `before(m)` runs for each message that moves the curve, once time has caught
 // up with it and before its words count (the figures read the level then).
-template <class Sink, class Before>
-void feed_history(escalation::monitor& mon, const conversation_record& rec,
+template <class Record, class Sink, class Before>
+void feed_history(escalation::monitor& mon, const Record& rec,
                   const std::vector<chat_message>& messages, timestamp_ms until, Sink&& sink, Before&& before) {
   sink(mon.on_queued(rec.created_ts));
   bool assigned = rec.state == conversation_state::queued;
@@ -242,7 +242,7 @@ void hub::replay(conv_entry& c, const std::vector<chat_message>& messages) {
                  tag_causes(c, m);
                });
   if (c.esc && c.rec.escalation_acked_ts != 0) {
-    c.esc->acked_by = c.rec.escalation_acked_by;
+    c.esc->acked_by = c.rec.rest().escalation_acked_by;
     c.esc->acked_ts = c.rec.escalation_acked_ts;
   }
 }
@@ -250,7 +250,7 @@ void hub::replay(conv_entry& c, const std::vector<chat_message>& messages) {
 json hub::replayed_timeline(const conversation_record& rec, const std::vector<chat_message>& messages) const {
   // A closed conversation's curve, rebuilt from its messages (nothing is sent).
   conv_entry tmp;
-  tmp.rec = rec;
+  tmp.rec.assign(rec);
   start_monitor(tmp);
   const timestamp_ms until = messages.empty() ? rec.updated_ts : std::max(rec.updated_ts, messages.back().ts);
   json out = json::array();
@@ -310,8 +310,8 @@ void hub::end_escalation(conv_entry& c, const participant& by, const std::string
   c.mon->on_resolved(clock_());
   if (c.rec.escalation_acked_ts != 0) {
     c.rec.escalation_acked_ts = 0;
-    c.rec.escalation_acked_by.clear();
-    if (c.rec.state != conversation_state::closed) persist(c.rec);
+    c.rec.rest_for_write().escalation_acked_by.clear();
+    if (c.rec.state != conversation_state::closed) persist(c);
   }
 }
 
@@ -411,8 +411,8 @@ void hub::on_escalation_ack(session_entry& s, std::uint64_t conn_id, const proto
     c->esc->acked_by = s.who.id;
     c->esc->acked_ts = clock_();
     c->rec.escalation_acked_ts = c->esc->acked_ts;
-    c->rec.escalation_acked_by = c->esc->acked_by;
-    persist(c->rec);
+    c->rec.rest_for_write().escalation_acked_by = c->esc->acked_by;
+    persist(*c);
     c->mon->on_acknowledged(c->esc->acked_ts);
     schedule_deadline(*c);
     record(c->rec.id, actor(s.who), "escalation_acked", json{{"escalation_id", c->esc->id}});
