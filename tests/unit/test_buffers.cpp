@@ -168,7 +168,7 @@ calma::conversation_record every_field_set() {
 }
 }  // namespace
 
-TEST_CASE("open_record - a record round-trips, every field, the figures given back by full()") {
+TEST_CASE("open_record - a record round-trips with every field - the figures given back by full()") {
   // A field added to conversation_record must be added to open_record too
   // (a member or rest_fields, and assign()/full()): this size is the reminder.
   static_assert(sizeof(calma::conversation_record) == 864 || sizeof(std::string) != 32);

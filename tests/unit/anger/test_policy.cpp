@@ -243,7 +243,7 @@ TEST_CASE("monitor: a real conversation rises - escalates and is explained") {
   CHECK(real_lexicons()->coaching(lang("es"), m.coaching()).find("seguimiento") != std::string_view::npos);
 }
 
-TEST_CASE("monitor: shared parameters are read, not copied - and decide as a copy would") {
+TEST_CASE("monitor: shared parameters are read not copied - and decide as a copy would") {
   using namespace calma::anger::test;
   auto cp = std::make_shared<const anger::curve_params>();
   auto ep = std::make_shared<const params>();
