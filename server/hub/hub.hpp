@@ -310,7 +310,7 @@ class hub : public std::enable_shared_from_this<hub> {
   agent_status status_on_connect_;
 
   std::unordered_map<std::uint64_t, session_entry> sessions_;
-  std::unordered_map<std::string, std::set<std::uint64_t>> by_user_;
+  std::unordered_map<std::string, flat_set<std::uint64_t>> by_user_;  // user id -> its connections
   std::set<std::uint64_t> supervisor_conns_;
   std::set<std::uint64_t> agent_conns_;
   std::unordered_map<std::string, conv_entry> open_;

@@ -15,6 +15,7 @@
 #include "server/net/frame_buffer.hpp"
 
 using calma::flat_map;
+using calma::flat_set;
 using calma::frame_buffer;
 using calma::small_ring;
 
@@ -188,4 +189,23 @@ TEST_CASE("open_record - a record round-trips with every field - the figures giv
   CHECK(f.full({}).close_reason == "spam");
   f.assign(fresh);
   CHECK(f.rest().close_reason.empty());
+}
+
+TEST_CASE("flat_set - insert - erase - count as std::set - iterated in order") {
+  flat_set<std::uint64_t> s;
+  CHECK(s.empty());
+  s.insert(7);
+  s.insert(3);
+  s.insert(7);
+  s.insert(9);
+  CHECK(s.size() == 3);
+  CHECK(std::vector<std::uint64_t>(s.begin(), s.end()) == std::vector<std::uint64_t>{3, 7, 9});
+  CHECK(s.count(7) == 1);
+  CHECK(s.count(8) == 0);
+  CHECK(s.erase(8) == 0);
+  CHECK(s.erase(7) == 1);
+  CHECK(std::vector<std::uint64_t>(s.begin(), s.end()) == std::vector<std::uint64_t>{3, 9});
+  s.erase(3);
+  s.erase(9);
+  CHECK(s.empty());
 }
