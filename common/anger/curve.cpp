@@ -25,7 +25,10 @@ std::string_view phase_name(phase p) noexcept {
 }
 
 curve::curve(curve_params p, std::int64_t start_ts)
-    : p_(p), level_(p.baseline), ts_(start_ts), start_ts_(start_ts) {
+    : curve(std::make_shared<const curve_params>(std::move(p)), start_ts) {}
+
+curve::curve(std::shared_ptr<const curve_params> p, std::int64_t start_ts)
+    : p_(std::move(p)), level_(p_->baseline), ts_(start_ts), start_ts_(start_ts) {
   // Not reserved: the samples' ring grows as they come (history_points of
   // them reserved up front cost 1 KiB per open conversation, most of which
   // have a few).
@@ -57,13 +60,13 @@ double curve::evolve_level(const curve_params& p, double L, std::int64_t from, s
 
 void curve::evolve(std::int64_t ts) noexcept {
   if (ts <= ts_) return;  // time never runs backward; late events land at ts_
-  level_ = evolve_level(p_, level_, ts_, ts, waiting_since_, soothed_until_);
+  level_ = evolve_level(*p_, level_, ts_, ts, waiting_since_, soothed_until_);
   ts_ = ts;
 }
 
 double curve::level_at(std::int64_t ts) const noexcept {
   if (ts <= ts_) return level_;
-  return evolve_level(p_, level_, ts_, ts, waiting_since_, soothed_until_);
+  return evolve_level(*p_, level_, ts_, ts, waiting_since_, soothed_until_);
 }
 
 std::optional<std::int64_t> curve::time_reaching(double line) const noexcept {
@@ -71,15 +74,15 @@ std::optional<std::int64_t> curve::time_reaching(double line) const noexcept {
   if (level_ >= line) return ts_;
   if (line >= 100.0) return std::nullopt;
   const std::int64_t grace_end =
-      std::max(ts_, *waiting_since_ + static_cast<std::int64_t>(p_.wait_grace_s * 1000));
+      std::max(ts_, *waiting_since_ + static_cast<std::int64_t>(p_->wait_grace_s * 1000));
   const double Lg = level_at(grace_end);
   if (Lg >= line) return grace_end;
-  const double secs = p_.wait_half_life_s * std::log2((100.0 - Lg) / (100.0 - line));
+  const double secs = p_->wait_half_life_s * std::log2((100.0 - Lg) / (100.0 - line));
   return grace_end + static_cast<std::int64_t>(std::ceil(secs * 1000.0));
 }
 
 void curve::record(std::int64_t ts, double level) {
-  const auto cap = static_cast<std::size_t>(p_.history_points);
+  const auto cap = static_cast<std::size_t>(p_->history_points);
   if (history_.size() < cap) {
     history_.push_back({ts, level});
   } else {
@@ -93,7 +96,7 @@ double curve::level_in_past(std::int64_t ts) const noexcept {
   // conversation was at its baseline.
   const std::size_t n = history_.size();
   auto at = [&](std::size_t i) -> const sample& { return history_[(head_ + i) % n]; };
-  if (n == 0 || ts < at(0).ts) return ts < start_ts_ || n == 0 ? p_.baseline : at(0).level;
+  if (n == 0 || ts < at(0).ts) return ts < start_ts_ || n == 0 ? p_->baseline : at(0).level;
   for (std::size_t i = n; i-- > 0;) {
     const sample& a = at(i);
     if (a.ts <= ts) {
@@ -103,20 +106,20 @@ double curve::level_in_past(std::int64_t ts) const noexcept {
       return a.level + (b.level - a.level) * double(ts - a.ts) / double(b.ts - a.ts);
     }
   }
-  return p_.baseline;
+  return p_->baseline;
 }
 
 point curve::make_point(std::int64_t ts, std::vector<std::string> cues) {
   record(ts, level_);
-  const double window_ms = p_.trend_window_s * 1000.0;
+  const double window_ms = p_->trend_window_s * 1000.0;
   const double past = level_in_past(ts - static_cast<std::int64_t>(window_ms));
-  trend_ = (level_ - past) / (p_.trend_window_s / 60.0);
+  trend_ = (level_ - past) / (p_->trend_window_s / 60.0);
 
   anger::phase next;
-  if (level_ < p_.calm_below) next = phase::calm;
-  else if (trend_ <= p_.cooling_trend) next = phase::cooling;
-  else if (level_ >= p_.peak_from) next = phase::peak;
-  else if (trend_ >= p_.rising_trend) next = phase::rising;
+  if (level_ < p_->calm_below) next = phase::calm;
+  else if (trend_ <= p_->cooling_trend) next = phase::cooling;
+  else if (level_ >= p_->peak_from) next = phase::peak;
+  else if (trend_ >= p_->rising_trend) next = phase::rising;
   else if (phase_ == phase::calm) next = phase::rising;
   else if (phase_ == phase::peak) next = phase::cooling;
   else next = phase_;  // a plateau keeps its direction
@@ -128,8 +131,8 @@ point curve::make_point(std::int64_t ts, std::vector<std::string> cues) {
   pt.phase = phase_;
   pt.trend = trend_;
   pt.cues = std::move(cues);
-  if (trend_ > 0 && level_ < p_.alert_line)
-    pt.eta_ms = static_cast<std::int64_t>((p_.alert_line - level_) / trend_ * 60000.0);
+  if (trend_ > 0 && level_ < p_->alert_line)
+    pt.eta_ms = static_cast<std::int64_t>((p_->alert_line - level_) / trend_ * 60000.0);
   return pt;
 }
 
@@ -138,7 +141,7 @@ point curve::on_customer_message(std::int64_t ts, const score_result& s, std::st
   evolve(ts);
   ts = std::max(ts, ts_);
   record(ts, level_);  // the level just before the jump, for the trend
-  level_ = std::clamp(level_ + (100.0 - level_) * p_.gain * std::clamp(s.score, 0.0, 1.0), 0.0, 100.0);
+  level_ = std::clamp(level_ + (100.0 - level_) * p_->gain * std::clamp(s.score, 0.0, 1.0), 0.0, 100.0);
   if (!waiting_since_ && awaits_answer) waiting_since_ = ts;
   return make_point(ts, describe_all(s, text));
 }
@@ -150,8 +153,8 @@ point curve::on_staff_message(std::int64_t ts, const score_result& s, std::strin
   std::vector<std::string> cues;
   if (s.apology > 0 || s.empathy > 0) {
     record(ts, level_);
-    level_ = p_.baseline + (level_ - p_.baseline) * (1.0 - p_.apology_drop);
-    soothed_until_ = ts + static_cast<std::int64_t>(p_.soothed_for_s * 1000);
+    level_ = p_->baseline + (level_ - p_->baseline) * (1.0 - p_->apology_drop);
+    soothed_until_ = ts + static_cast<std::int64_t>(p_->soothed_for_s * 1000);
     for (const auto& c : s.cues)
       if (c.kind == cue_kind::lexicon && (c.cat == category::apology || c.cat == category::empathy))
         cues.push_back(describe(c, text));
@@ -166,7 +169,7 @@ point curve::advance(std::int64_t ts) {
   ts = std::max(ts, ts_);
   std::vector<std::string> cues;
   const std::int64_t grace_end =
-      waiting_since_ ? *waiting_since_ + static_cast<std::int64_t>(p_.wait_grace_s * 1000) : INT64_MAX;
+      waiting_since_ ? *waiting_since_ + static_cast<std::int64_t>(p_->wait_grace_s * 1000) : INT64_MAX;
   if (waiting_since_ && ts > grace_end) cues.push_back("waiting " + seconds(ts - *waiting_since_));
   else if (ts < soothed_until_) cues.emplace_back("decay (soothed)");
   else cues.emplace_back("decay");

@@ -15,6 +15,7 @@
 #include "common/anger/types.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +41,8 @@ struct point {
 class curve {
  public:
   explicit curve(curve_params p = {}, std::int64_t start_ts = 0);
+  // The parameters shared (one per config, not a copy per conversation).
+  curve(std::shared_ptr<const curve_params> p, std::int64_t start_ts);
 
   // A scored customer message at `ts`. `text` is the message (for the cue
   // strings). `awaits_answer` false: it does not start the wait (a "thanks").
@@ -62,7 +65,7 @@ class curve {
   // When waiting pressure alone brings the level to `line`, if the customer is
   // waiting and nothing else happens; ts itself if already there.
   std::optional<std::int64_t> time_reaching(double line) const noexcept;
-  const curve_params& params() const noexcept { return p_; }
+  const curve_params& params() const noexcept { return *p_; }
 
  private:
   struct sample {
@@ -77,7 +80,7 @@ class curve {
   double level_in_past(std::int64_t ts) const noexcept;
   point make_point(std::int64_t ts, std::vector<std::string> cues);
 
-  curve_params p_;
+  std::shared_ptr<const curve_params> p_;  // never null
   double level_;
   std::int64_t ts_;
   std::int64_t start_ts_;

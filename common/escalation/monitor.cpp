@@ -4,7 +4,12 @@ namespace calma::escalation {
 
 monitor::monitor(const anger::scorer& sc, const anger::curve_params& cp, const params& ep,
                  std::int64_t start_ts, anger::lang_id lang)
-    : scorer_(&sc), lang_(lang), curve_(cp, start_ts), policy_(ep) {}
+    : monitor(sc, std::make_shared<const anger::curve_params>(cp), std::make_shared<const params>(ep), start_ts,
+              lang) {}
+
+monitor::monitor(const anger::scorer& sc, std::shared_ptr<const anger::curve_params> cp,
+                 std::shared_ptr<const params> ep, std::int64_t start_ts, anger::lang_id lang)
+    : scorer_(&sc), lang_(lang), curve_(std::move(cp), start_ts), policy_(std::move(ep)) {}
 
 output monitor::on_customer_message(std::int64_t ts, std::string_view text, anger::prepared_text* pre) {
   output out;

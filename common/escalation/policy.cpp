@@ -47,51 +47,53 @@ curve_view view_of(const anger::curve& c, const params& p) {
   return curve_view{c.level(), c.trend(), c.time_reaching(p.level_high)};
 }
 
-policy::policy(params p) : p_(std::move(p)) {}
+policy::policy(params p) : policy(std::make_shared<const params>(std::move(p))) {}
+
+policy::policy(std::shared_ptr<const params> p) : p_(std::move(p)) {}
 
 double policy::shorten(double seconds, double level) const noexcept {
-  return seconds * (1.0 - p_.anger_wait_factor * std::clamp(level, 0.0, 100.0) / 100.0);
+  return seconds * (1.0 - p_->anger_wait_factor * std::clamp(level, 0.0, 100.0) / 100.0);
 }
 
 bool policy::suppressed(std::int64_t ts, const std::string& key, severity sev) const {
   if (open_ && contains(open_keys_, key)) return true;
-  return resolved_any_ && ts - resolved_ts_ < ms(p_.cooldown_s) && contains(resolved_keys_, key) &&
+  return resolved_any_ && ts - resolved_ts_ < ms(p_->cooldown_s) && contains(resolved_keys_, key) &&
          sev <= resolved_sev_;
 }
 
 void policy::check_level(std::int64_t ts, const curve_view& v, std::vector<pending>& out) {
-  if (!high_armed_ && v.level < p_.level_high_release) high_armed_ = true;
-  if (!warning_armed_ && v.level < p_.level_warning_release) warning_armed_ = true;
-  if (high_armed_ && v.level >= p_.level_high) {
+  if (!high_armed_ && v.level < p_->level_high_release) high_armed_ = true;
+  if (!warning_armed_ && v.level < p_->level_warning_release) warning_armed_ = true;
+  if (high_armed_ && v.level >= p_->level_high) {
     high_armed_ = false;
-    out.push_back({"level_high", "level " + num(v.level) + " >= " + num(p_.level_high), severity::high});
+    out.push_back({"level_high", "level " + num(v.level) + " >= " + num(p_->level_high), severity::high});
   }
 }
 
 void policy::check_time(std::int64_t ts, const curve_view& v, std::vector<pending>& out,
                         std::vector<decision>& decisions) {
-  const severity wait_sev = v.level >= p_.level_warning ? severity::high : severity::warning;
+  const severity wait_sev = v.level >= p_->level_warning ? severity::high : severity::warning;
   if (queued_since_) {
     const std::int64_t waited = ts - *queued_since_;
-    if (waited >= ms(shorten(p_.queue_wait_s, v.level)))
+    if (waited >= ms(shorten(p_->queue_wait_s, v.level)))
       out.push_back({"queue_wait", "queued " + secs(waited) + " without an agent", wait_sev});
   } else if (unanswered_since_) {
     const std::int64_t waited = ts - *unanswered_since_;
-    if (!nudged_ && waited >= ms(shorten(p_.nudge_s, v.level))) {
+    if (!nudged_ && waited >= ms(shorten(p_->nudge_s, v.level))) {
       nudged_ = true;
       decisions.push_back({decision_kind::nudge_agent, ts, severity::warning,
                            {"customer unanswered " + secs(waited)}, false, {"unanswered"}});
     }
-    if (waited >= ms(shorten(p_.unanswered_s, v.level)))
+    if (waited >= ms(shorten(p_->unanswered_s, v.level)))
       out.push_back({"unanswered", "customer unanswered " + secs(waited), wait_sev});
   }
   // The agent first: the curve is heading for the line.
-  if (high_armed_ && v.level < p_.level_high &&
-      (!last_agent_warning_ || ts - *last_agent_warning_ >= ms(p_.agent_warning_cooldown_s))) {
+  if (high_armed_ && v.level < p_->level_high &&
+      (!last_agent_warning_ || ts - *last_agent_warning_ >= ms(p_->agent_warning_cooldown_s))) {
     double eta_s = std::numeric_limits<double>::infinity();
     std::string why;
     if (v.trend > 0) {
-      eta_s = (p_.level_high - v.level) / v.trend * 60.0;
+      eta_s = (p_->level_high - v.level) / v.trend * 60.0;
       why = "trend +" + num(v.trend) + "/min";
     }
     if (v.reach_high_ts) {
@@ -101,10 +103,10 @@ void policy::check_time(std::int64_t ts, const curve_view& v, std::vector<pendin
         why = "customer waiting";
       }
     }
-    if (eta_s <= p_.predict_within_s) {
+    if (eta_s <= p_->predict_within_s) {
       last_agent_warning_ = ts;
       decisions.push_back({decision_kind::warn_agent, ts, severity::warning,
-                           {"level " + num(v.level) + " heading for " + num(p_.level_high) + " in ~" +
+                           {"level " + num(v.level) + " heading for " + num(p_->level_high) + " in ~" +
                             num(std::max(0.0, eta_s)) + " s (" + why + ")"},
                            false, {"predicted"}});
     }
@@ -112,8 +114,8 @@ void policy::check_time(std::int64_t ts, const curve_view& v, std::vector<pendin
 }
 
 void policy::check_renotify(std::int64_t ts, std::vector<decision>& decisions) {
-  if (!open_ || open_->acknowledged || open_->renotified >= p_.max_renotify) return;
-  if (ts - open_->last_notified_ts < ms(p_.ack_timeout_s)) return;
+  if (!open_ || open_->acknowledged || open_->renotified >= p_->max_renotify) return;
+  if (ts - open_->last_notified_ts < ms(p_->ack_timeout_s)) return;
   if (open_->sev != severity::critical) open_->sev = static_cast<severity>(static_cast<int>(open_->sev) + 1);
   ++open_->renotified;
   const std::int64_t waited = ts - open_->last_notified_ts;
@@ -170,18 +172,18 @@ std::vector<decision> policy::on_customer_message(std::int64_t ts, const anger::
   }
   std::vector<pending> reasons;
   std::vector<decision> decisions;
-  streak_ = v.level >= p_.level_warning ? streak_ + 1 : 0;
-  if (warning_armed_ && streak_ >= p_.warning_messages) {
+  streak_ = v.level >= p_->level_warning ? streak_ + 1 : 0;
+  if (warning_armed_ && streak_ >= p_->warning_messages) {
     warning_armed_ = false;
     reasons.push_back({"level_warning",
-                       "level >= " + num(p_.level_warning) + " for " + std::to_string(streak_) +
+                       "level >= " + num(p_->level_warning) + " for " + std::to_string(streak_) +
                            " customer messages",
                        severity::warning});
   }
   for (const auto& c : s.cues) {
     if (c.kind != anger::cue_kind::lexicon) continue;
     const std::string cat(anger::category_name(c.cat));
-    if (!contains(p_.immediate_high, cat)) continue;
+    if (!contains(p_->immediate_high, cat)) continue;
     const std::string key = "cue:" + cat;
     bool seen = false;
     for (const auto& r : reasons) seen = seen || r.key == key;
@@ -267,23 +269,23 @@ std::optional<std::int64_t> policy::next_deadline() const {
   auto rule = [&](const std::string& key, std::int64_t d) {
     if (open_ && contains(open_keys_, key)) return;
     if (resolved_any_ && contains(resolved_keys_, key))
-      d = std::max(d, resolved_ts_ + ms(p_.cooldown_s));
+      d = std::max(d, resolved_ts_ + ms(p_->cooldown_s));
     offer(d);
   };
-  if (open_ && !open_->acknowledged && open_->renotified < p_.max_renotify)
-    offer(open_->last_notified_ts + ms(p_.ack_timeout_s));
+  if (open_ && !open_->acknowledged && open_->renotified < p_->max_renotify)
+    offer(open_->last_notified_ts + ms(p_->ack_timeout_s));
   if (closed_) return best;
   const double L = last_view_.level;
   if (queued_since_) {
-    rule("queue_wait", *queued_since_ + ms(shorten(p_.queue_wait_s, L)));
+    rule("queue_wait", *queued_since_ + ms(shorten(p_->queue_wait_s, L)));
   } else if (unanswered_since_) {
-    if (!nudged_) offer(*unanswered_since_ + ms(shorten(p_.nudge_s, L)));
-    rule("unanswered", *unanswered_since_ + ms(shorten(p_.unanswered_s, L)));
+    if (!nudged_) offer(*unanswered_since_ + ms(shorten(p_->nudge_s, L)));
+    rule("unanswered", *unanswered_since_ + ms(shorten(p_->unanswered_s, L)));
   }
   if (high_armed_ && last_view_.reach_high_ts) {
     rule("level_high", *last_view_.reach_high_ts);
-    std::int64_t warn = *last_view_.reach_high_ts - ms(p_.predict_within_s);
-    if (last_agent_warning_) warn = std::max(warn, *last_agent_warning_ + ms(p_.agent_warning_cooldown_s));
+    std::int64_t warn = *last_view_.reach_high_ts - ms(p_->predict_within_s);
+    if (last_agent_warning_) warn = std::max(warn, *last_agent_warning_ + ms(p_->agent_warning_cooldown_s));
     if (warn < *last_view_.reach_high_ts) offer(warn);
   }
   return best;

@@ -29,6 +29,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -78,6 +79,8 @@ curve_view view_of(const anger::curve& c, const params& p);
 class policy {
  public:
   explicit policy(params p = {});
+  // The parameters shared (one per config, not a copy per conversation).
+  explicit policy(std::shared_ptr<const params> p);
 
   // A customer message, with its score and the curve just after it.
   // `awaits_answer` false (a mere "thanks"): it does not start the wait.
@@ -103,7 +106,7 @@ class policy {
   std::optional<std::int64_t> next_deadline() const;
   const std::optional<open_escalation>& open() const noexcept { return open_; }
   bool closed() const noexcept { return closed_; }
-  const params& parameters() const noexcept { return p_; }
+  const params& parameters() const noexcept { return *p_; }
 
  private:
   struct pending {
@@ -120,7 +123,7 @@ class policy {
   bool suppressed(std::int64_t ts, const std::string& key, severity sev) const;
   double shorten(double seconds, double level) const noexcept;
 
-  params p_;
+  std::shared_ptr<const params> p_;  // never null
   std::optional<open_escalation> open_;
   std::vector<std::string> open_keys_;
   // Cool-down memory of the last resolved escalation.

@@ -82,7 +82,7 @@ void hub::open_conversation_for(std::uint64_t conn_id, const participant& who, p
   rec.queue = st ? cfg_.queues_of(*st).front() : cfg_.routing.queues.front();
   rec.created_ts = rec.updated_ts = now;
   auto& entry = open_[rec.id];
-  entry.rec = rec;
+  entry.rec.assign(rec);
   start_monitor(entry);
   shopper_open_[who.id] = rec.id;
   if (opened_by_.size() >= 100'000) opened_by_.clear();  // bounded; only recent resends need it
@@ -107,7 +107,7 @@ void hub::open_conversation_for(std::uint64_t conn_id, const participant& who, p
         return;  // the append issued after this fails too and answers `unavailable`
       }
       self->router_.enqueue(id, c->rec.queue, created, 0, {}, c->rec.shopper.store,
-                            routing::is_vip(c->rec.shopper.context, self->cfg_.routing.router));
+                            routing::is_vip(c->rec.context(), self->cfg_.routing.router));
       self->record(id, system_actor(), "queued", json{{"queue", c->rec.queue}});
       self->apply(*c, c->mon->on_queued(created));
       self->send_to_user(c->rec.shopper.id, make_frame(self->queued_json(*c).dump()));
@@ -166,7 +166,7 @@ void hub::store_message(std::uint64_t conn_id, const participant& who, std::stri
           self->apply(*c, c->mon->catch_up(msg.ts));
           self->note_message(*c, msg);
           if (self->tag_causes(*c, msg, pre.get())) {
-            self->persist(c->rec);
+            self->persist(*c);
             self->send_to_conversation(*c, make_frame(self->causes_frame(*c)), /*staff_only=*/true, 0,
                                        /*and_all_supervisors=*/true);
           }
@@ -176,12 +176,12 @@ void hub::store_message(std::uint64_t conn_id, const participant& who, std::stri
           // The first answer (reports) and the answer to a contact left (it leaves the follow-up list).
           bool changed = false;
           if (c->rec.first_response_ts == 0) c->rec.first_response_ts = msg.ts, changed = true;
-          if (!c->rec.contact.empty() && c->rec.contact_answered_ts == 0) {
+          if (!c->rec.contact().empty() && c->rec.contact_answered_ts == 0) {
             c->rec.contact_answered_ts = msg.ts;
             changed = true;
             self->followups_changed(c->rec.shopper.store);
           }
-          if (changed) self->persist(c->rec);
+          if (changed) self->persist(*c);
           self->apply(*c, c->mon->catch_up(msg.ts));
           self->note_message(*c, msg);
           self->apply(*c, c->mon->on_staff_message(msg.ts, msg.text, pre ? &pre->anger : nullptr));
@@ -268,25 +268,27 @@ void hub::change_conversation(const std::string& id, std::function<bool(conversa
   if (auto* c = open_conversation(id)) {
     // Applied to the hub's copy at once, so that any save issued meanwhile
     // (an assignment) carries it too; undone if the store refuses it.
-    const conversation_record before = c->rec;
-    if (!change(c->rec)) return done(std::nullopt, {});
-    conversation_record next = c->rec;
-    next.figures = c->fig.figures();
+    const conversation_record before = whole(*c);
+    conversation_record next = before;
+    if (!change(next)) return done(std::nullopt, {});
+    c->rec.assign(next);
     store_.update_conversation(next, [self = shared_from_this(), id, before, done = std::move(done)](auto r) mutable {
       self->on_strand([self, id, before, done = std::move(done), r = std::move(r)]() mutable {
         auto* c = self->open_conversation(id);
         if (!r.ok()) {
           if (c) {
-            c->rec.contact = before.contact;
-            c->rec.contact_answered_ts = before.contact_answered_ts;
-            c->rec.follow_up_done_ts = before.follow_up_done_ts;
-            c->rec.follow_up_done_by = before.follow_up_done_by;
-            c->rec.categories = before.categories;
-            c->rec.categories_corrected = before.categories_corrected;
+            conversation_record undone = whole(*c);
+            undone.contact = before.contact;
+            undone.contact_answered_ts = before.contact_answered_ts;
+            undone.follow_up_done_ts = before.follow_up_done_ts;
+            undone.follow_up_done_by = before.follow_up_done_by;
+            undone.categories = before.categories;
+            undone.categories_corrected = before.categories_corrected;
+            c->rec.assign(undone);
           }
           return done(std::nullopt, r.error);
         }
-        done(c ? std::optional<conversation_record>(c->rec) : std::nullopt, {});
+        done(c ? std::optional<conversation_record>(whole(*c)) : std::nullopt, {});
       });
     });
     return;

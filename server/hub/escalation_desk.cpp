@@ -11,8 +11,10 @@ namespace calma {
 void hub::start_monitor(conv_entry& c) const {
   const auto& lex = *engine_->lexicons;
   auto lang = c.rec.shopper.language.empty() ? anger::no_lang : lex.find(c.rec.shopper.language);
-  c.mon = std::make_unique<escalation::monitor>(*engine_->scorer, engine_->anger.curve, engine_->escalation,
-                                                c.rec.created_ts, lang);
+  // The engine's parameters, shared (aliasing pointers: they keep the engine alive, nothing is copied).
+  c.mon = std::make_unique<escalation::monitor>(
+      *engine_->scorer, std::shared_ptr<const anger::curve_params>(engine_, &engine_->anger.curve),
+      std::shared_ptr<const escalation::params>(engine_, &engine_->escalation), c.rec.created_ts, lang);
 }
 
 double hub::level_of(const conv_entry& c) const {
@@ -103,7 +105,7 @@ protocol::escalation_fields hub::escalation_fields_of(const conv_entry& c) const
   f.reasons = &e.reasons;
   f.reason_keys = &e.keys;
   f.handled_by = &c.handled_by;
-  f.shopper = c.rec.shopper;
+  f.shopper = c.rec.whole_shopper();
   f.level = level_of(c);
   f.raised_ts = e.raised_ts;
   f.conversation_s = (now - c.rec.created_ts) / 1000;
@@ -196,8 +198,8 @@ namespace {
 // output. Whispers do not move the curve.
 // `before(m)` runs for each message that moves the curve, once time has caught
 // up with it and before its words count (the figures read the level then).
-template <class Sink, class Before>
-void feed_history(escalation::monitor& mon, const conversation_record& rec,
+template <class Record, class Sink, class Before>
+void feed_history(escalation::monitor& mon, const Record& rec,
                   const std::vector<chat_message>& messages, timestamp_ms until, Sink&& sink, Before&& before) {
   sink(mon.on_queued(rec.created_ts));
   bool assigned = rec.state == conversation_state::queued;
@@ -251,7 +253,7 @@ void hub::replay(conv_entry& c, const std::vector<chat_message>& messages) {
                  tag_causes(c, m);
                });
   if (c.esc && c.rec.escalation_acked_ts != 0) {
-    c.esc->acked_by = c.rec.escalation_acked_by;
+    c.esc->acked_by = c.rec.rest().escalation_acked_by;
     c.esc->acked_ts = c.rec.escalation_acked_ts;
   }
 }
@@ -259,7 +261,7 @@ void hub::replay(conv_entry& c, const std::vector<chat_message>& messages) {
 json hub::replayed_timeline(const conversation_record& rec, const std::vector<chat_message>& messages) const {
   // A closed conversation's curve, rebuilt from its messages (nothing is sent).
   conv_entry tmp;
-  tmp.rec = rec;
+  tmp.rec.assign(rec);
   start_monitor(tmp);
   const timestamp_ms until = messages.empty() ? rec.updated_ts : std::max(rec.updated_ts, messages.back().ts);
   json out = json::array();
@@ -319,8 +321,8 @@ void hub::end_escalation(conv_entry& c, const participant& by, const std::string
   c.mon->on_resolved(clock_());
   if (c.rec.escalation_acked_ts != 0) {
     c.rec.escalation_acked_ts = 0;
-    c.rec.escalation_acked_by.clear();
-    if (c.rec.state != conversation_state::closed) persist(c.rec);
+    c.rec.rest_for_write().escalation_acked_by.clear();
+    if (c.rec.state != conversation_state::closed) persist(c);
   }
 }
 
@@ -420,8 +422,8 @@ void hub::on_escalation_ack(session_entry& s, std::uint64_t conn_id, const proto
     c->esc->acked_by = s.who.id;
     c->esc->acked_ts = clock_();
     c->rec.escalation_acked_ts = c->esc->acked_ts;
-    c->rec.escalation_acked_by = c->esc->acked_by;
-    persist(c->rec);
+    c->rec.rest_for_write().escalation_acked_by = c->esc->acked_by;
+    persist(*c);
     c->mon->on_acknowledged(c->esc->acked_ts);
     schedule_deadline(*c);
     record(c->rec.id, actor(s.who), "escalation_acked", json{{"escalation_id", c->esc->id}});

@@ -56,4 +56,31 @@ class flat_map {
   std::vector<value_type> v_;
 };
 
+/// A sorted vector as a set, for the few values of one key (a user's
+/// connections): 24 bytes inline and one array, instead of std::set's 48 and
+/// a 40-byte node per value. Iterated in order, as std::set.
+template <class K>
+class flat_set {
+ public:
+  using const_iterator = typename std::vector<K>::const_iterator;
+  const_iterator begin() const noexcept { return v_.begin(); }
+  const_iterator end() const noexcept { return v_.end(); }
+  bool empty() const noexcept { return v_.empty(); }
+  std::size_t size() const noexcept { return v_.size(); }
+  std::size_t count(const K& k) const { return std::binary_search(v_.begin(), v_.end(), k); }
+  void insert(const K& k) {
+    auto it = std::lower_bound(v_.begin(), v_.end(), k);
+    if (it == v_.end() || *it != k) v_.insert(it, k);
+  }
+  std::size_t erase(const K& k) {
+    auto it = std::lower_bound(v_.begin(), v_.end(), k);
+    if (it == v_.end() || *it != k) return 0;
+    v_.erase(it);
+    return 1;
+  }
+
+ private:
+  std::vector<K> v_;
+};
+
 }  // namespace calma

@@ -19,7 +19,7 @@ void hub::conversation_detail(participant who, std::string id, std::function<voi
         conversation_record rec = *r.value;
         json timeline = json::array();
         if (auto* c = self->open_conversation(id)) {
-          rec = c->rec;
+          rec = whole(*c);
           for (const auto& p : c->timeline) {
             auto pj = self->point_json(*c, p);
             timeline.push_back(json{{"ts", p.ts}, {"level", pj["level"]}, {"phase", pj["phase"]}, {"cues", p.cues}});
@@ -87,7 +87,7 @@ void hub::followups(participant who, std::vector<std::string> stores, std::funct
         std::vector<conversation_record> list;
         for (auto& rec : r.value) {
           // The hub's copy of an open conversation is the freshest.
-          if (auto* c = self->open_conversation(rec.id)) rec = c->rec;
+          if (auto* c = self->open_conversation(rec.id)) rec = whole(*c);
           if (needs_follow_up(rec)) list.push_back(std::move(rec));
         }
         std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a.created_ts < b.created_ts; });

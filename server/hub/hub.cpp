@@ -55,7 +55,7 @@ void hub::load_conversations(std::function<void(std::string)> done) {
         // keep their agent, who counts as gone until it reconnects.
         for (auto& rec : r.value) {
           auto& c = self->open_[rec.id];
-          c.rec = rec;
+          c.rec.assign(rec);
           self->start_monitor(c);
           self->shopper_open_[rec.shopper.id] = rec.id;
           if (rec.state == conversation_state::assigned && rec.agent_id) {
@@ -386,7 +386,7 @@ void hub::do_welcome(std::uint64_t conn_id, const std::string& token) {
             continue;
           }
           // A shopper is never told of a seq it may not see (a whisper).
-          auto j = protocol::summary_json(it->second.rec, false);
+          auto j = protocol::summary_json(whole(it->second), false);
           j["last_seq"] = it->second.last_visible_seq;
           list.push_back(std::move(j));
         }
@@ -405,7 +405,7 @@ void hub::do_welcome(std::uint64_t conn_id, const std::string& token) {
   for (const auto& [id, c] : open_) {
     if (who.role == role::agent && c.rec.agent_id != who.id) continue;
     if (!s.serves(c.rec.shopper.store) && c.rec.agent_id != who.id) continue;
-    auto j = protocol::summary_json(c.rec, true);
+    auto j = protocol::summary_json(whole(c), true);
     j["anger"] = curve_json(c);
     if (!c.timeline.empty()) {
       j["level"] = point_json(c, c.timeline.back())["level"];
@@ -539,12 +539,21 @@ hub::conv_entry* hub::open_conversation(const std::string& id) {
 // Staff act only on conversations of their stores; an agent only on those
 // assigned to it; a shopper only on its own.
 bool hub::may_see(const participant& who, const conversation_record& rec) const {
+  return may_see(who, rec.shopper.id, rec.agent_id, rec.shopper.store);
+}
+
+bool hub::may_see(const participant& who, const open_record& rec) const {
+  return may_see(who, rec.shopper.id, rec.agent_id, rec.shopper.store);
+}
+
+bool hub::may_see(const participant& who, const std::string& shopper_id, const std::optional<std::string>& agent_id,
+                  const std::string& store) const {
   switch (who.role) {
-    case role::shopper: return rec.shopper.id == who.id;
-    case role::agent: return rec.agent_id == who.id && staff_serves(who.id, rec.shopper.store);
+    case role::shopper: return shopper_id == who.id;
+    case role::agent: return agent_id == who.id && staff_serves(who.id, store);
     case role::supervisor:
       // A supervisor holding a conversation (takeover) keeps it whatever the store list says.
-      return rec.agent_id == who.id || staff_serves(who.id, rec.shopper.store);
+      return agent_id == who.id || staff_serves(who.id, store);
   }
   return false;
 }

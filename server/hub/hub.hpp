@@ -34,6 +34,7 @@
 #include "server/hub/connection.hpp"
 #include "server/hub/deadline_set.hpp"
 #include "server/hub/flat_map.hpp"
+#include "server/hub/open_record.hpp"
 #include "server/hub/prereader.hpp"
 #include "server/hub/small_ring.hpp"
 #include "server/metrics.hpp"
@@ -128,7 +129,7 @@ class hub : public std::enable_shared_from_this<hub> {
     int renotified = 0;
   };
   struct conv_entry {
-    conversation_record rec;
+    open_record rec;  // its record: the rarely set fields boxed (open_record.hpp)
     flat_map<std::string, protocol::join_mode> joined;  // supervisor id -> mode
     flat_map<std::string, std::int64_t> read_marks;     // user id -> seq
     // The anger curve and the escalation rules of this conversation.
@@ -138,7 +139,7 @@ class hub : public std::enable_shared_from_this<hub> {
     std::unique_ptr<escalation_state> esc;  // the open one (a pointer: most conversations never have one)
     std::vector<std::string> handled_by;     // agents who held it, in order
     std::optional<timestamp_ms> unanswered_since;
-    reports::figures_builder fig;  // the report's figures, kept in rec.figures on every save
+    reports::figures_builder fig;  // the report's figures: whole() gives them to the record
     std::optional<causes::tagger> causes;  // complaint causes from the shopper's words
     std::int64_t last_visible_seq = 0;     // the last message the shopper may see (not a whisper)
     std::optional<timestamp_ms> shopper_gone_since;  // queued, and no connection of its shopper since then
@@ -238,6 +239,11 @@ class hub : public std::enable_shared_from_this<hub> {
   // rules applied
   conv_entry* open_conversation(const std::string& id);
   bool may_see(const participant& who, const conversation_record& rec) const;
+  bool may_see(const participant& who, const open_record& rec) const;
+  bool may_see(const participant& who, const std::string& shopper_id, const std::optional<std::string>& agent_id,
+               const std::string& store) const;
+  /// An open conversation's whole record, its figures included (to save it, to answer with it).
+  static conversation_record whole(const conv_entry& c) { return c.rec.full(c.fig.figures()); }
   bool may_act(const participant& who, const conv_entry& c) const;
   void store_message(std::uint64_t conn_id, const participant& who, std::string conversation_id,
                      protocol::chat_send m, visibility vis, bool allow_new, bool answer_later = false,
@@ -268,7 +274,7 @@ class hub : public std::enable_shared_from_this<hub> {
   /// Sessions whose token expired are closed (4401).
   void close_expired_sessions(timestamp_ms now);
   void update_queue_gauges();
-  void persist(const conversation_record& rec);
+  void persist(const conv_entry& c);
   void retry_unsaved();
 
   // sending
@@ -310,7 +316,7 @@ class hub : public std::enable_shared_from_this<hub> {
   agent_status status_on_connect_;
 
   std::unordered_map<std::uint64_t, session_entry> sessions_;
-  std::unordered_map<std::string, std::set<std::uint64_t>> by_user_;
+  std::unordered_map<std::string, flat_set<std::uint64_t>> by_user_;  // user id -> its connections
   std::set<std::uint64_t> supervisor_conns_;
   std::set<std::uint64_t> agent_conns_;
   std::unordered_map<std::string, conv_entry> open_;

@@ -13,11 +13,9 @@ namespace calma {
 // Assignments, transfers and acknowledgements are applied at once and saved
 // behind; one the store did not take is saved again (its latest state) on the
 // snapshot timer until it is, so a restart or a new leader finds it.
-void hub::persist(const conversation_record& rec) {
-  unsaved_.erase(rec.id);
-  conversation_record copy = rec;
-  if (auto* c = open_conversation(rec.id)) copy.figures = c->fig.figures();
-  store_.update_conversation(copy, [self = shared_from_this(), id = rec.id](auto r) {
+void hub::persist(const conv_entry& c) {
+  unsaved_.erase(c.rec.id);
+  store_.update_conversation(whole(c), [self = shared_from_this(), id = c.rec.id](auto r) {
     if (r.ok()) return;
     ++self->metrics_.store_errors;
     spdlog::warn("store error, conversation {} not saved (will retry): {}", id, r.error);
@@ -29,7 +27,7 @@ void hub::retry_unsaved() {
   auto ids = std::move(unsaved_);
   unsaved_.clear();
   for (const auto& id : ids)
-    if (auto* c = open_conversation(id)) persist(c->rec);
+    if (auto* c = open_conversation(id)) persist(*c);
 }
 
 json hub::queued_json(const conv_entry& c, int position) const {
@@ -84,7 +82,7 @@ json hub::assigned_json(const conv_entry& c) const {
   return json{{"type", "conversation.assigned"},
               {"conversation_id", c.rec.id},
               {"agent", json{{"id", c.rec.agent_id.value_or("")}, {"name", c.rec.agent_name}}},
-              {"shopper", protocol::shopper_json(c.rec.shopper)},
+              {"shopper", protocol::shopper_json(c.rec.whole_shopper())},
               {"store", c.rec.shopper.store},
               {"categories", c.rec.categories},
               {"state", to_string(c.rec.state)},
@@ -100,7 +98,7 @@ void hub::on_close(session_entry& s, std::uint64_t conn_id, const protocol::conv
   // Stored first: a close the store did not take is refused, and nothing changes.
   reports::figures_builder fig = c->fig;
   fig.on_close(level_of(*c));
-  conversation_record closed = c->rec;
+  conversation_record closed = whole(*c);
   closed.figures = fig.figures();
   closed.state = conversation_state::closed;
   closed.closed_by = s.who.id;
@@ -129,11 +127,11 @@ void hub::finish_close(const conversation_record& closed, const participant& by,
   if (!c) return;  // closed meanwhile by someone else
   const auto now = closed.updated_ts;
   c->rec.state = conversation_state::closed;
-  c->rec.closed_by = closed.closed_by;
-  c->rec.close_reason = closed.close_reason;
+  auto& rest = c->rec.rest_for_write();
+  rest.closed_by = closed.closed_by;
+  rest.close_reason = closed.close_reason;
   c->rec.updated_ts = now;
-  c->rec.follow_up = closed.follow_up;
-  c->rec.figures = closed.figures;
+  rest.follow_up = closed.follow_up;
   c->fig = reports::figures_builder(closed.figures);
   const json by_j = by_system ? system_actor() : actor(by);
   record(c->rec.id, by_j, "closed", json{{"reason", closed.close_reason}, {"follow_up", closed.follow_up}});
@@ -171,7 +169,7 @@ void hub::apply_assignment(const std::string& conv_id, const std::string& agent_
   c->rec.agent_name = a ? a->name : agent_id;
   if (auto u = users().find(agent_id); u != users().end()) c->rec.agent_name = u->second.name;
   c->rec.updated_ts = clock_();
-  persist(c->rec);
+  persist(*c);
   ++metrics_.assignments;
   spdlog::info("conversation {} assigned to {}", conv_id, agent_id);
   if (c->handled_by.empty() || c->handled_by.back() != agent_id) c->handled_by.push_back(agent_id);
@@ -228,7 +226,7 @@ void hub::sweep_abandoned(timestamp_ms now) {
   for (auto& [id, c] : open_) {
     if (c.rec.state != conversation_state::queued || !c.shopper_gone_since) continue;
     // A shopper who left a contact waits for a call-back: not abandoned.
-    if (!c.rec.contact.email.empty() || !c.rec.contact.phone.empty()) continue;
+    if (!c.rec.contact().email.empty() || !c.rec.contact().phone.empty()) continue;
     const auto gone = now - *c.shopper_gone_since;
     if (gone >= close_after) to_close.push_back(id);
     else if (gone >= after && !c.abandoned) {
@@ -248,7 +246,7 @@ void hub::sweep_abandoned(timestamp_ms now) {
   for (const auto& id : to_close) {
     auto* c = open_conversation(id);
     if (!c) continue;
-    conversation_record closed = c->rec;
+    conversation_record closed = whole(*c);
     reports::figures_builder fig = c->fig;
     fig.on_close(level_of(*c));
     closed.figures = fig.figures();
@@ -285,10 +283,10 @@ void hub::requeue(const std::string& conv_id, const std::string& queue,
   c->rec.agent_name.clear();
   c->rec.queue = queue;
   c->rec.updated_ts = clock_();
-  persist(c->rec);
+  persist(*c);
   // Back in line by its original arrival: it has waited already.
   router_.enqueue(conv_id, queue, c->rec.created_ts, level_of(*c), avoid_agent.value_or(""), c->rec.shopper.store,
-                  routing::is_vip(c->rec.shopper.context, cfg_.routing.router));
+                  routing::is_vip(c->rec.context(), cfg_.routing.router));
   auto f = make_frame(queued_json(*c).dump());
   send_to_user(c->rec.shopper.id, f);
   if (previous) send_to_user(*previous, f);

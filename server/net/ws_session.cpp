@@ -5,6 +5,7 @@
 #include <deque>
 #include <optional>
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -15,6 +16,7 @@
 #include "common/protocol/messages.hpp"
 #include "common/protocol/rate_limiter.hpp"
 #include "server/hub/connection.hpp"
+#include "server/net/exact_allocator.hpp"
 #include "server/net/frame_buffer.hpp"
 #include "server/net/write_coalescer.hpp"
 
@@ -175,9 +177,10 @@ class ws_session final : public connection, public std::enable_shared_from_this<
     if (!hello_seen_) at = std::min(at, hello_by_);
     at = std::min(at, last_heard_ + (pinged_ ? ping_interval() : ping_interval() / 2));
     timer_.expires_at(at);
-    timer_.async_wait([self = shared_from_this()](beast::error_code e) {
+    // Its own block of handler memory, not a recycled one (exact_allocator.hpp).
+    timer_.async_wait(asio::bind_allocator(exact_allocator<>(), [self = shared_from_this()](beast::error_code e) {
       if (!e) self->on_timer();
-    });
+    }));
   }
 
   void on_timer() {

@@ -1,7 +1,8 @@
 // The per-connection buffers that cost nothing while idle: the WebSocket
 // session's read buffer (server/net/frame_buffer.hpp), the conversation
-// timeline's ring (server/hub/small_ring.hpp) and its small maps
-// (server/hub/flat_map.hpp).
+// timeline's ring (server/hub/small_ring.hpp), its small maps
+// (server/hub/flat_map.hpp) and the hub's record of an open conversation
+// (server/hub/open_record.hpp).
 #include <doctest/doctest.h>
 
 #include <cstring>
@@ -9,10 +10,12 @@
 #include <vector>
 
 #include "server/hub/flat_map.hpp"
+#include "server/hub/open_record.hpp"
 #include "server/hub/small_ring.hpp"
 #include "server/net/frame_buffer.hpp"
 
 using calma::flat_map;
+using calma::flat_set;
 using calma::frame_buffer;
 using calma::small_ring;
 
@@ -131,4 +134,78 @@ TEST_CASE("flat_map - find - count - at - operator[] as std::map - iterated in k
   const auto& cm = m;
   CHECK(cm.find("nope") == cm.end());
   CHECK(cm.at("sup2") == 2);
+}
+
+namespace {
+calma::conversation_record every_field_set() {
+  calma::conversation_record r;
+  r.id = "conv-0123456789abcdef";
+  r.shopper = {"shopper-1", "Ana Lopez", "es", "store-a", {"order-42", 99.5, "EUR", "gold"}};
+  r.state = calma::conversation_state::assigned;
+  r.agent_id = "agent-7";
+  r.agent_name = "Bea";
+  r.queue = "billing";
+  r.created_ts = 1;
+  r.updated_ts = 2;
+  r.last_seq = 3;
+  r.closed_by = "agent-7";
+  r.close_reason = "solved";
+  r.escalation_acked_ts = 4;
+  r.escalation_acked_by = "sup-1";
+  r.first_response_ts = 5;
+  r.contact = {"ana@example.com", "+34 600", "after 5", 6};
+  r.contact_answered_ts = 7;
+  r.follow_up = true;
+  r.follow_up_done_ts = 8;
+  r.follow_up_done_by = "agent-8";
+  r.csat_score = 4;
+  r.csat_comment = "ok";
+  r.csat_ts = 9;
+  r.categories = {"delivery", "refund"};
+  r.categories_corrected = true;
+  r.figures.peak_level = 70;
+  r.figures.agents.push_back({"agent-7", "Bea", 2, 10.5});
+  return r;
+}
+}  // namespace
+
+TEST_CASE("open_record - a record round-trips with every field - the figures given back by full()") {
+  // A field added to conversation_record must be added to open_record too
+  // (a member or rest_fields, and assign()/full()): this size is the reminder.
+  static_assert(sizeof(calma::conversation_record) == 864 || sizeof(std::string) != 32);
+  const auto r = every_field_set();
+  calma::open_record o(r);
+  CHECK(o.full(r.figures) == r);
+  CHECK(o.context().tier == "gold");
+  CHECK(o.contact().email == "ana@example.com");
+  CHECK(o.whole_shopper() == r.shopper);
+
+  calma::conversation_record fresh;  // nothing of the rest set: no box
+  fresh.id = "c";
+  calma::open_record f(fresh);
+  CHECK(f.full({}) == fresh);
+  CHECK(f.rest() == calma::open_record::rest_fields{});
+  f.rest_for_write().close_reason = "spam";
+  CHECK(f.full({}).close_reason == "spam");
+  f.assign(fresh);
+  CHECK(f.rest().close_reason.empty());
+}
+
+TEST_CASE("flat_set - insert - erase - count as std::set - iterated in order") {
+  flat_set<std::uint64_t> s;
+  CHECK(s.empty());
+  s.insert(7);
+  s.insert(3);
+  s.insert(7);
+  s.insert(9);
+  CHECK(s.size() == 3);
+  CHECK(std::vector<std::uint64_t>(s.begin(), s.end()) == std::vector<std::uint64_t>{3, 7, 9});
+  CHECK(s.count(7) == 1);
+  CHECK(s.count(8) == 0);
+  CHECK(s.erase(8) == 0);
+  CHECK(s.erase(7) == 1);
+  CHECK(std::vector<std::uint64_t>(s.begin(), s.end()) == std::vector<std::uint64_t>{3, 9});
+  s.erase(3);
+  s.erase(9);
+  CHECK(s.empty());
 }

@@ -243,6 +243,24 @@ TEST_CASE("monitor: a real conversation rises - escalates and is explained") {
   CHECK(real_lexicons()->coaching(lang("es"), m.coaching()).find("seguimiento") != std::string_view::npos);
 }
 
+TEST_CASE("monitor: shared parameters are read not copied - and decide as a copy would") {
+  using namespace calma::anger::test;
+  auto cp = std::make_shared<const anger::curve_params>();
+  auto ep = std::make_shared<const params>();
+  monitor shared(real_scorer(), cp, ep, t0);
+  monitor copied(real_scorer(), *cp, *ep, t0);
+  CHECK(&shared.curve().params() == cp.get());
+  CHECK(&shared.rules().parameters() == ep.get());
+  CHECK(&copied.curve().params() != cp.get());
+  for (const auto* text : {"Hola, mi pedido no ha llegado", "¡¡SOIS UNOS INÚTILES!!", "Quiero hablar con el encargado YA"}) {
+    const auto a = shared.on_customer_message(t0 + 10 * s, text);
+    const auto b = copied.on_customer_message(t0 + 10 * s, text);
+    CHECK(a.points.back().level == b.points.back().level);
+    CHECK(a.decisions.size() == b.decisions.size());
+  }
+  CHECK(shared.next_deadline() == copied.next_deadline());
+}
+
 TEST_CASE("escalation params from json: every error listed") {
   std::vector<std::string> errors;
   const auto p = params_from_json(nlohmann::json::parse(
