@@ -71,6 +71,12 @@ void decide_gate::extend(timestamp_ms until) {
   }
 }
 
+int renewals_in_flight(const lease_params& p) {
+  const timestamp_ms window = p.lease_ms - p.margin_ms;
+  if (window <= 0 || p.renew_every_ms <= 0) return 1;
+  return static_cast<int>(std::max<timestamp_ms>(1, (window + p.renew_every_ms - 1) / p.renew_every_ms));
+}
+
 bool lease_clock_runs(const lease_params& p, timestamp_ms now, timestamp_ms reachable_since, long long peers) {
   const bool settled_link = reachable_since != 0 && now - reachable_since > 2 * p.renew_every_ms;
   return settled_link || peers > 0;

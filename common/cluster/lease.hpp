@@ -49,6 +49,12 @@ std::optional<lease_params> lease_params_for(timestamp_ms lease_ms, std::string*
 /// lease plus an interval).
 timestamp_ms next_heartbeat_in(const lease_params& p, bool leader, timestamp_ms leader_pttl_ms);
 
+/// How many renewals a leader may have sent and not yet seen answered: one
+/// per renew interval of the time a renewal's answer can still keep it
+/// leading (`lease_ms - margin_ms`), at least one. More could not help: an
+/// answer after that comes too late anyway.
+int renewals_in_flight(const lease_params& p);
+
 /// Whether time counts against a leader's lease at `now` (on_tick is applied
 /// only then): always when other members were alive at the last check-in
 /// (`peers` > 0: one may take the lease from a Redis we cannot reach), and

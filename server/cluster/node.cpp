@@ -383,8 +383,19 @@ void node::tick() {
   // for too long reconnect.
   check_routes();
   if (ticks_++ % 10 == 0) load_revocations();
-  if (!heartbeat_in_flight_) {
-    heartbeat_in_flight_ = true;
+  // A leader renews every interval even while earlier renewals are still
+  // unanswered (pipelined on the one connection, answered in order): each
+  // answer confirms the lease from its own send time. One at a time, a
+  // renewal that took just over an interval (a loaded machine: Redis or this
+  // process waiting for a core) made the next tick skip its renewal, so the
+  // next went out two intervals after the last confirmed one and had to be
+  // answered within the rest of `lease - margin` (450 ms of the default
+  // 1050): two slow answers in a row stepped a healthy leader down. Now it
+  // takes no answer at all, within that time, to any renewal sent in it.
+  // A follower asks one at a time (its answers time its next ask).
+  const int most_in_flight = lease_.is_leader() ? renewals_in_flight(opts_.lease) : 1;
+  if (heartbeats_in_flight_ < most_in_flight) {
+    ++heartbeats_in_flight_;
     const auto sent = now_ms();
     const std::string p = opts_.key_prefix;
     cmd_->command({"EVAL", heartbeat_lua, "2", p + ":{cluster}:leader", p + ":{cluster}:nodes", opts_.node_id,
@@ -400,12 +411,17 @@ void node::tick() {
 }
 
 void node::on_heartbeat(std::int64_t sent, const redis::reply_or_error& r) {
-  heartbeat_in_flight_ = false;
+  --heartbeats_in_flight_;
   if (stopped_) return;
   if (!r.ok() || !r.value.is_array() || r.value.elements.empty() || !r.value.elements[0].is_string()) {
     spdlog::debug("cluster: heartbeat failed: {}", r.ok() ? r.value.str : r.error);
     return;
   }
+  // What a loaded machine does to the lease, for whoever reads the log after a step-down.
+  if (const auto took = now_ms() - sent; lease_.is_leader() && took > opts_.lease.renew_every_ms)
+    spdlog::warn("cluster: a lease renewal was answered after {} ms (renewed every {} ms; the leader steps down "
+                 "{} ms after its last answered renewal was sent)",
+                 took, opts_.lease.renew_every_ms, opts_.lease.lease_ms - opts_.lease.margin_ms);
   on_event(lease_.on_reply(sent, r.value.elements[0].str));
   if (r.value.elements.size() > 1) peers_ = std::max<long long>(0, r.value.elements[1].integer - 1);
   leader_pttl_ = r.value.elements.size() > 2 ? r.value.elements[2].integer : -1;
@@ -850,7 +866,7 @@ void node::handle_relay(relay_message msg) {
         // relayed clients wait for the next leader; ask for the lease at once.
         spdlog::info("cluster: the leader {} gave its lease up: asking for it now", msg.node);
         hold_relayed();
-        if (heartbeat_in_flight_) ask_again_ = true;
+        if (heartbeats_in_flight_ > 0) ask_again_ = true;
         else tick();
       }
       return;

@@ -176,7 +176,7 @@ class node final : public front, public std::enable_shared_from_this<node> {
 
   // strand state
   bool stopped_ = false;
-  bool heartbeat_in_flight_ = false;
+  int heartbeats_in_flight_ = 0;  ///< sent, not answered yet (a leader pipelines them: renewals_in_flight)
   bool ask_again_ = false;  ///< the leader released its lease while a heartbeat was out: ask again at its answer
   int ticks_ = 0;
   std::int64_t reachable_since_ = 0;  ///< when the command connection came up; 0 while down

@@ -247,11 +247,13 @@ void hub::replay(conv_entry& c, const std::vector<chat_message>& messages) {
   // The figures are rebuilt with the curve (whatever was stored for an open conversation is older).
   c.fig = reports::figures_builder();
   c.causes.reset();
+  replaying_ = true;
   feed_history(*c.mon, c.rec, messages, clock_(), [&](escalation::output o) { apply(c, std::move(o)); },
                [&](const chat_message& m) {
                  note_message(c, m);
                  tag_causes(c, m);
                });
+  replaying_ = false;
   if (c.esc && c.rec.escalation_acked_ts != 0) {
     c.esc->acked_by = c.rec.rest().escalation_acked_by;
     c.esc->acked_ts = c.rec.escalation_acked_ts;
@@ -286,13 +288,8 @@ void hub::raise_escalation(conv_entry& c, const escalation::decision& d) {
     c.esc = std::make_unique<escalation_state>(std::move(e));
     escalations_[c.esc->id] = c.rec.id;
     c.fig.on_escalation(d.keys, true);
-    record(c.rec.id, system_actor(), "escalated",
-           json{{"escalation_id", c.esc->id}, {"severity", escalation::severity_name(c.esc->sev)}, {"reasons", c.esc->reasons},
-                {"keys", c.esc->keys}});
-    metrics_.count_escalation(c.rec.shopper.store);
-    spdlog::info("escalation {} raised on conversation {}: {} ({})", c.esc->id, c.rec.id,
-                 escalation::severity_name(c.esc->sev), fmt::join(c.esc->reasons, "; "));
-    return send_escalation(c, false);
+    if (replaying_) return;  // the load settles it against the audit trail (settle_replayed_escalation)
+    return announce_escalation(c);
   }
   // One open escalation per conversation: a new reason joins it.
   for (const auto& r : d.reasons)
@@ -301,12 +298,42 @@ void hub::raise_escalation(conv_entry& c, const escalation::decision& d) {
   for (const auto& k : d.keys)
     if (std::find(c.esc->keys.begin(), c.esc->keys.end(), k) == c.esc->keys.end()) c.esc->keys.push_back(k);
   c.fig.on_escalation(d.keys, false);
+  if (replaying_) return;  // as it was before the load: told already, or told whole when announced
   record(c.rec.id, system_actor(), "escalated",
          json{{"escalation_id", c.esc->id}, {"severity", escalation::severity_name(c.esc->sev)}, {"reasons", d.reasons},
               {"keys", d.keys}, {"update", true}});
   spdlog::info("escalation {} on conversation {} now {}: {}", c.esc->id, c.rec.id,
                escalation::severity_name(c.esc->sev), fmt::join(d.reasons, "; "));
   send_escalation(c, true);
+}
+
+void hub::announce_escalation(conv_entry& c) {
+  record(c.rec.id, system_actor(), "escalated",
+         json{{"escalation_id", c.esc->id}, {"severity", escalation::severity_name(c.esc->sev)}, {"reasons", c.esc->reasons},
+              {"keys", c.esc->keys}});
+  metrics_.count_escalation(c.rec.shopper.store);
+  spdlog::info("escalation {} raised on conversation {}: {} ({})", c.esc->id, c.rec.id,
+               escalation::severity_name(c.esc->sev), fmt::join(c.esc->reasons, "; "));
+  send_escalation(c, false);
+}
+
+void hub::settle_replayed_escalation(conv_entry& c, const std::vector<audit_entry>& audit) {
+  if (!c.esc) return;
+  // The last escalation raised on the conversation, unless resolved since.
+  std::string raised;
+  for (const auto& line : audit) {
+    const auto e = json::parse(line, nullptr, false);
+    if (!e.is_object() || !e.contains("escalation_id") || !e["escalation_id"].is_string()) continue;
+    const auto action = e.value("action", "");
+    if (action == "escalated" && !e.value("update", false)) raised = e["escalation_id"].get<std::string>();
+    if (action == "escalation_resolved" && e["escalation_id"] == raised) raised.clear();
+  }
+  if (raised.empty()) return announce_escalation(c);  // new: nobody was told of it
+  // Raised by an earlier hub and told then: the same id (an ack naming it
+  // still works), not audited, counted nor sent again (the welcome lists it).
+  escalations_.erase(c.esc->id);
+  c.esc->id = raised;
+  escalations_[raised] = c.rec.id;
 }
 
 void hub::end_escalation(conv_entry& c, const participant& by, const std::string& note, bool closed) {

@@ -78,16 +78,28 @@ void hub::load_conversations(std::function<void(std::string)> done) {
         auto pending = std::make_shared<std::size_t>(r.value.size());
         auto finished = std::make_shared<std::function<void(std::string)>>(std::move(done));
         if (*pending == 0) return (*finished)({});
+        // One conversation loaded (or the load failed: start() is done, once).
+        auto one_done = [pending, finished](const std::string& err) {
+          if (*pending == 0) return;
+          if (!err.empty()) *pending = 0;
+          if (!err.empty() || --*pending == 0) (*finished)(err);
+        };
         for (auto& rec : r.value) {
-          self->store_.read_messages(rec.id, 0, 1'000'000, [self, id = rec.id, pending, finished](auto m) {
-            self->on_strand([self, id, pending, finished, m = std::move(m)] {
-              if (!m.ok()) {
-                if (*pending != 0) (*finished)("store: " + m.error);
-                *pending = 0;
-                return;
-              }
-              if (auto* c = self->open_conversation(id)) self->replay(*c, m.value);
-              if (*pending != 0 && --*pending == 0) (*finished)({});
+          self->store_.read_messages(rec.id, 0, 1'000'000, [self, id = rec.id, one_done](auto m) {
+            self->on_strand([self, id, one_done, m = std::move(m)] {
+              if (!m.ok()) return one_done("store: " + m.error);
+              auto* c = self->open_conversation(id);
+              if (c) self->replay(*c, m.value);
+              if (!c || !c->esc) return one_done({});
+              // An escalation open after the replay: raised by an earlier hub
+              // (its id and its news stand) or new; the trail says which.
+              self->store_.read_audit(id, [self, id, one_done](auto a) {
+                self->on_strand([self, id, one_done, a = std::move(a)] {
+                  if (!a.ok()) return one_done("store: " + a.error);
+                  if (auto* c = self->open_conversation(id)) self->settle_replayed_escalation(*c, a.value);
+                  one_done({});
+                });
+              });
             });
           });
         }

@@ -222,6 +222,13 @@ class hub : public std::enable_shared_from_this<hub> {
   /// The timer fired: every conversation whose deadline is due catches up.
   void fire_deadlines();
   void raise_escalation(conv_entry& c, const escalation::decision& d);
+  /// The escalation a load's replay found open (raised quietly, with a new
+  /// id): the one the audit trail says was raised and not resolved keeps its
+  /// id and is not announced again; one the trail does not know (a deadline
+  /// that passed while no hub decided) is announced now: audited, counted, sent.
+  void settle_replayed_escalation(conv_entry& c, const std::vector<audit_entry>& audit);
+  /// What raise_escalation records, counts and sends for a new escalation.
+  void announce_escalation(conv_entry& c);
   void send_escalation(conv_entry& c, bool update);
   void end_escalation(conv_entry& c, const participant& by, const std::string& note, bool closed);
   nlohmann::json point_json(const conv_entry& c, const anger::point& p) const;
@@ -359,6 +366,9 @@ class hub : public std::enable_shared_from_this<hub> {
   std::function<bool()> may_decide_;
   stop_flag stopped_{*this};
   bool deposed_ = false;  ///< step_down(): nothing more runs on the strand
+  /// replay() is feeding stored history: an escalation it raises was most
+  /// likely raised before, by this hub's predecessor (settle_replayed_escalation).
+  bool replaying_ = false;
   /// point_frame's memo: a coaching line (by its address in the lexicon) -> (its length, its JSON string; "" if not UTF-8).
   mutable std::unordered_map<const char*, std::pair<std::size_t, std::string>> coaching_json_;
 };

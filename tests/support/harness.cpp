@@ -135,6 +135,10 @@ server_process::~server_process() {
   }
   if (reader_.joinable()) reader_.join();
   if (out_fd_ >= 0) close(out_fd_);
+  // CALMA_TEST_LOGS=<dir>: every server's output is kept there, to read after
+  // a run that failed (a flake under load leaves nothing else behind).
+  if (const char* dir = std::getenv("CALMA_TEST_LOGS"); dir && *dir)
+    std::ofstream(std::string(dir) + "/calma-server-" + std::to_string(pid_) + ".log") << output_;
   // A server built with sanitizers reports on stderr, which is ours: make a
   // report fail the run loudly instead of vanishing with the process.
   for (const char* mark : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "WARNING: ThreadSanitizer:"}) {

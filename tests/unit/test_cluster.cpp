@@ -2,6 +2,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 #include "common/cluster/failover.hpp"
@@ -54,6 +56,44 @@ TEST_CASE("lease: the lease counts from when the renewal was sent") {
   CHECK(t.on_reply(2000, "a") == lease_event::none);
   CHECK(t.on_tick(5499) == lease_event::none);
   CHECK(t.on_tick(5500) == lease_event::lost_leadership);
+}
+
+TEST_CASE("lease: renewals a leader may have unanswered - one per interval of lease less margin") {
+  CHECK(renewals_in_flight(lease_params{}) == 4);  // 1050 ms of 300 ms intervals
+  CHECK(renewals_in_flight(*lease_params_for(1000)) == 4);
+  CHECK(renewals_in_flight(*lease_params_for(10'000)) == 4);
+  CHECK(renewals_in_flight({1000, 1000, 900}) == 1);
+  CHECK(renewals_in_flight({1000, 0, 300}) == 1);
+}
+
+TEST_CASE("lease: slow answers under load - renewals pipelined keep the lease where one at a time lost it") {
+  // The default timings; every renewal is answered `rtt` ms after it is sent
+  // (Redis or the node waiting for a core), ticks every renew interval. The
+  // leader keeps leading as long as an answer arrives within lease - margin
+  // (1050 ms) of the last answered renewal's send.
+  const lease_params p;
+  auto leads_through = [&](timestamp_ms rtt, int most_in_flight) {
+    lease_tracker t("a", p);
+    REQUIRE(t.on_reply(0, "a") == lease_event::became_leader);
+    std::vector<timestamp_ms> out;  // send times, answered in order
+    for (timestamp_ms now = p.renew_every_ms; now <= 6000; now += 10) {
+      while (!out.empty() && out.front() + rtt <= now) {
+        t.on_reply(out.front(), "a");
+        out.erase(out.begin());
+      }
+      if (t.on_tick(now) == lease_event::lost_leadership) return false;
+      if (now % p.renew_every_ms == 0 && static_cast<int>(out.size()) < most_in_flight) out.push_back(now);
+    }
+    return true;
+  };
+  // One at a time (before): answers just over an interval late cost the lease.
+  CHECK(leads_through(280, 1));
+  CHECK_FALSE(leads_through(460, 1));
+  // Pipelined: the same answers, and far slower ones, keep it; answers that
+  // never come within lease - margin still step it down.
+  CHECK(leads_through(460, renewals_in_flight(p)));
+  CHECK(leads_through(700, renewals_in_flight(p)));
+  CHECK_FALSE(leads_through(1100, renewals_in_flight(p)));
 }
 
 TEST_CASE("lease: a leader that finds another node holding the key loses leadership") {
