@@ -319,16 +319,30 @@ void hub::announce_escalation(conv_entry& c) {
 
 void hub::settle_replayed_escalation(conv_entry& c, const std::vector<audit_entry>& audit) {
   if (!c.esc) return;
-  // The last escalation raised on the conversation, unless resolved since.
+  // The last escalation raised on the conversation, and when it was resolved (0: open).
   std::string raised;
+  timestamp_ms resolved_ts = 0;
   for (const auto& line : audit) {
     const auto e = json::parse(line, nullptr, false);
     if (!e.is_object() || !e.contains("escalation_id") || !e["escalation_id"].is_string()) continue;
     const auto action = e.value("action", "");
-    if (action == "escalated" && !e.value("update", false)) raised = e["escalation_id"].get<std::string>();
-    if (action == "escalation_resolved" && e["escalation_id"] == raised) raised.clear();
+    if (action == "escalated" && !e.value("update", false)) {
+      raised = e["escalation_id"].get<std::string>();
+      resolved_ts = 0;
+    }
+    if (action == "escalation_resolved" && e["escalation_id"] == raised) resolved_ts = e.value("ts", timestamp_ms{1});
   }
-  if (raised.empty()) return announce_escalation(c);  // new: nobody was told of it
+  if (!raised.empty() && resolved_ts != 0 && c.esc->raised_ts <= resolved_ts) {
+    // The replay does not see resolutions: what it found open began before
+    // the last one was resolved, so it is that one, closed by a supervisor
+    // then. Closed again quietly, as of then (the rules' cooldown runs from
+    // it); nobody is told anything.
+    escalations_.erase(c.esc->id);
+    c.esc.reset();
+    c.mon->on_resolved(resolved_ts);
+    return schedule_deadline(c);
+  }
+  if (raised.empty() || resolved_ts != 0) return announce_escalation(c);  // new: nobody was told of it
   // Raised by an earlier hub and told then: the same id (an ack naming it
   // still works), not audited, counted nor sent again (the welcome lists it).
   escalations_.erase(c.esc->id);

@@ -301,6 +301,36 @@ TEST_CASE("cluster - an escalation raised before the leader dies is not raised a
   CHECK(sup->expect("escalation.acked", 10s)["escalation_id"] == esc_id);
 }
 
+TEST_CASE("cluster - an escalation resolved before the leader dies stays resolved under the next - not raised again") {
+  redis_server r({"--appendonly", "yes", "--appendfsync", "always"});
+  auto a = std::make_unique<server_process>(node_args(r, "a"));
+  server_process b(node_args(r, "b"));
+  staff agent = welcomed([&] { return staff(b.port(), "agent"); });
+  staff sup = welcomed([&] { return staff(b.port(), "supervisor"); });
+  shopper s = welcomed([&] { return shopper(b.port(), "Jane", "en"); });
+  auto conv = s.say("Hello, where is my order?", "1")["conversation_id"].get<std::string>();
+  agent->expect("conversation.assigned");
+  s.say("This is useless. I want to speak to a manager right now", "2", conv);
+  auto raised = sup->expect_if("escalation.raised", [&](const json& j) { return j["conversation_id"] == conv; }, 10s);
+  const std::string esc_id = raised["escalation_id"];
+  sup->send(json{{"type", "escalation.resolve"}, {"escalation_id", esc_id}, {"note", "called the shopper"}});
+  CHECK(sup->expect("escalation.resolved", 10s)["escalation_id"] == esc_id);
+
+  CHECK(a->signal_and_wait(SIGKILL) != 0);
+  REQUIRE(wait_leading(b.port()));
+  // b's replay reads the manager request again and, not knowing of the
+  // resolution, finds an escalation open: the audit trail closes it again.
+  json w = sup->expect("welcome", 10s);
+  for (const auto& e : w["escalations"]) CHECK(e["conversation_id"] != conv);
+  int again = 0;
+  for (const auto& f : leader_barrier(*sup.ws, conv)) again += f["type"] == "escalation.raised";
+  CHECK(again == 0);
+  CHECK(audited(b.port(), sup.token, conv, "escalated") == 1);
+  // The conversation goes on: no escalation to act on.
+  sup->send(json{{"type", "escalation.ack"}, {"escalation_id", esc_id}});
+  CHECK(sup->expect("error", 10s)["code"] == "not_found");
+}
+
 TEST_CASE("cluster - shoppers on two nodes at once: each conversation is assigned once - capacity is held") {
   redis_server r;
   server_process a(node_args(r, "a", {{"routing", {{"status_on_connect", "away"}}}}));
