@@ -264,7 +264,9 @@ TEST_CASE("cluster - a shopper and an agent on different nodes talk - supervisor
   CHECK(agent->expect("typing")["from"]["id"] == s.welcome["user_id"]);
 }
 
-TEST_CASE("cluster - an escalation raised before the leader dies is not raised again by the next - same id - audited once") {
+// The next leader's replay reads the conversation's messages (the manager
+// request again), not its escalation's news: the audit trail settles them.
+TEST_CASE("cluster - an escalation raised before the leader dies - under the next leader") {
   redis_server r({"--appendonly", "yes", "--appendfsync", "always"});
   auto a = std::make_unique<server_process>(node_args(r, "a"));
   server_process b(node_args(r, "b"));
@@ -278,57 +280,43 @@ TEST_CASE("cluster - an escalation raised before the leader dies is not raised a
   auto raised = sup->expect_if("escalation.raised", [&](const json& j) { return j["conversation_id"] == conv; }, 10s);
   const std::string esc_id = raised["escalation_id"];
   CHECK(audited(b.port(), sup.token, conv, "escalated") == 1);
+  auto raised_again = [&] {
+    int again = 0;
+    for (const auto& f : leader_barrier(*sup.ws, conv)) again += f["type"] == "escalation.raised" && !f.value("update", false);
+    return again;
+  };
 
-  CHECK(a->signal_and_wait(SIGKILL) != 0);
-  REQUIRE(wait_leading(b.port()));
-  // b's hub replayed the conversation and found the escalation open: the one
-  // a raised, listed in the supervisor's new welcome under the same id, not
-  // raised (sent, audited) a second time.
-  json w = sup->expect("welcome", 10s);
-  int listed = 0;
-  for (const auto& e : w["escalations"])
-    if (e["conversation_id"] == conv) {
-      ++listed;
-      CHECK(e["escalation_id"] == esc_id);
-    }
-  CHECK(listed == 1);
-  int again = 0;
-  for (const auto& f : leader_barrier(*sup.ws, conv)) again += f["type"] == "escalation.raised" && !f.value("update", false);
-  CHECK(again == 0);
-  CHECK(audited(b.port(), sup.token, conv, "escalated") == 1);
-  // The id a gave still names it.
-  sup->send(json{{"type", "escalation.ack"}, {"escalation_id", esc_id}});
-  CHECK(sup->expect("escalation.acked", 10s)["escalation_id"] == esc_id);
-}
-
-TEST_CASE("cluster - an escalation resolved before the leader dies stays resolved under the next - not raised again") {
-  redis_server r({"--appendonly", "yes", "--appendfsync", "always"});
-  auto a = std::make_unique<server_process>(node_args(r, "a"));
-  server_process b(node_args(r, "b"));
-  staff agent = welcomed([&] { return staff(b.port(), "agent"); });
-  staff sup = welcomed([&] { return staff(b.port(), "supervisor"); });
-  shopper s = welcomed([&] { return shopper(b.port(), "Jane", "en"); });
-  auto conv = s.say("Hello, where is my order?", "1")["conversation_id"].get<std::string>();
-  agent->expect("conversation.assigned");
-  s.say("This is useless. I want to speak to a manager right now", "2", conv);
-  auto raised = sup->expect_if("escalation.raised", [&](const json& j) { return j["conversation_id"] == conv; }, 10s);
-  const std::string esc_id = raised["escalation_id"];
-  sup->send(json{{"type", "escalation.resolve"}, {"escalation_id", esc_id}, {"note", "called the shopper"}});
-  CHECK(sup->expect("escalation.resolved", 10s)["escalation_id"] == esc_id);
-
-  CHECK(a->signal_and_wait(SIGKILL) != 0);
-  REQUIRE(wait_leading(b.port()));
-  // b's replay reads the manager request again and, not knowing of the
-  // resolution, finds an escalation open: the audit trail closes it again.
-  json w = sup->expect("welcome", 10s);
-  for (const auto& e : w["escalations"]) CHECK(e["conversation_id"] != conv);
-  int again = 0;
-  for (const auto& f : leader_barrier(*sup.ws, conv)) again += f["type"] == "escalation.raised";
-  CHECK(again == 0);
-  CHECK(audited(b.port(), sup.token, conv, "escalated") == 1);
-  // The conversation goes on: no escalation to act on.
-  sup->send(json{{"type", "escalation.ack"}, {"escalation_id", esc_id}});
-  CHECK(sup->expect("error", 10s)["code"] == "not_found");
+  SUBCASE("open: not raised again - same id - audited once") {
+    CHECK(a->signal_and_wait(SIGKILL) != 0);
+    REQUIRE(wait_leading(b.port()));
+    // Listed in the supervisor's new welcome under the id a gave, not raised
+    // (sent, audited) a second time.
+    json w = sup->expect("welcome", 10s);
+    int listed = 0;
+    for (const auto& e : w["escalations"])
+      if (e["conversation_id"] == conv) {
+        ++listed;
+        CHECK(e["escalation_id"] == esc_id);
+      }
+    CHECK(listed == 1);
+    CHECK(raised_again() == 0);
+    CHECK(audited(b.port(), sup.token, conv, "escalated") == 1);
+    // The id a gave still names it.
+    sup->send(json{{"type", "escalation.ack"}, {"escalation_id", esc_id}});
+    CHECK(sup->expect("escalation.acked", 10s)["escalation_id"] == esc_id);
+  }
+  SUBCASE("resolved: stays resolved - not listed nor raised again") {
+    sup->send(json{{"type", "escalation.resolve"}, {"escalation_id", esc_id}, {"note", "called the shopper"}});
+    CHECK(sup->expect("escalation.resolved", 10s)["escalation_id"] == esc_id);
+    CHECK(a->signal_and_wait(SIGKILL) != 0);
+    REQUIRE(wait_leading(b.port()));
+    json w = sup->expect("welcome", 10s);
+    for (const auto& e : w["escalations"]) CHECK(e["conversation_id"] != conv);
+    CHECK(raised_again() == 0);
+    CHECK(audited(b.port(), sup.token, conv, "escalated") == 1);
+    sup->send(json{{"type", "escalation.ack"}, {"escalation_id", esc_id}});
+    CHECK(sup->expect("error", 10s)["code"] == "not_found");
+  }
 }
 
 TEST_CASE("cluster - shoppers on two nodes at once: each conversation is assigned once - capacity is held") {
