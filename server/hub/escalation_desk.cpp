@@ -121,14 +121,12 @@ protocol::escalation_fields hub::escalation_fields_of(const conv_entry& c) const
   return f;
 }
 
-json hub::escalation_json(const conv_entry& c, bool with_curve) const {
+json hub::escalation_json(const conv_entry& c) const {
   json j = protocol::to_json(escalation_fields_of(c));
-  if (with_curve) {
-    json curve = json::array();
-    for (const auto& p : c.timeline) curve.push_back(json{{"ts", p.ts}, {"level", round1(p.level)}});
-    j["curve"] = std::move(curve);
-    j["transcript_tail"] = json::array();
-  }
+  json curve = json::array();
+  for (const auto& p : c.timeline) curve.push_back(json{{"ts", p.ts}, {"level", round1(p.level)}});
+  j["curve"] = std::move(curve);
+  j["transcript_tail"] = json::array();
   return j;
 }
 

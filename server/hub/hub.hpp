@@ -237,7 +237,7 @@ class hub : public std::enable_shared_from_this<hub> {
   nlohmann::json curve_json(const conv_entry& c) const;
   /// Without the curve: no "curve" nor "transcript_tail".
   protocol::escalation_fields escalation_fields_of(const conv_entry& c) const;
-  nlohmann::json escalation_json(const conv_entry& c, bool with_curve = true) const;
+  nlohmann::json escalation_json(const conv_entry& c) const;
   /// The escalation.raised frame's text, in two halves: up to its transcript, then with it.
   std::string escalation_frame_start(const conv_entry& c, bool update) const;
   static std::string escalation_frame_end(std::string start, const std::vector<chat_message>& tail);
