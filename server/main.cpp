@@ -234,12 +234,16 @@ int main(int argc, char** argv) {
   calma::store& store = *store_ptr;
   const calma::auth::token_signer signer(secret);
   auto make_hub = [&] { return std::make_shared<calma::hub>(ioc, cfg, store, stats, signer, directory, clock, engine, &revoked); };
-  // Alone (memory store): one hub, this process's. On Redis, the node joins
+  // The hubs decide side by side, one per shard: a group of stores each
+  // (server/hub/shard_set.hpp); as many as threads unless the config says.
+  const int shards_asked = cfg.server.shards > 0 ? cfg.server.shards : nthreads;
+  auto make_hubs = [&] { return std::make_shared<calma::shard_set>(cfg, signer, directory, make_hub, shards_asked); };
+  // Alone (memory store): this process's hubs. On Redis, the node joins
   // the cluster of every node on that Redis (one alone is a cluster of one):
-  // the leader's hub serves every node's clients (server/cluster/node.hpp).
-  // The hub the HTTP API reads conversations through: on Redis, one that is
-  // never started and answers from the store.
-  std::shared_ptr<calma::hub> the_hub = make_hub();
+  // the leader's hubs serve every node's clients (server/cluster/node.hpp).
+  // The hubs the HTTP API reads conversations through: on Redis, ones that are
+  // never started and answer from the store.
+  std::shared_ptr<calma::shard_set> the_hub = make_hubs();
   std::shared_ptr<calma::cluster::node> cluster_node;
   std::shared_ptr<calma::front> the_front;
   if (cfg.redis.url.empty()) {
@@ -255,7 +259,7 @@ int main(int argc, char** argv) {
     no.lease = *lease;
     no.node_timeout_ms = cfg.redis.node_timeout_ms;
     no.revoked = &revoked;
-    cluster_node = calma::cluster::node::create(ioc, std::move(no), cfg, stats, make_hub);
+    cluster_node = calma::cluster::node::create(ioc, std::move(no), cfg, stats, make_hubs);
     the_front = cluster_node;
   }
   calma::http_api api(cfg, the_hub, store, stats, signer, directory, clock, static_root, std::move(canned), &revoked);

@@ -78,6 +78,19 @@ struct metrics {
     f.queue_length = length;
     f.oldest_enqueued_ms = oldest_ms;
   }
+  /// One hub's queue (a shard's): queue_length and queue_oldest_enqueued_ms are
+  /// then every shard's total and earliest.
+  void set_shard_queue(int shard, std::int64_t length, std::int64_t oldest_ms) {
+    std::lock_guard lk(store_mu_);
+    shards_[shard] = {length, oldest_ms};
+    std::int64_t n = 0, oldest = 0;
+    for (const auto& [k, q] : shards_) {
+      n += q.first;
+      if (q.second != 0 && (oldest == 0 || q.second < oldest)) oldest = q.second;
+    }
+    queue_length = n;
+    queue_oldest_enqueued_ms = oldest;
+  }
   void count_escalation(const std::string& store) {
     std::lock_guard lk(store_mu_);
     ++stores_[store].escalations;
@@ -90,6 +103,7 @@ struct metrics {
  private:
   mutable std::mutex store_mu_;
   std::map<std::string, store_figures> stores_;
+  std::map<int, std::pair<std::int64_t, std::int64_t>> shards_;  // shard -> (queued, oldest)
 };
 
 }  // namespace calma

@@ -59,6 +59,7 @@ void parse_config(const json& j, config& c, std::vector<std::string>& errors) {
       s.string("bind", c.server.bind);
       s.integer("port", c.server.port, 0, 65535);
       s.integer("threads", c.server.threads, 0, 256);
+      s.integer("shards", c.server.shards, 0, 64);
       s.string("node_id", c.server.node_id);
       s.string("static_dir", c.server.static_dir);
       s.string("users_file", c.server.users_file);

@@ -19,6 +19,7 @@ struct server_config {
   std::string bind = "0.0.0.0";
   std::uint16_t port = 8080;
   int threads = 0;                 ///< 0: as many as cores
+  int shards = 0;                  ///< hubs deciding side by side (common/routing/shards.hpp); 0: one per thread
   std::string node_id;             ///< empty: hostname-pid
   std::string static_dir;          ///< empty: client-web/dist found beside the sources
   std::string users_file;          ///< empty: config/users.json found beside the sources

@@ -232,7 +232,7 @@ void node::start(std::function<void()> settled) {
       spdlog::warn("cluster: lost the relay link ({}): forgetting {} remote clients until it is back", reason,
                    self->remotes_.size());
       for (auto& [key, rc] : self->remotes_)
-        if (self->hub_) self->hub_->detach(rc->id());
+        if (self->hub_) self->hub_->detach(*rc);
       self->remotes_.clear();
     });
   });
@@ -274,7 +274,7 @@ void node::stop() {
     // (before it stops: the strand runs these first) rather than closing
     // them; their nodes hold them and say their hello to the next leader.
     for (auto& [key, rc] : self->remotes_)
-      if (self->hub_) self->hub_->detach(rc->id());
+      if (self->hub_) self->hub_->detach(*rc);
     self->remotes_.clear();
     self->hub_ready_ = false;
     if (self->hub_) self->hub_->stop();
@@ -487,7 +487,7 @@ void node::on_event(lease_event e) {
       // forgets this node's own clients without closing them, which become
       // relayed clients held for the next leader (step_down_locals).
       for (auto& [key, rc] : remotes_)
-        if (hub_) hub_->detach(rc->id());
+        if (hub_) hub_->detach(*rc);
       remotes_.clear();
       if (hub_) hub_->step_down();
       hub_.reset();
@@ -584,7 +584,8 @@ void node::hello(std::shared_ptr<connection> c, protocol::hello h, std::string r
       s = session{c, route::local, self->hub_, std::move(raw), h.token.has_value(), nullptr};
       std::shared_ptr<connection> to_hub = std::move(c);
       if (!s.hello_final) to_hub = s.tap = std::make_shared<welcome_tap>(to_hub);
-      return self->hub_->hello(std::move(to_hub), std::move(h));
+      s.shard = self->hub_->hello(std::move(to_hub), std::move(h));
+      return;
     }
     if (!self->lease_.is_leader() && (self->lease_.leader().empty() || !self->sub_->connected()))
       return c->close(code_try_later, "no cluster leader reachable; try again");
@@ -600,13 +601,13 @@ void node::hello(std::shared_ptr<connection> c, protocol::hello h, std::string r
   });
 }
 
-void node::handle(std::uint64_t conn_id, protocol::client_message m, std::string raw) {
-  on_strand([self = shared_from_this(), conn_id, m = std::move(m), raw = std::move(raw)]() mutable {
+void node::handle(connection& c, protocol::client_message m, std::string raw) {
+  on_strand([self = shared_from_this(), conn_id = c.id(), m = std::move(m), raw = std::move(raw)]() mutable {
     auto it = self->sessions_.find(conn_id);
     if (it == self->sessions_.end()) return;
     if (it->second.r == route::local) {
       // A hub that no longer leads takes nothing more: its clients are being closed.
-      if (it->second.bound == self->hub_) it->second.bound->handle(conn_id, std::move(m));
+      if (it->second.bound == self->hub_) it->second.bound->handle(it->second.shard, conn_id, std::move(m));
       return;
     }
     auto& s = it->second;
@@ -626,15 +627,15 @@ void node::handle(std::uint64_t conn_id, protocol::client_message m, std::string
   });
 }
 
-void node::detach(std::uint64_t conn_id) {
-  on_strand([self = shared_from_this(), conn_id] {
+void node::detach(connection& c) {
+  on_strand([self = shared_from_this(), conn_id = c.id()] {
     auto it = self->sessions_.find(conn_id);
     if (it == self->sessions_.end()) {
       --self->metrics_.connections_unauthenticated;  // refused before it said hello
       return;
     }
     if (it->second.r == route::local) {
-      it->second.bound->detach(conn_id);
+      it->second.bound->detach(it->second.shard, conn_id);
     } else {
       --self->metrics_.relayed_sessions;
       if (const auto* to = self->routes_.find(conn_id); to && !to->leader.empty())
@@ -697,7 +698,7 @@ void node::adopt_relayed() {
     if (!s.hello_final) to_hub = s.tap = std::make_shared<welcome_tap>(to_hub);
     --metrics_.relayed_sessions;
     ++metrics_.connections_unauthenticated;  // the hub counts it as one until its hello
-    hub_->hello(std::move(to_hub), std::get<protocol::hello>(std::move(*parsed.message)));
+    s.shard = hub_->hello(std::move(to_hub), std::get<protocol::hello>(std::move(*parsed.message)));
     ++n;
   }
   metrics_.cluster_resumed += n;
@@ -754,7 +755,7 @@ void node::drop_remotes_of(const std::string& node_id) {
       ++it;
       continue;
     }
-    if (hub_) hub_->detach(it->second->id());
+    if (hub_) hub_->detach(*it->second);
     it = remotes_.erase(it);
   }
 }
@@ -791,7 +792,7 @@ void node::handle_relay(relay_message msg) {
       }
       const auto key = remote_key(msg.node, msg.conn);
       if (auto old = remotes_.find(key); old != remotes_.end()) {
-        hub_->detach(old->second->id());  // a stale one (should not happen): the new hello wins
+        hub_->detach(*old->second);  // a stale one (should not happen): the new hello wins
         remotes_.erase(old);
       }
       std::string_view rest = msg.payload;
@@ -837,13 +838,13 @@ void node::handle_relay(relay_message msg) {
         return;
       }
       auto parsed = protocol::parse_client_message(msg.payload, cfg_.limits);
-      if (parsed.message) hub_->handle(it->second->id(), std::move(*parsed.message));
+      if (parsed.message) hub_->handle(*it->second, std::move(*parsed.message));
       return;
     }
     case relay_kind::detach: {
       auto it = remotes_.find(remote_key(msg.node, msg.conn));
       if (it == remotes_.end()) return;
-      if (hub_) hub_->detach(it->second->id());
+      if (hub_) hub_->detach(*it->second);
       remotes_.erase(it);
       return;
     }

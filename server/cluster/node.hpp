@@ -65,7 +65,7 @@ struct node_options {
 
 class node final : public front, public std::enable_shared_from_this<node> {
  public:
-  using hub_factory = std::function<std::shared_ptr<hub>()>;
+  using hub_factory = std::function<std::shared_ptr<shard_set>()>;
 
   static std::shared_ptr<node> create(boost::asio::io_context& ioc, node_options o, const config& cfg,
                                       metrics& m, hub_factory make_hub);
@@ -79,8 +79,8 @@ class node final : public front, public std::enable_shared_from_this<node> {
   void stop();
 
   void hello(std::shared_ptr<connection> c, protocol::hello h, std::string raw) override;
-  void handle(std::uint64_t conn_id, protocol::client_message m, std::string raw) override;
-  void detach(std::uint64_t conn_id) override;
+  void handle(connection& c, protocol::client_message m, std::string raw) override;
+  void detach(connection& c) override;
 
   bool leading() const { return leading_.load(); }
   /// A token signed out on this node: the sessions holding it are closed if this node leads
@@ -106,7 +106,7 @@ class node final : public front, public std::enable_shared_from_this<node> {
   struct session {
     std::weak_ptr<connection> conn;
     route r = route::local;
-    std::shared_ptr<hub> bound;  ///< local: the hub it said hello to
+    std::shared_ptr<shard_set> bound;  ///< local: the hubs it said hello to
     /// The hello to say again to a new leader: the client's own, or, once a
     /// shopper was welcomed, the same with the token it was given (so a new
     /// leader resumes that shopper instead of making a new one). Relayed:
@@ -117,6 +117,7 @@ class node final : public front, public std::enable_shared_from_this<node> {
     /// local, a shopper with no token yet: what the hub sees of its
     /// connection, keeping the welcome's token for a step-down.
     std::shared_ptr<welcome_tap> tap;
+    std::uint32_t shard = 0;  ///< local: the shard of `bound` serving it
   };
 
   node(boost::asio::io_context& ioc, node_options o, const config& cfg, metrics& m, hub_factory make_hub);
@@ -186,7 +187,7 @@ class node final : public front, public std::enable_shared_from_this<node> {
   reannounce_limiter reannounce_;     ///< leading: members asked to say their clients' hello again
   bool relink_pending_ = false;       ///< the relay link dropped: resync its clients when it is back
   std::function<void()> settled_;
-  std::shared_ptr<hub> hub_;  ///< while leading
+  std::shared_ptr<shard_set> hub_;  ///< while leading: its hubs, one per shard
   std::shared_ptr<decide_gate> gate_;  ///< hub_'s: whether it may decide (lease surely ours)
   bool hub_ready_ = false;
   std::uint64_t hub_generation_ = 0;

@@ -29,6 +29,13 @@ class connection {
   virtual std::string_view host() const { return {}; }
   /// The client's address (behind a trusted proxy: the one it forwards for), "" when unknown.
   virtual std::string_view address() const { return {}; }
+  /// The hub shard serving it (shard_set.hpp): set at its hello, read for its
+  /// frames and its detach, all on the session's own thread.
+  std::uint32_t shard() const { return shard_; }
+  void set_shard(std::uint32_t k) { shard_ = k; }
+
+ private:
+  std::uint32_t shard_ = 0;
 };
 
 }  // namespace calma

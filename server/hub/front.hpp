@@ -8,7 +8,7 @@
 
 #include "common/protocol/messages.hpp"
 #include "server/hub/connection.hpp"
-#include "server/hub/hub.hpp"
+#include "server/hub/shard_set.hpp"
 
 namespace calma {
 
@@ -16,24 +16,22 @@ class front {
  public:
   virtual ~front() = default;
   virtual void hello(std::shared_ptr<connection> c, protocol::hello h, std::string raw) = 0;
-  virtual void handle(std::uint64_t conn_id, protocol::client_message m, std::string raw) = 0;
-  virtual void detach(std::uint64_t conn_id) = 0;
+  virtual void handle(connection& c, protocol::client_message m, std::string raw) = 0;
+  virtual void detach(connection& c) = 0;
 };
 
-/// One node alone: straight to its hub.
+/// One node alone: straight to its hubs (one per shard).
 class local_front final : public front {
  public:
-  explicit local_front(std::shared_ptr<hub> h) : hub_(std::move(h)) {}
+  explicit local_front(std::shared_ptr<shard_set> h) : hubs_(std::move(h)) {}
   void hello(std::shared_ptr<connection> c, protocol::hello h, std::string) override {
-    hub_->hello(std::move(c), std::move(h));
+    hubs_->hello(std::move(c), std::move(h));
   }
-  void handle(std::uint64_t conn_id, protocol::client_message m, std::string) override {
-    hub_->handle(conn_id, std::move(m));
-  }
-  void detach(std::uint64_t conn_id) override { hub_->detach(conn_id); }
+  void handle(connection& c, protocol::client_message m, std::string) override { hubs_->handle(c, std::move(m)); }
+  void detach(connection& c) override { hubs_->detach(c); }
 
  private:
-  std::shared_ptr<hub> hub_;
+  std::shared_ptr<shard_set> hubs_;
 };
 
 }  // namespace calma

@@ -22,10 +22,22 @@ hub::hub(asio::io_context& ioc, const config& cfg, store& st, metrics& m,
       prereader_(engine_),
       status_on_connect_(agent_status_from_string(cfg.routing.status_on_connect).value_or(agent_status::online)),
       router_(cfg.routing.router),
-      conversations_from_(limits::rate::per_minute(cfg.doors.conversations_per_min, cfg.doors.conversations_burst)),
+      conversations_from_(std::make_shared<address_buckets>(
+          limits::rate::per_minute(cfg.doors.conversations_per_min, cfg.doors.conversations_burst))),
       snapshot_timer_(strand_),
       deadline_timer_(strand_),
       snapshot_delay_(strand_) {}
+
+void hub::set_scope(int index, std::vector<std::string> stores, bool fallback) {
+  shard_ = index;
+  scope_.emplace(std::make_move_iterator(stores.begin()), std::make_move_iterator(stores.end()));
+  scope_fallback_ = fallback;
+}
+
+bool hub::owns(std::string_view store) const {
+  if (!scope_ || scope_->count(store)) return true;
+  return scope_fallback_ && !cfg_.find_store(store);
+}
 
 // ---------------------------------------------------------------------------
 // start / stop
@@ -49,10 +61,11 @@ void hub::load_conversations(std::function<void(std::string)> done) {
     f.open_only = true;
     f.limit = 1'000'000;
     self->store_.list_conversations(f, [self, done = std::move(done)](auto r) mutable {
-      self->on_strand([self, r = std::move(r), done = std::move(done)]() {
+      self->on_strand([self, r = std::move(r), done = std::move(done)]() mutable {
         if (!r.ok()) return done("store: " + r.error);
         // Restore what was open: queued ones wait again (oldest first), assigned ones
         // keep their agent, who counts as gone until it reconnects.
+        std::erase_if(r.value, [&](const conversation_record& rec) { return !self->owns(rec.shopper.store); });
         for (auto& rec : r.value) {
           auto& c = self->open_[rec.id];
           c.rec.assign(rec);
@@ -437,7 +450,7 @@ void hub::do_welcome(std::uint64_t conn_id, const std::string& token) {
   w["escalations"] = std::move(escs);
   json stores = json::array();
   for (const auto& st : cfg_.stores)
-    if (s.serves(st.id)) stores.push_back(json{{"id", st.id}, {"name", st.name}, {"languages", st.languages}});
+    if (owns(st.id) && s.serves(st.id)) stores.push_back(json{{"id", st.id}, {"name", st.name}, {"languages", st.languages}});
   w["stores"] = std::move(stores);
   if (auto u = users().find(who.id); u != users().end()) w["senior"] = u->second.senior;
   if (const auto* a = router_.agent(who.id))

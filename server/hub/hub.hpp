@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -67,6 +68,15 @@ class hub : public std::enable_shared_from_this<hub> {
   /// doubt, nothing is decided and the node steps down (see
   /// cluster::decide_gate). Unset: always true.
   void set_decide_check(std::function<bool()> may_decide) { may_decide_ = std::move(may_decide); }
+  /// Before start(): this hub is shard `index` and decides for `stores` only
+  /// (routing::shard_plan), and for any store not configured when `fallback`.
+  /// Unset: every store. Sessions are routed to it by the shard set.
+  void set_scope(int index, std::vector<std::string> stores, bool fallback);
+  /// True when this hub decides for `store`'s conversations.
+  bool owns(std::string_view store) const;
+  /// Before start(): the limits per client address (new conversations) are
+  /// `first`'s, so that shards do not multiply an address's allowance.
+  void share_limits_with(const hub& first) { conversations_from_ = first.conversations_from_; }
 
   // ---- from sessions (any thread)
   /// The first frame of a connection. On a bad token the hub closes it (4401).
@@ -321,6 +331,9 @@ class hub : public std::enable_shared_from_this<hub> {
   std::shared_ptr<const anger_engine> engine_;
   prereader prereader_;  // any thread: read-only but for its own lock
   agent_status status_on_connect_;
+  int shard_ = 0;
+  std::optional<std::set<std::string, std::less<>>> scope_;  // unset: every store
+  bool scope_fallback_ = true;
 
   std::unordered_map<std::uint64_t, session_entry> sessions_;
   std::unordered_map<std::string, flat_set<std::uint64_t>> by_user_;  // user id -> its connections
@@ -330,7 +343,13 @@ class hub : public std::enable_shared_from_this<hub> {
   std::unordered_map<std::string, std::string> shopper_open_;  // shopper id -> open conversation
   std::unordered_map<std::string, std::string> opened_by_;     // shopper \x1f client_msg_id -> conversation it opened
   routing::router router_;
-  limits::keyed_buckets conversations_from_;  // new conversations per client address
+  /// Buckets shared by every shard's hub (share_limits_with), hence the lock.
+  struct address_buckets {
+    explicit address_buckets(limits::rate r) : buckets(r) {}
+    std::mutex mu;
+    limits::keyed_buckets buckets;
+  };
+  std::shared_ptr<address_buckets> conversations_from_;  // new conversations per client address
   std::unordered_map<std::string, presence_record> remembered_;  // agent -> its last chosen presence
   std::set<std::string> unsaved_;  // open conversations whose last save failed
   std::set<std::string> rating_;   // conversations whose rating is being saved

@@ -67,6 +67,7 @@ void hub::publish_store_presence(bool force) {
   const auto now = std::chrono::steady_clock::now();
   const bool refresh = force || now - published_at_ > std::chrono::seconds(20);
   for (const auto& st : cfg_.stores) {
+    if (!owns(st.id)) continue;  // another shard's hub publishes it
     const int n = router_.online_agents(st.id);
     auto it = published_online_.find(st.id);
     if (!refresh && it != published_online_.end() && it->second == n) continue;
@@ -415,11 +416,12 @@ void hub::on_takeover(session_entry& s, std::uint64_t conn_id, const protocol::c
 // supervisors' view
 
 void hub::update_queue_gauges() {
-  metrics_.queue_length = static_cast<std::int64_t>(router_.queued_count());
-  metrics_.queue_oldest_enqueued_ms = router_.oldest_enqueued_ts().value_or(0);
+  metrics_.set_shard_queue(shard_, static_cast<std::int64_t>(router_.queued_count()),
+                           router_.oldest_enqueued_ts().value_or(0));
   // By store: every configured store has its series, 0 when nobody waits.
   std::map<std::string, std::pair<std::int64_t, std::int64_t>> by_store;
-  for (const auto& st : cfg_.stores) by_store[st.id] = {0, 0};
+  for (const auto& st : cfg_.stores)
+    if (owns(st.id)) by_store[st.id] = {0, 0};
   for (const auto& e : router_.queue_order()) {
     auto& [n, oldest] = by_store[e.store];
     ++n;
@@ -555,7 +557,7 @@ frame_ptr hub::snapshot_frame(const std::vector<std::string>& viewer) const {
   };
   std::map<std::pair<std::string, std::string>, q_state> queues;  // (store, queue)
   for (const auto& st : cfg_.stores)
-    if (viewer_serves(viewer, st.id))
+    if (owns(st.id) && viewer_serves(viewer, st.id))
       for (const auto& q : cfg_.queues_of(st)) queues[{st.id, q}];
   for (const auto& e : router_.queue_order()) {
     auto it = open_.find(e.conversation_id);

@@ -154,7 +154,7 @@ std::string resolve_static(const std::string& root, std::string_view url_path) {
   return root + p;
 }
 
-http_api::http_api(const config& cfg, std::shared_ptr<hub> h, store& st, metrics& m,
+http_api::http_api(const config& cfg, std::shared_ptr<shard_set> h, store& st, metrics& m,
                    const auth::token_signer& signer, const auth::user_directory& users, clock_fn clock,
                    std::string static_root, canned::library canned, auth::revocations* revoked)
     : cfg_(cfg), hub_(std::move(h)), store_(st), metrics_(m), signer_(signer), users_(users),

@@ -18,7 +18,7 @@
 #include "common/canned/canned.hpp"
 #include "server/auth/revocations.hpp"
 #include "server/auth/users.hpp"
-#include "server/hub/hub.hpp"
+#include "server/hub/shard_set.hpp"
 #include "server/metrics.hpp"
 #include "server/net/doors.hpp"
 #include "server/report_runner.hpp"
@@ -64,7 +64,7 @@ std::string resolve_static(const std::string& root, std::string_view url_path);
 
 class http_api {
  public:
-  http_api(const config& cfg, std::shared_ptr<hub> h, store& st, metrics& m,
+  http_api(const config& cfg, std::shared_ptr<shard_set> h, store& st, metrics& m,
            const auth::token_signer& signer, const auth::user_directory& users, clock_fn clock,
            std::string static_root, canned::library canned = {}, auth::revocations* revoked = nullptr);
   /// Told of every sign-out (token id, its expiry), to close the sessions holding it.
@@ -89,7 +89,7 @@ class http_api {
                                                      http_response& refusal) const;
 
   const config& cfg_;
-  std::shared_ptr<hub> hub_;
+  std::shared_ptr<shard_set> hub_;
   std::function<nlohmann::json()> health_extra_;
   store& store_;
   metrics& metrics_;

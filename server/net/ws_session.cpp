@@ -262,7 +262,7 @@ class ws_session final : public connection, public std::enable_shared_from_this<
     if (parsed.err) return answer_error(parsed.err->code, parsed.err->message, parsed.err->ref);
     if (std::holds_alternative<protocol::ping>(*parsed.message))
       return send(make_frame(protocol::make_pong()));
-    ctx_->the_front->handle(id_, std::move(*parsed.message), std::move(frame));
+    ctx_->the_front->handle(*this, std::move(*parsed.message), std::move(frame));
   }
 
   void answer_error(error_code code, std::string message, std::string ref = {}) {
@@ -307,7 +307,7 @@ class ws_session final : public connection, public std::enable_shared_from_this<
     ws_.next_layer().stop_text();
     timer_.cancel();
     --ctx_->stats.websocket_sessions;
-    ctx_->the_front->detach(id_);
+    ctx_->the_front->detach(*this);
   }
 
   // Frames gathered while a write is in flight leave in one system call (write_coalescer.hpp).

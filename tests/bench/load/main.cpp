@@ -96,6 +96,8 @@ struct options {
   double duration = 10;
   int connections = 2000;
   int server_threads = 0;  // 0: the server's default
+  int server_shards = 0;   // 0: the server's default
+  int stores = 1;          // chat: 1 = the demo store; N: stores load-1..load-N, each with its own agents
   double setup_timeout = 30;
   double drain_timeout = 5;
   int max_inflight = 50000;
@@ -129,6 +131,13 @@ options parse_args(int argc, char** argv) {
   app.add_option("--duration", o.duration, "chat: seconds of traffic")->check(CLI::Range(1e-9, 600.0))->capture_default_str();
   app.add_option("--connections", o.connections, "idle: connections")->check(CLI::Range(1, 100000))->capture_default_str();
   app.add_option("--server-threads", o.server_threads, "pass --threads T to the started server")->check(CLI::Range(0, 256));
+  app.add_option("--server-shards", o.server_shards, "the started server's server.shards (hubs side by side)")
+      ->check(CLI::Range(0, 64));
+  app.add_option("--stores", o.stores,
+                 "chat: spread the shoppers over N stores, each with its own agents (agents i serves store "
+                 "load-((i-1) mod N + 1)): stores the server can decide on separate hub shards")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   app.add_option("--setup-timeout", o.setup_timeout, "seconds allowed for connecting and assigning")
       ->check(CLI::Range(1e-9, 300.0))->capture_default_str();
   app.add_option("--drain-timeout", o.drain_timeout, "seconds to wait for outstanding acks/deliveries")
@@ -418,8 +427,15 @@ struct connector {
   }
 };
 
-json hello_shopper(int i) {
-  return json{{"type", "hello"}, {"role", "shopper"}, {"store", "demo"}, {"name", "Load " + std::to_string(i)}, {"language", "en"}};
+/// The store of shopper `i` (or agent `i - 1`) when the load spreads over `stores` stores.
+std::string load_store(int i, int stores) { return stores <= 1 ? "demo" : "load-" + std::to_string(i % stores + 1); }
+
+json hello_shopper(int i, int stores) {
+  return json{{"type", "hello"},
+              {"role", "shopper"},
+              {"store", load_store(i, stores)},
+              {"name", "Load " + std::to_string(i)},
+              {"language", "en"}};
 }
 
 // Neutral words: messages look like ordinary questions and answers, and vary
@@ -523,13 +539,19 @@ struct runner {
     if (!std::filesystem::exists(bin)) die("no calma-server at " + bin + " (use --server PATH or --url)");
     std::string hash = calma::bench::hash_password("calma-load", bin, opt.password);
     json users = json::array();
-    for (int i = 1; i <= staff_agents; ++i)
-      users.push_back(json{{"username", opt.agent_prefix + std::to_string(i)}, {"name", "Load Agent " + std::to_string(i)},
-                           {"role", "agent"}, {"password_hash", hash}});
+    for (int i = 1; i <= staff_agents; ++i) {
+      json u{{"username", opt.agent_prefix + std::to_string(i)}, {"name", "Load Agent " + std::to_string(i)},
+             {"role", "agent"}, {"password_hash", hash}};
+      if (opt.stores > 1) u["stores"] = json::array({load_store(i - 1, opt.stores)});
+      users.push_back(std::move(u));
+    }
     if (supervisor)
       users.push_back(json{{"username", opt.supervisor_user}, {"name", "Load Supervisor"}, {"role", "supervisor"},
                            {"password_hash", hash}});
-    const int per_agent = (opt.shoppers + opt.agents - 1) / opt.agents;
+    // Each store's shoppers over that store's agents (all of them with one store).
+    const int store_agents = std::max(1, opt.agents / opt.stores);
+    const int store_shoppers = (opt.shoppers + opt.stores - 1) / opt.stores;
+    const int per_agent = (store_shoppers + store_agents - 1) / store_agents;
     json cfg{
         {"server", {{"bind", "127.0.0.1"}}},
         // Idle for the whole run is fine; frames may be many.
@@ -541,6 +563,14 @@ struct runner {
         {"doors", calma::bench::doors_wide_open(100000)},
     };
     if (opt.server_threads > 0) cfg["server"]["threads"] = opt.server_threads;
+    if (opt.server_shards > 0) cfg["server"]["shards"] = opt.server_shards;
+    if (opt.stores > 1) {
+      json stores = json::array();
+      for (int k = 0; k < opt.stores; ++k)
+        stores.push_back(json{{"id", load_store(k, opt.stores)}, {"name", "Load store " + std::to_string(k + 1)},
+                              {"languages", {"en"}}});
+      cfg["stores"] = std::move(stores);
+    }
     auto cfg_path = write_temp(cfg.dump(2), "config.json");
     auto users_path = write_temp(users.dump(2), "users.json");
     srv.temp_files = {cfg_path, users_path};
@@ -599,7 +629,7 @@ struct runner {
     connectors.push_back(std::make_unique<connector>(connector{ioc, port, opt.connect_parallel, cs, 0, 0, 0, {}, {}, {}}));
     auto& k = *connectors.back();
     k.on_connected = [this](conn& c) {
-      if (c.r == role::shopper) c.send(hello_shopper(c.idx));
+      if (c.r == role::shopper) c.send(hello_shopper(c.idx, opt.stores));
       else c.send(json{{"type", "hello"}, {"token", c.token}});
     };
     k.done = [] {};
@@ -844,6 +874,7 @@ struct runner {
   // ---- scenario: chat
 
   void chat() {
+    if (opt.stores > opt.agents) die("--stores must not exceed --agents (every store needs an agent)");
     raise_fd_limit(opt.shoppers + opt.agents + 256);
     start_server(opt.agents, false);
     report_env();

@@ -1,0 +1,76 @@
+// The hubs of this process, one per shard: each decides for a group of stores
+// on its own strand (common/routing/shards.hpp says which), so conversations
+// of different groups are decided on different cores.
+//
+// Every session belongs to exactly one hub: a shopper to its store's, a staff
+// member to the one holding all the stores it serves (the plan puts them on
+// one shard, so an agent's capacity is counted in one place). The shard set
+// picks it at hello, from the token's claims (the hub checks the token again),
+// writes it on the connection (connection::shard) and routes that session's
+// frames and its detach there. With one shard it is the hub, nothing more.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/routing/shards.hpp"
+#include "server/hub/hub.hpp"
+
+namespace calma {
+
+class shard_set : public std::enable_shared_from_this<shard_set> {
+ public:
+  using hub_factory = std::function<std::shared_ptr<hub>()>;
+  /// Plans `asked` shards (≤ 0: one) over the configured stores and the staff
+  /// table, and makes one hub per shard with `make`.
+  shard_set(const config& cfg, const auth::token_signer& signer, const auth::user_directory& users,
+            const hub_factory& make, int asked);
+
+  std::size_t size() const { return hubs_.size(); }
+  const routing::shard_plan& plan() const { return plan_; }
+
+  /// Starts every hub; `done(error)` once, when all have loaded (the first error, if any).
+  void start(std::function<void(std::string)> done);
+  void stop(std::uint16_t code = 1001, std::string reason = "server shutting down");
+  void step_down();
+  void set_decide_check(const std::function<bool()>& may_decide);
+
+  // ---- from sessions (the session's own thread, as hub's)
+  /// Returns the shard it went to (also written on the connection).
+  std::uint32_t hello(std::shared_ptr<connection> c, protocol::hello h);
+  void handle(connection& c, protocol::client_message m) { handle(c.shard(), c.id(), std::move(m)); }
+  void detach(connection& c) { detach(c.shard(), c.id()); }
+  /// For a caller that kept the shard hello returned (the cluster node: the
+  /// session may be gone by the time its detach runs).
+  void handle(std::uint32_t shard, std::uint64_t conn_id, protocol::client_message m) {
+    of(shard).handle(conn_id, std::move(m));
+  }
+  void detach(std::uint32_t shard, std::uint64_t conn_id) { of(shard).detach(conn_id); }
+  /// Every hub closes the sessions holding that token.
+  void signed_out(const std::string& token_id);
+
+  // ---- from HTTP: to the hub of the staff member, or of the store
+  void conversation_detail(participant who, std::string id, std::function<void(hub::http_answer)> done);
+  void followups(participant who, std::vector<std::string> stores, std::function<void(hub::http_answer)> done);
+  void widget_status(std::string store_id, std::function<void(hub::http_answer)> done);
+
+ private:
+  /// The shard a hello goes to: its store's (shopper), its stores' (staff);
+  /// shard 0 for a hello its hub will refuse (a bad token, an unknown user).
+  std::size_t shard_of_hello(const protocol::hello& h) const;
+  std::size_t shard_of_staff(const std::string& user_id) const;
+  hub& of(std::size_t k) const { return *hubs_[k < hubs_.size() ? k : 0]; }
+
+  const config& cfg_;
+  const auth::token_signer& signer_;
+  const auth::user_directory& users_;
+  routing::shard_plan plan_;
+  std::vector<std::shared_ptr<hub>> hubs_;
+  /// The users table's version last warned about (a member spanning shards since the plan).
+  mutable std::atomic<std::uint64_t> warned_version_{0};
+};
+
+}  // namespace calma

@@ -1,0 +1,195 @@
+// Hub shards (issue 12): stores whose staff do not overlap are decided by
+// separate hubs, each on its own strand; every path still works whole, and a
+// staff member serving every store keeps them in one hub. On the memory store
+// and, for the reload of open conversations, on a real Redis.
+#include "tests/integration/common.hpp"
+#include "tests/store/support.hpp"
+
+#include <csignal>
+
+using namespace calma::test;
+
+namespace {
+
+json three_stores() {
+  return json::array({json{{"id", "north"}, {"name", "North"}, {"languages", {"en"}}},
+                      json{{"id", "south"}, {"name", "South"}, {"languages", {"es"}}},
+                      json{{"id", "east"}, {"name", "East"}, {"languages", {"pl"}}}});
+}
+
+/// Ana and Sam work for north, Ola and Sue for south; nobody for east. With `boss`, one supervisor of every store.
+std::string users_file(bool boss) {
+  const demo_hashes h;
+  json users = json::array({
+      {{"username", "ana"}, {"name", "Ana"}, {"role", "agent"}, {"password_hash", h.agent}, {"stores", {"north"}}},
+      {{"username", "ola"}, {"name", "Ola"}, {"role", "agent"}, {"password_hash", h.agent}, {"stores", {"south"}}},
+      {{"username", "sam"}, {"name", "Sam"}, {"role", "supervisor"}, {"password_hash", h.supervisor}, {"stores", {"north"}}},
+      {{"username", "sue"}, {"name", "Sue"}, {"role", "supervisor"}, {"password_hash", h.supervisor}, {"stores", {"south"}}},
+  });
+  if (boss) users.push_back({{"username", "boss"}, {"name", "Boss"}, {"role", "supervisor"}, {"password_hash", h.supervisor}});
+  return temp_file(users.dump());
+}
+
+std::vector<std::string> args(const std::string& users, int shards, const redis_server* r = nullptr) {
+  json cfg{{"stores", three_stores()}, {"server", {{"threads", 2}, {"shards", shards}}}};
+  auto a = test_args(cfg);
+  a[3] = users;  // --users
+  if (r) {
+    a.push_back("--redis");
+    a.push_back(r->url());
+  }
+  return a;
+}
+
+struct store_shopper {
+  std::unique_ptr<ws_client> ws;
+  json welcome;
+  store_shopper(std::uint16_t port, const std::string& store, const std::string& lang) {
+    ws = std::make_unique<ws_client>(port);
+    ws->send(json{{"type", "hello"}, {"role", "shopper"}, {"store", store}, {"name", "Kim"}, {"language", lang}});
+    welcome = ws->expect("welcome");
+  }
+  ws_client* operator->() { return ws.get(); }
+  std::string say(const std::string& text, const std::string& cmid, const std::string& conv = {}) {
+    json m{{"type", "chat.send"}, {"client_msg_id", cmid}, {"text", text}};
+    if (!conv.empty()) m["conversation_id"] = conv;
+    ws->send(m);
+    return ws->expect_if("ack", [&](const json& a) { return a["client_msg_id"] == cmid; })["conversation_id"];
+  }
+};
+
+bool mentions(const std::vector<json>& frames, const std::string& conv) {
+  for (const auto& f : frames)
+    if (f.dump().find(conv) != std::string::npos) return true;
+  return false;
+}
+
+/// A sample's value in the /metrics text (-1 when absent).
+double metric(std::uint16_t port, const std::string& series) {
+  auto text = http(port, "GET", "/metrics").body;
+  auto at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
+/// Waits until `series` reads `want` (the hubs publish their gauges on their own strands).
+bool metric_reaches(std::uint16_t port, const std::string& series, double want) {
+  for (int i = 0; i < 200; ++i) {
+    if (metric(port, series) == want) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("shards - stores with separate staff are decided by separate hubs and every path works") {
+  server_process srv(args(users_file(false), 2));
+  CHECK(srv.output().find("2 hub shard(s) for 3 store group(s) (2 asked)") != std::string::npos);
+  staff ana(srv.port(), "ana", "agent");
+  staff ola(srv.port(), "ola", "agent");
+  staff sam(srv.port(), "sam", "supervisor");
+  staff sue(srv.port(), "sue", "supervisor");
+  CHECK(sam.welcome["stores"].size() == 1);
+  CHECK(sam.welcome["stores"][0]["id"] == "north");
+  CHECK(sue.welcome["stores"][0]["id"] == "south");
+
+  // A conversation in each store, each to its own agent, both ways.
+  store_shopper n(srv.port(), "north", "en");
+  store_shopper s(srv.port(), "south", "es");
+  const auto cn = n.say("Hello, where is my parcel?", "n1");
+  const auto cs = s.say("Hola, ¿dónde está mi paquete?", "s1");
+  CHECK(ana->expect_if("conversation.assigned", [&](const json& a) { return a["conversation_id"] == cn; })["agent"]["id"] == "ana");
+  CHECK(ola->expect_if("conversation.assigned", [&](const json& a) { return a["conversation_id"] == cs; })["agent"]["id"] == "ola");
+  ana->send(chat(cn, "Let me check.", "a1"));
+  ola->send(chat(cs, "Lo miro ahora.", "o1"));
+  CHECK(n->expect_if("chat.message", [](const json& m) { return m["from"]["role"] == "agent"; })["text"] == "Let me check.");
+  CHECK(s->expect_if("chat.message", [](const json& m) { return m["from"]["role"] == "agent"; })["text"] == "Lo miro ahora.");
+
+  // Each supervisor sees its own store's conversation and escalation, never the other's.
+  s.say("Quiero hablar con un responsable ahora mismo", "s2", cs);
+  auto e = sue->expect("escalation.raised");
+  CHECK(e["conversation_id"] == cs);
+  std::this_thread::sleep_for(300ms);  // let any (wrong) frame reach Sam
+  CHECK_FALSE(mentions(sam->barrier(), cs));
+  CHECK_FALSE(mentions(sue->barrier(), cn));
+  sue->send(json{{"type", "escalation.ack"}, {"escalation_id", e["escalation_id"]}});
+  CHECK(sue->expect("escalation.acked")["escalation_id"] == e["escalation_id"]);
+  // Sam cannot act on south's escalation nor join its conversation: to his hub they do not exist.
+  sam->send(json{{"type", "escalation.ack"}, {"escalation_id", e["escalation_id"]}});
+  CHECK(sam->expect("error")["code"] == "not_found");
+  sam->send(json{{"type", "conversation.join"}, {"conversation_id", cs}, {"mode", "monitor"}});
+  CHECK(sam->expect("error")["code"] == "not_found");
+
+  // REST: a conversation's detail and the follow-ups, from the asker's hub.
+  CHECK(http(srv.port(), "GET", "/api/v1/conversations/" + cs, {}, sue.token).status == 200);
+  CHECK(http(srv.port(), "GET", "/api/v1/conversations/" + cn, {}, sam.token).status == 200);
+  CHECK(http(srv.port(), "GET", "/api/v1/conversations/" + cs, {}, sam.token).status == 403);
+  CHECK(http(srv.port(), "GET", "/api/v1/followups?store=south", {}, sue.token).status == 200);
+  // The widget: each store open while its agent is, east (nobody) never.
+  CHECK(http(srv.port(), "GET", "/api/v1/stores/north/widget").j()["open"] == true);
+  CHECK(http(srv.port(), "GET", "/api/v1/stores/south/widget").j()["open"] == true);
+  CHECK(http(srv.port(), "GET", "/api/v1/stores/east/widget").j()["open"] == false);
+
+  // The queue gauges add up every hub's queue: both agents away, a shopper waits in each store.
+  ana->send(json{{"type", "presence.set"}, {"status", "away"}});
+  ola->send(json{{"type", "presence.set"}, {"status", "away"}});
+  ana->expect("presence");
+  ola->expect("presence");
+  store_shopper n2(srv.port(), "north", "en");
+  store_shopper s2(srv.port(), "south", "es");
+  n2.say("Hi", "n2");
+  s2.say("Hola", "s2");
+  CHECK(metric_reaches(srv.port(), "calma_queue_length", 2));
+  CHECK(metric_reaches(srv.port(), "calma_store_queue_length{store=\"north\"}", 1));
+  CHECK(metric_reaches(srv.port(), "calma_store_queue_length{store=\"south\"}", 1));
+  CHECK(metric_reaches(srv.port(), "calma_store_queue_length{store=\"east\"}", 0));
+  // Leaving: each detach reaches the hub that holds the session.
+  CHECK(metric_reaches(srv.port(), "calma_connections{role=\"shopper\"}", 4));
+  n2.ws.reset();
+  s2.ws.reset();
+  CHECK(metric_reaches(srv.port(), "calma_connections{role=\"shopper\"}", 2));
+}
+
+TEST_CASE("shards - a supervisor of every store keeps the stores in one hub and the log says why") {
+  server_process srv(args(users_file(true), 2));
+  CHECK(srv.output().find("1 hub shard(s) for 1 store group(s) (2 asked)") != std::string::npos);
+  CHECK(srv.output().find("stores share a shard: boss serves every store") != std::string::npos);
+  staff boss(srv.port(), "boss", "supervisor");
+  CHECK(boss.welcome["stores"].size() == 3);
+  staff ola(srv.port(), "ola", "agent");
+  store_shopper s(srv.port(), "south", "es");
+  const auto cs = s.say("Quiero hablar con un responsable ahora mismo", "s1");
+  CHECK(boss->expect("escalation.raised")["conversation_id"] == cs);
+}
+
+TEST_CASE("shards - on Redis each hub reloads the open conversations of its own stores and each once") {
+  redis_server r;
+  std::string cn, cs;
+  const auto users = users_file(false);
+  {
+    server_process srv(args(users, 2, &r));
+    staff ana(srv.port(), "ana", "agent");
+    staff ola(srv.port(), "ola", "agent");
+    store_shopper n(srv.port(), "north", "en");
+    store_shopper s(srv.port(), "south", "es");
+    cn = n.say("Hello, where is my parcel?", "n1");
+    cs = s.say("Hola, ¿dónde está mi paquete?", "s1");
+    ana->expect_if("conversation.assigned", [&](const json& a) { return a["conversation_id"] == cn; });
+    ola->expect_if("conversation.assigned", [&](const json& a) { return a["conversation_id"] == cs; });
+    srv.signal_and_wait(SIGKILL);
+  }
+  server_process srv(args(users, 2, &r));
+  staff ana(srv.port(), "ana", "agent");
+  staff ola(srv.port(), "ola", "agent");
+  staff sue(srv.port(), "sue", "supervisor");
+  auto ids = [](const json& welcome) {
+    std::vector<std::string> v;
+    for (const auto& c : welcome["conversations"]) v.push_back(c["conversation_id"]);
+    return v;
+  };
+  CHECK(ids(ana.welcome) == std::vector<std::string>{cn});
+  CHECK(ids(ola.welcome) == std::vector<std::string>{cs});
+  CHECK(ids(sue.welcome) == std::vector<std::string>{cs});
+  CHECK(metric_reaches(srv.port(), "calma_queue_length", 0));
+}
