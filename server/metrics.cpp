@@ -63,6 +63,12 @@ std::string metrics::render(std::int64_t now_ms) const {
   one("calma_hub_busy_seconds_total", "counter",
       "Time the hub's strand spent deciding (one core at most: its rate near 1 means the hub is the bottleneck).",
       hub_busy_ns.load() / 1e9);
+  if (const int shards = hub_shards.load(); shards > 1) {
+    o << "# HELP calma_hub_shard_busy_seconds_total The same, by hub shard (each shard's strand: one core at most).\n"
+         "# TYPE calma_hub_shard_busy_seconds_total counter\n";
+    for (int k = 0; k < shards && k < static_cast<int>(hub_shard_busy_ns.size()); ++k)
+      o << "calma_hub_shard_busy_seconds_total{shard=\"" << k << "\"} " << hub_shard_busy_ns[static_cast<std::size_t>(k)].load() / 1e9 << '\n';
+  }
   one("calma_queue_length", "gauge", "Conversations waiting for an agent.", queue_length.load());
   auto oldest = queue_oldest_enqueued_ms.load();
   one("calma_queue_oldest_wait_seconds", "gauge", "Wait of the longest-waiting queued conversation.",

@@ -59,6 +59,9 @@ struct metrics {
   counter http_requests{0};
   counter store_errors{0};
   counter hub_busy_ns{0};  ///< CPU time the hub's strand spent in handlers (sampled; its share of one core)
+  /// The same by hub shard (server.shards; shown for the shards in use).
+  std::array<counter, 64> hub_shard_busy_ns{};
+  std::atomic<int> hub_shards{1};
 
   std::array<counter, static_cast<std::size_t>(refusal::count_)> refusals{};
   gauge login_queue_depth{0};   ///< password checks waiting or running

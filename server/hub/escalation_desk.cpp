@@ -429,7 +429,7 @@ void hub::arm_deadline_timer() {
   deadline_timer_.expires_after(std::chrono::milliseconds(std::max<timestamp_ms>(0, *first - clock_())));
   deadline_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
     if (ec || self->stopped_) return;  // cancelled: armed again for sooner (or stopping)
-    busy_scope busy(self->metrics_);
+    busy_scope busy(self->metrics_, self->shard_);
     self->deadline_timer_at_ = 0;
     self->fire_deadlines();
   });

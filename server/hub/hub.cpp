@@ -30,6 +30,8 @@ hub::hub(asio::io_context& ioc, const config& cfg, store& st, metrics& m,
 
 void hub::set_scope(int index, std::vector<std::string> stores, bool fallback) {
   shard_ = index;
+  for (int seen = metrics_.hub_shards.load(); seen < index + 1 && !metrics_.hub_shards.compare_exchange_weak(seen, index + 1);) {
+  }
   scope_.emplace(std::make_move_iterator(stores.begin()), std::make_move_iterator(stores.end()));
   scope_fallback_ = fallback;
 }
@@ -506,7 +508,7 @@ void hub::start_grace(const std::string& agent_id) {
   t->expires_after(std::chrono::seconds(cfg_.routing.disconnect_grace_s));
   t->async_wait([self = shared_from_this(), id = agent_id](const boost::system::error_code& ec) {
     if (ec || self->stopped_) return;
-    busy_scope busy(self->metrics_);
+    busy_scope busy(self->metrics_, self->shard_);
     self->grace_timers_.erase(id);
     if (!self->by_user_.count(id)) self->agent_gone(id);
   });

@@ -38,13 +38,16 @@ using hub_detail::round1;
 // preempted by another process does not count as the hub being busy.
 class busy_scope {
  public:
-  explicit busy_scope(metrics& m) : m_(m) {
+  busy_scope(metrics& m, int shard) : m_(m), shard_(static_cast<std::size_t>(shard)) {
     thread_local unsigned n = 0;
     sampled_ = (n++ & 31u) == 0;
     if (sampled_) start_ = thread_cpu_ns();
   }
   ~busy_scope() {
-    if (sampled_) m_.hub_busy_ns += 32 * (thread_cpu_ns() - start_);
+    if (!sampled_) return;
+    const auto ns = 32 * (thread_cpu_ns() - start_);
+    m_.hub_busy_ns += ns;
+    if (shard_ < m_.hub_shard_busy_ns.size()) m_.hub_shard_busy_ns[shard_] += ns;
   }
   busy_scope(const busy_scope&) = delete;
   busy_scope& operator=(const busy_scope&) = delete;
@@ -56,6 +59,7 @@ class busy_scope {
     return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
   }
   metrics& m_;
+  std::size_t shard_;
   bool sampled_ = false;
   std::uint64_t start_ = 0;
 };
@@ -69,7 +73,7 @@ auto hub::strand_step(F&& f) {
   return [self = this, f = std::forward<F>(f)]() mutable {
     // Stepped down, or the lease in doubt (the node steps down): nothing more is decided here.
     if (self->deposed_ || !self->may_decide()) return;
-    busy_scope busy(self->metrics_);
+    busy_scope busy(self->metrics_, self->shard_);
     self->refresh_users();
     f();
   };

@@ -449,7 +449,7 @@ void hub::mark_snapshot_dirty() {
   }
   snapshot_delay_.expires_after(due - now);
   snapshot_delay_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-    busy_scope busy(self->metrics_);
+    busy_scope busy(self->metrics_, self->shard_);
     self->snapshot_pending_ = false;
     if (!ec && !self->stopped_) self->send_snapshot();
   });
@@ -618,7 +618,7 @@ void hub::schedule_snapshot_timer() {
   if (stopped_) return;
   snapshot_timer_.expires_after(std::chrono::seconds(cfg_.routing.queue_snapshot_interval_s));
   snapshot_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-    busy_scope busy(self->metrics_);
+    busy_scope busy(self->metrics_, self->shard_);
     if (ec || self->stopped_) return;
     if (self->router_.queued_count() > 0) self->send_snapshot();
     self->close_expired_sessions(self->clock_());

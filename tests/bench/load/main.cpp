@@ -1163,6 +1163,22 @@ struct runner {
           o << " (" << 100.0 * (b1 - b0) / (srv_cpu1 - srv_cpu0) << "% of the server's CPU time)";
         line(o.str());
       }
+      // Several hub shards: each strand's share (the busiest one bounds what more cores can give).
+      json shards = json::array();
+      for (int k = 0;; ++k) {
+        const std::string series = "calma_hub_shard_busy_seconds_total{shard=\"" + std::to_string(k) + "\"}";
+        auto a = m_before.find(series), z = m_after.find(series);
+        if (a == m_before.end() || z == m_after.end() || window_s <= 0) break;
+        shards.push_back((z->second - a->second) / window_s);
+      }
+      if (!shards.empty()) {
+        report["hub_shard_busy_share"] = shards;
+        o.str("");
+        o << "hub strands busy by shard:";
+        for (const auto& v : shards) o << " " << std::setprecision(1) << 100.0 * v.get<double>() << "%";
+        o << " of the window";
+        line(o.str());
+      }
     }
     if (own_server && rss0 > 0 && rss1 > 0) {
       o.str("");
