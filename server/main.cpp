@@ -237,7 +237,7 @@ int main(int argc, char** argv) {
   // The hubs decide side by side, one per shard: a group of stores each
   // (server/hub/shard_set.hpp); as many as threads unless the config says.
   const int shards_asked = cfg.server.shards > 0 ? cfg.server.shards : nthreads;
-  auto make_hubs = [&] { return std::make_shared<calma::shard_set>(cfg, signer, directory, make_hub, shards_asked); };
+  auto make_hubs = [&] { return std::make_shared<calma::shard_set>(cfg, store, signer, directory, make_hub, shards_asked); };
   // Alone (memory store): this process's hubs. On Redis, the node joins
   // the cluster of every node on that Redis (one alone is a cluster of one):
   // the leader's hubs serve every node's clients (server/cluster/node.hpp).

@@ -22,6 +22,20 @@ std::optional<int> shard_plan::staff_shard(const std::vector<std::string>& store
   return k.value_or(0);
 }
 
+std::vector<int> shard_plan::shards_of(const std::vector<std::string>& stores) const {
+  std::vector<int> out;
+  if (stores.empty()) {
+    for (int k = 0; k < shards; ++k) out.push_back(k);
+    return out;
+  }
+  for (const auto& st : stores)
+    if (auto it = shard_of_store.find(st); it != shard_of_store.end()) out.push_back(it->second);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  if (out.empty()) out.push_back(0);
+  return out;
+}
+
 std::vector<std::string> shard_plan::stores_of(int k) const {
   std::vector<std::string> out;
   for (std::size_t g = 0; g < groups.size(); ++g)
@@ -57,6 +71,7 @@ shard_plan plan_shards(const std::vector<std::string>& stores, const std::vector
   for (std::size_t i = 0; i < stores.size(); ++i) index.emplace(stores[i], i);
   components comp(stores.size());
   for (const auto& s : staff) {
+    if (!s.links) continue;
     std::vector<std::size_t> mine;
     if (s.stores.empty()) {
       mine.resize(stores.size());

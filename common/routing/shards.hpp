@@ -4,11 +4,12 @@
 // curves, escalations and deadlines. Several hubs run side by side, one per
 // shard, so the decisions of different stores use different cores. The rule
 // that keeps routing consistent: an agent's capacity is counted in one place,
-// so every store an agent (or any staff member) serves is owned by the same
-// hub. The stores therefore fall into groups, the connected components of the
-// store-staff graph (a staff member with no store list serves every store and
-// joins them all), and each group is placed whole on one shard, the biggest
-// groups first on the least loaded shard.
+// so every store an agent serves is owned by the same hub. The stores
+// therefore fall into groups, the connected components of the store-agent
+// graph (an agent with no store list serves every store and joins them all),
+// and each group is placed whole on one shard, the biggest groups first on
+// the least loaded shard. Supervisors are not routed conversations: one whose
+// stores are on several shards is served by each of them (server/hub/fan_in).
 //
 // Deterministic: the same stores, staff and shard count give the same plan.
 #pragma once
@@ -25,6 +26,9 @@ namespace calma::routing {
 struct staff_stores {
   std::string id;
   std::vector<std::string> stores;
+  /// Its stores must share a hub (an agent: its capacity is counted in one
+  /// place); false for a supervisor, who may be served by several.
+  bool links = true;
 };
 
 struct shard_plan {
@@ -41,8 +45,11 @@ struct shard_plan {
   /// The shard owning `store`; a store the plan does not know (not configured) is shard 0's.
   int store_shard(std::string_view store) const;
   /// The one shard holding every store of `stores` (empty: every store), or
-  /// nullopt when they are on several shards (the staff table changed since the plan).
+  /// nullopt when they are on several shards (a supervisor's; an agent's only
+  /// if the staff table changed since the plan).
   std::optional<int> staff_shard(const std::vector<std::string>& stores) const;
+  /// The shards holding `stores` (empty: every store), ascending; shard 0 when none is known.
+  std::vector<int> shards_of(const std::vector<std::string>& stores) const;
   /// The stores shard `k` owns, in the configuration's order.
   std::vector<std::string> stores_of(int k) const;
 

@@ -29,6 +29,9 @@ class connection {
   virtual std::string_view host() const { return {}; }
   /// The client's address (behind a trusted proxy: the one it forwards for), "" when unknown.
   virtual std::string_view address() const { return {}; }
+  /// Counted in the connection gauges: false for the second and later legs of
+  /// a client served by several hub shards (fan_in.hpp), which is one connection.
+  virtual bool counted() const { return true; }
   /// The hub shard serving it (shard_set.hpp): set at its hello, read for its
   /// frames and its detach, all on the session's own thread.
   std::uint32_t shard() const { return shard_; }

@@ -149,7 +149,8 @@ void hub::step_down() {
     for (auto& [id, c] : self->open_)
       self->cancel_deadline(c);
     // Forgotten, not closed: no frame of this hub reaches them any more.
-    for (const auto& [id, s] : self->sessions_) --self->metrics_.connections(to_string(s.who.role));
+    for (const auto& [id, s] : self->sessions_)
+      if (s.counted) --self->metrics_.connections(to_string(s.who.role));
     self->sessions_.clear();
     self->by_user_.clear();
     self->supervisor_conns_.clear();
@@ -344,10 +345,13 @@ void hub::do_hello(std::shared_ptr<connection> c, protocol::hello h) {
   }
 
   const auto id = c->id();
-  --metrics_.connections_unauthenticated;
-  ++metrics_.connections(to_string(who.role));
+  if (c->counted()) {
+    --metrics_.connections_unauthenticated;
+    ++metrics_.connections(to_string(who.role));
+  }
   session_entry entry{c, who, language, store, {}, h.context, auth::token_id(h.token ? *h.token : shopper_token),
                       token_exp, std::string(c->address())};
+  entry.counted = c->counted();
   if (is_staff(who.role)) entry.stores = stores_of(who.id);
   prereader_.know(id, who.role == role::shopper, entry.language);
   sessions_[id] = std::move(entry);
@@ -477,15 +481,15 @@ void hub::signed_out(std::string token_id) {
   });
 }
 
-void hub::detach(std::uint64_t conn_id) {
-  on_strand_from_session([self = shared_from_this(), conn_id] {
+void hub::detach(std::uint64_t conn_id, bool counted) {
+  on_strand_from_session([self = shared_from_this(), conn_id, counted] {
     auto it = self->sessions_.find(conn_id);
     if (it == self->sessions_.end()) {
-      --self->metrics_.connections_unauthenticated;
+      if (counted) --self->metrics_.connections_unauthenticated;
       return;
     }
     const participant who = it->second.who;
-    --self->metrics_.connections(to_string(who.role));
+    if (it->second.counted) --self->metrics_.connections(to_string(who.role));
     self->prereader_.forget(conn_id);
     self->sessions_.erase(it);
     self->supervisor_conns_.erase(conn_id);

@@ -82,7 +82,9 @@ class hub : public std::enable_shared_from_this<hub> {
   /// The first frame of a connection. On a bad token the hub closes it (4401).
   void hello(std::shared_ptr<connection> c, protocol::hello h);
   void handle(std::uint64_t conn_id, protocol::client_message m);
-  void detach(std::uint64_t conn_id);
+  /// `counted`: false for a fan-in's second and later legs (fan_in.hpp), which
+  /// the connection gauges do not count.
+  void detach(std::uint64_t conn_id, bool counted = true);
   /// A token was signed out: its open sessions are closed with 4401.
   void signed_out(std::string token_id);
 
@@ -123,6 +125,7 @@ class hub : public std::enable_shared_from_this<hub> {
     std::string token_id;             // the token it said hello with (auth::token_id), for sign-out
     timestamp_ms token_exp = 0;       // when that token expires: the session is closed then (4401)
     std::string address;              // the client's address (for the limits per address)
+    bool counted = true;              // in the connection gauges (connection::counted)
     bool serves(const std::string& st) const {
       return who.role == role::shopper ? st == store
                                        : stores.empty() || std::find(stores.begin(), stores.end(), st) != stores.end();

@@ -221,7 +221,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   auto clock = [] { return now_ms; };
   // Two shards asked: the demo's staff join its stores into one group, so one hub, as a server makes it.
   w->h = std::make_shared<shard_set>(
-      w->cfg, w->signer, w->users,
+      w->cfg, w->store, w->signer, w->users,
       [&] { return std::make_shared<hub>(w->ioc, w->cfg, w->store, w->stats, w->signer, w->users, clock, engine); }, 2);
   std::atomic<bool> started{false};
   std::string start_error;

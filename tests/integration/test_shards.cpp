@@ -6,6 +6,7 @@
 #include "tests/store/support.hpp"
 
 #include <csignal>
+#include <set>
 
 using namespace calma::test;
 
@@ -17,8 +18,9 @@ json three_stores() {
                       json{{"id", "east"}, {"name", "East"}, {"languages", {"pl"}}}});
 }
 
-/// Ana and Sam work for north, Ola and Sue for south; nobody for east. With `boss`, one supervisor of every store.
-std::string users_file(bool boss) {
+/// Ana and Sam work for north, Ola and Sue for south; nobody for east. With
+/// `boss`, a supervisor of every store; with `rover`, an agent of every store.
+std::string users_file(bool boss, bool rover = false) {
   const demo_hashes h;
   json users = json::array({
       {{"username", "ana"}, {"name", "Ana"}, {"role", "agent"}, {"password_hash", h.agent}, {"stores", {"north"}}},
@@ -27,6 +29,7 @@ std::string users_file(bool boss) {
       {{"username", "sue"}, {"name", "Sue"}, {"role", "supervisor"}, {"password_hash", h.supervisor}, {"stores", {"south"}}},
   });
   if (boss) users.push_back({{"username", "boss"}, {"name", "Boss"}, {"role", "supervisor"}, {"password_hash", h.supervisor}});
+  if (rover) users.push_back({{"username", "rover"}, {"name", "Rover"}, {"role", "agent"}, {"password_hash", h.agent}});
   return temp_file(users.dump());
 }
 
@@ -151,16 +154,109 @@ TEST_CASE("shards - stores with separate staff are decided by separate hubs and 
   CHECK(metric_reaches(srv.port(), "calma_connections{role=\"shopper\"}", 2));
 }
 
-TEST_CASE("shards - a supervisor of every store keeps the stores in one hub and the log says why") {
-  server_process srv(args(users_file(true), 2));
+TEST_CASE("shards - an agent of every store keeps the stores in one hub and the log says why") {
+  server_process srv(args(users_file(true, true), 2));
   CHECK(srv.output().find("1 hub shard(s) for 1 store group(s) (2 asked)") != std::string::npos);
-  CHECK(srv.output().find("stores share a shard: boss serves every store") != std::string::npos);
+  CHECK(srv.output().find("stores share a shard: rover serves every store") != std::string::npos);
+  staff rover(srv.port(), "rover", "agent");
+  CHECK(rover.welcome["stores"].size() == 3);
   staff boss(srv.port(), "boss", "supervisor");
-  CHECK(boss.welcome["stores"].size() == 3);
-  staff ola(srv.port(), "ola", "agent");
   store_shopper s(srv.port(), "south", "es");
   const auto cs = s.say("Quiero hablar con un responsable ahora mismo", "s1");
   CHECK(boss->expect("escalation.raised")["conversation_id"] == cs);
+}
+
+TEST_CASE("shards - a supervisor of stores on several shards is served by each and sees one stream") {
+  server_process srv(args(users_file(true), 2));
+  CHECK(srv.output().find("2 hub shard(s) for 3 store group(s) (2 asked)") != std::string::npos);
+  staff ana(srv.port(), "ana", "agent");
+  staff ola(srv.port(), "ola", "agent");
+  // Before Boss connects: a conversation in each store, south's escalated, and a north one closed.
+  store_shopper n(srv.port(), "north", "en");
+  store_shopper s(srv.port(), "south", "es");
+  const auto cn = n.say("Hello, where is my parcel?", "n1");
+  const auto cs = s.say("Quiero hablar con un responsable ahora mismo", "s1");
+  ana->expect_if("conversation.assigned", [&](const json& a) { return a["conversation_id"] == cn; });
+  ola->expect_if("conversation.assigned", [&](const json& a) { return a["conversation_id"] == cs; });
+  store_shopper old(srv.port(), "north", "en");
+  const auto cold = old.say("Just a question about sizes", "o1");
+  ana->expect_if("conversation.assigned", [&](const json& a) { return a["conversation_id"] == cold; });
+  ana->send(json{{"type", "conversation.close"}, {"conversation_id", cold}});
+  ana->expect_if("conversation.closed", [&](const json& c) { return c["conversation_id"] == cold; });
+
+  staff boss(srv.port(), "boss", "supervisor");
+  // One welcome with both hubs' conversations, escalations and stores.
+  std::set<std::string> convs, stores;
+  for (const auto& c : boss.welcome["conversations"]) convs.insert(c["conversation_id"]);
+  for (const auto& st : boss.welcome["stores"]) stores.insert(st["id"]);
+  CHECK(convs == std::set<std::string>{cn, cs});
+  CHECK(stores == std::set<std::string>{"north", "south", "east"});
+  REQUIRE(boss.welcome["escalations"].size() == 1);
+  const std::string esc = boss.welcome["escalations"][0]["escalation_id"];
+  CHECK(boss.welcome["escalations"][0]["conversation_id"] == cs);
+  CHECK(count_type(boss->barrier(), "welcome") == 0);  // never a second one
+  // One connection in the gauges, though two hubs hold a leg of it.
+  CHECK(metric_reaches(srv.port(), "calma_connections{role=\"supervisor\"}", 1));
+  CHECK(metric_reaches(srv.port(), "calma_connections{role=\"unauthenticated\"}", 0));
+
+  // The board: both hubs' queues and agents in one snapshot.
+  auto snap = boss->expect_if("queue.snapshot", [](const json& j) { return j["agents_total"] == 2; });
+  std::set<std::string> agents, queues;
+  for (const auto& a : snap["agents"]) agents.insert(a["id"]);
+  for (const auto& q : snap["queues"]) queues.insert(q["store"]);
+  CHECK(agents == std::set<std::string>{"ana", "ola"});
+  CHECK(queues == std::set<std::string>{"north", "south", "east"});
+  CHECK(snap["agents_by_status"]["online"] == 2);
+
+  // Colleagues: both hubs' agents in one page, paged and filtered as one list.
+  boss->send(json{{"type", "agents.list"}});
+  auto list = boss->expect("agents.list");
+  CHECK(list["total"] == 2);
+  REQUIRE(list["agents"].size() == 2);
+  CHECK(list["agents"][0]["id"] == "ana");  // both free: by name
+  CHECK(list["agents"][1]["id"] == "ola");
+  boss->send(json{{"type", "agents.list"}, {"offset", 1}, {"limit", 1}});
+  list = boss->expect("agents.list");
+  CHECK(list["total"] == 2);
+  REQUIRE(list["agents"].size() == 1);
+  CHECK(list["agents"][0]["id"] == "ola");
+  CHECK(list["more"] == false);
+  boss->send(json{{"type", "agents.list"}, {"store", "south"}});
+  list = boss->expect("agents.list");
+  REQUIRE(list["agents"].size() == 1);
+  CHECK(list["agents"][0]["id"] == "ola");
+
+  // Acting: each message reaches the hub holding what it names.
+  boss->send(json{{"type", "escalation.ack"}, {"escalation_id", esc}});
+  CHECK(boss->expect("escalation.acked")["escalation_id"] == esc);
+  CHECK(ola->expect("escalation.acked")["escalation_id"] == esc);
+  boss->send(json{{"type", "conversation.join"}, {"conversation_id", cn}, {"mode", "whisper"}});
+  boss->send(chat(cn, "Ana, offer a discount code.", "b1"));
+  boss->expect_if("ack", [](const json& a) { return a["client_msg_id"] == "b1"; });
+  CHECK(ana->expect_if("chat.message", [](const json& m) { return m["client_msg_id"] == "b1"; })["visibility"] == "staff");
+  // New escalations of either hub reach Boss.
+  n.say("I want to speak to a manager right now", "n2", cn);
+  CHECK(boss->expect_if("escalation.raised", [&](const json& e) { return e["conversation_id"] == cn; })["severity"] == "high");
+  // A closed conversation no hub spoke of since Boss came: the store says whose it is.
+  boss->send(json{{"type", "history"}, {"conversation_id", cold}, {"after_seq", 0}});
+  auto h = boss->expect_if("history", [&](const json& x) { return x["conversation_id"] == cold; });
+  CHECK(h["messages"].size() == 1);
+  boss->send(json{{"type", "history"}, {"conversation_id", "c_no_such_conversation"}, {"after_seq", 0}});
+  CHECK(boss->expect("error")["code"] == "not_found");
+
+  // REST: a conversation of either hub, and the follow-ups of every store in one list.
+  auto d = http(srv.port(), "GET", "/api/v1/conversations/" + cs, {}, boss.token);
+  CHECK(d.status == 200);
+  CHECK(d.j()["store"] == "south");
+  CHECK(http(srv.port(), "GET", "/api/v1/conversations/" + cold, {}, boss.token).status == 200);
+  auto f = http(srv.port(), "GET", "/api/v1/followups", {}, boss.token);
+  CHECK(f.status == 200);
+  CHECK(f.j()["followups"].is_array());
+
+  // Leaving: one detach for both legs.
+  boss.ws.reset();
+  CHECK(metric_reaches(srv.port(), "calma_connections{role=\"supervisor\"}", 0));
+  CHECK(metric_reaches(srv.port(), "calma_connections{role=\"unauthenticated\"}", 0));
 }
 
 TEST_CASE("shards - on Redis each hub reloads the open conversations of its own stores and each once") {

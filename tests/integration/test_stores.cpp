@@ -134,13 +134,15 @@ TEST_CASE("stores - staff of one store never see or act on another store's conve
   std::this_thread::sleep_for(300ms);  // let any (wrong) snapshot or escalation reach Ana
   CHECK_FALSE(mentions(ana->barrier(), conv));
 
-  // Every path refuses Ana: chat, history, join-like actions, REST.
+  // Every path refuses Ana: chat, history, join-like actions, REST. (Forbidden,
+  // or not_found when another hub shard holds the store: PROTOCOL allows both.)
+  auto refused = [](const json& e) { return e["code"] == "forbidden" || e["code"] == "not_found"; };
   ana->send(chat(conv, "hola", "a1"));
-  CHECK(ana->expect("error")["code"] == "forbidden");
+  CHECK(refused(ana->expect("error")));
   ana->send(json{{"type", "history"}, {"conversation_id", conv}, {"after_seq", 0}});
   CHECK(ana->expect("error")["code"] == "forbidden");
   ana->send(json{{"type", "conversation.transfer"}, {"conversation_id", conv}, {"to_agent_id", "ana"}});
-  CHECK(ana->expect("error")["code"] == "forbidden");
+  CHECK(refused(ana->expect("error")));
   CHECK(http(srv.port(), "GET", "/api/v1/conversations/" + conv, {}, ana.token).status == 403);
   CHECK(http(srv.port(), "GET", "/api/v1/conversations/" + conv, {}, sup_pl.token).status == 200);
   CHECK(http(srv.port(), "GET", "/api/v1/followups?store=demo-pl", {}, ana.token).status == 403);

@@ -82,3 +82,16 @@ TEST_CASE("shards - the plan is deterministic and balanced by stores") {
   }
   CHECK(most - least <= 1);
 }
+
+TEST_CASE("shards - supervisors do not join stores - they are served by every shard of their stores") {
+  std::vector<staff_stores> staff{{"ann", {"a", "b"}}, {"cid", {"c"}}, {"boss", {}, false}, {"sue", {"b", "c"}, false}};
+  auto p = plan_shards(five, staff, 2);
+  CHECK(p.groups.size() == 4);  // {a,b} {c} {d} {e}
+  CHECK(p.shards == 2);
+  CHECK_FALSE(p.staff_shard({}).has_value());
+  CHECK(p.shards_of({}) == std::vector<int>{0, 1});
+  const auto sue = p.shards_of({"b", "c"});
+  CHECK(sue.size() == (p.store_shard("b") == p.store_shard("c") ? 1u : 2u));
+  CHECK(p.shards_of({"a", "b"}) == std::vector<int>{p.store_shard("a")});
+  CHECK(p.shards_of({"zz"}) == std::vector<int>{0});
+}
