@@ -3,7 +3,7 @@
 // "N passed, M failed", and DOM-wait helpers (playwright-core has no `expect`).
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -135,6 +135,29 @@ export async function startServer(binary, extraArgs = []) {
       });
     },
   };
+}
+
+/**
+ * config/calma.json and config/users.json, changed by `config(cfg)` and `users(list)`,
+ * written to a temp dir; the config's other files and directories (lexicons, canned
+ * answers, ...) are linked beside them. Returns the server's extra arguments.
+ */
+export function configCopy(label, { config = () => {}, users = () => {} } = {}) {
+  const src = path.join(repoRoot, 'config');
+  const cfg = JSON.parse(readFileSync(path.join(src, 'calma.json'), 'utf8'));
+  config(cfg);
+  const dir = tempDir(`calma-e2e-${label}-`);
+  for (const name of readdirSync(src)) {
+    if (name === 'calma.json' || name === 'users.json') continue;
+    symlinkSync(path.join(src, name), path.join(dir, name), statSync(path.join(src, name)).isDirectory() ? 'dir' : 'file');
+  }
+  const file = path.join(dir, 'calma.json');
+  writeFileSync(file, JSON.stringify(cfg, null, 2));
+  const list = JSON.parse(readFileSync(path.join(src, 'users.json'), 'utf8'));
+  users(list);
+  const usersFile = path.join(dir, 'users.json');
+  writeFileSync(usersFile, JSON.stringify(list, null, 2));
+  return ['--config', file, '--users', usersFile];
 }
 
 export function tempDir(prefix) {

@@ -10,25 +10,24 @@
 //
 // Needs what run.mjs needs. Each server gets a copy of config/calma.json in a temp dir
 // (the config's sibling directories are linked beside it). Prints "N passed, M failed".
-import { mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import {
   assert,
   checkDist,
   CHROMIUM_ARGS,
   clientDir,
+  configCopy,
   countPageErrors,
   crashResult,
   findChromium,
   loadPlaywright,
   parseArgs,
-  repoRoot,
   reportAndExit,
   Runner,
   SetupError,
   startServer,
   teardown,
-  tempDir,
   until,
 } from './lib.mjs';
 import { connectWs } from './ws.mjs';
@@ -54,25 +53,18 @@ function weekdayIn(ts, tz) {
  * `demo`; the scenarios log in as agent/agent). Returns the server's extra arguments.
  */
 function configWith(label, edit) {
-  const src = path.join(repoRoot, 'config');
-  const cfg = JSON.parse(readFileSync(path.join(src, 'calma.json'), 'utf8'));
-  const pl = Array.isArray(cfg.stores) ? cfg.stores.find((s) => s.id === 'demo-pl') : null;
-  if (!pl) throw new SetupError('config/calma.json has no store "demo-pl" (spec-v1.1 "Stores": the server side of stores has not landed on this branch; git merge main)');
-  edit(pl, cfg);
-  const dir = tempDir(`calma-e2e-stores-${label}-`);
-  for (const name of readdirSync(src)) {
-    if (name === 'calma.json' || name === 'users.json') continue;
-    symlinkSync(path.join(src, name), path.join(dir, name), statSync(path.join(src, name)).isDirectory() ? 'dir' : 'file');
-  }
-  const file = path.join(dir, 'calma.json');
-  writeFileSync(file, JSON.stringify(cfg, null, 2));
-  const users = JSON.parse(readFileSync(path.join(src, 'users.json'), 'utf8'));
-  const agent = users.find((u) => u.username === 'agent');
-  if (!agent) throw new SetupError('config/users.json has no user "agent"');
-  if (Array.isArray(agent.stores) && !agent.stores.includes('demo-pl')) agent.stores.push('demo-pl');
-  const usersFile = path.join(dir, 'users.json');
-  writeFileSync(usersFile, JSON.stringify(users, null, 2));
-  return ['--config', file, '--users', usersFile];
+  return configCopy(`stores-${label}`, {
+    config: (cfg) => {
+      const pl = Array.isArray(cfg.stores) ? cfg.stores.find((s) => s.id === 'demo-pl') : null;
+      if (!pl) throw new SetupError('config/calma.json has no store "demo-pl" (spec-v1.1 "Stores": the server side of stores has not landed on this branch; git merge main)');
+      edit(pl, cfg);
+    },
+    users: (users) => {
+      const agent = users.find((u) => u.username === 'agent');
+      if (!agent) throw new SetupError('config/users.json has no user "agent"');
+      if (Array.isArray(agent.stores) && !agent.stores.includes('demo-pl')) agent.stores.push('demo-pl');
+    },
+  });
 }
 
 async function login(base, username, password) {
