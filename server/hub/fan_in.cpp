@@ -124,9 +124,12 @@ void sort_agents(json& agents) {
 }  // namespace
 
 void fan_in::note_ids(std::size_t i, const std::string& text) {
-  if (where_.size() > 200'000) where_.clear();  // a very long session: forget, the store answers again
+  if (where_.size() > max_ids_) where_.clear();  // a very long session: forget, the store answers again
   for (const char* key : {"conversation_id", "escalation_id"})
-    each_value(text, key, [&](std::string_view id) { where_[std::string(id)] = shards_[i]; });
+    each_value(text, key, [&](std::string_view id) {
+      if (auto it = where_.find(id); it != where_.end()) it->second = shards_[i];
+      else where_.emplace(std::string(id), shards_[i]);
+    });
 }
 
 void fan_in::learn(const std::string& conversation_id, std::uint32_t shard) {

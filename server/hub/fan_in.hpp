@@ -24,6 +24,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -95,7 +96,13 @@ class fan_in : public std::enable_shared_from_this<fan_in> {
     std::vector<std::optional<nlohmann::json>> pages;
   };
   std::vector<list_merge> lists_;  // agents.list asked of every leg, oldest first
-  std::unordered_map<std::string, std::uint32_t> where_;  // conversation or escalation id -> shard
+  struct id_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  // conversation or escalation id -> shard (forgotten past max_ids_: the store answers again)
+  std::unordered_map<std::string, std::uint32_t, id_hash, std::equal_to<>> where_;
+  static constexpr std::size_t max_ids_ = 20'000;
 };
 
 }  // namespace calma
