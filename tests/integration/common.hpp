@@ -73,6 +73,28 @@ inline json chat(const std::string& conv, const std::string& text, const std::st
   return json{{"type", "chat.send"}, {"conversation_id", conv}, {"client_msg_id", cmid}, {"text", text}};
 }
 
+/// `make()` (a staff or shopper connection, after its welcome) made again
+/// while the node closes the hello with 1012 or 1013, as a real client
+/// reconnects: a leader that steps down and takes its lease again (a renewal
+/// answered too late on a loaded machine) refuses the hellos relayed to it
+/// meanwhile (1013). Anything else fails as before.
+template <class Make>
+auto welcomed(Make make, std::chrono::milliseconds within = 20s) -> decltype(make()) {
+  const auto until = std::chrono::steady_clock::now() + within;
+  for (;;) {
+    try {
+      return make();
+    } catch (const std::runtime_error& e) {
+      const std::string what = e.what();
+      const bool retry = what.find("'welcome' frame (connection closed, code 1013)") != std::string::npos ||
+                         what.find("'welcome' frame (connection closed, code 1012)") != std::string::npos;
+      if (!retry || std::chrono::steady_clock::now() >= until) throw;
+      MESSAGE("hello refused while the cluster changed leader; again: " << what);
+    }
+    std::this_thread::sleep_for(100ms);  // a client's backoff: another process's failover, no clock to inject
+  }
+}
+
 inline int count_type(const std::vector<json>& frames, const std::string& type) {
   int n = 0;
   for (const auto& f : frames) n += f.value("type", "") == type;

@@ -44,28 +44,6 @@ std::unique_ptr<ws_client> connect_retry(std::uint16_t port, const std::string& 
   throw std::runtime_error("no welcome within the time allowed");
 }
 
-/// `make()` (a staff or shopper connection, after its welcome) made again
-/// while the node closes the hello with 1012 or 1013, as a real client
-/// reconnects: a leader that steps down and takes its lease again (a renewal
-/// answered too late on a loaded machine) refuses the hellos relayed to it
-/// meanwhile (1013). Anything else fails as before.
-template <class Make>
-auto welcomed(Make make, std::chrono::milliseconds within = 20s) -> decltype(make()) {
-  const auto until = std::chrono::steady_clock::now() + within;
-  for (;;) {
-    try {
-      return make();
-    } catch (const std::runtime_error& e) {
-      const std::string what = e.what();
-      const bool retry = what.find("'welcome' frame (connection closed, code 1013)") != std::string::npos ||
-                         what.find("'welcome' frame (connection closed, code 1012)") != std::string::npos;
-      if (!retry || std::chrono::steady_clock::now() >= until) throw;
-      MESSAGE("hello refused while the cluster changed leader; again: " << what);
-    }
-    std::this_thread::sleep_for(100ms);  // a client's backoff: another process's failover, no clock to inject
-  }
-}
-
 /// Every message of a conversation as seen in one history page.
 std::vector<json> history_of(ws_client& c, const std::string& conv) {
   c.send(json{{"type", "history"}, {"conversation_id", conv}, {"after_seq", 0}});

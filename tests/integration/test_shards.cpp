@@ -33,13 +33,19 @@ std::string users_file(bool boss, bool rover = false) {
   return temp_file(users.dump());
 }
 
-std::vector<std::string> args(const std::string& users, int shards, const redis_server* r = nullptr) {
+/// On Redis with `node` (a cluster node): its --node-id.
+std::vector<std::string> args(const std::string& users, int shards, const redis_server* r = nullptr,
+                              const std::string& node = {}) {
   json cfg{{"stores", three_stores()}, {"server", {{"threads", 2}, {"shards", shards}}}};
   auto a = test_args(cfg);
   a[3] = users;  // --users
   if (r) {
     a.push_back("--redis");
     a.push_back(r->url());
+  }
+  if (!node.empty()) {
+    a.push_back("--node-id");
+    a.push_back(node);
   }
   return a;
 }
@@ -288,4 +294,35 @@ TEST_CASE("shards - on Redis each hub reloads the open conversations of its own 
   CHECK(ids(ola.welcome) == std::vector<std::string>{cs});
   CHECK(ids(sue.welcome) == std::vector<std::string>{cs});
   CHECK(metric_reaches(srv.port(), "calma_queue_length", 0));
+}
+
+TEST_CASE("shards - two nodes - a supervisor of every store on the follower is served by both hubs of the leader") {
+  redis_server r;
+  const auto users = users_file(true);
+  server_process a(args(users, 2, &r, "a"));
+  server_process b(args(users, 2, &r, "b"));
+  staff ana = welcomed([&] { return staff(a.port(), "ana", "agent"); });
+  staff ola = welcomed([&] { return staff(b.port(), "ola", "agent"); });
+  store_shopper s = welcomed([&] { return store_shopper(b.port(), "south", "es"); });
+  store_shopper n = welcomed([&] { return store_shopper(a.port(), "north", "en"); });
+  const auto cs = s.say("Quiero hablar con un responsable ahora mismo", "s1");
+  const auto cn = n.say("Hello, where is my parcel?", "n1");
+  ana->expect_if("conversation.assigned", [&](const json& x) { return x["conversation_id"] == cn; });
+  ola->expect_if("conversation.assigned", [&](const json& x) { return x["conversation_id"] == cs; });
+  staff boss = welcomed([&] { return staff(b.port(), "boss", "supervisor"); });
+  CHECK(boss.welcome["node_id"] == "b");
+  std::set<std::string> convs;
+  for (const auto& c : boss.welcome["conversations"]) convs.insert(c["conversation_id"]);
+  CHECK(convs == std::set<std::string>{cn, cs});
+  REQUIRE(boss.welcome["escalations"].size() == 1);
+  const std::string esc = boss.welcome["escalations"][0]["escalation_id"];
+  auto snap = boss->expect_if("queue.snapshot", [](const json& j) { return j["agents_total"] == 2; }, 10s);
+  CHECK(snap["queues"].size() == 3);
+  // Acted on across the relay, each hub's in turn.
+  boss->send(json{{"type", "escalation.ack"}, {"escalation_id", esc}});
+  CHECK(ola->expect("escalation.acked")["escalation_id"] == esc);
+  n.say("I want to speak to a manager right now", "n2", cn);
+  CHECK(boss->expect_if("escalation.raised", [&](const json& e) { return e["conversation_id"] == cn; }, 10s)["severity"] ==
+        "high");
+  CHECK(count_type(boss->barrier(), "welcome") == 0);
 }
