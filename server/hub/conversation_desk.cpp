@@ -60,7 +60,7 @@ void hub::on_chat_send(session_entry& s, std::uint64_t conn_id, protocol::chat_s
   store_.get_conversation(conv_id, [self = shared_from_this(), conn_id, who, m = std::move(m)](auto r) mutable {
     self->on_strand([self, conn_id, who, m = std::move(m), r = std::move(r)]() mutable {
       if (!r.ok()) return self->send_error(conn_id, error_code::unavailable, "store unavailable: not stored, retry", m.client_msg_id);
-      if (!r.value || !self->may_see(who, *r.value))
+      if (!r.value || !self->may_see(who, *r.value) || !self->owns(r.value->shopper.store))
         return self->send_error(conn_id, error_code::not_found, "no such conversation", m.client_msg_id);
       std::string id = r.value->id;
       self->store_message(conn_id, who, id, std::move(m), visibility::all, false);
@@ -300,7 +300,8 @@ void hub::change_conversation(const std::string& id, std::function<bool(conversa
   store_.get_conversation(id, [self = shared_from_this(), id, change = std::move(change), done = std::move(done)](auto r) mutable {
     self->on_strand([self, id, change = std::move(change), done = std::move(done), r = std::move(r)]() mutable {
       if (!r.ok()) return done(std::nullopt, r.error);
-      if (!r.value) return done(std::nullopt, {});
+      // Another shard's conversation is that hub's to change (its open copy would overwrite this).
+      if (!r.value || !self->owns(r.value->shopper.store)) return done(std::nullopt, {});
       if (self->open_conversation(id)) {
         // Reopened meanwhile (a restart's load): apply it to the open copy.
         return self->change_conversation(id, std::move(change), std::move(done));

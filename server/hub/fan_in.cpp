@@ -1,5 +1,7 @@
 #include "server/hub/fan_in.hpp"
 
+#include "common/protocol/merge.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <string_view>
@@ -39,14 +41,26 @@ class fan_in::leg final : public connection {
   std::string node_, origin_, host_, address_;
 };
 
-fan_in::fan_in(std::shared_ptr<connection> client, std::vector<std::uint32_t> shards, std::size_t snapshot_max_agents)
+fan_in::fan_in(std::shared_ptr<connection> client, std::vector<std::uint32_t> shards,
+               const std::vector<std::pair<std::string, std::uint32_t>>& stores, std::size_t snapshot_max_agents)
     : client_(client),
       id_(client->id()),
       shards_(std::move(shards)),
       max_agents_(snapshot_max_agents),
       welcomes_(shards_.size()),
       waiting_(shards_.size()),
-      snapshots_(shards_.size()) {}
+      snapshots_(shards_.size()) {
+  for (const auto& [id, k] : stores) {
+    store_shard_.emplace(id, k);
+    store_rank_.emplace(id, store_rank_.size());
+  }
+}
+
+void fan_in::answer(frame_ptr f) {
+  std::lock_guard lk(mu_);
+  if (closed_) return;
+  if (auto c = client_.lock()) c->send(std::move(f));
+}
 
 std::vector<std::shared_ptr<connection>> fan_in::legs() {
   std::lock_guard lk(mu_);
@@ -58,75 +72,20 @@ std::vector<std::shared_ptr<connection>> fan_in::legs() {
   return legs_;
 }
 
-namespace {
 
-/// The string value after each `"key":"` in a frame the hub wrote (compact
-/// JSON; inside a string a quote is escaped, so the pattern only matches a key).
-template <class F>
-void each_value(std::string_view text, std::string_view key, F&& f) {
-  std::string pat = "\"" + std::string(key) + "\":\"";
-  for (auto at = text.find(pat); at != std::string_view::npos; at = text.find(pat, at)) {
-    at += pat.size();
-    const auto end = text.find('"', at);
-    if (end == std::string_view::npos) return;
-    f(text.substr(at, end - at));
-    at = end;
+void fan_in::note_ids(std::size_t i, const std::string& text, std::string_view type) {
+  // What is over is forgotten (a closed conversation's later actions ask the
+  // store again): the map holds what is open. Past max_ids_ anyway, all of it.
+  if (type == "conversation.closed" || type == "escalation.resolved") {
+    protocol::each_string_value(text, type == "conversation.closed" ? "conversation_id" : "escalation_id",
+                                [&](std::string_view id) {
+                                  if (auto it = where_.find(id); it != where_.end()) where_.erase(it);
+                                });
+    return;
   }
-}
-
-/// The frame's top-level "type" (keys at depth 1 only: a transcript's
-/// messages have types of their own), read without parsing the frame.
-std::string type_of(std::string_view text) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  std::size_t key_start = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char ch = text[i];
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (ch == '\\') escaped = true;
-      else if (ch == '"') {
-        in_string = false;
-        // A key at depth 1 named type, its value a string: that is it.
-        if (depth == 1 && text.substr(key_start, i - key_start) == "type" && text.substr(i + 1, 2) == ":\"") {
-          const auto end = text.find('"', i + 3);
-          return end == std::string_view::npos ? std::string() : std::string(text.substr(i + 3, end - i - 3));
-        }
-      }
-      continue;
-    }
-    if (ch == '"') {
-      in_string = true;
-      key_start = i + 1;
-    } else if (ch == '{' || ch == '[') {
-      ++depth;
-    } else if (ch == '}' || ch == ']') {
-      --depth;
-    }
-  }
-  return {};
-}
-
-int availability(const json& a) {
-  const auto status = a.value("status", "");
-  if (status == "online") return a.value("load", 0) < a.value("capacity", 0) ? 0 : 1;
-  return status == "away" ? 2 : 3;
-}
-
-void sort_agents(json& agents) {
-  std::stable_sort(agents.begin(), agents.end(), [](const json& x, const json& y) {
-    const int ax = availability(x), ay = availability(y);
-    if (ax != ay) return ax < ay;
-    return std::make_pair(x.value("name", ""), x.value("id", "")) < std::make_pair(y.value("name", ""), y.value("id", ""));
-  });
-}
-
-}  // namespace
-
-void fan_in::note_ids(std::size_t i, const std::string& text) {
-  if (where_.size() > max_ids_) where_.clear();  // a very long session: forget, the store answers again
+  if (where_.size() > max_ids_) where_.clear();
   for (const char* key : {"conversation_id", "escalation_id"})
-    each_value(text, key, [&](std::string_view id) {
+    protocol::each_string_value(text, key, [&](std::string_view id) {
       if (auto it = where_.find(id); it != where_.end()) it->second = shards_[i];
       else where_.emplace(std::string(id), shards_[i]);
     });
@@ -149,7 +108,13 @@ std::string fan_in::conversation_of(const protocol::client_message& m) {
 }
 
 fan_in::route fan_in::route_of(const protocol::client_message& m) const {
-  if (std::holds_alternative<protocol::agents_list>(m)) return {std::nullopt, true};
+  if (const auto* a = std::get_if<protocol::agents_list>(&m)) {
+    if (a->store.empty()) return {std::nullopt, true};  // every leg's colleagues, merged
+    // One store's: its hub answers alone (and refuses a store that is not the asker's).
+    auto it = store_shard_.find(a->store);
+    const auto k = it == store_shard_.end() ? shards_.front() : it->second;
+    return {std::find(shards_.begin(), shards_.end(), k) == shards_.end() ? shards_.front() : k, false};
+  }
   std::string key;
   if (const auto* a = std::get_if<protocol::escalation_ack>(&m)) key = a->escalation_id;
   else if (const auto* r = std::get_if<protocol::escalation_resolve>(&m)) key = r->escalation_id;
@@ -170,10 +135,7 @@ protocol::agents_list fan_in::expect_agents_list(const protocol::agents_list& m)
   l.limit = m.limit;
   l.pages.resize(shards_.size());
   lists_.push_back(std::move(l));
-  auto ask = m;
-  ask.offset = 0;
-  ask.limit = std::min(m.offset + m.limit, protocol::max_agents_page);
-  return ask;
+  return protocol::widen_agents_list(m);
 }
 
 void fan_in::leg_closed(std::uint16_t code, std::string reason) {
@@ -189,9 +151,9 @@ void fan_in::from_leg(std::size_t i, frame_ptr f) {
   // Sent under the lock: one leg's frames reach the client in the order its hub sent them.
   std::lock_guard lk(mu_);
   if (closed_) return;
-  note_ids(i, *f);
-  auto type = type_of(*f);
-  auto pass = [&](std::size_t k, const frame_ptr& g, const std::string& t) -> frame_ptr {
+  const std::string type(protocol::top_level_type(*f));
+  note_ids(i, *f, type);
+  auto pass = [&](std::size_t k, const frame_ptr& g, std::string_view t) -> frame_ptr {
     if (t == "queue.snapshot") {
       auto j = json::parse(*g, nullptr, false);
       if (!j.is_object()) return nullptr;
@@ -200,7 +162,9 @@ void fan_in::from_leg(std::size_t i, frame_ptr f) {
       if (std::any_of(snapshots_.begin(), snapshots_.end(), [](const auto& x) { return !x; })) return nullptr;
       return merged_snapshot();
     }
-    if (t == "agents.list" && !lists_.empty()) {
+    // A page asked of every leg: its answer, or its refusal (an error about agents.list).
+    if (!lists_.empty() && !lists_.front().pages[k] &&
+        (t == "agents.list" || (t == "error" && g->find("\"ref\":\"agents.list\"") != std::string::npos))) {
       auto j = json::parse(*g, nullptr, false);
       if (!j.is_object()) return nullptr;
       return merge_agents_list(k, std::move(j)).value_or(nullptr);
@@ -219,7 +183,7 @@ void fan_in::from_leg(std::size_t i, frame_ptr f) {
     client->send(merged_welcome());
     for (std::size_t k = 0; k < waiting_.size(); ++k)
       for (auto& g : waiting_[k])
-        if (auto out = pass(k, g, type_of(*g))) client->send(std::move(out));
+        if (auto out = pass(k, g, protocol::top_level_type(*g))) client->send(std::move(out));
     waiting_.clear();
     welcomes_.clear();
     return;
@@ -227,71 +191,48 @@ void fan_in::from_leg(std::size_t i, frame_ptr f) {
   if (auto out = pass(i, f, type)) client->send(std::move(out));
 }
 
+/// The stores in the configuration's order (each hub lists its own).
+void fan_in::in_store_order(json& list) const {
+  auto rank = [&](const json& x) {
+    const auto id = x.is_object() ? x.value("store", x.value("id", "")) : std::string();
+    auto it = store_rank_.find(id);
+    return it == store_rank_.end() ? store_rank_.size() : it->second;
+  };
+  if (list.is_array()) std::stable_sort(list.begin(), list.end(), [&](const json& a, const json& b) { return rank(a) < rank(b); });
+}
+
 frame_ptr fan_in::merged_welcome() {
-  json w = std::move(*welcomes_[0]);
-  for (const char* k : {"conversations", "escalations", "stores"})
-    if (!w[k].is_array()) w[k] = json::array();
-  for (std::size_t i = 1; i < welcomes_.size(); ++i) {
-    auto& o = *welcomes_[i];
-    for (const char* k : {"conversations", "escalations", "stores"})
-      if (o.contains(k) && o[k].is_array())
-        for (auto& x : o[k]) w[k].push_back(std::move(x));
-    if (!w.contains("presence") && o.contains("presence")) w["presence"] = o["presence"];
-  }
+  std::vector<json> all;
+  for (auto& w : welcomes_) all.push_back(std::move(*w));
+  auto w = protocol::merge_welcomes(std::move(all));
+  in_store_order(w["stores"]);
   return make_frame(w.dump());
 }
 
 frame_ptr fan_in::merged_snapshot() const {
-  json queues = json::array(), agents = json::array();
-  std::int64_t total = 0, ts = 0;
-  json by_status{{"online", 0}, {"away", 0}, {"offline", 0}};
-  bool truncated = false;
-  for (const auto& s : snapshots_) {
-    if (!s) continue;
-    for (const auto& q : s->value("queues", json::array())) queues.push_back(q);
-    for (const auto& a : s->value("agents", json::array())) agents.push_back(a);
-    total += s->value("agents_total", std::int64_t{0});
-    ts = std::max(ts, s->value("ts", std::int64_t{0}));
-    truncated |= s->value("truncated", false);
-    if (auto b = s->find("agents_by_status"); b != s->end() && b->is_object())
-      for (auto& [k, v] : b->items())
-        if (v.is_number_integer()) by_status[k] = by_status.value(k, 0) + v.get<int>();
-  }
-  sort_agents(agents);
-  if (agents.size() > max_agents_) {
-    agents.erase(agents.begin() + static_cast<std::ptrdiff_t>(max_agents_), agents.end());
-    truncated = true;
-  }
-  return make_frame(json{{"type", "queue.snapshot"},
-                         {"ts", ts},
-                         {"queues", std::move(queues)},
-                         {"agents", std::move(agents)},
-                         {"agents_total", total},
-                         {"agents_by_status", std::move(by_status)},
-                         {"truncated", truncated}}
-                        .dump());
+  std::vector<const json*> all;
+  for (const auto& s : snapshots_) all.push_back(s ? &*s : nullptr);
+  auto j = protocol::merge_snapshots(all, max_agents_);
+  in_store_order(j["queues"]);
+  return make_frame(j.dump());
 }
 
 std::optional<frame_ptr> fan_in::merge_agents_list(std::size_t i, json page) {
   auto& l = lists_.front();
-  if (l.pages[i]) return std::nullopt;  // a leg answering twice: cannot be
   l.pages[i] = std::move(page);
   if (std::any_of(l.pages.begin(), l.pages.end(), [](const auto& p) { return !p; })) return std::nullopt;
-  json agents = json::array();
-  std::int64_t total = 0, ts = 0;
+  std::vector<json> pages;
+  std::optional<json> refused;
   for (auto& p : l.pages) {
-    for (auto& a : (*p)["agents"]) agents.push_back(std::move(a));
-    total += p->value("total", std::int64_t{0});
-    ts = std::max(ts, p->value("ts", std::int64_t{0}));
+    if (p->value("type", "") == "error") {
+      if (!refused) refused = std::move(*p);
+      continue;
+    }
+    pages.push_back(std::move(*p));
   }
-  sort_agents(agents);
-  json out = json::array();
-  for (std::size_t k = static_cast<std::size_t>(l.offset); k < agents.size() && out.size() < static_cast<std::size_t>(l.limit); ++k)
-    out.push_back(std::move(agents[k]));
-  const bool more = l.offset + static_cast<std::int64_t>(out.size()) < total;
-  json j{{"type", "agents.list"}, {"ts", ts}, {"agents", std::move(out)}, {"total", total}, {"offset", l.offset}, {"more", more}};
+  const auto out = refused ? std::move(*refused) : protocol::merge_agents_pages(std::move(pages), l.offset, l.limit);
   lists_.erase(lists_.begin());
-  return make_frame(j.dump());
+  return make_frame(out.dump());
 }
 
 }  // namespace calma

@@ -10,7 +10,8 @@
 // - queue.snapshot: each leg's latest, merged (queues side by side, agents
 //   merged in the hubs' order and capped, the counts added up);
 // - agents.list without a store: asked of every leg, the answers merged into
-//   the page asked for;
+//   the page asked for (one leg's refusal is the answer); with a store, that
+//   store's hub alone;
 // - everything else as it comes (each conversation lives in one hub, so the
 //   frames of one conversation keep their order).
 // It learns from the legs' frames which shard holds which conversation and
@@ -40,8 +41,10 @@ class fan_in : public std::enable_shared_from_this<fan_in> {
   /// connection::shard() of a client served by a fan-in.
   static constexpr std::uint32_t marker = 0xFFFFFFFFu;
 
-  /// `shards`: the shards of its stores, at least two; `snapshot_max_agents` caps the merged board.
-  fan_in(std::shared_ptr<connection> client, std::vector<std::uint32_t> shards, std::size_t snapshot_max_agents);
+  /// `shards`: the shards of its stores, at least two; `stores`: every
+  /// configured store (in order) and its shard; `snapshot_max_agents` caps the merged board.
+  fan_in(std::shared_ptr<connection> client, std::vector<std::uint32_t> shards,
+         const std::vector<std::pair<std::string, std::uint32_t>>& stores, std::size_t snapshot_max_agents);
   /// The legs, one per shard (same order as shards()); made once.
   std::vector<std::shared_ptr<connection>> legs();
   const std::vector<std::uint32_t>& shards() const { return shards_; }
@@ -59,6 +62,8 @@ class fan_in : public std::enable_shared_from_this<fan_in> {
   static std::string conversation_of(const protocol::client_message& m);
   /// The store said where a conversation lives.
   void learn(const std::string& conversation_id, std::uint32_t shard);
+  /// A frame for the client from the shard set itself (an error).
+  void answer(frame_ptr f);
   /// An agents.list asked of every leg: the legs are asked for the first
   /// `offset + limit` (returned, capped at max_agents_page) and their answers merged.
   protocol::agents_list expect_agents_list(const protocol::agents_list& m);
@@ -74,7 +79,8 @@ class fan_in : public std::enable_shared_from_this<fan_in> {
   void from_leg(std::size_t i, frame_ptr f);
   void leg_closed(std::uint16_t code, std::string reason);
   /// Under mu_: remembers the conversations and escalations a leg's frame names.
-  void note_ids(std::size_t i, const std::string& text);
+  void note_ids(std::size_t i, const std::string& text, std::string_view type);
+  void in_store_order(nlohmann::json& list) const;
   frame_ptr merged_welcome();
   frame_ptr merged_snapshot() const;
   std::optional<frame_ptr> merge_agents_list(std::size_t i, nlohmann::json page);
@@ -83,6 +89,8 @@ class fan_in : public std::enable_shared_from_this<fan_in> {
   const std::uint64_t id_;
   const std::vector<std::uint32_t> shards_;
   const std::size_t max_agents_;
+  std::unordered_map<std::string, std::uint32_t> store_shard_;  // configured store -> its shard
+  std::unordered_map<std::string, std::size_t> store_rank_;     // configured store -> its place in the config
   std::vector<std::shared_ptr<connection>> legs_;
 
   mutable std::mutex mu_;

@@ -62,6 +62,8 @@ void hub::load_conversations(std::function<void(std::string)> done) {
     conversation_filter f;
     f.open_only = true;
     f.limit = 1'000'000;
+    // A shard's own stores (shard 0 also takes those no longer configured: it reads them all).
+    if (self->scope_ && !self->scope_fallback_ && !self->scope_->empty()) f.stores.assign(self->scope_->begin(), self->scope_->end());
     self->store_.list_conversations(f, [self, done = std::move(done)](auto r) mutable {
       self->on_strand([self, r = std::move(r), done = std::move(done)]() mutable {
         if (!r.ok()) return done("store: " + r.error);
@@ -132,6 +134,7 @@ void hub::stop(std::uint16_t code, std::string reason) {
     for (auto& [id, c] : self->open_)
       self->cancel_deadline(c);
     self->deadline_timer_.cancel();
+    self->metrics_.set_shard_queue(self->shard_, 0, 0);
     for (auto& [id, s] : self->sessions_)
       if (auto c = s.conn.lock()) c->close(code, reason);
   });
@@ -148,6 +151,7 @@ void hub::step_down() {
     for (auto& [id, t] : self->grace_timers_) t->cancel();
     for (auto& [id, c] : self->open_)
       self->cancel_deadline(c);
+    self->metrics_.set_shard_queue(self->shard_, 0, 0);  // its queue is no longer this process's
     // Forgotten, not closed: no frame of this hub reaches them any more.
     for (const auto& [id, s] : self->sessions_)
       if (s.counted) --self->metrics_.connections(to_string(s.who.role));
@@ -280,6 +284,10 @@ void hub::hello(std::shared_ptr<connection> c, protocol::hello h) {
 void hub::do_hello(std::shared_ptr<connection> c, protocol::hello h) {
   if (stopped_.set()) return c->close(static_cast<std::uint16_t>(protocol::close_code::going_away), "server shutting down");
   const auto now = clock_();
+  // Once per client: a fan-in's other legs (fan_in.hpp) are the same one.
+  auto count_refusal = [&] {
+    if (c->counted()) ++metrics_.auth_failures;
+  };
   participant who;
   std::string shopper_token;
   std::string language, store;
@@ -288,7 +296,7 @@ void hub::do_hello(std::shared_ptr<connection> c, protocol::hello h) {
     auto cl = signer_.verify(*h.token, now);
     if (cl && revoked_ && revoked_->revoked(auth::token_id(*h.token))) cl.reset();
     if (!cl) {
-      ++metrics_.auth_failures;
+      count_refusal();
       spdlog::info("hello refused: bad or expired token");
       return c->close(static_cast<std::uint16_t>(protocol::close_code::auth), "bad or expired token");
     }
@@ -298,7 +306,7 @@ void hub::do_hello(std::shared_ptr<connection> c, protocol::hello h) {
     if (is_staff(cl->r)) {
       auto u = users().find(cl->sub);
       if (u == users().end() || u->second.r != cl->r || u->second.disabled) {
-        ++metrics_.auth_failures;
+        count_refusal();
         return c->close(static_cast<std::uint16_t>(protocol::close_code::auth),
                         u != users().end() && u->second.disabled ? "account disabled" : "unknown user");
       }
@@ -309,13 +317,13 @@ void hub::do_hello(std::shared_ptr<connection> c, protocol::hello h) {
       language = cl->lang;
       store = cl->store;
       if (!cfg_.find_store(store)) {
-        ++metrics_.auth_failures;
+        count_refusal();
         return c->close(static_cast<std::uint16_t>(protocol::close_code::auth), "unknown store");
       }
     }
   } else {
     if (h.role && *h.role != role::shopper) {
-      ++metrics_.auth_failures;
+      count_refusal();
       return c->close(static_cast<std::uint16_t>(protocol::close_code::auth), "staff must send a token");
     }
     auth::claims cl;
@@ -325,13 +333,13 @@ void hub::do_hello(std::shared_ptr<connection> c, protocol::hello h) {
     // No store named: the first configured one (the demo store by default).
     cl.store = h.store.empty() ? cfg_.stores.front().id : h.store;
     if (!cfg_.find_store(cl.store)) {
-      ++metrics_.auth_failures;
+      count_refusal();
       spdlog::info("hello refused: unknown store");
       return c->close(static_cast<std::uint16_t>(protocol::close_code::auth), "unknown store");
     }
     // A store's widget only on that store's pages (the upgrade let any store's origin in).
     if (!origin_allowed(cfg_, cfg_.find_store(cl.store), c->origin(), c->host())) {
-      ++metrics_.auth_failures;
+      count_refusal();
       spdlog::info("hello refused: origin not allowed for store {}", limits::log_safe(cl.store, 64));
       return c->close(static_cast<std::uint16_t>(protocol::close_code::auth), "origin not allowed for this store");
     }

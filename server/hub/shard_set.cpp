@@ -112,7 +112,9 @@ std::uint32_t shard_set::hello(std::shared_ptr<connection> c, protocol::hello h)
     return shards.front();
   }
   // A supervisor of stores on several shards: a leg in each hub.
-  auto f = std::make_shared<fan_in>(c, shards, static_cast<std::size_t>(cfg_.routing.snapshot_max_agents));
+  std::vector<std::pair<std::string, std::uint32_t>> stores;
+  for (const auto& st : cfg_.stores) stores.emplace_back(st.id, static_cast<std::uint32_t>(plan_.store_shard(st.id)));
+  auto f = std::make_shared<fan_in>(c, shards, stores, static_cast<std::size_t>(cfg_.routing.snapshot_max_agents));
   auto legs = f->legs();
   c->set_shard(fan_in::marker);
   {
@@ -175,20 +177,29 @@ bool shard_set::dispatch_fanned(const std::shared_ptr<fan_in>& f, protocol::clie
   }
   const auto conv = fan_in::conversation_of(m);
   store_.get_conversation(conv, [self = shared_from_this(), f, m = std::move(m)](auto res) mutable {
+    if (!res.ok()) {
+      // Not sent anywhere, nothing learnt: the client may send it again.
+      const auto& cm = std::get_if<protocol::chat_send>(&m);
+      f->answer(make_frame(protocol::make_error({protocol::error_code::unavailable, "store unavailable, retry",
+                                                 cm ? cm->client_msg_id : std::string(protocol::type_name(m))})));
+      return self->after_lookup(std::move(f), std::nullopt, 0);
+    }
+    // Unknown to the store: the first hub says not_found.
     std::uint32_t k = f->shards().front();
-    if (res.ok() && res.value) k = static_cast<std::uint32_t>(self->plan_.store_shard(res.value->shopper.store));
+    if (res.value) k = static_cast<std::uint32_t>(self->plan_.store_shard(res.value->shopper.store));
     self->after_lookup(std::move(f), std::move(m), k);
   });
   return false;
 }
 
-void shard_set::after_lookup(std::shared_ptr<fan_in> f, protocol::client_message m, std::uint32_t shard) {
-  const auto& mine = f->shards();
-  // Not one of its shards: not its stores; the first hub answers (forbidden or not_found).
-  if (std::find(mine.begin(), mine.end(), shard) == mine.end()) shard = mine.front();
-  const auto conv = fan_in::conversation_of(m);
-  f->learn(conv, shard);
-  of(shard).handle(f->id(), std::move(m));
+void shard_set::after_lookup(std::shared_ptr<fan_in> f, std::optional<protocol::client_message> m, std::uint32_t shard) {
+  if (m) {
+    const auto& mine = f->shards();
+    // Not one of its shards: not its stores; the first hub answers (forbidden or not_found).
+    if (std::find(mine.begin(), mine.end(), shard) == mine.end()) shard = mine.front();
+    f->learn(fan_in::conversation_of(*m), shard);
+    of(shard).handle(f->id(), std::move(*m));
+  }
   for (;;) {
     protocol::client_message next;
     {

@@ -74,7 +74,8 @@ class shard_set : public std::enable_shared_from_this<shard_set> {
   void handle_fanned(const std::shared_ptr<fan_in>& f, protocol::client_message m);
   /// Sends it on (true), or starts a store lookup of its conversation (false: the rest waits).
   bool dispatch_fanned(const std::shared_ptr<fan_in>& f, protocol::client_message& m);
-  void after_lookup(std::shared_ptr<fan_in> f, protocol::client_message m, std::uint32_t shard);
+  /// The store answered: `m` to `shard`'s hub (none: the lookup failed, answered), then what was held.
+  void after_lookup(std::shared_ptr<fan_in> f, std::optional<protocol::client_message> m, std::uint32_t shard);
 
   const config& cfg_;
   store& store_;

@@ -231,6 +231,15 @@ TEST_CASE("shards - a supervisor of stores on several shards is served by each a
   list = boss->expect("agents.list");
   REQUIRE(list["agents"].size() == 1);
   CHECK(list["agents"][0]["id"] == "ola");
+  // A refused page is refused once, and the next page is still the right one.
+  boss->send(json{{"type", "agents.list"}, {"store", "nope"}});
+  CHECK(boss->expect("error")["code"] == "not_found");
+  boss->send(json{{"type", "agents.list"}, {"offset", 1}, {"limit", 1}});
+  list = boss->expect("agents.list");
+  CHECK(list["offset"] == 1);
+  REQUIRE(list["agents"].size() == 1);
+  CHECK(list["agents"][0]["id"] == "ola");
+  CHECK(count_type(boss->barrier(), "error") == 0);
 
   // Acting: each message reaches the hub holding what it names.
   boss->send(json{{"type", "escalation.ack"}, {"escalation_id", esc}});

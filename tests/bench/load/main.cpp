@@ -58,6 +58,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/protocol/merge.hpp"
 #include "tests/bench/common/bench_support.hpp"
 #include "tests/support/harness.hpp"
 
@@ -318,41 +319,6 @@ enum class role { shopper, agent, supervisor };
 struct conn;
 using frame_handler = std::function<void(conn&, json&)>;
 
-/// The value of a JSON object's top-level "type" (a plain string), read
-/// without parsing the frame: strings skipped with their escapes, nested
-/// values skipped by depth. "" when not found or not a plain string.
-std::string_view top_level_type(std::string_view f) {
-  int depth = 0;
-  bool key_next = false;  // at depth 1, the next string is a key
-  for (std::size_t i = 0; i < f.size(); ++i) {
-    const char ch = f[i];
-    if (ch == '"') {
-      const std::size_t start = ++i;
-      bool plain = true;
-      for (; i < f.size() && f[i] != '"'; ++i)
-        if (f[i] == '\\') plain = false, ++i;
-      if (i >= f.size()) return {};
-      if (depth == 1 && key_next) {
-        key_next = false;
-        if (plain && f.substr(start, i - start) == "type" && i + 2 < f.size() && f[i + 1] == ':' && f[i + 2] == '"') {
-          const std::size_t v = i + 3, e = f.find('"', v);
-          if (e == std::string_view::npos) return {};
-          const auto val = f.substr(v, e - v);
-          return val.find('\\') == std::string_view::npos ? val : std::string_view();
-        }
-      }
-    } else if (ch == '{' || ch == '[') {
-      ++depth;
-      key_next = depth == 1 && ch == '{';
-    } else if (ch == '}' || ch == ']') {
-      --depth;
-    } else if (ch == ',' && depth == 1) {
-      key_next = true;
-    }
-  }
-  return {};
-}
-
 /// Frames of a type no scenario reads but counts (the server's curve,
 /// causes and alerts: a Node relay sends none): counted by their type, not
 /// parsed, so that the load generator's own cost per message is alike for
@@ -365,7 +331,7 @@ bool counted_only(std::string_view type) {
 struct conn : calma::bench::ws_conn {
   conn(asio::io_context& ioc, int idx, role r) : ws_conn(ioc), idx(idx), r(r) {
     on_bytes = [this](std::string_view f) {
-      if (const auto type = top_level_type(f); on_counted && counted_only(type)) return on_counted(*this, type);
+      if (const auto type = calma::protocol::top_level_type(f); on_counted && counted_only(type)) return on_counted(*this, type);
       auto j = json::parse(f.begin(), f.end(), nullptr, false);
       if (on_frame) on_frame(*this, j);
     };
