@@ -303,6 +303,10 @@ int main(int argc, char** argv) {
   // SIGHUP, or a change of the users file (checked every second): reload it.
   // Before the "listening on" line: from then on SIGHUP reloads instead of ending the process.
   calma::auth::users_watcher users_watch(ioc, users_path, directory);
+  users_watch.on_reloaded([&] {
+    if (cluster_node) cluster_node->users_changed();
+    else the_hub->users_changed();
+  });
   users_watch.start();
 
   std::string start_error;

@@ -83,6 +83,7 @@ void users_watcher::reload(const char* why) {
   const std::size_t n = t.size();
   dir_.replace(std::move(t));
   spdlog::info("users reloaded: {} users from {} ({})", n, path_, why);
+  if (on_reloaded_) on_reloaded_();
 }
 
 }  // namespace calma::auth

@@ -4,6 +4,8 @@
 // (one warning line) and the table loaded before is kept.
 #pragma once
 
+#include <functional>
+
 #include <sys/types.h>
 
 #include <chrono>
@@ -29,6 +31,8 @@ class users_watcher {
   void start();
   /// Stops both; safe from any thread.
   void stop();
+  /// Called (on the watcher's strand) after each reload that replaced the table. Before start().
+  void on_reloaded(std::function<void()> f) { on_reloaded_ = std::move(f); }
 
  private:
   struct fingerprint {
@@ -43,6 +47,7 @@ class users_watcher {
   void wait_signal();
   void tick();
 
+  std::function<void()> on_reloaded_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   boost::asio::signal_set hup_;
   boost::asio::steady_timer timer_;

@@ -646,6 +646,12 @@ void node::detach(connection& c) {
   });
 }
 
+void node::users_changed() {
+  on_strand([self = shared_from_this()] {
+    if (self->hub_) self->hub_->users_changed();
+  });
+}
+
 void node::relay_hello(std::uint64_t conn_id, const session& s, const std::string& to, bool resumed) {
   auto c = s.conn.lock();
   if (!c) return;

@@ -88,6 +88,8 @@ class node final : public front, public std::enable_shared_from_this<node> {
   /// A token was signed out here: every node refuses it from now on, and the
   /// leader closes the sessions holding it.
   void signed_out(std::string token_id, timestamp_ms expires);
+  /// This node's users table was replaced: its hubs, if leading, take it now.
+  void users_changed();
   /// {"member", "leading", "leader"} for /healthz (any thread).
   nlohmann::json status() const;
   /// After stop(): the lease was given up (or Redis did not answer).

@@ -228,7 +228,7 @@ void hub::refresh_users() {
   users_snap_ = users_dir_.snapshot();
   // Staff removed or disabled lose their sessions; the others get their
   // (maybe changed) stores and seniority.
-  std::vector<std::uint64_t> gone;
+  std::vector<std::uint64_t> gone, moved;
   for (auto& [id, s] : sessions_) {
     if (!is_staff(s.who.role)) continue;
     auto u = users().find(s.who.id);
@@ -236,8 +236,16 @@ void hub::refresh_users() {
       gone.push_back(id);
       continue;
     }
+    // With several hub shards the stores say which hubs serve the session
+    // (shard_set): changed, it says hello again and is routed anew.
+    if (scope_ && s.stores != u->second.stores) moved.push_back(id);
     s.stores = u->second.stores;
     s.who.name = u->second.name;
+  }
+  for (auto id : moved) {
+    spdlog::info("closing session {} of {}: its stores changed in the users file (it reconnects)", id,
+                 sessions_[id].who.id);
+    if (auto c = sessions_[id].conn.lock()) c->close(1012, "your stores changed: reconnect");
   }
   for (const auto& a : router_.agents())
     if (auto u = users().find(a.id); u != users().end()) router_.set_profile(a.id, u->second.stores, u->second.senior);
@@ -479,6 +487,10 @@ void hub::close_expired_sessions(timestamp_ms now) {
   for (auto& [id, s] : sessions_)
     if (s.token_exp > 0 && s.token_exp <= now)
       if (auto c = s.conn.lock()) c->close(static_cast<std::uint16_t>(protocol::close_code::auth), "token expired");
+}
+
+void hub::users_changed() {
+  on_strand([] {});  // every step takes the new table first (strand_step)
 }
 
 void hub::signed_out(std::string token_id) {

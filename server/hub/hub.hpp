@@ -87,6 +87,10 @@ class hub : public std::enable_shared_from_this<hub> {
   void detach(std::uint64_t conn_id, bool counted = true);
   /// A token was signed out: its open sessions are closed with 4401.
   void signed_out(std::string token_id);
+  /// The users table was replaced: the hub takes it now (closing the sessions
+  /// of staff removed, disabled or, with shards, given other stores) rather
+  /// than at its next step.
+  void users_changed();
 
   // ---- from HTTP (any thread); `done` runs on the hub strand
   struct http_answer {

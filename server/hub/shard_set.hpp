@@ -56,6 +56,10 @@ class shard_set : public std::enable_shared_from_this<shard_set> {
   void detach(std::uint32_t shard, std::uint64_t conn_id);
   /// Every hub closes the sessions holding that token.
   void signed_out(const std::string& token_id);
+  /// The users table was replaced: every hub takes it now.
+  void users_changed() {
+    for (auto& h : hubs_) h->users_changed();
+  }
 
   // ---- from HTTP: to the hub of the staff member, or of the store
   void conversation_detail(participant who, std::string id, std::function<void(hub::http_answer)> done);

@@ -6,6 +6,7 @@
 #include "tests/store/support.hpp"
 
 #include <csignal>
+#include <fstream>
 #include <set>
 
 using namespace calma::test;
@@ -334,4 +335,33 @@ TEST_CASE("shards - two nodes - a supervisor of every store on the follower is s
   CHECK(boss->expect_if("escalation.raised", [&](const json& e) { return e["conversation_id"] == cn; }, 10s)["severity"] ==
         "high");
   CHECK(count_type(boss->barrier(), "welcome") == 0);
+}
+
+TEST_CASE("shards - a supervisor given a store of another shard is asked to reconnect and then sees both") {
+  const demo_hashes h;
+  auto users = [&](json sam_stores) {
+    return json::array({
+        {{"username", "ana"}, {"name", "Ana"}, {"role", "agent"}, {"password_hash", h.agent}, {"stores", {"north"}}},
+        {{"username", "ola"}, {"name", "Ola"}, {"role", "agent"}, {"password_hash", h.agent}, {"stores", {"south"}}},
+        {{"username", "sam"}, {"name", "Sam"}, {"role", "supervisor"}, {"password_hash", h.supervisor}, {"stores", sam_stores}},
+    });
+  };
+  const auto file = temp_file(users(json{"north"}).dump());
+  server_process srv(args(file, 2));
+  staff ola(srv.port(), "ola", "agent");
+  store_shopper s(srv.port(), "south", "es");
+  const auto cs = s.say("Hola, ¿dónde está mi paquete?", "s1");
+  staff sam(srv.port(), "sam", "supervisor");
+  CHECK(sam.welcome["conversations"].empty());
+  {
+    std::ofstream out(file, std::ios::trunc);
+    out << users(json{"north", "south"}).dump();
+  }
+  REQUIRE(::kill(srv.pid(), SIGHUP) == 0);
+  CHECK(sam->wait_closed(10s));
+  CHECK(sam->close_code() == 1012);
+  staff again(srv.port(), "sam", "supervisor");
+  REQUIRE(again.welcome["conversations"].size() == 1);
+  CHECK(again.welcome["conversations"][0]["conversation_id"] == cs);
+  CHECK(again.welcome["stores"].size() == 2);
 }
