@@ -99,6 +99,7 @@ struct options {
   int server_threads = 0;  // 0: the server's default
   int server_shards = 0;   // 0: the server's default
   int stores = 1;          // chat: 1 = the demo store; N: stores load-1..load-N, each with its own agents
+  bool watch = false;      // chat: a supervisor of every store watches the whole run
   double setup_timeout = 30;
   double drain_timeout = 5;
   int max_inflight = 50000;
@@ -139,6 +140,9 @@ options parse_args(int argc, char** argv) {
                  "load-((i-1) mod N + 1)): stores the server can decide on separate hub shards")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
+  app.add_flag("--watch", o.watch,
+               "chat: a supervisor of every store is connected the whole run (with several hub shards: served by "
+               "each of them, through a fan-in)");
   app.add_option("--setup-timeout", o.setup_timeout, "seconds allowed for connecting and assigning")
       ->check(CLI::Range(1e-9, 300.0))->capture_default_str();
   app.add_option("--drain-timeout", o.drain_timeout, "seconds to wait for outstanding acks/deliveries")
@@ -842,13 +846,19 @@ struct runner {
   void chat() {
     if (opt.stores > opt.agents) die("--stores must not exceed --agents (every store needs an agent)");
     raise_fd_limit(opt.shoppers + opt.agents + 256);
-    start_server(opt.agents, false);
+    start_server(opt.agents, opt.watch);
     report_env();
     run_until([] { return false; }, 1.0);  // let the server settle
     const long rss0 = own_server ? proc_status_kb(srv.pid, "VmRSS") : -1;
     msgs.reserve(static_cast<std::size_t>(opt.rate * opt.duration * 1.1) + static_cast<std::size_t>(opt.shoppers) + 16);
     auto agents = make_agents(opt.agents);
     if (!connect_all(agents, "agents", opt.setup_timeout)) die("agents did not all connect");
+    conn_ptr watcher;
+    if (opt.watch) {
+      watcher = new_conn(role::supervisor);
+      watcher->token = login(port, opt.supervisor_user, opt.password);
+      if (!connect_all({watcher}, "supervisor", opt.setup_timeout)) die("the supervisor did not connect");
+    }
     if (!own_server) {  // a running server: ask for enough capacity (the protocol caps it at 100)
       const int cap = std::min(100, (opt.shoppers + opt.agents - 1) / opt.agents + 1);
       for (auto& a : agents) a->send(json{{"type", "presence.set"}, {"status", "online"}, {"capacity", cap}});
