@@ -62,6 +62,11 @@ struct metrics {
   /// The same by hub shard (server.shards; shown for the shards in use).
   std::array<counter, 64> hub_shard_busy_ns{};
   std::atomic<int> hub_shards{1};
+  /// Hub shard `k` exists: its series are shown.
+  void count_shard(int k) {
+    for (int seen = hub_shards.load(); seen < k + 1 && !hub_shards.compare_exchange_weak(seen, k + 1);) {
+    }
+  }
 
   std::array<counter, static_cast<std::size_t>(refusal::count_)> refusals{};
   gauge login_queue_depth{0};   ///< password checks waiting or running

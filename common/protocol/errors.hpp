@@ -25,6 +25,8 @@ std::optional<error_code> error_code_from_string(std::string_view s);
 /// WebSocket close codes (application range 4000-4999).
 enum class close_code : std::uint16_t {
   going_away = 1001,          ///< server shutting down (standard code)
+  restart = 1012,             ///< service restart: reconnect (a leader change; a staff member's stores moved between hub shards)
+  try_later = 1013,           ///< try again later (no cluster leader reachable)
   protocol_violation = 4400,  ///< e.g. hello sent twice, garbage after warnings
   auth = 4401,                ///< no hello in time, bad or expired token
   idle = 4408,                ///< nothing received for the idle timeout

@@ -71,8 +71,8 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 )lua";
 
-constexpr std::uint16_t code_restart = 1012;    // service restart: reconnect
-constexpr std::uint16_t code_try_later = 1013;  // try again later
+constexpr auto code_restart = static_cast<std::uint16_t>(protocol::close_code::restart);
+constexpr auto code_try_later = static_cast<std::uint16_t>(protocol::close_code::try_later);
 /// Relay `H` code: a hello said again for a client already welcomed by a
 /// previous leader (kept open across the leader change). Older nodes ignore
 /// the code: to them it is a hello.

@@ -30,8 +30,7 @@ hub::hub(asio::io_context& ioc, const config& cfg, store& st, metrics& m,
 
 void hub::set_scope(int index, std::vector<std::string> stores, bool fallback) {
   shard_ = index;
-  for (int seen = metrics_.hub_shards.load(); seen < index + 1 && !metrics_.hub_shards.compare_exchange_weak(seen, index + 1);) {
-  }
+  metrics_.count_shard(index);
   scope_.emplace(std::make_move_iterator(stores.begin()), std::make_move_iterator(stores.end()));
   scope_fallback_ = fallback;
 }
@@ -245,7 +244,7 @@ void hub::refresh_users() {
   for (auto id : moved) {
     spdlog::info("closing session {} of {}: its stores changed in the users file (it reconnects)", id,
                  sessions_[id].who.id);
-    if (auto c = sessions_[id].conn.lock()) c->close(1012, "your stores changed: reconnect");
+    if (auto c = sessions_[id].conn.lock()) c->close(static_cast<std::uint16_t>(protocol::close_code::restart), "your stores changed: reconnect");
   }
   for (const auto& a : router_.agents())
     if (auto u = users().find(a.id); u != users().end()) router_.set_profile(a.id, u->second.stores, u->second.senior);
