@@ -1,0 +1,59 @@
+#include "common/cluster/shard_claims.hpp"
+
+#include <algorithm>
+
+namespace calma::cluster {
+
+shard_claims::shard_claims(std::string self, std::size_t shards, claim_params p)
+    : self_(std::move(self)), p_(p), holders_(shards), vacant_since_(shards, 0), giving_(shards, false) {}
+
+void shard_claims::on_view(timestamp_ms now, std::vector<std::string> fresh, const std::vector<std::string>& holders) {
+  if (std::find(fresh.begin(), fresh.end(), self_) == fresh.end()) fresh.push_back(self_);
+  std::sort(fresh.begin(), fresh.end());
+  fresh.erase(std::unique(fresh.begin(), fresh.end()), fresh.end());
+  std::unordered_map<std::string, timestamp_ms> since;
+  for (const auto& m : fresh) {
+    auto it = since_.find(m);
+    since.emplace(m, it == since_.end() ? now : it->second);
+  }
+  since_ = std::move(since);
+  fresh_ = std::move(fresh);
+  for (std::size_t k = 0; k < holders_.size() && k < holders.size(); ++k) {
+    holders_[k] = holders[k];
+    if (holders[k].empty()) {
+      if (vacant_since_[k] == 0) vacant_since_[k] = now;
+    } else {
+      vacant_since_[k] = 0;
+    }
+    if (holders[k] != self_) giving_[k] = false;  // handed over (or gone): ask as anyone again
+  }
+}
+
+const std::string& shard_claims::preferred(std::size_t k) const {
+  if (fresh_.empty()) return self_;
+  return fresh_[k % fresh_.size()];
+}
+
+shard_ask shard_claims::ask(std::size_t k, timestamp_ms now, bool leading) const {
+  if (giving_.at(k)) return shard_ask::give;
+  if (leading) return shard_ask::keep;
+  if (preferred(k) == self_) return shard_ask::take;
+  if (vacant_since_[k] != 0 && now - vacant_since_[k] >= p_.vacant_grace_ms) return shard_ask::take;
+  return shard_ask::keep;
+}
+
+bool shard_claims::hand_over(std::size_t k, timestamp_ms now, bool leading) const {
+  if (!leading || giving_.at(k)) return false;
+  const auto& to = preferred(k);
+  if (to == self_) return false;
+  auto it = since_.find(to);
+  return it != since_.end() && now - it->second >= p_.settle_ms;
+}
+
+std::string shard_claims::plan_key(std::size_t shards, const std::vector<std::pair<std::string, int>>& store_shards) {
+  std::string out = std::to_string(shards);
+  for (const auto& [store, k] : store_shards) out += ' ' + store + '=' + std::to_string(k);
+  return out;
+}
+
+}  // namespace calma::cluster

@@ -1,0 +1,81 @@
+// Which node leads which hub shard, as pure logic (time passed in, no I/O).
+//
+// Each shard of stores (common/routing/shards.hpp) has a lease of its own in
+// Redis (`P:{cluster}:shard:K`), taken and renewed like the leader's
+// (lease.hpp, one lease_tracker per shard). Safety comes from the key: one
+// holder at a time, and a holder stops deciding before its lease can end. This
+// class decides only *who should ask*, so that the shards spread over the
+// nodes and move back when a node returns:
+//
+// - the *preferred* member of shard k is the k-th (mod n) of the members that
+//   checked in recently (`fresh`, sorted by member id): with n nodes and K
+//   shards each node prefers K/n of them;
+// - a free shard is taken by its preferred member at once, by any other after
+//   it has been seen free for `vacant_grace_ms` (its preferred one is not
+//   taking it: an older node, or stuck);
+// - a holder that is not the preferred one hands the shard over once that
+//   member has been fresh for `settle_ms` (a node that joins gets its share,
+//   but not while members come and go): the node steps its shard down first
+//   and then gives the key back (ask `give` until Redis names someone else).
+//
+// A dead node stops checking in: `fresh_ms` after its last check-in it is
+// no longer anyone's preferred member, which is before its leases run out
+// (fresh_ms < lease), so the survivor preferred next takes its shards the
+// moment their keys expire.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/cluster/lease.hpp"
+
+namespace calma::cluster {
+
+struct claim_params {
+  timestamp_ms settle_ms = 3000;       ///< a member fresh this long gets its preferred shards handed over
+  timestamp_ms vacant_grace_ms = 600;  ///< a shard seen free this long is taken by any node
+};
+
+/// What a heartbeat asks Redis for one shard's key.
+enum class shard_ask : char {
+  take = 't',  ///< take it if free, renew it if ours
+  keep = 'k',  ///< renew it if ours, never take it
+  give = 'g',  ///< delete it if ours (a hand-over: this node stopped deciding for it)
+};
+
+class shard_claims {
+ public:
+  shard_claims(std::string self, std::size_t shards, claim_params p = {});
+
+  /// A heartbeat's answer at `now`: the members that checked in recently
+  /// (any order; this node included) and each shard's holder ("" when free).
+  void on_view(timestamp_ms now, std::vector<std::string> fresh, const std::vector<std::string>& holders);
+  /// The member that should lead shard k (this node until a view came).
+  const std::string& preferred(std::size_t k) const;
+  /// What to ask for shard k in the next heartbeat; `leading`: this node's shard k leads now.
+  shard_ask ask(std::size_t k, timestamp_ms now, bool leading) const;
+  /// Leading shard k: whether to hand it to its preferred member now.
+  bool hand_over(std::size_t k, timestamp_ms now, bool leading) const;
+  /// The node stepped shard k down to hand it over: ask `give` until someone else holds it.
+  void giving(std::size_t k) { giving_.at(k) = true; }
+  bool is_giving(std::size_t k) const { return giving_.at(k); }
+
+  std::size_t shards() const { return holders_.size(); }
+  const std::vector<std::string>& fresh() const { return fresh_; }
+  /// Canonical text of a shard plan (K and each store's shard), compared by
+  /// nodes so that two nodes with different plans never lead one store twice.
+  static std::string plan_key(std::size_t shards, const std::vector<std::pair<std::string, int>>& store_shards);
+
+ private:
+  std::string self_;
+  claim_params p_;
+  std::vector<std::string> fresh_;                       // sorted
+  std::unordered_map<std::string, timestamp_ms> since_;  // member -> fresh without a break since
+  std::vector<std::string> holders_;
+  std::vector<timestamp_ms> vacant_since_;  // 0: held (or never seen)
+  std::vector<bool> giving_;
+};
+
+}  // namespace calma::cluster

@@ -1,0 +1,88 @@
+// Which node asks for which hub shard's lease: common/cluster/shard_claims.hpp.
+#include <doctest/doctest.h>
+
+#include "common/cluster/shard_claims.hpp"
+
+using namespace calma::cluster;
+
+namespace {
+std::vector<std::string> holders(std::initializer_list<const char*> h) { return {h.begin(), h.end()}; }
+}  // namespace
+
+TEST_CASE("shard claims: alone, a node prefers and takes every shard") {
+  shard_claims c("a@1", 3);
+  c.on_view(1000, {"a@1"}, holders({"", "", ""}));
+  for (std::size_t k = 0; k < 3; ++k) {
+    CHECK(c.preferred(k) == "a@1");
+    CHECK(c.ask(k, 1000, false) == shard_ask::take);
+  }
+}
+
+TEST_CASE("shard claims: the shards spread over the fresh members, whatever order they come in") {
+  shard_claims a("a@1", 4), b("b@2", 4);
+  a.on_view(1000, {"b@2", "a@1"}, holders({"", "", "", ""}));
+  b.on_view(1000, {"a@1", "b@2"}, holders({"", "", "", ""}));
+  for (std::size_t k = 0; k < 4; ++k) {
+    CHECK(a.preferred(k) == b.preferred(k));
+    // Exactly one of the two asks to take each free shard at once.
+    CHECK((a.ask(k, 1000, false) == shard_ask::take) != (b.ask(k, 1000, false) == shard_ask::take));
+  }
+  CHECK(a.preferred(0) == "a@1");
+  CHECK(a.preferred(1) == "b@2");
+  CHECK(a.preferred(2) == "a@1");
+  CHECK(a.preferred(3) == "b@2");
+}
+
+TEST_CASE("shard claims: a free shard whose preferred member does not take it is taken by another after the grace") {
+  shard_claims a("a@1", 2, {3000, 600});
+  a.on_view(1000, {"a@1", "b@2"}, holders({"a@1", ""}));
+  CHECK(a.ask(1, 1000, false) == shard_ask::keep);
+  a.on_view(1300, {"a@1", "b@2"}, holders({"a@1", ""}));
+  CHECK(a.ask(1, 1599, false) == shard_ask::keep);
+  CHECK(a.ask(1, 1600, false) == shard_ask::take);
+  // Someone holds it again: the grace starts over next time it is free.
+  a.on_view(1700, {"a@1", "b@2"}, holders({"a@1", "b@2"}));
+  a.on_view(2000, {"a@1", "b@2"}, holders({"a@1", ""}));
+  CHECK(a.ask(1, 2300, false) == shard_ask::keep);
+}
+
+TEST_CASE("shard claims: a member that stops checking in is nobody's preferred: the survivor takes its shards") {
+  shard_claims a("a@1", 2);
+  a.on_view(1000, {"a@1", "b@2"}, holders({"a@1", "b@2"}));
+  CHECK(a.ask(1, 1000, false) == shard_ask::keep);
+  a.on_view(1900, {"a@1"}, holders({"a@1", "b@2"}));  // b's lease still runs; b is not fresh
+  CHECK(a.preferred(1) == "a@1");
+  CHECK(a.ask(1, 1900, false) == shard_ask::take);  // taken the moment the key is free
+}
+
+TEST_CASE("shard claims: a holder hands a shard to a member that joined, once it has been fresh for the settle time") {
+  shard_claims a("a@1", 2, {3000, 600});
+  a.on_view(1000, {"a@1"}, holders({"a@1", "a@1"}));
+  CHECK_FALSE(a.hand_over(1, 1000, true));
+  a.on_view(2000, {"a@1", "b@2"}, holders({"a@1", "a@1"}));
+  CHECK_FALSE(a.hand_over(0, 9000, true));  // shard 0 is a's own
+  CHECK_FALSE(a.hand_over(1, 4999, true));
+  CHECK(a.hand_over(1, 5000, true));
+  CHECK_FALSE(a.hand_over(1, 5000, false));  // only a leading shard is handed over
+  a.giving(1);
+  CHECK(a.ask(1, 5000, false) == shard_ask::give);
+  CHECK_FALSE(a.hand_over(1, 5000, true));
+  // Given back (free), then taken by b: a asks as anyone again.
+  a.on_view(5300, {"a@1", "b@2"}, holders({"a@1", ""}));
+  CHECK_FALSE(a.is_giving(1));
+  CHECK(a.ask(1, 5300, false) == shard_ask::keep);
+}
+
+TEST_CASE("shard claims: a member that drops out and comes back must settle again before shards move to it") {
+  shard_claims a("a@1", 2, {3000, 600});
+  a.on_view(0, {"a@1", "b@2"}, holders({"a@1", "a@1"}));
+  a.on_view(2000, {"a@1"}, holders({"a@1", "a@1"}));
+  a.on_view(2300, {"a@1", "b@2"}, holders({"a@1", "a@1"}));
+  CHECK_FALSE(a.hand_over(1, 5000, true));
+  CHECK(a.hand_over(1, 5300, true));
+}
+
+TEST_CASE("shard claims: the plan key names the shard count and every store's shard") {
+  CHECK(shard_claims::plan_key(2, {{"demo", 0}, {"demo-pl", 1}}) == "2 demo=0 demo-pl=1");
+  CHECK(shard_claims::plan_key(1, {{"demo", 0}}) != shard_claims::plan_key(2, {{"demo", 0}}));
+}
