@@ -108,6 +108,14 @@ agents_list widen_agents_list(const agents_list& m) {
   return ask;
 }
 
+std::string agents_list_text(const agents_list& m) {
+  json j{{"type", "agents.list"}, {"offset", m.offset}, {"limit", m.limit}};
+  if (!m.store.empty()) j["store"] = m.store;
+  if (m.status) j["status"] = std::string(to_string(*m.status));
+  if (!m.q.empty()) j["q"] = m.q;
+  return j.dump();
+}
+
 json merge_agents_pages(std::vector<json> pages, int offset, int limit) {
   json agents = json::array();
   std::int64_t total = 0, ts = 0;

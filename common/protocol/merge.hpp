@@ -50,6 +50,8 @@ nlohmann::json merge_snapshots(const std::vector<const nlohmann::json*>& snapsho
 /// What to ask of every hub for the page `m` of all of them: from the first
 /// agent, as many as the page's end (not capped: any page of the merge is exact).
 agents_list widen_agents_list(const agents_list& m);
+/// The text of an agents.list request, as a client would send it (for a relay to another node).
+std::string agents_list_text(const agents_list& m);
 /// The page `offset`, `limit` of the hubs' answers to widen_agents_list:
 /// merged in the hubs' order; `total` the sum of theirs.
 nlohmann::json merge_agents_pages(std::vector<nlohmann::json> pages, int offset, int limit);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <string_view>
+#include <utility>
 
 namespace calma {
 
@@ -146,6 +147,16 @@ void fan_in::leg_closed(std::uint16_t code, std::string reason) {
 }
 
 void fan_in::from_leg(std::size_t i, frame_ptr f) {
+  deliver(i, std::move(f));
+  bool due = false;
+  {
+    std::lock_guard lk(mu_);
+    due = std::exchange(rewelcome_due_, false);
+  }
+  if (due) rewelcome_(i);  // outside the lock: the legs' hellos go out from here
+}
+
+void fan_in::deliver(std::size_t i, frame_ptr f) {
   auto client = client_.lock();
   if (!client || !f) return;
   // Sent under the lock: one leg's frames reach the client in the order its hub sent them.
@@ -172,6 +183,18 @@ void fan_in::from_leg(std::size_t i, frame_ptr f) {
     if (t == "welcome") return nullptr;  // one welcome, already merged
     return g;
   };
+  if (welcomed_ && type == "welcome") {
+    // Its shard moved (a new leader welcomed it afresh): every leg's welcome
+    // again, merged into one; frames wait behind it as at the start. Pages
+    // of colleagues asked before are not waited for any more.
+    welcomed_ = false;
+    welcomes_.assign(shards_.size(), std::nullopt);
+    waiting_.assign(shards_.size(), {});
+    lists_.clear();
+    welcomes_[i] = json::parse(*f, nullptr, false);
+    if (rewelcome_) rewelcome_due_ = true;
+    if (shards_.size() > 1) return;
+  }
   if (!welcomed_) {
     if (type != "welcome" || welcomes_[i]) {
       waiting_[i].push_back(std::move(f));

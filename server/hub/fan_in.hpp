@@ -12,6 +12,8 @@
 // - agents.list without a store: asked of every leg, the answers merged into
 //   the page asked for (one leg's refusal is the answer); with a store, that
 //   store's hub alone;
+// - a leg welcomed again later (its shard moved to another node): every
+//   other leg says its hello again, and the welcomes are merged afresh;
 // - everything else as it comes (each conversation lives in one hub, so the
 //   frames of one conversation keep their order).
 // It learns from the legs' frames which shard holds which conversation and
@@ -21,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -62,6 +65,11 @@ class fan_in : public std::enable_shared_from_this<fan_in> {
   static std::string conversation_of(const protocol::client_message& m);
   /// The store said where a conversation lives.
   void learn(const std::string& conversation_id, std::uint32_t shard);
+  /// A leg was welcomed again after the merged welcome (its shard moved to
+  /// another node, which welcomed it afresh): `f(leg)` should have every other
+  /// leg say its hello again; their welcomes are merged into a fresh one, and
+  /// the legs' frames meanwhile wait behind it as at the start.
+  void on_rewelcome(std::function<void(std::size_t)> f) { rewelcome_ = std::move(f); }
   /// A frame for the client from the shard set itself (an error).
   void answer(frame_ptr f);
   /// An agents.list asked of every leg: the legs are asked for the first
@@ -71,12 +79,13 @@ class fan_in : public std::enable_shared_from_this<fan_in> {
   /// Messages held while a conversation is looked up in the store, in order
   /// (shard_set's: see shard_set::handle_fanned).
   std::mutex queue_mu;
-  std::vector<protocol::client_message> held;
+  std::vector<std::pair<protocol::client_message, std::string>> held;  // with their text
   bool looking_up = false;
 
  private:
   class leg;
   void from_leg(std::size_t i, frame_ptr f);
+  void deliver(std::size_t i, frame_ptr f);  // from_leg's work, under mu_
   void leg_closed(std::uint16_t code, std::string reason);
   /// Under mu_: remembers the conversations and escalations a leg's frame names.
   void note_ids(std::size_t i, const std::string& text, std::string_view type);
@@ -92,11 +101,13 @@ class fan_in : public std::enable_shared_from_this<fan_in> {
   std::unordered_map<std::string, std::uint32_t> store_shard_;  // configured store -> its shard
   std::unordered_map<std::string, std::size_t> store_rank_;     // configured store -> its place in the config
   std::vector<std::shared_ptr<connection>> legs_;
+  std::function<void(std::size_t)> rewelcome_;
 
   mutable std::mutex mu_;
   std::vector<std::optional<nlohmann::json>> welcomes_;  // until merged
   std::vector<std::vector<frame_ptr>> waiting_;          // a leg's frames after its welcome, until merged
   bool welcomed_ = false;
+  bool rewelcome_due_ = false;  // a leg was welcomed again: the others say hello again (outside mu_)
   bool closed_ = false;
   std::vector<std::optional<nlohmann::json>> snapshots_;  // each leg's latest queue.snapshot
   struct list_merge {

@@ -1,17 +1,10 @@
 // The hubs of this process, one per shard: each decides for a group of stores
 // on its own strand (common/routing/shards.hpp says which), so conversations
-// of different groups are decided on different cores.
-//
-// A session belongs to one hub: a shopper to its store's, an agent to the one
-// holding all the stores it serves (the plan puts them on one shard, so its
-// capacity is counted in one place), a supervisor too when its stores are on
-// one shard. The shard set picks it at hello, from the token's claims (the hub
-// checks the token again), writes it on the connection (connection::shard)
-// and routes that session's frames and its detach there. A supervisor whose
-// stores are on several shards is served by each of them through a fan-in
-// (fan_in.hpp): its messages go to the hub holding the conversation or
-// escalation they name (the store says, for a conversation no hub spoke of).
-// With one shard it is the hub, nothing more.
+// of different groups are decided on different cores. Which hub a session
+// goes to, and the fan-in of a supervisor of stores on several shards, is
+// shard_router's (shard_router.hpp); this class is its port to the hubs, and
+// routes HTTP to the hub of the asker or of the store. With one shard it is
+// the hub, nothing more.
 #pragma once
 
 #include <atomic>
@@ -23,12 +16,12 @@
 #include <vector>
 
 #include "common/routing/shards.hpp"
-#include "server/hub/fan_in.hpp"
 #include "server/hub/hub.hpp"
+#include "server/hub/shard_router.hpp"
 
 namespace calma {
 
-class shard_set : public std::enable_shared_from_this<shard_set> {
+class shard_set : public std::enable_shared_from_this<shard_set>, private shard_port {
  public:
   using hub_factory = std::function<std::shared_ptr<hub>()>;
   /// Plans `asked` shards (≤ 0: one) over the configured stores and the staff
@@ -47,13 +40,16 @@ class shard_set : public std::enable_shared_from_this<shard_set> {
 
   // ---- from sessions (the session's own thread, as hub's)
   /// Returns the shard it went to (also written on the connection).
-  std::uint32_t hello(std::shared_ptr<connection> c, protocol::hello h);
+  std::uint32_t hello(std::shared_ptr<connection> c, protocol::hello h, const std::string& raw = {}) {
+    return router_->hello(std::move(c), std::move(h), raw);
+  }
   void handle(connection& c, protocol::client_message m) { handle(c.shard(), c.id(), std::move(m)); }
   void detach(connection& c) { detach(c.shard(), c.id()); }
-  /// For a caller that kept the shard hello returned (the cluster node: the
-  /// session may be gone by the time its detach runs).
-  void handle(std::uint32_t shard, std::uint64_t conn_id, protocol::client_message m);
-  void detach(std::uint32_t shard, std::uint64_t conn_id);
+  /// For a caller that kept the shard hello returned (the session may be gone by the time its detach runs).
+  void handle(std::uint32_t shard, std::uint64_t conn_id, protocol::client_message m) {
+    router_->handle(shard, conn_id, std::move(m), {});
+  }
+  void detach(std::uint32_t shard, std::uint64_t conn_id) { router_->detach(shard, conn_id); }
   /// Every hub closes the sessions holding that token.
   void signed_out(const std::string& token_id);
   /// The users table was replaced: every hub takes it now.
@@ -67,19 +63,16 @@ class shard_set : public std::enable_shared_from_this<shard_set> {
   void widget_status(std::string store_id, std::function<void(hub::http_answer)> done);
 
  private:
-  /// The shards a hello goes to: its store's (shopper), its stores' (staff:
-  /// several for a supervisor of stores on several shards); shard 0 for a
-  /// hello its hub will refuse (a bad token, an unknown user).
-  std::vector<std::uint32_t> shards_of_hello(const protocol::hello& h) const;
-  std::vector<std::uint32_t> shards_of_staff(const std::string& user_id) const;
+  // shard_port: straight to the hub of that shard.
+  void hello(std::uint32_t shard, std::shared_ptr<connection> c, protocol::hello h, const std::string&) override {
+    of(shard).hello(std::move(c), std::move(h));
+  }
+  void handle(std::uint32_t shard, std::uint64_t conn_id, protocol::client_message m, std::string) override {
+    of(shard).handle(conn_id, std::move(m));
+  }
+  void detach(std::uint32_t shard, std::uint64_t conn_id, bool counted) override { of(shard).detach(conn_id, counted); }
+  std::vector<std::uint32_t> shards_of_staff(const std::string& user_id) const { return router_->shards_of_staff(user_id); }
   hub& of(std::size_t k) const { return *hubs_[k < hubs_.size() ? k : 0]; }
-  std::shared_ptr<fan_in> fan_of(std::uint64_t conn_id) const;
-  /// A fanned-in client's message, in order behind any held while the store is asked.
-  void handle_fanned(const std::shared_ptr<fan_in>& f, protocol::client_message m);
-  /// Sends it on (true), or starts a store lookup of its conversation (false: the rest waits).
-  bool dispatch_fanned(const std::shared_ptr<fan_in>& f, protocol::client_message& m);
-  /// The store answered: `m` to `shard`'s hub (none: the lookup failed, answered), then what was held.
-  void after_lookup(std::shared_ptr<fan_in> f, std::optional<protocol::client_message> m, std::uint32_t shard);
 
   const config& cfg_;
   store& store_;
@@ -87,10 +80,7 @@ class shard_set : public std::enable_shared_from_this<shard_set> {
   const auth::user_directory& users_;
   routing::shard_plan plan_;
   std::vector<std::shared_ptr<hub>> hubs_;
-  mutable std::mutex fans_mu_;
-  std::unordered_map<std::uint64_t, std::shared_ptr<fan_in>> fans_;  // clients served by several shards
-  /// The users table's version last warned about (a member spanning shards since the plan).
-  mutable std::atomic<std::uint64_t> warned_version_{0};
+  std::shared_ptr<shard_router> router_;
 };
 
 }  // namespace calma
