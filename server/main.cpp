@@ -199,6 +199,12 @@ int main(int argc, char** argv) {
   calma::redis_options ro;
   // In a cluster: this process's member id, the node's name and an incarnation.
   const std::string cluster_member = cfg.server.node_id + "@" + calma::auth::random_token(6);
+  // The hubs decide side by side, one per shard: a group of stores each
+  // (server/hub/shard_set.hpp); as many as threads unless the config says.
+  // In a cluster each shard is leased on its own, so every node must plan
+  // the same shards (the same users file, stores and server.shards).
+  const int shards_asked = cfg.server.shards > 0 ? cfg.server.shards : nthreads;
+  const auto cluster_plan = calma::shard_router::plan_for(cfg, *directory.snapshot(), shards_asked);
   if (cfg.redis.url.empty()) {
     store_ptr = std::make_unique<calma::memory_store>();
   } else {
@@ -212,9 +218,13 @@ int main(int argc, char** argv) {
     ro.sentinels = cfg.redis.sentinels;
     ro.sentinel_master = cfg.redis.sentinel_master;
     ro.sentinel_password = cfg.redis.sentinel_password;
-    // Conversations change only through the cluster's leader (server/cluster), fenced by its lease.
-    ro.fence_key = cfg.redis.key_prefix + ":{cluster}:leader";
+    // Conversations change only through the leader of their store's hub
+    // shard (server/cluster), fenced by that shard's lease.
     ro.fence_value = cluster_member;
+    ro.fence_key_of = [plan = cluster_plan, prefix = cfg.redis.key_prefix](const std::string& store_id) {
+      return calma::cluster::node::lease_key(prefix, static_cast<std::size_t>(plan.shards),
+                                             static_cast<std::size_t>(plan.store_shard(store_id)));
+    };
     std::string err;
     auto rs = calma::redis_store::create(ioc, ro, err);
     if (!rs) die("--redis: " + err);
@@ -234,9 +244,6 @@ int main(int argc, char** argv) {
   calma::store& store = *store_ptr;
   const calma::auth::token_signer signer(secret);
   auto make_hub = [&] { return std::make_shared<calma::hub>(ioc, cfg, store, stats, signer, directory, clock, engine, &revoked); };
-  // The hubs decide side by side, one per shard: a group of stores each
-  // (server/hub/shard_set.hpp); as many as threads unless the config says.
-  const int shards_asked = cfg.server.shards > 0 ? cfg.server.shards : nthreads;
   auto make_hubs = [&] { return std::make_shared<calma::shard_set>(cfg, store, signer, directory, make_hub, shards_asked); };
   // Alone (memory store): this process's hubs. On Redis, the node joins
   // the cluster of every node on that Redis (one alone is a cluster of one):
@@ -259,7 +266,9 @@ int main(int argc, char** argv) {
     no.lease = *lease;
     no.node_timeout_ms = cfg.redis.node_timeout_ms;
     no.revoked = &revoked;
-    cluster_node = calma::cluster::node::create(ioc, std::move(no), cfg, stats, make_hubs);
+    cluster_node = calma::cluster::node::create(ioc, std::move(no), cfg, stats,
+                                                calma::cluster::node_shards{&store, &signer, &directory, cluster_plan},
+                                                make_hub);
     the_front = cluster_node;
   }
   calma::http_api api(cfg, the_hub, store, stats, signer, directory, clock, static_root, std::move(canned), &revoked);

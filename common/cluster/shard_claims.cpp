@@ -29,6 +29,12 @@ void shard_claims::on_view(timestamp_ms now, std::vector<std::string> fresh, con
   }
 }
 
+void shard_claims::member_left(const std::string& member) {
+  if (member == self_) return;
+  fresh_.erase(std::remove(fresh_.begin(), fresh_.end(), member), fresh_.end());
+  since_.erase(member);
+}
+
 const std::string& shard_claims::preferred(std::size_t k) const {
   if (fresh_.empty()) return self_;
   return fresh_[k % fresh_.size()];
@@ -37,13 +43,13 @@ const std::string& shard_claims::preferred(std::size_t k) const {
 shard_ask shard_claims::ask(std::size_t k, timestamp_ms now, bool leading) const {
   if (giving_.at(k)) return shard_ask::give;
   if (leading) return shard_ask::keep;
-  if (preferred(k) == self_) return shard_ask::take;
+  if (holders_.size() == 1 || preferred(k) == self_) return shard_ask::take;
   if (vacant_since_[k] != 0 && now - vacant_since_[k] >= p_.vacant_grace_ms) return shard_ask::take;
   return shard_ask::keep;
 }
 
 bool shard_claims::hand_over(std::size_t k, timestamp_ms now, bool leading) const {
-  if (!leading || giving_.at(k)) return false;
+  if (!leading || giving_.at(k) || holders_.size() == 1) return false;
   const auto& to = preferred(k);
   if (to == self_) return false;
   auto it = since_.find(to);

@@ -18,6 +18,9 @@
 //   but not while members come and go): the node steps its shard down first
 //   and then gives the key back (ask `give` until Redis names someone else).
 //
+// With one shard there is nothing to spread: every node asks to take it when
+// free and nobody hands it over (the one leader of the cluster, as always).
+//
 // A dead node stops checking in: `fresh_ms` after its last check-in it is
 // no longer anyone's preferred member, which is before its leases run out
 // (fresh_ms < lease), so the survivor preferred next takes its shards the
@@ -52,6 +55,9 @@ class shard_claims {
   /// A heartbeat's answer at `now`: the members that checked in recently
   /// (any order; this node included) and each shard's holder ("" when free).
   void on_view(timestamp_ms now, std::vector<std::string> fresh, const std::vector<std::string>& holders);
+  /// `member` said it is leaving (a graceful stop): it is nobody's preferred
+  /// member from now on, so the shards it gave up are asked for at once.
+  void member_left(const std::string& member);
   /// The member that should lead shard k (this node until a view came).
   const std::string& preferred(std::size_t k) const;
   /// What to ask for shard k in the next heartbeat; `leading`: this node's shard k leads now.

@@ -8,6 +8,7 @@
 
 #include "common/cluster/relay.hpp"
 #include "common/protocol/errors.hpp"
+#include "common/protocol/merge.hpp"
 
 namespace calma::cluster {
 
@@ -15,59 +16,77 @@ namespace asio = boost::asio;
 
 namespace {
 
-// Every node, every renew interval, in one round trip: take the lease if
-// nobody holds it or renew it if we do (first: PEXPIRE needs no memory, so a
-// Redis at maxmemory still renews), check in (the nodes sorted set, scored
+// Every node, every renew interval, in one round trip, for every hub shard's
+// lease (KEYS[2..n+1], ARGV[5] one ask per shard: 't' take it if free or
+// renew it if ours, 'k' renew it if ours, 'g' delete it if ours: handed over):
+// renew first (PEXPIRE needs no memory, so a Redis at maxmemory still
+// renews); take a free one only under the plan the leases were taken with
+// (KEYS[n+2], kept as long as a lease: two nodes with different plans must
+// never lead one store twice); then check in (the nodes sorted set, scored
 // with Redis's own clock, so the nodes' clocks do not matter; pcall: a
-// refused check-in must not cost the lease), count the live nodes and, when
-// leading, collect the nodes that stopped checking in. A node is known by its
-// member id, "<node id>@<incarnation>": a restarted node is a new member.
-// Returns {holder, live nodes, the lease's time left (ms), stale member...}:
-// a follower asks again just after that time (the leader may have died).
+// refused check-in must not cost a lease) and list the live members, the
+// fresh ones (checked in within ARGV[4]: who may be preferred for a shard)
+// and the stale ones (past ARGV[3]: their clients are dropped by the
+// leaders; trimmed 30 s later, by when every leader has seen them). A node is
+// known by its member id, "<node id>@<incarnation>": a restarted node is a
+// new member. Returns {live, {fresh...}, {stale...}, plan ok, then each
+// shard's holder ('' when free) and its lease's time left (ms)}.
 constexpr const char* heartbeat_lua = R"lua(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local holder = redis.call('GET', KEYS[1])
-if not holder then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  holder = ARGV[1]
-elseif holder == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-redis.pcall('ZADD', KEYS[2], now, ARGV[1])
-local live = redis.call('ZCOUNT', KEYS[2], now - tonumber(ARGV[3]), '+inf')
-local out = {holder, live, redis.call('PTTL', KEYS[1])}
-if holder == ARGV[1] then
-  local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[3]))
-  for _, n in ipairs(stale) do
-    if n ~= ARGV[1] then
-      redis.call('ZREM', KEYS[2], n)
-      out[#out + 1] = n
+local me = ARGV[1]
+local n = #ARGV[5]
+local plan_key = KEYS[n + 2]
+local plan = redis.call('GET', plan_key)
+local plan_ok = (not plan) or plan == ARGV[6]
+local shards = {}
+local holds = false
+for i = 1, n do
+  local key = KEYS[i + 1]
+  local ask = string.sub(ARGV[5], i, i)
+  local holder = redis.call('GET', key)
+  if holder == me then
+    if ask == 'g' then
+      redis.call('DEL', key)
+      holder = false
+    else
+      redis.call('PEXPIRE', key, ARGV[2])
     end
+  elseif (not holder) and ask == 't' and plan_ok then
+    redis.call('SET', key, me, 'PX', ARGV[2])
+    holder = me
   end
+  if holder == me then holds = true end
+  shards[#shards + 1] = holder or ''
+  shards[#shards + 1] = redis.call('PTTL', key)
 end
+if holds then redis.call('SET', plan_key, ARGV[6], 'PX', ARGV[2]) end
+redis.pcall('ZADD', KEYS[1], now, me)
+local live = redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[3]), '+inf')
+local fresh = redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[4]), '+inf')
+local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - tonumber(ARGV[3])))
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[3]) - 30000)
+local out = {live, fresh, stale, plan_ok and 1 or 0}
+for _, v in ipairs(shards) do out[#out + 1] = v end
 return out
 )lua";
 
-// A node leaving on purpose: give the lease up at once (only if ours: a
-// compare-and-delete), check out, and say so (relay kind L): a follower tells
-// the leader to drop its clients now (their detach messages may not all have
-// gone out); a leader tells every other member that the lease is free, so
-// they ask for it at once instead of at their next heartbeat (nodes that do
-// not know this ignore an L when they do not lead). ARGV[2]: channel prefix.
+// A node leaving on purpose: give its leases up at once (only its own: a
+// compare-and-delete per shard key, KEYS[2..]), check out, and say so to
+// every other member (relay kind L): the leaders drop its clients now (their
+// detach messages may not all have gone out), and the nodes whose shards it
+// led ask for them at once instead of at their next heartbeat (nodes that
+// do not know the shards' leader ignore it). ARGV[2]: channel prefix.
 constexpr const char* release_lua = R"lua(
-local holder = redis.call('GET', KEYS[1])
 local us = string.char(31)
 local left = 'L' .. us .. ARGV[1] .. us .. '0' .. us .. '0' .. us
-if holder == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  for _, n in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-    if n ~= ARGV[1] then redis.call('PUBLISH', ARGV[2] .. n, left) end
-  end
-elseif holder then
-  redis.call('PUBLISH', ARGV[2] .. holder, left)
+for i = 2, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
 end
-redis.call('ZREM', KEYS[2], ARGV[1])
+for _, n in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if n ~= ARGV[1] then redis.call('PUBLISH', ARGV[2] .. n, left) end
+end
+redis.call('ZREM', KEYS[1], ARGV[1])
 return 1
 )lua";
 
@@ -77,6 +96,14 @@ constexpr auto code_try_later = static_cast<std::uint16_t>(protocol::close_code:
 /// previous leader (kept open across the leader change). Older nodes ignore
 /// the code: to them it is a hello.
 constexpr std::uint16_t hello_resumed = 1;
+/// Relay `H` code bit: the session is a fan-in's second or later leg, not
+/// counted in the connection gauges (the client is counted once, by its first).
+constexpr std::uint16_t hello_uncounted = 2;
+/// Relay `conn` of a session of shard k (with more than one shard): its
+/// connection id with k + 1 in the top 16 bits, so each shard's leader keeps
+/// it apart and its answers come back to that shard's session.
+constexpr int shard_tag_shift = 48;
+constexpr std::uint64_t conn_id_mask = (1ull << shard_tag_shift) - 1;
 /// A relayed client whose hello (first or resumed) has no welcome after this
 /// long is closed (1013): a lost announcement or a leader that never became
 /// ready must not leave it waiting for ever. As long as a client waits for
@@ -105,9 +132,10 @@ std::string remote_key(const std::string& node, std::uint64_t conn) {
 class node::remote_connection final : public connection {
  public:
   remote_connection(std::uint64_t id, std::string node_id, std::uint64_t edge_conn, std::weak_ptr<cluster::node> owner,
-                    std::string address, std::string origin, std::string host)
+                    std::string address, std::string origin, std::string host, bool counted)
       : id_(id), node_(std::move(node_id)), edge_conn_(edge_conn), owner_(std::move(owner)),
-        address_(std::move(address)), origin_(std::move(origin)), host_(std::move(host)) {}
+        address_(std::move(address)), origin_(std::move(origin)), host_(std::move(host)), counted_(counted) {}
+  bool counted() const override { return counted_; }
   std::string_view address() const override { return address_; }
   std::string_view origin() const override { return origin_; }
   std::string_view host() const override { return host_; }
@@ -131,6 +159,7 @@ class node::remote_connection final : public connection {
   std::uint64_t edge_conn_;
   std::weak_ptr<cluster::node> owner_;
   std::string address_, origin_, host_;  // as the client's node saw them at the upgrade
+  bool counted_;
 };
 
 // What the leader's hub sees of one of this node's own shoppers that said
@@ -175,22 +204,43 @@ class node::welcome_tap final : public connection {
   frame_ptr welcome_;
 };
 
+
 std::shared_ptr<node> node::create(asio::io_context& ioc, node_options o, const config& cfg, metrics& m,
-                                   hub_factory make_hub) {
-  return std::shared_ptr<node>(new node(ioc, std::move(o), cfg, m, std::move(make_hub)));
+                                   node_shards shards, hub_factory make_hub) {
+  auto n = std::shared_ptr<node>(new node(ioc, std::move(o), cfg, m, std::move(shards), std::move(make_hub)));
+  n->router_ = std::make_shared<shard_router>(cfg, *n->shards_.st, *n->shards_.signer, *n->shards_.users,
+                                              n->shards_.plan, static_cast<shard_port&>(*n));
+  return n;
 }
 
-node::node(asio::io_context& ioc, node_options o, const config& cfg, metrics& m, hub_factory make_hub)
+std::string node::lease_key(const std::string& prefix, std::size_t shards, std::size_t k) {
+  if (shards <= 1) return prefix + ":{cluster}:leader";
+  return prefix + ":{cluster}:shard:" + std::to_string(k);
+}
+
+node::node(asio::io_context& ioc, node_options o, const config& cfg, metrics& m, node_shards shards,
+           hub_factory make_hub)
     : ioc_(ioc),
       strand_(asio::make_strand(ioc)),
       opts_(std::move(o)),
       cfg_(cfg),
       metrics_(m),
+      shards_(std::move(shards)),
       make_hub_(std::move(make_hub)),
       timer_(strand_),
-      lease_(opts_.node_id, opts_.lease),
-      routes_(failover_params{opts_.lease.lease_ms, welcome_timeout_ms}),
-      reannounce_(opts_.lease.renew_every_ms) {}
+      claims_(opts_.node_id, static_cast<std::size_t>(std::max(1, shards_.plan.shards)),
+              claim_params{2 * opts_.lease.lease_ms, 2 * opts_.lease.renew_every_ms}) {
+  const auto n = static_cast<std::size_t>(std::max(1, shards_.plan.shards));
+  for (std::size_t k = 0; k < n; ++k)
+    lanes_.push_back(std::make_unique<lane>(static_cast<std::uint32_t>(k), lease_key(opts_.key_prefix, n, k),
+                                            opts_.node_id, opts_.lease,
+                                            failover_params{opts_.lease.lease_ms, welcome_timeout_ms}));
+  leaders_seen_.resize(n);
+  limits_ = make_hub_();
+  std::vector<std::pair<std::string, int>> stores;
+  for (const auto& st : cfg_.stores) stores.emplace_back(st.id, shards_.plan.store_shard(st.id));
+  plan_key_ = shard_claims::plan_key(n, stores);
+}
 
 node::~node() {
   if (cmd_) cmd_->stop();
@@ -209,6 +259,32 @@ std::int64_t node::now_ms() const {
 
 std::string node::channel_of(const std::string& node_id) const { return opts_.key_prefix + ":node:" + node_id; }
 
+std::uint64_t node::relay_conn(std::uint32_t k, std::uint64_t id) const {
+  if (lanes_.size() <= 1) return id;
+  return (id & conn_id_mask) | (static_cast<std::uint64_t>(k + 1) << shard_tag_shift);
+}
+
+node::lane* node::lane_of_relay(std::uint64_t conn, std::uint64_t* id) {
+  const auto tag = conn >> shard_tag_shift;
+  if (lanes_.size() <= 1 || tag == 0) {
+    *id = conn;
+    return lanes_.front().get();
+  }
+  *id = conn & conn_id_mask;
+  return tag - 1 < lanes_.size() ? lanes_[tag - 1].get() : nullptr;
+}
+
+std::string node::what(const lane& l) const {
+  return lanes_.size() <= 1 ? std::string("the cluster") : "shard " + std::to_string(l.k);
+}
+
+void node::set_leading() {
+  int n = 0;
+  for (const auto& l : lanes_) n += l->lease.is_leader() ? 1 : 0;
+  leading_ = n;
+  metrics_.cluster_leader = n > 0 ? 1 : 0;
+}
+
 void node::start(std::function<void()> settled) {
   settled_ = std::move(settled);
   cmd_ = redis::connection::create(ioc_, opts_.redis);
@@ -221,33 +297,38 @@ void node::start(std::function<void()> settled) {
     auto self = w.lock();
     if (!self) return;
     self->on_strand([self, reason] {
-      // Relayed frames may have been lost either way. Every client relayed
+      // Relayed frames may have been lost either way. Every session relayed
       // through this link is held (kept open, its frames answered
       // `unavailable`) and says hello again once the link is back: the
       // welcome makes it catch up by seq. A leader forgets the clients of
       // other nodes (their nodes hold them too, or hear its announcement).
       self->relink_pending_ = true;
-      self->hold_relayed();
-      if (self->remotes_.empty()) return;
-      spdlog::warn("cluster: lost the relay link ({}): forgetting {} remote clients until it is back", reason,
-                   self->remotes_.size());
-      for (auto& [key, rc] : self->remotes_)
-        if (self->hub_) self->hub_->detach(*rc);
-      self->remotes_.clear();
+      std::size_t dropped = 0;
+      for (auto& l : self->lanes_) {
+        self->hold_relayed(*l);
+        dropped += l->remotes.size();
+        for (auto& [key, rc] : l->remotes)
+          if (l->hub) l->hub->detach(rc->id(), rc->counted());
+        l->remotes.clear();
+      }
+      if (dropped)
+        spdlog::warn("cluster: lost the relay link ({}): forgetting {} remote clients until it is back", reason, dropped);
     });
   });
   sub_->set_on_ready([w] {
-    // The relay link is back (subscribed again). A leader announces itself:
-    // every node says its clients' hello again. A follower says its own
-    // clients' hello again to the leader it knows.
+    // The relay link is back (subscribed again). For each shard: its leader
+    // (this node) announces itself, and every node says its sessions' hello
+    // again; a shard led elsewhere: its sessions say hello again to that leader.
     if (auto self = w.lock()) self->on_strand([self] {
       if (!self->relink_pending_ || self->stopped_) return;
       self->relink_pending_ = false;
-      if (self->lease_.is_leader()) {
-        if (self->hub_ && self->hub_ready_) self->announce_leadership();
-        return;
+      for (auto& l : self->lanes_) {
+        if (l->lease.is_leader()) {
+          if (l->hub && l->ready) self->announce(*l);
+        } else if (!l->lease.leader().empty()) {
+          self->retarget_relayed(*l, l->lease.leader());
+        }
       }
-      if (!self->lease_.leader().empty()) self->retarget_relayed(self->lease_.leader());
     });
   });
   cmd_->set_on_ready([w] {
@@ -270,23 +351,27 @@ void node::stop() {
     if (self->stopped_) return;
     self->stopped_ = true;
     self->timer_.cancel();
-    // A leader: other nodes' clients are theirs to keep. The hub forgets them
-    // (before it stops: the strand runs these first) rather than closing
-    // them; their nodes hold them and say their hello to the next leader.
-    for (auto& [key, rc] : self->remotes_)
-      if (self->hub_) self->hub_->detach(*rc);
-    self->remotes_.clear();
-    self->hub_ready_ = false;
-    if (self->hub_) self->hub_->stop();
+    // Other nodes' clients are theirs to keep. The hubs forget them (before
+    // they stop: the strand runs these first) rather than closing them;
+    // their nodes hold them and say their hello to the next leader.
+    for (auto& l : self->lanes_) {
+      for (auto& [key, rc] : l->remotes)
+        if (l->hub) l->hub->detach(rc->id(), rc->counted());
+      l->remotes.clear();
+      l->ready = false;
+      if (l->hub) l->hub->stop();
+    }
     self->close_all_local(static_cast<std::uint16_t>(protocol::close_code::going_away), "server shutting down");
     const std::string p = self->opts_.key_prefix;
-    self->cmd_->command({"EVAL", release_lua, "2", p + ":{cluster}:leader", p + ":{cluster}:nodes", self->opts_.node_id,
-                         p + ":node:"},
-                        [self](const redis::reply_or_error&) {
-                          self->sub_->stop();
-                          self->released_ = true;
-                        });
-    self->leading_ = false;
+    std::vector<std::string> cmd{"EVAL", release_lua, std::to_string(1 + self->lanes_.size()), p + ":{cluster}:nodes"};
+    for (const auto& l : self->lanes_) cmd.push_back(l->key);
+    cmd.push_back(self->opts_.node_id);
+    cmd.push_back(p + ":node:");
+    self->cmd_->command(std::move(cmd), [self](const redis::reply_or_error&) {
+      self->sub_->stop();
+      self->released_ = true;
+    });
+    self->leading_ = 0;
   });
 }
 
@@ -310,7 +395,7 @@ void node::send_to_member(const std::string& member, std::string wire) {
 }
 
 // Everything queued since the last flush, one PUBLISH per member (several if
-// large): what the hub sent in one turn of its strand goes out together.
+// large): what the hubs sent in one turn of their strands goes out together.
 void node::flush_outbox() {
   std::vector<std::pair<std::string, std::string>> out;
   {
@@ -346,13 +431,13 @@ void node::flush_outbox() {
 }
 
 // ---------------------------------------------------------------------------
-// the lease
+// the leases
 
-void node::check_routes() {
-  const auto due = routes_.on_tick(now_ms(), lease_.is_leader() ? std::string() : lease_.leader());
-  if (!due.retarget_to.empty()) retarget_relayed(due.retarget_to);
+void node::check_routes(lane& l) {
+  const auto due = l.routes.on_tick(now_ms(), l.lease.is_leader() ? std::string() : l.lease.leader());
+  if (!due.retarget_to.empty()) retarget_relayed(l, due.retarget_to);
   for (auto id : due.expired)
-    if (auto it = sessions_.find(id); it != sessions_.end())
+    if (auto it = l.sessions.find(id); it != l.sessions.end())
       if (auto c = it->second.conn.lock()) c->close(code_try_later, "no cluster leader answered; reconnect");
 }
 
@@ -360,266 +445,348 @@ bool node::lease_clock_runs() const {
   return cluster::lease_clock_runs(opts_.lease, now_ms(), reachable_since_, peers_);
 }
 
-void node::update_gate() {
-  if (!gate_ || !lease_.is_leader()) return;
-  gate_->set_link(reachable_since_, peers_);
-  gate_->extend(lease_.holds_until());
+void node::update_gates() {
+  for (auto& l : lanes_) {
+    if (!l->gate || !l->lease.is_leader()) continue;
+    l->gate->set_link(reachable_since_, peers_);
+    l->gate->extend(l->lease.holds_until());
+  }
 }
 
 void node::tick() {
   if (stopped_) return;
-  // Time counts against our lease while Redis is reachable and the heartbeats
-  // since it came back had their chance to renew it, and always when other
-  // nodes were alive at the last check-in: one of them may take the lease
-  // from a Redis we cannot reach (a partition), so we stop first. Alone, we
-  // keep leading through a Redis outage (nobody could take over anyway).
-  if (lease_clock_runs()) on_event(lease_.on_tick(now_ms()));
-  update_gate();
-  if (lease_.is_leader() && !hub_) start_hub();  // a start that failed is retried
-  // Relayed clients held for a new leader whose announcement (relay R) did
-  // not come (pub/sub may lose it): once the lease has had time to move, say
-  // their hello to whoever Redis says leads (it ignores resumptions until it
-  // is ready, and then announces itself anyway); and clients with no welcome
-  // for too long reconnect.
-  check_routes();
-  if (ticks_++ % 10 == 0) load_revocations();
-  // A leader renews every interval even while earlier renewals are still
-  // unanswered (pipelined on the one connection, answered in order): each
-  // answer confirms the lease from its own send time. One at a time, a
-  // renewal that took just over an interval (a loaded machine: Redis or this
-  // process waiting for a core) made the next tick skip its renewal, so the
-  // next went out two intervals after the last confirmed one and had to be
-  // answered within the rest of `lease - margin` (450 ms of the default
-  // 1050): two slow answers in a row stepped a healthy leader down. Now it
-  // takes no answer at all, within that time, to any renewal sent in it.
-  // A follower asks one at a time (its answers time its next ask).
-  const int most_in_flight = lease_.is_leader() ? renewals_in_flight(opts_.lease) : 1;
-  if (heartbeats_in_flight_ < most_in_flight) {
-    ++heartbeats_in_flight_;
-    const auto sent = now_ms();
-    const std::string p = opts_.key_prefix;
-    cmd_->command({"EVAL", heartbeat_lua, "2", p + ":{cluster}:leader", p + ":{cluster}:nodes", opts_.node_id,
-                   std::to_string(opts_.lease.lease_ms), std::to_string(opts_.node_timeout_ms)},
-                  [self = shared_from_this(), sent](redis::reply_or_error r) {
-                    self->on_strand([self, sent, r = std::move(r)] { self->on_heartbeat(sent, r); });
-                  });
+  // Time counts against our leases while Redis is reachable and the
+  // heartbeats since it came back had their chance to renew them, and always
+  // when other nodes were alive at the last check-in: one of them may take a
+  // lease from a Redis we cannot reach (a partition), so we stop first.
+  // Alone, we keep leading through a Redis outage (nobody could take over).
+  if (lease_clock_runs())
+    for (auto& l : lanes_) on_event(*l, l->lease.on_tick(now_ms()));
+  update_gates();
+  for (auto& l : lanes_) {
+    if (l->lease.is_leader() && !l->hub) start_hub(*l);  // a start that failed is retried
+    // Sessions held for a new leader whose announcement (relay R) did not
+    // come (pub/sub may lose it): once the lease has had time to move, say
+    // their hello to whoever Redis says leads (it ignores resumptions until
+    // it is ready, and then announces itself anyway); and sessions with no
+    // welcome for too long reconnect.
+    check_routes(*l);
   }
+  if (ticks_++ % 10 == 0) load_revocations();
+  send_heartbeat();
   timer_.expires_after(std::chrono::milliseconds(opts_.lease.renew_every_ms));
   timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
     if (!ec) self->tick();
   });
 }
 
+void node::send_heartbeat() {
+  // A leader renews every interval even while earlier renewals are still
+  // unanswered (pipelined on the one connection, answered in order): each
+  // answer confirms its leases from its own send time, so it takes no answer
+  // at all, within `lease - margin`, to any renewal sent in that time to
+  // step it down (one slow answer no longer costs the next renewal). A node
+  // leading nothing asks one at a time (its answers time its next ask).
+  const int most_in_flight = leading() ? renewals_in_flight(opts_.lease) : 1;
+  if (heartbeats_in_flight_ >= most_in_flight) return;
+  ++heartbeats_in_flight_;
+  const auto sent = now_ms();
+  std::string asks;
+  for (const auto& l : lanes_) asks += static_cast<char>(claims_.ask(l->k, sent, l->lease.is_leader()));
+  const std::string p = opts_.key_prefix;
+  std::vector<std::string> cmd{"EVAL", heartbeat_lua, std::to_string(lanes_.size() + 2), p + ":{cluster}:nodes"};
+  for (const auto& l : lanes_) cmd.push_back(l->key);
+  cmd.push_back(p + ":{cluster}:plan");
+  cmd.push_back(opts_.node_id);
+  cmd.push_back(std::to_string(opts_.lease.lease_ms));
+  cmd.push_back(std::to_string(opts_.node_timeout_ms));
+  // Fresh: checked in within half a lease. A dead node is nobody's preferred
+  // member any more well before its leases run out.
+  cmd.push_back(std::to_string(opts_.lease.lease_ms / 2));
+  cmd.push_back(std::move(asks));
+  cmd.push_back(plan_key_);
+  cmd_->command(std::move(cmd), [self = shared_from_this(), sent](redis::reply_or_error r) {
+    self->on_strand([self, sent, r = std::move(r)] { self->on_heartbeat(sent, r); });
+  });
+}
+
 void node::on_heartbeat(std::int64_t sent, const redis::reply_or_error& r) {
   --heartbeats_in_flight_;
   if (stopped_) return;
-  if (!r.ok() || !r.value.is_array() || r.value.elements.empty() || !r.value.elements[0].is_string()) {
+  const auto n = lanes_.size();
+  if (!r.ok() || !r.value.is_array() || r.value.elements.size() != 4 + 2 * n || !r.value.elements[1].is_array() ||
+      !r.value.elements[2].is_array()) {
     spdlog::debug("cluster: heartbeat failed: {}", r.ok() ? r.value.str : r.error);
     return;
   }
-  // What a loaded machine does to the lease, for whoever reads the log after a step-down.
-  if (const auto took = now_ms() - sent; lease_.is_leader() && took > opts_.lease.renew_every_ms)
-    spdlog::warn("cluster: a lease renewal was answered after {} ms (renewed every {} ms; the leader steps down "
+  const auto& e = r.value.elements;
+  const auto now = now_ms();
+  // What a loaded machine does to the leases, for whoever reads the log after a step-down.
+  if (const auto took = now - sent; leading() && took > opts_.lease.renew_every_ms)
+    spdlog::warn("cluster: a lease renewal was answered after {} ms (renewed every {} ms; a leader steps down "
                  "{} ms after its last answered renewal was sent)",
                  took, opts_.lease.renew_every_ms, opts_.lease.lease_ms - opts_.lease.margin_ms);
-  on_event(lease_.on_reply(sent, r.value.elements[0].str));
-  if (r.value.elements.size() > 1) peers_ = std::max<long long>(0, r.value.elements[1].integer - 1);
-  leader_pttl_ = r.value.elements.size() > 2 ? r.value.elements[2].integer : -1;
-  update_gate();
+  if (e[3].integer != 1 && now - plan_warned_ > 60'000) {
+    plan_warned_ = now;
+    spdlog::error("cluster: the shards are leased under another plan than this node's ({}): it leads no shard until "
+                  "every node has the same users file, stores and server.shards",
+                  plan_key_);
+  }
+  std::vector<std::string> fresh, holders;
+  for (const auto& m : e[1].elements) fresh.push_back(m.str);
+  for (std::size_t k = 0; k < n; ++k) holders.push_back(e[4 + 2 * k].str);
+  std::vector<bool> was_giving;
+  for (std::size_t k = 0; k < n; ++k) was_giving.push_back(claims_.is_giving(k));
+  claims_.on_view(now, fresh, holders);
+  peers_ = std::max<long long>(0, e[0].integer - 1);
+  for (std::size_t k = 0; k < n; ++k) {
+    auto& l = *lanes_[k];
+    on_event(l, l.lease.on_reply(sent, holders[k]));
+    l.pttl = e[5 + 2 * k].integer;
+    // Handed over: the key is free now; the members ask for it at once.
+    if (was_giving[k] && holders[k].empty())
+      for (const auto& m : fresh)
+        if (m != opts_.node_id) publish(m, encode({relay_kind::left, opts_.node_id, relay_conn(l.k, 0), 0, {}}));
+  }
+  set_leading();
+  update_gates();
   maybe_settled();
-  // A follower asks again as soon as the lease may have run out: a dead
-  // leader is replaced then, not up to a renew interval later.
-  if (const auto next = next_heartbeat_in(opts_.lease, lease_.is_leader(), leader_pttl_);
-      next < opts_.lease.renew_every_ms) {
+  // A node asks again as soon as a lease it does not hold may have run out:
+  // a dead leader is replaced then, not up to a renew interval later.
+  timestamp_ms next = opts_.lease.renew_every_ms;
+  for (const auto& l : lanes_) next = std::min(next, next_heartbeat_in(opts_.lease, l->lease.is_leader(), l->pttl));
+  // A shard to hand over (a member that joined has settled): stepped down
+  // now, and the key given back by a heartbeat sent at once.
+  for (auto& l : lanes_)
+    if (claims_.hand_over(l->k, now, l->lease.is_leader())) {
+      spdlog::info("cluster: node {} hands shard {} over to {}", opts_.node_id, l->k, claims_.preferred(l->k));
+      claims_.giving(l->k);
+      on_event(*l, l->lease.step_down(now));
+      set_leading();
+      next = 0;
+    }
+  if (std::exchange(ask_again_, false)) next = 0;
+  if (next < opts_.lease.renew_every_ms) {
     timer_.expires_after(std::chrono::milliseconds(next));
     timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (!ec) self->tick();
     });
   }
-  if (std::exchange(ask_again_, false)) {
-    timer_.expires_after(std::chrono::milliseconds(0));
-    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-      if (!ec) self->tick();
-    });
-  }
-  if (!lease_.is_leader()) return;
-  for (std::size_t i = 3; i < r.value.elements.size(); ++i) {
-    const auto& gone = r.value.elements[i].str;
-    spdlog::warn("cluster: node {} stopped checking in: dropping its clients", gone);
-    drop_remotes_of(gone);
-  }
+  for (const auto& gone : e[2].elements)
+    for (auto& l : lanes_)
+      if (l->lease.is_leader()) drop_remotes_of(*l, gone.str);
 }
 
 nlohmann::json node::status() const {
   std::lock_guard lk(leader_mu_);
-  return nlohmann::json{{"member", opts_.node_id}, {"leading", leading_.load()}, {"leader", leader_seen_}};
+  auto shards = nlohmann::json::array();
+  for (std::size_t k = 0; k < leaders_seen_.size(); ++k)
+    shards.push_back(
+        {{"shard", k}, {"leader", leaders_seen_[k]}, {"stores", shards_.plan.stores_of(static_cast<int>(k))}});
+  return nlohmann::json{{"member", opts_.node_id},
+                        {"leading", leading_.load() > 0},
+                        {"leader", leaders_seen_.empty() ? std::string() : leaders_seen_.front()},
+                        {"shards", std::move(shards)}};
 }
 
-void node::on_event(lease_event e) {
+void node::on_event(lane& l, lease_event e) {
+  if (e == lease_event::none) return;
   std::string before;
-  if (e != lease_event::none) {
+  {
     std::lock_guard lk(leader_mu_);
-    before = std::exchange(leader_seen_, lease_.leader());
+    before = std::exchange(leaders_seen_[l.k], l.lease.leader());
   }
-  metrics_.cluster_leader = lease_.is_leader() ? 1 : 0;
+  set_leading();
   switch (e) {
     case lease_event::none: return;
     case lease_event::became_leader:
-      spdlog::info("cluster: node {} now leads the cluster", opts_.node_id);
-      leading_ = true;
-      // Clients relayed to the previous leader stay open: they say hello to
+      spdlog::info("cluster: node {} now leads {}", opts_.node_id, what(l));
+      // Sessions relayed to the previous leader stay open: they say hello to
       // this node's hub once it is ready (adopt_relayed).
-      hold_relayed();
-      remotes_.clear();
-      start_hub();
+      hold_relayed(l);
+      l.remotes.clear();
+      start_hub(l);
       return;
     case lease_event::lost_leadership:
-      spdlog::warn("cluster: node {} no longer leads the cluster (leader now: '{}')", opts_.node_id, lease_.leader());
-      leading_ = false;
-      ++hub_generation_;
-      hub_ready_ = false;
-      if (gate_) gate_->close();  // what is already queued on the hub's strand decides nothing either
-      gate_.reset();
+      spdlog::warn("cluster: node {} no longer leads {} (leader now: '{}')", opts_.node_id, what(l), l.lease.leader());
+      ++l.generation;
+      l.ready = false;
+      if (l.gate) l.gate->close();  // what is already queued on the hub's strand decides nothing either
+      l.gate.reset();
       // Other nodes' clients stay open: their nodes re-target them to the
       // new leader when it announces itself (their frames meanwhile are
       // answered `unavailable`, here or by their node). The hub forgets them
       // (its gauges too); then it steps down: it decides nothing more and
-      // forgets this node's own clients without closing them, which become
-      // relayed clients held for the next leader (step_down_locals).
-      for (auto& [key, rc] : remotes_)
-        if (hub_) hub_->detach(*rc);
-      remotes_.clear();
-      if (hub_) hub_->step_down();
-      hub_.reset();
-      step_down_locals();
-      check_routes();  // the new leader is named already (it holds the key): its hellos go now
+      // forgets this node's own sessions without closing them, which become
+      // relayed sessions held for the next leader (step_down_locals).
+      for (auto& [key, rc] : l.remotes)
+        if (l.hub) l.hub->detach(rc->id(), rc->counted());
+      l.remotes.clear();
+      if (l.hub) l.hub->step_down();
+      l.hub.reset();
+      step_down_locals(l);
+      check_routes(l);  // the new leader is named already (it holds the key): the hellos go now
       return;
     case lease_event::leader_changed:
-      spdlog::info("cluster: the leader is node {}", lease_.leader());
+      spdlog::info("cluster: the leader of {} is node {}", what(l), l.lease.leader().empty() ? "(none)" : l.lease.leader());
       // Kept open: they say hello again when the new leader announces it
-      // serves (relay R); new clients wait for it too. (The first leader this
-      // node learns of is no change: it serves already.)
-      if (!before.empty()) hold_relayed();
-      check_routes();  // a stepped-down leader's clients go to it at once (its announcement may be gone)
+      // serves (relay R); new sessions wait for it too. (The first leader
+      // this node learns of is no change: it serves already.)
+      if (!before.empty()) hold_relayed(l);
+      check_routes(l);  // a stepped-down leader's sessions go to it at once (its announcement may be gone)
       return;
   }
 }
 
-void node::start_hub() {
-  hub_ = make_hub_();
-  hub_ready_ = false;
-  const auto gen = ++hub_generation_;
+void node::start_hub(lane& l) {
+  l.hub = make_hub_();
+  if (lanes_.size() > 1) {
+    l.hub->set_scope(static_cast<int>(l.k), shards_.plan.stores_of(static_cast<int>(l.k)), l.k == 0);
+    l.hub->share_limits_with(*limits_);
+  }
+  l.ready = false;
+  const auto gen = ++l.generation;
   // The hub asks before each step whether the lease surely holds; the first
-  // "no" closes the gate and has this node step down (a paused leader's
-  // timers that came due meanwhile run before its own tick could say so).
-  gate_ = std::make_shared<decide_gate>(opts_.lease);
-  update_gate();
-  hub_->set_decide_check([w = weak_from_this(), g = gate_] {
+  // "no" closes the gate and has this node step the shard down (a paused
+  // leader's timers that came due meanwhile run before its own tick could say so).
+  l.gate = std::make_shared<decide_gate>(opts_.lease);
+  update_gates();
+  const auto k = l.k;
+  l.hub->set_decide_check([w = weak_from_this(), g = l.gate, k] {
     bool just_closed = false;
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::steady_clock::now().time_since_epoch()).count();
     if (g->may_decide(now, &just_closed)) return true;
     if (just_closed)
-      if (auto self = w.lock()) self->on_strand([self, g] { self->gate_closed(g); });
+      if (auto self = w.lock()) self->on_strand([self, g, k] { self->gate_closed(k, g); });
     return false;
   });
-  hub_->start([self = shared_from_this(), gen](std::string err) {
-    self->on_strand([self, gen, err = std::move(err)] {
-      if (gen != self->hub_generation_ || !self->hub_) return;
+  l.hub->start([self = shared_from_this(), k, gen](std::string err) {
+    self->on_strand([self, k, gen, err = std::move(err)] {
+      auto& l = *self->lanes_[k];
+      if (gen != l.generation || !l.hub) return;
       if (!err.empty()) {
-        spdlog::error("cluster: cannot start leading: {} (retrying)", err);
-        self->hub_->stop();
-        self->hub_.reset();  // the next tick tries again while we hold the lease
+        spdlog::error("cluster: cannot start leading shard {}: {} (retrying)", k, err);
+        l.hub->stop();
+        l.hub.reset();  // the next tick tries again while we hold the lease
         return;
       }
-      self->hub_ready_ = true;
-      spdlog::info("cluster: node {} is serving as the leader", self->opts_.node_id);
-      self->adopt_relayed();
+      l.ready = true;
+      spdlog::info("cluster: node {} is serving as the leader of {}", self->opts_.node_id, self->what(l));
+      self->adopt_relayed(l);
       self->maybe_settled();
-      self->announce_leadership();
+      self->announce(l);
     });
   });
 }
 
-// Tells every node that this one now serves as the leader (relay kind R):
-// clients they relayed to a previous leader, even one of the same member id
-// that stepped down and came back, say hello here again (a resumption).
-void node::gate_closed(const std::shared_ptr<decide_gate>& g) {
-  if (g != gate_ || !lease_.is_leader()) return;  // stepped down already
-  spdlog::warn("cluster: node {}'s lease is unconfirmed past its margin: its hub stopped deciding; stepping down",
-               opts_.node_id);
-  on_event(lease_.step_down(now_ms()));
+void node::gate_closed(std::uint32_t k, const std::shared_ptr<decide_gate>& g) {
+  auto& l = *lanes_[k];
+  if (g != l.gate || !l.lease.is_leader()) return;  // stepped down already
+  spdlog::warn("cluster: node {}'s lease of shard {} is unconfirmed past its margin: its hub stopped deciding; "
+               "stepping down",
+               opts_.node_id, k);
+  on_event(l, l.lease.step_down(now_ms()));
 }
 
-void node::announce_leadership() {
+// Tells every node that this one now serves shard k as its leader (relay kind
+// R, the shard in `conn`): sessions they relayed to a previous leader, even
+// one of the same member id that stepped down and came back, say hello here
+// again (a resumption).
+void node::announce(const lane& l) {
   cmd_->command({"ZRANGE", opts_.key_prefix + ":{cluster}:nodes", "0", "-1"},
-                [self = shared_from_this()](redis::reply_or_error r) {
+                [self = shared_from_this(), conn = relay_conn(l.k, 0)](redis::reply_or_error r) {
                   if (!r.ok() || !r.value.is_array()) return;
                   for (const auto& m : r.value.elements)
                     if (m.str != self->opts_.node_id)
-                      self->publish(m.str, encode({relay_kind::reset, self->opts_.node_id, 0, 0, {}}));
+                      self->publish(m.str, encode({relay_kind::reset, self->opts_.node_id, conn, 0, {}}));
                 });
 }
 
 void node::maybe_settled() {
   if (!settled_ || stopped_) return;
-  const bool ready = lease_.is_leader() ? hub_ && hub_ready_ : !lease_.leader().empty() && sub_->connected();
-  if (!ready) return;
+  for (const auto& l : lanes_) {
+    const bool ready = l->lease.is_leader() ? l->hub && l->ready : !l->lease.leader().empty() && sub_->connected();
+    if (!ready) return;
+  }
   auto f = std::move(settled_);
   settled_ = nullptr;
   f();
 }
 
 // ---------------------------------------------------------------------------
-// this node's clients
+// this node's clients: through the router (a shard each, or a fan-in's legs) to the lanes
 
 void node::hello(std::shared_ptr<connection> c, protocol::hello h, std::string raw) {
-  on_strand([self = shared_from_this(), c = std::move(c), h = std::move(h), raw = std::move(raw)]() mutable {
-    if (self->stopped_)
-      return c->close(static_cast<std::uint16_t>(protocol::close_code::going_away), "server shutting down");
-    const auto id = c->id();
-    if (self->lease_.is_leader() && self->hub_ && self->hub_ready_) {
-      // Its hello is kept, to be said again to the next leader if this node steps down alive.
-      auto& s = self->sessions_[id];
-      s = session{c, route::local, self->hub_, std::move(raw), h.token.has_value(), nullptr};
-      std::shared_ptr<connection> to_hub = std::move(c);
-      if (!s.hello_final) to_hub = s.tap = std::make_shared<welcome_tap>(to_hub);
-      s.shard = self->hub_->hello(std::move(to_hub), std::move(h));
-      return;
-    }
-    if (!self->lease_.is_leader() && (self->lease_.leader().empty() || !self->sub_->connected()))
-      return c->close(code_try_later, "no cluster leader reachable; try again");
-    // Relayed to the leader; or, while the cluster changes leader (this node's
-    // hub loading, or the new leader not announced yet), held: its hello goes
-    // to the next leader when it serves.
-    auto& s = self->sessions_[id];
-    s = session{c, route::relayed, nullptr, std::move(raw), h.token.has_value(), nullptr};
-    --self->metrics_.connections_unauthenticated;
-    ++self->metrics_.relayed_sessions;
-    const auto to = self->routes_.add(id, self->now_ms(), self->lease_.is_leader() ? std::string() : self->lease_.leader());
-    if (!to.empty()) self->relay_hello(id, s, to, false);
-  });
+  router_->hello(std::move(c), std::move(h), raw);
 }
 
 void node::handle(connection& c, protocol::client_message m, std::string raw) {
-  on_strand([self = shared_from_this(), conn_id = c.id(), m = std::move(m), raw = std::move(raw)]() mutable {
-    auto it = self->sessions_.find(conn_id);
-    if (it == self->sessions_.end()) return;
-    if (it->second.r == route::local) {
-      // A hub that no longer leads takes nothing more: its clients are being closed.
-      if (it->second.bound == self->hub_) it->second.bound->handle(it->second.shard, conn_id, std::move(m));
+  router_->handle(c.shard(), c.id(), std::move(m), std::move(raw));
+}
+
+void node::detach(connection& c) { router_->detach(c.shard(), c.id()); }
+
+void node::hello(std::uint32_t k, std::shared_ptr<connection> c, protocol::hello h, const std::string& raw) {
+  on_strand([self = shared_from_this(), k, c = std::move(c), h = std::move(h), raw]() mutable {
+    if (self->stopped_)
+      return c->close(static_cast<std::uint16_t>(protocol::close_code::going_away), "server shutting down");
+    if (k >= self->lanes_.size()) k = 0;
+    auto& l = *self->lanes_[k];
+    const auto id = c->id();
+    const bool counted = c->counted();
+    if (l.lease.is_leader() && l.hub && l.ready) {
+      // Its hello is kept, to be said again to the next leader if this node steps the shard down alive.
+      auto& s = l.sessions[id];
+      s = session{c, route::local, l.hub, std::move(raw), h.token.has_value(), nullptr, counted};
+      std::shared_ptr<connection> to_hub = std::move(c);
+      if (!s.hello_final) to_hub = s.tap = std::make_shared<welcome_tap>(to_hub);
+      l.hub->hello(std::move(to_hub), std::move(h));
       return;
     }
+    if (!l.lease.is_leader() && !self->sub_->connected())
+      return c->close(code_try_later, "no cluster leader reachable; try again");
+    // Relayed to the shard's leader; or, while the shard changes leader (this
+    // node's hub loading, the new leader not announced yet, or none known
+    // yet), held: its hello goes to the next leader when it serves.
+    auto& s = l.sessions[id];
+    s = session{c, route::relayed, nullptr, std::move(raw), h.token.has_value(), nullptr, counted};
+    if (counted) {
+      --self->metrics_.connections_unauthenticated;
+      ++self->metrics_.relayed_sessions;
+    }
+    const auto to = l.routes.add(id, self->now_ms(), l.lease.is_leader() ? std::string() : l.lease.leader());
+    if (!to.empty()) self->relay_hello(l, id, s, to, false);
+  });
+}
+
+void node::handle(std::uint32_t k, std::uint64_t conn_id, protocol::client_message m, std::string raw) {
+  on_strand([self = shared_from_this(), k, conn_id, m = std::move(m), raw = std::move(raw)]() mutable {
+    if (k >= self->lanes_.size()) return;
+    auto& l = *self->lanes_[k];
+    auto it = l.sessions.find(conn_id);
+    if (it == l.sessions.end()) return;
     auto& s = it->second;
-    const auto* to = self->routes_.find(conn_id);
+    if (s.r == route::local) {
+      // A hub that no longer leads takes nothing more.
+      if (s.bound && s.bound == l.hub) s.bound->handle(conn_id, std::move(m));
+      return;
+    }
+    const auto* to = l.routes.find(conn_id);
     if (!to || to->leader.empty()) {
       if (auto c = s.conn.lock()) self->answer_gap(*c, m);
       return;
     }
+    // A fan-in's page of colleagues asked of every shard may be wider than a
+    // client may ask (any merged page exact): relayed, it is what a client may.
+    if (auto* a = std::get_if<protocol::agents_list>(&m); a && a->limit > protocol::max_agents_page) {
+      a->limit = protocol::max_agents_page;
+      raw = protocol::agents_list_text(*a);
+    }
     // Published to a leader that is gone (nobody listening) or not published
     // (Redis away): not delivered, so not stored: the client hears
     // `unavailable` for it and sends it again (same client_msg_id: stored once).
-    auto wire = encode({relay_kind::frame, self->opts_.node_id, conn_id, 0, std::move(raw)});
+    auto wire = encode({relay_kind::frame, self->opts_.node_id, self->relay_conn(k, conn_id), 0, std::move(raw)});
     self->publish(to->leader, std::move(wire), [self, conn = s.conn, m = std::move(m)](long long receivers) {
       if (receivers > 0) return;
       if (auto c = conn.lock()) self->answer_gap(*c, m);
@@ -627,32 +794,35 @@ void node::handle(connection& c, protocol::client_message m, std::string raw) {
   });
 }
 
-void node::detach(connection& c) {
-  on_strand([self = shared_from_this(), conn_id = c.id()] {
-    auto it = self->sessions_.find(conn_id);
-    if (it == self->sessions_.end()) {
-      --self->metrics_.connections_unauthenticated;  // refused before it said hello
+void node::detach(std::uint32_t k, std::uint64_t conn_id, bool counted) {
+  on_strand([self = shared_from_this(), k, conn_id, counted] {
+    auto& l = *self->lanes_[k < self->lanes_.size() ? k : 0];
+    auto it = l.sessions.find(conn_id);
+    if (it == l.sessions.end()) {
+      if (counted) --self->metrics_.connections_unauthenticated;  // refused before it said hello
       return;
     }
-    if (it->second.r == route::local) {
-      it->second.bound->detach(it->second.shard, conn_id);
+    auto& s = it->second;
+    if (s.r == route::local) {
+      if (s.bound) s.bound->detach(conn_id, counted);
     } else {
-      --self->metrics_.relayed_sessions;
-      if (const auto* to = self->routes_.find(conn_id); to && !to->leader.empty())
-        self->publish(to->leader, encode({relay_kind::detach, self->opts_.node_id, conn_id, 0, {}}));
-      self->routes_.remove(conn_id);
+      if (s.counted) --self->metrics_.relayed_sessions;
+      if (const auto* to = l.routes.find(conn_id); to && !to->leader.empty())
+        self->publish(to->leader, encode({relay_kind::detach, self->opts_.node_id, self->relay_conn(k, conn_id), 0, {}}));
+      l.routes.remove(conn_id);
     }
-    self->sessions_.erase(it);
+    l.sessions.erase(it);
   });
 }
 
 void node::users_changed() {
   on_strand([self = shared_from_this()] {
-    if (self->hub_) self->hub_->users_changed();
+    for (auto& l : self->lanes_)
+      if (l->hub) l->hub->users_changed();
   });
 }
 
-void node::relay_hello(std::uint64_t conn_id, const session& s, const std::string& to, bool resumed) {
+void node::relay_hello(lane& l, std::uint64_t conn_id, const session& s, const std::string& to, bool resumed) {
   auto c = s.conn.lock();
   if (!c) return;
   // What the leader's hub checks at hello besides the frame: the client's
@@ -660,12 +830,13 @@ void node::relay_hello(std::uint64_t conn_id, const session& s, const std::strin
   // RS (\x1e) cannot appear in a JSON text, so it ends each field.
   std::string payload = std::string(c->address()) + '\x1e' + std::string(c->origin()) + '\x1e' +
                         std::string(c->host()) + '\x1e' + s.hello;
-  auto wire = encode({relay_kind::hello, opts_.node_id, conn_id, resumed ? hello_resumed : std::uint16_t{0}, std::move(payload)});
-  // Nobody listening (the leader died) or Redis away: the client is held
+  const std::uint16_t code = (resumed ? hello_resumed : 0) | (s.counted ? 0 : hello_uncounted);
+  auto wire = encode({relay_kind::hello, opts_.node_id, relay_conn(l.k, conn_id), code, std::move(payload)});
+  // Nobody listening (the leader died) or Redis away: the session is held
   // (kept open) for the next leader, which its hello goes to when it announces itself.
-  publish(to, std::move(wire), [self = shared_from_this(), conn_id, to](long long receivers) {
+  publish(to, std::move(wire), [self = shared_from_this(), k = l.k, conn_id, to](long long receivers) {
     if (receivers > 0) return;
-    self->on_strand([self, conn_id, to] { self->routes_.missed(conn_id, to, self->now_ms()); });
+    self->on_strand([self, k, conn_id, to] { self->lanes_[k]->routes.missed(conn_id, to, self->now_ms()); });
   });
 }
 
@@ -676,21 +847,22 @@ void node::answer_gap(connection& c, const protocol::client_message& m) {
   c.send(make_frame(unavailable_frame(ref_of(m))));
 }
 
-void node::hold_relayed() { routes_.hold(now_ms()); }
+void node::hold_relayed(lane& l) { l.routes.hold(now_ms()); }
 
-void node::retarget_relayed(const std::string& leader) {
-  const auto ids = routes_.retarget(now_ms(), leader);
+void node::retarget_relayed(lane& l, const std::string& leader) {
+  const auto ids = l.routes.retarget(now_ms(), leader);
   for (auto id : ids)
-    if (auto it = sessions_.find(id); it != sessions_.end()) relay_hello(id, it->second, leader, true);
+    if (auto it = l.sessions.find(id); it != l.sessions.end()) relay_hello(l, id, it->second, leader, true);
   metrics_.cluster_resumed += ids.size();
-  if (!ids.empty()) spdlog::info("cluster: {} clients of this node said hello again to the leader {}", ids.size(), leader);
+  if (!ids.empty())
+    spdlog::info("cluster: {} sessions of this node said hello again to shard {}'s leader {}", ids.size(), l.k, leader);
 }
 
-void node::adopt_relayed() {
+void node::adopt_relayed(lane& l) {
   std::size_t n = 0;
-  for (auto id : routes_.take_all()) {
-    auto it = sessions_.find(id);
-    if (it == sessions_.end()) continue;
+  for (auto id : l.routes.take_all()) {
+    auto it = l.sessions.find(id);
+    if (it == l.sessions.end()) continue;
     auto& s = it->second;
     auto c = s.conn.lock();
     if (!c) continue;  // its detach is on its way
@@ -699,24 +871,26 @@ void node::adopt_relayed() {
       c->close(code_restart, "the cluster's leader changed; reconnect");
       continue;
     }
-    s = session{s.conn, route::local, hub_, std::move(s.hello), s.hello_final, nullptr};
+    s = session{s.conn, route::local, l.hub, std::move(s.hello), s.hello_final, nullptr, s.counted};
     std::shared_ptr<connection> to_hub = std::move(c);
     if (!s.hello_final) to_hub = s.tap = std::make_shared<welcome_tap>(to_hub);
-    --metrics_.relayed_sessions;
-    ++metrics_.connections_unauthenticated;  // the hub counts it as one until its hello
-    s.shard = hub_->hello(std::move(to_hub), std::get<protocol::hello>(std::move(*parsed.message)));
+    if (s.counted) {
+      --metrics_.relayed_sessions;
+      ++metrics_.connections_unauthenticated;  // the hub counts it as one until its hello
+    }
+    l.hub->hello(std::move(to_hub), std::get<protocol::hello>(std::move(*parsed.message)));
     ++n;
   }
   metrics_.cluster_resumed += n;
-  if (n) spdlog::info("cluster: {} clients of this node said hello again to its own hub", n);
+  if (n) spdlog::info("cluster: {} sessions of this node said hello again to its own hub of shard {}", n, l.k);
 }
 
-void node::note_welcome(std::uint64_t conn_id, session& s, const std::string& frame) {
+void node::note_welcome(lane& l, std::uint64_t conn_id, session& s, const std::string& frame) {
   // Only the frames before a welcome are looked into (usually none).
-  const auto* r = routes_.find(conn_id);
+  const auto* r = l.routes.find(conn_id);
   if (s.hello_final && (!r || r->welcomed)) return;
   if (!is_welcome(frame)) return;
-  routes_.welcomed(conn_id);
+  l.routes.welcomed(conn_id);
   if (s.hello_final) return;
   // A shopper: a later leader must resume this one, not make a new one.
   if (auto h = hello_after_welcome(s.hello, frame)) s.hello = std::move(*h);
@@ -724,15 +898,16 @@ void node::note_welcome(std::uint64_t conn_id, session& s, const std::string& fr
 }
 
 void node::close_all_local(std::uint16_t code, const std::string& reason) {
-  for (auto& [id, s] : sessions_)
-    if (auto c = s.conn.lock()) c->close(code, reason);
+  for (auto& l : lanes_)
+    for (auto& [id, s] : l->sessions)
+      if (auto c = s.conn.lock()) c->close(code, reason);
 }
 
-void node::step_down_locals() {
+void node::step_down_locals(lane& l) {
   const auto now = now_ms();
-  routes_.stepped_down(now);
+  l.routes.stepped_down(now);
   std::size_t n = 0;
-  for (auto& [id, s] : sessions_) {
+  for (auto& [id, s] : l.sessions) {
     if (s.r != route::local) continue;
     if (s.conn.expired()) continue;  // its detach is on its way (to a hub that drops it)
     if (s.tap) {
@@ -744,26 +919,29 @@ void node::step_down_locals() {
     }
     s.r = route::relayed;
     s.bound.reset();
-    ++metrics_.relayed_sessions;
-    routes_.add(id, now, {});  // held until the next leader serves
+    if (s.counted) ++metrics_.relayed_sessions;
+    l.routes.add(id, now, {});  // held until the next leader serves
     ++n;
   }
-  if (n) spdlog::info("cluster: {} clients of this node kept open, to say hello again to the next leader", n);
+  if (n) spdlog::info("cluster: {} clients of this node ({}) kept open, to say hello again to the next leader", n, what(l));
 }
 
 // ---------------------------------------------------------------------------
 // frames from other nodes
 
-void node::drop_remotes_of(const std::string& node_id) {
-  reannounce_.forget(node_id);
-  for (auto it = remotes_.begin(); it != remotes_.end();) {
+void node::drop_remotes_of(lane& l, const std::string& node_id) {
+  l.reannounce.forget(node_id);
+  std::size_t n = 0;
+  for (auto it = l.remotes.begin(); it != l.remotes.end();) {
     if (it->second->node_id() != node_id) {
       ++it;
       continue;
     }
-    if (hub_) hub_->detach(*it->second);
-    it = remotes_.erase(it);
+    if (l.hub) l.hub->detach(it->second->id(), it->second->counted());
+    it = l.remotes.erase(it);
+    ++n;
   }
+  if (n) spdlog::warn("cluster: node {} stopped checking in: dropping its clients ({} of {})", node_id, n, what(l));
 }
 
 void node::on_relay(std::string wire) {
@@ -788,48 +966,85 @@ void node::handle_relay(relay_message msg) {
   auto refuse = [&](std::uint16_t code, const char* why) {
     publish(msg.node, encode({relay_kind::close, msg.node, msg.conn, code, why}));
   };
+  if (msg.kind == relay_kind::revoked) {
+    auto sp = msg.payload.find(' ');
+    if (sp == std::string::npos || !opts_.revoked) return;
+    const auto exp = std::strtoll(msg.payload.substr(0, sp).c_str(), nullptr, 10);
+    auto id = msg.payload.substr(sp + 1);
+    opts_.revoked->revoke(id, exp, now_ms());
+    for (auto& l : lanes_)
+      if (l->hub) l->hub->signed_out(id);
+    return;
+  }
+  if (msg.kind == relay_kind::batch) return;  // never nested
+  if (msg.kind == relay_kind::left && msg.conn == 0) {
+    // A node stopping: the shards it led are free (ask for them at once), and its clients are gone.
+    claims_.member_left(msg.node);
+    bool ask = false;
+    for (auto& l : lanes_) {
+      if (l->lease.is_leader()) {
+        drop_remotes_of(*l, msg.node);
+      } else if (l->lease.released_by(msg.node)) {
+        spdlog::info("cluster: shard {}'s leader {} gave its lease up: asking for it now", l->k, msg.node);
+        hold_relayed(*l);
+        ask = true;
+      }
+    }
+    if (ask) {
+      if (heartbeats_in_flight_ > 0) ask_again_ = true;
+      else tick();
+    }
+    return;
+  }
+  std::uint64_t conn_id = 0;
+  lane* lp = lane_of_relay(msg.conn, &conn_id);
+  if (!lp) return spdlog::warn("cluster: a relay message for an unknown shard ignored (from {})", msg.node);
+  auto& l = *lp;
   switch (msg.kind) {
     case relay_kind::hello: {
-      if (!lease_.is_leader() || !hub_ || !hub_ready_) {
+      if (!l.lease.is_leader() || !l.hub || !l.ready) {
         // A resumption too early (a follower's fallback): it comes again when
         // this node announces it serves; the client stays open meanwhile.
-        if (msg.code == hello_resumed) return;
-        return refuse(code_try_later, "this node does not lead the cluster (now); reconnect");
+        if (msg.code & hello_resumed) return;
+        return refuse(code_try_later, "this node does not lead the client's shard (now); reconnect");
       }
       const auto key = remote_key(msg.node, msg.conn);
-      if (auto old = remotes_.find(key); old != remotes_.end()) {
-        hub_->detach(*old->second);  // a stale one (should not happen): the new hello wins
-        remotes_.erase(old);
+      if (auto old = l.remotes.find(key); old != l.remotes.end()) {
+        l.hub->detach(old->second->id(), old->second->counted());  // said again (a fan-in's leg, or a stale one): the new hello wins
+        l.remotes.erase(old);
       }
       std::string_view rest = msg.payload;
       std::string fields[3];
       for (auto& f : fields) {
         auto rs = rest.find('\x1e');
-        if (rs == std::string_view::npos) return refuse(static_cast<std::uint16_t>(protocol::close_code::auth), "malformed relayed hello");
+        if (rs == std::string_view::npos)
+          return refuse(static_cast<std::uint16_t>(protocol::close_code::auth), "malformed relayed hello");
         f = std::string(rest.substr(0, rs));
         rest.remove_prefix(rs + 1);
       }
       auto parsed = protocol::parse_client_message(rest, cfg_.limits);
       if (!parsed.message || !std::holds_alternative<protocol::hello>(*parsed.message))
         return refuse(static_cast<std::uint16_t>(protocol::close_code::auth), "the first frame must be a valid hello");
+      const bool counted = !(msg.code & hello_uncounted);
       auto rc = std::make_shared<remote_connection>(next_remote_id_++, msg.node, msg.conn, weak_from_this(),
-                                                    std::move(fields[0]), std::move(fields[1]), std::move(fields[2]));
-      remotes_[key] = rc;
-      ++metrics_.connections_unauthenticated;  // the hub counts it as one until it says hello
-      hub_->hello(rc, std::get<protocol::hello>(std::move(*parsed.message)));
+                                                    std::move(fields[0]), std::move(fields[1]), std::move(fields[2]),
+                                                    counted);
+      l.remotes[key] = rc;
+      if (counted) ++metrics_.connections_unauthenticated;  // the hub counts it as one until it says hello
+      l.hub->hello(rc, std::get<protocol::hello>(std::move(*parsed.message)));
       return;
     }
     case relay_kind::frame: {
-      auto it = remotes_.find(remote_key(msg.node, msg.conn));
-      if (stopped_ || !lease_.is_leader() || !hub_ || !hub_ready_) {
+      auto it = l.remotes.find(remote_key(msg.node, msg.conn));
+      if (stopped_ || !l.lease.is_leader() || !l.hub || !l.ready) {
         // Relayed here by a node that does not know yet that this one no
-        // longer leads (or does not serve yet, or is stopping): not handled, so the client
-        // hears `unavailable` and sends it again once re-targeted.
+        // longer leads the shard (or does not serve yet, or is stopping): not
+        // handled, so the client hears `unavailable` and sends it again once re-targeted.
         ++metrics_.cluster_gap_unavailable;
         return publish(msg.node, encode({relay_kind::send, msg.node, msg.conn, 0,
                                          unavailable_frame(protocol::guess_ref(msg.payload))}));
       }
-      if (it == remotes_.end()) {
+      if (it == l.remotes.end()) {
         // A client this leader never took (its resumption came while the hub
         // loaded and was ignored, and the frame overtook the announcement's
         // re-hello; or its node was dropped for not checking in): not
@@ -837,63 +1052,52 @@ void node::handle_relay(relay_message msg) {
         // hello again (relay R) rather than told to close it.
         ++metrics_.cluster_gap_unavailable;
         publish(msg.node, encode({relay_kind::send, msg.node, msg.conn, 0, unavailable_frame(protocol::guess_ref(msg.payload))}));
-        if (reannounce_.due(msg.node, now_ms())) {
-          spdlog::info("cluster: a frame from a client of node {} this leader does not know: asking it to say hello again", msg.node);
-          publish(msg.node, encode({relay_kind::reset, opts_.node_id, 0, 0, {}}));
+        if (l.reannounce.due(msg.node, now_ms())) {
+          spdlog::info("cluster: a frame from a client of node {} shard {}'s leader does not know: asking it to say hello again",
+                       msg.node, l.k);
+          publish(msg.node, encode({relay_kind::reset, opts_.node_id, relay_conn(l.k, 0), 0, {}}));
         }
         return;
       }
       auto parsed = protocol::parse_client_message(msg.payload, cfg_.limits);
-      if (parsed.message) hub_->handle(*it->second, std::move(*parsed.message));
+      if (parsed.message) l.hub->handle(it->second->id(), std::move(*parsed.message));
       return;
     }
     case relay_kind::detach: {
-      auto it = remotes_.find(remote_key(msg.node, msg.conn));
-      if (it == remotes_.end()) return;
-      if (hub_) hub_->detach(*it->second);
-      remotes_.erase(it);
-      return;
-    }
-    case relay_kind::batch: return;  // never nested
-    case relay_kind::revoked: {
-      auto sp = msg.payload.find(' ');
-      if (sp == std::string::npos || !opts_.revoked) return;
-      const auto exp = std::strtoll(msg.payload.substr(0, sp).c_str(), nullptr, 10);
-      auto id = msg.payload.substr(sp + 1);
-      opts_.revoked->revoke(id, exp, now_ms());
-      if (hub_) hub_->signed_out(std::move(id));
+      auto it = l.remotes.find(remote_key(msg.node, msg.conn));
+      if (it == l.remotes.end()) return;
+      if (l.hub) l.hub->detach(it->second->id(), it->second->counted());
+      l.remotes.erase(it);
       return;
     }
     case relay_kind::left:
-      if (lease_.is_leader()) {
-        spdlog::info("cluster: node {} left: dropping its clients", msg.node);
-        drop_remotes_of(msg.node);
-      } else if (lease_.released_by(msg.node)) {
-        // The leader stopped and gave its lease up: the key is free now. Its
-        // relayed clients wait for the next leader; ask for the lease at once.
-        spdlog::info("cluster: the leader {} gave its lease up: asking for it now", msg.node);
-        hold_relayed();
+      // One shard handed over (its key given back): ask for it at once.
+      if (!l.lease.is_leader() && l.lease.released_by(msg.node)) {
+        hold_relayed(l);
         if (heartbeats_in_flight_ > 0) ask_again_ = true;
         else tick();
       }
       return;
     case relay_kind::reset:
-      if (lease_.is_leader()) return;  // Redis, not a message, says who leads
-      on_event(lease_.on_announce(now_ms(), msg.node));
-      retarget_relayed(msg.node);
+      if (l.lease.is_leader()) return;  // Redis, not a message, says who leads
+      on_event(l, l.lease.on_announce(now_ms(), msg.node));
+      retarget_relayed(l, msg.node);
       return;
     case relay_kind::send:
     case relay_kind::close: {
-      auto it = sessions_.find(msg.conn);
-      if (it == sessions_.end()) return;
+      auto it = l.sessions.find(conn_id);
+      if (it == l.sessions.end()) return;
       auto c = it->second.conn.lock();
       if (!c) return;
       if (msg.kind == relay_kind::send) {
-        if (it->second.r == route::relayed) note_welcome(msg.conn, it->second, msg.payload);
+        if (it->second.r == route::relayed) note_welcome(l, conn_id, it->second, msg.payload);
         return c->send(make_frame(std::move(msg.payload)));
       }
       return c->close(msg.code, std::move(msg.payload));
     }
+    case relay_kind::batch:
+    case relay_kind::revoked:
+      return;
   }
 }
 
@@ -903,7 +1107,8 @@ void node::handle_relay(relay_message msg) {
 // a broadcast while its subscription was down.
 void node::signed_out(std::string token_id, timestamp_ms expires) {
   asio::post(strand_, [self = shared_from_this(), token_id = std::move(token_id), expires]() mutable {
-    if (self->hub_) self->hub_->signed_out(token_id);
+    for (auto& l : self->lanes_)
+      if (l->hub) l->hub->signed_out(token_id);
     const auto key = self->opts_.key_prefix + ":{cluster}:revoked";
     self->cmd_->command({"ZADD", key, std::to_string(expires), token_id}, [](const redis::reply_or_error&) {});
     const auto wire = encode({relay_kind::revoked, self->opts_.node_id, 0, 0, std::to_string(expires) + " " + token_id});
@@ -926,12 +1131,12 @@ void node::load_revocations() {
                   if (!r.ok() || !r.value.is_array()) return;
                   const auto& e = r.value.elements;
                   for (std::size_t i = 0; i + 1 < e.size(); i += 2) {
-                    char* end = nullptr;
-                    const auto exp = std::strtoll(e[i + 1].str.c_str(), &end, 10);
+                    const auto exp = std::strtoll(e[i + 1].str.c_str(), nullptr, 10);
                     if (!self->opts_.revoked->revoked(e[i].str)) {
                       self->opts_.revoked->revoke(e[i].str, exp, now);
                       asio::post(self->strand_, [self, id = e[i].str] {
-                        if (self->hub_) self->hub_->signed_out(id);
+                        for (auto& l : self->lanes_)
+                          if (l->hub) l->hub->signed_out(id);
                       });
                     }
                   }

@@ -319,7 +319,8 @@ void redis_store::put_conversation(const char* mode, const conversation_record& 
     args.push_back(std::to_string(c.last_seq));
   }
   std::vector<std::string> keys{conv_key(c.id), msgs_key(c.id), idem_key(c.id), audit_key(c.id)};
-  if (!opts_.fence_key.empty()) keys.push_back(opts_.fence_key);
+  if (opts_.fence_key_of) keys.push_back(opts_.fence_key_of(c.shopper.store));
+  else if (!opts_.fence_key.empty()) keys.push_back(opts_.fence_key);
   eval(cmd_, put_script(), std::move(keys), std::move(args),
        [cb = std::move(cb)](reply_or_error r) {
          cb({{}, failure(r)});

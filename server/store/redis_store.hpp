@@ -50,6 +50,10 @@ struct redis_options {
   /// deposed leader that has not noticed yet cannot change one.
   std::string fence_key;
   std::string fence_value;
+  /// When set, the fence key of a conversation of that store (a cluster
+  /// whose hub shards are leased one by one: the lease of the store's shard);
+  /// fence_key otherwise.
+  std::function<std::string(const std::string& store_id)> fence_key_of;
 };
 
 class redis_store final : public store {

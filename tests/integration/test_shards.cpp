@@ -3,6 +3,7 @@
 // staff member serving every store keeps them in one hub. On the memory store
 // and, for the reload of open conversations, on a real Redis.
 #include "tests/integration/common.hpp"
+#include "tests/integration/shard_support.hpp"
 #include "tests/store/support.hpp"
 
 #include <csignal>
@@ -12,12 +13,6 @@
 using namespace calma::test;
 
 namespace {
-
-json three_stores() {
-  return json::array({json{{"id", "north"}, {"name", "North"}, {"languages", {"en"}}},
-                      json{{"id", "south"}, {"name", "South"}, {"languages", {"es"}}},
-                      json{{"id", "east"}, {"name", "East"}, {"languages", {"pl"}}}});
-}
 
 /// Ana and Sam work for north, Ola and Sue for south; nobody for east. With
 /// `boss`, a supervisor of every store; with `rover`, an agent of every store.
@@ -50,23 +45,6 @@ std::vector<std::string> args(const std::string& users, int shards, const redis_
   }
   return a;
 }
-
-struct store_shopper {
-  std::unique_ptr<ws_client> ws;
-  json welcome;
-  store_shopper(std::uint16_t port, const std::string& store, const std::string& lang) {
-    ws = std::make_unique<ws_client>(port);
-    ws->send(json{{"type", "hello"}, {"role", "shopper"}, {"store", store}, {"name", "Kim"}, {"language", lang}});
-    welcome = ws->expect("welcome");
-  }
-  ws_client* operator->() { return ws.get(); }
-  std::string say(const std::string& text, const std::string& cmid, const std::string& conv = {}) {
-    json m{{"type", "chat.send"}, {"client_msg_id", cmid}, {"text", text}};
-    if (!conv.empty()) m["conversation_id"] = conv;
-    ws->send(m);
-    return ws->expect_if("ack", [&](const json& a) { return a["client_msg_id"] == cmid; })["conversation_id"];
-  }
-};
 
 bool mentions(const std::vector<json>& frames, const std::string& conv) {
   for (const auto& f : frames)
@@ -304,37 +282,6 @@ TEST_CASE("shards - on Redis each hub reloads the open conversations of its own 
   CHECK(ids(ola.welcome) == std::vector<std::string>{cs});
   CHECK(ids(sue.welcome) == std::vector<std::string>{cs});
   CHECK(metric_reaches(srv.port(), "calma_queue_length", 0));
-}
-
-TEST_CASE("shards - two nodes - a supervisor of every store on the follower is served by both hubs of the leader") {
-  redis_server r;
-  const auto users = users_file(true);
-  server_process a(args(users, 2, &r, "a"));
-  server_process b(args(users, 2, &r, "b"));
-  staff ana = welcomed([&] { return staff(a.port(), "ana", "agent"); });
-  staff ola = welcomed([&] { return staff(b.port(), "ola", "agent"); });
-  store_shopper s = welcomed([&] { return store_shopper(b.port(), "south", "es"); });
-  store_shopper n = welcomed([&] { return store_shopper(a.port(), "north", "en"); });
-  const auto cs = s.say("Quiero hablar con un responsable ahora mismo", "s1");
-  const auto cn = n.say("Hello, where is my parcel?", "n1");
-  ana->expect_if("conversation.assigned", [&](const json& x) { return x["conversation_id"] == cn; });
-  ola->expect_if("conversation.assigned", [&](const json& x) { return x["conversation_id"] == cs; });
-  staff boss = welcomed([&] { return staff(b.port(), "boss", "supervisor"); });
-  CHECK(boss.welcome["node_id"] == "b");
-  std::set<std::string> convs;
-  for (const auto& c : boss.welcome["conversations"]) convs.insert(c["conversation_id"]);
-  CHECK(convs == std::set<std::string>{cn, cs});
-  REQUIRE(boss.welcome["escalations"].size() == 1);
-  const std::string esc = boss.welcome["escalations"][0]["escalation_id"];
-  auto snap = boss->expect_if("queue.snapshot", [](const json& j) { return j["agents_total"] == 2; }, 10s);
-  CHECK(snap["queues"].size() == 3);
-  // Acted on across the relay, each hub's in turn.
-  boss->send(json{{"type", "escalation.ack"}, {"escalation_id", esc}});
-  CHECK(ola->expect("escalation.acked")["escalation_id"] == esc);
-  n.say("I want to speak to a manager right now", "n2", cn);
-  CHECK(boss->expect_if("escalation.raised", [&](const json& e) { return e["conversation_id"] == cn; }, 10s)["severity"] ==
-        "high");
-  CHECK(count_type(boss->barrier(), "welcome") == 0);
 }
 
 TEST_CASE("shards - a supervisor given a store of another shard is asked to reconnect and then sees both") {

@@ -9,7 +9,7 @@ namespace {
 std::vector<std::string> holders(std::initializer_list<const char*> h) { return {h.begin(), h.end()}; }
 }  // namespace
 
-TEST_CASE("shard claims: alone, a node prefers and takes every shard") {
+TEST_CASE("shard claims: alone a node prefers and takes every shard") {
   shard_claims c("a@1", 3);
   c.on_view(1000, {"a@1"}, holders({"", "", ""}));
   for (std::size_t k = 0; k < 3; ++k) {
@@ -18,7 +18,7 @@ TEST_CASE("shard claims: alone, a node prefers and takes every shard") {
   }
 }
 
-TEST_CASE("shard claims: the shards spread over the fresh members, whatever order they come in") {
+TEST_CASE("shard claims: the shards spread over the fresh members whatever order they come in") {
   shard_claims a("a@1", 4), b("b@2", 4);
   a.on_view(1000, {"b@2", "a@1"}, holders({"", "", "", ""}));
   b.on_view(1000, {"a@1", "b@2"}, holders({"", "", "", ""}));
@@ -55,7 +55,7 @@ TEST_CASE("shard claims: a member that stops checking in is nobody's preferred: 
   CHECK(a.ask(1, 1900, false) == shard_ask::take);  // taken the moment the key is free
 }
 
-TEST_CASE("shard claims: a holder hands a shard to a member that joined, once it has been fresh for the settle time") {
+TEST_CASE("shard claims: a holder hands a shard to a member that joined once it has been fresh for the settle time") {
   shard_claims a("a@1", 2, {3000, 600});
   a.on_view(1000, {"a@1"}, holders({"a@1", "a@1"}));
   CHECK_FALSE(a.hand_over(1, 1000, true));
@@ -85,4 +85,25 @@ TEST_CASE("shard claims: a member that drops out and comes back must settle agai
 TEST_CASE("shard claims: the plan key names the shard count and every store's shard") {
   CHECK(shard_claims::plan_key(2, {{"demo", 0}, {"demo-pl", 1}}) == "2 demo=0 demo-pl=1");
   CHECK(shard_claims::plan_key(1, {{"demo", 0}}) != shard_claims::plan_key(2, {{"demo", 0}}));
+}
+
+TEST_CASE("shard claims: with one shard every node takes it when free and nobody hands it over") {
+  shard_claims b("b@2", 1);
+  b.on_view(0, {"a@1", "b@2"}, holders({""}));
+  CHECK(b.preferred(0) == "a@1");
+  CHECK(b.ask(0, 0, false) == shard_ask::take);
+  b.on_view(100, {"a@1", "b@2"}, holders({"b@2"}));
+  CHECK_FALSE(b.hand_over(0, 100'000, true));
+  CHECK(b.ask(0, 100'000, true) == shard_ask::keep);
+}
+
+TEST_CASE("shard claims: a member that says it leaves is nobody's preferred at once") {
+  shard_claims a("a@1", 2);
+  a.on_view(0, {"a@1", "b@2"}, holders({"a@1", "b@2"}));
+  CHECK(a.ask(1, 0, false) == shard_ask::keep);
+  a.member_left("b@2");
+  CHECK(a.preferred(1) == "a@1");
+  CHECK(a.ask(1, 0, false) == shard_ask::take);
+  a.member_left("a@1");  // never itself
+  CHECK(a.preferred(0) == "a@1");
 }
