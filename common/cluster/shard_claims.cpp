@@ -35,9 +35,31 @@ void shard_claims::member_left(const std::string& member) {
   since_.erase(member);
 }
 
-const std::string& shard_claims::preferred(std::size_t k) const {
+std::unordered_map<std::string, int> shard_claims::loads() const {
+  std::unordered_map<std::string, int> n;
+  for (const auto& m : fresh_) n[m] = 0;
+  for (const auto& h : holders_)
+    if (auto it = n.find(h); it != n.end()) ++it->second;
+  return n;
+}
+
+std::string shard_claims::preferred(std::size_t k) const {
   if (fresh_.empty()) return self_;
-  return fresh_[k % fresh_.size()];
+  if (since_.count(holders_.at(k))) return holders_[k];  // held by a fresh member: it stays
+  // The shards without a fresh holder, in index order, each to the least
+  // loaded fresh member (counting those assigned before it here).
+  auto load = loads();
+  for (std::size_t j = 0; j < holders_.size(); ++j) {
+    if (since_.count(holders_[j])) continue;
+    const std::string* pick = nullptr;
+    for (std::size_t i = 0; i < fresh_.size(); ++i) {
+      const auto& m = fresh_[(j + i) % fresh_.size()];
+      if (!pick || load[m] < load[*pick]) pick = &m;
+    }
+    if (j == k) return *pick;
+    ++load[*pick];
+  }
+  return self_;
 }
 
 shard_ask shard_claims::ask(std::size_t k, timestamp_ms now, bool leading) const {
@@ -48,12 +70,20 @@ shard_ask shard_claims::ask(std::size_t k, timestamp_ms now, bool leading) const
   return shard_ask::keep;
 }
 
-bool shard_claims::hand_over(std::size_t k, timestamp_ms now, bool leading) const {
-  if (!leading || giving_.at(k) || holders_.size() == 1) return false;
-  const auto& to = preferred(k);
-  if (to == self_) return false;
-  auto it = since_.find(to);
-  return it != since_.end() && now - it->second >= p_.settle_ms;
+std::string shard_claims::hand_over(std::size_t k, timestamp_ms now, bool leading) const {
+  if (!leading || giving_.at(k) || holders_.size() == 1) return {};
+  // Only the highest shard this node holds, one at a time.
+  for (std::size_t j = k + 1; j < holders_.size(); ++j)
+    if (holders_[j] == self_ && !giving_[j]) return {};
+  const auto load = loads();
+  auto mine = load.find(self_);
+  if (mine == load.end()) return {};
+  const std::string* to = nullptr;
+  for (const auto& m : fresh_)  // sorted: ties go to the first
+    if (!to || load.at(m) < load.at(*to)) to = &m;
+  if (!to || *to == self_ || mine->second - load.at(*to) < 2) return {};
+  auto it = since_.find(*to);
+  return it != since_.end() && now - it->second >= p_.settle_ms ? *to : std::string();
 }
 
 std::string shard_claims::plan_key(std::size_t shards, const std::vector<std::pair<std::string, int>>& store_shards) {

@@ -7,16 +7,22 @@
 // class decides only *who should ask*, so that the shards spread over the
 // nodes and move back when a node returns:
 //
-// - the *preferred* member of shard k is the k-th (mod n) of the members that
-//   checked in recently (`fresh`, sorted by member id): with n nodes and K
-//   shards each node prefers K/n of them;
+// - a shard held by a fresh member (one that checked in recently) stays
+//   where it is: a node's death moves only its own shards, and nothing else;
+// - a shard that is free, or whose holder is not fresh (dead, or cut off: its
+//   lease is running out), is *preferred* by the least loaded fresh member,
+//   the free shards assigned in index order and ties broken by the members'
+//   order turned by the shard's index, so that several free at once spread;
+//   every node computes the same from the same view;
 // - a free shard is taken by its preferred member at once, by any other after
 //   it has been seen free for `vacant_grace_ms` (its preferred one is not
-//   taking it: an older node, or stuck);
-// - a holder that is not the preferred one hands the shard over once that
-//   member has been fresh for `settle_ms` (a node that joins gets its share,
-//   but not while members come and go): the node steps its shard down first
-//   and then gives the key back (ask `give` until Redis names someone else).
+//   taking it: an older node, or stuck, or its view differs);
+// - a node holding two shards more than the least loaded fresh member hands
+//   its highest shard to that member, once it has been fresh for `settle_ms`
+//   (a node that joins or returns gets its share, but not while members come
+//   and go): the node steps that shard down first and then gives the key
+//   back (ask `give` until Redis names someone else). Each hand-over narrows
+//   the spread, so they stop once the loads differ by one at most.
 //
 // With one shard there is nothing to spread: every node asks to take it when
 // free and nobody hands it over (the one leader of the cluster, as always).
@@ -58,12 +64,13 @@ class shard_claims {
   /// `member` said it is leaving (a graceful stop): it is nobody's preferred
   /// member from now on, so the shards it gave up are asked for at once.
   void member_left(const std::string& member);
-  /// The member that should lead shard k (this node until a view came).
-  const std::string& preferred(std::size_t k) const;
+  /// The member that should lead shard k: its holder while fresh, else the
+  /// least loaded fresh member (this node until a view came).
+  std::string preferred(std::size_t k) const;
   /// What to ask for shard k in the next heartbeat; `leading`: this node's shard k leads now.
   shard_ask ask(std::size_t k, timestamp_ms now, bool leading) const;
-  /// Leading shard k: whether to hand it to its preferred member now.
-  bool hand_over(std::size_t k, timestamp_ms now, bool leading) const;
+  /// Leading shard k: the member to hand it over to now ("" : keep it).
+  std::string hand_over(std::size_t k, timestamp_ms now, bool leading) const;
   /// The node stepped shard k down to hand it over: ask `give` until someone else holds it.
   void giving(std::size_t k) { giving_.at(k) = true; }
   bool is_giving(std::size_t k) const { return giving_.at(k); }
@@ -77,6 +84,8 @@ class shard_claims {
  private:
   std::string self_;
   claim_params p_;
+  /// Shards held by each fresh member (holders not fresh do not count).
+  std::unordered_map<std::string, int> loads() const;
   std::vector<std::string> fresh_;                       // sorted
   std::unordered_map<std::string, timestamp_ms> since_;  // member -> fresh without a break since
   std::vector<std::string> holders_;

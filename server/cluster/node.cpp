@@ -558,8 +558,8 @@ void node::on_heartbeat(std::int64_t sent, const redis::reply_or_error& r) {
   // A shard to hand over (a member that joined has settled): stepped down
   // now, and the key given back by a heartbeat sent at once.
   for (auto& l : lanes_)
-    if (claims_.hand_over(l->k, now, l->lease.is_leader())) {
-      spdlog::info("cluster: node {} hands shard {} over to {}", opts_.node_id, l->k, claims_.preferred(l->k));
+    if (const auto to = claims_.hand_over(l->k, now, l->lease.is_leader()); !to.empty()) {
+      spdlog::info("cluster: node {} hands shard {} over to {}", opts_.node_id, l->k, to);
       claims_.giving(l->k);
       on_event(*l, l->lease.step_down(now));
       set_leading();

@@ -58,15 +58,15 @@ TEST_CASE("shard claims: a member that stops checking in is nobody's preferred: 
 TEST_CASE("shard claims: a holder hands a shard to a member that joined once it has been fresh for the settle time") {
   shard_claims a("a@1", 2, {3000, 600});
   a.on_view(1000, {"a@1"}, holders({"a@1", "a@1"}));
-  CHECK_FALSE(a.hand_over(1, 1000, true));
+  CHECK(a.hand_over(1, 1000, true).empty());
   a.on_view(2000, {"a@1", "b@2"}, holders({"a@1", "a@1"}));
-  CHECK_FALSE(a.hand_over(0, 9000, true));  // shard 0 is a's own
-  CHECK_FALSE(a.hand_over(1, 4999, true));
-  CHECK(a.hand_over(1, 5000, true));
-  CHECK_FALSE(a.hand_over(1, 5000, false));  // only a leading shard is handed over
+  CHECK(a.hand_over(0, 9000, true).empty());  // one at a time: the highest it holds
+  CHECK(a.hand_over(1, 4999, true).empty());
+  CHECK(a.hand_over(1, 5000, true) == "b@2");
+  CHECK(a.hand_over(1, 5000, false).empty());  // only a leading shard is handed over
   a.giving(1);
   CHECK(a.ask(1, 5000, false) == shard_ask::give);
-  CHECK_FALSE(a.hand_over(1, 5000, true));
+  CHECK(a.hand_over(1, 5000, true).empty());
   // Given back (free), then taken by b: a asks as anyone again.
   a.on_view(5300, {"a@1", "b@2"}, holders({"a@1", ""}));
   CHECK_FALSE(a.is_giving(1));
@@ -78,8 +78,8 @@ TEST_CASE("shard claims: a member that drops out and comes back must settle agai
   a.on_view(0, {"a@1", "b@2"}, holders({"a@1", "a@1"}));
   a.on_view(2000, {"a@1"}, holders({"a@1", "a@1"}));
   a.on_view(2300, {"a@1", "b@2"}, holders({"a@1", "a@1"}));
-  CHECK_FALSE(a.hand_over(1, 5000, true));
-  CHECK(a.hand_over(1, 5300, true));
+  CHECK(a.hand_over(1, 5000, true).empty());
+  CHECK(a.hand_over(1, 5300, true) == "b@2");
 }
 
 TEST_CASE("shard claims: the plan key names the shard count and every store's shard") {
@@ -93,7 +93,7 @@ TEST_CASE("shard claims: with one shard every node takes it when free and nobody
   CHECK(b.preferred(0) == "a@1");
   CHECK(b.ask(0, 0, false) == shard_ask::take);
   b.on_view(100, {"a@1", "b@2"}, holders({"b@2"}));
-  CHECK_FALSE(b.hand_over(0, 100'000, true));
+  CHECK(b.hand_over(0, 100'000, true).empty());
   CHECK(b.ask(0, 100'000, true) == shard_ask::keep);
 }
 
@@ -106,4 +106,34 @@ TEST_CASE("shard claims: a member that says it leaves is nobody's preferred at o
   CHECK(a.ask(1, 0, false) == shard_ask::take);
   a.member_left("a@1");  // never itself
   CHECK(a.preferred(0) == "a@1");
+}
+
+TEST_CASE("shard claims: three nodes - a death moves only its shard and a return moves only one back") {
+  shard_claims a("a@1", 3, {3000, 600}), b("b@2", 3, {3000, 600});
+  a.on_view(0, {"a@1", "b@2", "c@3"}, holders({"a@1", "b@2", "c@3"}));
+  for (std::size_t k = 0; k < 3; ++k) CHECK(a.preferred(k) == holders({"a@1", "b@2", "c@3"})[k]);
+  // c stops checking in: its shard goes to one survivor; the others stay.
+  a.on_view(1000, {"a@1", "b@2"}, holders({"a@1", "b@2", "c@3"}));
+  b.on_view(1000, {"a@1", "b@2"}, holders({"a@1", "b@2", "c@3"}));
+  CHECK(a.preferred(2) == b.preferred(2));
+  CHECK(a.preferred(0) == "a@1");
+  CHECK(a.preferred(1) == "b@2");
+  CHECK((a.ask(2, 1000, false) == shard_ask::take) != (b.ask(2, 1000, false) == shard_ask::take));
+  // Say a took it; loads 2 and 1 differ by one: nothing moves.
+  a.on_view(2000, {"a@1", "b@2"}, holders({"a@1", "b@2", "a@1"}));
+  CHECK(a.hand_over(2, 100'000, true).empty());
+  // c comes back: a (two shards, c none) hands its highest shard to c once c has settled; b keeps its one.
+  a.on_view(3000, {"a@1", "b@2", "c@9"}, holders({"a@1", "b@2", "a@1"}));
+  b.on_view(3000, {"a@1", "b@2", "c@9"}, holders({"a@1", "b@2", "a@1"}));
+  CHECK(a.hand_over(2, 5999, true).empty());
+  CHECK(a.hand_over(0, 6000, true).empty());
+  CHECK(a.hand_over(2, 6000, true) == "c@9");
+  CHECK(b.hand_over(1, 6000, true).empty());
+}
+
+TEST_CASE("shard claims: several shards free at once spread over the least loaded members") {
+  shard_claims a("a@1", 4);
+  // d held shards 2 and 3 and died; a and b hold one each.
+  a.on_view(0, {"a@1", "b@2"}, holders({"a@1", "b@2", "d@4", "d@4"}));
+  CHECK(a.preferred(2) != a.preferred(3));
 }

@@ -22,11 +22,19 @@
 #
 #   tests/bench/load/failover-bench.sh TERMS|STOPS [N] [BUILD_DIR] [ROUNDS] [PROBES]
 #
+# SHARDS: three stores, each with its own agents, on three hub shards leased
+# one by one, so each of the three nodes leads one; clients on every node;
+# each round SIGKILLs the next node: p50/p99 from the kill to the ack of a
+# surviving node's client of the shard it led, and of the other shards'
+# clients (which should not notice), and the connections dropped.
+#
+#   tests/bench/load/failover-bench.sh SHARDS [N] [BUILD_DIR] [ROUNDS] [PROBES]
+#
 # Needs redis-server, and node with a global WebSocket (22, or 20 with
 # --experimental-websocket). Ports 6392, 8301, 8302 (KILLS: 8311-8313).
 # KEEP=1 keeps the nodes' logs (the temporary directory is named at the end).
 set -euo pipefail
-sig=${1:?TERM|KILL|KILLS|TERMS|STOPS}
+sig=${1:?TERM|KILL|KILLS|TERMS|STOPS|SHARDS}
 n=${2:-200}
 B=${3:-build}
 rounds=${4:-10}
@@ -46,6 +54,25 @@ hash=$(echo loadpass | "$B/server/calma-server" hash-password --iterations 1000)
 echo '{"rate_limit":{"frames_per_s":1000000,"burst":1000000},"auth":{"login_attempts_per_minute":100000},"routing":{"default_capacity":1000,"disconnect_grace_s":600},
   "doors":{"connections_per_address":100000,"new_connections_per_s":100000,"new_connections_burst":100000,"conversations_per_min":1000000,"conversations_burst":100000,"logins_per_min":100000,"logins_burst":100000},
   "escalation":{"queue_wait_s":3600,"unanswered_s":3600}}' > "$W/config.json"
+if [ "$sig" = SHARDS ]; then
+  {
+    echo '['
+    for i in $(seq 1 21); do echo "{\"username\":\"loadagent$i\",\"name\":\"Agent $i\",\"role\":\"agent\",\"password_hash\":\"$hash\",\"stores\":[\"store$((i % 3 + 1))\"]},"; done
+    echo "{\"username\":\"loadsup\",\"name\":\"Supervisor\",\"role\":\"supervisor\",\"password_hash\":\"$hash\"}]"
+  } > "$W/users.json"
+  python3 - "$W/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["stores"] = [{"id": f"store{i}", "name": f"Store {i}", "languages": ["en"]} for i in (1, 2, 3)]
+c["server"] = {"shards": 3}
+json.dump(c, open(sys.argv[1], "w"))
+PY
+  CALMA_SERVER="$B/server/calma-server" CALMA_CONFIG="$W/config.json" CALMA_USERS="$W/users.json" \
+    CALMA_REDIS=redis://127.0.0.1:6392 CALMA_LOGDIR="$W" CALMA_STORES=store1,store2,store3 \
+    node --experimental-websocket "$here/failover-clients.mjs" "$n" 21 "$probes" "$rounds" SHARD 2>/dev/null
+  grep -hE "hands shard|now leads shard" "$W"/n*.log | cut -c1-160 | tail -6
+  exit 0
+fi
 if [ "$sig" = KILLS ] || [ "$sig" = TERMS ] || [ "$sig" = STOPS ]; then
   CALMA_SERVER="$B/server/calma-server" CALMA_CONFIG="$W/config.json" CALMA_USERS="$W/users.json" \
     CALMA_REDIS=redis://127.0.0.1:6392 CALMA_LOGDIR="$W" \

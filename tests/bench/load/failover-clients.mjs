@@ -19,6 +19,13 @@
 //         loading), then SIGCONT: the paused leader steps down alive. Clients are on all three nodes; the
 //         paused node's own probes send at SIGCONT and are timed from it
 //         (their connections should all stay open), the others' from SIGSTOP.
+//   SHARD three stores on three hub shards, a lease each (the users file gives
+//         each store its own agents: CALMA_STORES names them), so each node leads
+//         one; clients on every node; each round SIGKILLs the next node: the
+//         probes of the shard it led (on the surviving nodes) are timed from the
+//         kill to their ack, and so are those of the other shards, which should
+//         not notice (no new welcome, no `unavailable`). The killed node is
+//         restarted and, once it has settled, gets a shard back (a hand-over).
 //
 // env: CALMA_SERVER, CALMA_CONFIG, CALMA_USERS, CALMA_REDIS, CALMA_LOGDIR
 // args: SHOPPERS AGENTS PROBES ROUNDS MODE  (defaults 1000 20 100 10 KILL)
@@ -28,7 +35,8 @@ import { openSync } from 'node:fs';
 
 const [SHOPPERS = 1000, AGENTS = 20, PROBES = 100, ROUNDS = 10] = process.argv.slice(2, 6).map(Number);
 const MODE = process.argv[6] ?? 'KILL';
-if (!['KILL', 'TERM', 'STOP'].includes(MODE)) throw new Error(`mode ${MODE}: KILL, TERM or STOP`);
+if (!['KILL', 'TERM', 'STOP', 'SHARD'].includes(MODE)) throw new Error(`mode ${MODE}: KILL, TERM, STOP or SHARD`);
+const STORES = (process.env.CALMA_STORES ?? '').split(',').filter(Boolean);
 const env = process.env;
 const ports = { n1: 8311, n2: 8312, n3: 8313 };
 const procs = {};
@@ -63,6 +71,29 @@ async function settledLeader(live, within = 20000) {
     await sleep(50);
   }
   throw new Error('the cluster did not settle');
+}
+
+/** SHARD: waits until every live node sees each store's shard led by the same node, no node leading two
+ * (with fewer nodes than shards, some lead two); returns store -> node id. */
+async function settledShards(live, within = 30000) {
+  const until = now() + within;
+  while (now() < until) {
+    const hs = await Promise.all(live.map(health));
+    if (hs.every((h) => h && h.status === 'ok' && h.cluster?.shards)) {
+      const views = hs.map((h) => JSON.stringify(h.cluster.shards.map((s) => s.leader.split('@')[0])));
+      const leaders = hs[0].cluster.shards.map((s) => s.leader.split('@')[0]);
+      const counts = {};
+      for (const l of leaders) counts[l] = (counts[l] ?? 0) + 1;
+      const most = Math.ceil(leaders.length / live.length);
+      if (new Set(views).size === 1 && leaders.every((l) => live.includes(l)) && Object.values(counts).every((c) => c <= most)) {
+        const of = {};
+        for (const s of hs[0].cluster.shards) for (const st of s.stores) of[st] = s.leader.split('@')[0];
+        return of;
+      }
+    }
+    await sleep(50);
+  }
+  throw new Error('the shards did not settle');
 }
 
 async function login(port, user) {
@@ -180,7 +211,91 @@ async function inBatches(items, n, f) {
 }
 
 const all = ['n1', 'n2', 'n3'];
+
+/** SHARD mode: each node leads one shard; each round one node is SIGKILLed. */
+async function shardRounds() {
+  for (const id of all) startNode(id);
+  let of = await settledShards(all);
+  console.log(`shards led: ${JSON.stringify(of)}; opening ${SHOPPERS} conversations (${AGENTS} agents) on every node`);
+  const agents = [];
+  for (let i = 1; i <= AGENTS; i++) {
+    const home = all[i % all.length];
+    const a = new Client('agent', { type: 'hello', token: await login(ports[home], `loadagent${i}`) });
+    await a.connect(home);
+    agents.push(a);
+  }
+  const shoppers = [];
+  for (let i = 0; i < SHOPPERS; i++) {
+    const s = new Client('shopper', { type: 'hello', role: 'shopper', store: STORES[i % STORES.length], name: `S${i}`, language: 'en' });
+    s.store = STORES[i % STORES.length];
+    shoppers.push(s);
+  }
+  await inBatches(shoppers, 50, async (s) => {
+    await s.connect(all[Math.floor(shoppers.indexOf(s) / STORES.length) % all.length]);
+    await s.openConversation();
+  });
+  const clients = [...agents, ...shoppers];
+  console.log(`${shoppers.filter((s) => s.conv).length} conversations open`);
+  await sleep(1000);
+  const moved = [], stayed = [];
+  let droppedOnSurvivors = 0, stayedRewelcomed = 0, stayedUnavailable = 0, movedRewelcomed = 0, unanswered = 0;
+  const probe = (list, round) =>
+    Promise.all(list.map((p) => Promise.race([p.sendUntilAcked(`round ${round}`), sleep(20000).then(() => undefined)])));
+  for (let round = 1; round <= ROUNDS; round++) {
+    const victim = all[(round - 1) % all.length];
+    const live = all.filter((n) => n !== victim);
+    const movedStores = STORES.filter((st) => of[st] === victim);
+    const survivors = clients.filter((c) => c.node !== victim);
+    const onVictim = clients.filter((c) => c.node === victim);
+    const mine = shoppers.filter((s) => s.node !== victim && movedStores.includes(s.store)).slice(0, PROBES);
+    const others = shoppers.filter((s) => s.node !== victim && !movedStores.includes(s.store)).slice(0, PROBES);
+    for (const c of clients) {
+      c.closes = [];
+      c.welcomes = 1;
+      c.unavailable = 0;
+    }
+    const t0 = now();
+    procs[victim].kill('SIGKILL');
+    const [a1, a2] = await Promise.all([probe(mine, round), probe(others, round)]);
+    const tm = [], ts = [];
+    for (const t of a1) (typeof t === 'number' ? tm.push(t - t0) : unanswered++);
+    for (const t of a2) (typeof t === 'number' ? ts.push(t - t0) : unanswered++);
+    moved.push(...tm);
+    stayed.push(...ts);
+    of = await settledShards(live);
+    await sleep(300); // the last welcomes
+    const dropped = survivors.filter((c) => c.closes.length).length;
+    droppedOnSurvivors += dropped;
+    const otherClients = survivors.filter((c) => c.kind === 'shopper' && !movedStores.includes(c.store));
+    const again = otherClients.filter((c) => c.welcomes > 1).length;
+    stayedRewelcomed += again;
+    stayedUnavailable += others.reduce((n, p) => n + p.unavailable, 0);
+    movedRewelcomed += survivors.filter((c) => c.kind === 'shopper' && movedStores.includes(c.store) && c.welcomes > 1).length;
+    console.log(`round ${round}: SIGKILL ${victim} (led ${movedStores.join(',')}; ${onVictim.length} own clients); ` +
+      `its shard's probes acked ${Math.round(pct(tm, 50))} ms p50, ${Math.round(Math.max(...tm))} ms last; ` +
+      `other shards' probes ${Math.round(pct(ts, 50))} ms p50, ${Math.round(Math.max(...ts))} ms last, ${again} of their shoppers welcomed again; ${dropped} survivors dropped`);
+    // The killed node comes back and, once settled, leads a shard again (handed over).
+    await new Promise((r) => (procs[victim].exitCode !== null || procs[victim].signalCode ? r() : procs[victim].once('exit', r)));
+    startNode(victim);
+    of = await settledShards(all);
+    await sleep(500);
+    await inBatches(onVictim, 50, (c) => c.connect(live[Math.floor(Math.random() * live.length)]).catch(() => c.connect(live[0])));
+    await sleep(1000);
+  }
+  const r = (x) => Math.round(x);
+  console.log('');
+  console.log(`SHARD rounds: ${ROUNDS}; open conversations: ${SHOPPERS} over ${STORES.length} stores; probes a round: ${PROBES} + ${PROBES}`);
+  console.log(`kill -> the killed node's shard, a surviving node's probe ack (ms): p50 ${r(pct(moved, 50))}  p99 ${r(pct(moved, 99))}  max ${r(Math.max(...moved))}  (${moved.length} samples)`);
+  console.log(`kill -> the other shards' probe ack (ms): p50 ${r(pct(stayed, 50))}  p99 ${r(pct(stayed, 99))}  max ${r(Math.max(...stayed))}  (${stayed.length} samples; ${stayedUnavailable} unavailable answers; ${stayedRewelcomed} of their shoppers welcomed again)`);
+  console.log(`connections of surviving nodes dropped: ${droppedOnSurvivors}; the moved shard's shoppers welcomed again on their open connection: ${movedRewelcomed}; never acked: ${unanswered}`);
+}
+
 try {
+  if (MODE === 'SHARD') {
+    await shardRounds();
+    for (const p of Object.values(procs)) p.kill('SIGKILL');
+    process.exit(0);
+  }
   startNode('n1');
   await settledLeader(['n1']);
   startNode('n2');
