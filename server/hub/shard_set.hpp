@@ -46,7 +46,9 @@ class shard_set : public std::enable_shared_from_this<shard_set>, private shard_
   void handle(connection& c, protocol::client_message m) { handle(c.shard(), c.id(), std::move(m)); }
   void detach(connection& c) { detach(c.shard(), c.id()); }
   /// For a caller that kept the shard hello returned (the session may be gone by the time its detach runs).
+  /// A plain session's go straight to its hub (the chat's path); a fanned-in one's through the router.
   void handle(std::uint32_t shard, std::uint64_t conn_id, protocol::client_message m) {
+    if (shard != fan_in::marker) return of(shard).handle(conn_id, std::move(m));
     router_->handle(shard, conn_id, std::move(m), {});
   }
   void detach(std::uint32_t shard, std::uint64_t conn_id) { router_->detach(shard, conn_id); }
