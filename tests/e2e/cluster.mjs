@@ -10,22 +10,18 @@
 //
 // Needs what run.mjs needs, plus redis-server on PATH (or REDIS_SERVER).
 // Prints "N passed, M failed" last; exits non-zero if anything failed.
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import {
   CHROMIUM_ARGS,
   Runner,
-  SetupError,
   crashResult,
   assert,
   checkDist,
   findChromium,
   loadPlaywright,
   parseArgs,
+  startRedis,
   startServer,
-  tempDir,
   until,
 } from './lib.mjs';
 
@@ -36,41 +32,6 @@ const SHOPPER2_NAME = 'Marek Nowak';
 const FIRST2 = 'Dzień dobry, paczka 9902 jest uszkodzona';
 const GAP = 'Czy ktoś tam jest?';
 const REPLY2 = 'Tak, jestem. Bardzo przepraszam za kłopot.';
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startRedis() {
-  const bin = process.env.REDIS_SERVER || ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p));
-  if (!bin) throw new SetupError('redis-server not found: apt-get install -y redis-server (or set REDIS_SERVER)');
-  const port = await freePort();
-  const dir = tempDir('calma-e2e-redis-');
-  const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes',
-    '--appendfsync', 'always', '--logfile', '', '--daemonize', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new SetupError(`redis-server not ready within 10 s:\n${log}`)), 10000);
-    const on = (d) => {
-      log += d.toString();
-      if (log.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout.on('data', on);
-    child.stderr.on('data', on);
-    child.on('exit', (code) => reject(new SetupError(`redis-server exited (${code}):\n${log}`)));
-  });
-  return { url: `redis://127.0.0.1:${port}`, stop: () => child.kill('SIGKILL') };
-}
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -310,4 +311,76 @@ export class Runner {
     if (!this.shotsDir) return;
     await page.screenshot({ path: path.join(this.shotsDir, name + '.png'), timeout: 5000 });
   }
+}
+
+/** A free TCP port on 127.0.0.1 (for a child that cannot take port 0). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A redis-server of its own on a free port (append-only, fsync always); `stop()` kills it. */
+export async function startRedis() {
+  const bin = process.env.REDIS_SERVER || ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p));
+  if (!bin) throw new SetupError('redis-server not found: apt-get install -y redis-server (or set REDIS_SERVER)');
+  const port = await freePort();
+  const dir = tempDir('calma-e2e-redis-');
+  const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes',
+    '--appendfsync', 'always', '--logfile', '', '--daemonize', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new SetupError(`redis-server not ready within 10 s:\n${log}`)), 10000);
+    const on = (d) => {
+      log += d.toString();
+      if (log.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout.on('data', on);
+    child.stderr.on('data', on);
+    child.on('exit', (code) => reject(new SetupError(`redis-server exited (${code}):\n${log}`)));
+  });
+  return { url: `redis://127.0.0.1:${port}`, stop: () => child.kill('SIGKILL') };
+}
+
+/** POST /api/v1/login's answer ({token, ...}; fails the test on anything but 200 with a token). */
+export async function apiLogin(base, username, password) {
+  const res = await fetch(base + '/api/v1/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username, password }) });
+  const body = await res.text();
+  assert(res.status === 200, `login ${username}: HTTP ${res.status} ${body}`);
+  const j = JSON.parse(body);
+  assert(j.token, `login ${username}: no token`);
+  return j;
+}
+
+/** Logs `user` into the console at `base` in `page` and waits until it is connected. */
+export async function consoleLogin(page, base, user, password = user) {
+  const tid = (id) => page.locator(`[data-testid="${id}"]`);
+  await page.goto(base + '/console');
+  await tid('username').fill(user);
+  await tid('password').fill(password);
+  await tid('login').click();
+  await tid('conn').filter({ hasText: 'Connected' }).waitFor();
+}
+
+/** The demo config and users with the two stores' agents apart (agent: demo, agent2:
+ * demo-pl) on two hub shards, always open: arguments for startServer. */
+export function twoShardsConfig(label) {
+  return configCopy(label, {
+    config: (cfg) => {
+      cfg.server = { ...(cfg.server ?? {}), threads: 2, shards: 2 };
+      for (const st of cfg.stores ?? []) delete st.hours;  // always open: not the clock's test
+    },
+    users: (users) => {
+      const a2 = users.find((u) => u.username === 'agent2');
+      if (a2) a2.stores = ['demo-pl'];
+    },
+  });
 }

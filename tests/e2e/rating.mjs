@@ -26,6 +26,7 @@ import {
   startServer,
   teardown,
   until,
+  apiLogin,
 } from './lib.mjs';
 import { connectWs } from './ws.mjs';
 import path from 'node:path';
@@ -35,15 +36,6 @@ const FIRST = 'Hola, ¿el molinillo manual sirve para espresso?';
 const ANSWER = 'Sí, tiene ajuste fino para espresso. ¿Te ayudo con algo más?';
 const COMMENT = 'Muy clara y rápida, ¡gracias!';
 const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2, locale: 'es-ES' };
-
-async function login(base, username, password) {
-  const res = await fetch(base + '/api/v1/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username, password }) });
-  const body = await res.text();
-  assert(res.status === 200, `login ${username}: HTTP ${res.status} ${body}`);
-  const j = JSON.parse(body);
-  assert(j.token, `login ${username}: no token`);
-  return j;
-}
 
 async function main() {
   let args;
@@ -92,7 +84,7 @@ async function main() {
 
     const CHAT = 'on / a shopper writes, the agent answers and closes: the widget asks for a rating in Spanish';
     runner.test(CHAT, async () => {
-      const me = await login(server.url, 'agent', 'agent');
+      const me = await apiLogin(server.url, 'agent', 'agent');
       agentWs = await connectWs(server.url.replace('http://', 'ws://') + '/ws', { origin: server.url });
       agentWs.send({ type: 'hello', token: me.token });
       await agentWs.next((f) => f.type === 'welcome', 10000, 'welcome for the agent');
@@ -157,7 +149,7 @@ async function main() {
     }, { needs: [CHAT] });
 
     runner.test('GET /api/v1/conversations/{id} (supervisor) has csat 5 with the comment, and a csat audit entry', async () => {
-      const sup = await login(server.url, 'supervisor', 'supervisor');
+      const sup = await apiLogin(server.url, 'supervisor', 'supervisor');
       let last = null;
       const body = await until(async () => {
         const res = await fetch(`${server.url}/api/v1/conversations/${encodeURIComponent(conv)}`, { headers: { Authorization: `Bearer ${sup.token}` } });

@@ -15,7 +15,7 @@ import {
   assert,
   checkDist,
   CHROMIUM_ARGS,
-  configCopy,
+  twoShardsConfig,
   countPageErrors,
   crashResult,
   findChromium,
@@ -26,6 +26,8 @@ import {
   startServer,
   teardown,
   until,
+  apiLogin,
+  consoleLogin,
 } from './lib.mjs';
 import { connectWs } from './ws.mjs';
 
@@ -34,12 +36,6 @@ const PL_NAME = 'Zofia Wiśniewska';
 const ES_FIRST = 'Quiero hablar con un responsable ahora mismo';
 const PL_FIRST = 'Dzień dobry, gdzie jest moja paczka?';
 const WHISPER = 'Zaproponuj darmową wysyłkę';
-
-async function login(base, username, password) {
-  const res = await fetch(base + '/api/v1/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username, password }) });
-  assert(res.status === 200, `login ${username}: HTTP ${res.status}`);
-  return (await res.json()).token;
-}
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
@@ -53,16 +49,7 @@ async function main() {
     const { chromium } = loadPlaywright();
     const executablePath = findChromium();
     checkDist();
-    const extra = configCopy('shards', {
-      config: (cfg) => {
-        cfg.server = { ...(cfg.server ?? {}), threads: 2, shards: 2 };
-        for (const st of cfg.stores ?? []) delete st.hours;  // always open: not the clock's test
-      },
-      users: (users) => {
-        const a2 = users.find((u) => u.username === 'agent2');
-        if (a2) a2.stores = ['demo-pl'];
-      },
-    });
+    const extra = twoShardsConfig('shards');
     server = await startServer(args.server ? path.resolve(args.server) : '', extra);
     const base = server.url;
     const wsUrl = base.replace('http://', 'ws://') + '/ws';
@@ -87,7 +74,7 @@ async function main() {
       for (const [user, store] of [['agent', 'demo'], ['agent2', 'demo-pl']]) {
         const ws = await connectWs(wsUrl, { origin: base });
         sockets.push(ws);
-        ws.send({ type: 'hello', token: await login(base, user, user) });
+        ws.send({ type: 'hello', token: (await apiLogin(base, user, user)).token });
         await ws.next((f) => f.type === 'welcome', 10000, `${user}'s welcome`);
         if (store === 'demo') agentEs = ws;
         else agentPl = ws;
@@ -105,11 +92,7 @@ async function main() {
     }, { needs: ['the server runs two hub shards'] });
 
     runner.test('the supervisor sees both hubs in one console: list, board, agents, inbox', async () => {
-      await sup.goto(base + '/console');
-      await tid('username').fill('supervisor');
-      await tid('password').fill('supervisor');
-      await tid('login').click();
-      await tid('conn').filter({ hasText: 'Connected' }).waitFor();
+      await consoleLogin(sup, base, 'supervisor');
       await tid('conv-item').filter({ hasText: ES_NAME }).waitFor();
       await tid('conv-item').filter({ hasText: PL_NAME }).waitFor();
       await tid('agents').filter({ hasText: 'Ana García' }).waitFor();

@@ -29,6 +29,7 @@ import {
   startServer,
   teardown,
   until,
+  apiLogin,
 } from './lib.mjs';
 import { connectWs } from './ws.mjs';
 
@@ -65,15 +66,6 @@ function configWith(label, edit) {
       if (Array.isArray(agent.stores) && !agent.stores.includes('demo-pl')) agent.stores.push('demo-pl');
     },
   });
-}
-
-async function login(base, username, password) {
-  const res = await fetch(base + '/api/v1/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username, password }) });
-  const body = await res.text();
-  assert(res.status === 200, `login ${username}: HTTP ${res.status} ${body}`);
-  const j = JSON.parse(body);
-  assert(j.token, `login ${username}: no token`);
-  return j;
 }
 
 async function main() {
@@ -157,7 +149,7 @@ async function main() {
 
     runner.test('(a) /pl/ on a phone: Polish widget; the agent gets the VIP context of the page', async () => {
       // The agent: HTTP login, then a raw WebSocket with the token.
-      const me = await login(a.url, 'agent', 'agent');
+      const me = await apiLogin(a.url, 'agent', 'agent');
       agentWs = await connectWs(a.url.replace('http://', 'ws://') + '/ws', { origin: a.url });
       agentWs.send({ type: 'hello', token: me.token });
       await agentWs.next((f) => f.type === 'welcome', 10000, 'welcome for the agent');
@@ -247,7 +239,7 @@ async function main() {
       const conv = await page.evaluate(() => localStorage.getItem('calma:demo-pl:conversation'));
       assert(conv, 'the widget has no conversation id');
 
-      const me = await login(b.url, 'agent', 'agent');
+      const me = await apiLogin(b.url, 'agent', 'agent');
       const res = await fetch(b.url + '/api/v1/followups?store=demo-pl', { headers: { Authorization: `Bearer ${me.token}` } });
       const body = await res.text();
       assert(res.status === 200, `GET /api/v1/followups?store=demo-pl: HTTP ${res.status} ${body}`);
