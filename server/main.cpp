@@ -203,7 +203,11 @@ int main(int argc, char** argv) {
   // (server/hub/shard_set.hpp); as many as threads unless the config says.
   // In a cluster each shard is leased on its own, so every node must plan
   // the same shards (the same users file, stores and server.shards).
-  const int shards_asked = cfg.server.shards > 0 ? cfg.server.shards : nthreads;
+  // Unset in a cluster: one per store group, whatever the machine (nodes
+  // with different core counts must still plan alike).
+  const int shards_asked = cfg.server.shards > 0     ? cfg.server.shards
+                           : cfg.redis.url.empty()   ? nthreads
+                                                     : static_cast<int>(cfg.stores.size());
   const auto cluster_plan = calma::shard_router::plan_for(cfg, *directory.snapshot(), shards_asked);
   if (cfg.redis.url.empty()) {
     store_ptr = std::make_unique<calma::memory_store>();
@@ -244,7 +248,7 @@ int main(int argc, char** argv) {
   calma::store& store = *store_ptr;
   const calma::auth::token_signer signer(secret);
   auto make_hub = [&] { return std::make_shared<calma::hub>(ioc, cfg, store, stats, signer, directory, clock, engine, &revoked); };
-  auto make_hubs = [&] { return std::make_shared<calma::shard_set>(cfg, store, signer, directory, make_hub, shards_asked); };
+  auto make_hubs = [&] { return std::make_shared<calma::shard_set>(cfg, store, signer, directory, make_hub, shards_asked, &stats); };
   // Alone (memory store): this process's hubs. On Redis, the node joins
   // the cluster of every node on that Redis (one alone is a cluster of one):
   // the leader's hubs serve every node's clients (server/cluster/node.hpp).

@@ -27,7 +27,8 @@ timestamp_ms next_heartbeat_in(const lease_params& p, bool leader, timestamp_ms 
 
 lease_event lease_tracker::on_reply(timestamp_ms sent, const std::string& holder) {
   if (holder == self_) {
-    if (!leader_ && stepped_down_at_ != 0 && sent < stepped_down_at_) return lease_event::none;  // stale
+    // stale: sent before the step-down, or in its millisecond (its order there unknown)
+    if (!leader_ && stepped_down_at_ != 0 && sent <= stepped_down_at_) return lease_event::none;
     confirmed_until_ = sent + p_.lease_ms;
     known_ = self_;
     if (leader_) return lease_event::none;

@@ -76,7 +76,7 @@ class lease_tracker {
 
   /// The renewal sent at `sent` answered: `holder` holds the lease now. A
   /// reply naming this node to a renewal sent before on_tick made it step
-  /// down is stale (a paused process finds it waiting when it resumes) and
+  /// down (or in the same millisecond) is stale (a paused process finds it waiting when it resumes) and
   /// changes nothing: it cannot make the node lead again; a fresh renewal can.
   lease_event on_reply(timestamp_ms sent, const std::string& holder);
   /// Time passed while Redis was reachable (call about every renew_every_ms).

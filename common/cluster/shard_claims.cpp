@@ -5,7 +5,12 @@
 namespace calma::cluster {
 
 shard_claims::shard_claims(std::string self, std::size_t shards, claim_params p)
-    : self_(std::move(self)), p_(p), holders_(shards), vacant_since_(shards, 0), giving_(shards, false) {}
+    : self_(std::move(self)),
+      p_(p),
+      holders_(shards),
+      vacant_since_(shards, 0),
+      giving_(shards, false),
+      handed_at_(shards, 0) {}
 
 void shard_claims::on_view(timestamp_ms now, std::vector<std::string> fresh, const std::vector<std::string>& holders) {
   if (std::find(fresh.begin(), fresh.end(), self_) == fresh.end()) fresh.push_back(self_);
@@ -63,8 +68,8 @@ std::string shard_claims::preferred(std::size_t k) const {
 }
 
 shard_ask shard_claims::ask(std::size_t k, timestamp_ms now, bool leading) const {
+  if (leading) return shard_ask::keep;  // a hub decides on it: never given (cancel_giving)
   if (giving_.at(k)) return shard_ask::give;
-  if (leading) return shard_ask::keep;
   if (holders_.size() == 1 || preferred(k) == self_) return shard_ask::take;
   if (vacant_since_[k] != 0 && now - vacant_since_[k] >= p_.vacant_grace_ms) return shard_ask::take;
   return shard_ask::keep;
@@ -72,6 +77,7 @@ shard_ask shard_claims::ask(std::size_t k, timestamp_ms now, bool leading) const
 
 std::string shard_claims::hand_over(std::size_t k, timestamp_ms now, bool leading) const {
   if (!leading || giving_.at(k) || holders_.size() == 1) return {};
+  if (handed_at_[k] != 0 && now - handed_at_[k] < 2 * p_.settle_ms) return {};
   // Only the highest shard this node holds, one at a time.
   for (std::size_t j = k + 1; j < holders_.size(); ++j)
     if (holders_[j] == self_ && !giving_[j]) return {};

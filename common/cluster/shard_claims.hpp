@@ -71,9 +71,17 @@ class shard_claims {
   shard_ask ask(std::size_t k, timestamp_ms now, bool leading) const;
   /// Leading shard k: the member to hand it over to now ("" : keep it).
   std::string hand_over(std::size_t k, timestamp_ms now, bool leading) const;
-  /// The node stepped shard k down to hand it over: ask `give` until someone else holds it.
-  void giving(std::size_t k) { giving_.at(k) = true; }
+  /// The node stepped shard k down at `now` to hand it over: ask `give`
+  /// until someone else holds it. The same shard is not handed over again
+  /// for two settle times (if its new holder fails to take it and this node
+  /// takes it back, it does not hand it over and over).
+  void giving(std::size_t k, timestamp_ms now) {
+    giving_.at(k) = true;
+    handed_at_.at(k) = now;
+  }
   bool is_giving(std::size_t k) const { return giving_.at(k); }
+  /// This node leads shard k again (a reply confirmed it): the hand-over is off.
+  void cancel_giving(std::size_t k) { giving_.at(k) = false; }
 
   std::size_t shards() const { return holders_.size(); }
   const std::vector<std::string>& fresh() const { return fresh_; }
@@ -91,6 +99,7 @@ class shard_claims {
   std::vector<std::string> holders_;
   std::vector<timestamp_ms> vacant_since_;  // 0: held (or never seen)
   std::vector<bool> giving_;
+  std::vector<timestamp_ms> handed_at_;  // when each shard was last handed over (0: never)
 };
 
 }  // namespace calma::cluster

@@ -22,10 +22,13 @@ namespace {
 // renew first (PEXPIRE needs no memory, so a Redis at maxmemory still
 // renews); take a free one only under the plan the leases were taken with
 // (KEYS[n+2], kept as long as a lease: two nodes with different plans must
-// never lead one store twice); then check in (the nodes sorted set, scored
-// with Redis's own clock, so the nodes' clocks do not matter; pcall: a
-// refused check-in must not cost a lease) and list the live members, the
-// fresh ones (checked in within ARGV[4]: who may be preferred for a shard)
+// never lead one store twice; with several shards the leader's key, KEYS[n+4],
+// is held as 'shards' too, so a node of an older version follows instead of
+// leading every store, and one an older leader holds stops us taking any);
+// then check in (the nodes sorted set, scored with Redis's own clock, so the
+// nodes' clocks do not matter; pcall: a refused check-in must not cost a
+// lease), note our plan (the hash KEYS[n+3]) and list the live members, the
+// fresh ones of our plan (checked in within ARGV[4]: who may be preferred for a shard)
 // and the stale ones (past ARGV[3]: their clients are dropped by the
 // leaders; trimmed 30 s later, by when every leader has seen them). A node is
 // known by its member id, "<node id>@<incarnation>": a restarted node is a
@@ -37,9 +40,21 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local me = ARGV[1]
 local n = #ARGV[5]
 local plan_key = KEYS[n + 2]
+local plans = KEYS[n + 3]
 local plan = redis.call('GET', plan_key)
 local plan_ok = (not plan) or plan == ARGV[6]
-local shards = {}
+-- Several shards: the leader's key is ours too ('shards'), so that a node of
+-- an older version, which knows only that key, follows instead of leading
+-- every store; one it holds (an older leader alive) means we take nothing.
+local old = false
+if n > 1 then
+  old = redis.call('GET', KEYS[n + 4])
+  if old and old ~= 'shards' then plan_ok = false end
+end
+-- Renewals and gives first (PEXPIRE and DEL need no memory: at maxmemory
+-- they still work), then takes, each under pcall (a SET refused at
+-- maxmemory must not stop the renewals).
+local holders = {}
 local holds = false
 for i = 1, n do
   local key = KEYS[i + 1]
@@ -51,21 +66,42 @@ for i = 1, n do
       holder = false
     else
       redis.call('PEXPIRE', key, ARGV[2])
+      holds = true
     end
-  elseif (not holder) and ask == 't' and plan_ok then
-    redis.call('SET', key, me, 'PX', ARGV[2])
-    holder = me
   end
-  if holder == me then holds = true end
-  shards[#shards + 1] = holder or ''
-  shards[#shards + 1] = redis.call('PTTL', key)
+  holders[i] = holder
 end
-if holds then redis.call('SET', plan_key, ARGV[6], 'PX', ARGV[2]) end
+for i = 1, n do
+  if (not holders[i]) and string.sub(ARGV[5], i, i) == 't' and plan_ok then
+    local ok = redis.pcall('SET', KEYS[i + 1], me, 'PX', ARGV[2])
+    if type(ok) == 'table' and ok.ok then
+      holders[i] = me
+      holds = true
+    end
+  end
+end
+local shards = {}
+for i = 1, n do
+  shards[#shards + 1] = holders[i] or ''
+  shards[#shards + 1] = redis.call('PTTL', KEYS[i + 1])
+end
+if holds then
+  redis.pcall('SET', plan_key, ARGV[6], 'PX', ARGV[2])
+  if n > 1 then redis.pcall('SET', KEYS[n + 4], 'shards', 'PX', ARGV[2]) end
+end
 redis.pcall('ZADD', KEYS[1], now, me)
+redis.pcall('HSET', plans, me, ARGV[6])
 local live = redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[3]), '+inf')
-local fresh = redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[4]), '+inf')
+-- Fresh members of our plan only: a node planning otherwise takes nothing, so it is nobody's choice.
+local fresh = {}
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[4]), '+inf')) do
+  if redis.call('HGET', plans, m) == ARGV[6] then fresh[#fresh + 1] = m end
+end
 local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - tonumber(ARGV[3])))
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[3]) - 30000)
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[3]) - 30000)) do
+  redis.call('ZREM', KEYS[1], m)
+  redis.call('HDEL', plans, m)
+end
 local out = {live, fresh, stale, plan_ok and 1 or 0}
 for _, v in ipairs(shards) do out[#out + 1] = v end
 return out
@@ -76,7 +112,8 @@ return out
 // every other member (relay kind L): the leaders drop its clients now (their
 // detach messages may not all have gone out), and the nodes whose shards it
 // led ask for them at once instead of at their next heartbeat (nodes that
-// do not know the shards' leader ignore it). ARGV[2]: channel prefix.
+// do not know the shards' leader ignore it). ARGV[2]: channel prefix; ARGV[3]: the
+// members' plans (a hash, {cluster} like the rest).
 constexpr const char* release_lua = R"lua(
 local us = string.char(31)
 local left = 'L' .. us .. ARGV[1] .. us .. '0' .. us .. '0' .. us
@@ -87,6 +124,7 @@ for _, n in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if n ~= ARGV[1] then redis.call('PUBLISH', ARGV[2] .. n, left) end
 end
 redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', ARGV[3], ARGV[1])
 return 1
 )lua";
 
@@ -209,7 +247,7 @@ std::shared_ptr<node> node::create(asio::io_context& ioc, node_options o, const 
                                    node_shards shards, hub_factory make_hub) {
   auto n = std::shared_ptr<node>(new node(ioc, std::move(o), cfg, m, std::move(shards), std::move(make_hub)));
   n->router_ = std::make_shared<shard_router>(cfg, *n->shards_.st, *n->shards_.signer, *n->shards_.users,
-                                              n->shards_.plan, static_cast<shard_port&>(*n));
+                                              n->shards_.plan, static_cast<shard_port&>(*n), &n->metrics_);
   return n;
 }
 
@@ -355,6 +393,9 @@ void node::stop() {
     // they stop: the strand runs these first) rather than closing them;
     // their nodes hold them and say their hello to the next leader.
     for (auto& l : self->lanes_) {
+      // Closed before the leases are given up: what is queued on the hubs'
+      // strands decides nothing once another node may hold the keys.
+      if (l->gate) l->gate->close();
       for (auto& [key, rc] : l->remotes)
         if (l->hub) l->hub->detach(rc->id(), rc->counted());
       l->remotes.clear();
@@ -367,6 +408,7 @@ void node::stop() {
     for (const auto& l : self->lanes_) cmd.push_back(l->key);
     cmd.push_back(self->opts_.node_id);
     cmd.push_back(p + ":node:");
+    cmd.push_back(p + ":{cluster}:plans");
     self->cmd_->command(std::move(cmd), [self](const redis::reply_or_error&) {
       self->sub_->stop();
       self->released_ = true;
@@ -494,9 +536,14 @@ void node::send_heartbeat() {
   std::string asks;
   for (const auto& l : lanes_) asks += static_cast<char>(claims_.ask(l->k, sent, l->lease.is_leader()));
   const std::string p = opts_.key_prefix;
-  std::vector<std::string> cmd{"EVAL", heartbeat_lua, std::to_string(lanes_.size() + 2), p + ":{cluster}:nodes"};
+  const bool several = lanes_.size() > 1;
+  std::vector<std::string> cmd{"EVAL", heartbeat_lua, std::to_string(lanes_.size() + (several ? 4 : 3)),
+                               p + ":{cluster}:nodes"};
   for (const auto& l : lanes_) cmd.push_back(l->key);
   cmd.push_back(p + ":{cluster}:plan");
+  cmd.push_back(p + ":{cluster}:plans");
+  if (several) cmd.push_back(lease_key(p, 1, 0));  // the leader's key, held as 'shards'
+
   cmd.push_back(opts_.node_id);
   cmd.push_back(std::to_string(opts_.lease.lease_ms));
   cmd.push_back(std::to_string(opts_.node_timeout_ms));
@@ -526,10 +573,11 @@ void node::on_heartbeat(std::int64_t sent, const redis::reply_or_error& r) {
     spdlog::warn("cluster: a lease renewal was answered after {} ms (renewed every {} ms; a leader steps down "
                  "{} ms after its last answered renewal was sent)",
                  took, opts_.lease.renew_every_ms, opts_.lease.lease_ms - opts_.lease.margin_ms);
-  if (e[3].integer != 1 && now - plan_warned_ > 60'000) {
+  plan_rejected_ = e[3].integer != 1;
+  if (plan_rejected_ && now - plan_warned_ > 60'000) {
     plan_warned_ = now;
     spdlog::error("cluster: the shards are leased under another plan than this node's ({}): it leads no shard until "
-                  "every node has the same users file, stores and server.shards",
+                  "every node has the same users file, stores and server.shards (its clients are refused: 1013)",
                   plan_key_);
   }
   std::vector<std::string> fresh, holders;
@@ -560,7 +608,7 @@ void node::on_heartbeat(std::int64_t sent, const redis::reply_or_error& r) {
   for (auto& l : lanes_)
     if (const auto to = claims_.hand_over(l->k, now, l->lease.is_leader()); !to.empty()) {
       spdlog::info("cluster: node {} hands shard {} over to {}", opts_.node_id, l->k, to);
-      claims_.giving(l->k);
+      claims_.giving(l->k, now);
       on_event(*l, l->lease.step_down(now));
       set_leading();
       next = 0;
@@ -601,6 +649,7 @@ void node::on_event(lane& l, lease_event e) {
     case lease_event::none: return;
     case lease_event::became_leader:
       spdlog::info("cluster: node {} now leads {}", opts_.node_id, what(l));
+      claims_.cancel_giving(l.k);  // a hand-over under way is off: this hub will decide on the key
       // Sessions relayed to the previous leader stay open: they say hello to
       // this node's hub once it is ready (adopt_relayed).
       hold_relayed(l);
@@ -731,6 +780,9 @@ void node::hello(std::uint32_t k, std::shared_ptr<connection> c, protocol::hello
   on_strand([self = shared_from_this(), k, c = std::move(c), h = std::move(h), raw]() mutable {
     if (self->stopped_)
       return c->close(static_cast<std::uint16_t>(protocol::close_code::going_away), "server shutting down");
+    // Its plan is not the cluster's: it would route clients to shards that hold other stores.
+    if (self->plan_rejected_)
+      return c->close(code_try_later, "this node plans other hub shards than the cluster; reconnect");
     if (k >= self->lanes_.size()) k = 0;
     auto& l = *self->lanes_[k];
     const auto id = c->id();

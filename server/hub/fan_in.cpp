@@ -1,5 +1,6 @@
 #include "server/hub/fan_in.hpp"
 
+#include "common/protocol/errors.hpp"
 #include "common/protocol/merge.hpp"
 
 #include <algorithm>
@@ -148,12 +149,12 @@ void fan_in::leg_closed(std::uint16_t code, std::string reason) {
 
 void fan_in::from_leg(std::size_t i, frame_ptr f) {
   deliver(i, std::move(f));
-  bool due = false;
+  std::optional<std::size_t> fresh;
   {
     std::lock_guard lk(mu_);
-    due = std::exchange(rewelcome_due_, false);
+    fresh = std::exchange(rewelcome_leg_, std::nullopt);
   }
-  if (due) rewelcome_(i);  // outside the lock: the legs' hellos go out from here
+  if (fresh) rewelcome_(*fresh);  // outside the lock: the legs' hellos go out from here
 }
 
 void fan_in::deliver(std::size_t i, frame_ptr f) {
@@ -190,13 +191,25 @@ void fan_in::deliver(std::size_t i, frame_ptr f) {
     welcomed_ = false;
     welcomes_.assign(shards_.size(), std::nullopt);
     waiting_.assign(shards_.size(), {});
+    waiting_count_ = 0;
     lists_.clear();
     welcomes_[i] = json::parse(*f, nullptr, false);
-    if (rewelcome_) rewelcome_due_ = true;
+    if (rewelcome_) rewelcome_leg_ = i;
     if (shards_.size() > 1) return;
   }
   if (!welcomed_) {
+    if (type == "welcome" && welcomes_[i]) {
+      // Welcomed again before the merge (its shard moved meanwhile): the later one holds.
+      welcomes_[i] = json::parse(*f, nullptr, false);
+      return;
+    }
     if (type != "welcome" || welcomes_[i]) {
+      // Bounded: a leg whose hub never welcomes would otherwise hold the others' frames for ever.
+      if (++waiting_count_ > max_waiting_) {
+        closed_ = true;
+        client->close(static_cast<std::uint16_t>(protocol::close_code::try_later), "not every shard answered; reconnect");
+        return;
+      }
       waiting_[i].push_back(std::move(f));
       return;
     }
@@ -209,6 +222,7 @@ void fan_in::deliver(std::size_t i, frame_ptr f) {
         if (auto out = pass(k, g, protocol::top_level_type(*g))) client->send(std::move(out));
     waiting_.clear();
     welcomes_.clear();
+    waiting_count_ = 0;
     return;
   }
   if (auto out = pass(i, f, type)) client->send(std::move(out));

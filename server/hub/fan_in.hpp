@@ -107,7 +107,9 @@ class fan_in : public std::enable_shared_from_this<fan_in> {
   std::vector<std::optional<nlohmann::json>> welcomes_;  // until merged
   std::vector<std::vector<frame_ptr>> waiting_;          // a leg's frames after its welcome, until merged
   bool welcomed_ = false;
-  bool rewelcome_due_ = false;  // a leg was welcomed again: the others say hello again (outside mu_)
+  std::optional<std::size_t> rewelcome_leg_;  // a leg welcomed again: the others say hello again (outside mu_)
+  std::size_t waiting_count_ = 0;              // frames in waiting_
+  static constexpr std::size_t max_waiting_ = 10'000;
   bool closed_ = false;
   std::vector<std::optional<nlohmann::json>> snapshots_;  // each leg's latest queue.snapshot
   struct list_merge {

@@ -359,6 +359,12 @@ void hub::do_hello(std::shared_ptr<connection> c, protocol::hello h) {
     store = cl.store;
   }
 
+  // Another shard's store (a node whose plan differs routed it here): its
+  // decisions are not this hub's to make. Asked to reconnect, not served.
+  if (who.role == role::shopper && !owns(store)) {
+    spdlog::warn("hello refused: store {} is not decided by this hub's shard", limits::log_safe(store, 64));
+    return c->close(static_cast<std::uint16_t>(protocol::close_code::restart), "this store is decided elsewhere; reconnect");
+  }
   const auto id = c->id();
   if (c->counted()) {
     --metrics_.connections_unauthenticated;

@@ -19,8 +19,9 @@ routing::shard_plan shard_router::plan_for(const config& cfg, const auth::user_t
 }
 
 shard_router::shard_router(const config& cfg, store& st, const auth::token_signer& signer,
-                           const auth::user_directory& users, routing::shard_plan plan, shard_port& port)
-    : cfg_(cfg), store_(st), signer_(signer), users_(users), plan_(std::move(plan)), port_(port) {
+                           const auth::user_directory& users, routing::shard_plan plan, shard_port& port,
+                           metrics* m)
+    : cfg_(cfg), store_(st), signer_(signer), users_(users), plan_(std::move(plan)), port_(port), metrics_(m) {
   warned_version_ = users.version();
 }
 
@@ -73,7 +74,11 @@ std::uint32_t shard_router::hello(std::shared_ptr<connection> c, protocol::hello
   c->set_shard(fan_in::marker);
   {
     std::lock_guard lk(fans_mu_);
-    fans_[id] = std::make_shared<fanned>(fanned{f, h, raw});
+    auto fd = std::make_shared<fanned>();
+    fd->f = f;
+    fd->h = h;
+    fd->raw = raw;
+    fans_[id] = std::move(fd);
   }
   for (std::size_t i = 0; i < legs.size(); ++i) port_.hello(shards[i], legs[i], h, raw);
   return fan_in::marker;
@@ -90,9 +95,14 @@ void shard_router::rehello_others(std::uint64_t conn_id, std::size_t fresh) {
   if (!fd) return;
   auto legs = fd->f->legs();
   const auto& shards = fd->f->shards();
+  std::lock_guard lk(fd->mu);
+  if (fd->gone) return;  // its detach went out first: nothing to say hello again
   for (std::size_t i = 0; i < legs.size() && i < shards.size(); ++i) {
     if (i == fresh) continue;
     port_.detach(shards[i], conn_id, i == 0);
+    // The detach took the client off its role's gauge; its hello puts it
+    // back from "unauthenticated", as at the start.
+    if (i == 0 && metrics_) ++metrics_->connections_unauthenticated;
     port_.hello(shards[i], legs[i], fd->h, fd->raw);
   }
 }
@@ -112,6 +122,8 @@ void shard_router::detach(std::uint32_t shard, std::uint64_t conn_id) {
     fd = std::move(it->second);
     fans_.erase(it);
   }
+  std::lock_guard lk(fd->mu);
+  fd->gone = true;
   for (std::size_t i = 0; i < fd->f->shards().size(); ++i) port_.detach(fd->f->shards()[i], conn_id, i == 0);
 }
 

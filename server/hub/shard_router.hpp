@@ -33,6 +33,7 @@
 #include "server/auth/users.hpp"
 #include "server/hub/connection.hpp"
 #include "server/hub/fan_in.hpp"
+#include "server/metrics.hpp"
 #include "server/store/store.hpp"
 
 namespace calma {
@@ -54,8 +55,9 @@ class shard_router : public std::enable_shared_from_this<shard_router> {
   /// The plan of `asked` shards (≤ 0: one) over the configured stores and the staff table.
   static routing::shard_plan plan_for(const config& cfg, const auth::user_table& users, int asked);
 
+  /// `m`: the gauges a leg's hello said again keeps right (may be null in tests).
   shard_router(const config& cfg, store& st, const auth::token_signer& signer, const auth::user_directory& users,
-               routing::shard_plan plan, shard_port& port);
+               routing::shard_plan plan, shard_port& port, metrics* m = nullptr);
 
   const routing::shard_plan& plan() const { return plan_; }
   std::size_t shards() const { return static_cast<std::size_t>(plan_.shards); }
@@ -73,6 +75,10 @@ class shard_router : public std::enable_shared_from_this<shard_router> {
     std::shared_ptr<fan_in> f;
     protocol::hello h;
     std::string raw;
+    /// Orders a re-hello of the legs against the client's detach: a leg said
+    /// hello again after the detach would stay in its hub for ever.
+    std::mutex mu;
+    bool gone = false;
   };
   std::vector<std::uint32_t> shards_of_hello(const protocol::hello& h) const;
   std::shared_ptr<fanned> fan_of(std::uint64_t conn_id) const;
@@ -89,6 +95,7 @@ class shard_router : public std::enable_shared_from_this<shard_router> {
   const auth::user_directory& users_;
   routing::shard_plan plan_;
   shard_port& port_;
+  metrics* metrics_;
   mutable std::mutex fans_mu_;
   std::unordered_map<std::uint64_t, std::shared_ptr<fanned>> fans_;  // clients served by several shards
   mutable std::atomic<std::uint64_t> warned_version_{0};

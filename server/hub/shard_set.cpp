@@ -9,9 +9,9 @@
 namespace calma {
 
 shard_set::shard_set(const config& cfg, store& st, const auth::token_signer& signer, const auth::user_directory& users,
-                     const hub_factory& make, int asked)
-    : cfg_(cfg), store_(st), signer_(signer), users_(users), plan_(shard_router::plan_for(cfg, *users.snapshot(), asked)) {
-  router_ = std::make_shared<shard_router>(cfg, st, signer, users, plan_, static_cast<shard_port&>(*this));
+                     const hub_factory& make, int asked, metrics* m)
+    : store_(st), plan_(shard_router::plan_for(cfg, *users.snapshot(), asked)) {
+  router_ = std::make_shared<shard_router>(cfg, st, signer, users, plan_, static_cast<shard_port&>(*this), m);
   for (int k = 0; k < plan_.shards; ++k) {
     auto h = make();
     // One shard decides for every store, as a hub always did; several: each its own.

@@ -27,7 +27,7 @@ class shard_set : public std::enable_shared_from_this<shard_set>, private shard_
   /// Plans `asked` shards (≤ 0: one) over the configured stores and the staff
   /// table, and makes one hub per shard with `make`.
   shard_set(const config& cfg, store& st, const auth::token_signer& signer, const auth::user_directory& users,
-            const hub_factory& make, int asked);
+            const hub_factory& make, int asked, metrics* m = nullptr);
 
   std::size_t size() const { return hubs_.size(); }
   const routing::shard_plan& plan() const { return plan_; }
@@ -76,10 +76,7 @@ class shard_set : public std::enable_shared_from_this<shard_set>, private shard_
   std::vector<std::uint32_t> shards_of_staff(const std::string& user_id) const { return router_->shards_of_staff(user_id); }
   hub& of(std::size_t k) const { return *hubs_[k < hubs_.size() ? k : 0]; }
 
-  const config& cfg_;
   store& store_;
-  const auth::token_signer& signer_;
-  const auth::user_directory& users_;
   routing::shard_plan plan_;
   std::vector<std::shared_ptr<hub>> hubs_;
   std::shared_ptr<shard_router> router_;

@@ -117,45 +117,52 @@ TEST_CASE("shard leases - two nodes lead a shard each - every path works across 
   CHECK(history_of(*n.ws, cn).size() == 3);
 }
 
-TEST_CASE("shard leases - a node killed with SIGKILL - only its shard moves - the other shard's clients are not disturbed") {
+namespace {
+
+/// SIGKILLs the node leading `moved`'s shard, with every client on the node
+/// leading `kept`'s: only the moved store's clients (and the supervisor's leg
+/// of it) notice, and they resume on their open connections.
+void kill_the_leader_of(const std::string& moved, const std::string& kept) {
   redis_server r;
   const auto users = users_file();
   auto a = std::make_unique<server_process>(node_args(users, r, "a"));
   auto b = std::make_unique<server_process>(node_args(users, r, "b"));
   const auto north = spread({a->port(), b->port()});
   REQUIRE_FALSE(north.empty());
-  // The victim leads north's shard; every client is on the survivor, which leads south's.
-  auto victim = north == "a" ? std::move(a) : std::move(b);
-  auto survivor = north == "a" ? std::move(b) : std::move(a);
-  const std::string survivor_name = north == "a" ? "b" : "a";
+  const std::string moved_leader = leader_of(a->port(), moved);
+  auto victim = moved_leader == "a" ? std::move(a) : std::move(b);
+  auto survivor = moved_leader == "a" ? std::move(b) : std::move(a);
+  const std::string survivor_name = moved_leader == "a" ? "b" : "a";
   const auto port = survivor->port();
-  staff ana = welcomed([&] { return staff(port, "ana", "agent"); });
-  staff ola = welcomed([&] { return staff(port, "ola", "agent"); });
-  store_shopper n = welcomed([&] { return store_shopper(port, "north", "en"); });
-  store_shopper s = welcomed([&] { return store_shopper(port, "south", "es"); });
+  auto agent_of = [](const std::string& store) { return store == "north" ? "ana" : "ola"; };
+  auto lang_of = [](const std::string& store) { return store == "north" ? "en" : "es"; };
+  staff m_agent = welcomed([&] { return staff(port, agent_of(moved), "agent"); });
+  staff k_agent = welcomed([&] { return staff(port, agent_of(kept), "agent"); });
+  store_shopper m_shopper = welcomed([&] { return store_shopper(port, moved, lang_of(moved)); });
+  store_shopper k_shopper = welcomed([&] { return store_shopper(port, kept, lang_of(kept)); });
   staff boss = welcomed([&] { return staff(port, "boss", "supervisor"); });
-  const auto cn = n.say("Hello, where is my parcel?", "n1");
-  const auto cs = s.say("Hola, ¿dónde está mi paquete?", "s1");
-  ana->expect_if("conversation.assigned", [&](const json& x) { return x["conversation_id"] == cn; });
-  ola->expect_if("conversation.assigned", [&](const json& x) { return x["conversation_id"] == cs; });
+  const auto cm = m_shopper.say("Hello, where is my parcel?", "m1");
+  const auto ck = k_shopper.say("Hello, is my order on its way?", "k1");
+  m_agent->expect_if("conversation.assigned", [&](const json& x) { return x["conversation_id"] == cm; });
+  k_agent->expect_if("conversation.assigned", [&](const json& x) { return x["conversation_id"] == ck; });
   boss->expect_if("queue.snapshot", [](const json& j) { return j["agents_total"] == 2; }, 10s);
   (void)boss->barrier();
 
   CHECK(victim->signal_and_wait(SIGKILL) != 0);
-  // South's shard is led by the survivor: its clients go on as if nothing happened.
-  auto sent = send_until_acked(*s.ws, chat(cs, "¿Sigue ahí?", "s2"));
+  // The kept store's shard is led by the survivor: its clients go on as if nothing happened.
+  auto sent = send_until_acked(*k_shopper.ws, chat(ck, "Still there?", "k2"));
   CHECK(sent.unavailable == 0);
   CHECK(sent.welcomes == 0);
-  CHECK(ola->expect_if("chat.message", [](const json& m) { return m["text"] == "¿Sigue ahí?"; }, 10s)["conversation_id"] == cs);
-  // North's clients stay open and resume on the survivor once it takes the shard.
-  sent = send_until_acked(*n.ws, chat(cn, "Are you still there?", "n2"));
-  CHECK_FALSE(n->is_closed());
-  CHECK(ana->expect_if("chat.message", [](const json& m) { return m["text"] == "Are you still there?"; }, 10s)["conversation_id"] == cn);
+  CHECK(k_agent->expect_if("chat.message", [](const json& m) { return m["text"] == "Still there?"; }, 10s)["conversation_id"] == ck);
+  // The moved store's clients stay open and resume on the survivor once it takes the shard.
+  sent = send_until_acked(*m_shopper.ws, chat(cm, "Are you still there?", "m2"));
+  CHECK_FALSE(m_shopper->is_closed());
+  CHECK(m_agent->expect_if("chat.message", [](const json& m) { return m["text"] == "Are you still there?"; }, 10s)["conversation_id"] == cm);
   CHECK(led_as({port}, survivor_name, survivor_name));
-  const auto hn = history_of(*n.ws, cn);
-  CHECK(hn.size() == 2);
-  check_exactly_once(hn);
-  check_exactly_once(history_of(*s.ws, cs));
+  const auto hm = history_of(*m_shopper.ws, cm);
+  CHECK(hm.size() == 2);
+  check_exactly_once(hm);
+  check_exactly_once(history_of(*k_shopper.ws, ck));
   // The supervisor's connection stayed open; it was welcomed afresh, once, with both conversations.
   CHECK_FALSE(boss->is_closed());
   auto frames = boss->barrier();
@@ -165,13 +172,30 @@ TEST_CASE("shard leases - a node killed with SIGKILL - only its shard moves - th
       ++welcomes;
       std::set<std::string> convs;
       for (const auto& c : f["conversations"]) convs.insert(c["conversation_id"]);
-      CHECK(convs == std::set<std::string>{cn, cs});
+      CHECK(convs == std::set<std::string>{cm, ck});
     }
   CHECK(welcomes == 1);
-  // South's agent and shopper were never welcomed again.
-  CHECK(count_type(ola->barrier(), "welcome") == 0);
-  CHECK(count_type(s->barrier(), "welcome") == 0);
+  // The kept store's agent and shopper were never welcomed again.
+  CHECK(count_type(k_agent->barrier(), "welcome") == 0);
+  CHECK(count_type(k_shopper->barrier(), "welcome") == 0);
   CHECK(survivor->output().find("now leads shard") != std::string::npos);
+  // The supervisor's legs said hello again with the gauges kept: nobody is left "unauthenticated".
+  bool zero = false;
+  for (int i = 0; i < 50 && !zero; ++i) {
+    zero = http(port, "GET", "/metrics").body.find("calma_connections{role=\"unauthenticated\"} 0\n") != std::string::npos;
+    if (!zero) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(zero);
+}
+
+}  // namespace
+
+TEST_CASE("shard leases - the leader of north's shard killed with SIGKILL - only its shard moves - south's clients are not disturbed") {
+  kill_the_leader_of("north", "south");
+}
+
+TEST_CASE("shard leases - the leader of south's shard killed with SIGKILL - only its shard moves - north's clients are not disturbed") {
+  kill_the_leader_of("south", "north");
 }
 
 TEST_CASE("shard leases - a node that joins gets its share and one stopped with SIGTERM hands it back - no client is dropped") {
@@ -211,4 +235,38 @@ TEST_CASE("shard leases - a node that joins gets its share and one stopped with 
   CHECK(hs.size() == 3);
   check_exactly_once(hn);
   check_exactly_once(hs);
+}
+
+TEST_CASE("shard leases - a node planning other shards leads none of them and says why") {
+  redis_server r;
+  const auto users = users_file();
+  server_process a(node_args(users, r, "a"));
+  REQUIRE(led_as({a.port()}, "a", "a"));
+  // b plans one shard for every store (server.shards 1): it must not lead any store a leads.
+  auto b_args = node_args(users, r, "b");
+  json one{{"stores", three_stores()}, {"server", {{"threads", 2}, {"shards", 1}}}};
+  const auto cfg = test_config(one);
+  for (std::size_t i = 0; i + 1 < b_args.size(); ++i)
+    if (b_args[i] == "--config") b_args[i + 1] = cfg;
+  server_process b(b_args);
+  bool said = false;
+  for (int i = 0; i < 100 && !said; ++i) {
+    said = b.output().find("leased under another plan") != std::string::npos;
+    if (!said) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(said);
+  std::this_thread::sleep_for(4s);  // past a's settle time: nothing is handed to b
+  CHECK(led_as({a.port()}, "a", "a", 0ms));
+  CHECK(json::parse(http(b.port(), "GET", "/healthz").body)["cluster"]["leading"] == false);
+  CHECK(a.output().find("hands shard") == std::string::npos);
+  // b's clients are refused (try later): served by b's plan, they would reach hubs of other stores.
+  ws_client refused(b.port());
+  refused.send(json{{"type", "hello"}, {"role", "shopper"}, {"store", "south"}, {"name", "Kim"}, {"language", "es"}});
+  for (int i = 0; i < 50 && !refused.is_closed(); ++i) (void)refused.next(100ms);
+  CHECK(refused.close_code() == 1013);
+  // a serves on as before.
+  staff ana = welcomed([&] { return staff(a.port(), "ana", "agent"); });
+  store_shopper n = welcomed([&] { return store_shopper(a.port(), "north", "en"); });
+  const auto cn = n.say("Hello, where is my parcel?", "n1");
+  ana->expect_if("conversation.assigned", [&](const json& x) { return x["conversation_id"] == cn; });
 }

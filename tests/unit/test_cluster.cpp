@@ -481,5 +481,6 @@ TEST_CASE("lease: a leader told by its hub to stop steps down whatever the time 
   CHECK_FALSE(t.is_leader());
   CHECK(t.leader().empty());
   CHECK(t.on_reply(300, "a") == lease_event::none);  // sent before the step-down
+  CHECK(t.on_reply(500, "a") == lease_event::none);  // in its millisecond: maybe before it
   CHECK(t.on_reply(600, "a") == lease_event::became_leader);
 }

@@ -64,7 +64,7 @@ TEST_CASE("shard claims: a holder hands a shard to a member that joined once it 
   CHECK(a.hand_over(1, 4999, true).empty());
   CHECK(a.hand_over(1, 5000, true) == "b@2");
   CHECK(a.hand_over(1, 5000, false).empty());  // only a leading shard is handed over
-  a.giving(1);
+  a.giving(1, 5000);
   CHECK(a.ask(1, 5000, false) == shard_ask::give);
   CHECK(a.hand_over(1, 5000, true).empty());
   // Given back (free), then taken by b: a asks as anyone again.
@@ -136,4 +136,27 @@ TEST_CASE("shard claims: several shards free at once spread over the least loade
   // d held shards 2 and 3 and died; a and b hold one each.
   a.on_view(0, {"a@1", "b@2"}, holders({"a@1", "b@2", "d@4", "d@4"}));
   CHECK(a.preferred(2) != a.preferred(3));
+}
+
+TEST_CASE("shard claims: a shard taken back after a hand-over is not handed over again before two settle times") {
+  shard_claims a("a@1", 2, {3000, 600});
+  a.on_view(0, {"a@1", "b@2"}, holders({"a@1", "a@1"}));
+  REQUIRE(a.hand_over(1, 3000, true) == "b@2");
+  a.giving(1, 3000);
+  a.on_view(3300, {"a@1", "b@2"}, holders({"a@1", ""}));  // given back; b does not take it
+  a.on_view(4000, {"a@1", "b@2"}, holders({"a@1", ""}));
+  CHECK(a.ask(1, 4000, false) == shard_ask::take);  // past the grace: a takes it again
+  a.on_view(4300, {"a@1", "b@2"}, holders({"a@1", "a@1"}));
+  CHECK(a.hand_over(1, 8999, true).empty());
+  CHECK(a.hand_over(1, 9000, true) == "b@2");
+}
+
+TEST_CASE("shard claims: a shard that leads again is never given back") {
+  shard_claims a("a@1", 2, {3000, 600});
+  a.on_view(0, {"a@1", "b@2"}, holders({"a@1", "a@1"}));
+  a.giving(1, 3000);
+  CHECK(a.ask(1, 3000, false) == shard_ask::give);
+  CHECK(a.ask(1, 3000, true) == shard_ask::keep);  // a hub leads it: keep, whatever was planned
+  a.cancel_giving(1);
+  CHECK_FALSE(a.is_giving(1));
 }
