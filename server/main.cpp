@@ -353,13 +353,13 @@ int main(int argc, char** argv) {
     });
   }
 
-  // Store housekeeping once a minute, on the node that leads (or alone).
+  // Store housekeeping once a minute, on the node that leads shard 0 (or alone).
   boost::asio::steady_timer housekeeping(ioc);
   std::function<void()> housekeep = [&] {
     housekeeping.expires_after(std::chrono::seconds(60));
     housekeeping.async_wait([&](const boost::system::error_code& ec) {
       if (ec) return;
-      if (!cluster_node || cluster_node->leading())
+      if (!cluster_node || cluster_node->leads_first())
         store.maintain([](calma::result<std::size_t> r) {
           if (!r.ok()) spdlog::warn("store housekeeping failed: {}", r.error);
           else if (r.value > 0) spdlog::info("store housekeeping: {} expired conversations trimmed from the indexes", r.value);

@@ -320,6 +320,7 @@ void node::set_leading() {
   int n = 0;
   for (const auto& l : lanes_) n += l->lease.is_leader() ? 1 : 0;
   leading_ = n;
+  leads_first_ = lanes_.front()->lease.is_leader();
   metrics_.cluster_leader = n > 0 ? 1 : 0;
 }
 
@@ -414,6 +415,7 @@ void node::stop() {
       self->released_ = true;
     });
     self->leading_ = 0;
+    self->leads_first_ = false;
   });
 }
 

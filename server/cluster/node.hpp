@@ -107,6 +107,8 @@ class node final : public front, private shard_port, public std::enable_shared_f
 
   /// Whether this node leads at least one shard.
   bool leading() const { return leading_.load() > 0; }
+  /// Whether it leads shard 0 (one node at a time: the cluster's chores, such as the store's housekeeping).
+  bool leads_first() const { return leads_first_.load(); }
   /// A token was signed out here: every node refuses it from now on, and the
   /// leaders close the sessions holding it.
   void signed_out(std::string token_id, timestamp_ms expires);
@@ -232,6 +234,7 @@ class node final : public front, private shard_port, public std::enable_shared_f
   shard_claims claims_;
   std::string plan_key_;
   std::atomic<int> leading_{0};
+  std::atomic<bool> leads_first_{false};
   std::atomic<bool> released_{false};
   mutable std::mutex leader_mu_;
   std::vector<std::string> leaders_seen_;  ///< each shard's leader as last known, under leader_mu_
