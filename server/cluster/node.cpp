@@ -639,7 +639,7 @@ nlohmann::json node::status() const {
                         {"shards", std::move(shards)}};
 }
 
-void node::on_event(lane& l, lease_event e) {
+void node::on_event(lane& l, lease_event e, bool then_routes) {
   if (e == lease_event::none) return;
   std::string before;
   {
@@ -684,7 +684,7 @@ void node::on_event(lane& l, lease_event e) {
       // serves (relay R); new sessions wait for it too. (The first leader
       // this node learns of is no change: it serves already.)
       if (!before.empty()) hold_relayed(l);
-      check_routes(l);  // a stepped-down leader's sessions go to it at once (its announcement may be gone)
+      if (then_routes) check_routes(l);  // a stepped-down leader's sessions go to it at once (its announcement may be gone)
       return;
   }
 }
@@ -1134,7 +1134,9 @@ void node::handle_relay(relay_message msg) {
       return;
     case relay_kind::reset:
       if (l.lease.is_leader()) return;  // Redis, not a message, says who leads
-      on_event(l, l.lease.on_announce(now_ms(), msg.node));
+      // The announcement re-targets every held session itself: once each, not
+      // also through the leader change's eager re-target.
+      on_event(l, l.lease.on_announce(now_ms(), msg.node), false);
       retarget_relayed(l, msg.node);
       return;
     case relay_kind::send:

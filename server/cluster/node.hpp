@@ -178,7 +178,8 @@ class node final : public front, private shard_port, public std::enable_shared_f
   void send_heartbeat();
   void load_revocations();
   void on_heartbeat(std::int64_t sent, const redis::reply_or_error& r);
-  void on_event(lane& l, lease_event e);
+  /// `then_routes`: whether a leader change re-targets held sessions now (not when the caller does it next).
+  void on_event(lane& l, lease_event e, bool then_routes = true);
   void start_hub(lane& l);
   /// The hub found its gate's time passed (and closed it): step that shard down now.
   void gate_closed(std::uint32_t k, const std::shared_ptr<decide_gate>& g);
