@@ -756,7 +756,10 @@ void node::announce(const lane& l) {
 
 void node::maybe_settled() {
   if (!settled_ || stopped_) return;
+  // Planning otherwise than the cluster, it may wait for ever for a shard
+  // nobody else has: it listens, refusing its clients (1013) and saying why.
   for (const auto& l : lanes_) {
+    if (plan_rejected_) break;
     const bool ready = l->lease.is_leader() ? l->hub && l->ready : !l->lease.leader().empty() && sub_->connected();
     if (!ready) return;
   }
