@@ -203,11 +203,13 @@ int main(int argc, char** argv) {
   // (server/hub/shard_set.hpp); as many as threads unless the config says.
   // In a cluster each shard is leased on its own, so every node must plan
   // the same shards (the same users file, stores and server.shards).
-  // Unset in a cluster: one per store group, whatever the machine (nodes
-  // with different core counts must still plan alike).
-  const int shards_asked = cfg.server.shards > 0     ? cfg.server.shards
-                           : cfg.redis.url.empty()   ? nthreads
-                                                     : static_cast<int>(cfg.stores.size());
+  // Unset in a cluster: one per store group up to 8, whatever the machine
+  // (nodes with different core counts must still plan alike; beyond 8 a
+  // supervisor of every store would merge too many legs).
+  constexpr int cluster_default_shards = 8;
+  const int shards_asked = cfg.server.shards > 0   ? cfg.server.shards
+                           : cfg.redis.url.empty() ? nthreads
+                                                   : std::min(cluster_default_shards, static_cast<int>(cfg.stores.size()));
   const auto cluster_plan = calma::shard_router::plan_for(cfg, *directory.snapshot(), shards_asked);
   if (cfg.redis.url.empty()) {
     store_ptr = std::make_unique<calma::memory_store>();

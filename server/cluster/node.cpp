@@ -87,7 +87,7 @@ for i = 1, n do
 end
 if holds then
   redis.pcall('SET', plan_key, ARGV[6], 'PX', ARGV[2])
-  if n > 1 then redis.pcall('SET', KEYS[n + 4], 'shards', 'PX', ARGV[2]) end
+  if n > 1 and ((not old) or old == 'shards') then redis.pcall('SET', KEYS[n + 4], 'shards', 'PX', ARGV[2]) end
 end
 redis.pcall('ZADD', KEYS[1], now, me)
 redis.pcall('HSET', plans, me, ARGV[6])
@@ -108,23 +108,23 @@ return out
 )lua";
 
 // A node leaving on purpose: give its leases up at once (only its own: a
-// compare-and-delete per shard key, KEYS[2..]), check out, and say so to
+// compare-and-delete per shard key, KEYS[3..]), check out (KEYS[1], and its
+// plan from KEYS[2]), and say so to
 // every other member (relay kind L): the leaders drop its clients now (their
 // detach messages may not all have gone out), and the nodes whose shards it
 // led ask for them at once instead of at their next heartbeat (nodes that
-// do not know the shards' leader ignore it). ARGV[2]: channel prefix; ARGV[3]: the
-// members' plans (a hash, {cluster} like the rest).
+// do not know the shards' leader ignore it). ARGV[2]: channel prefix.
 constexpr const char* release_lua = R"lua(
 local us = string.char(31)
 local left = 'L' .. us .. ARGV[1] .. us .. '0' .. us .. '0' .. us
-for i = 2, #KEYS do
+for i = 3, #KEYS do
   if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
 end
 for _, n in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if n ~= ARGV[1] then redis.call('PUBLISH', ARGV[2] .. n, left) end
 end
 redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HDEL', ARGV[3], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
 return 1
 )lua";
 
@@ -405,11 +405,11 @@ void node::stop() {
     }
     self->close_all_local(static_cast<std::uint16_t>(protocol::close_code::going_away), "server shutting down");
     const std::string p = self->opts_.key_prefix;
-    std::vector<std::string> cmd{"EVAL", release_lua, std::to_string(1 + self->lanes_.size()), p + ":{cluster}:nodes"};
+    std::vector<std::string> cmd{"EVAL", release_lua, std::to_string(2 + self->lanes_.size()), p + ":{cluster}:nodes",
+                                 p + ":{cluster}:plans"};
     for (const auto& l : self->lanes_) cmd.push_back(l->key);
     cmd.push_back(self->opts_.node_id);
     cmd.push_back(p + ":node:");
-    cmd.push_back(p + ":{cluster}:plans");
     self->cmd_->command(std::move(cmd), [self](const redis::reply_or_error&) {
       self->sub_->stop();
       self->released_ = true;
@@ -635,6 +635,7 @@ nlohmann::json node::status() const {
         {{"shard", k}, {"leader", leaders_seen_[k]}, {"stores", shards_.plan.stores_of(static_cast<int>(k))}});
   return nlohmann::json{{"member", opts_.node_id},
                         {"leading", leading_.load() > 0},
+                        {"refusing_clients", plan_rejected_.load()},
                         {"leader", leaders_seen_.empty() ? std::string() : leaders_seen_.front()},
                         {"shards", std::move(shards)}};
 }

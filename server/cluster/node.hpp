@@ -248,7 +248,7 @@ class node final : public front, private shard_port, public std::enable_shared_f
   std::int64_t reachable_since_ = 0;  ///< when the command connection came up; 0 while down
   long long peers_ = 0;               ///< other live nodes at the last check-in
   std::int64_t plan_warned_ = 0;      ///< when a different plan in Redis was last logged
-  bool plan_rejected_ = false;        ///< the leases are held under another plan: clients are refused
+  std::atomic<bool> plan_rejected_{false};  ///< the leases are held under another plan: clients are refused
   bool relink_pending_ = false;       ///< the relay link dropped: resync its clients when it is back
   std::function<void()> settled_;
   std::atomic<std::uint64_t> next_remote_id_{1ull << 62};

@@ -199,8 +199,11 @@ void fan_in::deliver(std::size_t i, frame_ptr f) {
   }
   if (!welcomed_) {
     if (type == "welcome" && welcomes_[i]) {
-      // Welcomed again before the merge (its shard moved meanwhile): the later one holds.
+      // Welcomed again before the merge (its shard moved meanwhile): the later
+      // one holds, and what its first session sent after it is in it already.
       welcomes_[i] = json::parse(*f, nullptr, false);
+      waiting_count_ -= std::min(waiting_count_, waiting_[i].size());
+      waiting_[i].clear();
       return;
     }
     if (type != "welcome" || welcomes_[i]) {

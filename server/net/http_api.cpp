@@ -210,8 +210,17 @@ void http_api::handle(http_request req, std::function<void(http_response)> done)
       json body{{"status", r.ok() ? "ok" : "unavailable"}, {"store", std::string(store_.kind())},
                 {"node_id", cfg_.server.node_id}, {"ts", clock_()}};
       if (!r.ok()) body["error"] = r.error;
-      if (health_extra_) body["cluster"] = health_extra_();
-      done(json_response(r.ok() ? 200 : 503, body));
+      bool serving = r.ok();
+      if (health_extra_) {
+        body["cluster"] = health_extra_();
+        // A node refusing its clients (it plans other shards than the cluster) is not healthy for a balancer.
+        if (body["cluster"].value("refusing_clients", false)) {
+          serving = false;
+          body["status"] = "unavailable";
+          body["error"] = "this node plans other hub shards than the cluster";
+        }
+      }
+      done(json_response(serving ? 200 : 503, body));
     });
     return;
   }

@@ -261,7 +261,10 @@ TEST_CASE("shard leases - a node planning other shards leads none of them and sa
   CHECK(said);
   std::this_thread::sleep_for(4s);  // past a's settle time: nothing is handed to b
   CHECK(led_as({a.port()}, "a", "a", 0ms));
-  CHECK(json::parse(http(b.port(), "GET", "/healthz").body)["cluster"]["leading"] == false);
+  const auto hb = http(b.port(), "GET", "/healthz");
+  CHECK(hb.status == 503);  // a balancer sends its clients elsewhere
+  CHECK(json::parse(hb.body)["cluster"]["leading"] == false);
+  CHECK(json::parse(hb.body)["cluster"]["refusing_clients"] == true);
   CHECK(a.output().find("hands shard") == std::string::npos);
   // b's clients are refused (try later): served by b's plan, they would reach hubs of other stores.
   ws_client refused(b.port());
