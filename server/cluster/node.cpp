@@ -312,6 +312,12 @@ node::lane* node::lane_of_relay(std::uint64_t conn, std::uint64_t* id) {
   return tag - 1 < lanes_.size() ? lanes_[tag - 1].get() : nullptr;
 }
 
+void node::ask_now() {
+  // One heartbeat at a time when not leading: a second waits for the answer of the first.
+  if (heartbeats_in_flight_ > 0) ask_again_ = true;
+  else tick();
+}
+
 std::string node::what(const lane& l) const {
   return lanes_.size() <= 1 ? std::string("the cluster") : "shard " + std::to_string(l.k);
 }
@@ -1048,10 +1054,7 @@ void node::handle_relay(relay_message msg) {
         ask = true;
       }
     }
-    if (ask) {
-      if (heartbeats_in_flight_ > 0) ask_again_ = true;
-      else tick();
-    }
+    if (ask) ask_now();
     return;
   }
   std::uint64_t conn_id = 0;
@@ -1132,8 +1135,7 @@ void node::handle_relay(relay_message msg) {
       // One shard handed over (its key given back): ask for it at once.
       if (!l.lease.is_leader() && l.lease.released_by(msg.node)) {
         hold_relayed(l);
-        if (heartbeats_in_flight_ > 0) ask_again_ = true;
-        else tick();
+        ask_now();
       }
       return;
     case relay_kind::reset:

@@ -215,6 +215,8 @@ class node final : public front, private shard_port, public std::enable_shared_f
   std::uint64_t relay_conn(std::uint32_t k, std::uint64_t id) const;
   lane* lane_of_relay(std::uint64_t conn, std::uint64_t* id);
   void set_leading();
+  /// A lease was given up: ask Redis now (or as soon as the heartbeat out answers).
+  void ask_now();
   /// "the cluster" with one shard, else "shard K" (for the log).
   std::string what(const lane& l) const;
   std::int64_t now_ms() const;
