@@ -986,6 +986,7 @@ struct runner {
 
     // ---- figures
     dist ack_lat, deliv_lat;
+    std::vector<dist> deliv_by_s;  // by the second of the window the message was sent in: where the tail is
     long acked = 0, unacked = 0, errored = 0, lost = 0, dup = 0, delivered_unacked = 0, seq_mismatch = 0;
     long open_acked = 0, open_delivered_once = 0, not_checked = 0;
     // A connection the server cut (slow consumer, flood...) loses its frames by
@@ -996,7 +997,12 @@ struct runner {
     for (std::size_t i = 0; i < msgs.size(); ++i) {
       const auto& r = msgs[i];
       if (r.measured && r.t_ack >= 0) ack_lat.add(static_cast<double>(r.t_ack - r.t_send) / 1000.0);
-      if (r.measured && r.deliveries > 0 && !r.via_history) deliv_lat.add(static_cast<double>(r.t_deliv - r.t_send) / 1000.0);
+      if (r.measured && r.deliveries > 0 && !r.via_history) {
+        deliv_lat.add(static_cast<double>(r.t_deliv - r.t_send) / 1000.0);
+        const auto sec = static_cast<std::size_t>(std::max<std::int64_t>(r.t_send - w0, 0) / 1'000'000);
+        if (deliv_by_s.size() <= sec) deliv_by_s.resize(sec + 1);
+        deliv_by_s[sec].add(static_cast<double>(r.t_deliv - r.t_send) / 1000.0);
+      }
       if (cut(r.sender) || cut(r.receiver)) {
         ++not_checked;
         continue;
@@ -1083,6 +1089,11 @@ struct runner {
                             {"loadgen_max_loop_lag_ms", static_cast<double>(max_lag_us) / 1000.0}};
     report["ack_latency"] = ack_lat.to_json();
     report["delivery_latency"] = deliv_lat.to_json();
+    {
+      json by_s = json::array();
+      for (auto& d : deliv_by_s) by_s.push_back(std::round(d.pct(99) * 1000) / 1000);
+      report["delivery_p99_ms_by_second"] = by_s;
+    }
     const bool correct = lost == 0 && dup == 0 && seq_mismatch == 0 && conv_gap == 0 && conv_dup_seq == 0 &&
                          recv_gap == 0 && recv_dup == 0 && unacked == 0 && anomalies.empty();
     report["correctness"] = json{{"messages_total", msgs.size()},
@@ -1166,6 +1177,12 @@ struct runner {
     }
     line("ack latency (send -> ack at the sender):          " + ack_lat.line());
     line("delivery latency (send -> chat.message at peer):  " + deliv_lat.line());
+    if (deliv_by_s.size() > 1) {
+      o.str("");
+      o << "delivery p99 by second of the window (ms):";
+      for (auto& d : deliv_by_s) o << " " << std::fixed << std::setprecision(1) << d.pct(99);
+      line(o.str());
+    }
     o.str("");
     o << "correctness: " << (correct ? "OK" : "FAILED") << " - " << acked << " acked, " << unacked
       << " unacked after drain, " << errored << " refused; acked but not delivered " << lost << ", delivered twice "

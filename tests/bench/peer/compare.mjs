@@ -67,6 +67,10 @@ function runOne(target, rate) {
 }
 
 const fmt = (x, d = 2) => (x === null || x === undefined || Number.isNaN(x) ? '-' : Number(x).toFixed(d));
+const median = (xs) => {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
 const rows = [];
 const all = [];
 console.error(`[compare] ${os.cpus().length} cpus, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; busy: ${busy()}`);
@@ -83,18 +87,21 @@ for (let k = 0; k < runs; ++k)
       rows.push({
         target: target === 'calma' ? 'calma-server' : 'Node ws relay', offered: rate, sat,
         delivered: w.delivered_per_s, pct: (100 * w.delivered_within_window) / Math.max(1, w.sent),
-        p50: d.p50_ms, p99: d.p99_ms, p999: d.p999_ms, cpu: 100 * w.server_cpu_cores_used,
+        p50: d.p50_ms, p99: d.p99_ms, p999: d.p999_ms,
+        // Each second's p99, then their median and worst: whether the tail is the whole run or a few seconds of it.
+        secs: j.delivery_p99_ms_by_second || [], cpu: 100 * w.server_cpu_cores_used,
         us: w.server_cpu_us_per_delivered, kib: m.server_kib_per_connection_setup, loadcpu: 100 * w.loadgen_cpu_cores_used,
         ok: c.ok, frame: w.mean_chat_send_frame_bytes, skipped: w.skipped_inflight_cap,
         busy: busy(),
       });
     }
 
-const head = '| server | offered msg/s | delivered msg/s | delivery p50 / p99 / p99.9 (ms) | server CPU | CPU µs / msg | RSS / conn (KiB) | calma-load CPU | checks |';
-const out = [head, '| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |'];
+const head = '| server | offered msg/s | delivered msg/s | delivery p50 / p99 / p99.9 (ms) | p99 by second: median / worst (ms) | server CPU | CPU µs / msg | RSS / conn (KiB) | calma-load CPU | checks |';
+const out = [head, '| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | --- |'];
 for (const r of rows)
   out.push(`| ${r.target} | ${r.offered}${r.sat ? ' (saturation)' : ''} | ${fmt(r.delivered, 0)} (${fmt(r.pct, 1)}%) | ` +
-           `${fmt(r.p50)} / ${fmt(r.p99)} / ${fmt(r.p999)} | ${fmt(r.cpu, 0)}% | ${fmt(r.us, 1)} | ${fmt(r.kib, 1)} | ` +
+           `${fmt(r.p50)} / ${fmt(r.p99)} / ${fmt(r.p999)} | ` +
+           `${r.secs.length ? `${fmt(median(r.secs))} / ${fmt(Math.max(...r.secs))}` : '-'} | ${fmt(r.cpu, 0)}% | ${fmt(r.us, 1)} | ${fmt(r.kib, 1)} | ` +
            `${fmt(r.loadcpu, 0)}% | ${r.ok ? 'OK' : 'FAILED'}${r.skipped ? `, ${r.skipped} skipped` : ''} |`);
 console.log(out.join('\n'));
 console.log(`\n${pairs} shopper-agent conversations, ${agents} agent connections, ${duration} s per run, ` +
@@ -104,10 +111,6 @@ console.log(`\n${pairs} shopper-agent conversations, ${agents} agent connections
 // whether calma's p99 was at or below the relay's in the same round (p99 of a
 // 10 s run on 2 shared cores moves by several times from run to run).
 if (runs > 1) {
-  const median = (xs) => {
-    const v = [...xs].sort((a, b) => a - b);
-    return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-  };
   const lines = ['', '| server | offered msg/s | runs | median delivered | median p50 / p99 (ms) | p99 range (ms) | median CPU µs / msg |',
                  '| --- | ---: | ---: | ---: | --- | --- | ---: |'];
   for (const [rate, sat] of plan)
