@@ -24,7 +24,8 @@ bool valid_kind(char k) {
     case relay_kind::reset:
     case relay_kind::left:
     case relay_kind::batch:
-    case relay_kind::revoked: return true;
+    case relay_kind::revoked:
+    case relay_kind::quota: return true;
   }
   return false;
 }
@@ -84,6 +85,34 @@ std::optional<std::vector<std::string>> decode_batch(std::string_view payload) {
     if (!parse_number(payload.substr(0, colon), n) || n > payload.size() - colon - 1) return std::nullopt;
     out.emplace_back(payload.substr(colon + 1, n));
     payload.remove_prefix(colon + 1 + n);
+  }
+  return out;
+}
+
+std::string encode_quota(const quota_counts& q) {
+  std::string out;
+  for (const auto& [key, n] : q) {
+    if (key.empty() || n <= 0 || key.find('\n') != std::string::npos) continue;
+    out += std::to_string(n);
+    out += ' ';
+    out += key;
+    out += '\n';
+  }
+  return out;
+}
+
+std::optional<quota_counts> decode_quota(std::string_view payload) {
+  quota_counts out;
+  while (!payload.empty()) {
+    const auto nl = payload.find('\n');
+    if (nl == std::string_view::npos) return std::nullopt;
+    const auto line = payload.substr(0, nl);
+    payload.remove_prefix(nl + 1);
+    const auto sp = line.find(' ');
+    int n = 0;
+    if (sp == std::string_view::npos || sp + 1 >= line.size() || !parse_number(line.substr(0, sp), n) || n <= 0)
+      return std::nullopt;
+    out.emplace_back(std::string(line.substr(sp + 1)), n);
   }
   return out;
 }

@@ -26,6 +26,7 @@ enum class relay_kind : char {
   left = 'L',    ///< a node stopping → leader: drop all its clients (sent by a Lua script)
   batch = 'B',   ///< several messages in one (payload: see encode_batch)
   revoked = 'T', ///< a node → every node: a token was signed out (payload: "<expiry ms> <token id>")
+  quota = 'Q',   ///< a node → every node: new conversations it let pass per client address (payload: encode_quota)
 };
 
 struct relay_message {
@@ -45,5 +46,14 @@ std::optional<relay_message> decode(std::string_view wire);
 std::string encode_batch(const std::string& node, const std::vector<std::string>& wires);
 /// The wires of a batch payload, in order; nullopt if malformed.
 std::optional<std::vector<std::string>> decode_batch(std::string_view payload);
+
+/// What one node let pass since it last said: a count per client address key
+/// (common/limits address_key), so that the others charge their buckets with it.
+using quota_counts = std::vector<std::pair<std::string, int>>;
+/// `<count> SP <key>` per entry, one per line. Keys with a line break or an
+/// empty key are left out (address keys have neither).
+std::string encode_quota(const quota_counts& q);
+/// Nullopt if malformed: a count that is not a positive number, a missing key.
+std::optional<quota_counts> decode_quota(std::string_view payload);
 
 }  // namespace calma::cluster

@@ -49,6 +49,18 @@ verdict keyed_buckets::take(std::string_view key, timestamp_ms now, double cost)
   return verdict{false, wait_ms(cost - b.tokens, r_)};
 }
 
+void keyed_buckets::charge(std::string_view key, timestamp_ms now, double cost) {
+  if (!(cost > 0)) return;
+  auto it = buckets_.find(std::string(key));
+  if (it == buckets_.end()) {
+    if (buckets_.size() >= max_keys_) make_room(now);
+    it = buckets_.emplace(std::string(key), bucket{r_.burst, now}).first;
+  }
+  auto& b = it->second;
+  b.tokens = std::max(-r_.burst, refilled(b, now) - cost);
+  b.last = std::max(b.last, now);
+}
+
 double keyed_buckets::level(std::string_view key, timestamp_ms now) const {
   auto it = buckets_.find(std::string(key));
   return it == buckets_.end() ? r_.burst : refilled(it->second, now);

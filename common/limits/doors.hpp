@@ -53,6 +53,11 @@ class keyed_buckets {
 
   /// Takes `cost` tokens from `key`'s bucket if it has them.
   verdict take(std::string_view key, timestamp_ms now, double cost = 1);
+  /// Takes `cost` tokens from `key`'s bucket whether it has them or not: what
+  /// another process already let pass (a cluster's nodes share the allowance).
+  /// The bucket may go below zero, to `-burst` at most, so an address that got
+  /// more than its share at once waits until its debt is refilled, and no longer.
+  void charge(std::string_view key, timestamp_ms now, double cost);
   /// Tokens `key` has now (burst when unknown), without taking any.
   double level(std::string_view key, timestamp_ms now) const;
   /// Forgets `key` (a success that wipes its failures, say).

@@ -386,9 +386,22 @@ void node::start(std::function<void()> settled) {
   cmd_->set_on_down([w](const std::string&) {
     if (auto self = w.lock()) self->on_strand([self] { self->reachable_since_ = 0; });
   });
+  // New conversations let pass here are told to the other nodes at once (one
+  // message per burst of them), which charge their own buckets: an address
+  // gets its allowance once in the cluster, not once per shard leader.
+  limits_->conversation_limits()->on_passed([w] {
+    if (auto self = w.lock()) self->on_strand([self] { self->flush_quota(); });
+  });
   cmd_->start();
   sub_->start();
   on_strand([self = shared_from_this()] { self->tick(); });
+}
+
+void node::flush_quota() {
+  auto passed = limits_->conversation_limits()->drain();
+  if (passed.empty() || stopped_ || fresh_peers_.empty()) return;
+  const auto wire = encode({relay_kind::quota, opts_.node_id, 0, 0, encode_quota(passed)});
+  for (const auto& m : fresh_peers_) send_to_member(m, wire);
 }
 
 void node::stop() {
@@ -590,6 +603,9 @@ void node::on_heartbeat(std::int64_t sent, const redis::reply_or_error& r) {
   }
   std::vector<std::string> fresh, holders;
   for (const auto& m : e[1].elements) fresh.push_back(m.str);
+  fresh_peers_.clear();
+  for (const auto& m : fresh)
+    if (m != opts_.node_id) fresh_peers_.push_back(m);
   for (std::size_t k = 0; k < n; ++k) holders.push_back(e[4 + 2 * k].str);
   std::vector<bool> was_giving;
   for (std::size_t k = 0; k < n; ++k) was_giving.push_back(claims_.is_giving(k));
@@ -698,10 +714,10 @@ void node::on_event(lane& l, lease_event e, bool then_routes) {
 
 void node::start_hub(lane& l) {
   l.hub = make_hub_();
-  if (lanes_.size() > 1) {
-    l.hub->set_scope(static_cast<int>(l.k), shards_.plan.stores_of(static_cast<int>(l.k)), l.k == 0);
-    l.hub->share_limits_with(*limits_);
-  }
+  if (lanes_.size() > 1) l.hub->set_scope(static_cast<int>(l.k), shards_.plan.stores_of(static_cast<int>(l.k)), l.k == 0);
+  // The node's limits outlive its hubs (a shard stepped down and taken again
+  // remembers an address's flood) and are counted across the cluster (flush_quota).
+  l.hub->share_limits_with(*limits_);
   l.ready = false;
   const auto gen = ++l.generation;
   // The hub asks before each step whether the lease surely holds; the first
@@ -1041,6 +1057,12 @@ void node::handle_relay(relay_message msg) {
     return;
   }
   if (msg.kind == relay_kind::batch) return;  // never nested
+  if (msg.kind == relay_kind::quota) {
+    auto q = decode_quota(msg.payload);
+    if (!q) return spdlog::warn("cluster: malformed quota message from {} ignored", limits::log_safe(msg.node, 64));
+    for (const auto& [key, n] : *q) limits_->charge_conversations(key, n);
+    return;
+  }
   if (msg.kind == relay_kind::left && msg.conn == 0) {
     // A node stopping: the shards it led are free (ask for them at once), and its clients are gone.
     claims_.member_left(msg.node);
@@ -1159,6 +1181,7 @@ void node::handle_relay(relay_message msg) {
     }
     case relay_kind::batch:
     case relay_kind::revoked:
+    case relay_kind::quota:
       return;
   }
 }

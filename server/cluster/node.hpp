@@ -220,6 +220,8 @@ class node final : public front, private shard_port, public std::enable_shared_f
   /// "the cluster" with one shard, else "shard K" (for the log).
   std::string what(const lane& l) const;
   std::int64_t now_ms() const;
+  /// Tells the other members the new conversations let pass here since the last time (relay kind Q).
+  void flush_quota();
 
   boost::asio::io_context& ioc_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
@@ -228,6 +230,7 @@ class node final : public front, private shard_port, public std::enable_shared_f
   metrics& metrics_;
   node_shards shards_;
   hub_factory make_hub_;
+  std::vector<std::string> fresh_peers_;  ///< the other fresh members of our plan, at the last heartbeat
   std::shared_ptr<hub> limits_;  ///< never started: holds the per-address limits every shard's hub shares
   std::shared_ptr<shard_router> router_;
   std::shared_ptr<redis::connection> cmd_;

@@ -26,10 +26,7 @@ void hub::on_chat_send(session_entry& s, std::uint64_t conn_id, protocol::chat_s
     }
     // New conversations per client address: a flood of throw-away shoppers
     // from one address must not fill the queue for everyone else.
-    const auto v = [&] {
-      std::lock_guard lk(conversations_from_->mu);
-      return conversations_from_->buckets.take(limits::address_key(s.address), clock_());
-    }();
+    const auto v = conversations_from_->take(limits::address_key(s.address), clock_());
     if (!v.ok && !s.address.empty()) {
       metrics_.refused(refusal::conversation_rate);
       return send_error(conn_id, error_code::rate_limited,

@@ -22,7 +22,7 @@ hub::hub(asio::io_context& ioc, const config& cfg, store& st, metrics& m,
       prereader_(engine_),
       status_on_connect_(agent_status_from_string(cfg.routing.status_on_connect).value_or(agent_status::online)),
       router_(cfg.routing.router),
-      conversations_from_(std::make_shared<address_buckets>(
+      conversations_from_(std::make_shared<address_limits>(
           limits::rate::per_minute(cfg.doors.conversations_per_min, cfg.doors.conversations_burst))),
       snapshot_timer_(strand_),
       deadline_timer_(strand_),

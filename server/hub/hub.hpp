@@ -30,6 +30,7 @@
 #include "server/auth/crypto.hpp"
 #include "server/auth/revocations.hpp"
 #include "server/auth/users.hpp"
+#include "server/hub/address_limits.hpp"
 #include "server/hub/anger_engine.hpp"
 #include "common/escalation/monitor.hpp"
 #include "server/hub/connection.hpp"
@@ -77,6 +78,10 @@ class hub : public std::enable_shared_from_this<hub> {
   /// Before start(): the limits per client address (new conversations) are
   /// `first`'s, so that shards do not multiply an address's allowance.
   void share_limits_with(const hub& first) { conversations_from_ = first.conversations_from_; }
+  /// Those limits, for a cluster node to tell the others what passed here and charge what passed there.
+  const std::shared_ptr<address_limits>& conversation_limits() const { return conversations_from_; }
+  /// New conversations another node let pass for the address key `key` (any thread).
+  void charge_conversations(const std::string& key, int n) const { conversations_from_->charge(key, n, clock_()); }
 
   // ---- from sessions (any thread)
   /// The first frame of a connection. On a bad token the hub closes it (4401).
@@ -350,13 +355,8 @@ class hub : public std::enable_shared_from_this<hub> {
   std::unordered_map<std::string, std::string> shopper_open_;  // shopper id -> open conversation
   std::unordered_map<std::string, std::string> opened_by_;     // shopper \x1f client_msg_id -> conversation it opened
   routing::router router_;
-  /// Buckets shared by every shard's hub (share_limits_with), hence the lock.
-  struct address_buckets {
-    explicit address_buckets(limits::rate r) : buckets(r) {}
-    std::mutex mu;
-    limits::keyed_buckets buckets;
-  };
-  std::shared_ptr<address_buckets> conversations_from_;  // new conversations per client address
+  /// Shared by every shard's hub (share_limits_with) and, through the node, counted across a cluster.
+  std::shared_ptr<address_limits> conversations_from_;  // new conversations per client address
   std::unordered_map<std::string, presence_record> remembered_;  // agent -> its last chosen presence
   std::set<std::string> unsaved_;  // open conversations whose last save failed
   std::set<std::string> rating_;   // conversations whose rating is being saved

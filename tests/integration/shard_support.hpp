@@ -34,4 +34,18 @@ struct store_shopper {
   }
 };
 
+/// A new shopper of `store` on `c` says hello and a first message: "ack", or
+/// the code of the error naming its client_msg_id (e.g. "rate_limited").
+inline std::string open_as_shopper(ws_client& c, const std::string& store, const std::string& cmid) {
+  c.send(json{{"type", "hello"}, {"role", "shopper"}, {"store", store}, {"name", "Kim"}});
+  c.expect("welcome");
+  c.send(json{{"type", "chat.send"}, {"client_msg_id", cmid}, {"text", "hello"}});
+  for (;;) {
+    auto f = c.next(std::chrono::seconds(5));
+    if (!f) return "no answer";
+    if ((*f)["type"] == "ack") return "ack";
+    if ((*f)["type"] == "error" && (*f)["ref"] == cmid) return (*f)["code"].get<std::string>();
+  }
+}
+
 }  // namespace calma::test

@@ -26,8 +26,10 @@ std::string users_file() {
   return temp_file(users.dump());
 }
 
-std::vector<std::string> node_args(const std::string& users, const redis_server& r, const std::string& node) {
+std::vector<std::string> node_args(const std::string& users, const redis_server& r, const std::string& node,
+                                   const json& doors = json::object()) {
   json cfg{{"stores", three_stores()}, {"server", {{"threads", 2}, {"shards", 2}}}, {"routing", {{"disconnect_grace_s", 10}}}};
+  if (!doors.empty()) cfg["doors"] = doors;
   auto a = test_args(cfg);
   a[3] = users;  // --users
   for (const std::string& s : std::vector<std::string>{"--redis", r.url(), "--node-id", node}) a.push_back(s);
@@ -276,4 +278,41 @@ TEST_CASE("shard leases - a node planning other shards leads none of them and sa
   store_shopper n = welcomed([&] { return store_shopper(a.port(), "north", "en"); });
   const auto cn = n.say("Hello, where is my parcel?", "n1");
   ana->expect_if("conversation.assigned", [&](const json& x) { return x["conversation_id"] == cn; });
+}
+
+TEST_CASE("shard leases - new conversations per address are counted once across the nodes leading the shards - a bystander is served") {
+  redis_server r;
+  const auto users = users_file();
+  const json doors{{"conversations_per_min", 1}, {"conversations_burst", 3}};
+  server_process a(node_args(users, r, "a", doors));
+  server_process b(node_args(users, r, "b", doors));
+  const auto north = spread({a.port(), b.port()});
+  REQUIRE(!north.empty());
+  // Each store's shopper connects to the node leading its shard, so that the
+  // two stores' new conversations are decided by two processes.
+  const auto north_port = north == "a" ? a.port() : b.port();
+  const auto south_port = north == "a" ? b.port() : a.port();
+  // One address alternates the stores: 3 new conversations in the cluster,
+  // not 3 per leader (each node tells the other what it let pass; the pause
+  // gives that message its time).
+  std::vector<std::unique_ptr<ws_client>> flood;
+  int acked = 0, refused = 0;
+  for (int i = 0; i < 8; ++i) {
+    const bool south = i % 2;
+    flood.push_back(std::make_unique<ws_client>(south ? south_port : north_port));
+    const auto got = open_as_shopper(*flood.back(), south ? "south" : "north", "f" + std::to_string(i));
+    acked += got == "ack";
+    refused += got == "rate_limited";
+    std::this_thread::sleep_for(200ms);
+  }
+  CHECK(acked == 3);
+  CHECK(refused == 5);
+  // Other addresses, either store, through either node: served.
+  for (auto [port, from] : {std::pair{a.port(), "127.0.0.2"}, std::pair{b.port(), "127.0.0.3"}})
+    for (const char* store : {"north", "south"}) {
+      client_options o;
+      o.from = from;
+      ws_client bystander(port, o);
+      CHECK(open_as_shopper(bystander, store, std::string("b-") + store) == "ack");
+    }
 }

@@ -332,20 +332,9 @@ TEST_CASE("shards - new conversations per address are counted across shards and 
   // One address opens conversations in stores of both shards: 3 in all, not 3 per hub.
   std::vector<std::unique_ptr<ws_client>> flood;
   int acked = 0, refused = 0;
-  auto open = [](ws_client& c, const std::string& store, const std::string& cmid) {
-    c.send(json{{"type", "hello"}, {"role", "shopper"}, {"store", store}, {"name", "Kim"}});
-    c.expect("welcome");
-    c.send(json{{"type", "chat.send"}, {"client_msg_id", cmid}, {"text", "hello"}});
-    for (;;) {  // its ack, or the error that names it
-      auto f = c.next(5s);
-      REQUIRE(f);
-      if ((*f)["type"] == "ack") return std::string("ack");
-      if ((*f)["type"] == "error" && (*f)["ref"] == cmid) return (*f)["code"].get<std::string>();
-    }
-  };
   for (int i = 0; i < 6; ++i) {
     flood.push_back(std::make_unique<ws_client>(srv.port()));
-    const auto r = open(*flood.back(), i % 2 ? "south" : "north", "f" + std::to_string(i));
+    const auto r = open_as_shopper(*flood.back(), i % 2 ? "south" : "north", "f" + std::to_string(i));
     acked += r == "ack";
     refused += r == "rate_limited";
   }
@@ -356,6 +345,6 @@ TEST_CASE("shards - new conversations per address are counted across shards and 
     client_options from2;
     from2.from = "127.0.0.2";
     ws_client bystander(srv.port(), from2);
-    CHECK(open(bystander, store, std::string("b-") + store) == "ack");
+    CHECK(open_as_shopper(bystander, store, std::string("b-") + store) == "ack");
   }
 }

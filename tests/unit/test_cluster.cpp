@@ -198,7 +198,7 @@ TEST_CASE("lease: a leader ignores announcements - Redis says who leads") {
 
 TEST_CASE("relay: every kind round-trips with a binary payload") {
   for (auto k : {relay_kind::hello, relay_kind::frame, relay_kind::detach, relay_kind::send, relay_kind::close,
-                 relay_kind::reset, relay_kind::left, relay_kind::batch}) {
+                 relay_kind::reset, relay_kind::left, relay_kind::batch, relay_kind::revoked, relay_kind::quota}) {
     static constexpr char binary[] = "{\"a\":\"x\x1fy\"}\0z";  // a separator and a NUL inside
     relay_message m{k, "node-1", 18446744073709551615ull, 4401, std::string(binary, sizeof binary - 1)};
     auto d = decode(encode(m));
@@ -242,6 +242,23 @@ TEST_CASE("relay: a batch carries its messages in order - malformed batches are 
   CHECK_FALSE(decode_batch("3abc"));         // no colon
   CHECK_FALSE(decode_batch("-1:a"));
   CHECK(decode_batch("1:a2:bc") == std::vector<std::string>{"a", "bc"});
+}
+
+TEST_CASE("relay: quota counts round-trip - malformed ones are refused - unusable keys are left out") {
+  const quota_counts q{{"127.0.0.1", 2}, {"2001:db8::/64", 1}, {"a b", 7}};
+  auto m = decode(encode({relay_kind::quota, "a@h", 0, 0, encode_quota(q)}));
+  REQUIRE(m);
+  CHECK(m->kind == relay_kind::quota);
+  CHECK(decode_quota(m->payload) == q);
+  CHECK(encode_quota({{"", 1}, {"x\ny", 1}, {"z", 0}, {"w", -1}}).empty());
+  CHECK(decode_quota("")->empty());
+  CHECK_FALSE(decode_quota("2 k"));      // no line end
+  CHECK_FALSE(decode_quota("k\n"));      // no count
+  CHECK_FALSE(decode_quota("0 k\n"));    // not positive
+  CHECK_FALSE(decode_quota("-1 k\n"));
+  CHECK_FALSE(decode_quota("2x k\n"));
+  CHECK_FALSE(decode_quota("2 \n"));     // no key
+  CHECK_FALSE(decode_quota("99999999999 k\n"));  // over an int
 }
 
 TEST_CASE("failover: relayed clients are held when the leader goes and resumed with the one that announces itself") {

@@ -53,6 +53,28 @@ TEST_CASE("doors: the table stays bounded under a flood of distinct keys and for
   CHECK(c.size() <= 3);
 }
 
+TEST_CASE("doors: a charge takes what another node let pass - into debt down to one burst - never refusing") {
+  keyed_buckets b(rate{1, 3});  // 1 a second, 3 at once
+  b.charge("a", 1000, 2);          // another node opened two for this address
+  CHECK(b.level("a", 1000) == doctest::Approx(1));
+  CHECK(b.take("a", 1000).ok);      // the one left
+  CHECK_FALSE(b.take("a", 1000).ok);
+  b.charge("a", 1000, 10);         // far more than a burst at once elsewhere
+  CHECK(b.level("a", 1000) == doctest::Approx(-3));  // the debt is bounded
+  // The debt is refilled first: no token until 4 s later, one then.
+  CHECK_FALSE(b.take("a", 4999).ok);
+  CHECK(b.take("a", 5000).ok);
+  // Nothing, or a negative cost, changes nothing; an unknown key starts full.
+  b.charge("b", 1000, 0);
+  b.charge("b", 1000, -5);
+  CHECK(b.level("b", 1000) == doctest::Approx(3));
+  b.charge("c", 1000, 1);
+  CHECK(b.level("c", 1000) == doctest::Approx(2));
+  // A charge dated earlier than the bucket's last change refills nothing.
+  b.charge("c", 500, 1);
+  CHECK(b.level("c", 1000) == doctest::Approx(1));
+}
+
 TEST_CASE("doors: connection counts per address and in total") {
   connection_counts cc(2, 3);
   CHECK(cc.acquire("a") == connection_counts::refusal::none);
