@@ -398,9 +398,9 @@ void node::start(std::function<void()> settled) {
 }
 
 void node::flush_quota() {
-  auto passed = limits_->conversation_limits()->drain();
-  if (passed.empty() || stopped_ || fresh_peers_.empty()) return;
-  const auto wire = encode({relay_kind::quota, opts_.node_id, 0, 0, encode_quota(passed)});
+  auto payload = encode_quota(limits_->conversation_limits()->drain());
+  if (payload.empty() || stopped_ || fresh_peers_.empty()) return;
+  const auto wire = encode({relay_kind::quota, opts_.node_id, 0, 0, std::move(payload)});
   for (const auto& m : fresh_peers_) send_to_member(m, wire);
 }
 

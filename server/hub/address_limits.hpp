@@ -28,7 +28,7 @@ class address_limits {
     {
       std::lock_guard lk(mu_);
       auto v = buckets_.take(key, now);
-      if (!v.ok || !on_passed_) return v;
+      if (!v.ok || !on_passed_ || key.empty()) return v;  // no address: nothing the others could charge
       // Bounded: a flood of distinct addresses between two sends is cut short
       // (the others then count less of it: they refuse later, never sooner).
       if (passed_.size() < max_pending || passed_.count(key)) ++passed_[key];

@@ -34,11 +34,15 @@ struct store_shopper {
   }
 };
 
-/// A new shopper of `store` on `c` says hello and a first message: "ack", or
-/// the code of the error naming its client_msg_id (e.g. "rate_limited").
-inline std::string open_as_shopper(ws_client& c, const std::string& store, const std::string& cmid) {
+/// A new shopper of `store` says hello on `c` and is welcomed.
+inline void shopper_hello(ws_client& c, const std::string& store) {
   c.send(json{{"type", "hello"}, {"role", "shopper"}, {"store", store}, {"name", "Kim"}});
   c.expect("welcome");
+}
+
+/// A welcomed shopper's first message: "ack", or the code of the error naming
+/// its client_msg_id (e.g. "rate_limited").
+inline std::string first_message(ws_client& c, const std::string& cmid) {
   c.send(json{{"type", "chat.send"}, {"client_msg_id", cmid}, {"text", "hello"}});
   for (;;) {
     auto f = c.next(std::chrono::seconds(5));
@@ -46,6 +50,12 @@ inline std::string open_as_shopper(ws_client& c, const std::string& store, const
     if ((*f)["type"] == "ack") return "ack";
     if ((*f)["type"] == "error" && (*f)["ref"] == cmid) return (*f)["code"].get<std::string>();
   }
+}
+
+/// Both: a new shopper of `store` on `c` opens a conversation (or is refused).
+inline std::string open_as_shopper(ws_client& c, const std::string& store, const std::string& cmid) {
+  shopper_hello(c, store);
+  return first_message(c, cmid);
 }
 
 }  // namespace calma::test
