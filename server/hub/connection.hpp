@@ -36,9 +36,14 @@ class connection {
   /// frames and its detach, all on the session's own thread.
   std::uint32_t shard() const { return shard_; }
   void set_shard(std::uint32_t k) { shard_ = k; }
+  /// Which plan of the shards it said hello under (shard_set re-plans when the
+  /// users file joins or splits store groups): its frames and detach go there.
+  std::uint32_t generation() const { return generation_; }
+  void set_generation(std::uint32_t g) { generation_ = g; }
 
  private:
   std::uint32_t shard_ = 0;
+  std::uint32_t generation_ = 0;
 };
 
 }  // namespace calma

@@ -139,6 +139,24 @@ void hub::stop(std::uint16_t code, std::string reason) {
   });
 }
 
+struct hub::vacate_wait {
+  asio::steady_timer timer;
+  std::chrono::steady_clock::time_point until;
+  std::function<void()> done;
+};
+
+void hub::when_vacated(std::chrono::milliseconds within, std::function<void()> done) {
+  auto w = std::shared_ptr<vacate_wait>(
+      new vacate_wait{asio::steady_timer(strand_), std::chrono::steady_clock::now() + within, std::move(done)});
+  asio::post(strand_, [self = shared_from_this(), w] { self->poll_vacated(w); });
+}
+
+void hub::poll_vacated(const std::shared_ptr<vacate_wait>& w) {
+  if (sessions_.empty() || std::chrono::steady_clock::now() >= w->until) return w->done();
+  w->timer.expires_after(std::chrono::milliseconds(20));
+  w->timer.async_wait([self = shared_from_this(), w](boost::system::error_code) { self->poll_vacated(w); });
+}
+
 void hub::step_down() {
   // Not through on_strand: this must run even once the node's lease is in
   // doubt (the decide gate closed), which is when it is called.

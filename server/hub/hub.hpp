@@ -56,6 +56,9 @@ class hub : public std::enable_shared_from_this<hub> {
   void start(std::function<void(std::string)> done);
   /// Closes every session (1001 unless told otherwise) and stops the timers.
   void stop(std::uint16_t code = 1001, std::string reason = "server shutting down");
+  /// After stop(): `done` runs once every session has detached (their
+  /// frames, and what those stored, are all in), or after `within` at most.
+  void when_vacated(std::chrono::milliseconds within, std::function<void()> done);
   /// This hub no longer leads its cluster (its node lost the lease while
   /// alive): it stops its timers and forgets every session *without closing
   /// it* (the node says their hello to the next leader), and from then on
@@ -388,6 +391,8 @@ class hub : public std::enable_shared_from_this<hub> {
     const hub& h_;
     bool set_ = false;
   };
+  struct vacate_wait;
+  void poll_vacated(const std::shared_ptr<vacate_wait>& w);
   bool may_decide() const { return !may_decide_ || may_decide_(); }
   std::function<bool()> may_decide_;
   stop_flag stopped_{*this};

@@ -9,22 +9,60 @@
 namespace calma {
 
 shard_set::shard_set(const config& cfg, store& st, const auth::token_signer& signer, const auth::user_directory& users,
-                     const hub_factory& make, int asked, metrics* m)
-    : store_(st), plan_(shard_router::plan_for(cfg, *users.snapshot(), asked)) {
-  router_ = std::make_shared<shard_router>(cfg, st, signer, users, plan_, static_cast<shard_port&>(*this), m);
-  for (int k = 0; k < plan_.shards; ++k) {
-    auto h = make();
+                     hub_factory make, int asked, metrics* m)
+    : cfg_(cfg), store_(st), signer_(signer), users_(users), make_(std::move(make)), asked_(asked), metrics_(m) {
+  auto g = make_generation(shard_router::plan_for(cfg, *users.snapshot(), asked), nullptr);
+  const auto& plan = g->plan;
+  if (asked > 1 || plan.shards > 1) {
+    spdlog::info("{} hub shard(s) for {} store group(s) ({} asked)", plan.shards, plan.groups.size(), asked);
+    for (const auto& why : plan.joined_by) spdlog::info("stores share a shard: {}", why);
+  }
+  gens_[0].store(g.get(), std::memory_order_release);
+  owned_.push_back(std::move(g));
+}
+
+std::unique_ptr<shard_set::generation> shard_set::make_generation(routing::shard_plan plan, const hub* limits_of) {
+  auto g = std::make_unique<generation>();
+  g->plan = std::move(plan);
+  g->router = std::make_shared<shard_router>(cfg_, store_, signer_, users_, g->plan, static_cast<shard_port&>(*g), metrics_);
+  for (int k = 0; k < g->plan.shards; ++k) {
+    auto h = make_();
     // One shard decides for every store, as a hub always did; several: each its own.
-    if (plan_.shards > 1) {
-      h->set_scope(k, plan_.stores_of(k), k == 0);
-      if (k > 0) h->share_limits_with(*hubs_.front());
-    }
-    hubs_.push_back(std::move(h));
+    if (g->plan.shards > 1) h->set_scope(k, g->plan.stores_of(k), k == 0);
+    // One address's allowance, whatever the shards (and kept across a re-plan).
+    if (limits_of) h->share_limits_with(*limits_of);
+    else if (k > 0) h->share_limits_with(*g->hubs.front());
+    g->hubs.push_back(std::move(h));
   }
-  if (asked > 1 || plan_.shards > 1) {
-    spdlog::info("{} hub shard(s) for {} store group(s) ({} asked)", plan_.shards, plan_.groups.size(), asked);
-    for (const auto& why : plan_.joined_by) spdlog::info("stores share a shard: {}", why);
+  return g;
+}
+
+shard_set::generation& shard_set::of_generation(const connection& c) const {
+  const auto k = std::min(c.generation(), max_generations - 1);
+  auto* g = gens_[k].load(std::memory_order_acquire);
+  return *(g ? g : gens_[0].load(std::memory_order_acquire));
+}
+
+std::uint32_t shard_set::hello(std::shared_ptr<connection> c, protocol::hello h, const std::string& raw) {
+  const auto k = current_.load(std::memory_order_acquire);
+  auto& g = *gens_[k].load(std::memory_order_acquire);
+  if (!g.ready.load(std::memory_order_acquire)) {
+    // Planned again just now: the new hubs are loading. Try again shortly.
+    c->set_generation(refused_generation);
+    c->close(static_cast<std::uint16_t>(protocol::close_code::try_later), "the hub shards are being planned again; try again");
+    return 0;
   }
+  c->set_generation(k);
+  return g.router->hello(std::move(c), std::move(h), raw);
+}
+
+void shard_set::detach(connection& c) {
+  if (c.generation() == refused_generation) {
+    // It said hello to no hub: the gauge it was counted in at the upgrade is this one.
+    if (metrics_) --metrics_->connections_unauthenticated;
+    return;
+  }
+  of_generation(c).router->detach(c.shard(), c.id());
 }
 
 void shard_set::start(std::function<void(std::string)> done) {
@@ -35,56 +73,111 @@ void shard_set::start(std::function<void(std::string)> done) {
     std::mutex mu;
   };
   auto j = std::make_shared<joint>();
-  j->pending = hubs_.size();
+  const auto& hubs = now().hubs;
+  j->pending = hubs.size();
   j->done = std::move(done);
-  for (auto& h : hubs_)
-    h->start([j](std::string err) {
+  for (const auto& h : hubs)
+    h->start([self = shared_from_this(), j](std::string err) {
       std::unique_lock lk(j->mu);
       if (!err.empty() && j->error.empty()) j->error = std::move(err);
       if (--j->pending != 0) return;
       auto finish = std::move(j->done);
       auto e = std::move(j->error);
       lk.unlock();
+      if (e.empty()) self->started_ = true;
       finish(std::move(e));
     });
 }
 
 void shard_set::stop(std::uint16_t code, std::string reason) {
-  for (auto& h : hubs_) h->stop(code, reason);
+  for (const auto& h : now().hubs) h->stop(code, reason);
 }
 
 void shard_set::step_down() {
-  for (auto& h : hubs_) h->step_down();
+  for (const auto& h : now().hubs) h->step_down();
 }
 
 void shard_set::set_decide_check(const std::function<bool()>& may_decide) {
-  for (auto& h : hubs_) h->set_decide_check(may_decide);
+  for (const auto& h : now().hubs) h->set_decide_check(may_decide);
 }
 
 void shard_set::signed_out(const std::string& token_id) {
-  for (auto& h : hubs_) h->signed_out(token_id);
+  for (const auto& h : now().hubs) h->signed_out(token_id);
+}
+
+void shard_set::users_changed() {
+  std::unique_lock lk(replan_mu_);
+  const auto& cur = now();
+  if (started_ && cur.ready) {
+    auto plan = shard_router::plan_for(cfg_, *users_.snapshot(), asked_);
+    if (plan.shards != cur.plan.shards || plan.shard_of_store != cur.plan.shard_of_store) {
+      if (current_ + 1 < max_generations) return replan(std::move(plan));
+      spdlog::error("users file: the store groups changed again, but the hub shards were planned {} times already: "
+                    "staff are served by the plan in place until calma-server restarts", current_.load());
+    }
+  }
+  for (const auto& h : cur.hubs) h->users_changed();
+}
+
+// Under replan_mu_. The old hubs close every client (1012: it reconnects) and
+// take what their sessions still send; once those are gone (all stored), the
+// new hubs load the open conversations from the store by the new plan, as at
+// a start. Hellos meanwhile are refused with 1013 (try again later).
+void shard_set::replan(routing::shard_plan plan) {
+  auto& old = *gens_[current_].load();
+  auto g = make_generation(std::move(plan), old.hubs.front().get());
+  g->ready = false;
+  const auto next = current_ + 1;
+  spdlog::warn("users file: the store groups changed: planning the hub shards again ({} -> {} shard(s) for {} group(s)); "
+               "every client is asked to reconnect (1012)",
+               old.plan.shards, g->plan.shards, g->plan.groups.size());
+  for (const auto& why : g->plan.joined_by) spdlog::info("stores share a shard: {}", why);
+  auto* fresh = g.get();
+  gens_[next].store(fresh, std::memory_order_release);
+  owned_.push_back(std::move(g));
+  old.ready = false;
+  current_.store(next, std::memory_order_release);
+  for (const auto& h : old.hubs) h->stop(static_cast<std::uint16_t>(protocol::close_code::restart), "hub shards planned again");
+  auto left = std::make_shared<std::atomic<std::size_t>>(old.hubs.size());
+  auto start_new = [self = shared_from_this(), fresh] {
+    auto loading = std::make_shared<std::atomic<std::size_t>>(fresh->hubs.size());
+    for (const auto& h : fresh->hubs)
+      h->start([fresh, loading](std::string err) {
+        if (!err.empty()) spdlog::error("hub shards planned again: a hub could not load: {}", err);
+        if (--*loading != 0) return;
+        fresh->ready = true;
+        spdlog::info("hub shards planned again: {} shard(s) serving", fresh->plan.shards);
+      });
+  };
+  for (const auto& h : old.hubs)
+    h->when_vacated(std::chrono::seconds(5), [left, start_new] {
+      if (--*left == 0) start_new();
+    });
 }
 
 void shard_set::conversation_detail(participant who, std::string id, std::function<void(hub::http_answer)> done) {
-  const auto shards = hubs_.size() == 1 ? std::vector<std::uint32_t>{0} : shards_of_staff(who.id);
-  if (shards.size() == 1) return of(shards.front()).conversation_detail(std::move(who), std::move(id), std::move(done));
+  const auto& g = now();
+  const auto shards = g.hubs.size() == 1 ? std::vector<std::uint32_t>{0} : shards_of_staff(g, who.id);
+  if (shards.size() == 1) return g.of(shards.front()).conversation_detail(std::move(who), std::move(id), std::move(done));
   // Stores on several shards: the conversation's store says whose hub has its freshest copy.
   store_.get_conversation(id, [self = shared_from_this(), who = std::move(who), id, done = std::move(done)](auto r) mutable {
-    const auto k = r.ok() && r.value ? self->plan_.store_shard(r.value->shopper.store) : 0;
-    self->of(static_cast<std::size_t>(k)).conversation_detail(std::move(who), std::move(id), std::move(done));
+    const auto& g = self->now();
+    const auto k = r.ok() && r.value ? g.plan.store_shard(r.value->shopper.store) : 0;
+    g.of(static_cast<std::size_t>(k)).conversation_detail(std::move(who), std::move(id), std::move(done));
   });
 }
 
 void shard_set::followups(participant who, std::vector<std::string> stores,
                           std::function<void(hub::http_answer)> done) {
   // The stores asked for, by shard: each hub lists its own (its open copies are the freshest).
+  const auto& g = now();
   std::map<std::uint32_t, std::vector<std::string>> by_shard;
-  if (hubs_.size() == 1) by_shard[0] = stores;
+  if (g.hubs.size() == 1) by_shard[0] = stores;
   else
-    for (const auto& st : stores) by_shard[static_cast<std::uint32_t>(plan_.store_shard(st))].push_back(st);
+    for (const auto& st : stores) by_shard[static_cast<std::uint32_t>(g.plan.store_shard(st))].push_back(st);
   if (by_shard.empty()) by_shard[0] = stores;
   if (by_shard.size() == 1)
-    return of(by_shard.begin()->first).followups(std::move(who), std::move(by_shard.begin()->second), std::move(done));
+    return g.of(by_shard.begin()->first).followups(std::move(who), std::move(by_shard.begin()->second), std::move(done));
   struct joint {
     std::mutex mu;
     std::size_t pending;
@@ -96,7 +189,7 @@ void shard_set::followups(participant who, std::vector<std::string> stores,
   j->pending = by_shard.size();
   j->done = std::move(done);
   for (auto& [k, subset] : by_shard)
-    of(k).followups(who, std::move(subset), [j](hub::http_answer a) {
+    g.of(k).followups(who, std::move(subset), [j](hub::http_answer a) {
       std::unique_lock lk(j->mu);
       if (a.status != 200 && j->failed.status == 200) j->failed = std::move(a);
       else if (a.status == 200)
@@ -116,7 +209,8 @@ void shard_set::followups(participant who, std::vector<std::string> stores,
 }
 
 void shard_set::widget_status(std::string store_id, std::function<void(hub::http_answer)> done) {
-  of(static_cast<std::size_t>(plan_.store_shard(store_id))).widget_status(std::move(store_id), std::move(done));
+  const auto& g = now();
+  g.of(static_cast<std::size_t>(g.plan.store_shard(store_id))).widget_status(std::move(store_id), std::move(done));
 }
 
 }  // namespace calma

@@ -7,6 +7,7 @@
 // the hub, nothing more.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <mutex>
@@ -21,16 +22,16 @@
 
 namespace calma {
 
-class shard_set : public std::enable_shared_from_this<shard_set>, private shard_port {
+class shard_set : public std::enable_shared_from_this<shard_set> {
  public:
   using hub_factory = std::function<std::shared_ptr<hub>()>;
   /// Plans `asked` shards (≤ 0: one) over the configured stores and the staff
   /// table, and makes one hub per shard with `make`.
   shard_set(const config& cfg, store& st, const auth::token_signer& signer, const auth::user_directory& users,
-            const hub_factory& make, int asked, metrics* m = nullptr);
+            hub_factory make, int asked, metrics* m = nullptr);
 
-  std::size_t size() const { return hubs_.size(); }
-  const routing::shard_plan& plan() const { return plan_; }
+  std::size_t size() const { return now().hubs.size(); }
+  const routing::shard_plan& plan() const { return now().plan; }
 
   /// Starts every hub; `done(error)` once, when all have loaded (the first error, if any).
   void start(std::function<void(std::string)> done);
@@ -39,25 +40,22 @@ class shard_set : public std::enable_shared_from_this<shard_set>, private shard_
   void set_decide_check(const std::function<bool()>& may_decide);
 
   // ---- from sessions (the session's own thread, as hub's)
-  /// Returns the shard it went to (also written on the connection).
-  std::uint32_t hello(std::shared_ptr<connection> c, protocol::hello h, const std::string& raw = {}) {
-    return router_->hello(std::move(c), std::move(h), raw);
-  }
-  void handle(connection& c, protocol::client_message m) { handle(c.shard(), c.id(), std::move(m)); }
-  void detach(connection& c) { detach(c.shard(), c.id()); }
-  /// For a caller that kept the shard hello returned (the session may be gone by the time its detach runs).
-  /// A plain session's go straight to its hub (the chat's path); a fanned-in one's through the router.
-  void handle(std::uint32_t shard, std::uint64_t conn_id, protocol::client_message m) {
-    if (shard != fan_in::marker) return of(shard).handle(conn_id, std::move(m));
-    router_->handle(shard, conn_id, std::move(m), {});
-  }
-  void detach(std::uint32_t shard, std::uint64_t conn_id) { router_->detach(shard, conn_id); }
+  /// Returns the shard it went to (also written on the connection, with the plan's generation).
+  std::uint32_t hello(std::shared_ptr<connection> c, protocol::hello h, const std::string& raw = {});
+  /// A session's frames and its end go to the plan it said hello under.
+  void handle(connection& c, protocol::client_message m) { of_generation(c).handle(c.shard(), c.id(), std::move(m)); }
+  void detach(connection& c);
   /// Every hub closes the sessions holding that token.
   void signed_out(const std::string& token_id);
-  /// The users table was replaced: every hub takes it now.
-  void users_changed() {
-    for (auto& h : hubs_) h->users_changed();
-  }
+  /// The users table was replaced: every hub takes it now. When the change
+  /// joins or splits store groups (an agent now serves stores of two
+  /// shards, say), the shards are planned again (once started, alone):
+  /// every client is closed with 1012, and once their sessions are gone
+  /// (all they sent is stored) new hubs load the open conversations from
+  /// the store by the new plan; hellos meanwhile are refused with 1013.
+  void users_changed();
+  /// How many times the shards were planned again (0 at start).
+  std::uint32_t replans() const { return current_.load(); }
 
   // ---- from HTTP: to the hub of the staff member, or of the store
   void conversation_detail(participant who, std::string id, std::function<void(hub::http_answer)> done);
@@ -65,21 +63,53 @@ class shard_set : public std::enable_shared_from_this<shard_set>, private shard_
   void widget_status(std::string store_id, std::function<void(hub::http_answer)> done);
 
  private:
-  // shard_port: straight to the hub of that shard.
-  void hello(std::uint32_t shard, std::shared_ptr<connection> c, protocol::hello h, const std::string&) override {
-    of(shard).hello(std::move(c), std::move(h));
-  }
-  void handle(std::uint32_t shard, std::uint64_t conn_id, protocol::client_message m, std::string) override {
-    of(shard).handle(conn_id, std::move(m));
-  }
-  void detach(std::uint32_t shard, std::uint64_t conn_id, bool counted) override { of(shard).detach(conn_id, counted); }
-  std::vector<std::uint32_t> shards_of_staff(const std::string& user_id) const { return router_->shards_of_staff(user_id); }
-  hub& of(std::size_t k) const { return *hubs_[k < hubs_.size() ? k : 0]; }
+  /// One plan and its hubs. Kept for the process's life once made (a
+  /// re-plan is rare): sessions of a plan gone by still detach from it.
+  struct generation final : shard_port {
+    routing::shard_plan plan;
+    std::vector<std::shared_ptr<hub>> hubs;
+    std::shared_ptr<shard_router> router;
+    std::atomic<bool> ready{true};
 
+    hub& of(std::size_t k) const { return *hubs[k < hubs.size() ? k : 0]; }
+    /// A plain session's frames go straight to its hub (the chat's path); a fanned-in one's through the router.
+    void handle(std::uint32_t shard, std::uint64_t conn_id, protocol::client_message m) {
+      if (shard != fan_in::marker) return of(shard).handle(conn_id, std::move(m));
+      router->handle(shard, conn_id, std::move(m), {});
+    }
+    // shard_port: straight to the hub of that shard.
+    void hello(std::uint32_t shard, std::shared_ptr<connection> c, protocol::hello h, const std::string&) override {
+      of(shard).hello(std::move(c), std::move(h));
+    }
+    void handle(std::uint32_t shard, std::uint64_t conn_id, protocol::client_message m, std::string) override {
+      of(shard).handle(conn_id, std::move(m));
+    }
+    void detach(std::uint32_t shard, std::uint64_t conn_id, bool counted) override { of(shard).detach(conn_id, counted); }
+  };
+  static constexpr std::uint32_t max_generations = 64;
+  /// A connection refused while the shards are planned again (it said hello to no hub).
+  static constexpr std::uint32_t refused_generation = max_generations;
+
+  std::unique_ptr<generation> make_generation(routing::shard_plan plan, const hub* limits_of);
+  const generation& now() const { return *gens_[current_.load(std::memory_order_acquire)].load(std::memory_order_acquire); }
+  generation& of_generation(const connection& c) const;
+  void replan(routing::shard_plan plan);
+  std::vector<std::uint32_t> shards_of_staff(const generation& g, const std::string& user_id) const {
+    return g.router->shards_of_staff(user_id);
+  }
+
+  const config& cfg_;
   store& store_;
-  routing::shard_plan plan_;
-  std::vector<std::shared_ptr<hub>> hubs_;
-  std::shared_ptr<shard_router> router_;
+  const auth::token_signer& signer_;
+  const auth::user_directory& users_;
+  hub_factory make_;
+  int asked_;
+  metrics* metrics_;
+  std::atomic<bool> started_{false};
+  std::mutex replan_mu_;  ///< one re-plan at a time
+  std::array<std::atomic<generation*>, max_generations> gens_{};
+  std::vector<std::unique_ptr<generation>> owned_;  ///< under replan_mu_
+  std::atomic<std::uint32_t> current_{0};
 };
 
 }  // namespace calma

@@ -348,3 +348,63 @@ TEST_CASE("shards - new conversations per address are counted across shards and 
     CHECK(open_as_shopper(bystander, store, std::string("b-") + store) == "ack");
   }
 }
+
+TEST_CASE("shards - a users file that joins two store groups plans the shards again without a restart - nothing is lost") {
+  const demo_hashes h;
+  auto users = [&](json ana_stores) {
+    return json::array({
+        {{"username", "ana"}, {"name", "Ana"}, {"role", "agent"}, {"password_hash", h.agent}, {"stores", ana_stores}},
+        {{"username", "ola"}, {"name", "Ola"}, {"role", "agent"}, {"password_hash", h.agent}, {"stores", {"south"}}},
+    });
+  };
+  const auto file = temp_file(users(json{"north"}).dump());
+  server_process srv(args(file, 2));
+  REQUIRE(srv.output().find("2 hub shard(s) for 3 store group(s)") != std::string::npos);
+  staff ana(srv.port(), "ana", "agent");
+  staff ola(srv.port(), "ola", "agent");
+  store_shopper n(srv.port(), "north", "en");
+  const auto shopper_token = n.welcome["token"].get<std::string>();
+  const auto cn = n.say("Hello, where is my parcel?", "n1");
+  ana->expect_if("conversation.assigned", [&](const json& a) { return a["conversation_id"] == cn; });
+  ana->send(chat(cn, "Let me check.", "a1"));
+  CHECK(ana->expect_if("ack", [](const json& a) { return a["client_msg_id"] == "a1"; })["seq"] == 2);
+
+  // Ana now serves south too: north and south must share a hub (her chats counted in one place).
+  {
+    std::ofstream out(file, std::ios::trunc);
+    out << users(json{"north", "south"}).dump();
+  }
+  REQUIRE(::kill(srv.pid(), SIGHUP) == 0);
+  for (ws_client* c : {ana.ws.get(), ola.ws.get(), n.ws.get()}) {
+    CHECK(c->wait_closed(10s));
+    CHECK(c->close_code() == 1012);
+  }
+  CHECK(srv.output().find("planning the hub shards again (2 -> 2 shard(s) for 2 group(s))") != std::string::npos);
+
+  // Everyone comes back (1013 while the new hubs load: again, as a client does).
+  staff ana2 = welcomed([&] { return staff(srv.port(), "ana", "agent"); });
+  REQUIRE(ana2.welcome["conversations"].size() == 1);
+  CHECK(ana2.welcome["conversations"][0]["conversation_id"] == cn);
+  auto back = welcomed([&] {
+    auto c = std::make_unique<ws_client>(srv.port());
+    hello_token(*c, shopper_token);
+    return c;
+  });
+  back->send(json{{"type", "history"}, {"conversation_id", cn}, {"after_seq", 0}});
+  auto hist = back->expect("history");
+  REQUIRE(hist["messages"].size() == 2);  // each once
+  CHECK(hist["messages"][0]["text"] == "Hello, where is my parcel?");
+  CHECK(hist["messages"][1]["text"] == "Let me check.");
+  ana2->send(chat(cn, "It leaves today.", "a2"));
+  CHECK(back->expect("chat.message")["seq"] == 3);
+
+  // Ola stays away: a new south conversation goes to Ana, who serves south now
+  // (the old plan served her by north's hub alone: it waited in the queue).
+  store_shopper s(srv.port(), "south", "es");
+  const auto cs = s.say("Hola, ¿dónde está mi paquete?", "s1");
+  CHECK(ana2->expect_if("conversation.assigned", [&](const json& a) { return a["conversation_id"] == cs; })["agent"]["id"] == "ana");
+  // The gauges count who is here now: Ana; the north shopper back and the south one; nobody half-way.
+  CHECK(metric_reaches(srv.port(), "calma_connections{role=\"agent\"}", 1));
+  CHECK(metric_reaches(srv.port(), "calma_connections{role=\"shopper\"}", 2));
+  CHECK(metric_reaches(srv.port(), "calma_connections{role=\"unauthenticated\"}", 0));
+}
