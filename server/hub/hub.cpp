@@ -127,6 +127,8 @@ void hub::load_conversations(std::function<void(std::string)> done) {
 void hub::stop(std::uint16_t code, std::string reason) {
   on_strand([self = shared_from_this(), code, reason = std::move(reason)] {
     self->stopped_ = true;
+    self->stop_code_ = code;
+    self->stop_reason_ = reason;
     self->snapshot_timer_.cancel();
     self->snapshot_delay_.cancel();
     for (auto& [id, t] : self->grace_timers_) t->cancel();
@@ -307,7 +309,7 @@ void hub::hello(std::shared_ptr<connection> c, protocol::hello h) {
 }
 
 void hub::do_hello(std::shared_ptr<connection> c, protocol::hello h) {
-  if (stopped_.set()) return c->close(static_cast<std::uint16_t>(protocol::close_code::going_away), "server shutting down");
+  if (stopped_.set()) return c->close(stop_code_, stop_reason_);  // as its sessions were (1001; 1012 for a re-plan)
   const auto now = clock_();
   // Once per client: a fan-in's other legs (fan_in.hpp) are the same one.
   auto count_refusal = [&] {

@@ -396,6 +396,8 @@ class hub : public std::enable_shared_from_this<hub> {
   bool may_decide() const { return !may_decide_ || may_decide_(); }
   std::function<bool()> may_decide_;
   stop_flag stopped_{*this};
+  std::uint16_t stop_code_ = static_cast<std::uint16_t>(protocol::close_code::going_away);  ///< stop()'s, for later hellos
+  std::string stop_reason_ = "server shutting down";
   bool deposed_ = false;  ///< step_down(): nothing more runs on the strand
   /// replay() is feeding stored history: an escalation it raises was most
   /// likely raised before, by this hub's predecessor (settle_replayed_escalation).

@@ -187,6 +187,9 @@ void hub::apply_assignment(const std::string& conv_id, const std::string& agent_
 }
 
 void hub::try_assign() {
+  // Stopped (the process ends, or the shards are planned again and other hubs
+  // will load these conversations): no assignment that the next hubs would not know of.
+  if (stopped_.set()) return;
   auto decided = router_.assign_waiting(clock_());
   for (const auto& a : decided) apply_assignment(a.conversation_id, a.agent_id, std::nullopt);
   if (!decided.empty()) {
@@ -416,6 +419,8 @@ void hub::on_takeover(session_entry& s, std::uint64_t conn_id, const protocol::c
 // supervisors' view
 
 void hub::update_queue_gauges() {
+  // Stopped, its shard's series are zero (stop) or another hub's now (the shards planned again).
+  if (stopped_.set()) return;
   metrics_.set_shard_queue(shard_, static_cast<std::int64_t>(router_.queued_count()),
                            router_.oldest_enqueued_ts().value_or(0));
   // By store: every configured store has its series, 0 when nobody waits.

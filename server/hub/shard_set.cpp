@@ -86,6 +86,7 @@ void shard_set::start(std::function<void(std::string)> done) {
       lk.unlock();
       if (e.empty()) self->started_ = true;
       finish(std::move(e));
+      self->recheck();
     });
 }
 
@@ -108,6 +109,8 @@ void shard_set::signed_out(const std::string& token_id) {
 void shard_set::users_changed() {
   std::unique_lock lk(replan_mu_);
   const auto& cur = now();
+  // Loading (at start, or planned again just now): looked at once loaded.
+  if (!started_ || !cur.ready) recheck_ = true;
   if (started_ && cur.ready) {
     auto plan = shard_router::plan_for(cfg_, *users_.snapshot(), asked_);
     if (plan.shards != cur.plan.shards || plan.shard_of_store != cur.plan.shard_of_store) {
@@ -117,6 +120,15 @@ void shard_set::users_changed() {
     }
   }
   for (const auto& h : cur.hubs) h->users_changed();
+}
+
+// A users change that came while the hubs were loading: planned now.
+void shard_set::recheck() {
+  {
+    std::lock_guard lk(replan_mu_);
+    if (!std::exchange(recheck_, false)) return;
+  }
+  users_changed();
 }
 
 // Under replan_mu_. The old hubs close every client (1012: it reconnects) and
@@ -142,11 +154,12 @@ void shard_set::replan(routing::shard_plan plan) {
   auto start_new = [self = shared_from_this(), fresh] {
     auto loading = std::make_shared<std::atomic<std::size_t>>(fresh->hubs.size());
     for (const auto& h : fresh->hubs)
-      h->start([fresh, loading](std::string err) {
+      h->start([self, fresh, loading](std::string err) {
         if (!err.empty()) spdlog::error("hub shards planned again: a hub could not load: {}", err);
         if (--*loading != 0) return;
         fresh->ready = true;
         spdlog::info("hub shards planned again: {} shard(s) serving", fresh->plan.shards);
+        self->recheck();
       });
   };
   for (const auto& h : old.hubs)

@@ -53,6 +53,11 @@ class shard_set : public std::enable_shared_from_this<shard_set> {
   /// every client is closed with 1012, and once their sessions are gone
   /// (all they sent is stored) new hubs load the open conversations from
   /// the store by the new plan; hellos meanwhile are refused with 1013.
+  /// A change that comes while they load is looked at once they have.
+  /// Not done: HTTP asked meanwhile is answered by the new hubs from the
+  /// store (an open conversation may read as stored a few seconds ago); the
+  /// old hubs keep their memory for the process's life; a hub that cannot
+  /// load (a store error) serves without its open conversations, logged.
   void users_changed();
   /// How many times the shards were planned again (0 at start).
   std::uint32_t replans() const { return current_.load(); }
@@ -94,6 +99,7 @@ class shard_set : public std::enable_shared_from_this<shard_set> {
   const generation& now() const { return *gens_[current_.load(std::memory_order_acquire)].load(std::memory_order_acquire); }
   generation& of_generation(const connection& c) const;
   void replan(routing::shard_plan plan);
+  void recheck();
   std::vector<std::uint32_t> shards_of_staff(const generation& g, const std::string& user_id) const {
     return g.router->shards_of_staff(user_id);
   }
@@ -107,6 +113,7 @@ class shard_set : public std::enable_shared_from_this<shard_set> {
   metrics* metrics_;
   std::atomic<bool> started_{false};
   std::mutex replan_mu_;  ///< one re-plan at a time
+  bool recheck_ = false;  ///< under replan_mu_: a users change came while loading
   std::array<std::atomic<generation*>, max_generations> gens_{};
   std::vector<std::unique_ptr<generation>> owned_;  ///< under replan_mu_
   std::atomic<std::uint32_t> current_{0};
