@@ -154,6 +154,8 @@ void hub::when_vacated(std::chrono::milliseconds within, std::function<void()> d
 }
 
 void hub::poll_vacated(const std::shared_ptr<vacate_wait>& w) {
+  if (!sessions_.empty() && std::chrono::steady_clock::now() >= w->until)
+    spdlog::warn("hub shard {}: {} session(s) still attached after the wait; going on without them", shard_, sessions_.size());
   if (sessions_.empty() || std::chrono::steady_clock::now() >= w->until) return w->done();
   w->timer.expires_after(std::chrono::milliseconds(20));
   w->timer.async_wait([self = shared_from_this(), w](boost::system::error_code) { self->poll_vacated(w); });

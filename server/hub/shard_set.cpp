@@ -37,6 +37,15 @@ std::unique_ptr<shard_set::generation> shard_set::make_generation(routing::shard
   return g;
 }
 
+const shard_set::generation& shard_set::answering() const {
+  const auto k = current_.load(std::memory_order_acquire);
+  auto* g = gens_[k].load(std::memory_order_acquire);
+  if (g->ready.load(std::memory_order_acquire) || k == 0) return *g;
+  // Planned again just now: until the new hubs have loaded, the old ones
+  // (stopped, holding what was open when their sessions left) know better.
+  return *gens_[k - 1].load(std::memory_order_acquire);
+}
+
 shard_set::generation& shard_set::of_generation(const connection& c) const {
   const auto k = std::min(c.generation(), max_generations - 1);
   auto* g = gens_[k].load(std::memory_order_acquire);
@@ -169,12 +178,12 @@ void shard_set::replan(routing::shard_plan plan) {
 }
 
 void shard_set::conversation_detail(participant who, std::string id, std::function<void(hub::http_answer)> done) {
-  const auto& g = now();
+  const auto& g = answering();
   const auto shards = g.hubs.size() == 1 ? std::vector<std::uint32_t>{0} : shards_of_staff(g, who.id);
   if (shards.size() == 1) return g.of(shards.front()).conversation_detail(std::move(who), std::move(id), std::move(done));
   // Stores on several shards: the conversation's store says whose hub has its freshest copy.
   store_.get_conversation(id, [self = shared_from_this(), who = std::move(who), id, done = std::move(done)](auto r) mutable {
-    const auto& g = self->now();
+    const auto& g = self->answering();
     const auto k = r.ok() && r.value ? g.plan.store_shard(r.value->shopper.store) : 0;
     g.of(static_cast<std::size_t>(k)).conversation_detail(std::move(who), std::move(id), std::move(done));
   });
@@ -183,7 +192,7 @@ void shard_set::conversation_detail(participant who, std::string id, std::functi
 void shard_set::followups(participant who, std::vector<std::string> stores,
                           std::function<void(hub::http_answer)> done) {
   // The stores asked for, by shard: each hub lists its own (its open copies are the freshest).
-  const auto& g = now();
+  const auto& g = answering();
   std::map<std::uint32_t, std::vector<std::string>> by_shard;
   if (g.hubs.size() == 1) by_shard[0] = stores;
   else

@@ -54,10 +54,9 @@ class shard_set : public std::enable_shared_from_this<shard_set> {
   /// (all they sent is stored) new hubs load the open conversations from
   /// the store by the new plan; hellos meanwhile are refused with 1013.
   /// A change that comes while they load is looked at once they have.
-  /// Not done: HTTP asked meanwhile is answered by the new hubs from the
-  /// store (an open conversation may read as stored a few seconds ago); the
-  /// old hubs keep their memory for the process's life; a hub that cannot
-  /// load (a store error) serves without its open conversations, logged.
+  /// HTTP meanwhile is answered by the old hubs. Not done: the old hubs keep
+  /// their memory for the process's life; a hub that cannot load (a store
+  /// error) serves without its open conversations, logged.
   void users_changed();
   /// How many times the shards were planned again (0 at start).
   std::uint32_t replans() const { return current_.load(); }
@@ -98,6 +97,8 @@ class shard_set : public std::enable_shared_from_this<shard_set> {
   std::unique_ptr<generation> make_generation(routing::shard_plan plan, const hub* limits_of);
   const generation& now() const { return *gens_[current_.load(std::memory_order_acquire)].load(std::memory_order_acquire); }
   generation& of_generation(const connection& c) const;
+  /// Who answers HTTP: the current plan's hubs once loaded, the previous ones until then.
+  const generation& answering() const;
   void replan(routing::shard_plan plan);
   void recheck();
   std::vector<std::uint32_t> shards_of_staff(const generation& g, const std::string& user_id) const {
