@@ -74,7 +74,8 @@ void shard_set::detach(connection& c) {
   of_generation(c).router->detach(c.shard(), c.id());
 }
 
-void shard_set::start(std::function<void(std::string)> done) {
+// Every hub of `g` loads; `done(first error)` once all have.
+void shard_set::start_hubs(const generation& g, std::function<void(std::string)> done) {
   struct joint {
     std::size_t pending;
     std::string error;
@@ -82,21 +83,26 @@ void shard_set::start(std::function<void(std::string)> done) {
     std::mutex mu;
   };
   auto j = std::make_shared<joint>();
-  const auto& hubs = now().hubs;
-  j->pending = hubs.size();
+  j->pending = g.hubs.size();
   j->done = std::move(done);
-  for (const auto& h : hubs)
-    h->start([self = shared_from_this(), j](std::string err) {
+  for (const auto& h : g.hubs)
+    h->start([j](std::string err) {
       std::unique_lock lk(j->mu);
       if (!err.empty() && j->error.empty()) j->error = std::move(err);
       if (--j->pending != 0) return;
       auto finish = std::move(j->done);
       auto e = std::move(j->error);
       lk.unlock();
-      if (e.empty()) self->started_ = true;
       finish(std::move(e));
-      self->recheck();
     });
+}
+
+void shard_set::start(std::function<void(std::string)> done) {
+  start_hubs(now(), [self = shared_from_this(), done = std::move(done)](std::string e) {
+    if (e.empty()) self->started_ = true;
+    done(std::move(e));
+    self->recheck();
+  });
 }
 
 void shard_set::stop(std::uint16_t code, std::string reason) {
@@ -161,15 +167,12 @@ void shard_set::replan(routing::shard_plan plan) {
   for (const auto& h : old.hubs) h->stop(static_cast<std::uint16_t>(protocol::close_code::restart), "hub shards planned again");
   auto left = std::make_shared<std::atomic<std::size_t>>(old.hubs.size());
   auto start_new = [self = shared_from_this(), fresh] {
-    auto loading = std::make_shared<std::atomic<std::size_t>>(fresh->hubs.size());
-    for (const auto& h : fresh->hubs)
-      h->start([self, fresh, loading](std::string err) {
-        if (!err.empty()) spdlog::error("hub shards planned again: a hub could not load: {}", err);
-        if (--*loading != 0) return;
-        fresh->ready = true;
-        spdlog::info("hub shards planned again: {} shard(s) serving", fresh->plan.shards);
-        self->recheck();
-      });
+    start_hubs(*fresh, [self, fresh](std::string err) {
+      if (!err.empty()) spdlog::error("hub shards planned again: a hub could not load: {}", err);
+      fresh->ready = true;
+      spdlog::info("hub shards planned again: {} shard(s) serving", fresh->plan.shards);
+      self->recheck();
+    });
   };
   for (const auto& h : old.hubs)
     h->when_vacated(std::chrono::seconds(5), [left, start_new] {

@@ -99,6 +99,7 @@ class shard_set : public std::enable_shared_from_this<shard_set> {
   generation& of_generation(const connection& c) const;
   /// Who answers HTTP: the current plan's hubs once loaded, the previous ones until then.
   const generation& answering() const;
+  static void start_hubs(const generation& g, std::function<void(std::string)> done);
   void replan(routing::shard_plan plan);
   void recheck();
   std::vector<std::uint32_t> shards_of_staff(const generation& g, const std::string& user_id) const {
