@@ -273,6 +273,25 @@ double proc_cpu_s(pid_t pid) {
   return (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+/// Scheduler time of every thread of a process so far, from /proc/PID/task/*/schedstat:
+/// on a CPU and waiting runnable on a run queue (another process had the core), in ms.
+struct sched_ms {
+  double on_cpu = 0, waiting = 0;
+};
+sched_ms proc_sched_ms(pid_t pid) {
+  sched_ms r;
+  std::error_code ec;
+  for (const auto& t : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream in(t.path() / "schedstat");
+    double run_ns = 0, wait_ns = 0;
+    if (in >> run_ns >> wait_ns) {
+      r.on_cpu += run_ns / 1e6;
+      r.waiting += wait_ns / 1e6;
+    }
+  }
+  return r;
+}
+
 double self_cpu_s() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -927,10 +946,29 @@ struct runner {
     asio::steady_timer tick(ioc);
     bool window_over = false;
     std::int64_t last_tick = w0, max_lag_us = 0;  // how late the 1 ms tick ran: calma-load's own loop lag
+    // Each second of the window: the server's CPU and its threads' wait on a run
+    // queue (runnable while something else had the core), calma-load's wait too:
+    // a slow second with a long wait is the machine, one without is the server.
+    struct second_sched {
+      double srv_cpu = 0, srv_wait = 0, load_wait = 0, load_lag = 0;
+    };
+    std::vector<second_sched> sched_by_s;
+    sched_ms srv_s0 = own_server ? proc_sched_ms(srv.pid) : sched_ms{}, load_s0 = proc_sched_ms(getpid());
+    std::int64_t sec_lag_us = 0;
+    auto close_second = [&] {
+      const auto srv_s1 = own_server ? proc_sched_ms(srv.pid) : sched_ms{}, load_s1 = proc_sched_ms(getpid());
+      sched_by_s.push_back({srv_s1.on_cpu - srv_s0.on_cpu, srv_s1.waiting - srv_s0.waiting,
+                            load_s1.waiting - load_s0.waiting, static_cast<double>(sec_lag_us) / 1000.0});
+      srv_s0 = srv_s1;
+      load_s0 = load_s1;
+      sec_lag_us = 0;
+    };
     std::function<void()> on_tick = [&] {
       const auto t = now_us();
       max_lag_us = std::max(max_lag_us, t - last_tick - 1000);
+      sec_lag_us = std::max(sec_lag_us, t - last_tick - 1000);
       last_tick = t;
+      while (static_cast<std::int64_t>(sched_by_s.size() + 1) * 1'000'000 <= std::min(t, w_end) - w0) close_second();
       const auto until = std::min(t, w_end);
       const auto due = static_cast<std::int64_t>(opt.rate * static_cast<double>(until - w0) / 1e6);
       while (sent + skipped < due) {
@@ -1093,6 +1131,14 @@ struct runner {
       json by_s = json::array();
       for (auto& d : deliv_by_s) by_s.push_back(std::round(d.pct(99) * 1000) / 1000);
       report["delivery_p99_ms_by_second"] = by_s;
+      json sched = json::array();
+      auto ms = [](double v) { return std::round(v * 10) / 10; };
+      for (auto& s : sched_by_s)
+        sched.push_back(json{{"server_cpu_ms", own_server ? json(ms(s.srv_cpu)) : json(nullptr)},
+                             {"server_runqueue_wait_ms", own_server ? json(ms(s.srv_wait)) : json(nullptr)},
+                             {"loadgen_runqueue_wait_ms", ms(s.load_wait)},
+                             {"loadgen_max_loop_lag_ms", ms(s.load_lag)}});
+      report["sched_by_second"] = sched;
     }
     const bool correct = lost == 0 && dup == 0 && seq_mismatch == 0 && conv_gap == 0 && conv_dup_seq == 0 &&
                          recv_gap == 0 && recv_dup == 0 && unacked == 0 && anomalies.empty();
@@ -1182,6 +1228,20 @@ struct runner {
       o << "delivery p99 by second of the window (ms):";
       for (auto& d : deliv_by_s) o << " " << std::fixed << std::setprecision(1) << d.pct(99);
       line(o.str());
+    }
+    if (!sched_by_s.empty()) {
+      auto row = [&](const char* what, auto get) {
+        o.str("");
+        o << what;
+        for (auto& s : sched_by_s) o << " " << std::fixed << std::setprecision(0) << get(s);
+        line(o.str());
+      };
+      if (own_server) {
+        row("server CPU by second (ms):                   ", [](auto& s) { return s.srv_cpu; });
+        row("server's wait on a run queue by second (ms): ", [](auto& s) { return s.srv_wait; });
+      }
+      row("calma-load's wait on a run queue (ms):       ", [](auto& s) { return s.load_wait; });
+      row("calma-load's worst loop lag by second (ms):  ", [](auto& s) { return s.load_lag; });
     }
     o.str("");
     o << "correctness: " << (correct ? "OK" : "FAILED") << " - " << acked << " acked, " << unacked
