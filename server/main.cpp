@@ -1,4 +1,5 @@
 // calma-server: composes the pieces and runs them. No rule lives here.
+#include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -401,7 +402,12 @@ int main(int argc, char** argv) {
   });
 
   std::vector<std::thread> pool;
-  for (int i = 1; i < nthreads; ++i) pool.emplace_back([&] { ioc.run(); });
+  for (int i = 1; i < nthreads; ++i)
+    pool.emplace_back([&, i] {
+      // Named for top, perf and calma-load's per-thread figures (the first runs on the main thread).
+      pthread_setname_np(pthread_self(), ("calma-io-" + std::to_string(i)).c_str());
+      ioc.run();
+    });
   ioc.run();
   ioc.stop();
   for (auto& t : pool) t.join();

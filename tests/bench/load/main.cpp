@@ -292,6 +292,21 @@ sched_ms proc_sched_ms(pid_t pid) {
   return r;
 }
 
+/// Each thread of a process: its name and its time on a CPU so far (ms), by thread id.
+std::map<long, std::pair<std::string, double>> proc_threads_cpu_ms(pid_t pid) {
+  std::map<long, std::pair<std::string, double>> r;
+  std::error_code ec;
+  for (const auto& t : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream st(t.path() / "schedstat"), cm(t.path() / "comm");
+    double run_ns = 0;
+    std::string name;
+    if (!(st >> run_ns)) continue;
+    std::getline(cm, name);
+    r[std::atol(t.path().filename().c_str())] = {name, run_ns / 1e6};
+  }
+  return r;
+}
+
 double self_cpu_s() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -936,6 +951,7 @@ struct runner {
     // ---- the measured window: open loop at the target rate
     auto m_before = metrics_now();
     const double srv_cpu0 = own_server ? proc_cpu_s(srv.pid) : -1;
+    const auto srv_threads0 = own_server ? proc_threads_cpu_ms(srv.pid) : decltype(proc_threads_cpu_ms(0)){};
     const double my_cpu0 = self_cpu_s();
     const auto w0 = now_us();
     const auto w_end = w0 + static_cast<std::int64_t>(opt.duration * 1e6);
@@ -1001,6 +1017,16 @@ struct runner {
     run_until([&] { return window_over; }, opt.duration + 5);
     const auto w_stop = now_us();
     const double srv_cpu1 = own_server ? proc_cpu_s(srv.pid) : -1;
+    // The server's threads over the window, busiest first: with the work spread
+    // over threads, the busiest one bounds what more cores can give.
+    std::vector<std::pair<double, std::string>> srv_threads;
+    if (own_server)
+      for (const auto& [tid, t] : proc_threads_cpu_ms(srv.pid)) {
+        auto it = srv_threads0.find(tid);
+        const double ms = t.second - (it != srv_threads0.end() ? it->second.second : 0.0);
+        if (ms >= 1) srv_threads.emplace_back(ms, t.first + " (" + std::to_string(tid) + ")");
+      }
+    std::sort(srv_threads.rbegin(), srv_threads.rend());
     const double my_cpu1 = self_cpu_s();
     const double window_s = static_cast<double>(w_stop - w0) / 1e6;
     // acks received inside the window
@@ -1139,6 +1165,9 @@ struct runner {
                              {"loadgen_runqueue_wait_ms", ms(s.load_wait)},
                              {"loadgen_max_loop_lag_ms", ms(s.load_lag)}});
       report["sched_by_second"] = sched;
+      json threads = json::array();
+      for (const auto& [ms, name] : srv_threads) threads.push_back(json{{"thread", name}, {"cpu_ms", std::round(ms)}});
+      report["server_threads"] = threads;
     }
     const bool correct = lost == 0 && dup == 0 && seq_mismatch == 0 && conv_gap == 0 && conv_dup_seq == 0 &&
                          recv_gap == 0 && recv_dup == 0 && unacked == 0 && anomalies.empty();
@@ -1242,6 +1271,15 @@ struct runner {
       }
       row("calma-load's wait on a run queue (ms):       ", [](auto& s) { return s.load_wait; });
       row("calma-load's worst loop lag by second (ms):  ", [](auto& s) { return s.load_lag; });
+    }
+    if (!srv_threads.empty()) {
+      double total = 0;
+      for (const auto& t : srv_threads) total += t.first;
+      o.str("");
+      o << "server threads' CPU in the window (ms), busiest first:";
+      for (const auto& [ms, name] : srv_threads) o << " " << name << " " << std::fixed << std::setprecision(0) << ms;
+      o << "; the busiest has " << std::setprecision(1) << 100 * srv_threads.front().first / total << "% of it";
+      line(o.str());
     }
     o.str("");
     o << "correctness: " << (correct ? "OK" : "FAILED") << " - " << acked << " acked, " << unacked
