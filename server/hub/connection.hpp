@@ -36,14 +36,19 @@ class connection {
   /// frames and its detach, all on the session's own thread.
   std::uint32_t shard() const { return shard_; }
   void set_shard(std::uint32_t k) { shard_ = k; }
-  /// Which plan of the shards it said hello under (shard_set re-plans when the
-  /// users file joins or splits store groups): its frames and detach go there.
-  std::uint32_t generation() const { return generation_; }
-  void set_generation(std::uint32_t g) { generation_ = g; }
+  /// The plan of the shards it said hello under (shard_set re-plans when the
+  /// users file joins or splits store groups), kept alive by it: its frames and
+  /// detach go there. Null before its hello, and for a hello refused meanwhile.
+  const std::shared_ptr<void>& generation() const { return generation_; }
+  void set_generation(std::shared_ptr<void> g) { generation_ = std::move(g); }
+  /// Its hello reached no hub (refused while the shards were planned again).
+  bool refused_hello() const { return refused_hello_; }
+  void set_refused_hello() { refused_hello_ = true; }
 
  private:
   std::uint32_t shard_ = 0;
-  std::uint32_t generation_ = 0;
+  bool refused_hello_ = false;
+  std::shared_ptr<void> generation_;
 };
 
 }  // namespace calma

@@ -17,12 +17,15 @@ shard_set::shard_set(const config& cfg, store& st, const auth::token_signer& sig
     spdlog::info("{} hub shard(s) for {} store group(s) ({} asked)", plan.shards, plan.groups.size(), asked);
     for (const auto& why : plan.joined_by) spdlog::info("stores share a shard: {}", why);
   }
-  gens_[0].store(g.get(), std::memory_order_release);
-  owned_.push_back(std::move(g));
+  current_ = std::move(g);
 }
 
-std::unique_ptr<shard_set::generation> shard_set::make_generation(routing::shard_plan plan, const hub* limits_of) {
-  auto g = std::make_unique<generation>();
+shard_set::generation::~generation() {
+  if (replaced) spdlog::info("hub shards: plan {} and its {} hub(s) released (its last connection is gone)", number, hubs.size());
+}
+
+std::shared_ptr<shard_set::generation> shard_set::make_generation(routing::shard_plan plan, const hub* limits_of) {
+  auto g = std::make_shared<generation>();
   g->plan = std::move(plan);
   g->router = std::make_shared<shard_router>(cfg_, store_, signer_, users_, g->plan, static_cast<shard_port&>(*g), metrics_);
   for (int k = 0; k < g->plan.shards; ++k) {
@@ -37,41 +40,36 @@ std::unique_ptr<shard_set::generation> shard_set::make_generation(routing::shard
   return g;
 }
 
-const shard_set::generation& shard_set::answering() const {
-  const auto k = current_.load(std::memory_order_acquire);
-  auto* g = gens_[k].load(std::memory_order_acquire);
-  if (g->ready.load(std::memory_order_acquire) || k == 0) return *g;
+std::shared_ptr<shard_set::generation> shard_set::answering() const {
+  std::lock_guard lk(gens_mu_);
+  if (current_->ready.load(std::memory_order_acquire) || !previous_) return current_;
   // Planned again just now: until the new hubs have loaded, the old ones
   // (stopped, holding what was open when their sessions left) know better.
-  return *gens_[k - 1].load(std::memory_order_acquire);
-}
-
-shard_set::generation& shard_set::of_generation(const connection& c) const {
-  const auto k = std::min(c.generation(), max_generations - 1);
-  auto* g = gens_[k].load(std::memory_order_acquire);
-  return *(g ? g : gens_[0].load(std::memory_order_acquire));
+  return previous_;
 }
 
 std::uint32_t shard_set::hello(std::shared_ptr<connection> c, protocol::hello h, const std::string& raw) {
-  const auto k = current_.load(std::memory_order_acquire);
-  auto& g = *gens_[k].load(std::memory_order_acquire);
-  if (!g.ready.load(std::memory_order_acquire)) {
+  auto g = now();
+  if (!g->ready.load(std::memory_order_acquire)) {
     // Planned again just now: the new hubs are loading. Try again shortly.
-    c->set_generation(refused_generation);
+    c->set_refused_hello();
     c->close(static_cast<std::uint16_t>(protocol::close_code::try_later), "the hub shards are being planned again; try again");
     return 0;
   }
-  c->set_generation(k);
-  return g.router->hello(std::move(c), std::move(h), raw);
+  auto& router = *g->router;
+  c->set_generation(std::move(g));
+  return router.hello(std::move(c), std::move(h), raw);
 }
 
 void shard_set::detach(connection& c) {
-  if (c.generation() == refused_generation) {
+  if (c.refused_hello()) {
     // It said hello to no hub: the gauge it was counted in at the upgrade is this one.
     if (metrics_) --metrics_->connections_unauthenticated;
     return;
   }
-  of_generation(c).router->detach(c.shard(), c.id());
+  // Before its hello (or without one) it is counted by any hub as unauthenticated.
+  if (auto* g = static_cast<generation*>(c.generation().get())) return g->router->detach(c.shard(), c.id());
+  now()->router->detach(c.shard(), c.id());
 }
 
 // Every hub of `g` loads; `done(first error)` once all have.
@@ -98,7 +96,7 @@ void shard_set::start_hubs(const generation& g, std::function<void(std::string)>
 }
 
 void shard_set::start(std::function<void(std::string)> done) {
-  start_hubs(now(), [self = shared_from_this(), done = std::move(done)](std::string e) {
+  start_hubs(*now(), [self = shared_from_this(), done = std::move(done)](std::string e) {
     if (e.empty()) self->started_ = true;
     done(std::move(e));
     self->recheck();
@@ -106,35 +104,32 @@ void shard_set::start(std::function<void(std::string)> done) {
 }
 
 void shard_set::stop(std::uint16_t code, std::string reason) {
-  for (const auto& h : now().hubs) h->stop(code, reason);
+  for (const auto& h : now()->hubs) h->stop(code, reason);
 }
 
 void shard_set::step_down() {
-  for (const auto& h : now().hubs) h->step_down();
+  for (const auto& h : now()->hubs) h->step_down();
 }
 
 void shard_set::set_decide_check(const std::function<bool()>& may_decide) {
-  for (const auto& h : now().hubs) h->set_decide_check(may_decide);
+  for (const auto& h : now()->hubs) h->set_decide_check(may_decide);
 }
 
 void shard_set::signed_out(const std::string& token_id) {
-  for (const auto& h : now().hubs) h->signed_out(token_id);
+  for (const auto& h : now()->hubs) h->signed_out(token_id);
 }
 
 void shard_set::users_changed() {
   std::unique_lock lk(replan_mu_);
-  const auto& cur = now();
+  const auto cur = now();
   // Loading (at start, or planned again just now): looked at once loaded.
-  if (!started_ || !cur.ready) recheck_ = true;
-  if (started_ && cur.ready) {
+  if (!started_ || !cur->ready) recheck_ = true;
+  if (started_ && cur->ready) {
     auto plan = shard_router::plan_for(cfg_, *users_.snapshot(), asked_);
-    if (plan.shards != cur.plan.shards || plan.shard_of_store != cur.plan.shard_of_store) {
-      if (current_ + 1 < max_generations) return replan(std::move(plan));
-      spdlog::error("users file: the store groups changed again, but the hub shards were planned {} times already: "
-                    "staff are served by the plan in place until calma-server restarts", current_.load());
-    }
+    if (plan.shards != cur->plan.shards || plan.shard_of_store != cur->plan.shard_of_store)
+      return replan(cur, std::move(plan));
   }
-  for (const auto& h : cur.hubs) h->users_changed();
+  for (const auto& h : cur->hubs) h->users_changed();
 }
 
 // A users change that came while the hubs were loading: planned now.
@@ -150,59 +145,67 @@ void shard_set::recheck() {
 // take what their sessions still send; once those are gone (all stored), the
 // new hubs load the open conversations from the store by the new plan, as at
 // a start. Hellos meanwhile are refused with 1013 (try again later).
-void shard_set::replan(routing::shard_plan plan) {
-  auto& old = *gens_[current_].load();
-  auto g = make_generation(std::move(plan), old.hubs.front().get());
-  g->ready = false;
-  const auto next = current_ + 1;
+void shard_set::replan(const std::shared_ptr<generation>& old, routing::shard_plan plan) {
+  auto fresh = make_generation(std::move(plan), old->hubs.front().get());
+  fresh->ready = false;
+  fresh->number = old->number + 1;
   spdlog::warn("users file: the store groups changed: planning the hub shards again ({} -> {} shard(s) for {} group(s)); "
                "every client is asked to reconnect (1012)",
-               old.plan.shards, g->plan.shards, g->plan.groups.size());
-  for (const auto& why : g->plan.joined_by) spdlog::info("stores share a shard: {}", why);
-  auto* fresh = g.get();
-  gens_[next].store(fresh, std::memory_order_release);
-  owned_.push_back(std::move(g));
-  old.ready = false;
-  current_.store(next, std::memory_order_release);
-  for (const auto& h : old.hubs) h->stop(static_cast<std::uint16_t>(protocol::close_code::restart), "hub shards planned again");
-  auto left = std::make_shared<std::atomic<std::size_t>>(old.hubs.size());
+               old->plan.shards, fresh->plan.shards, fresh->plan.groups.size());
+  for (const auto& why : fresh->plan.joined_by) spdlog::info("stores share a shard: {}", why);
+  old->ready = false;
+  old->replaced = true;
+  {
+    std::lock_guard lk(gens_mu_);
+    previous_ = old;
+    current_ = fresh;
+  }
+  ++replans_;
+  for (const auto& h : old->hubs) h->stop(static_cast<std::uint16_t>(protocol::close_code::restart), "hub shards planned again");
+  auto left = std::make_shared<std::atomic<std::size_t>>(old->hubs.size());
+  // What waits for the old hubs to empty holds the new plan, not the old one
+  // (the old one goes once its last connection has).
   auto start_new = [self = shared_from_this(), fresh] {
     start_hubs(*fresh, [self, fresh](std::string err) {
       if (!err.empty()) spdlog::error("hub shards planned again: a hub could not load: {}", err);
       fresh->ready = true;
+      {
+        std::lock_guard lk(self->gens_mu_);
+        if (self->current_ == fresh) self->previous_.reset();  // HTTP is answered by the new hubs from now on
+      }
       spdlog::info("hub shards planned again: {} shard(s) serving", fresh->plan.shards);
       self->recheck();
     });
   };
-  for (const auto& h : old.hubs)
+  for (const auto& h : old->hubs)
     h->when_vacated(std::chrono::seconds(5), [left, start_new] {
       if (--*left == 0) start_new();
     });
 }
 
 void shard_set::conversation_detail(participant who, std::string id, std::function<void(hub::http_answer)> done) {
-  const auto& g = answering();
-  const auto shards = g.hubs.size() == 1 ? std::vector<std::uint32_t>{0} : shards_of_staff(g, who.id);
-  if (shards.size() == 1) return g.of(shards.front()).conversation_detail(std::move(who), std::move(id), std::move(done));
+  const auto g = answering();
+  const auto shards = g->hubs.size() == 1 ? std::vector<std::uint32_t>{0} : shards_of_staff(*g, who.id);
+  if (shards.size() == 1) return g->of(shards.front()).conversation_detail(std::move(who), std::move(id), std::move(done));
   // Stores on several shards: the conversation's store says whose hub has its freshest copy.
   store_.get_conversation(id, [self = shared_from_this(), who = std::move(who), id, done = std::move(done)](auto r) mutable {
-    const auto& g = self->answering();
-    const auto k = r.ok() && r.value ? g.plan.store_shard(r.value->shopper.store) : 0;
-    g.of(static_cast<std::size_t>(k)).conversation_detail(std::move(who), std::move(id), std::move(done));
+    const auto g = self->answering();
+    const auto k = r.ok() && r.value ? g->plan.store_shard(r.value->shopper.store) : 0;
+    g->of(static_cast<std::size_t>(k)).conversation_detail(std::move(who), std::move(id), std::move(done));
   });
 }
 
 void shard_set::followups(participant who, std::vector<std::string> stores,
                           std::function<void(hub::http_answer)> done) {
   // The stores asked for, by shard: each hub lists its own (its open copies are the freshest).
-  const auto& g = answering();
+  const auto g = answering();
   std::map<std::uint32_t, std::vector<std::string>> by_shard;
-  if (g.hubs.size() == 1) by_shard[0] = stores;
+  if (g->hubs.size() == 1) by_shard[0] = stores;
   else
-    for (const auto& st : stores) by_shard[static_cast<std::uint32_t>(g.plan.store_shard(st))].push_back(st);
+    for (const auto& st : stores) by_shard[static_cast<std::uint32_t>(g->plan.store_shard(st))].push_back(st);
   if (by_shard.empty()) by_shard[0] = stores;
   if (by_shard.size() == 1)
-    return g.of(by_shard.begin()->first).followups(std::move(who), std::move(by_shard.begin()->second), std::move(done));
+    return g->of(by_shard.begin()->first).followups(std::move(who), std::move(by_shard.begin()->second), std::move(done));
   struct joint {
     std::mutex mu;
     std::size_t pending;
@@ -214,7 +217,7 @@ void shard_set::followups(participant who, std::vector<std::string> stores,
   j->pending = by_shard.size();
   j->done = std::move(done);
   for (auto& [k, subset] : by_shard)
-    g.of(k).followups(who, std::move(subset), [j](hub::http_answer a) {
+    g->of(k).followups(who, std::move(subset), [j](hub::http_answer a) {
       std::unique_lock lk(j->mu);
       if (a.status != 200 && j->failed.status == 200) j->failed = std::move(a);
       else if (a.status == 200)
@@ -234,8 +237,8 @@ void shard_set::followups(participant who, std::vector<std::string> stores,
 }
 
 void shard_set::widget_status(std::string store_id, std::function<void(hub::http_answer)> done) {
-  const auto& g = now();
-  g.of(static_cast<std::size_t>(g.plan.store_shard(store_id))).widget_status(std::move(store_id), std::move(done));
+  const auto g = now();
+  g->of(static_cast<std::size_t>(g->plan.store_shard(store_id))).widget_status(std::move(store_id), std::move(done));
 }
 
 }  // namespace calma

@@ -7,7 +7,6 @@
 // the hub, nothing more.
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <functional>
 #include <mutex>
@@ -30,8 +29,8 @@ class shard_set : public std::enable_shared_from_this<shard_set> {
   shard_set(const config& cfg, store& st, const auth::token_signer& signer, const auth::user_directory& users,
             hub_factory make, int asked, metrics* m = nullptr);
 
-  std::size_t size() const { return now().hubs.size(); }
-  const routing::shard_plan& plan() const { return now().plan; }
+  std::size_t size() const { return now()->hubs.size(); }
+  routing::shard_plan plan() const { return now()->plan; }
 
   /// Starts every hub; `done(error)` once, when all have loaded (the first error, if any).
   void start(std::function<void(std::string)> done);
@@ -43,7 +42,9 @@ class shard_set : public std::enable_shared_from_this<shard_set> {
   /// Returns the shard it went to (also written on the connection, with the plan's generation).
   std::uint32_t hello(std::shared_ptr<connection> c, protocol::hello h, const std::string& raw = {});
   /// A session's frames and its end go to the plan it said hello under.
-  void handle(connection& c, protocol::client_message m) { of_generation(c).handle(c.shard(), c.id(), std::move(m)); }
+  void handle(connection& c, protocol::client_message m) {
+    if (auto* g = static_cast<generation*>(c.generation().get())) g->handle(c.shard(), c.id(), std::move(m));
+  }
   void detach(connection& c);
   /// Every hub closes the sessions holding that token.
   void signed_out(const std::string& token_id);
@@ -54,12 +55,13 @@ class shard_set : public std::enable_shared_from_this<shard_set> {
   /// (all they sent is stored) new hubs load the open conversations from
   /// the store by the new plan; hellos meanwhile are refused with 1013.
   /// A change that comes while they load is looked at once they have.
-  /// HTTP meanwhile is answered by the old hubs. Not done: the old hubs keep
-  /// their memory for the process's life; a hub that cannot load (a store
-  /// error) serves without its open conversations, logged.
+  /// HTTP meanwhile is answered by the old hubs. The old plan and its hubs
+  /// are freed once the new hubs serve and the old plan's last connection is
+  /// gone (logged). Not done: a hub that cannot load (a store error) serves
+  /// without its open conversations, logged.
   void users_changed();
   /// How many times the shards were planned again (0 at start).
-  std::uint32_t replans() const { return current_.load(); }
+  std::uint32_t replans() const { return replans_.load(); }
 
   // ---- from HTTP: to the hub of the staff member, or of the store
   void conversation_detail(participant who, std::string id, std::function<void(hub::http_answer)> done);
@@ -67,9 +69,13 @@ class shard_set : public std::enable_shared_from_this<shard_set> {
   void widget_status(std::string store_id, std::function<void(hub::http_answer)> done);
 
  private:
-  /// One plan and its hubs. Kept for the process's life once made (a
-  /// re-plan is rare): sessions of a plan gone by still detach from it.
+  /// One plan and its hubs. Held by the shard set while current (and, while
+  /// the next one loads, as the previous), and by every connection that said
+  /// hello under it: its sessions still detach from it after a re-plan.
   struct generation final : shard_port {
+    ~generation() override;
+    std::uint32_t number = 0;  ///< 0: the plan made at start; then one more per re-plan
+    bool replaced = false;     ///< a newer plan took its place (its release is logged)
     routing::shard_plan plan;
     std::vector<std::shared_ptr<hub>> hubs;
     std::shared_ptr<shard_router> router;
@@ -90,17 +96,15 @@ class shard_set : public std::enable_shared_from_this<shard_set> {
     }
     void detach(std::uint32_t shard, std::uint64_t conn_id, bool counted) override { of(shard).detach(conn_id, counted); }
   };
-  static constexpr std::uint32_t max_generations = 64;
-  /// A connection refused while the shards are planned again (it said hello to no hub).
-  static constexpr std::uint32_t refused_generation = max_generations;
-
-  std::unique_ptr<generation> make_generation(routing::shard_plan plan, const hub* limits_of);
-  const generation& now() const { return *gens_[current_.load(std::memory_order_acquire)].load(std::memory_order_acquire); }
-  generation& of_generation(const connection& c) const;
+  std::shared_ptr<generation> make_generation(routing::shard_plan plan, const hub* limits_of);
+  std::shared_ptr<generation> now() const {
+    std::lock_guard lk(gens_mu_);
+    return current_;
+  }
   /// Who answers HTTP: the current plan's hubs once loaded, the previous ones until then.
-  const generation& answering() const;
+  std::shared_ptr<generation> answering() const;
   static void start_hubs(const generation& g, std::function<void(std::string)> done);
-  void replan(routing::shard_plan plan);
+  void replan(const std::shared_ptr<generation>& old, routing::shard_plan plan);
   void recheck();
   std::vector<std::uint32_t> shards_of_staff(const generation& g, const std::string& user_id) const {
     return g.router->shards_of_staff(user_id);
@@ -116,9 +120,10 @@ class shard_set : public std::enable_shared_from_this<shard_set> {
   std::atomic<bool> started_{false};
   std::mutex replan_mu_;  ///< one re-plan at a time
   bool recheck_ = false;  ///< under replan_mu_: a users change came while loading
-  std::array<std::atomic<generation*>, max_generations> gens_{};
-  std::vector<std::unique_ptr<generation>> owned_;  ///< under replan_mu_
-  std::atomic<std::uint32_t> current_{0};
+  mutable std::mutex gens_mu_;
+  std::shared_ptr<generation> current_;   ///< under gens_mu_
+  std::shared_ptr<generation> previous_;  ///< under gens_mu_: kept until the current one has loaded
+  std::atomic<std::uint32_t> replans_{0};
 };
 
 }  // namespace calma

@@ -419,3 +419,51 @@ TEST_CASE("shards - a users file that joins two store groups plans the shards ag
   CHECK(metric_reaches(srv.port(), "calma_connections{role=\"shopper\"}", 2));
   CHECK(metric_reaches(srv.port(), "calma_connections{role=\"unauthenticated\"}", 0));
 }
+
+TEST_CASE("shards - store groups joined and split seventy times - each plan gone by is freed and the last one serves") {
+  const demo_hashes h;
+  auto users = [&](bool joined) {
+    return json::array({
+        {{"username", "ana"}, {"name", "Ana"}, {"role", "agent"}, {"password_hash", h.agent},
+         {"stores", joined ? json{"north", "south"} : json{"north"}}},
+        {{"username", "ola"}, {"name", "Ola"}, {"role", "agent"}, {"password_hash", h.agent}, {"stores", {"south"}}},
+    });
+  };
+  const auto file = temp_file(users(false).dump());
+  server_process srv(args(file, 2));
+  auto count = [&](const std::string& what) {
+    const auto out = srv.output();
+    std::size_t n = 0;
+    for (auto p = out.find(what); p != std::string::npos; p = out.find(what, p + what.size())) ++n;
+    return n;
+  };
+  auto reaches = [&](const std::string& what, std::size_t n) {
+    for (int i = 0; i < 200; ++i) {
+      if (count(what) >= n) return true;
+      std::this_thread::sleep_for(25ms);
+    }
+    return false;
+  };
+  // A shopper connected under the first plan holds it until she is gone.
+  store_shopper early(srv.port(), "north", "en");
+  constexpr int rounds = 70;  // more than the 63 re-plans a process could make before
+  for (int i = 1; i <= rounds; ++i) {
+    {
+      std::ofstream out(file, std::ios::trunc);
+      out << users(i % 2 == 1).dump();
+    }
+    REQUIRE(::kill(srv.pid(), SIGHUP) == 0);
+    REQUIRE(reaches("hub shards planned again: ", static_cast<std::size_t>(i)));
+    if (i == 1) {
+      CHECK(early.ws->wait_closed(10s));
+      CHECK(early.ws->close_code() == 1012);
+    }
+  }
+  // Every plan gone by was freed: the first once its shopper's connection went, each later one at once.
+  CHECK(reaches("released (its last connection is gone)", rounds));
+  // The last plan (split again: Ana serves north alone) serves.
+  staff ana(srv.port(), "ana", "agent");
+  store_shopper n(srv.port(), "north", "en");
+  const auto cn = n.say("Hello, where is my parcel?", "n1");
+  CHECK(ana->expect_if("conversation.assigned", [&](const json& a) { return a["conversation_id"] == cn; })["agent"]["id"] == "ana");
+}
