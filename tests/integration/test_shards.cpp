@@ -6,9 +6,11 @@
 #include "tests/integration/shard_support.hpp"
 #include "tests/store/support.hpp"
 
+#include <atomic>
 #include <csignal>
 #include <fstream>
 #include <set>
+#include <thread>
 
 using namespace calma::test;
 
@@ -45,6 +47,15 @@ std::vector<std::string> args(const std::string& users, int shards, const redis_
     a.push_back(node);
   }
   return a;
+}
+
+/// The users of the re-plan tests: Ana serves `ana_stores`, Ola south.
+json ana_and_ola(const json& ana_stores) {
+  const demo_hashes h;
+  return json::array({
+      {{"username", "ana"}, {"name", "Ana"}, {"role", "agent"}, {"password_hash", h.agent}, {"stores", ana_stores}},
+      {{"username", "ola"}, {"name", "Ola"}, {"role", "agent"}, {"password_hash", h.agent}, {"stores", {"south"}}},
+  });
 }
 
 bool mentions(const std::vector<json>& frames, const std::string& conv) {
@@ -351,14 +362,7 @@ TEST_CASE("shards - new conversations per address are counted across shards and 
 }
 
 TEST_CASE("shards - a users file that joins two store groups plans the shards again without a restart - nothing is lost") {
-  const demo_hashes h;
-  auto users = [&](json ana_stores) {
-    return json::array({
-        {{"username", "ana"}, {"name", "Ana"}, {"role", "agent"}, {"password_hash", h.agent}, {"stores", ana_stores}},
-        {{"username", "ola"}, {"name", "Ola"}, {"role", "agent"}, {"password_hash", h.agent}, {"stores", {"south"}}},
-    });
-  };
-  const auto file = temp_file(users(json{"north"}).dump());
+  const auto file = temp_file(ana_and_ola(json{"north"}).dump());
   // Grace long enough for Ana to log in again on a loaded machine: her chat must wait for her.
   server_process srv(args(file, 2, nullptr, {}, json{{"disconnect_grace_s", 30}}));
   REQUIRE(srv.output().find("2 hub shard(s) for 3 store group(s)") != std::string::npos);
@@ -374,7 +378,7 @@ TEST_CASE("shards - a users file that joins two store groups plans the shards ag
   // Ana now serves south too: north and south must share a hub (her chats counted in one place).
   {
     std::ofstream out(file, std::ios::trunc);
-    out << users(json{"north", "south"}).dump();
+    out << ana_and_ola(json{"north", "south"}).dump();
   }
   REQUIRE(::kill(srv.pid(), SIGHUP) == 0);
   for (ws_client* c : {ana.ws.get(), ola.ws.get(), n.ws.get()}) {
@@ -421,14 +425,7 @@ TEST_CASE("shards - a users file that joins two store groups plans the shards ag
 }
 
 TEST_CASE("shards - store groups joined and split seventy times - each plan gone by is freed and the last one serves") {
-  const demo_hashes h;
-  auto users = [&](bool joined) {
-    return json::array({
-        {{"username", "ana"}, {"name", "Ana"}, {"role", "agent"}, {"password_hash", h.agent},
-         {"stores", joined ? json{"north", "south"} : json{"north"}}},
-        {{"username", "ola"}, {"name", "Ola"}, {"role", "agent"}, {"password_hash", h.agent}, {"stores", {"south"}}},
-    });
-  };
+  auto users = [](bool joined) { return ana_and_ola(joined ? json{"north", "south"} : json{"north"}); };
   const auto file = temp_file(users(false).dump());
   server_process srv(args(file, 2));
   auto count = [&](const std::string& what) {
@@ -466,4 +463,54 @@ TEST_CASE("shards - store groups joined and split seventy times - each plan gone
   store_shopper n(srv.port(), "north", "en");
   const auto cn = n.say("Hello, where is my parcel?", "n1");
   CHECK(ana->expect_if("conversation.assigned", [&](const json& a) { return a["conversation_id"] == cn; })["agent"]["id"] == "ana");
+}
+
+TEST_CASE("shards - HTTP asked while the shards are planned again is answered whole every time") {
+  const auto file = temp_file(ana_and_ola(json{"north"}).dump());
+  // Ana stays away after the 1012: her chat must wait for her, assigned, the whole test.
+  server_process srv(args(file, 2, nullptr, {}, json{{"disconnect_grace_s", 30}}));
+  staff ana(srv.port(), "ana", "agent");
+  store_shopper n(srv.port(), "north", "en");
+  const auto cn = n.say("Hello, where is my parcel?", "n1");
+  ana->expect_if("conversation.assigned", [&](const json& a) { return a["conversation_id"] == cn; });
+  ana->send(chat(cn, "Let me check.", "a1"));
+  REQUIRE(ana->expect_if("ack", [](const json& a) { return a["client_msg_id"] == "a1"; })["seq"] == 2);
+
+  // Asked over and over, before, while and after the old hubs stop, empty and the new ones load.
+  std::atomic<bool> stop{false};
+  std::vector<std::string> wrong;  // what an answer lacked
+  int answers = 0;
+  std::thread asker([&] {
+    while (!stop) {
+      // From addresses in turn: the doors' new connections per address are not what is tested here.
+      http_options o;
+      o.from = "127.0.0." + std::to_string(2 + answers % 50);
+      o.bearer = ana.token;
+      const auto r = http_from(srv.port(), "GET", "/api/v1/conversations/" + cn, {}, o);
+      const auto j = r.j();
+      ++answers;
+      if (r.status != 200) wrong.push_back("status " + std::to_string(r.status) + ": " + r.body);
+      else if (j["conversation"]["conversation_id"] != cn || j["conversation"]["state"] != "assigned" ||
+               j["messages"].size() != 2 || j["anger"].empty() || j["store"] != "north")
+        wrong.push_back(r.body);
+      std::this_thread::sleep_for(5ms);
+    }
+  });
+  std::this_thread::sleep_for(200ms);
+  {
+    std::ofstream out(file, std::ios::trunc);
+    out << ana_and_ola(json{"north", "south"}).dump();
+  }
+  REQUIRE(::kill(srv.pid(), SIGHUP) == 0);
+  bool served = false;
+  for (int i = 0; i < 200 && !served; ++i) {
+    served = srv.output().find("hub shards planned again: ") != std::string::npos;
+    if (!served) std::this_thread::sleep_for(25ms);
+  }
+  std::this_thread::sleep_for(300ms);
+  stop = true;
+  asker.join();
+  CHECK(served);
+  CHECK(answers >= 10);
+  for (const auto& w : wrong) FAIL_CHECK(w);
 }
