@@ -91,9 +91,14 @@ void server_process::reader() {
   for (;;) {
     ssize_t n = ::read(out_fd_, buf, sizeof buf);
     if (n <= 0) break;
-    std::lock_guard lk(mu_);
-    output_.append(buf, static_cast<std::size_t>(n));
-    cv_.notify_all();
+    {
+      std::lock_guard lk(mu_);
+      output_.append(buf, static_cast<std::size_t>(n));
+      cv_.notify_all();
+    }
+    // Gather what comes meanwhile: one wake-up per line would compete with the
+    // test's (or the load generator's) own thread on its core.
+    if (n < static_cast<ssize_t>(sizeof buf)) std::this_thread::sleep_for(10ms);
   }
   std::lock_guard lk(mu_);
   eof_ = true;
