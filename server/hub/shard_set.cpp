@@ -21,7 +21,7 @@ shard_set::shard_set(const config& cfg, store& st, const auth::token_signer& sig
 }
 
 shard_set::generation::~generation() {
-  if (replaced) spdlog::info("hub shards: plan {} and its {} hub(s) released (its last connection is gone)", number, hubs.size());
+  if (replaced) spdlog::info("hub shards: plan {} and its {} hub(s) released, nothing holds them any more", number, hubs.size());
 }
 
 std::shared_ptr<shard_set::generation> shard_set::make_generation(routing::shard_plan plan, const hub* limits_of) {
@@ -169,10 +169,12 @@ void shard_set::replan(const std::shared_ptr<generation>& old, routing::shard_pl
     start_hubs(*fresh, [self, fresh](std::string err) {
       if (!err.empty()) spdlog::error("hub shards planned again: a hub could not load: {}", err);
       fresh->ready = true;
+      std::shared_ptr<generation> gone;  // freed (if nothing else holds it) out of the lock
       {
         std::lock_guard lk(self->gens_mu_);
-        if (self->current_ == fresh) self->previous_.reset();  // HTTP is answered by the new hubs from now on
+        if (self->current_ == fresh) gone = std::move(self->previous_);  // HTTP is answered by the new hubs from now on
       }
+      gone.reset();
       spdlog::info("hub shards planned again: {} shard(s) serving", fresh->plan.shards);
       self->recheck();
     });

@@ -71,7 +71,10 @@ class shard_set : public std::enable_shared_from_this<shard_set> {
  private:
   /// One plan and its hubs. Held by the shard set while current (and, while
   /// the next one loads, as the previous), and by every connection that said
-  /// hello under it: its sessions still detach from it after a re-plan.
+  /// hello under it: its sessions still detach from it after a re-plan. Its
+  /// router refers to it (its shard_port) by reference: that holds because
+  /// the router's own pending work (a fan-in's store lookup) ends inside the
+  /// call on the memory store, the only store a shard set re-plans on.
   struct generation final : shard_port {
     ~generation() override;
     std::uint32_t number = 0;  ///< 0: the plan made at start; then one more per re-plan
