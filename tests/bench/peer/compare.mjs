@@ -96,18 +96,21 @@ for (let k = 0; k < runs; ++k)
         // with the core near 1000 ms is the server saturated; with a long wait, the machine.
         cpusecs: (j.sched_by_second || []).map((x) => x.server_cpu_ms),
         waitsecs: (j.sched_by_second || []).map((x) => x.server_runqueue_wait_ms),
+        // calma-load's own: a slow second it lagged in is partly the load generator's.
+        lagsecs: (j.sched_by_second || []).map((x) => x.loadgen_max_loop_lag_ms),
         busy: busy(),
       });
     }
 
-const head = '| server | offered msg/s | delivered msg/s | delivery p50 / p99 / p99.9 (ms) | p99 by second: median / worst (ms) | server CPU | by second: min-max (ms) | run-queue wait: worst second (ms) | CPU µs / msg | RSS / conn (KiB) | calma-load CPU | checks |';
-const out = [head, '| --- | ---: | ---: | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | --- |'];
+const head = '| server | offered msg/s | delivered msg/s | delivery p50 / p99 / p99.9 (ms) | p99 by second: median / worst (ms) | server CPU | by second: min-max (ms) | run-queue wait: worst second (ms) | calma-load: worst loop lag (ms) | CPU µs / msg | RSS / conn (KiB) | calma-load CPU | checks |';
+const out = [head, '| --- | ---: | ---: | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |'];
 const range = (xs) => (xs.length ? `${fmt(Math.min(...xs), 0)}-${fmt(Math.max(...xs), 0)}` : '-');
 for (const r of rows)
   out.push(`| ${r.target} | ${r.offered}${r.sat ? ' (saturation)' : ''} | ${fmt(r.delivered, 0)} (${fmt(r.pct, 1)}%) | ` +
            `${fmt(r.p50)} / ${fmt(r.p99)} / ${fmt(r.p999)} | ` +
            `${r.secs.length ? `${fmt(median(r.secs))} / ${fmt(Math.max(...r.secs))}` : '-'} | ${fmt(r.cpu, 0)}% | ${range(r.cpusecs)} | ` +
-           `${r.waitsecs.length ? fmt(Math.max(...r.waitsecs), 0) : '-'} | ${fmt(r.us, 1)} | ${fmt(r.kib, 1)} | ` +
+           `${r.waitsecs.length ? fmt(Math.max(...r.waitsecs), 0) : '-'} | ${r.lagsecs.length ? fmt(Math.max(...r.lagsecs), 0) : '-'} | ` +
+           `${fmt(r.us, 1)} | ${fmt(r.kib, 1)} | ` +
            `${fmt(r.loadcpu, 0)}% | ${r.ok ? 'OK' : 'FAILED'}${r.skipped ? `, ${r.skipped} skipped` : ''} |`);
 console.log(out.join('\n'));
 console.log(`\n${pairs} shopper-agent conversations, ${agents} agent connections, ${duration} s per run, ` +
