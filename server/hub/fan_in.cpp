@@ -157,6 +157,11 @@ void fan_in::from_leg(std::size_t i, frame_ptr f) {
   if (fresh) rewelcome_(*fresh);  // outside the lock: the legs' hellos go out from here
 }
 
+// A leg's answer to an agents.list asked of every leg: the page, or its refusal.
+static bool answers_agents_list(std::string_view type, const std::string& text) {
+  return type == "agents.list" || (type == "error" && text.find("\"ref\":\"agents.list\"") != std::string::npos);
+}
+
 void fan_in::deliver(std::size_t i, frame_ptr f) {
   auto client = client_.lock();
   if (!client || !f) return;
@@ -175,8 +180,7 @@ void fan_in::deliver(std::size_t i, frame_ptr f) {
       return merged_snapshot();
     }
     // A page asked of every leg: its answer, or its refusal (an error about agents.list).
-    if (!lists_.empty() && !lists_.front().pages[k] &&
-        (t == "agents.list" || (t == "error" && g->find("\"ref\":\"agents.list\"") != std::string::npos))) {
+    if (!lists_.empty() && !lists_.front().pages[k] && answers_agents_list(t, *g)) {
       auto j = json::parse(*g, nullptr, false);
       if (!j.is_object()) return nullptr;
       return merge_agents_list(k, std::move(j)).value_or(nullptr);
@@ -187,11 +191,17 @@ void fan_in::deliver(std::size_t i, frame_ptr f) {
   if (welcomed_ && type == "welcome") {
     // Its shard moved (a new leader welcomed it afresh): every leg's welcome
     // again, merged into one; frames wait behind it as at the start. Pages
-    // of colleagues asked before are not waited for any more.
+    // of colleagues asked before are not waited for any more, and what the
+    // other legs' hubs still answer to them before their new welcome is
+    // dropped: alone, one leg's page is not the answer the client asked for.
     welcomed_ = false;
     welcomes_.assign(shards_.size(), std::nullopt);
     waiting_.assign(shards_.size(), {});
     waiting_count_ = 0;
+    stale_lists_.assign(shards_.size(), 0);
+    for (const auto& l : lists_)
+      for (std::size_t k = 0; k < l.pages.size(); ++k)
+        if (!l.pages[k] && k != i) ++stale_lists_[k];
     lists_.clear();
     welcomes_[i] = json::parse(*f, nullptr, false);
     if (rewelcome_) rewelcome_leg_ = i;
@@ -206,6 +216,12 @@ void fan_in::deliver(std::size_t i, frame_ptr f) {
       waiting_[i].clear();
       return;
     }
+    if (type != "welcome" && !welcomes_[i] && i < stale_lists_.size() && stale_lists_[i] > 0 &&
+        answers_agents_list(type, *f)) {
+      --stale_lists_[i];  // answers a merge given up at the re-welcome (see above)
+      return;
+    }
+    if (type == "welcome" && i < stale_lists_.size()) stale_lists_[i] = 0;  // what comes now answers what is asked now
     if (type != "welcome" || welcomes_[i]) {
       // Bounded: a leg whose hub never welcomes would otherwise hold the others' frames for ever.
       if (++waiting_count_ > max_waiting_) {

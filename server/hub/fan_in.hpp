@@ -13,7 +13,10 @@
 //   the page asked for (one leg's refusal is the answer); with a store, that
 //   store's hub alone;
 // - a leg welcomed again later (its shard moved to another node): every
-//   other leg says its hello again, and the welcomes are merged afresh;
+//   other leg says its hello again, and the welcomes are merged afresh; an
+//   agents.list asked of every leg before it gets no answer (a console asks
+//   again when its transfer list is next opened), and the pages the other
+//   legs still send for it are dropped rather than passed on alone;
 // - everything else as it comes (each conversation lives in one hub, so the
 //   frames of one conversation keep their order).
 // It learns from the legs' frames which shard holds which conversation and
@@ -117,6 +120,7 @@ class fan_in : public std::enable_shared_from_this<fan_in> {
     std::vector<std::optional<nlohmann::json>> pages;
   };
   std::vector<list_merge> lists_;  // agents.list asked of every leg, oldest first
+  std::vector<std::size_t> stale_lists_;  // per leg, while merging again: its pages still owed to merges given up
   struct id_hash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
