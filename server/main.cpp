@@ -320,8 +320,12 @@ int main(int argc, char** argv) {
   // Before the "listening on" line: from then on SIGHUP reloads instead of ending the process.
   calma::auth::users_watcher users_watch(ioc, users_path, directory);
   users_watch.on_reloaded([&] {
-    if (cluster_node) cluster_node->users_changed();
-    else the_hub->users_changed();
+    if (cluster_node) {
+      cluster_node->users_changed();
+      cluster_node->users_plan(calma::shard_router::plan_for(cfg, *directory.snapshot(), shards_asked));
+    } else {
+      the_hub->users_changed();
+    }
   });
   users_watch.start();
 

@@ -658,6 +658,7 @@ nlohmann::json node::status() const {
   return nlohmann::json{{"member", opts_.node_id},
                         {"leading", leading_.load() > 0},
                         {"refusing_clients", plan_rejected_.load()},
+                        {"plan_outdated", plan_outdated_.load()},
                         {"leader", leaders_seen_.empty() ? std::string() : leaders_seen_.front()},
                         {"shards", std::move(shards)}};
 }
@@ -893,6 +894,17 @@ void node::detach(std::uint32_t k, std::uint64_t conn_id, bool counted) {
     }
     l.sessions.erase(it);
   });
+}
+
+void node::users_plan(const routing::shard_plan& p) {
+  const bool outdated = p.shards != shards_.plan.shards || p.shard_of_store != shards_.plan.shard_of_store;
+  if (plan_outdated_.exchange(outdated) == outdated) return;
+  if (outdated)
+    spdlog::warn("users file: the store groups changed ({} shard(s) for {} group(s) now); a cluster keeps the hub shards "
+                 "it planned at start: restart every node to plan them again (until then /healthz says plan_outdated)",
+                 p.shards, p.groups.size());
+  else
+    spdlog::info("users file: the store groups are as this cluster planned them again");
 }
 
 void node::users_changed() {

@@ -114,6 +114,11 @@ class node final : public front, private shard_port, public std::enable_shared_f
   void signed_out(std::string token_id, timestamp_ms expires);
   /// This node's users table was replaced: the hubs it leads take it now.
   void users_changed();
+  /// The shards the replaced users table plans (shard_router::plan_for): a
+  /// cluster keeps the plan it started with, so when they differ (store groups
+  /// joined or split) the node says so on /healthz (`plan_outdated`) and in the
+  /// log until every node restarts.
+  void users_plan(const routing::shard_plan& p);
   /// {"member", "leading", "leader", "shards": [{"shard", "leader"}]} for /healthz (any thread).
   nlohmann::json status() const;
   /// After stop(): the leases were given up (or Redis did not answer).
@@ -253,6 +258,7 @@ class node final : public front, private shard_port, public std::enable_shared_f
   std::int64_t reachable_since_ = 0;  ///< when the command connection came up; 0 while down
   long long peers_ = 0;               ///< other live nodes at the last check-in
   std::int64_t plan_warned_ = 0;      ///< when a different plan in Redis was last logged
+  std::atomic<bool> plan_outdated_{false};  ///< the users file now plans other shards than this node runs
   std::atomic<bool> plan_rejected_{false};  ///< the leases are held under another plan: clients are refused
   bool relink_pending_ = false;       ///< the relay link dropped: resync its clients when it is back
   std::function<void()> settled_;

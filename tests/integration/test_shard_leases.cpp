@@ -4,6 +4,7 @@
 // not disturbed, the moved shard's clients stay open and resume on the node
 // that takes it, nothing acked is lost or shown twice. Real nodes on a real Redis.
 #include <csignal>
+#include <fstream>
 #include <set>
 
 #include "tests/integration/cluster_support.hpp"
@@ -324,4 +325,44 @@ TEST_CASE("shard leases - new conversations per address are counted once across 
       auto bystander = shopper_at(port, store, o);
       CHECK(first_message(*bystander, std::string("b-") + store) == "ack");
     }
+}
+
+TEST_CASE("shard leases - a users file that joins store groups is flagged on healthz until every node restarts - the node serves on") {
+  redis_server r;
+  const auto file = users_file();
+  server_process a(node_args(file, r, "a"));
+  REQUIRE(led_as({a.port()}, "a", "a"));
+  auto health = [&] { return json::parse(http(a.port(), "GET", "/healthz").body, nullptr, false); };
+  CHECK(health()["cluster"]["plan_outdated"] == false);
+  auto write_users = [&](json ana_stores) {
+    const demo_hashes h;
+    std::ofstream(file, std::ios::trunc)
+        << json::array({{{"username", "ana"}, {"name", "Ana"}, {"role", "agent"}, {"password_hash", h.agent}, {"stores", ana_stores}},
+                        {{"username", "ola"}, {"name", "Ola"}, {"role", "agent"}, {"password_hash", h.agent}, {"stores", {"south"}}},
+                        {{"username", "boss"}, {"name", "Boss"}, {"role", "supervisor"}, {"password_hash", h.supervisor}}})
+               .dump();
+  };
+  auto said = [&](const std::string& what) {
+    for (int i = 0; i < 100; ++i) {
+      if (a.output().find(what) != std::string::npos) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  };
+  // Ana now serves south too: north and south would share a shard, which a running cluster does not re-plan.
+  write_users(json{"north", "south"});
+  REQUIRE(::kill(a.pid(), SIGHUP) == 0);
+  CHECK(said("restart every node to plan them again"));
+  const auto hz = http(a.port(), "GET", "/healthz");
+  CHECK(hz.status == 200);  // still serving: not a reason for a balancer to send clients elsewhere
+  CHECK(json::parse(hz.body)["cluster"]["plan_outdated"] == true);
+  staff ana = welcomed([&] { return staff(a.port(), "ana", "agent"); });
+  store_shopper n = welcomed([&] { return store_shopper(a.port(), "north", "en"); });
+  const auto cn = n.say("Hello, where is my parcel?", "n1");
+  ana->expect_if("conversation.assigned", [&](const json& x) { return x["conversation_id"] == cn; });
+  // Back as planned: the flag goes.
+  write_users(json{"north"});
+  REQUIRE(::kill(a.pid(), SIGHUP) == 0);
+  CHECK(said("the store groups are as this cluster planned them again"));
+  CHECK(health()["cluster"]["plan_outdated"] == false);
 }
