@@ -25,9 +25,10 @@ class address_limits {
   /// is tallied for the other nodes when a listener is set.
   limits::verdict take(const std::string& key, timestamp_ms now) {
     std::function<void()> tell;
+    limits::verdict v;
     {
       std::lock_guard lk(mu_);
-      auto v = buckets_.take(key, now);
+      v = buckets_.take(key, now);
       if (!v.ok || !on_passed_ || key.empty()) return v;  // no address: nothing the others could charge
       // Bounded: a flood of distinct addresses between two sends is cut short
       // (the others then count less of it: they refuse later, never sooner).
@@ -38,7 +39,7 @@ class address_limits {
       }
     }
     if (tell) tell();
-    return {};
+    return v;
   }
 
   /// What another node let pass: charged whether the bucket has it or not.

@@ -273,36 +273,35 @@ double proc_cpu_s(pid_t pid) {
   return (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-/// Scheduler time of every thread of a process so far, from /proc/PID/task/*/schedstat:
-/// on a CPU and waiting runnable on a run queue (another process had the core), in ms.
+/// Scheduler time so far, in ms (/proc/PID/task/*/schedstat): on a CPU, and
+/// waiting runnable on a run queue (another process had the core).
 struct sched_ms {
   double on_cpu = 0, waiting = 0;
 };
-sched_ms proc_sched_ms(pid_t pid) {
-  sched_ms r;
-  std::error_code ec;
-  for (const auto& t : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
-    std::ifstream in(t.path() / "schedstat");
-    double run_ns = 0, wait_ns = 0;
-    if (in >> run_ns >> wait_ns) {
-      r.on_cpu += run_ns / 1e6;
-      r.waiting += wait_ns / 1e6;
-    }
-  }
-  return r;
-}
-
-/// Each thread of a process: its name and its time on a CPU so far (ms), by thread id.
-std::map<long, std::pair<std::string, double>> proc_threads_cpu_ms(pid_t pid) {
-  std::map<long, std::pair<std::string, double>> r;
+struct thread_sched {
+  std::string name;
+  sched_ms t;
+};
+/// Each thread of a process, by thread id.
+std::map<long, thread_sched> proc_threads(pid_t pid) {
+  std::map<long, thread_sched> r;
   std::error_code ec;
   for (const auto& t : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
     std::ifstream st(t.path() / "schedstat"), cm(t.path() / "comm");
-    double run_ns = 0;
-    std::string name;
-    if (!(st >> run_ns)) continue;
-    std::getline(cm, name);
-    r[std::atol(t.path().filename().c_str())] = {name, run_ns / 1e6};
+    double run_ns = 0, wait_ns = 0;
+    if (!(st >> run_ns >> wait_ns)) continue;
+    auto& x = r[std::atol(t.path().filename().c_str())];
+    std::getline(cm, x.name);
+    x.t = {run_ns / 1e6, wait_ns / 1e6};
+  }
+  return r;
+}
+/// All of a process's threads together.
+sched_ms proc_sched_ms(pid_t pid) {
+  sched_ms r;
+  for (const auto& [tid, x] : proc_threads(pid)) {
+    r.on_cpu += x.t.on_cpu;
+    r.waiting += x.t.waiting;
   }
   return r;
 }
@@ -955,7 +954,7 @@ struct runner {
     // ---- the measured window: open loop at the target rate
     auto m_before = metrics_now();
     const double srv_cpu0 = own_server ? proc_cpu_s(srv.pid) : -1;
-    const auto srv_threads0 = own_server ? proc_threads_cpu_ms(srv.pid) : decltype(proc_threads_cpu_ms(0)){};
+    const auto srv_threads0 = own_server ? proc_threads(srv.pid) : std::map<long, thread_sched>{};
     const double my_cpu0 = self_cpu_s();
     const auto w0 = now_us();
     const auto w_end = w0 + static_cast<std::int64_t>(opt.duration * 1e6);
@@ -1025,10 +1024,10 @@ struct runner {
     // over threads, the busiest one bounds what more cores can give.
     std::vector<std::pair<double, std::string>> srv_threads;
     if (own_server)
-      for (const auto& [tid, t] : proc_threads_cpu_ms(srv.pid)) {
+      for (const auto& [tid, x] : proc_threads(srv.pid)) {
         auto it = srv_threads0.find(tid);
-        const double ms = t.second - (it != srv_threads0.end() ? it->second.second : 0.0);
-        if (ms >= 1) srv_threads.emplace_back(ms, t.first + " (" + std::to_string(tid) + ")");
+        const double ms = x.t.on_cpu - (it != srv_threads0.end() ? it->second.t.on_cpu : 0.0);
+        if (ms >= 1) srv_threads.emplace_back(ms, x.name + " (" + std::to_string(tid) + ")");
       }
     std::sort(srv_threads.rbegin(), srv_threads.rend());
     const double my_cpu1 = self_cpu_s();
