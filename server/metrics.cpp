@@ -52,6 +52,13 @@ std::string metrics::render(std::int64_t now_ms) const {
         cluster_resumed.load());
     one("calma_cluster_gap_unavailable_total", "counter",
         "Client frames answered unavailable while no cluster leader could take them.", cluster_gap_unavailable.load());
+    one("calma_cluster_relay_messages_total", "counter",
+        "Relay messages this node sent other members through its batching outbox (client frames, hellos, detaches to "
+        "a shard's leader; frames and closes for a member's clients).",
+        relay_messages_out.load());
+    one("calma_cluster_relay_publishes_total", "counter",
+        "PUBLISHes that carried them: several messages queued for one member while the node's strand was busy go as one.",
+        relay_publishes_out.load());
   }
   one("calma_connections_total", "counter", "WebSocket connections accepted.", connections_total.load());
   one("calma_messages_in_total", "counter", "Chat messages stored.", messages_in.load());

@@ -42,6 +42,8 @@ struct metrics {
   gauge cluster_leader{-1};     ///< 1 leading the cluster, 0 following; -1 not in a cluster (not shown)
   counter cluster_resumed{0};   ///< relayed clients said hello again to a new leader (kept open across a leader change)
   counter cluster_gap_unavailable{0};  ///< client frames answered `unavailable` while no leader could take them
+  counter relay_messages_out{0};   ///< relay messages queued for other members (frames, hellos, detaches, sends, closes)
+  counter relay_publishes_out{0};  ///< the PUBLISHes that carried them (a batch carries several)
   counter connections_total{0};
   counter messages_in{0};        ///< chat messages stored
   counter messages_duplicate{0}; ///< resends answered from the store

@@ -1,6 +1,7 @@
 #include "common/cluster/relay.hpp"
 
 #include <charconv>
+#include <unordered_map>
 
 namespace calma::cluster {
 
@@ -85,6 +86,40 @@ std::optional<std::vector<std::string>> decode_batch(std::string_view payload) {
     if (!parse_number(payload.substr(0, colon), n) || n > payload.size() - colon - 1) return std::nullopt;
     out.emplace_back(payload.substr(colon + 1, n));
     payload.remove_prefix(colon + 1 + n);
+  }
+  return out;
+}
+
+std::vector<grouped_publish> group_for_publish(std::vector<outgoing> queued, std::size_t max_bytes) {
+  std::unordered_map<std::string_view, std::vector<outgoing*>> by_member;
+  std::vector<std::string_view> order;
+  for (auto& o : queued) {
+    auto& v = by_member[o.member];
+    if (v.empty()) order.push_back(o.member);
+    v.push_back(&o);
+  }
+  std::vector<grouped_publish> out;
+  for (const auto member : order) {
+    std::vector<std::string> batch;
+    grouped_publish p;
+    std::size_t bytes = 0;
+    auto close = [&] {
+      if (batch.empty()) return;
+      p.member = std::string(member);
+      p.messages = batch.size();
+      p.wire = batch.size() == 1 ? std::move(batch.front()) : encode_batch(p.member, batch);
+      out.push_back(std::move(p));
+      p = grouped_publish{};
+      batch.clear();
+      bytes = 0;
+    };
+    for (auto* o : by_member[member]) {
+      if (!batch.empty() && bytes + o->wire.size() > max_bytes) close();
+      bytes += o->wire.size();
+      batch.push_back(std::move(o->wire));
+      if (o->done) p.receipts.push_back(std::move(o->done));
+    }
+    close();
   }
   return out;
 }

@@ -1,6 +1,7 @@
 // The frames nodes exchange over Redis pub/sub (one channel per node,
 // `<prefix>:node:<node id>`): a follower relays its clients' hello, frames and
 // disconnections to the leader; the leader sends frames and closes back.
+// Either way, what piles up for one member goes as one batch.
 //
 // Wire form, one pub/sub message each, binary safe because the payload is last:
 //   <kind> US <node> US <conn> US <code> US <payload>       (US = \x1f)
@@ -9,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,7 +26,7 @@ enum class relay_kind : char {
   close = 'C',   ///< leader → follower: close the client with `code`, reason in payload
   reset = 'R',   ///< new leader → every node: reconnect every client relayed elsewhere
   left = 'L',    ///< a node stopping → leader: drop all its clients (sent by a Lua script)
-  batch = 'B',   ///< several messages in one (payload: see encode_batch)
+  batch = 'B',   ///< several messages in one, either way: a leader's for a member's clients, a follower's for a leader (payload: see encode_batch)
   revoked = 'T', ///< a node → every node: a token was signed out (payload: "<expiry ms> <token id>")
   quota = 'Q',   ///< a node → every node: new conversations it let pass per client address (payload: encode_quota)
 };
@@ -46,6 +48,26 @@ std::optional<relay_message> decode(std::string_view wire);
 std::string encode_batch(const std::string& node, const std::vector<std::string>& wires);
 /// The wires of a batch payload, in order; nullopt if malformed.
 std::optional<std::vector<std::string>> decode_batch(std::string_view payload);
+
+/// A message queued for a member, with what to do with the answer of the
+/// PUBLISH that carries it (receivers, or -1 if Redis did not take it).
+struct outgoing {
+  std::string member;
+  std::string wire;
+  std::function<void(long long)> done;
+};
+/// One PUBLISH: a wire (one message, or a batch of several) and the receipts
+/// of the messages it carries, in order.
+struct grouped_publish {
+  std::string member;
+  std::string wire;
+  std::vector<std::function<void(long long)>> receipts;
+  std::size_t messages = 0;
+};
+/// What was queued between two flushes as PUBLISHes: members in the order each
+/// was first queued for, each member's messages in order, as batches of at most
+/// `max_bytes` of wires (a message alone is sent as itself, whatever its size).
+std::vector<grouped_publish> group_for_publish(std::vector<outgoing> queued, std::size_t max_bytes = 256 * 1024);
 
 /// What one node let pass since it last said: a count per client address key
 /// (common/limits address_key), so that the others charge their buckets with it.

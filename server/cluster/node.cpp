@@ -446,11 +446,11 @@ void node::publish(const std::string& node_id, std::string wire, std::function<v
   });
 }
 
-void node::send_to_member(const std::string& member, std::string wire) {
+void node::send_to_member(const std::string& member, std::string wire, std::function<void(long long)> done) {
   bool post = false;
   {
     std::lock_guard lk(outbox_mu_);
-    outbox_.emplace_back(member, std::move(wire));
+    outbox_.push_back({member, std::move(wire), std::move(done)});
     post = !flush_posted_;
     flush_posted_ = true;
   }
@@ -458,38 +458,28 @@ void node::send_to_member(const std::string& member, std::string wire) {
 }
 
 // Everything queued since the last flush, one PUBLISH per member (several if
-// large): what the hubs sent in one turn of their strands goes out together.
+// large): what the hubs sent in one turn of their strands, and what this
+// node's clients sent while its strand was busy, goes out together. Each
+// entry hears the answer of the PUBLISH that carried it.
 void node::flush_outbox() {
-  std::vector<std::pair<std::string, std::string>> out;
+  std::vector<outgoing> out;
   {
     std::lock_guard lk(outbox_mu_);
     out.swap(outbox_);
     flush_posted_ = false;
   }
-  constexpr std::size_t max_batch_bytes = 256 * 1024;
-  std::unordered_map<std::string, std::vector<std::string>> by_member;
-  std::vector<std::string> order;
-  for (auto& [member, wire] : out) {
-    auto& v = by_member[member];
-    if (v.empty()) order.push_back(member);
-    v.push_back(std::move(wire));
-  }
-  for (const auto& member : order) {
-    auto& wires = by_member[member];
-    std::vector<std::string> batch;
-    std::size_t bytes = 0;
-    auto send = [&] {
-      if (batch.size() == 1) publish(member, std::move(batch.front()));
-      else if (!batch.empty()) publish(member, encode_batch(member, batch));
-      batch.clear();
-      bytes = 0;
-    };
-    for (auto& w : wires) {
-      if (bytes + w.size() > max_batch_bytes) send();
-      bytes += w.size();
-      batch.push_back(std::move(w));
+  for (auto& p : group_for_publish(std::move(out))) {
+    metrics_.relay_messages_out += p.messages;
+    ++metrics_.relay_publishes_out;
+    std::function<void(long long)> done;
+    if (p.receipts.size() == 1) {
+      done = std::move(p.receipts.front());
+    } else if (!p.receipts.empty()) {
+      done = [rs = std::move(p.receipts)](long long receivers) {
+        for (const auto& r : rs) r(receivers);
+      };
     }
-    send();
+    publish(p.member, std::move(p.wire), std::move(done));
   }
 }
 
@@ -868,7 +858,7 @@ void node::handle(std::uint32_t k, std::uint64_t conn_id, protocol::client_messa
     // (Redis away): not delivered, so not stored: the client hears
     // `unavailable` for it and sends it again (same client_msg_id: stored once).
     auto wire = encode({relay_kind::frame, self->opts_.node_id, self->relay_conn(k, conn_id), 0, std::move(raw)});
-    self->publish(to->leader, std::move(wire), [self, conn = s.conn, m = std::move(m)](long long receivers) {
+    self->send_to_member(to->leader, std::move(wire), [self, conn = s.conn, m = std::move(m)](long long receivers) {
       if (receivers > 0) return;
       if (auto c = conn.lock()) self->answer_gap(*c, m);
     });
@@ -889,7 +879,7 @@ void node::detach(std::uint32_t k, std::uint64_t conn_id, bool counted) {
     } else {
       if (s.counted) --self->metrics_.relayed_sessions;
       if (const auto* to = l.routes.find(conn_id); to && !to->leader.empty())
-        self->publish(to->leader, encode({relay_kind::detach, self->opts_.node_id, self->relay_conn(k, conn_id), 0, {}}));
+        self->send_to_member(to->leader, encode({relay_kind::detach, self->opts_.node_id, self->relay_conn(k, conn_id), 0, {}}));
       l.routes.remove(conn_id);
     }
     l.sessions.erase(it);
@@ -926,7 +916,7 @@ void node::relay_hello(lane& l, std::uint64_t conn_id, const session& s, const s
   auto wire = encode({relay_kind::hello, opts_.node_id, relay_conn(l.k, conn_id), code, std::move(payload)});
   // Nobody listening (the leader died) or Redis away: the session is held
   // (kept open) for the next leader, which its hello goes to when it announces itself.
-  publish(to, std::move(wire), [self = shared_from_this(), k = l.k, conn_id, to](long long receivers) {
+  send_to_member(to, std::move(wire), [self = shared_from_this(), k = l.k, conn_id, to](long long receivers) {
     if (receivers > 0) return;
     self->on_strand([self, k, conn_id, to] { self->lanes_[k]->routes.missed(conn_id, to, self->now_ms()); });
   });
@@ -1041,14 +1031,18 @@ void node::on_relay(std::string wire) {
     auto m = decode(wire);
     if (!m) return spdlog::warn("cluster: malformed relay message ignored ({} bytes)", wire.size());
     // Stopping: a frame relayed here meanwhile is answered `unavailable` (sent
-    // again to the next leader); nothing else is taken.
-    if (self->stopped_ && m->kind != relay_kind::frame) return;
-    if (m->kind != relay_kind::batch) return self->handle_relay(std::move(*m));
+    // again to the next leader); nothing else is taken. Followers batch their
+    // frames too, so this holds inside a batch.
+    auto take = [&](relay_message one) {
+      if (self->stopped_ && one.kind != relay_kind::frame) return;
+      self->handle_relay(std::move(one));
+    };
+    if (m->kind != relay_kind::batch) return take(std::move(*m));
     auto parts = decode_batch(m->payload);
     if (!parts) return spdlog::warn("cluster: malformed relay batch ignored ({} bytes)", wire.size());
     for (auto& p : *parts) {
       auto one = decode(p);
-      if (one && one->kind != relay_kind::batch) self->handle_relay(std::move(*one));
+      if (one && one->kind != relay_kind::batch) take(std::move(*one));
     }
   });
 }

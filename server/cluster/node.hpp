@@ -126,9 +126,12 @@ class node final : public front, private shard_port, public std::enable_shared_f
   std::string channel_of(const std::string& node_id) const;
   /// Publishes on the cluster's command connection (any thread); `done(receivers or -1)`.
   void publish(const std::string& node_id, std::string wire, std::function<void(long long)> done = {});
-  /// Leader → a member, for its clients (any thread): queued and published in
-  /// order, several in one PUBLISH (relay batch) when they pile up.
-  void send_to_member(const std::string& member, std::string wire);
+  /// To a member (any thread): a leader's frames for the member's clients, a
+  /// follower's frames, hellos and detaches for the shard's leader. Queued and
+  /// published in order, several in one PUBLISH (relay batch) when they pile
+  /// up; `done(receivers or -1)` with the PUBLISH's answer (a batch's, for each
+  /// entry in it).
+  void send_to_member(const std::string& member, std::string wire, std::function<void(long long)> done = {});
 
  private:
   class remote_connection;
@@ -264,8 +267,8 @@ class node final : public front, private shard_port, public std::enable_shared_f
   std::function<void()> settled_;
   std::atomic<std::uint64_t> next_remote_id_{1ull << 62};
   std::mutex outbox_mu_;
-  std::vector<std::pair<std::string, std::string>> outbox_;  ///< (member, wire), in order; under outbox_mu_
-  bool flush_posted_ = false;                                ///< under outbox_mu_
+  std::vector<outgoing> outbox_;  ///< in order; under outbox_mu_
+  bool flush_posted_ = false;     ///< under outbox_mu_
 };
 
 }  // namespace calma::cluster

@@ -168,6 +168,65 @@ TEST_CASE("cluster - a shopper and an agent on different nodes talk - supervisor
   CHECK(agent->expect("typing")["from"]["id"] == s.welcome["user_id"]);
 }
 
+TEST_CASE("cluster - frames sent at once by a follower's clients reach the leader in order - each acked once - delivered once in order") {
+  // The follower queues its clients' frames for the leader and publishes what
+  // piled up together (a relay batch): order and receipts must survive it.
+  const json burst{{"rate_limit", {{"frames_per_s", 1000}, {"burst", 1000}}},
+                   {"doors", {{"conversations_per_min", 600}, {"conversations_burst", 20}}}};
+  redis_server r({"--appendonly", "yes", "--appendfsync", "always"});
+  server_process a(node_args(r, "a", burst));
+  server_process b(node_args(r, "b", burst));
+  staff agent = welcomed([&] { return staff(a.port(), "agent"); });
+  constexpr int shoppers = 3, each = 25;
+  std::vector<std::unique_ptr<shopper>> ss;
+  std::vector<std::string> convs;
+  for (int i = 0; i < shoppers; ++i) {
+    ss.push_back(std::make_unique<shopper>(welcomed([&] { return shopper(b.port(), "Jane", "en"); })));
+    convs.push_back(ss.back()->say("Hello, order " + std::to_string(i), "open")["conversation_id"].get<std::string>());
+    agent->expect_if("conversation.assigned", [&](const json& j) { return j["conversation_id"] == convs.back(); }, 10s);
+  }
+  // Every shopper's frames on the wire before any answer is read.
+  for (int k = 0; k < each; ++k)
+    for (int i = 0; i < shoppers; ++i) (*ss[i])->send(chat(convs[i], "line " + std::to_string(k), "m" + std::to_string(k)));
+  for (int i = 0; i < shoppers; ++i) {
+    std::vector<std::int64_t> acked;
+    for (int k = 0; k < each; ++k) {
+      auto ack = (*ss[i])->expect("ack", 10s);
+      CHECK(ack["client_msg_id"] == "m" + std::to_string(k));  // in the order sent
+      acked.push_back(ack["seq"].get<std::int64_t>());
+    }
+    for (int k = 0; k < each; ++k) CHECK(acked[k] == k + 2);  // after the opening message
+    auto msgs = history_of(*ss[i]->ws, convs[i]);
+    REQUIRE(msgs.size() == static_cast<std::size_t>(each + 1));
+    check_exactly_once(msgs);
+  }
+  // The agent got each conversation's lines once, in order.
+  std::map<std::string, std::int64_t> last;
+  int got = 0;
+  while (got < shoppers * each) {
+    auto m = agent->expect("chat.message", 10s);
+    const auto conv = m["conversation_id"].get<std::string>();
+    if (m["seq"] == 1) continue;  // an opening message live (the assignment overtook its store round trip)
+    CHECK(m["seq"].get<std::int64_t>() == (last.count(conv) ? last[conv] : 1) + 1);
+    last[conv] = m["seq"].get<std::int64_t>();
+    ++got;
+  }
+  CHECK(count_type(leader_barrier(*agent.ws, convs[0]), "chat.message") == 0);
+  // The follower counts what it relayed and the PUBLISHes that carried it.
+  const auto metrics = http(b.port(), "GET", "/metrics").body;
+  auto value = [&](const std::string& name) {
+    const auto at = metrics.find("\n" + name + " ");
+    REQUIRE(at != std::string::npos);
+    return std::stoll(metrics.substr(at + name.size() + 2));
+  };
+  const auto sent = value("calma_cluster_relay_messages_total");
+  const auto publishes = value("calma_cluster_relay_publishes_total");
+  MESSAGE("follower: " << sent << " relay messages in " << publishes << " PUBLISHes");
+  CHECK(sent >= shoppers * (each + 2));  // each shopper's hello, opening message and lines at least
+  CHECK(publishes >= 1);
+  CHECK(publishes <= sent);
+}
+
 // The next leader's replay reads the conversation's messages (the manager
 // request again), not its escalation's news: the audit trail settles them.
 TEST_CASE("cluster - an escalation raised before the leader dies - under the next leader") {

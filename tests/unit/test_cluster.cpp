@@ -244,6 +244,66 @@ TEST_CASE("relay: a batch carries its messages in order - malformed batches are 
   CHECK(decode_batch("1:a2:bc") == std::vector<std::string>{"a", "bc"});
 }
 
+TEST_CASE("relay: what piles up for a member goes as one batch in order - each message hears the answer of its publish") {
+  std::vector<std::string> heard;
+  auto receipt = [&](std::string name) { return [&heard, name](long long r) { heard.push_back(name + "=" + std::to_string(r)); }; };
+  const auto f1 = encode({relay_kind::frame, "b@x", 1, 0, R"({"type":"chat.send","text":"one"})"});
+  const auto h2 = encode({relay_kind::hello, "b@x", 2, 0, "127.0.0.1\x1e\x1e\x1e{}"});
+  const auto s1 = encode({relay_kind::send, "c@x", 7, 0, R"({"type":"ack"})"});
+  const auto f3 = encode({relay_kind::frame, "b@x", 1, 0, R"({"type":"chat.send","text":"two"})"});
+  const auto d2 = encode({relay_kind::detach, "b@x", 2, 0, ""});
+  std::vector<outgoing> q;
+  q.push_back({"a@x", f1, receipt("f1")});
+  q.push_back({"c@x", s1, {}});  // a leader's frame for c's client: no receipt asked
+  q.push_back({"a@x", h2, receipt("h2")});
+  q.push_back({"a@x", f3, receipt("f3")});
+  q.push_back({"a@x", d2, {}});
+  auto out = group_for_publish(std::move(q));
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].member == "a@x");  // members in the order first queued for
+  CHECK(out[0].messages == 4);
+  auto m = decode(out[0].wire);
+  REQUIRE(m);
+  CHECK(m->kind == relay_kind::batch);
+  auto parts = decode_batch(m->payload);
+  REQUIRE(parts);
+  CHECK(*parts == std::vector<std::string>{f1, h2, f3, d2});  // the client's frames, hello and detach in order
+  REQUIRE(out[0].receipts.size() == 3);
+  for (auto& r : out[0].receipts) r(0);  // nobody listened: each message hears it
+  CHECK(heard == std::vector<std::string>{"f1=0", "h2=0", "f3=0"});
+  // A message alone goes as itself, not as a batch of one.
+  CHECK(out[1].member == "c@x");
+  CHECK(out[1].messages == 1);
+  CHECK(out[1].wire == s1);
+  CHECK(out[1].receipts.empty());
+
+  SUBCASE("past max_bytes the next batch starts - a message larger than that still goes - alone") {
+    const std::string big(300, 'x');
+    std::vector<outgoing> q2;
+    for (int i = 0; i < 5; ++i) q2.push_back({"a@x", encode({relay_kind::frame, "b@x", 1, 0, std::to_string(i) + big}), {}});
+    q2.push_back({"a@x", encode({relay_kind::frame, "b@x", 1, 0, std::string(2000, 'y')}), {}});
+    auto split = group_for_publish(std::move(q2), 700);  // two of ~315 bytes fit
+    std::vector<std::size_t> sizes;
+    std::vector<std::string> payloads;
+    for (auto& p : split) {
+      CHECK(p.member == "a@x");
+      sizes.push_back(p.messages);
+      auto one = decode(p.wire);
+      REQUIRE(one);
+      if (one->kind == relay_kind::batch) {
+        const auto ws = decode_batch(one->payload);
+        REQUIRE(ws);
+        for (const auto& w : *ws) payloads.push_back(decode(w)->payload.substr(0, 1));
+      } else {
+        payloads.push_back(one->payload.substr(0, 1));
+      }
+    }
+    CHECK(sizes == std::vector<std::size_t>{2, 2, 1, 1});
+    CHECK(payloads == std::vector<std::string>{"0", "1", "2", "3", "4", "y"});
+  }
+  CHECK(group_for_publish({}).empty());
+}
+
 TEST_CASE("relay: quota counts round-trip - malformed ones are refused - unusable keys are left out") {
   const quota_counts q{{"127.0.0.1", 2}, {"2001:db8::/64", 1}, {"a b", 7}};
   auto m = decode(encode({relay_kind::quota, "a@h", 0, 0, encode_quota(q)}));

@@ -77,6 +77,12 @@ fi
 if [ "$mode" != memory ]; then
   echo "Redis commands over the run (setup included):"
   redis-cli -p 6391 info commandstats | grep -E "cmdstat_(publish|evalsha|eval|xrange|hgetall):" | cut -d, -f1
+  redis-cli -p 6391 info cpu | awk -F: '/^used_cpu_(sys|user):/ {t += $2} END {printf "Redis CPU over the run: %.2f s\n", t}'
+  # Each node's relay outbox: messages for other members and the PUBLISHes that carried them.
+  for p in 8201 8202; do
+    echo "node on $p, relay messages / publishes: $(curl -s "http://127.0.0.1:$p/metrics" |
+      awk '/^calma_cluster_relay_(messages|publishes)_total/ {printf "%s ", $2}')"
+  done
 fi
 if [ "$mode" = sharded ]; then
   for p in 8201 8202; do
