@@ -1,6 +1,6 @@
 // New conversations per client address, shared: by every shard's hub of one
 // process (one object), and across a cluster's nodes (each node says what it
-// let pass, the others charge it: relay kind Q, server/cluster/node.cpp).
+// let pass, the others charge it: relay kind Q, server/cluster/node_relay.cpp).
 //
 // The decision is the pure bucket's (common/limits/doors.hpp); this is the
 // lock around it and the tally of what passed here since the node last said.
