@@ -2,6 +2,7 @@
 
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <memory>
@@ -259,22 +260,36 @@ void fold_message(std::string_view text, folded_message& out) {
           if (cp >= 0x80) out.specials.push_back({cp, static_cast<std::uint32_t>(i),
                                                   static_cast<std::uint32_t>(i + n)});
         }
-        // The rest of an ASCII run of letters and digits: the same steps, without
-        // the decode and the switch per byte (most of every message).
-        while (i + n < text.size()) {
-          const auto b = static_cast<unsigned char>(text[i + n]);
-          if (b >= 0x80) break;
-          const cp_info& in = table[b];
-          if (in.cls != char_class::letter && in.cls != char_class::digit) break;
-          i += n;
-          n = 1;
-          if (in.len == 1) out.folded.push_back(in.folded[0]);
-          else out.folded.append(in.folded, in.len);
-          if (in.cls == char_class::digit) {
-            cur.has_digit = true;
-          } else {
-            if (cur.letters < 0xffff) ++cur.letters;
-            if (in.upper && cur.upper < 0xffff) ++cur.upper;
+        // The rest of an ASCII run of letters and digits: measured first, then
+        // folded in one append (an ASCII letter or digit folds to one byte),
+        // without the decode and the switch per byte (most of every message).
+        {
+          const std::size_t from = i + n;
+          std::size_t to = from;
+          std::uint32_t letters = 0, upper = 0;
+          while (to < text.size()) {
+            const auto b = static_cast<unsigned char>(text[to]);
+            if (b >= 0x80) break;
+            const cp_info& in = table[b];
+            if (in.cls == char_class::letter) {
+              ++letters;
+              upper += in.upper ? 1 : 0;
+            } else if (in.cls == char_class::digit) {
+              cur.has_digit = true;
+            } else {
+              break;
+            }
+            ++to;
+          }
+          if (to > from) {
+            const std::size_t at = out.folded.size();
+            out.folded.resize(at + (to - from));
+            char* w = out.folded.data() + at;
+            for (std::size_t k = from; k < to; ++k) *w++ = table[static_cast<unsigned char>(text[k])].folded[0];
+            cur.letters = static_cast<std::uint16_t>(std::min<std::uint32_t>(0xffff, cur.letters + letters));
+            cur.upper = static_cast<std::uint16_t>(std::min<std::uint32_t>(0xffff, cur.upper + upper));
+            i = to - 1;
+            n = 1;
           }
         }
         break;

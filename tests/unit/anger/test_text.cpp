@@ -75,3 +75,34 @@ TEST_CASE("invalid UTF-8 acts as a separator and never crashes") {
   CHECK(words("").empty());
   CHECK(words(std::string(1, char(0xE2))).empty());
 }
+
+TEST_CASE("ASCII runs fold byte for byte - letters, capitals and digits counted as one letter at a time would") {
+  folded_message m;
+  fold_message("OrDeR42x WHEREisIT, ok", m);
+  REQUIRE(m.tokens.size() == 3);
+  CHECK(m.word(m.tokens[0]) == "order42x");
+  CHECK(m.tokens[0].letters == 6);
+  CHECK(m.tokens[0].upper == 3);
+  CHECK(m.tokens[0].has_digit);
+  CHECK(m.tokens[0].obegin == 0);
+  CHECK(m.tokens[0].oend == 8);
+  CHECK(m.word(m.tokens[1]) == "whereisit");
+  CHECK(m.tokens[1].letters == 9);
+  CHECK(m.tokens[1].upper == 7);
+  CHECK_FALSE(m.tokens[1].has_digit);
+  CHECK(m.tokens[2].obegin == 20);
+  // A run that goes on past a non-ASCII letter and back: one word, folded alike.
+  fold_message("ZAMÓWIENIE", m);
+  REQUIRE(m.tokens.size() == 1);
+  CHECK(m.word(m.tokens[0]) == "zamowienie");
+  CHECK(m.tokens[0].letters == 10);
+  CHECK(m.tokens[0].upper == 10);
+  // Counts stop at their bound, whatever the run's length.
+  const std::string huge(70000, 'A');
+  fold_message(huge, m);
+  REQUIRE(m.tokens.size() == 1);
+  CHECK(m.tokens[0].flen == 70000);
+  CHECK(m.tokens[0].letters == 0xffff);
+  CHECK(m.tokens[0].upper == 0xffff);
+  CHECK(m.word(m.tokens[0]) == std::string(70000, 'a'));
+}
