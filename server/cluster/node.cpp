@@ -308,6 +308,10 @@ void node::stop() {
       if (l->hub) l->hub->stop();
     }
     self->close_all_local(static_cast<std::uint16_t>(protocol::close_code::going_away), "server shutting down");
+    // What the outbox holds goes before the release script's `L`: a hello
+    // queued just before would otherwise reach a leader after it dropped this
+    // node's clients and leave it a client that nothing detaches.
+    self->flush_outbox();
     const std::string p = self->opts_.key_prefix;
     std::vector<std::string> cmd{"EVAL", release_lua, std::to_string(2 + self->lanes_.size()), p + ":{cluster}:nodes",
                                  p + ":{cluster}:plans"};

@@ -190,10 +190,15 @@ TEST_CASE("cluster - frames sent at once by a follower's clients reach the leade
     for (int i = 0; i < shoppers; ++i) (*ss[i])->send(chat(convs[i], "line " + std::to_string(k), "m" + std::to_string(k)));
   for (int i = 0; i < shoppers; ++i) {
     std::vector<std::int64_t> acked;
-    for (int k = 0; k < each; ++k) {
-      auto ack = (*ss[i])->expect("ack", 10s);
-      CHECK(ack["client_msg_id"] == "m" + std::to_string(k));  // in the order sent
-      acked.push_back(ack["seq"].get<std::int64_t>());
+    while (acked.size() < static_cast<std::size_t>(each)) {
+      auto f = (*ss[i])->next(10s);
+      REQUIRE(f);
+      // Nothing but acks and the agent's frames: an `unavailable` (a receipt
+      // gone wrong) or any other error fails here.
+      REQUIRE_MESSAGE((*f)["type"] != "error", f->dump());
+      if ((*f)["type"] != "ack") continue;
+      CHECK((*f)["client_msg_id"] == "m" + std::to_string(acked.size()));  // in the order sent
+      acked.push_back((*f)["seq"].get<std::int64_t>());
     }
     for (int k = 0; k < each; ++k) CHECK(acked[k] == k + 2);  // after the opening message
     auto msgs = history_of(*ss[i]->ws, convs[i]);
@@ -223,8 +228,10 @@ TEST_CASE("cluster - frames sent at once by a follower's clients reach the leade
   const auto publishes = value("calma_cluster_relay_publishes_total");
   MESSAGE("follower: " << sent << " relay messages in " << publishes << " PUBLISHes");
   CHECK(sent >= shoppers * (each + 2));  // each shopper's hello, opening message and lines at least
+  // One PUBLISH each would make them equal: 75 frames from three sockets at
+  // once always piled up somewhere (27-43 PUBLISHes for 84 in trial runs).
   CHECK(publishes >= 1);
-  CHECK(publishes <= sent);
+  CHECK(publishes < sent);
 }
 
 // The next leader's replay reads the conversation's messages (the manager

@@ -271,6 +271,8 @@ TEST_CASE("relay: what piles up for a member goes as one batch in order - each m
   REQUIRE(out[0].receipts.size() == 3);
   for (auto& r : out[0].receipts) r(0);  // nobody listened: each message hears it
   CHECK(heard == std::vector<std::string>{"f1=0", "h2=0", "f3=0"});
+  for (auto& r : out[0].receipts) r(2);  // and another answer, the same way
+  CHECK(heard == std::vector<std::string>{"f1=0", "h2=0", "f3=0", "f1=2", "h2=2", "f3=2"});
   // A message alone goes as itself, not as a batch of one.
   CHECK(out[1].member == "c@x");
   CHECK(out[1].messages == 1);
@@ -280,14 +282,20 @@ TEST_CASE("relay: what piles up for a member goes as one batch in order - each m
   SUBCASE("past max_bytes the next batch starts - a message larger than that still goes - alone") {
     const std::string big(300, 'x');
     std::vector<outgoing> q2;
-    for (int i = 0; i < 5; ++i) q2.push_back({"a@x", encode({relay_kind::frame, "b@x", 1, 0, std::to_string(i) + big}), {}});
-    q2.push_back({"a@x", encode({relay_kind::frame, "b@x", 1, 0, std::string(2000, 'y')}), {}});
+    for (int i = 0; i < 5; ++i)
+      q2.push_back({"a@x", encode({relay_kind::frame, "b@x", 1, 0, std::to_string(i) + big}), receipt(std::to_string(i))});
+    q2.push_back({"a@x", encode({relay_kind::frame, "b@x", 1, 0, std::string(2000, 'y')}), receipt("y")});
     auto split = group_for_publish(std::move(q2), 700);  // two of ~315 bytes fit
     std::vector<std::size_t> sizes;
     std::vector<std::string> payloads;
+    heard.clear();
+    long long answer = 10;
     for (auto& p : split) {
       CHECK(p.member == "a@x");
       sizes.push_back(p.messages);
+      CHECK(p.receipts.size() == p.messages);  // each batch carries its own messages' receipts, no others
+      for (auto& r : p.receipts) r(answer);
+      ++answer;
       auto one = decode(p.wire);
       REQUIRE(one);
       if (one->kind == relay_kind::batch) {
@@ -300,6 +308,8 @@ TEST_CASE("relay: what piles up for a member goes as one batch in order - each m
     }
     CHECK(sizes == std::vector<std::size_t>{2, 2, 1, 1});
     CHECK(payloads == std::vector<std::string>{"0", "1", "2", "3", "4", "y"});
+    // Each message heard the answer of the PUBLISH that carried it.
+    CHECK(heard == std::vector<std::string>{"0=10", "1=10", "2=11", "3=11", "4=12", "y=13"});
   }
   CHECK(group_for_publish({}).empty());
 }
