@@ -76,7 +76,7 @@ TEST_CASE("invalid UTF-8 acts as a separator and never crashes") {
   CHECK(words(std::string(1, char(0xE2))).empty());
 }
 
-TEST_CASE("ASCII runs fold byte for byte - letters, capitals and digits counted as one letter at a time would") {
+TEST_CASE("ASCII runs fold byte for byte - letters and capitals and digits counted as one letter at a time would") {
   folded_message m;
   fold_message("OrDeR42x WHEREisIT, ok", m);
   REQUIRE(m.tokens.size() == 3);
